@@ -1,0 +1,5 @@
+"""``python -m datacentric``."""
+
+from datacentric.cli import main
+
+main()

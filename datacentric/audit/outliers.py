@@ -1,0 +1,150 @@
+"""Outliers and near-duplicates in embedding space.
+
+Shapes: ``embeddings`` (N, D) float, one row per image (from the frozen backbone).
+Distances are cosine distances (1 - cosine similarity), the natural geometry of
+CNN embeddings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["NearDuplicate", "Outlier", "find_near_duplicates", "find_outliers", "nearest", "neighbours"]
+
+
+@dataclass
+class Outlier:
+    """An image unlike the others (odd framing, wrong part, blank, another product)."""
+
+    image: str
+    score: float  # cleanlab outlier score in [0, 1]: low = more unusual
+    is_outlier: bool
+    distance: float = 0.0  # mean cosine distance to its k nearest neighbours
+    index: int = -1
+
+
+@dataclass
+class NearDuplicate:
+    """Two images that are (almost) the same picture."""
+
+    images: list[str]  # the two images
+    distance: float  # cosine distance between them
+    same_label: bool  # both carry the same label (if not, one label is wrong)
+    leaks_across_folds: bool | None  # in different cross-validation folds (None = folds unknown)
+    indices: list[int] = None  # type: ignore[assignment]
+    labels: list[str] = None  # type: ignore[assignment]
+
+
+def _unit(embeddings: np.ndarray) -> np.ndarray:
+    x = np.asarray(embeddings, dtype=np.float64)
+    return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+def neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other images of each image: (distances (N, k), indices (N, k)), nearest first."""
+    x = _unit(embeddings)
+    n = len(x)
+    k = max(1, min(k, n - 1))
+    dist = 1.0 - x @ x.T
+    np.fill_diagonal(dist, np.inf)
+    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0), idx
+
+
+def nearest(embeddings: np.ndarray, query: int, candidates: np.ndarray, k: int = 2) -> list[int]:
+    """Indices of the ``k`` candidates (boolean mask or indices) closest to image ``query``."""
+    x = _unit(embeddings)
+    cand = np.flatnonzero(candidates) if np.asarray(candidates).dtype == bool else np.asarray(candidates)
+    cand = cand[cand != query]
+    if cand.size == 0:
+        return []
+    sims = x[cand] @ x[query]
+    return [int(c) for c in cand[np.argsort(-sims, kind="stable")[:k]]]
+
+
+def find_outliers(
+    embeddings: np.ndarray,
+    *,
+    images: Sequence[str] | None = None,
+    k: int = 10,
+    threshold: float = 0.37037,
+) -> list[Outlier]:
+    """Score every image for how unusual it is; return all, most unusual first.
+
+    Scores come from :class:`cleanlab.outlier.OutOfDistribution` (mean distance to the
+    ``k`` nearest neighbours, mapped to [0, 1]). An image is flagged with the rule cleanlab's
+    Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
+    images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
+    """
+    from cleanlab.outlier import OutOfDistribution
+
+    x = np.asarray(embeddings, dtype=np.float64)
+    n = len(x)
+    images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
+    if n < 3:
+        return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
+    dist, _ = neighbours(x, k)
+    mean = dist.mean(axis=1)
+    q1, q3 = np.percentile(mean, [25, 75])
+    cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from sklearn.neighbors import NearestNeighbors
+
+        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine").fit(_unit(x))
+        ood = OutOfDistribution(params={"knn": knn})
+        scores = ood.fit_score(features=_unit(x), verbose=False)
+    order = np.lexsort((np.arange(n), scores))
+    return [
+        Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
+                distance=float(mean[i]), index=int(i))
+        for i in order
+    ]
+
+
+def find_near_duplicates(
+    embeddings: np.ndarray,
+    *,
+    images: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+    folds: np.ndarray | Sequence[int] | None = None,
+    threshold: float = 0.13,
+    k: int = 10,
+) -> list[NearDuplicate]:
+    """Pairs of images much closer to each other than images usually are, closest first.
+
+    Rule (as cleanlab Datalab's near-duplicate check): a pair is a near-duplicate when
+    their distance is below ``threshold`` (0.13) times the median nearest-neighbour
+    distance in the data set. With ``folds`` (the cross-validation fold of each image, (N,)
+    or (repeats, N)) a pair in two different folds (in any repeat) is marked
+    ``leaks_across_folds``: the model validated on one had trained on its twin, so its
+    accuracy there is flattering.
+    """
+    x = np.asarray(embeddings, dtype=np.float64)
+    n = len(x)
+    if n < 2:
+        return []
+    images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
+    fold_rows = None if folds is None else np.atleast_2d(np.asarray(folds))
+    dist, idx = neighbours(x, k)
+    median = max(float(np.median(dist[:, 0])), 1e-12)
+    pairs: dict[tuple[int, int], float] = {}
+    for i in range(n):
+        for d, j in zip(dist[i], idx[i]):
+            if d < threshold * median:
+                key = (min(i, int(j)), max(i, int(j)))
+                pairs[key] = float(d)
+    out = []
+    for (a, b), d in sorted(pairs.items(), key=lambda item: (item[1], item[0])):
+        same = labels is None or labels[a] == labels[b]
+        leak = None if fold_rows is None else bool(np.any(fold_rows[:, a] != fold_rows[:, b]))
+        out.append(NearDuplicate(
+            images=[images[a], images[b]], distance=d, same_label=bool(same),
+            leaks_across_folds=leak, indices=[a, b],
+            labels=[str(labels[a]), str(labels[b])] if labels is not None else [],
+        ))
+    return out

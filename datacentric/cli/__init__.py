@@ -1,0 +1,38 @@
+"""The ``datacentric`` command line: a thin layer over the Python API.
+
+Each sub-module adds its commands to :data:`app`; add one import below per module.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from datacentric.cli._common import ErrorsAsOneLine
+
+app = typer.Typer(
+    cls=ErrorsAsOneLine,
+    help=(
+        "Data-centric AI for small image data sets: import labelled photos, train with "
+        "cross-validation, find label errors and weak classes, fix the data, watch for "
+        "drift, and export a small model.\n\n"
+        "Start with:  datacentric demo   (builds a demo project and runs every step)"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each import registers that module's commands; keep them sorted.
+from datacentric.cli import audit as _audit  # noqa: E402,F401
+from datacentric.cli import demo as _demo  # noqa: E402,F401
+from datacentric.cli import drift as _drift  # noqa: E402,F401
+from datacentric.cli import export as _export  # noqa: E402,F401
+from datacentric.cli import improve as _improve  # noqa: E402,F401
+from datacentric.cli import labelstudio as _labelstudio  # noqa: E402,F401
+from datacentric.cli import model as _model  # noqa: E402,F401
+from datacentric.cli import project as _project  # noqa: E402,F401
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,56 @@
+"""What every CLI command shares: the console, JSON output, and one-line errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from datacentric.errors import DatacentricError
+from datacentric.progress import set_enabled
+
+__all__ = ["JsonOption", "ProjectArg", "console", "print_json", "to_jsonable"]
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
+
+
+class ErrorsAsOneLine(TyperGroup):
+    """Turn a library error into ``error: <what> (<where>)`` and exit code 1, no traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        set_enabled(sys.stderr.isatty())
+        try:
+            return super().invoke(ctx)
+        except DatacentricError as exc:
+            err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(code=1) from None
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert data classes, paths and numpy values into plain JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return value.tolist()
+    return value
+
+
+def print_json(value: Any) -> None:
+    """Print a result as JSON on stdout (nothing else goes to stdout with --json)."""
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2) + "\n")

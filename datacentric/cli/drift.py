@@ -1,0 +1,97 @@
+"""Commands for watching production: drift (new images vs training) and retrain (the gate)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.markup import escape
+
+from datacentric.cli import app
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.project import Project
+
+
+@app.command()
+def drift(
+    project: ProjectArg,
+    folder: Annotated[Path, typer.Argument(help="Folder of new, unlabelled images (searched recursively).")],
+    alpha: Annotated[float, typer.Option(help="False-alarm rate of the verdict.")] = 0.05,
+    method: Annotated[str, typer.Option(help="mmd (kernel test, default) or ks (per-component KS).")] = "mmd",
+    top: Annotated[int, typer.Option(help="How many of the most unusual images to list.")] = 20,
+    json: JsonOption = False,
+) -> None:
+    """Check whether new images still look like the training images; store the check.
+
+    Prints the verdict with its p-value and what changed in words (darker, less sharp,
+    colour cast: from per-image pixel statistics, tested together with the model's
+    embeddings), the most unusual images, the shift in predicted class mix and
+    confidence, and what to do; writes an HTML report.
+
+    Example:  datacentric drift parts/ tonight/ --alpha 0.05
+    """
+    from datacentric.drift import check_drift
+
+    with Project.open(project) as proj:
+        result = check_drift(proj, folder, alpha=alpha, method=method, top=top)
+    if json:
+        print_json(result)
+        return
+    word = "[red]DRIFT[/]" if result.drift else "[green]no drift[/]"
+    what = f": {escape(result.description)}" if result.description else ""
+    console.print(f"{word} (p = {result.p_value:.2g}, n = {result.n}){what}")
+    emb, pix = result.embedding, result.pixel_stats
+    console.print(f"  embedding {emb['method']} p = {emb['p_value']:.2g} (statistic {emb['statistic']:.3g})"
+                  + (f" · pixel statistics p = {pix['p_value']:.2g}" if pix else "")
+                  + f" · {result.n_reference} training images, alpha {result.alpha}", markup=False)
+    mix, conf = result.class_mix, result.confidence
+    moved = sorted(mix["batch"], key=lambda c: -abs(mix["batch"][c] - mix["reference"][c]))[:2]
+    shifts = ", ".join(f"{c} {mix['reference'][c]:.2f} → {mix['batch'][c]:.2f}" for c in moved)
+    console.print(f"  predicted share: {shifts} · mean confidence {conf['reference']:.2f} → {conf['batch']:.2f}")
+    if result.top_images:
+        names = ", ".join(Path(t["image"]).name for t in result.top_images[:5])
+        console.print(f"  most different: {names}{' ...' if len(result.top_images) > 5 else ''} "
+                      f"({result.unusual} individually beyond {1 - result.alpha:.0%} of training)", markup=False)
+    for item in result.skipped:
+        console.print(f"  skipped {item['image']}: {item['reason']}", markup=False)
+    for line in result.advice:
+        console.print(f"  next: {line}", markup=False)
+    console.print(f"  report: {result.report}", markup=False)
+
+
+@app.command()
+def retrain(
+    project: ProjectArg,
+    golden: Annotated[
+        Optional[str],
+        typer.Option(help="Golden set: CSV (file column) or list of images, or a stored golden run id. "
+                          "Default: a stratified holdout chosen once and kept."),
+    ] = None,
+    mode: Annotated[Optional[str], typer.Option(help="probe or finetune (default: the champion's).")] = None,
+    tolerance: Annotated[
+        Optional[float], typer.Option(help="Accuracy drop still called 'not worse' (default: one standard error).")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Train a challenger on the current labels; promote it only if not worse on the golden set.
+
+    Example:  datacentric retrain parts/ --golden golden.csv
+    """
+    from datacentric.retrain import retrain as run_retrain
+
+    with Project.open(project) as proj:
+        decision = run_retrain(proj, golden=golden, mode=mode, tolerance=tolerance)
+    if json:
+        print_json(decision)
+        return
+    ch, cc = decision.challenger, decision.champion
+    verdict = "promoted" if decision.promoted else "kept the champion"
+    console.print(f"challenger {ch.accuracy:.3f} vs champion {cc.accuracy:.3f} on the golden set "
+                  f"(n={decision.n_golden}) → {verdict}")
+    console.print(f"  difference {decision.delta:+.3f} (± {decision.standard_error:.3f}; not worse means "
+                  f">= -{decision.tolerance:.3f}) · McNemar p = {decision.mcnemar_p:.3g}")
+    console.print(f"  champion {cc.run_id} ({cc.scored}), challenger {ch.run_id} ({ch.scored}); "
+                  f"in charge now: {decision.champion_after}", markup=False)
+    for note in decision.notes:
+        console.print(f"  note: {note}", markup=False)

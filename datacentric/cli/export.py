@@ -1,0 +1,107 @@
+"""The ``export`` command: ship the trained model as ONNX (fp32 or int8), with parity measured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from datacentric.cli import app
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.errors import DatacentricError
+
+
+@app.command("export")
+def export_(
+    project: ProjectArg,
+    run: Annotated[Optional[str], typer.Option(help="Train run id (default: the latest).")] = None,
+    format: Annotated[str, typer.Option("--format", help="Model format; only onnx for now.")] = "onnx",
+    int8: Annotated[bool, typer.Option("--int8", help="Quantize to int8 (static, calibrated on the project's images).")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Also copy the delivered model here.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write the model even if it agrees with torch below the threshold.")
+    ] = False,
+    threshold: Annotated[float, typer.Option(help="Least top-1 agreement with the torch model.")] = 0.99,
+    threads: Annotated[int, typer.Option(help="CPU threads for every format's latency.")] = 2,
+    json: JsonOption = False,
+) -> None:
+    """Export the trained model to ONNX and compare it with torch: size, latency, agreement, accuracy.
+
+    The .onnx file holds the class names and preprocessing, so `predict --model` needs
+    only onnxruntime, numpy and pillow.
+
+    Example:  datacentric export parts/ --int8 --out parts.onnx
+    """
+    from datacentric.export import export_run
+    from datacentric.project import Project
+
+    if format.lower() != "onnx":
+        raise DatacentricError(f"unknown format '{format}' (expected onnx)", "--format")
+    with Project.open(project) as proj:
+        result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
+    if json:
+        print_json(result)
+        return
+    table = Table(title=f"export of {result.train_run} ({result.threads} threads)", title_justify="left")
+    table.add_column("format", no_wrap=True)
+    for column in ("MB", "ms/img b1", "ms/img b16", "agreement", "max |Δp|", "accuracy"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in result.formats:
+        table.add_row(
+            row.name,
+            f"{row.bytes / 1e6:.1f}",
+            _num(row.latency_ms_b1, ".2f"),
+            _num(row.latency_ms_b16, ".2f"),
+            f"{row.agreement:.1%}",
+            f"{row.max_prob_diff:.4f}",
+            _num(row.accuracy, ".3f"),
+        )
+    console.print(table)
+    where = "held-out real images" if result.accuracy_on == "holdout" else "real images the model was trained on"
+    cv = f"; cross-validated accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else ""
+    say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
+    say(f"agreement on {result.n_images} real images; accuracy on {result.n_accuracy} {where}{cv}")
+    if result.quantization:
+        say(f"int8: {result.quantization}")
+    for image, reason in result.skipped:
+        say(f"  skipped {image}: {reason}")
+    say(f"wrote {result.path}")
+    say(f"next: datacentric predict {project} new_photos/ --model {result.path}")
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+@dataclass
+class OnnxPrediction:
+    """``datacentric.edge.EdgePrediction`` plus the model file that made it (``run`` in ``predict``'s output)."""
+
+    path: Path
+    label: str | None
+    probability: float
+    probs: dict[str, float]
+    error: str | None = None
+    run: str | None = None
+
+
+def predict_onnx(model: Path, images: list[Path]) -> list[OnnxPrediction]:
+    """``predict --model``: label image files and folders with an exported .onnx (never imports torch)."""
+    from datacentric.edge import OnnxClassifier
+    from datacentric.images import list_images
+
+    if not Path(model).is_file():
+        raise DatacentricError("model file not found", model)
+    files: list[Path] = []
+    for item in images:
+        files.extend(list_images(item) if Path(item).is_dir() else [Path(item)])
+    if not files:
+        raise DatacentricError("no image files to predict", ", ".join(str(p) for p in images))
+    try:
+        classifier = OnnxClassifier(model)
+    except Exception as exc:  # noqa: BLE001 - onnxruntime's load errors are many; one line for the user
+        raise DatacentricError(f"cannot load ONNX model: {str(exc).splitlines()[0]}", model) from None
+    return [OnnxPrediction(**vars(p), run=str(model)) for p in classifier.predict(files)]

@@ -1,0 +1,99 @@
+"""Commands for models: train (cross-validated) and predict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from datacentric.cli import app
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.project import Project
+
+
+@app.command()
+def train(
+    project: ProjectArg,
+    backbone: Annotated[
+        Optional[str],
+        typer.Option(help="timm backbone (default: the project's). NAME@/path/weights.safetensors uses a local file."),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="probe: linear head on cached embeddings (seconds); finetune: train the backbone.")
+    ] = "probe",
+    folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds (default: the project's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed (default: the project's).")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Train with cross-validation: per-class precision/recall, accuracy, a stored run.
+
+    Every real image gets an out-of-sample probability (used by audit); the final model
+    is trained on all labelled images and saved in runs/<id>/model.pt.
+
+    Example:  datacentric train parts/ --mode probe --folds 5
+    """
+    from datacentric.model import train as train_model
+
+    with Project.open(project) as proj:
+        result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone)
+    if json:
+        print_json({
+            "run": result.run.id, "backbone": result.backbone, "mode": result.mode,
+            "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
+            "per_class": result.per_class, "seconds": round(result.seconds, 3),
+            "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
+        })
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{result.folds}-fold CV x {result.repeats}, real images")
+    for name in ("class", "n", "precision", "recall"):
+        table.add_column(name, justify="left" if name == "class" else "right")
+    for label, m in result.per_class.items():
+        note = " (too few to judge)" if m["too_few"] else ""
+        table.add_row(label + note, str(m["n"]), f"{m['precision']:.2f}", f"{m['recall']:.2f}")
+    console.print(table)
+    console.print(
+        f"accuracy {result.cv_accuracy:.3f} ± {result.cv_accuracy_std:.3f} over folds · {result.mode} on "
+        f"{result.backbone} · {result.seconds:.1f} s"
+    )
+    console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})")
+
+
+@app.command()
+def predict(
+    project: ProjectArg,
+    images: Annotated[list[Path], typer.Argument(help="Image files or folders.")],
+    run: Annotated[Optional[str], typer.Option(help="Train run id (default: the latest).")] = None,
+    model: Annotated[
+        Optional[Path], typer.Option("--model", help="An exported .onnx file: onnxruntime only, no torch.")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Predict a label and its probability for each image; unreadable files are listed, not fatal.
+
+    Example:  datacentric predict parts/ new_photos/
+              datacentric predict parts/ new_photos/ --model parts.onnx
+    """
+    if model is not None:
+        from datacentric.cli.export import predict_onnx
+
+        predictions = predict_onnx(model, images)
+    else:
+        from datacentric.model import predict as predict_images
+
+        with Project.open(project) as proj:
+            predictions = predict_images(proj, images, run=run)
+    if json:
+        print_json({"run": predictions[0].run if predictions else run, "predictions": predictions})
+        return
+    console.print(f"run {predictions[0].run}" if predictions else "no images")
+    for p in predictions:
+        if p.error:
+            console.print(f"  {p.path}: unreadable — {p.error}", markup=False)
+        else:
+            console.print(f"  {p.path}: {p.label} ({p.probability:.2f})", markup=False)
+    bad = sum(1 for p in predictions if p.error)
+    if bad:
+        console.print(f"{bad} unreadable file(s) skipped")

@@ -1,0 +1,141 @@
+"""Commands for the project itself: init, import, status, relabel, history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from datacentric.cli import app
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.importers import import_path
+from datacentric.project import Project
+from datacentric.status import project_status
+
+
+@app.command()
+def init(
+    project: ProjectArg,
+    classes: Annotated[
+        Optional[str], typer.Option(help="Fixed class list, comma-separated; labels outside it are refused.")
+    ] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="timm backbone name.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for every random choice.")] = 0,
+) -> None:
+    """Create a new project folder.
+
+    Example:  datacentric init parts/ --classes ok,scratch,dent,pit,discoloration
+    """
+    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
+    with Project.init(project, classes=names, backbone=backbone, seed=seed) as proj:
+        console.print(f"created project {proj.root} (backbone {proj.config.backbone})")
+        console.print(f"next: datacentric import {project} photos/")
+
+
+@app.command("import")
+def import_(
+    project: ProjectArg,
+    source: Annotated[Path, typer.Argument(help="A folder photos/<label>/*.png|jpg|bmp|tif, or a CSV.")],
+    annotator: Annotated[
+        Optional[str], typer.Option(help="Who labelled these (CSV rows may name their own).")
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="Import the good files and list the bad ones.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Import images and labels. Importing the same images again adds nothing.
+
+    A folder: one sub-folder per class (photos/scratch/001.png). A CSV: columns
+    file,label[,annotator][,line,camera,shift,...]; file paths are relative to the
+    CSV's folder; several rows per file keep several annotators' labels; other
+    columns become metadata used to find weak slices.
+
+    Example:  datacentric import parts/ photos/ --annotator mira
+              datacentric import parts/ labels_extra.csv
+    """
+    with Project.open(project) as proj:
+        result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad)
+    if json:
+        print_json(result)
+        return
+    console.print(
+        f"imported {result.images_added} new images ({result.images_known} already known), "
+        f"{result.annotations_added} new labels from {result.source}"
+    )
+    for where, reason in result.skipped:
+        console.print(f"  skipped {where}: {reason}")
+
+
+@app.command()
+def status(project: ProjectArg, json: JsonOption = False) -> None:
+    """Show classes, counts per class/annotator/origin, metadata and problems.
+
+    Example:  datacentric status parts/
+    """
+    with Project.open(project) as proj:
+        info = project_status(proj)
+    if json:
+        print_json(info)
+        return
+    annotators = ", ".join(f"{k} {v}" for k, v in info.annotators.items()) or "none"
+    console.print(
+        f"{info.images} images · {len(info.classes)} classes · "
+        f"{len(info.annotators)} annotators ({annotators})"
+    )
+    console.print("  " + " · ".join(f"{k} {v}" for k, v in info.classes.items()))
+    if info.metadata:
+        console.print("  metadata: " + ", ".join(f"{k} ({', '.join(v[:6])})" for k, v in info.metadata.items()))
+    origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
+    console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled} · backbone {info.backbone}")
+    console.print(f"  disagreements: {info.disagreements} images where annotators differ")
+    if info.runs:
+        console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
+    for problem in info.problems:
+        console.print(f"  [yellow]problem:[/] {problem}")
+
+
+@app.command()
+def relabel(
+    project: ProjectArg,
+    image: Annotated[str, typer.Argument(help="Image id (or unique prefix), path or file name.")],
+    label: Annotated[str, typer.Argument(help="The correct label.")],
+    by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
+    note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
+    json: JsonOption = False,
+) -> None:
+    """Fix one image's label. The old labels stay in the history; a reviewer's label wins.
+
+    Example:  datacentric relabel parts/ pit_017.png scratch --by mira --note "long thin mark"
+    """
+    with Project.open(project) as proj:
+        annotation = proj.relabel(image, label, by=by, note=note)
+        consensus = proj.labels()[annotation.image_id]
+    if json:
+        print_json({"annotation": annotation, "consensus": consensus})
+        return
+    console.print(f"{image}: labelled {label} by {by}; consensus is now {consensus}")
+
+
+@app.command()
+def history(
+    project: ProjectArg,
+    image: Annotated[Optional[str], typer.Argument(help="Only this image (id, path or file name).")] = None,
+    json: JsonOption = False,
+) -> None:
+    """List every label ever given, oldest first: who, when, from where, replacing what.
+
+    Example:  datacentric history parts/ pit_017.png
+    """
+    with Project.open(project) as proj:
+        changes = proj.history(image)
+    if json:
+        print_json(changes)
+        return
+    for c in changes:
+        was = f" (was {c.previous})" if c.previous else ""
+        note = f" — {c.note}" if c.note else ""
+        console.print(f"{c.at[:19]}  {c.path.name}  {c.annotator}: {c.label}{was}  [{c.source}]{note}", markup=False)
+    if not changes:
+        console.print("no labels yet")

@@ -1,0 +1,303 @@
+"""``check_drift``: compare a folder of new images with a project's training images.
+
+The reference is the labelled real images of the champion model's train run (the model
+promoted by the last ``retrain``, else the latest ``train``), embedded with that run's
+backbone (cached). The batch is every image file under the folder; unreadable files are
+reported and left out. The verdict combines two tests, each at alpha / 2 (Bonferroni, so
+the false-alarm rate stays at most alpha; see :mod:`datacentric.drift._stats`):
+:class:`DriftDetector` in embedding space (does the model see a difference?) and
+:class:`PixelStatsTest` on per-image brightness, contrast, sharpness, saturation and
+colour cast (what changed, in words: "darker", "less sharp"). The reported ``p_value``
+is ``min(1, 2 * min(p_embedding, p_stats))``; ``statistic`` stays the embedding test's.
+The reference images' pixel statistics are cached in the project cache by image hash.
+
+the champion model adds two prediction signals as evidence (not part of the verdict):
+the predicted class mix and the mean confidence, batch vs the reference's out-of-fold
+predictions. The images listed first are those with the largest MMD witness (the ones
+the shift is made of), each with its novelty percentile among the training images.
+
+Every check is stored: a "drift" run (``drift.json``, ``report.html``, ``to_label/``
+with copies of the most unusual images) and a row in the store's ``drift_checks`` table.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from datacentric.drift._detector import DriftDetector
+from datacentric.drift._stats import STATISTICS, PixelStatsTest, combine_p_values, image_statistics
+from datacentric.errors import DatacentricError
+from datacentric.images import inspect_image, list_images
+from datacentric.store import now
+
+__all__ = ["DriftResult", "check_drift"]
+
+
+@dataclass
+class DriftResult:
+    """One stored drift check: the verdict, the evidence and what to do."""
+
+    drift: bool  # p_value < alpha
+    p_value: float  # combined: min(1, 2 * min(embedding p, pixel-statistics p))
+    statistic: float  # embedding test: MMD^2 (mmd) or largest KS distance (ks)
+    n: int  # readable batch images tested
+    method: str
+    alpha: float
+    folder: str
+    top_images: list[dict] = field(default_factory=list)  # [{image, score (witness), novelty, percentile, ...}]
+    class_mix: dict = field(default_factory=dict)  # {reference: {c: share}, batch: {...}, p_value, total_variation}
+    confidence: dict = field(default_factory=dict)  # {reference, batch, p_value}
+    unusual: int = 0  # batch images more novel than 1 - alpha of the reference images
+    n_reference: int = 0
+    skipped: list[dict] = field(default_factory=list)  # [{image, reason}] unreadable files
+    reference_run: str = ""  # the train run used as reference and model
+    run_id: str = ""
+    report: str = ""  # path of report.html
+    advice: list[str] = field(default_factory=list)
+    description: str = ""  # what changed, e.g. "darker (brightness 93 → 40, lower than 88% of training images)"
+    changes: list[str] = field(default_factory=list)  # words for every changed pixel statistic, strongest first
+    embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
+    pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
+
+
+def check_drift(
+    project,
+    folder: Path | str,
+    *,
+    alpha: float = 0.05,
+    method: str = "mmd",
+    top: int = 20,
+    n_permutations: int = 1000,
+    seed: int | None = None,
+    pixel_stats: bool = True,
+) -> DriftResult:
+    """Test whether the images under ``folder`` drift from the project's training images.
+
+    Parameters
+    ----------
+    project
+        An open :class:`datacentric.Project` with a finished train run.
+    folder
+        Folder of new (unlabelled) images, searched recursively.
+    alpha
+        False-alarm rate of the verdict.
+    method
+        "mmd" (default) or "ks"; see :class:`DriftDetector`.
+    top
+        How many of the most unusual images to list (and copy to ``to_label/``).
+    n_permutations, seed
+        Passed to the detector (seed defaults to the project's).
+    pixel_stats
+        Also test per-image pixel statistics (default). False: the embedding test alone at alpha.
+    """
+    from datacentric.model import embed, load_classifier
+    from datacentric.retrain import champion_run
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatacentricError("folder not found", folder)
+    files = [p.resolve() for p in list_images(folder)]
+    if not files:
+        raise DatacentricError("no images in this folder (png, jpg, bmp, tif)", folder)
+    reference_run = champion_run(project)
+    if reference_run is None:
+        raise DatacentricError(
+            f"no trained reference yet: run `datacentric train {project.root}` first", project.root
+        )
+    oof_path = reference_run.dir / "oof.npz"
+    if not oof_path.is_file():
+        raise DatacentricError("the reference train run has no oof.npz; train again", reference_run.dir)
+    seed = project.config.seed if seed is None else int(seed)
+
+    good, skipped = [], []
+    for path in files:
+        try:
+            inspect_image(path)
+            good.append(path)
+        except DatacentricError as exc:
+            skipped.append({"image": str(path), "reason": exc.what})
+    if len(good) < 2:
+        raise DatacentricError(
+            f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
+        )
+
+    with np.load(oof_path) as oof:
+        ref_ids = [str(i) for i in oof["ids"]]
+        ref_probs = oof["probs"].astype(np.float64)
+        classes = [str(c) for c in oof["classes"]]
+    known = {r.id: r for r in project.images(None)}
+    keep = [i for i, image_id in enumerate(ref_ids) if image_id in known and known[image_id].path.is_file()]
+    if len(keep) < 5:
+        raise DatacentricError(
+            f"the reference has only {len(keep)} readable training images (need 5)", project.root
+        )
+    ref_ids = [ref_ids[i] for i in keep]
+    ref_probs = ref_probs[keep]
+    ref_paths = [known[i].path for i in ref_ids]
+    backbone = reference_run.config.get("backbone") or project.config.backbone
+    common = dict(backbone=backbone, cache_dir=project.cache_dir, image_size=project.config.image_size)
+    X_ref = embed(ref_paths, ids=ref_ids, **common)
+    X_new = embed(good, **common)
+
+    detector = DriftDetector(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(X_ref)
+    score = detector.score(X_new)
+    p_value, stats_evidence, description, changes = score.p_value, {}, "", []
+    if pixel_stats:
+        tester = PixelStatsTest(alpha=alpha / 2).fit(_reference_statistics(project, ref_ids, ref_paths))
+        stats_score = tester.score(image_statistics(good))
+        p_value = combine_p_values(score.p_value, stats_score.p_value)
+        stats_evidence = {"p_value": stats_score.p_value, "alpha": alpha / 2, "statistics": stats_score.statistics}
+        changes = stats_score.changes
+        description = stats_score.description
+    drift = bool(p_value < alpha)
+    if drift and not description:
+        description = ("the model sees a difference (embedding test) but brightness, contrast, sharpness "
+                       "and colour are unchanged: look at the images listed first")
+    probs = load_classifier(reference_run).predict_proba(good)
+
+    order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
+    predicted = probs.argmax(axis=1)
+    top_images = [
+        {
+            "image": str(good[i]),
+            "score": round(float(score.witness[i]), 4),
+            "novelty": round(float(score.novelty[i]), 4),
+            "percentile": round(float(score.novelty_percentile[i]), 4),
+            "predicted": classes[int(predicted[i])],
+            "confidence": round(float(probs[i].max()), 4),
+        }
+        for i in order[: max(0, top)]
+    ]
+    class_mix = _class_mix(ref_probs.argmax(axis=1), predicted, classes)
+    confidence = _confidence(ref_probs.max(axis=1), probs.max(axis=1))
+    unusual = int(np.sum(score.novelty_percentile > 1 - alpha))
+
+    run = project.new_run("drift", {
+        "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
+        "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
+        "backbone": backbone, "pixel_stats": pixel_stats,
+    })
+    result = DriftResult(
+        drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
+        alpha=alpha, folder=str(folder.resolve()), top_images=top_images, class_mix=class_mix,
+        confidence=confidence, unusual=unusual, n_reference=len(ref_ids), skipped=skipped,
+        reference_run=reference_run.id, run_id=run.id, report=str(run.dir / "report.html"),
+        description=description, changes=changes, pixel_stats=stats_evidence,
+        embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
+    )
+    try:
+        to_label = run.dir / "to_label"
+        if result.drift and top_images:
+            to_label.mkdir()
+            for rank, item in enumerate(top_images):
+                source = Path(item["image"])
+                shutil.copy2(source, to_label / f"{rank:03d}_{source.name}")
+        result.advice = _advice(project, result, to_label)
+        typical = _typical_reference(detector, ref_paths, ref_probs, classes)
+        from datacentric.drift._report import write_report
+
+        write_report(result, typical, run.dir / "report.html")
+        document = asdict(result)
+        (run.dir / "drift.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+        with project.transaction() as conn:
+            conn.execute(
+                "INSERT INTO drift_checks(created_at, folder, run_id, result) VALUES (?, ?, ?, ?)",
+                (now(), result.folder, run.id, json.dumps(document)),
+            )
+    except BaseException:
+        project.finish_run(run, {"error": "drift check failed"}, status="failed")
+        raise
+    project.finish_run(run, {
+        "drift": result.drift, "p_value": result.p_value, "statistic": result.statistic, "n": result.n,
+        "method": method, "unusual": unusual, "skipped": len(skipped), "embedding_p_value": score.p_value,
+        "pixel_stats_p_value": stats_evidence.get("p_value"), "changes": changes,
+        "class_mix_total_variation": class_mix["total_variation"],
+        "confidence_shift": confidence["batch"] - confidence["reference"],
+    })
+    return result
+
+
+_STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change
+
+
+def _reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndarray:
+    """Pixel statistics of the reference images, cached in the project cache by image hash."""
+    cache = Path(project.cache_dir) / _STATS_CACHE
+    known: dict[str, np.ndarray] = {}
+    if cache.is_file():
+        try:
+            with np.load(cache) as stored:
+                if [str(n) for n in stored["names"]] == list(STATISTICS):
+                    known = dict(zip((str(i) for i in stored["ids"]), stored["values"]))
+        except (OSError, KeyError, ValueError):
+            known = {}  # unreadable cache: recompute
+    missing = [i for i, image_id in enumerate(ids) if image_id not in known]
+    if missing:
+        values = image_statistics([paths[i] for i in missing])
+        known.update({ids[i]: row for i, row in zip(missing, values)})
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npz")
+        np.savez(tmp, ids=np.array(list(known)), values=np.vstack(list(known.values())),
+                 names=np.array(STATISTICS))
+        tmp.replace(cache)
+    return np.vstack([known[i] for i in ids])
+
+
+def _class_mix(ref_pred: np.ndarray, batch_pred: np.ndarray, classes: list[str]) -> dict:
+    """Predicted class shares, reference (out-of-fold) vs batch, with a chi-square p-value."""
+    k = len(classes)
+    ref_counts = np.bincount(ref_pred, minlength=k)
+    batch_counts = np.bincount(batch_pred, minlength=k)
+    ref_share, batch_share = ref_counts / ref_counts.sum(), batch_counts / batch_counts.sum()
+    table = np.vstack([ref_counts, batch_counts])
+    table = table[:, table.sum(axis=0) > 0]
+    p_value = 1.0
+    if table.shape[1] > 1:
+        p_value = float(stats.chi2_contingency(table, correction=False).pvalue)
+    return {
+        "reference": {c: round(float(s), 4) for c, s in zip(classes, ref_share)},
+        "batch": {c: round(float(s), 4) for c, s in zip(classes, batch_share)},
+        "total_variation": round(float(0.5 * np.abs(ref_share - batch_share).sum()), 4),
+        "p_value": p_value,  # approximate (chi-square) with small batches
+    }
+
+
+def _confidence(ref_conf: np.ndarray, batch_conf: np.ndarray) -> dict:
+    """Mean top-class probability, reference (out-of-fold) vs batch, Mann-Whitney p-value."""
+    p_value = float(stats.mannwhitneyu(ref_conf, batch_conf).pvalue)
+    return {"reference": round(float(ref_conf.mean()), 4), "batch": round(float(batch_conf.mean()), 4),
+            "p_value": p_value}
+
+
+def _typical_reference(detector: DriftDetector, paths: list[Path], probs: np.ndarray,
+                       classes: list[str], per_class: int = 2) -> list[dict]:
+    """The most typical training images (lowest leave-one-out novelty), a few per predicted class."""
+    novelty = detector.reference_scores_
+    predicted = probs.argmax(axis=1)
+    out = []
+    for c, name in enumerate(classes):
+        members = np.flatnonzero(predicted == c)
+        for i in members[np.argsort(novelty[members])][:per_class]:
+            out.append({"image": str(paths[i]), "label": name, "score": round(float(novelty[i]), 4)})
+    return out
+
+
+def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
+    root = project.root
+    if not result.drift:
+        lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
+        if result.unusual:
+            lines.append(f"{result.unusual} images are individually unusual; glance at the report")
+        return lines
+    k = len(result.top_images)
+    return [
+        f"label the {k} most different images: datacentric import {root} {to_label} "
+        f"&& datacentric labelstudio push {root} --url http://localhost:8080",
+        f"then pull the labels (datacentric labelstudio pull {root}) and run: datacentric retrain {root}",
+    ]

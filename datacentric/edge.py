@@ -1,0 +1,229 @@
+"""A standalone predictor for an exported ``.onnx`` classifier: onnxruntime, numpy and pillow only.
+
+This module imports nothing from torch, timm or the rest of datacentric, so it can be
+copied alone onto an edge device next to the model file. Everything it needs to
+predict -- class names and the preprocessing constants (input size, mean, std,
+interpolation, crop_pct, crop_mode) -- is read from the model's ``metadata_props``,
+written there by :func:`datacentric.export.export_onnx`.
+
+Preprocessing reproduces timm's evaluation transform (resize the shorter side to
+``floor(size / crop_pct)``, centre-crop ``size``, scale to [0, 1], normalise), so the
+ONNX model sees the same pixels the torch model saw in training.
+
+Example::
+
+    from datacentric.edge import OnnxClassifier
+    clf = OnnxClassifier("model.onnx")
+    for p in clf.predict(["a.png", "b.png"]):
+        print(p.path, p.label, round(p.probability, 3), p.error or "")
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image, ImageOps
+
+__all__ = [
+    "EdgePrediction",
+    "OnnxClassifier",
+    "PreprocessConfig",
+    "load_rgb",
+    "preprocess",
+    "read_metadata",
+    "softmax",
+]
+
+# Metadata keys written by datacentric.export (values are JSON).
+METADATA_KEYS = ("classes", "input_size", "mean", "std", "interpolation", "crop_pct", "crop_mode")
+
+_PIL_INTERPOLATION = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "box": Image.Resampling.BOX,
+    "hamming": Image.Resampling.HAMMING,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+@dataclass
+class EdgePrediction:
+    """One prediction: the image, its top label and probability, all class probabilities.
+
+    For an image that could not be read, ``label`` is None, ``probability`` 0.0,
+    ``probs`` empty and ``error`` says why (the same fields as ``datacentric.model.Prediction``).
+    """
+
+    path: Path
+    label: str | None
+    probability: float
+    probs: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """The preprocessing a model expects (timm's data config, evaluation mode)."""
+
+    input_size: tuple[int, int, int]  # (channels, height, width)
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    interpolation: str = "bicubic"
+    crop_pct: float = 0.875
+    crop_mode: str = "center"  # center | squash
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """Return an ONNX model file's ``metadata_props`` as a dict (without loading torch or onnx)."""
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
+
+
+def load_rgb(path: str | os.PathLike) -> Image.Image:
+    """Load an image as 8-bit RGB, upright: EXIF orientation, 16-bit, float, alpha handled."""
+    with Image.open(path) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+            array = np.asarray(image, dtype=np.float64)
+            scale = 65535.0 if float(array.max()) > 255 else 255.0
+            image = Image.fromarray(np.clip(array / scale * 255.0, 0, 255).astype(np.uint8))
+        elif image.mode == "F":
+            array = np.asarray(image, dtype=np.float64)
+            low, high = float(array.min()), float(array.max())
+            image = Image.fromarray(((array - low) / ((high - low) or 1.0) * 255.0).astype(np.uint8))
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            rgba = image.convert("RGBA")
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return image.convert("RGB")
+
+
+def preprocess(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
+    """Turn an RGB image into a normalised float32 array of shape (3, H, W), as timm's eval transform."""
+    _, height, width = config.input_size
+    interpolation = _PIL_INTERPOLATION[config.interpolation]
+    if config.crop_mode == "squash":
+        size = (math.floor(width / config.crop_pct), math.floor(height / config.crop_pct))
+        image = image.resize(size, interpolation)
+    elif config.crop_mode == "center":
+        if height != width:
+            raise ValueError(f"centre crop needs a square input size, got {height}x{width}")
+        short_target = math.floor(height / config.crop_pct)
+        w, h = image.size
+        short, long = (w, h) if w <= h else (h, w)
+        if short != short_target:
+            new_short, new_long = short_target, int(short_target * long / short)
+            size = (new_short, new_long) if w <= h else (new_long, new_short)
+            image = image.resize(size, interpolation)
+    else:
+        raise ValueError(f"unsupported crop_mode '{config.crop_mode}' (expected center or squash)")
+    w, h = image.size
+    if w < width or h < height:  # pad like torchvision's CenterCrop (zeros), rarely needed
+        padded = Image.new("RGB", (max(w, width), max(h, height)))
+        padded.paste(image, ((max(w, width) - w) // 2, (max(h, height) - h) // 2))
+        image, (w, h) = padded, padded.size
+    top = int(round((h - height) / 2.0))
+    left = int(round((w - width) / 2.0))
+    image = image.crop((left, top, left + width, top + height))
+    array = np.asarray(image, dtype=np.float32) / np.float32(255.0)
+    array = (array - np.asarray(config.mean, dtype=np.float32)) / np.asarray(config.std, dtype=np.float32)
+    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, K) logits, numerically stable, float32 out."""
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+class OnnxClassifier:
+    """An exported image classifier run by onnxruntime.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.onnx`` file written by ``datacentric export`` (its metadata holds the
+        class names and preprocessing).
+    threads : int, optional
+        Intra-op threads for onnxruntime (default: onnxruntime's choice).
+    batch_size : int
+        Images per forward pass in :meth:`predict`.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, threads: int | None = None, batch_size: int = 16) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FileNotFoundError(f"model file not found: {self.path}")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        missing = [k for k in METADATA_KEYS if k not in self.metadata]
+        if missing:
+            raise ValueError(
+                f"{self.path} lacks datacentric metadata ({', '.join(missing)}); "
+                "export it with `datacentric export`"
+            )
+        self.classes: list[str] = list(json.loads(self.metadata["classes"]))
+        self.config = PreprocessConfig(
+            input_size=tuple(json.loads(self.metadata["input_size"])),
+            mean=tuple(json.loads(self.metadata["mean"])),
+            std=tuple(json.loads(self.metadata["std"])),
+            interpolation=json.loads(self.metadata["interpolation"]),
+            crop_pct=float(json.loads(self.metadata["crop_pct"])),
+            crop_mode=json.loads(self.metadata["crop_mode"]) or "center",
+        )
+        self.input_name = self.session.get_inputs()[0].name
+        self.batch_size = batch_size
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        """Probabilities (N, K) for a preprocessed float32 batch (N, 3, H, W)."""
+        (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        return softmax(logits)
+
+    def predict_proba(self, paths: Sequence[str | os.PathLike]) -> np.ndarray:
+        """Probabilities (N, K) for image files; raises on an unreadable image."""
+        out = []
+        for start in range(0, len(paths), self.batch_size):
+            chunk = paths[start : start + self.batch_size]
+            out.append(self.run(np.stack([preprocess(load_rgb(p), self.config) for p in chunk])))
+        if not out:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        return np.concatenate(out)
+
+    def predict(self, paths: Sequence[str | os.PathLike]) -> list[EdgePrediction]:
+        """Predict each image's label; an unreadable image gets label None and its error, not a crash."""
+        results: list[EdgePrediction | None] = [None] * len(paths)
+        good: list[tuple[int, np.ndarray]] = []
+        for i, p in enumerate(paths):
+            try:
+                good.append((i, preprocess(load_rgb(p), self.config)))
+            except (OSError, ValueError, SyntaxError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                results[i] = EdgePrediction(Path(p), None, 0.0, {}, error=reason)
+        for start in range(0, len(good), self.batch_size):
+            chunk = good[start : start + self.batch_size]
+            probs = self.run(np.stack([a for _, a in chunk]))
+            for (i, _), row in zip(chunk, probs):
+                k = int(row.argmax())
+                results[i] = EdgePrediction(
+                    Path(paths[i]),
+                    self.classes[k],
+                    float(row[k]),
+                    {c: float(v) for c, v in zip(self.classes, row)},
+                )
+        return [r for r in results if r is not None]

@@ -1,0 +1,161 @@
+"""Bring images and labels into a project: folder-per-class trees and CSV manifests.
+
+An import is all-or-nothing: every file is validated first, and any problem
+(corrupt image, missing file, unknown label, missing column, empty folder)
+refuses the whole batch with one line naming it, unless ``skip_bad`` is set,
+in which case the good rows are imported and the bad ones listed. Importing the
+same images again adds nothing; new labels for known images are appended.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from datacentric.errors import DatacentricError
+from datacentric.images import ImageInfo, inspect_image, list_images
+from datacentric.progress import track
+from datacentric.project import Project
+
+__all__ = ["ImportResult", "import_csv", "import_folder", "import_path"]
+
+DEFAULT_ANNOTATOR = "default"
+
+
+@dataclass
+class ImportResult:
+    """What an import did."""
+
+    source: str
+    images_added: int = 0
+    images_known: int = 0
+    annotations_added: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+
+@dataclass
+class _Row:
+    path: Path
+    label: str | None
+    annotator: str
+    metadata: dict[str, str]
+    where: str  # file:line for messages
+
+
+def import_path(project: Project, source: Path | str, *, annotator: str | None = None,
+                skip_bad: bool = False) -> ImportResult:
+    """Import a folder-per-class tree or a ``.csv`` manifest, whichever ``source`` is."""
+    source = Path(source)
+    if source.is_dir():
+        return import_folder(project, source, annotator=annotator, skip_bad=skip_bad)
+    if source.suffix.lower() == ".csv":
+        return import_csv(project, source, annotator=annotator, skip_bad=skip_bad)
+    if not source.exists():
+        raise DatacentricError("nothing to import: path not found", source)
+    raise DatacentricError("cannot import this: expected a folder or a .csv file", source)
+
+
+def import_folder(project: Project, folder: Path | str, *, annotator: str | None = None,
+                  skip_bad: bool = False) -> ImportResult:
+    """Import ``folder/<label>/*.png|jpg|bmp|tif``; files at the top level come in unlabelled."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DatacentricError("folder not found", folder)
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    if not files:
+        raise DatacentricError("empty folder: no images to import", folder)
+    rows = []
+    for path in files:
+        parts = path.relative_to(folder).parts
+        label = parts[0] if len(parts) > 1 else None
+        rows.append(_Row(path, label, annotator or DEFAULT_ANNOTATOR, {}, str(path)))
+    return _import_rows(project, rows, str(folder), skip_bad)
+
+
+def import_csv(project: Project, manifest: Path | str, *, annotator: str | None = None,
+               skip_bad: bool = False) -> ImportResult:
+    """Import ``file,label[,annotator][,metadata...]`` rows; paths relative to the CSV's folder.
+
+    Several rows for one file with different annotators are kept as several labels;
+    extra columns (line, camera, shift, ...) become image metadata.
+    """
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise DatacentricError("CSV file not found", manifest)
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = [c.strip() for c in (reader.fieldnames or [])]
+            records = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DatacentricError(f"cannot read CSV: {exc}", manifest) from None
+    missing = [c for c in ("file", "label") if c not in columns]
+    if missing:
+        raise DatacentricError(
+            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", manifest
+        )
+    if not records:
+        raise DatacentricError("CSV has no rows", manifest)
+    extra = [c for c in columns if c not in ("file", "label", "annotator")]
+    rows = []
+    for number, record in enumerate(records, start=2):
+        record = {(k or "").strip(): (v or "").strip() for k, v in record.items()}
+        path = Path(record["file"])
+        if not path.is_absolute():
+            path = manifest.parent / path
+        rows.append(
+            _Row(
+                path=path,
+                label=record["label"] or None,
+                annotator=record.get("annotator") or annotator or DEFAULT_ANNOTATOR,
+                metadata={c: record[c] for c in extra if record.get(c)},
+                where=f"{manifest}:{number}",
+            )
+        )
+    return _import_rows(project, rows, str(manifest), skip_bad)
+
+
+def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool) -> ImportResult:
+    classes = set(project.config.classes)
+    infos: dict[Path, ImageInfo] = {}
+    problems: list[tuple[str, str]] = []
+    good: list[_Row] = []
+    for row in track(rows, "checking images", total=len(rows)):
+        if row.label is not None and classes and row.label not in classes:
+            problems.append((row.where, f"unknown label '{row.label}'"))
+            continue
+        if row.path not in infos:
+            try:
+                infos[row.path] = inspect_image(row.path)
+            except DatacentricError as exc:
+                problems.append((row.where, exc.what))
+                continue
+        good.append(row)
+    if problems and not skip_bad:
+        where, reason = problems[0]
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise DatacentricError(
+            f"import refused, nothing imported: {reason}{more} (use --skip-bad to import the rest)", where
+        )
+    if not good:
+        raise DatacentricError("no valid images to import", source)
+    result = ImportResult(source=source, skipped=problems)
+    seen: set[str] = set()
+    with project.transaction() as conn:
+        for row in good:
+            info = infos[row.path]
+            added = project.add_image(
+                conn, id=info.id, path=info.path, width=info.width, height=info.height, metadata=row.metadata
+            )
+            if info.id not in seen:
+                seen.add(info.id)
+                if added:
+                    result.images_added += 1
+                else:
+                    result.images_known += 1
+            if row.label is not None and project.add_annotation(
+                conn, image_id=info.id, annotator=row.annotator, label=row.label, source="import"
+            ):
+                result.annotations_added += 1
+    return result

@@ -1,0 +1,422 @@
+"""Project-level steps: ``improve`` (try fixes, keep what helps) and ``synth`` (make images).
+
+Every generated or augmented image is written under ``<project>/generated/``,
+added with origin ``synthetic`` or ``augmented``, its parent image id and the
+generator's name and parameters, and labelled by annotator ``datacentric``
+with annotation source ``synthetic``/``augmented``. ``Project.dataset()``
+(origin ``real``) never returns them, so they never reach validation or metrics.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from datacentric.errors import DatacentricError
+from datacentric.images import content_hash, load_image
+from datacentric.improve.augment import Recipe, augment_images, choose_recipes
+from datacentric.improve.lift import (
+    Fix,
+    LearningCurve,
+    LiftResult,
+    baseline_scores,
+    learning_curve,
+    measure_lift,
+)
+from datacentric.improve.synth import get_generator
+from datacentric.progress import track
+from datacentric.project import Project
+
+__all__ = [
+    "ANNOTATOR",
+    "ImproveResult",
+    "SynthResult",
+    "background_class",
+    "find_targets",
+    "improve_project",
+    "synthesize",
+]
+
+ANNOTATOR = "datacentric"
+BACKGROUND_NAMES = ("ok", "good", "normal", "pass", "background", "none", "no_defect")
+ORIGIN = {"augment": "augmented", "synthetic": "synthetic"}
+
+
+@dataclass
+class Candidate:
+    """Images made by one fix, before they are measured or kept."""
+
+    name: str
+    kind: str  # augment | synthetic
+    target: str
+    paths: list[Path]
+    parents: list[str]  # parent image id per image
+    params: list[dict]
+    generator: dict  # name + options of the generator or recipe
+    recipe: Recipe | None = None
+
+
+@dataclass
+class ImproveResult:
+    """What ``improve`` tried, measured, kept and advises."""
+
+    run_id: str
+    run_dir: Path
+    targets: list[str]
+    fixes: list[LiftResult]
+    advice: str
+    kept: dict[str, str]  # target -> name of the kept fix
+    materialised: int  # images added to the project
+    recipes: list[Path]  # saved albumentations recipes of kept augmentations
+    curves: dict[str, LearningCurve] = field(default_factory=dict)
+    report: Path | None = None
+
+    def to_json(self) -> dict:
+        """The ``improve --json`` output."""
+        return {
+            "targets": self.targets, "fixes": [f.to_json() for f in self.fixes], "advice": self.advice,
+            "kept": self.kept, "materialised": self.materialised, "recipes": [str(p) for p in self.recipes],
+            "run": self.run_id, "report": str(self.report) if self.report else None,
+            "learning_curves": {t: {"counts": c.counts, "recall": c.recall, "per_doubling": round(c.b, 4)}
+                                for t, c in self.curves.items()},
+        }
+
+
+@dataclass
+class SynthResult:
+    """Images added by ``synth``."""
+
+    target: str
+    generator: str
+    paths: list[Path]
+    ids: list[str]
+
+
+# -- choosing what to fix --------------------------------------------------------------
+def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tuple[list[str], str]:
+    """The classes to improve and where that came from.
+
+    The latest audit's weak classes; else the lowest-recall class of the latest
+    train run; else of ``recall`` (a baseline measured now).
+    """
+    audit = proj.latest_run("audit")
+    if audit is not None and (audit.dir / "audit.json").exists():
+        data = json.loads((audit.dir / "audit.json").read_text(encoding="utf-8"))
+        weak = [c["name"] for c in data.get("classes", []) if c.get("weak")]
+        if weak:
+            return weak, f"weak classes of audit {audit.id}"
+    train = proj.latest_run("train")
+    per_class = (train.metrics.get("per_class") if train is not None else None) or {}
+    scores = {c: v.get("recall") for c, v in per_class.items() if v.get("recall") is not None}
+    source = f"lowest recall in train run {train.id}" if scores else "lowest recall measured now"
+    scores = scores or {c: v for c, v in (recall or {}).items() if np.isfinite(v)}
+    if not scores:
+        raise DatacentricError("no audit or train run to pick weak classes from; name one with --class",
+                               proj.root)
+    low = min(scores.values())
+    return [c for c, v in sorted(scores.items()) if v <= low + 0.02], source
+
+
+def background_class(classes: Sequence[str], targets: Sequence[str], counts: dict[str, int]) -> str:
+    """The defect-free class synthetic defects are pasted onto: 'ok' (or alike), else the largest other."""
+    for name in classes:
+        if name.lower() in BACKGROUND_NAMES and name not in targets:
+            return name
+    others = [c for c in classes if c not in targets and counts.get(c, 0)]
+    if not others:
+        raise DatacentricError("no defect-free class to use as background")
+    return max(others, key=lambda c: counts[c])
+
+
+def _weak_slices(proj: Project) -> list[dict]:
+    audit = proj.latest_run("audit")
+    if audit is None or not (audit.dir / "audit.json").exists():
+        return []
+    data = json.loads((audit.dir / "audit.json").read_text(encoding="utf-8"))
+    return [s for s in data.get("slices", []) if s.get("weak")]
+
+
+def _brightness(paths: Sequence[Path], limit: int = 60) -> float:
+    values = [float(np.asarray(load_image(p).convert("L").resize((32, 32))).mean()) / 255 for p in paths[:limit]]
+    return float(np.std(values)) if len(values) > 1 else 0.0
+
+
+# -- making candidate images -------------------------------------------------------------
+def _write(folder: Path, images: Sequence[np.ndarray], prefix: str) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, pixels in enumerate(images):
+        path = folder / f"{prefix}_{i:04d}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+def _arrays(paths: Sequence[Path]) -> list[np.ndarray]:
+    return [np.asarray(load_image(p)) for p in paths]
+
+
+def _augment_candidate(recipe: Recipe, ids: list[str], images: list[np.ndarray], n: int, seed: int,
+                       folder: Path) -> Candidate:
+    made = augment_images(images, recipe, n, seed=seed)
+    name = f"augment:{recipe.name}:{recipe.target}"
+    return Candidate(
+        name=name, kind="augment", target=recipe.target,
+        paths=_write(folder, [m.image for m in made], f"{recipe.target}_{recipe.name}"),
+        parents=[ids[m.parent] for m in made], params=[m.params for m in made],
+        generator={"name": recipe.name, "kind": "augment", "reason": recipe.reason}, recipe=recipe,
+    )
+
+
+def _synth_candidate(generator_name: str, target: str, defect_ids: list[str], defects: list[np.ndarray],
+                     background_ids: list[str], backgrounds: list[np.ndarray], n: int, seed: int,
+                     folder: Path) -> Candidate:
+    generator = get_generator(generator_name)
+    made = generator.generate(target, defects, backgrounds, n, seed=seed)
+    params, parents = [], []
+    for m in made:
+        extra = {}
+        if m.defect is not None:
+            extra["donor"] = defect_ids[m.defect]
+        if m.background is not None:
+            extra["background"] = background_ids[m.background]
+        params.append({**m.params, **extra})
+        # the parent carries the label's evidence: the donor when there is one
+        parents.append(extra.get("donor") or extra.get("background"))
+    return Candidate(
+        name=f"synthetic:{generator_name}:{target}", kind="synthetic", target=target,
+        paths=_write(folder, [m.image for m in made], f"{target}_{generator_name}"),
+        parents=parents, params=params,
+        generator={"name": generator_name, "kind": "synthetic", "options": _jsonable(generator.get_params())},
+    )
+
+
+def _jsonable(value: object) -> object:
+    return json.loads(json.dumps(value, default=str))
+
+
+def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
+    """Copy a candidate's images under <project>/generated/ and add them, tagged, to the store."""
+    origin = ORIGIN[candidate.kind]
+    folder = proj.root / "generated" / origin / candidate.target
+    folder.mkdir(parents=True, exist_ok=True)
+    ids = []
+    with proj.transaction() as conn:
+        for path, parent, params in zip(candidate.paths, candidate.parents, candidate.params):
+            image_id = content_hash(path)
+            target = folder / f"{image_id[:16]}.png"
+            if not target.exists():
+                target.write_bytes(path.read_bytes())
+            with Image.open(target) as im:
+                width, height = im.size
+            proj.add_image(conn, id=image_id, path=target, width=width, height=height,
+                           metadata={"generated_by": candidate.generator["name"], "run": run_id},
+                           origin=origin, parent=parent,
+                           generator={**candidate.generator, "params": params, "run": run_id})
+            proj.add_annotation(conn, image_id=image_id, annotator=ANNOTATOR, label=candidate.target,
+                                source=origin)
+            ids.append(image_id)
+    return ids
+
+
+def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
+    from datacentric.model import embed
+
+    return embed(list(paths), backbone=proj.config.backbone, cache_dir=proj.cache_dir,
+                 image_size=proj.config.image_size)
+
+
+def _cross_val():
+    from datacentric.model import cross_val_probs
+
+    return cross_val_probs
+
+
+# -- improve -----------------------------------------------------------------------------
+def improve_project(
+    proj: Project,
+    *,
+    classes: Sequence[str] | None = None,
+    budget: int = 100,
+    seeds: int = 5,
+    folds: int | None = None,
+    generators: Sequence[str] | None = None,
+    materialise: bool = True,
+    seed: int | None = None,
+) -> ImproveResult:
+    """Try class-targeted fixes for weak classes, keep what measurably helps.
+
+    Parameters
+    ----------
+    proj : an open project with labelled real images.
+    classes : the classes to improve (default: :func:`find_targets`).
+    budget : images generated per fix and class.
+    seeds, folds : repeated fold splits of the lift experiment (folds default: the project's).
+    generators : registered generator names to try (default: all that support the class).
+    materialise : add the kept fix's images to the project.
+    seed : base seed (default: the project's).
+    """
+    from datacentric import plugins
+
+    seed = proj.config.seed if seed is None else seed
+    folds = folds or proj.config.folds
+    data = proj.dataset("real")
+    if len(data) == 0:
+        raise DatacentricError("no labelled real images", proj.root)
+    names = list(data.classes)
+    counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
+    cross_val = _cross_val()
+    X = _embed(proj, data.paths)
+    y = data.labels
+    baseline = baseline_scores(X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed,
+                               cross_val=cross_val)
+    if classes:
+        unknown = [c for c in classes if c not in names]
+        if unknown:
+            raise DatacentricError(f"unknown class {', '.join(unknown)} (classes: {', '.join(names)})", proj.root)
+        targets = list(classes)
+    else:
+        recall_now = {c: float(np.nanmean(baseline.recall[:, k])) for k, c in enumerate(names)}
+        targets, _ = find_targets(proj, recall=recall_now)
+    run = proj.new_run("improve", {"targets": targets, "budget": budget, "seeds": seeds, "folds": folds,
+                                   "seed": seed})
+    index = {image_id: i for i, image_id in enumerate(data.ids)}
+    slices = _weak_slices(proj)
+    generator_names = list(generators) if generators else plugins.names("generator")
+    results: list[LiftResult] = []
+    candidates: dict[str, Candidate] = {}
+    kept: dict[str, str] = {}
+    curves: dict[str, LearningCurve] = {}
+    for target in targets:
+        k = names.index(target)
+        member_rows = np.flatnonzero(y == k)
+        if len(member_rows) == 0:
+            continue
+        bg = background_class(names, targets, counts)
+        bg_rows = np.flatnonzero(y == names.index(bg))
+        defect_ids = [data.ids[i] for i in member_rows]
+        defect_paths = [data.paths[i] for i in member_rows]
+        defects = _arrays(defect_paths)
+        other_paths = [data.paths[i] for i in np.flatnonzero(y != k)]
+        recipes = choose_recipes(target, weak_slices=slices, brightness_spread=_brightness(defect_paths),
+                                 other_brightness_spread=_brightness(other_paths[::3]))
+        todo: list[Candidate] = []
+        folder = run.dir / "candidates"
+        for recipe in recipes:
+            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed,
+                                           folder / f"augment-{recipe.name}-{target}"))
+        backgrounds = _arrays([data.paths[i] for i in bg_rows]) if len(bg_rows) else []
+        background_ids = [data.ids[i] for i in bg_rows]
+        for name in generator_names:
+            generator = get_generator(name)
+            if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
+                continue
+            todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
+                                         budget, seed, folder / f"synthetic-{name}-{target}"))
+        best: tuple[float, LiftResult] | None = None
+        for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
+            extra_X = _embed(proj, cand.paths)
+            fix = Fix(name=cand.name, kind=cand.kind, X=extra_X, y=np.full(len(cand.paths), k, dtype=np.int64),
+                      parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
+                      details={"generator": cand.generator, "images": len(cand.paths),
+                               "folder": str(cand.paths[0].parent) if cand.paths else None})
+            lift = measure_lift(X, y, fix, classes=names, target_classes=[target], baseline=baseline,
+                                cross_val=cross_val)
+            results.append(lift)
+            candidates[cand.name] = cand
+            if lift.kept and (best is None or lift.gain[target] > best[0]):
+                best = (lift.gain[target], lift)
+        if best is not None:
+            kept[target] = best[1].name
+        curves[target] = learning_curve(X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed,
+                                        cross_val=cross_val)
+    recipes_saved: list[Path] = []
+    materialised = 0
+    for target, name in kept.items():
+        cand = candidates[name]
+        if cand.recipe is not None:
+            recipes_saved.append(cand.recipe.save(run.dir / f"recipe-{target}-{cand.recipe.name}.json"))
+        if materialise:
+            materialised += len(_materialise(proj, cand, run.id))
+    advice = _advice(targets, kept, results, curves, counts)
+    result = ImproveResult(run_id=run.id, run_dir=run.dir, targets=targets, fixes=results, advice=advice,
+                           kept=kept, materialised=materialised, recipes=recipes_saved, curves=curves)
+    from datacentric.improve.report import write_report
+
+    result.report = write_report(result, candidates, proj)
+    (run.dir / "improve.json").write_text(json.dumps(result.to_json(), indent=2, default=str), encoding="utf-8")
+    proj.finish_run(run, {"targets": targets, "kept": kept, "materialised": materialised, "advice": advice,
+                          "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in results]})
+    return result
+
+
+def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
+            curves: dict[str, LearningCurve], counts: dict[str, int]) -> str:
+    parts = []
+    for target in targets:
+        curve = curves.get(target)
+        if curve is None:
+            parts.append(f"{target}: no real images to learn from; collect some first.")
+            continue
+        have = counts[target]
+        now = curve.recall[-1]
+        goal = min(0.95, max(now + 0.1, 0.8))
+        needed = curve.needed(goal)
+        if now >= 0.9 or (needed is not None and needed <= have):
+            parts.append(f"{target} recall is already {now:.2f} on real held-out images; "
+                         f"this class is not the bottleneck" + (f" (kept {kept[target]})." if target in kept else "."))
+            continue
+        if needed is not None and needed > have:
+            more = f"~{needed - have} more real {target} images should bring recall to ~{goal:.2f}"
+        elif curve.b <= 0.005:
+            more = (f"{target} recall does not rise with more of the same images "
+                    f"({now:.2f} at {curve.counts[0]}..{have}); check its labels and look-alike classes")
+        else:
+            more = (f"real {target} images help (+{curve.b:.2f} recall per doubling) but reaching "
+                    f"{goal:.2f} would take more than {8 * have}")
+        if target in kept:
+            gain = next(r.gain[target] for r in results if r.name == kept[target])
+            parts.append(f"kept {kept[target]} ({target} recall {gain:+.2f}); still, {more}.")
+        else:
+            parts.append(f"nothing tried helped {target} beyond noise; real images are the better move: {more}.")
+    return " ".join(parts)
+
+
+# -- synth -------------------------------------------------------------------------------
+def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_paste",
+               background: str | None = None, seed: int | None = None) -> SynthResult:
+    """Make ``n`` synthetic images of ``target`` with a registered generator and add them, tagged.
+
+    They are not measured here (``improve`` does that); they are training-only like every
+    synthetic image.
+    """
+    seed = proj.config.seed if seed is None else seed
+    data = proj.dataset("real")
+    names = list(data.classes)
+    if target not in names:
+        raise DatacentricError(f"unknown class '{target}' (classes: {', '.join(names)})", proj.root)
+    counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
+    gen = get_generator(generator)
+    if not gen.supports(target):
+        raise DatacentricError(f"generator '{generator}' cannot make '{target}' images", proj.root)
+    k = names.index(target)
+    bg = background or background_class(names, [target], counts)
+    rows = np.flatnonzero(data.labels == k)
+    bg_rows = np.flatnonzero(data.labels == names.index(bg))
+    if gen.needs_defects and len(rows) == 0:
+        raise DatacentricError(f"generator '{generator}' needs real '{target}' images", proj.root)
+    run = proj.new_run("synth", {"target": target, "n": n, "generator": generator, "seed": seed})
+    cand = _synth_candidate(
+        generator, target, [data.ids[i] for i in rows], _arrays([data.paths[i] for i in rows]),
+        [data.ids[i] for i in bg_rows], _arrays([data.paths[i] for i in bg_rows]), n, seed,
+        run.dir / "candidates",
+    )
+    ids = _materialise(proj, cand, run.id)
+    proj.finish_run(run, {"images": len(ids), "target": target, "generator": generator})
+    folder = proj.root / "generated" / "synthetic" / target
+    return SynthResult(target=target, generator=generator, paths=[folder / f"{i[:16]}.png" for i in ids], ids=ids)

@@ -1,0 +1,173 @@
+"""A thin, fault-aware connection to a Label Studio server (SDK 2.x plus two raw calls).
+
+Every network failure becomes one :class:`~datacentric.errors.DatacentricError`
+naming the cause (unreachable, token refused, project deleted, server stopped),
+and every request has a short timeout, so a sync never hangs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from datacentric.errors import DatacentricError
+
+__all__ = ["Connection", "connect", "label_config"]
+
+FROM_NAME = "label"  # the <Choices> control
+TO_NAME = "image"  # the <Image> object; task data key holding the image URL
+
+
+def label_config(classes: list[str]) -> str:
+    """Labeling config for single-choice image classification over ``classes``."""
+    if not classes:
+        raise DatacentricError("the project has no classes yet; import labelled images or set --classes")
+    choices = "".join(f'    <Choice value="{_xml(c)}"/>\n' for c in classes)
+    return (
+        "<View>\n"
+        f'  <Image name="{TO_NAME}" value="${TO_NAME}" zoom="true"/>\n'
+        '  <Header value="Flag: $flag · given: $given · suggested: $suggested"/>\n'
+        f'  <Choices name="{FROM_NAME}" toName="{TO_NAME}" choice="single" showInLine="true">\n'
+        f"{choices}"
+        "  </Choices>\n"
+        "</View>"
+    )
+
+
+def config_classes(config: str) -> list[str]:
+    """The choice values in a labeling config (in order)."""
+    return [_unxml(v) for v in re.findall(r'<Choice\s+value="([^"]*)"', config or "")]
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _unxml(text: str) -> str:
+    return text.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+class Connection:
+    """An authenticated session with one Label Studio server."""
+
+    def __init__(self, url: str, token: str, *, timeout: float = 20.0) -> None:
+        from label_studio_sdk import LabelStudio
+
+        self.url = normalize_url(url)
+        self.timeout = timeout
+        self._http = httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0))
+        self.sdk = LabelStudio(base_url=self.url, api_key=token, httpx_client=self._http)
+        self.action = "sync"
+
+    def close(self) -> None:
+        """Close the HTTP connections."""
+        self._http.close()
+
+    @contextmanager
+    def errors(self, doing: str | None = None) -> Iterator[None]:
+        """Turn network and HTTP failures inside the block into one-line DatacentricErrors."""
+        from label_studio_sdk.core.api_error import ApiError
+
+        doing = doing or self.action
+        try:
+            yield
+        except DatacentricError:
+            raise
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise DatacentricError(f"cannot reach Label Studio during {doing} ({_short(exc)})", self.url) from None
+        except httpx.TimeoutException:
+            raise DatacentricError(
+                f"Label Studio did not answer within {self.timeout:.0f} s during {doing}", self.url
+            ) from None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
+            raise DatacentricError(
+                f"Label Studio stopped responding mid-{doing} ({_short(exc)}); nothing half-done "
+                "was kept locally, run it again to finish",
+                self.url,
+            ) from None
+        except httpx.HTTPStatusError as exc:
+            raise _status_error(exc.response.status_code, exc.response.text, doing, self.url) from None
+        except ApiError as exc:
+            raise _status_error(exc.status_code, exc.body, doing, self.url) from None
+        except httpx.HTTPError as exc:
+            raise DatacentricError(f"Label Studio request failed during {doing} ({_short(exc)})", self.url) from None
+
+    # -- raw calls the SDK has no helper for -----------------------------------------
+    def _headers(self) -> dict[str, str]:
+        # The SDK builds the right Authorization header (legacy token or personal access token).
+        return {k: v for k, v in self.sdk._client_wrapper.get_headers().items() if k.lower() == "authorization"}
+
+    def upload(self, project_id: int, files: list[tuple[str, Path]]) -> None:
+        """Upload image files (stored name, local path) to the project, without creating tasks."""
+        parts = []
+        handles = []
+        try:
+            for i, (name, path) in enumerate(files):
+                handle = open(path, "rb")
+                handles.append(handle)
+                parts.append((f"file{i}", (name, handle, "application/octet-stream")))
+            response = self._http.post(
+                f"{self.url}/api/projects/{project_id}/import",
+                params={"commit_to_project": "false"},
+                files=parts,
+                headers=self._headers(),
+            )
+        finally:
+            for handle in handles:
+                handle.close()
+        response.raise_for_status()
+
+    def uploads(self, project_id: int) -> list[dict[str, Any]]:
+        """Every file uploaded to the project: ``[{id, file: 'upload/<pid>/<uuid>-<name>'}]``."""
+        response = self._http.get(
+            f"{self.url}/api/projects/{project_id}/file-uploads",
+            params={"all": "true"},
+            headers=self._headers(),
+        )
+        response.raise_for_status()
+        return list(response.json())
+
+
+def normalize_url(url: str) -> str:
+    """``localhost:8080/`` -> ``http://localhost:8080``."""
+    url = url.strip().rstrip("/")
+    if not re.match(r"^https?://", url):
+        url = "http://" + url
+    return url
+
+
+def connect(url: str, token: str, *, timeout: float = 20.0) -> tuple[Connection, dict[str, Any]]:
+    """Open a connection and check the token: returns it and the current user (id, email, username)."""
+    if not token:
+        raise DatacentricError("no Label Studio API token given", normalize_url(url))
+    conn = Connection(url, token, timeout=timeout)
+    try:
+        with conn.errors("login"):
+            me = conn.sdk.users.whoami()
+    except BaseException:
+        conn.close()
+        raise
+    return conn, {"id": me.id, "email": me.email or "", "username": me.username or ""}
+
+
+def _status_error(code: int | None, body: Any, doing: str, url: str) -> DatacentricError:
+    if code in (401, 403):
+        return DatacentricError(
+            f"Label Studio refused the API token ({code} {'unauthorized' if code == 401 else 'forbidden'}); "
+            "check the token in your environment variable",
+            url,
+        )
+    if code == 404:
+        return DatacentricError(f"not found on Label Studio (404) during {doing}", url)
+    text = str(body)
+    return DatacentricError(f"Label Studio answered {code} during {doing}: {text[:200]}", url)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:160]

@@ -1,0 +1,323 @@
+"""The one plugin registry: synthetic-data generators, backbones and drift detectors.
+
+A plugin is a module (or a function) named by an entry point in one of three groups::
+
+    [project.entry-points."datacentric.generators"]
+    procedural = "datacentric_procedural"            # module with register_generators()
+
+    [project.entry-points."datacentric.backbones"]
+    mynet = "my_package.plugin:register_backbones"   # or the hook function itself
+
+    [project.entry-points."datacentric.drift_detectors"]
+    ...                                              # module with register_drift_detectors()
+
+The hook, ``register_generators(register)`` (``register_backbones``,
+``register_drift_detectors``), is called once with a ``register`` callback;
+it calls ``register(obj)`` or ``register(obj, name="...")`` for everything it
+provides (the name defaults to ``obj.name``). What an object must be depends on
+the group: a generator is a :class:`datacentric.improve.synth.Generator`
+subclass, a backbone a factory ``(pretrained=..., num_classes=...) -> nn.Module``,
+a drift detector a scikit-learn-style estimator class.
+
+Built-ins register through the same hooks (and are declared under the same
+entry points in ``pyproject.toml``); they are loaded first from
+:data:`BUILTINS`, so a source tree without installed metadata finds them too.
+
+Discovery runs lazily, once per process, on the first lookup. A plugin that
+fails to import or to register is recorded in :func:`broken_plugins` with its
+name and the error, and skipped. Registering a name twice in one kind raises.
+The environment variable ``DATACENTRIC_PLUGINS`` limits which outside plugins
+load: unset loads all; a comma-separated list of entry-point or distribution
+names loads only those; an empty value (or ``none``) loads built-ins only.
+
+>>> from datacentric import plugins
+>>> "copy_paste" in plugins.names("generator")
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import threading
+import types
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from datacentric.errors import DatacentricError
+
+__all__ = [
+    "BUILTINS",
+    "ENV_VAR",
+    "GROUPS",
+    "BrokenPlugin",
+    "PluginEntry",
+    "broken_plugins",
+    "entries",
+    "get",
+    "load_plugins",
+    "names",
+    "register",
+    "registered",
+    "reset",
+    "unregister",
+]
+
+ENV_VAR = "DATACENTRIC_PLUGINS"
+
+# kind -> (entry-point group, hook function name)
+GROUPS: dict[str, tuple[str, str]] = {
+    "generator": ("datacentric.generators", "register_generators"),
+    "backbone": ("datacentric.backbones", "register_backbones"),
+    "drift_detector": ("datacentric.drift_detectors", "register_drift_detectors"),
+}
+
+# Built-in hooks: (kind, plugin name, "module" or "module:function"). The same
+# references are declared as entry points in pyproject.toml; loading them from
+# here as well means a source checkout finds them without installed metadata.
+# A built-in whose module is absent, or has no hook for the kind, is skipped quietly.
+BUILTINS: list[tuple[str, str, str]] = [
+    ("generator", "builtin", "datacentric.improve.synth"),
+    ("backbone", "builtin", "datacentric.plugins:register_builtin_backbones"),
+    ("drift_detector", "builtin", "datacentric.drift"),
+]
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """One registered object."""
+
+    kind: str  # generator | backbone | drift_detector
+    name: str  # the name users pass (e.g. --generator copy_paste)
+    obj: Any  # the class, factory or instance
+    plugin: str  # the entry point (or caller) that registered it
+    source: str  # "built-in", "<distribution> <version>", or "register()" for runtime calls
+
+
+@dataclass(frozen=True)
+class BrokenPlugin:
+    """A plugin that failed to load; it was skipped."""
+
+    kind: str
+    plugin: str  # entry-point name
+    source: str  # distribution or module reference
+    error: str  # "<ExceptionType>: message"
+
+
+class _Registry:
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, PluginEntry]] = {kind: {} for kind in GROUPS}
+        self._broken: list[BrokenPlugin] = []
+        self._loaded = False
+        self._lock = threading.RLock()
+
+    # -- discovery -------------------------------------------------------------------
+    def ensure_loaded(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True  # set first: a plugin that looks things up must not recurse
+            builtin_refs = set()
+            for kind, plugin, ref in BUILTINS:
+                builtin_refs.add((kind, ref))
+                self._load_hook(kind, plugin, ref, source="built-in", builtin=True)
+            wanted = _wanted_plugins()
+            for kind, (group, _) in GROUPS.items():
+                for ep in sorted(_entry_points(group), key=lambda e: e.name):
+                    if (kind, ep.value) in builtin_refs:
+                        continue  # declared in our own pyproject; already loaded above
+                    dist = _dist_label(ep)
+                    if wanted is not None and ep.name not in wanted and dist.split(" ")[0] not in wanted:
+                        continue
+                    self._load_hook(kind, ep.name, ep.value, source=dist, loader=ep.load)
+
+    def _load_hook(
+        self,
+        kind: str,
+        plugin: str,
+        ref: str,
+        *,
+        source: str,
+        builtin: bool = False,
+        loader: Callable[[], Any] | None = None,
+    ) -> None:
+        hook_name = GROUPS[kind][1]
+        added: list[str] = []
+        try:
+            try:
+                target = loader() if loader is not None else _resolve(ref)
+            except ModuleNotFoundError as exc:
+                if builtin and exc.name and ref.split(":")[0].startswith(exc.name):
+                    return  # an optional built-in module not present in this build
+                raise
+            hook = getattr(target, hook_name, None) if _is_module(target) else target
+            if hook is None and builtin:
+                return  # a built-in module that provides nothing of this kind (yet)
+            if not callable(hook):
+                raise TypeError(f"{ref} has no {hook_name}(register) function")
+
+            def _register(obj: Any, *, name: str | None = None) -> None:
+                entry = self.add(kind, obj, name=name, plugin=plugin, source=source)
+                added.append(entry.name)
+
+            hook(_register)
+        except Exception as exc:  # a broken plugin must never break the caller
+            for name in added:  # all or nothing per plugin
+                self._entries[kind].pop(name, None)
+            self._broken.append(BrokenPlugin(kind, plugin, f"{source}: {ref}", f"{type(exc).__name__}: {exc}"))
+
+    # -- entries ---------------------------------------------------------------------
+    def add(self, kind: str, obj: Any, *, name: str | None, plugin: str, source: str) -> PluginEntry:
+        _check_kind(kind)
+        name = name if name is not None else getattr(obj, "name", None)
+        if not name or not isinstance(name, str):
+            raise DatacentricError(f"a {kind} needs a name (give name= or set obj.name)", plugin)
+        with self._lock:
+            existing = self._entries[kind].get(name)
+            if existing is not None:
+                raise DatacentricError(
+                    f"duplicate {kind} '{name}': already registered by {existing.plugin} ({existing.source})",
+                    plugin,
+                )
+            entry = PluginEntry(kind=kind, name=name, obj=obj, plugin=plugin, source=source)
+            self._entries[kind][name] = entry
+            return entry
+
+
+_registry = _Registry()
+
+
+def _is_module(obj: Any) -> bool:
+    return isinstance(obj, types.ModuleType)
+
+
+def _resolve(ref: str) -> Any:
+    module_name, _, attr = ref.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in filter(None, attr.split(".")):
+        target = getattr(target, part)
+    return target
+
+
+def _entry_points(group: str) -> list[metadata.EntryPoint]:
+    try:
+        return list(metadata.entry_points(group=group))
+    except Exception:  # pragma: no cover - a corrupt metadata folder must not break the CLI
+        return []
+
+
+def _dist_label(ep: metadata.EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return ep.module
+    return f"{dist.metadata['Name']} {dist.version}"
+
+
+def _wanted_plugins() -> set[str] | None:
+    value = os.environ.get(ENV_VAR)
+    if value is None:
+        return None
+    names = {v.strip() for v in value.split(",") if v.strip()}
+    return set() if names <= {"none"} else names
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in GROUPS:
+        raise DatacentricError(f"unknown plugin kind '{kind}' (kinds: {', '.join(GROUPS)})")
+
+
+# -- public API -------------------------------------------------------------------------
+def load_plugins() -> None:
+    """Discover built-ins and installed plugins now (otherwise done on first lookup)."""
+    _registry.ensure_loaded()
+
+
+def register(kind: str, obj: Any, *, name: str | None = None, plugin: str = "register()") -> PluginEntry:
+    """Register an object at run time (e.g. from your own script or a test).
+
+    Raises :class:`DatacentricError` if ``name`` (default ``obj.name``) is taken.
+    """
+    _registry.ensure_loaded()
+    return _registry.add(kind, obj, name=name, plugin=plugin, source="register()")
+
+
+def unregister(kind: str, name: str) -> None:
+    """Remove a registered object; raises if it is not there."""
+    _check_kind(kind)
+    _registry.ensure_loaded()
+    with _registry._lock:
+        if _registry._entries[kind].pop(name, None) is None:
+            raise DatacentricError(f"no {kind} '{name}' registered")
+
+
+@contextmanager
+def registered(kind: str, obj: Any, *, name: str | None = None) -> Iterator[PluginEntry]:
+    """Register for the duration of a ``with`` block, then unregister."""
+    entry = register(kind, obj, name=name)
+    try:
+        yield entry
+    finally:
+        unregister(kind, entry.name)
+
+
+def entries(kind: str | None = None) -> list[PluginEntry]:
+    """Every registered object (of one kind), sorted by kind and name."""
+    _registry.ensure_loaded()
+    kinds = [kind] if kind is not None else list(GROUPS)
+    for k in kinds:
+        _check_kind(k)
+    return [e for k in kinds for _, e in sorted(_registry._entries[k].items())]
+
+
+def names(kind: str) -> list[str]:
+    """Registered names of one kind, sorted."""
+    return [e.name for e in entries(kind)]
+
+
+def get(kind: str, name: str) -> Any:
+    """The object registered under ``name``; a clear error lists what exists."""
+    _check_kind(kind)
+    _registry.ensure_loaded()
+    entry = _registry._entries[kind].get(name)
+    if entry is None:
+        known = ", ".join(names(kind)) or "none"
+        broken = [b.plugin for b in _registry._broken if b.kind == kind]
+        extra = f"; broken plugins: {', '.join(broken)} (see `datacentric plugins`)" if broken else ""
+        raise DatacentricError(f"no {kind.replace('_', ' ')} '{name}' (installed: {known}){extra}")
+    return entry.obj
+
+
+def broken_plugins() -> list[BrokenPlugin]:
+    """Plugins that failed to load, with the reason (they were skipped)."""
+    _registry.ensure_loaded()
+    return list(_registry._broken)
+
+
+def reset() -> None:
+    """Forget everything; the next lookup discovers plugins again (tests, env-var changes)."""
+    global _registry
+    _registry = _Registry()
+
+
+# -- built-in backbones -----------------------------------------------------------------
+def _timm_factory(model_name: str) -> Callable[..., Any]:
+    def factory(*, pretrained: bool = True, num_classes: int = 0) -> Any:
+        from datacentric import model  # imported late: torch is heavy
+
+        return model.create_backbone(model_name, num_classes=num_classes, pretrained=pretrained)
+
+    factory.__doc__ = f"timm '{model_name}' through datacentric.model.create_backbone."
+    return factory
+
+
+def register_builtin_backbones(register: Callable[..., None]) -> None:
+    """Built-in backbones: the default offline EfficientNet-Lite0 and the tiny test net.
+
+    Any other timm name works too; registered backbones are the ones a project
+    may name without timm knowing them, or with their own weight resolution.
+    """
+    register(_timm_factory("tf_efficientnet_lite0"), name="tf_efficientnet_lite0")
+    register(_timm_factory("test_efficientnet"), name="test_efficientnet")

@@ -1,0 +1,518 @@
+"""A project: one folder holding settings, the store, caches and runs.
+
+Layout::
+
+    parts/
+      datacentric.toml   settings (classes, backbone, image size, seed, folds)
+      datacentric.db     SQLite store: images, annotations (label history), runs
+      cache/             embeddings keyed by image hash + backbone + preprocessing
+      runs/<id>/         one folder per run: metrics, probabilities, model, report
+
+Labels are never overwritten: every annotation is appended with who, when and
+from where, and the training label of an image is a *consensus* computed from
+them (see :meth:`Project.labels`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from datacentric.config import CONFIG_NAME, ProjectConfig
+from datacentric.errors import DatacentricError
+from datacentric.store import DB_NAME, connect, now, transaction
+
+__all__ = [
+    "REVIEW_SOURCES",
+    "Annotation",
+    "ImageRecord",
+    "LabelChange",
+    "LabeledSet",
+    "Project",
+    "Run",
+]
+
+# Annotations from these sources are reviews of earlier labels: when an image has
+# any, they decide its consensus label (a reviewer's fix beats the original votes).
+REVIEW_SOURCES = ("relabel", "labelstudio")
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image in the project."""
+
+    id: str  # sha256 of the file's bytes
+    path: Path  # absolute path as imported
+    width: int
+    height: int
+    metadata: dict[str, str] = field(default_factory=dict)  # line, camera, shift, ...
+    origin: str = "real"  # real | augmented | synthetic
+    parent: str | None = None  # id of the real image it was made from
+    generator: dict | None = None  # generator name and parameters (synthetic/augmented)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One label given to one image by one annotator (rows are never changed)."""
+
+    id: int
+    image_id: str
+    annotator: str
+    label: str
+    source: str  # import | relabel | labelstudio | ...
+    created_at: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """One entry of the label history: who gave which label, replacing what."""
+
+    image_id: str
+    path: Path
+    annotator: str
+    label: str
+    previous: str | None  # this annotator's earlier label for the image, if any
+    source: str
+    note: str | None
+    at: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """A stored run (training, audit, drift check, ...) and its folder."""
+
+    id: str
+    kind: str
+    dir: Path
+    created_at: str
+    status: str = "running"
+    config: dict = field(default_factory=dict)
+    metrics: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabeledSet:
+    """Labelled images as arrays, ready for a model: N images, K classes."""
+
+    ids: list[str]  # image ids, length N
+    paths: list[Path]  # image files, length N
+    labels: np.ndarray  # int64 class index per image, shape (N,)
+    classes: list[str]  # class names, length K; labels index into it
+    metadata: list[dict[str, str]]  # per image
+    origin: list[str]  # per image: real | augmented | synthetic
+    parents: list[str | None]  # per image: parent image id, for augmented/synthetic
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def without(self, ids: Iterable[str]) -> "LabeledSet":
+        """The same set less the given images (and anything made from them)."""
+        drop = set(ids)
+        keep = [i for i, (image_id, parent) in enumerate(zip(self.ids, self.parents))
+                if image_id not in drop and parent not in drop]
+        return LabeledSet(
+            ids=[self.ids[i] for i in keep],
+            paths=[self.paths[i] for i in keep],
+            labels=self.labels[keep],
+            classes=self.classes,
+            metadata=[self.metadata[i] for i in keep],
+            origin=[self.origin[i] for i in keep],
+            parents=[self.parents[i] for i in keep],
+        )
+
+
+class Project:
+    """A datacentric project folder. Create with :meth:`init`, reopen with :meth:`open`."""
+
+    def __init__(self, root: Path, config: ProjectConfig, conn: sqlite3.Connection) -> None:
+        self.root = root
+        self.config = config
+        self._conn = conn
+
+    # -- lifecycle -----------------------------------------------------------------
+    @classmethod
+    def init(
+        cls,
+        root: Path | str,
+        *,
+        classes: Iterable[str] = (),
+        backbone: str | None = None,
+        seed: int = 0,
+    ) -> "Project":
+        """Create a new project folder (it may exist but must not be a project yet)."""
+        root = Path(root).resolve()
+        if (root / CONFIG_NAME).exists():
+            raise DatacentricError("already a datacentric project", root)
+        if root.exists() and not root.is_dir():
+            raise DatacentricError("exists and is not a folder", root)
+        root.mkdir(parents=True, exist_ok=True)
+        config = ProjectConfig(classes=list(dict.fromkeys(classes)), seed=seed)
+        if backbone:
+            config.backbone = backbone
+        conn = connect(root / DB_NAME, create=True)
+        config.save(root / CONFIG_NAME)
+        return cls(root, config, conn)
+
+    @classmethod
+    def open(cls, root: Path | str) -> "Project":
+        """Open an existing project folder."""
+        root = Path(root).resolve()
+        if not root.is_dir():
+            raise DatacentricError("project folder not found", root)
+        config = ProjectConfig.load(root / CONFIG_NAME)
+        return cls(root, config, connect(root / DB_NAME))
+
+    def close(self) -> None:
+        """Close the store connection."""
+        self._conn.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def save_config(self) -> None:
+        """Write :attr:`config` back to ``datacentric.toml``."""
+        self.config.save(self.root / CONFIG_NAME)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Folder for caches (embeddings, converted weights)."""
+        path = self.root / "cache"
+        path.mkdir(exist_ok=True)
+        return path
+
+    @property
+    def runs_dir(self) -> Path:
+        """Folder holding one sub-folder per run."""
+        return self.root / "runs"
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything in the block lands, or nothing does."""
+        with transaction(self._conn) as conn:
+            yield conn
+
+    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        """Run a read-only SQL query on the store."""
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- images ----------------------------------------------------------------------
+    def images(self, origin: str | None = "real") -> list[ImageRecord]:
+        """All images, oldest first; ``origin=None`` includes augmented and synthetic ones."""
+        sql = "SELECT * FROM images"
+        params: tuple = ()
+        if origin is not None:
+            sql += " WHERE origin = ?"
+            params = (origin,)
+        return [_image(row) for row in self._conn.execute(sql + " ORDER BY added_at, id", params)]
+
+    def image(self, ref: str | Path) -> ImageRecord:
+        """Find one image by id, unique id prefix (>= 6 characters), path or unique file name."""
+        text = str(ref)
+        rows = self._conn.execute("SELECT * FROM images WHERE id = ?", (text,)).fetchall()
+        if not rows and len(text) >= 6 and all(c in "0123456789abcdef" for c in text):
+            rows = self._conn.execute("SELECT * FROM images WHERE id LIKE ?", (text + "%",)).fetchall()
+        if not rows:
+            path = str(Path(text).resolve())
+            rows = self._conn.execute("SELECT * FROM images WHERE path = ?", (path,)).fetchall()
+        if not rows:
+            suffix = "/" + Path(text).as_posix().lstrip("./")
+            rows = self._conn.execute(
+                "SELECT * FROM images WHERE path LIKE ? ESCAPE '\\'", ("%" + _escape_like(suffix),)
+            ).fetchall()
+        if len(rows) > 1:
+            raise DatacentricError(f"'{text}' matches {len(rows)} images; give the image id", self.root)
+        if not rows:
+            raise DatacentricError(f"no image '{text}' in the project", self.root)
+        return _image(rows[0])
+
+    def add_image(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        id: str,
+        path: Path,
+        width: int,
+        height: int,
+        metadata: dict[str, str] | None = None,
+        origin: str = "real",
+        parent: str | None = None,
+        generator: dict | None = None,
+    ) -> bool:
+        """Insert an image inside an open transaction; merge metadata if known. True if new."""
+        row = conn.execute("SELECT metadata FROM images WHERE id = ?", (id,)).fetchone()
+        metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
+        if row is not None:
+            merged = {**json.loads(row["metadata"]), **metadata}
+            conn.execute("UPDATE images SET metadata = ? WHERE id = ?", (json.dumps(merged), id))
+            return False
+        conn.execute(
+            "INSERT INTO images(id, path, width, height, metadata, origin, parent, generator, added_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                id,
+                str(Path(path).resolve()),
+                width,
+                height,
+                json.dumps(metadata),
+                origin,
+                parent,
+                json.dumps(generator) if generator else None,
+                now(),
+            ),
+        )
+        return True
+
+    # -- annotations -----------------------------------------------------------------
+    def annotations(self, image_id: str | None = None) -> list[Annotation]:
+        """Every annotation ever made (optionally for one image), oldest first."""
+        sql = "SELECT * FROM annotations"
+        params: tuple = ()
+        if image_id is not None:
+            sql += " WHERE image_id = ?"
+            params = (image_id,)
+        return [_annotation(row) for row in self._conn.execute(sql + " ORDER BY id", params)]
+
+    def add_annotation(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        image_id: str,
+        annotator: str,
+        label: str,
+        source: str,
+        note: str | None = None,
+    ) -> bool:
+        """Append a label inside an open transaction, unless it repeats the annotator's current one.
+
+        Returns True when a row was added. Earlier labels stay: the table is the history.
+        """
+        self._check_label(label)
+        current = conn.execute(
+            "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
+            (image_id, annotator),
+        ).fetchone()
+        if current is not None and current["label"] == label:
+            return False
+        conn.execute(
+            "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (image_id, annotator, label, source, note, now()),
+        )
+        return True
+
+    def _check_label(self, label: str) -> None:
+        if not label or not label.strip():
+            raise DatacentricError("empty label", self.root)
+        if self.config.classes and label not in self.config.classes:
+            raise DatacentricError(
+                f"unknown label '{label}' (classes: {', '.join(self.config.classes)})", self.root
+            )
+
+    def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:
+        """Record a reviewer's label for one image; it decides the consensus from now on."""
+        image = self.image(ref)
+        if not by.strip():
+            raise DatacentricError("a relabel needs the reviewer's name (--by)", self.root)
+        with self.transaction() as conn:
+            self._check_label(label)
+            conn.execute(
+                "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
+                " VALUES (?, ?, ?, 'relabel', ?, ?)",
+                (image.id, by, label, note, now()),
+            )
+        return self.annotations(image.id)[-1]
+
+    def history(self, ref: str | Path | None = None) -> list[LabelChange]:
+        """Every label given, oldest first, with the annotator's previous label for that image."""
+        image_id = self.image(ref).id if ref is not None else None
+        paths = {r.id: r.path for r in self.images(None)}
+        previous: dict[tuple[str, str], str] = {}
+        changes = []
+        for ann in self.annotations(image_id):
+            key = (ann.image_id, ann.annotator)
+            changes.append(LabelChange(
+                image_id=ann.image_id, path=paths[ann.image_id], annotator=ann.annotator,
+                label=ann.label, previous=previous.get(key), source=ann.source,
+                note=ann.note, at=ann.created_at,
+            ))
+            previous[key] = ann.label
+        return changes
+
+    def classes(self) -> list[str]:
+        """The class list: fixed in the settings, else every label seen, sorted."""
+        if self.config.classes:
+            return list(self.config.classes)
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT label FROM annotations ORDER BY label")]
+
+    def annotators(self) -> list[str]:
+        """Every annotator name, sorted."""
+        return [row[0] for row in self._conn.execute("SELECT DISTINCT annotator FROM annotations ORDER BY annotator")]
+
+    def current_labels(self) -> dict[str, dict[str, str]]:
+        """Each image's latest label per annotator: ``{image_id: {annotator: label}}``."""
+        result: dict[str, dict[str, str]] = {}
+        for ann in self.annotations():
+            result.setdefault(ann.image_id, {})[ann.annotator] = ann.label
+        return result
+
+    def labels(self) -> dict[str, str]:
+        """The consensus (training) label of every labelled image.
+
+        If an image has reviews (sources in :data:`REVIEW_SOURCES`), the reviewers'
+        latest labels vote; otherwise every annotator's latest label votes. Most
+        votes wins; a tie goes to the label given most recently.
+        """
+        latest: dict[str, dict[str, Annotation]] = {}
+        reviews: dict[str, dict[str, Annotation]] = {}
+        for ann in self.annotations():
+            latest.setdefault(ann.image_id, {})[ann.annotator] = ann
+            if ann.source in REVIEW_SOURCES:
+                reviews.setdefault(ann.image_id, {})[ann.annotator] = ann
+        result = {}
+        for image_id, by_annotator in latest.items():
+            votes = list((reviews.get(image_id) or by_annotator).values())
+            counts = Counter(a.label for a in votes)
+            recency = {a.label: a.id for a in votes}
+            result[image_id] = max(counts, key=lambda label: (counts[label], recency[label]))
+        return result
+
+    def dataset(self, origin: str | None = "real") -> LabeledSet:
+        """Labelled images with their consensus labels as arrays (unlabelled ones left out)."""
+        labels = self.labels()
+        classes = self.classes()
+        index = {name: i for i, name in enumerate(classes)}
+        records = [r for r in self.images(origin) if r.id in labels]
+        return LabeledSet(
+            ids=[r.id for r in records],
+            paths=[r.path for r in records],
+            labels=np.array([index[labels[r.id]] for r in records], dtype=np.int64),
+            classes=classes,
+            metadata=[dict(r.metadata) for r in records],
+            origin=[r.origin for r in records],
+            parents=[r.parent for r in records],
+        )
+
+    # -- runs ------------------------------------------------------------------------
+    def new_run(self, kind: str, config: dict | None = None) -> Run:
+        """Create a run folder ``runs/<timestamp>-<kind>`` and its row (status 'running')."""
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
+        run_id = f"{stamp}-{kind}"
+        suffix = 1
+        while (self.runs_dir / run_id).exists():
+            suffix += 1
+            run_id = f"{stamp}-{kind}-{suffix}"
+        (self.runs_dir / run_id).mkdir(parents=True)
+        created = now()
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs(id, kind, created_at, status, config) VALUES (?, ?, ?, 'running', ?)",
+                (run_id, kind, created, json.dumps(config or {})),
+            )
+        return Run(id=run_id, kind=kind, dir=self.runs_dir / run_id, created_at=created, config=config or {})
+
+    def finish_run(self, run: Run, metrics: dict, *, status: str = "done", config: dict | None = None) -> Run:
+        """Store a run's metrics (JSON-able) and mark it done (or failed)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET status = ?, metrics = ?, config = ? WHERE id = ?",
+                (status, json.dumps(metrics), json.dumps(config if config is not None else run.config), run.id),
+            )
+        return self.run(run.id)
+
+    def runs(self, kind: str | None = None) -> list[Run]:
+        """Stored runs, oldest first, optionally of one kind."""
+        sql, params = "SELECT * FROM runs", ()
+        if kind is not None:
+            sql, params = sql + " WHERE kind = ?", (kind,)
+        return [self._run(row) for row in self._conn.execute(sql + " ORDER BY created_at, id", params)]
+
+    def run(self, run_id: str) -> Run:
+        """One run by id."""
+        row = self._conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise DatacentricError(f"no run '{run_id}'", self.runs_dir)
+        return self._run(row)
+
+    def latest_run(self, kind: str, *, status: str = "done") -> Run | None:
+        """The newest finished run of a kind, or None."""
+        runs = [r for r in self.runs(kind) if r.status == status]
+        return runs[-1] if runs else None
+
+    def champion(self) -> Run | None:
+        """The train run in charge: the newest finished one that no retrain decision rejected.
+
+        ``datacentric retrain`` trains a challenger and records whether it was promoted;
+        a rejected challenger never takes over, while a plain ``train`` does.
+        """
+        rejected = {
+            r.metrics.get("challenger") for r in self.runs("retrain")
+            if r.status == "done" and r.metrics.get("promoted") is False
+        }
+        runs = [r for r in self.runs("train") if r.status == "done" and r.id not in rejected]
+        return runs[-1] if runs else None
+
+    def train_run(self, run: "str | Run | None" = None) -> Run:
+        """A finished train run by id, or the one in charge (:meth:`champion`) when None."""
+        if run is None:
+            found = self.champion()
+            if found is None:
+                raise DatacentricError("no trained model yet: run `datacentric train PROJECT` first", self.root)
+            return found
+        found = self.run(run) if isinstance(run, str) else run
+        if found.kind != "train":
+            raise DatacentricError(f"run '{found.id}' is a {found.kind} run, not a train run", self.runs_dir)
+        if found.status != "done":
+            raise DatacentricError(f"train run '{found.id}' did not finish ({found.status})", self.runs_dir)
+        return found
+
+    def _run(self, row: sqlite3.Row) -> Run:
+        return Run(
+            id=row["id"],
+            kind=row["kind"],
+            dir=self.runs_dir / row["id"],
+            created_at=row["created_at"],
+            status=row["status"],
+            config=json.loads(row["config"]),
+            metrics=json.loads(row["metrics"]),
+        )
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _image(row: sqlite3.Row) -> ImageRecord:
+    return ImageRecord(
+        id=row["id"],
+        path=Path(row["path"]),
+        width=row["width"],
+        height=row["height"],
+        metadata=json.loads(row["metadata"]),
+        origin=row["origin"],
+        parent=row["parent"],
+        generator=json.loads(row["generator"]) if row["generator"] else None,
+    )
+
+
+def _annotation(row: sqlite3.Row) -> Annotation:
+    return Annotation(
+        id=row["id"],
+        image_id=row["image_id"],
+        annotator=row["annotator"],
+        label=row["label"],
+        source=row["source"],
+        created_at=row["created_at"],
+        note=row["note"],
+    )

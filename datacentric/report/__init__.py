@@ -1,0 +1,40 @@
+"""Self-contained HTML reports: one file per run, no network, no JavaScript.
+
+The helpers in :mod:`datacentric.report.html` are shared by every step that writes a
+report (audit, drift, improve, export): :func:`page`, :func:`section`, :func:`table`,
+:func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`, :func:`badge`.
+"""
+
+from __future__ import annotations
+
+from datacentric.report.html import (
+    Html,
+    badge,
+    bar_chart_svg,
+    confusion_matrix_svg,
+    escape,
+    figure,
+    image_data_uri,
+    page,
+    paragraph,
+    section,
+    table,
+    thumbnail,
+    write,
+)
+
+__all__ = [
+    "Html",
+    "badge",
+    "bar_chart_svg",
+    "confusion_matrix_svg",
+    "escape",
+    "figure",
+    "image_data_uri",
+    "page",
+    "paragraph",
+    "section",
+    "table",
+    "thumbnail",
+    "write",
+]

@@ -1,0 +1,62 @@
+import json
+
+import numpy as np
+
+from datacentric.audit import audit_arrays
+from datacentric.audit.report import render_report
+
+
+def test_audit_arrays_end_to_end(synthetic, tiny_images):
+    s = synthetic
+    paths = tiny_images(s.truth)
+    matrix = np.stack([s.labels, s.labels, s.labels], 1).astype(float)
+    matrix[::6, 2] = (s.labels[::6] + 1) % 3
+    matrix[1, 1:] = np.nan  # labelled by one of three annotators
+    result = audit_arrays(s.labels, s.probs, s.classes, images=paths, embeddings=s.embeddings,
+                          metadata=s.metadata, annotator_labels=matrix, annotators=["mira", "tom", "ana"],
+                          project="parts/")
+    flagged = {i.index for i in result.flagged}
+    assert set(s.wrong) <= flagged
+    assert result.most_disagreeing == "ana"
+    assert any(sl.column == "camera" and sl.value == "B" and sl.weak for sl in result.slices)
+    assert result.counts["label_issues"] == len(flagged)
+    issue = result.flagged[0]
+    assert issue.nearest_given and issue.nearest_suggested
+    assert all(p != issue.image for p in issue.nearest_given + issue.nearest_suggested)
+    text = " ".join(result.next_steps)
+    assert "datacentric labelstudio push parts/ --only-flagged" in text
+    assert "camera=B" in " ".join(result.summary)
+    doc = json.dumps(result.to_json())  # JSON-able, no NaN
+    assert "NaN" not in doc
+    html = render_report(result)
+    assert html.count("<figure class=\"thumb bad\"") == len(flagged)
+    assert "<code>datacentric labelstudio push parts/ --only-flagged</code>" in html
+    assert "Confusion matrix" in html and "<svg" in html
+
+
+def test_audit_arrays_minimal_inputs():
+    labels = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 2])
+    probs = np.full((11, 3), 0.1)
+    probs[np.arange(11), labels] = 0.8
+    result = audit_arrays(labels, probs, ["a", "b", "c"])
+    assert result.classes[2].too_few and not result.flagged
+    assert any("too few to judge" in line for line in result.summary)
+    assert result.slices == [] and result.outliers == [] and len(result.consensus) == 11
+    assert "<html" in render_report(result)
+
+
+def test_crowdlab_consensus_flags_a_label_the_annotators_outvote():
+    labels = np.repeat(np.arange(3), 10)
+    probs = np.full((30, 3), 1 / 3)  # a model with no opinion: only the annotators can tell
+    matrix = np.stack([labels, labels, labels], 1).astype(float)
+    given = labels.copy()
+    given[4] = 2  # the training label says 'c', but two of three annotators say 'a'
+    matrix[4, 2] = 2
+    result = audit_arrays(given, probs, ["a", "b", "c"], annotator_labels=matrix, annotators=["x", "y", "z"])
+    top = result.label_issues[0]
+    assert top.index == 4 and top.is_issue and top.reason == "annotators" and top.suggested == "a"
+    reviewed = np.zeros(30, bool)
+    reviewed[4] = True  # a reviewer settled it: no override
+    result = audit_arrays(given, probs, ["a", "b", "c"], annotator_labels=matrix, annotators=["x", "y", "z"],
+                          reviewed=reviewed)
+    assert not result.flagged

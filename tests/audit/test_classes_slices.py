@@ -1,0 +1,66 @@
+import numpy as np
+
+from datacentric.audit import class_health, confusion_matrix, overlapping_classes, slice_accuracy
+from datacentric.audit.slices import holm
+
+
+def test_weak_class_is_the_confused_one():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 30)
+    probs = np.full((90, 3), 0.05)
+    probs[np.arange(90), labels] = 0.9
+    pit = np.flatnonzero(labels == 2)[:14]  # half of 'pit' predicted as 'scratch'
+    probs[pit] = [0.02, 0.95, 0.03]
+    probs += rng.random(probs.shape) * 0.01
+    health = {c.name: c for c in class_health(labels, probs, ["ok", "scratch", "pit"])}
+    assert health["pit"].weak and health["pit"].confused_with == "scratch"
+    assert abs(health["pit"].recall - 16 / 30) < 1e-9
+    assert not health["ok"].weak
+    assert health["scratch"].precision < 1.0
+    pairs = overlapping_classes(labels, probs, ["ok", "scratch", "pit"])
+    assert {pairs[0].a, pairs[0].b} == {"scratch", "pit"}
+
+
+def test_tiny_class_is_too_few_not_weak():
+    labels = np.array([0] * 20 + [1] * 20 + [2] * 2)
+    probs = np.full((42, 3), 0.05)
+    probs[np.arange(42), labels] = 0.9
+    probs[40] = [0.9, 0.05, 0.05]
+    health = class_health(labels, probs, ["a", "b", "c"], min_per_class=5)
+    assert health[2].too_few and not health[2].weak and health[2].n == 2
+
+
+def test_confusion_matrix_counts():
+    m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3)
+    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
+
+
+def test_holm_adjustment():
+    assert np.allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
+
+
+def test_bad_camera_slice_is_flagged_and_tiny_slice_is_not():
+    rng = np.random.default_rng(0)
+    n = 200
+    camera = np.where(np.arange(n) < 50, "B", "A")
+    correct = np.where(camera == "B", rng.random(n) < 0.6, rng.random(n) < 0.95)
+    shift = np.array(["day"] * n, dtype=object)
+    shift[:4] = "night"
+    correct[:4] = False  # a 4-image slice, all wrong: too small to flag
+    metadata = [{"camera": c, "shift": s} for c, s in zip(camera, shift)]
+    slices = {(s.column, s.value): s for s in slice_accuracy(correct, metadata, min_size=10)}
+    assert slices[("camera", "B")].weak and slices[("camera", "B")].n == 50
+    assert not slices[("camera", "A")].weak
+    night = slices[("shift", "night")]
+    assert night.accuracy == 0.0 and not night.weak and not night.tested
+
+
+def test_equal_slices_rarely_flagged():
+    """Same accuracy everywhere: the Holm-corrected test keeps false alarms under ~alpha."""
+    alarms = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        correct = rng.random(300) < 0.85
+        metadata = [{"line": str(i % 3), "camera": "AB"[i % 2]} for i in range(300)]
+        alarms += any(s.weak for s in slice_accuracy(correct, metadata, alpha=0.05))
+    assert alarms <= 6

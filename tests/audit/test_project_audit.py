@@ -1,0 +1,130 @@
+"""The project-level audit: reads a train run's oof.npz, writes an audit run, JSON and report."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from datacentric.audit import find_issues, load_audit
+from datacentric.cli import app
+from datacentric.errors import DatacentricError
+from datacentric.importers import import_path
+from datacentric.project import Project
+
+CLASSES = ["ok", "scratch", "pit"]
+SCHEMA = {
+    "label_issues": {"image", "given", "suggested", "quality", "is_issue"},
+    "classes": {"name", "n", "label_quality", "precision", "recall", "weak", "too_few"},
+    "slices": {"column", "value", "n", "accuracy", "weak"},
+    "annotators": {"name", "n", "quality", "agreement"},
+    "consensus": {"image", "label", "agreement"},
+}
+
+
+@pytest.fixture
+def audited_project(tmp_path):
+    """30 images (10 per class, one 'rare' image), 3 annotators (ana sloppy, tom partial),
+    a camera column, and a fake train run whose probabilities know the truth."""
+    rng = np.random.default_rng(0)
+    photos = tmp_path / "photos"
+    truth = np.array([0] * 12 + [1] * 12 + [2] * 12)
+    colours = [(170, 170, 170), (50, 50, 170), (170, 50, 50)]
+    given = truth.copy()
+    given[[2, 15]] = [1, 2]  # two wrong labels by mira
+    rows = ["file,label,annotator,camera"]
+    for i, (t, g) in enumerate(zip(truth, given)):
+        folder = photos / CLASSES[g]
+        folder.mkdir(parents=True, exist_ok=True)
+        arr = (np.array(colours[t]) + rng.integers(0, 60, (40, 40, 3))).clip(0, 255).astype("uint8")
+        Image.fromarray(arr).save(folder / f"img{i:02d}.png")
+        camera = "B" if i % 3 == 0 else "A"
+        rows.append(f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},tom,{camera}" if i % 4 else
+                    f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},ana,{camera}")
+        if i % 5 == 0:  # ana again, sloppy
+            rows.append(f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[(g + 1) % 3]},ana,{camera}")
+    (tmp_path / "extra.csv").write_text("\n".join(rows) + "\n")
+    proj = Project.init(tmp_path / "parts", classes=CLASSES)
+    import_path(proj, photos, annotator="mira")
+    import_path(proj, tmp_path / "extra.csv")
+    data = proj.dataset()
+    by_name = {p.name: i for i, p in enumerate(data.paths)}
+    index = [int(p.stem[3:]) for p in data.paths]
+    t = truth[index]
+    probs = np.full((len(t), 3), 0.05)
+    probs[np.arange(len(t)), t] = 0.9
+    run = proj.new_run("train", {"mode": "probe"})
+    np.savez(run.dir / "oof.npz", ids=np.array(data.ids), labels=data.labels, probs=probs.astype(np.float32),
+             classes=np.array(data.classes), folds=np.arange(len(t)) % 5)
+    proj.finish_run(run, {"cv_accuracy": 0.9})
+    emb = np.eye(3)[t] * 5 + rng.normal(size=(len(t), 3)) * 0.3
+    emb[by_name["img07.png"]] = emb[by_name["img08.png"]] + 1e-6  # near-duplicates
+    yield proj, emb, data, t
+    proj.close()
+
+
+def test_find_issues_writes_run_json_and_report(audited_project):
+    proj, emb, data, truth = audited_project
+    result = find_issues(proj, embeddings=emb, min_slice=5)
+    run = proj.latest_run("audit")
+    assert run is not None and run.id == result.run_id and run.status == "done"
+    stored = json.loads((run.dir / "audit.json").read_text())
+    for key, fields in SCHEMA.items():
+        assert stored[key], key
+        assert fields <= set(stored[key][0]), key
+    assert "outliers" in stored and "near_duplicates" in stored
+    assert len(stored["label_issues"]) == len(data.ids)
+    flagged = {issue["image"].rsplit("/", 1)[-1] for issue in stored["label_issues"] if issue["is_issue"]}
+    assert {"img02.png", "img15.png"} <= flagged
+    first = stored["label_issues"][0]
+    assert first["is_issue"] and first["given"] != first["suggested"]
+    assert first["quality"] == min(issue["quality"] for issue in stored["label_issues"])
+    dup = stored["near_duplicates"][0]
+    assert sorted(p.rsplit("/", 1)[-1] for p in dup["images"]) == ["img07.png", "img08.png"]
+    assert dup["leaks_across_folds"] is True
+    assert result.most_disagreeing == "ana"
+    assert load_audit(proj)["label_issues"] == stored["label_issues"]
+    report = (run.dir / "report.html").read_text()
+    assert "img02.png" in report and "data:image/jpeg;base64," in report
+    assert not re.search(r"(src|href)=\"https?://", report)  # self-contained
+
+
+def test_relabelled_image_is_no_longer_flagged(audited_project):
+    proj, emb, data, truth = audited_project
+    proj.relabel("img02.png", "ok", by="lead", note="audit")
+    result = find_issues(proj, embeddings=emb, report=False)
+    flagged = {issue.image.rsplit("/", 1)[-1] for issue in result.flagged}
+    assert "img02.png" not in flagged and "img15.png" in flagged
+    assert any("changed since the train run" in n for n in result.notes)
+
+
+def test_without_train_run_is_a_clear_error(tmp_path):
+    proj = Project.init(tmp_path / "empty")
+    with pytest.raises(DatacentricError, match="no trained model yet"):
+        find_issues(proj)
+
+
+def test_cli_audit_json_and_summary(audited_project, monkeypatch):
+    proj, emb, data, truth = audited_project
+    import datacentric.audit.core as core
+
+    original = core.find_issues
+    monkeypatch.setattr(core, "find_issues", lambda p, r=None, **kw: original(p, r, embeddings=emb, **kw))
+    monkeypatch.setattr("datacentric.audit.find_issues", core.find_issues)
+    opened = []
+    monkeypatch.setattr("webbrowser.open", lambda url: opened.append(url) or True)
+    runner = CliRunner()
+    out = runner.invoke(app, ["audit", str(proj.root), "--json"])
+    assert out.exit_code == 0, out.output
+    data_json = json.loads(out.stdout)
+    assert set(SCHEMA) <= set(data_json)
+    out = runner.invoke(app, ["audit", str(proj.root), "--open"])
+    assert out.exit_code == 0, out.output
+    assert "look mislabelled" in out.output and "report:" in out.output and "next:" in out.output
+    assert opened and opened[0].startswith("file://") and opened[0].endswith("report.html")
+    bad = runner.invoke(app, ["audit", str(proj.root), "--run", "nope"])
+    assert bad.exit_code == 1 and "no run 'nope'" in bad.output

@@ -1,0 +1,57 @@
+"""The shared HTML report helpers (datacentric.report)."""
+
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+from PIL import Image
+
+from datacentric.report import html as H
+
+
+def test_page_is_self_contained_with_toc():
+    doc = H.page("Audit <1>", [H.section("Label issues", H.paragraph("a < b")), H.section("Slices", "")],
+                 subtitle="run x")
+    assert doc.startswith("<!DOCTYPE html>") and "<style>" in doc
+    assert "Audit &lt;1&gt;" in doc and "a &lt; b" in doc
+    assert '<a href="#label-issues">Label issues</a>' in doc and '<a href="#slices">' in doc
+    assert "http://" not in doc and "https://" not in doc and "<script" not in doc
+
+
+def test_table_formats_escapes_and_flags():
+    rows = [{"name": "<pit>", "n": 3, "acc": 0.5, "ok": True, "p": float("nan"), "tag": H.badge("weak", "bad")},
+            {"name": "ok", "n": np.int64(40), "acc": np.float64(0.925), "ok": False, "p": 0.01, "tag": ""}]
+    out = H.table(rows, formats={"acc": ".1%"}, flag=[True, False], max_rows=1, caption="per class")
+    assert "&lt;pit&gt;" in out and "<pit>" not in out
+    assert '<td class="num">50.0%</td>' in out and '<tr class="flag">' in out
+    assert '<span class="badge bad">weak</span>' in out
+    assert "1 more rows not shown" in out and "92.5%" not in out
+    out = H.table(rows, {"name": "Class", "n": "Images"})
+    assert "<th>Class</th>" in out and '<td class="num">40</td>' in out and "acc" not in out
+
+
+def test_thumbnail_embeds_and_enlarges_small_images(tmp_path):
+    path = tmp_path / "tiny.png"
+    Image.new("L", (16, 8), 200).save(path)  # grayscale, tiny
+    out = H.thumbnail(path, 160, caption="<b>pit</b>", kind="bad")
+    assert 'width="160"' in out and "<figcaption><b>pit</b></figcaption>" in out and "thumb bad" in out
+    uri = H.image_data_uri(path, 160)
+    img = Image.open(__import__("io").BytesIO(base64.b64decode(uri.split(",", 1)[1])))
+    assert img.size == (160, 80) and img.mode == "RGB"
+    missing = H.thumbnail(tmp_path / "gone.png", 100)
+    assert "image not readable" in missing
+
+
+def test_confusion_matrix_svg_shows_counts_and_names():
+    svg = H.confusion_matrix_svg([[5, 1], [0, 3]], ["ok", "pi<t"])
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert svg.count("<rect") == 4 and ">5</text>" in svg and "pi&lt;t" in svg
+    assert "ok → pi&lt;t: 1 (17% of row)" in svg
+
+
+def test_bar_chart_svg_and_write(tmp_path):
+    svg = H.bar_chart_svg(["ok", "pit"], [0.9, 0.4], max_value=1, highlight=[False, True], reference=0.8)
+    assert svg.count("<rect") == 2 and "#c8372d" in svg and "stroke-dasharray" in svg
+    out = H.write(tmp_path / "sub" / "r.html", H.page("t", []))
+    assert out.read_text().startswith("<!DOCTYPE html>")

@@ -1,0 +1,71 @@
+"""The retrain gate: golden set fixed and stored, promote when not worse, keep when worse."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from datacentric.cli import app
+from datacentric.errors import DatacentricError
+from datacentric.retrain import champion_run, golden_set, retrain
+
+
+def test_no_model_yet_names_the_command(untrained):
+    with pytest.raises(DatacentricError, match="datacentric train"):
+        retrain(untrained)
+
+
+def test_default_golden_set_is_stratified_stored_and_reused(trained):
+    first = golden_set(trained)
+    labels = trained.labels()
+    assert len(first.ids) == 6  # 20% of 10 per class, 3 classes
+    assert sorted(labels[i] for i in first.ids) == ["blue", "blue", "green", "green", "red", "red"]
+    again = golden_set(trained)
+    assert again.ids == first.ids and again.run_id == first.run_id
+
+
+def test_golden_set_from_a_csv_file(trained, tmp_path):
+    names = [r.path.name for r in trained.images()][:4]
+    (tmp_path / "golden.csv").write_text("file\n" + "\n".join(names) + "\n")
+    gold = golden_set(trained, tmp_path / "golden.csv")
+    assert sorted(gold.ids) == sorted(trained.image(n).id for n in names)
+    assert golden_set(trained).run_id == gold.run_id  # becomes the default
+    (tmp_path / "bad.csv").write_text("file\nnot_there.png\n")
+    with pytest.raises(DatacentricError, match="bad.csv:2"):
+        golden_set(trained, tmp_path / "bad.csv")
+
+
+def test_same_labels_promote_then_broken_labels_keep_the_champion(trained):
+    first_champion = champion_run(trained)
+    decision = retrain(trained, repeats=1)
+    assert decision.promoted and decision.champion.run_id == first_champion.id
+    assert decision.champion_after == decision.challenger.run_id
+    assert champion_run(trained).id == decision.challenger.run_id
+    assert decision.n_golden == 6
+    run = trained.run(decision.run_id)
+    assert run.kind == "retrain" and run.metrics["promoted"] is True
+
+    # break the training labels (outside the golden set): every non-golden red image becomes green
+    gold = set(golden_set(trained).ids)
+    labels = trained.labels()
+    for image in trained.images():
+        if image.id not in gold and labels[image.id] == "red":
+            trained.relabel(image.id, "green", by="saboteur")
+    champion_before = champion_run(trained).id
+    worse = retrain(trained, repeats=1)
+    assert worse.challenger.accuracy < worse.champion.accuracy
+    assert not worse.promoted and worse.champion_after == champion_before
+    assert champion_run(trained).id == champion_before
+    stored = json.loads((trained.run(worse.run_id).dir / "retrain.json").read_text())
+    assert len(stored["images"]) == 6 and stored["promoted"] is False
+
+
+def test_cli_prints_the_evidence(trained):
+    out = CliRunner().invoke(app, ["retrain", str(trained.root)])
+    assert out.exit_code == 0, out.output
+    assert "challenger" in out.output and "champion" in out.output and "golden set (n=6)" in out.output
+    out = CliRunner().invoke(app, ["retrain", str(trained.root), "--json"])
+    data = json.loads(out.stdout)
+    assert {"promoted", "champion", "challenger", "delta", "tolerance", "mcnemar_p"} <= set(data)

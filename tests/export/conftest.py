@@ -1,0 +1,87 @@
+"""Fixtures for the export tests: a tiny random timm classifier, small images, one shared export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CLASSES = ["ok", "pit", "scratch"]
+
+
+def make_images(folder: Path, n: int = 9, seed: int = 0) -> list[Path]:
+    """Small images of varied size and aspect ratio, with some class-dependent structure."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    shapes = [(40, 40), (48, 32), (32, 56), (37, 45)]
+    paths = []
+    for i in range(n):
+        h, w = shapes[i % len(shapes)]
+        pixels = (rng.random((h, w, 3)) * 255).astype(np.uint8)
+        pixels[:, : (i % 3) * 10] = 230
+        path = folder / f"img_{i}.png"
+        Image.fromarray(pixels).save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """(module, classes, data_config) for timm's 99k-parameter test_efficientnet at 64 px."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    module = timm.create_model("test_efficientnet", pretrained=False, num_classes=len(CLASSES)).eval()
+    config = dict(timm.data.resolve_model_data_config(module))
+    config["input_size"] = (3, 64, 64)
+    return module, list(CLASSES), config
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> list[Path]:
+    return make_images(tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def exported(tiny, images, tmp_path_factory):
+    """One fp32 + int8 export (forced: a random model need not pass the threshold)."""
+    from datacentric.export import export_model
+
+    module, classes, config = tiny
+    out = tmp_path_factory.mktemp("export")
+    result = export_model(
+        module, classes, config, out, paths=images, labels=[i % 3 for i in range(len(images))],
+        int8=True, force=True, repeats=2, threads=1, backbone="test_efficientnet",
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A project of 18 tiny coloured images with a probe model trained on the random tiny backbone."""
+    import torch
+
+    from datacentric.importers import import_path
+    from datacentric.model import train
+    from datacentric.project import Project
+
+    torch.set_num_threads(2)
+    root = tmp_path_factory.mktemp("proj")
+    rng = np.random.default_rng(0)
+    colours = {"blue": (50, 60, 210), "green": (40, 180, 60), "red": (200, 40, 40)}
+    for label, base in colours.items():
+        (root / "photos" / label).mkdir(parents=True)
+        for i in range(6):
+            pixels = np.clip(np.array(base) + rng.normal(0, 25, (40, 40, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / "photos" / label / f"{label}_{i}.png")
+    proj = Project.init(root / "parts", backbone="test_efficientnet@random", seed=0)
+    proj.config.image_size = 32
+    proj.config.folds = 3
+    proj.save_config()
+    import_path(proj, root / "photos", annotator="mira")
+    train(proj, mode="probe", repeats=1)
+    proj.close()
+    return root / "parts"

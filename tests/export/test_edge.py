@@ -1,0 +1,128 @@
+"""The standalone ONNX predictor: same preprocessing as timm, no torch needed, bad images reported."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from datacentric import edge
+
+# Runs code with `import torch` (and timm) made impossible, as on a device without them.
+BLOCK_TORCH = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "timm", "torchvision"):
+            raise ImportError("blocked: " + name)
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+@pytest.mark.parametrize("size", [(40, 40), (48, 32), (32, 56), (300, 200), (64, 64)])
+@pytest.mark.parametrize("interpolation", ["bicubic", "bilinear"])
+def test_preprocess_matches_timm_eval_transform(size, interpolation, tiny):
+    import timm.data
+
+    _, _, config = tiny
+    config = {**config, "interpolation": interpolation}
+    rng = np.random.default_rng(sum(size))
+    image = Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8))
+    expected = timm.data.create_transform(**config, is_training=False)(image).numpy()
+    got = edge.preprocess(image, edge.PreprocessConfig(
+        input_size=tuple(config["input_size"]), mean=tuple(config["mean"]), std=tuple(config["std"]),
+        interpolation=interpolation, crop_pct=config["crop_pct"], crop_mode=config["crop_mode"],
+    ))
+    assert got.shape == expected.shape == (3, 64, 64) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_predictor_runs_with_torch_blocked_and_gives_torch_labels(exported, images, tmp_path):
+    from datacentric.export import export_model  # noqa: F401  (the torch side lives in this process)
+
+    model = exported.format("onnx-fp32").path
+    expected = [p.label for p in edge.OnnxClassifier(model).predict(images)]
+    # The module file alone, copied next to nothing else of datacentric.
+    alone = tmp_path / "device"
+    alone.mkdir()
+    shutil.copy(Path(edge.__file__), alone / "edge_predict.py")
+    script = BLOCK_TORCH + f"""
+import json, sys
+sys.path.insert(0, {str(alone)!r})
+import edge_predict
+clf = edge_predict.OnnxClassifier({str(model)!r})
+preds = clf.predict({[str(p) for p in images]!r})
+print(json.dumps({{"labels": [p.label for p in preds], "torch": "torch" in sys.modules}}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"labels": expected, "torch": False}
+
+
+def test_predictor_labels_match_torch_model(tiny, exported, images):
+    import timm.data
+    import torch
+
+    from datacentric.images import load_image
+
+    module, classes, config = tiny
+    transform = timm.data.create_transform(**config, is_training=False)
+    with torch.inference_mode():
+        logits = module(torch.stack([transform(load_image(p)) for p in images]))
+    torch_labels = [classes[i] for i in logits.argmax(1).tolist()]
+    preds = edge.OnnxClassifier(exported.format("onnx-fp32").path).predict(images)
+    assert [p.label for p in preds] == torch_labels
+    assert all(abs(sum(p.probs.values()) - 1) < 1e-4 and p.probability == max(p.probs.values()) for p in preds)
+
+
+def test_package_import_of_edge_does_not_import_torch():
+    script = BLOCK_TORCH + "import datacentric.edge, sys; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_bad_images_are_reported_not_fatal(exported, images, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\\x89PNG garbage")
+    missing = tmp_path / "missing.png"
+    preds = edge.OnnxClassifier(exported.path).predict([images[0], broken, missing, images[1]])
+    assert [p.path for p in preds] == [images[0], broken, missing, images[1]]
+    assert preds[0].label in ("ok", "pit", "scratch")
+    assert preds[1].label is None and preds[1].probability == 0.0 and preds[1].probs == {}
+    assert preds[1].error and preds[2].label is None and "No such file" in preds[2].error
+    assert preds[3].label is not None and preds[3].error is None
+
+
+def test_grayscale_and_rgba_images_are_predicted(exported, tmp_path):
+    rng = np.random.default_rng(1)
+    gray = tmp_path / "gray.png"
+    Image.fromarray((rng.random((40, 50)) * 255).astype(np.uint8), mode="L").save(gray)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray((rng.random((40, 50, 4)) * 255).astype(np.uint8), mode="RGBA").save(rgba)
+    preds = edge.OnnxClassifier(exported.path).predict([gray, rgba])
+    assert all(p.label is not None for p in preds)
+
+
+def test_model_without_metadata_is_refused(tiny, tmp_path):
+    import onnx
+
+    from datacentric.export import export_onnx
+
+    module, classes, config = tiny
+    path = export_onnx(module, tmp_path / "m.onnx", classes=classes, data_config=config)
+    model = onnx.load(str(path))
+    del model.metadata_props[:]
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match="lacks datacentric metadata"):
+        edge.OnnxClassifier(path)
+    with pytest.raises(FileNotFoundError):
+        edge.OnnxClassifier(tmp_path / "nope.onnx")

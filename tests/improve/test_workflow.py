@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from datacentric.improve import improve_project
+from tests.improve.conftest import fake_cross_val
+
+
+def test_improve_measures_fixes_on_real_rows_only(defect_project, fake_model, monkeypatch):
+    from datacentric.improve import workflow
+
+    calls = []
+
+    def spy(X, y, **kw):
+        calls.append((len(y), kw.get("extra_parent")))
+        return fake_cross_val(X, y, **kw)
+
+    monkeypatch.setattr(workflow, "_cross_val", lambda: spy)
+    proj = defect_project
+    n_real = len(proj.dataset("real"))
+    # copy-paste only: its parents are the pit images it copies from (an installed
+    # procedural plugin paints on ok images, whose parents are ok rows)
+    result = improve_project(proj, classes=["pit"], budget=8, seeds=3, folds=3, generators=["copy_paste"])
+    assert result.targets == ["pit"]
+    names = [f.name for f in result.fixes]
+    assert "augment:geometry:pit" in names and "synthetic:copy_paste:pit" in names
+    # the lift runs score the real images only; generated ones only ever arrive as extra rows
+    lift_calls = [c for c in calls if c[0] == n_real]
+    assert len(lift_calls) >= 3 * (1 + len(names))
+    pit_rows = set(np.flatnonzero(proj.dataset("real").labels == proj.classes().index("pit")))
+    assert all(set(parent.tolist()) <= pit_rows for _, parent in calls if parent is not None)
+    for fix in result.fixes:
+        assert fix.seeds == 3 and set(fix.before.recall) == {"ok", "scratch", "pit"}
+        assert fix.kept == (fix.name == result.kept.get("pit"))
+    # kept images (if any) are tagged with their parent; the real set is untouched
+    generated = proj.images(origin=None)
+    extra = [r for r in generated if r.origin != "real"]
+    assert len(extra) == result.materialised
+    assert all(r.parent in set(proj.dataset("real").ids) and r.generator["run"] == result.run_id for r in extra)
+    assert len(proj.dataset("real")) == n_real
+    assert result.report.exists() and "pit" in result.report.read_text()
+    assert "real" in result.advice
+    run = proj.run(result.run_id)
+    assert run.kind == "improve" and run.status == "done"
+    assert json.loads((run.dir / "improve.json").read_text())["targets"] == ["pit"]
+
+
+def test_improve_saves_the_winning_recipe(defect_project, fake_model, monkeypatch):
+    from datacentric.improve import Recipe, lift, workflow
+
+    # force a verdict: every fix "helps", so the best augmentation is kept and its recipe saved
+    monkeypatch.setattr(workflow, "measure_lift", _always_kept(lift.measure_lift))
+    result = improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3,
+                             generators=[])
+    assert result.kept == {"pit": "augment:geometry:pit"}
+    assert len(result.recipes) == 1 and Recipe.load(result.recipes[0]).target == "pit"
+    extra = [r for r in defect_project.images(origin=None) if r.origin != "real"]
+    assert len(extra) == 4 and {r.origin for r in extra} == {"augmented"}
+    assert {a.source for r in extra for a in defect_project.annotations(r.id)} == {"augmented"}
+
+
+def _always_kept(real):
+    def measure(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.kept = True
+        result.gain["pit"] = 0.1
+        return result
+
+    return measure
+
+
+def test_cli_improve_json_schema(defect_project, fake_model):
+    from datacentric.cli import app
+
+    root = defect_project.root
+    defect_project.close()
+    out = CliRunner().invoke(app, ["improve", str(root), "--class", "pit", "--budget", "4", "--seeds", "2",
+                                   "--dry-run", "--json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.stdout)
+    assert data["targets"] == ["pit"] and isinstance(data["advice"], str) and data["materialised"] == 0
+    for fix in data["fixes"]:
+        assert fix["kind"] in ("augment", "synthetic") and fix["seeds"] == 2 and isinstance(fix["kept"], bool)
+        assert set(fix["before"]) >= {"accuracy", "recall"} and set(fix["after"]["recall"]) == {"ok", "scratch", "pit"}
+
+
+def test_cli_synth_and_unknown_class(defect_project):
+    from datacentric.cli import app
+
+    root = defect_project.root
+    defect_project.close()
+    out = CliRunner().invoke(app, ["synth", str(root), "--class", "pit", "--n", "3"])
+    assert out.exit_code == 0, out.output
+    assert "added 3 synthetic pit images" in out.output
+    bad = CliRunner().invoke(app, ["synth", str(root), "--class", "crack", "--n", "3"])
+    assert bad.exit_code == 1 and "unknown class 'crack'" in bad.output

@@ -1,0 +1,77 @@
+"""Embeddings: batching, cache, grayscale, bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import datacentric.model.embeddings as embed_mod
+from datacentric.errors import DatacentricError
+from datacentric.model import embed, embed_project
+
+TINY = "test_efficientnet@random"
+
+
+@pytest.fixture
+def count_forwards(monkeypatch):
+    calls = {"batches": 0, "images": 0}
+    real = embed_mod._forward
+
+    def counting(model, batch):
+        calls["batches"] += 1
+        calls["images"] += batch.shape[0]
+        return real(model, batch)
+
+    monkeypatch.setattr(embed_mod, "_forward", counting)
+    return calls
+
+
+def test_second_run_does_no_forward_passes(images, tmp_path: Path, count_forwards):
+    paths = [p for ps in images.values() for p in ps]
+    first = embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", batch_size=10, image_size=32)
+    assert first.shape == (24, 256) and first.dtype == np.float32
+    assert count_forwards == {"batches": 3, "images": 24}
+    second = embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", batch_size=10, image_size=32)
+    assert count_forwards["batches"] == 3  # all from the cache
+    np.testing.assert_array_equal(first, second)
+    # another preprocessing is another cache key: computed again
+    embed(paths[:4], backbone=TINY, cache_dir=tmp_path / "cache", image_size=48)
+    assert count_forwards["images"] == 28
+
+
+def test_cached_equals_uncached_and_order_is_kept(images, tmp_path: Path):
+    paths = [p for ps in images.values() for p in ps]
+    embed(paths[::2], backbone=TINY, cache_dir=tmp_path / "c", image_size=32)  # half cached
+    mixed = embed(paths, backbone=TINY, cache_dir=tmp_path / "c", image_size=32, batch_size=5)
+    plain = embed(paths, backbone=TINY, image_size=32, batch_size=7)
+    np.testing.assert_allclose(mixed, plain, atol=1e-5)
+    assert not np.allclose(plain[0], plain[-1])  # red and blue images differ
+
+
+def test_grayscale_and_rgba_become_three_channels(tmp_path: Path):
+    gray = tmp_path / "gray.png"
+    Image.fromarray(np.full((30, 30), 120, np.uint8)).save(gray)
+    rgba = tmp_path / "rgba.png"
+    Image.fromarray(np.full((30, 30, 4), 120, np.uint8)).save(rgba)
+    out = embed([gray, rgba], backbone=TINY, image_size=32)
+    assert out.shape == (2, 256) and np.isfinite(out).all()
+
+
+def test_bad_file_names_the_file(images, tmp_path: Path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG not really")
+    with pytest.raises(DatacentricError) as info:
+        embed([images["red"][0], bad], backbone=TINY, image_size=32)
+    assert "broken.png" in str(info.value)
+
+
+def test_embed_project_uses_project_cache_and_dataset_order(project, count_forwards):
+    X = embed_project(project)
+    assert X.shape == (len(project.dataset()), 256)
+    assert list((project.cache_dir / "embeddings").glob("*/*.npy"))
+    before = count_forwards["batches"]
+    np.testing.assert_array_equal(embed_project(project), X)
+    assert count_forwards["batches"] == before

@@ -1,0 +1,159 @@
+"""train / load_classifier / predict end to end with the tiny random backbone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from datacentric.errors import DatacentricError
+from datacentric.importers import import_path
+from datacentric.model import ProbeClassifier, embed, load_classifier, predict, train
+from datacentric.project import Project
+
+TINY = "test_efficientnet@random"
+
+
+def test_probe_train_writes_the_contracted_run(project):
+    result = train(project, mode="probe")
+    run = result.run
+    assert run.kind == "train" and run.status == "done"
+    oof = np.load(run.dir / "oof.npz")
+    data = project.dataset()
+    assert list(oof["ids"]) == data.ids
+    np.testing.assert_array_equal(oof["labels"], data.labels)
+    assert oof["probs"].shape == (24, 3) and oof["probs"].dtype == np.float32
+    assert list(oof["classes"]) == ["blue", "green", "red"]
+    m = run.metrics
+    for key in ("cv_accuracy", "cv_accuracy_std", "per_class", "seconds", "cpu_seconds", "backbone",
+                "mode", "folds", "params", "model_bytes"):
+        assert key in m, key
+    assert m["mode"] == "probe" and m["backbone"] == TINY and m["folds"] == 3
+    assert m["per_class"]["red"]["n"] == 8 and m["per_class"]["red"]["too_few"] is False
+    assert m["cv_accuracy"] > 0.9  # solid colours are easy even for random features
+    assert m["model_bytes"] == (run.dir / "model.pt").stat().st_size
+    assert m["params"] > 0 and m["cpu_seconds"] > 0
+    assert project.latest_run("train").id == run.id
+
+
+def test_model_pt_reproduces_the_probe(project):
+    """The probe's head, with standardisation folded in, sits in the timm classifier."""
+    result = train(project, mode="probe")
+    clf = load_classifier(result.run)
+    assert clf.classes == ["blue", "green", "red"] and clf.backbone == TINY
+    assert clf.data_config["input_size"] == (3, 32, 32) and not clf.module.training
+    data = project.dataset()
+    X = embed(data.paths, backbone=TINY, image_size=32)
+    probe = ProbeClassifier(C=result.run.config["C"], n_classes=3).fit(X, data.labels)
+    np.testing.assert_allclose(clf.predict_proba(data.paths), probe.predict_proba(X), atol=1e-4)
+    # the module alone, on the transform's tensors, gives the same
+    x = torch.stack([clf.transform(__import__("PIL.Image").Image.open(p).convert("RGB")) for p in data.paths[:3]])
+    with torch.no_grad():
+        np.testing.assert_allclose(clf.module(x).softmax(-1).numpy(), probe.predict_proba(X[:3]), atol=1e-4)
+
+
+def test_predict_reports_bad_images_and_names_the_run(project, tmp_path: Path, make_images):
+    result = train(project, mode="probe")
+    new = tmp_path / "new"
+    new.mkdir()
+    imgs = make_images(new, {"red": 2, "blue": 1}, seed=5)
+    (new / "zz_broken.png").write_bytes(b"garbage")
+    preds = predict(project, [new])
+    assert [p.path.name for p in preds] == ["blue_000.png", "red_000.png", "red_001.png", "zz_broken.png"]
+    assert [p.label for p in preds[:3]] == ["blue", "red", "red"]
+    assert all(p.run == result.run.id for p in preds)
+    assert abs(sum(preds[0].probs.values()) - 1) < 1e-5 and preds[0].probability == max(preds[0].probs.values())
+    assert preds[3].label is None and preds[3].error
+    assert imgs
+
+
+def test_predict_without_a_run_is_a_clear_error(project, tmp_path):
+    with pytest.raises(DatacentricError, match="datacentric train"):
+        predict(project, [tmp_path])
+
+
+def test_small_classes_train_and_are_flagged(tmp_path: Path, make_images):
+    make_images(tmp_path / "photos", {"red": 6, "green": 2, "blue": 1})
+    with Project.init(tmp_path / "p", backbone=TINY) as proj:
+        proj.config.image_size = 32
+        proj.save_config()
+        import_path(proj, tmp_path / "photos", annotator="a")
+        result = train(proj)
+    pc = result.per_class
+    assert pc["blue"]["too_few"] and pc["green"]["too_few"] and not pc["red"]["too_few"]
+    assert result.folds == 2 and pc["blue"]["n"] == 1
+    assert np.isfinite(result.probs).all()
+
+
+def test_extra_rows_are_training_only(project, tmp_path: Path, make_images):
+    """An augmented copy with its parent's label never gets validated nor counted."""
+    extra = make_images(tmp_path / "aug", {"red": 3}, seed=9)["red"]
+    data = project.dataset()
+    parent = data.ids[list(data.labels).index(2)]
+    from datacentric.images import inspect_image
+
+    with project.transaction() as conn:
+        for path in extra:
+            info = inspect_image(path)
+            project.add_image(conn, id=info.id, path=path, width=info.width, height=info.height,
+                              origin="augmented", parent=parent, generator={"name": "test"})
+            project.add_annotation(conn, image_id=info.id, annotator="aug", label="red", source="augment")
+    result = train(project)
+    oof = np.load(result.run.dir / "oof.npz")
+    assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {__import__("datacentric").images.content_hash(p) for p in extra}
+    assert result.run.metrics["n_extra"] == 3 and result.per_class["red"]["n"] == 8
+
+
+def test_finetune_mode_same_shape_and_repeatable(project):
+    a = train(project, mode="finetune", epochs=2, repeats=1, folds=2)
+    b = train(project, mode="finetune", epochs=2, repeats=1, folds=2)
+    oa, ob = np.load(a.run.dir / "oof.npz"), np.load(b.run.dir / "oof.npz")
+    assert oa["probs"].shape == (24, 3)
+    np.testing.assert_allclose(oa["probs"], ob["probs"], atol=1e-5)
+    assert a.run.metrics["mode"] == "finetune" and len(a.run.metrics["best_epochs"]) == 2
+    clf = load_classifier(a.run.dir / "model.pt")
+    assert clf.mode == "finetune" and clf.predict_proba(project.dataset().paths[:2]).shape == (2, 3)
+
+
+def test_bad_train_input(project, tmp_path: Path):
+    with pytest.raises(DatacentricError, match="unknown mode"):
+        train(project, mode="magic")
+    with Project.init(tmp_path / "empty") as empty:
+        with pytest.raises(DatacentricError, match="at least 2"):
+            train(empty)
+    with pytest.raises(DatacentricError, match="not a datacentric model"):
+        bad = tmp_path / "model.pt"
+        torch.save({"x": torch.zeros(1)}, bad)
+        load_classifier(bad)
+
+
+@pytest.mark.slow
+def test_real_backbone_train_and_predict_offline(tmp_path: Path, make_images, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.delenv("DATACENTRIC_ONLINE", raising=False)
+    imgs = make_images(tmp_path / "photos", {"red": 6, "green": 6, "blue": 6}, size=64)
+    with Project.init(tmp_path / "p") as proj:  # default backbone: tf_efficientnet_lite0, package weights
+        import_path(proj, tmp_path / "photos", annotator="a")
+        result = train(proj, folds=3)
+        assert result.run.metrics["backbone"] == "tf_efficientnet_lite0"
+        assert result.cv_accuracy > 0.9 and result.params > 3_000_000
+        assert list((proj.cache_dir / "weights").glob("tf_efficientnet_lite0-*.safetensors"))
+        preds = predict(proj, [imgs["green"][0], imgs["blue"][1]])
+    assert [p.label for p in preds] == ["green", "blue"]
+    clf = load_classifier(result.run)
+    assert clf.data_config["mean"] == (0.5, 0.5, 0.5) and clf.data_config["input_size"] == (3, 224, 224)
+
+
+def test_train_can_leave_images_out(project):
+    """A golden set kept for judging models must never be trained on."""
+    from datacentric.model import train
+
+    left_out = project.dataset().ids[:3]
+    result = train(project)
+    assert set(left_out) <= set(result.ids)
+    result = train(project, exclude=left_out)
+    assert not set(left_out) & set(result.ids) and len(result.ids) == 21
+    assert result.run.config["excluded"] == sorted(left_out)

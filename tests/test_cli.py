@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from datacentric.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_init_import_status_json(tmp_path, photos):
+    proj = tmp_path / "p"
+    assert invoke("init", proj).exit_code == 0
+    result = invoke("import", proj, photos, "--annotator", "mira", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["images_added"] == 12
+    status = json.loads(invoke("status", proj, "--json").stdout)
+    assert status["classes"] == {"ok": 4, "pit": 4, "scratch": 4}
+
+
+def test_user_error_is_one_line_and_exit_1(tmp_path, photos):
+    proj = tmp_path / "p"
+    invoke("init", proj)
+    (photos / "ok" / "bad.png").write_text("nope")
+    result = invoke("import", proj, photos)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: import refused") and "bad.png" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_open_missing_project_is_one_line(tmp_path):
+    result = invoke("status", tmp_path / "nowhere")
+    assert result.exit_code == 1 and result.output.startswith("error: project folder not found")
+
+
+def test_relabel_and_history(tmp_path, photos):
+    proj = tmp_path / "p"
+    invoke("init", proj)
+    invoke("import", proj, photos, "--annotator", "mira")
+    result = invoke("relabel", proj, "pit/pit_1.png", "scratch", "--by", "lead", "--note", "thin line")
+    assert result.exit_code == 0 and "consensus is now scratch" in result.output
+    history = json.loads(invoke("history", proj, "pit/pit_1.png", "--json").stdout)
+    assert [(h["annotator"], h["label"], h["previous"]) for h in history] == [
+        ("mira", "pit", None), ("lead", "scratch", None)
+    ]
+    assert history[1]["note"] == "thin line"
+
+
+def test_every_command_help_has_an_example():
+    for name in ["init", "import", "status", "relabel", "history"]:
+        result = invoke(name, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, name
+
+
+def test_python_m_datacentric_help_runs_in_a_subprocess():
+    result = subprocess.run(
+        [sys.executable, "-m", "datacentric", "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "import" in result.stdout

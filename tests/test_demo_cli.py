@@ -1,0 +1,22 @@
+"""The README's first command ends in `datacentric demo`: it must run the whole loop."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from datacentric.cli import app
+from datacentric.project import Project
+
+
+@pytest.mark.slow
+def test_demo_runs_every_step_end_to_end(tmp_path):
+    result = CliRunner().invoke(app, ["demo", str(tmp_path / "demo"), "--per-class", "8"])
+    assert result.exit_code == 0, result.output
+    for command in ["init", "import", "status", "train", "audit", "improve", "export", "predict", "drift", "retrain"]:
+        assert f"$ datacentric {command}" in result.output, command
+    with Project.open(tmp_path / "demo" / "project") as proj:
+        kinds = {run.kind for run in proj.runs() if run.status == "done"}
+        assert {"train", "audit", "improve", "export", "drift", "retrain"} <= kinds
+        assert len(proj.images()) == 40
+    assert (tmp_path / "demo" / "model.onnx").is_file()

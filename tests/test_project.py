@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from datacentric.config import ProjectConfig
+from datacentric.errors import DatacentricError
+from datacentric.importers import import_folder
+from datacentric.project import Project
+from datacentric.status import project_status
+from datacentric.store import SCHEMA_VERSION
+
+
+def test_init_then_open_round_trips_settings(tmp_path):
+    Project.init(tmp_path / "p", classes=["ok", "pit"], seed=3).close()
+    with Project.open(tmp_path / "p") as proj:
+        assert proj.config.classes == ["ok", "pit"] and proj.config.seed == 3
+        assert proj.query("SELECT value FROM meta WHERE key='schema_version'")[0][0] == str(SCHEMA_VERSION)
+
+
+def test_init_twice_and_open_missing_are_errors(tmp_path):
+    Project.init(tmp_path / "p").close()
+    with pytest.raises(DatacentricError, match="already a datacentric project"):
+        Project.init(tmp_path / "p")
+    with pytest.raises(DatacentricError, match="not a datacentric project"):
+        Project.open(tmp_path)
+
+
+def test_unknown_setting_is_refused(tmp_path):
+    Project.init(tmp_path / "p").close()
+    with open(tmp_path / "p" / "datacentric.toml", "a") as handle:
+        handle.write('backbon = "resnet18"\n')
+    with pytest.raises(DatacentricError, match="unknown setting"):
+        ProjectConfig.load(tmp_path / "p" / "datacentric.toml")
+
+
+def test_failed_transaction_rolls_back(project, photos):
+    import_folder(project, photos)
+    count = len(project.images())
+    with pytest.raises(sqlite3.IntegrityError):
+        with project.transaction() as conn:
+            conn.execute("DELETE FROM annotations")
+            conn.execute("INSERT INTO images(id) VALUES (NULL)")
+    assert len(project.images()) == count and len(project.annotations()) == 12
+
+
+def test_dataset_arrays_follow_consensus(project, photos):
+    import_folder(project, photos)
+    data = project.dataset()
+    assert len(data) == 12 and data.classes == ["ok", "pit", "scratch"]
+    assert sorted(data.labels.tolist()) == [0] * 4 + [1] * 4 + [2] * 4
+    assert all(p.exists() for p in data.paths)
+
+
+def test_runs_are_recorded(project):
+    run = project.new_run("train", {"mode": "probe"})
+    assert run.dir.is_dir() and project.latest_run("train") is None
+    project.finish_run(run, {"cv_accuracy": 0.9})
+    latest = project.latest_run("train")
+    assert latest.id == run.id and latest.metrics == {"cv_accuracy": 0.9}
+
+
+def test_status_counts_and_problems(project, photos):
+    import_folder(project, photos, annotator="mira")
+    info = project_status(project)
+    assert info.images == 12 and info.classes == {"ok": 4, "pit": 4, "scratch": 4}
+    assert info.annotators == {"mira": 12}
+    assert any("fewer than 5 folds" in p for p in info.problems)
+
+
+def test_image_lookup_by_prefix_path_and_name(project, photos):
+    import_folder(project, photos)
+    record = project.images()[0]
+    assert project.image(record.id[:8]).id == record.id
+    assert project.image(record.path).id == record.id
+    with pytest.raises(DatacentricError, match="no image"):
+        project.image("missing.png")
+
+
+def test_champion_is_newest_train_run_not_rejected_by_a_retrain(project):
+    def finished(kind, metrics=None):
+        return project.finish_run(project.new_run(kind), metrics or {})
+
+    assert project.champion() is None
+    first = finished("train")
+    challenger = finished("train")
+    assert project.champion().id == challenger.id
+    finished("retrain", {"promoted": False, "challenger": challenger.id})
+    assert project.champion().id == first.id  # a rejected challenger never takes over
+    assert project.train_run().id == first.id
+    later = finished("train")
+    assert project.champion().id == later.id  # an explicit train does
+    with pytest.raises(DatacentricError, match="not a train run"):
+        project.train_run(project.runs("retrain")[0].id)
