@@ -37,6 +37,7 @@ __all__ = [
     "ImproveResult",
     "SynthResult",
     "background_class",
+    "is_defect_free",
     "find_targets",
     "improve_project",
     "synthesize",
@@ -122,10 +123,15 @@ def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tu
     return [c for c, v in sorted(scores.items()) if v <= low + 0.02], source
 
 
+def is_defect_free(name: str) -> bool:
+    """Whether ``name`` is the class of parts without a defect ('ok', 'good', ...)."""
+    return name.lower() in BACKGROUND_NAMES
+
+
 def background_class(classes: Sequence[str], targets: Sequence[str], counts: dict[str, int]) -> str:
     """The defect-free class synthetic defects are pasted onto: 'ok' (or alike), else the largest other."""
     for name in classes:
-        if name.lower() in BACKGROUND_NAMES and name not in targets:
+        if is_defect_free(name) and name not in targets:
             return name
     others = [c for c in classes if c not in targets and counts.get(c, 0)]
     if not others:
@@ -297,7 +303,8 @@ def improve_project(
         member_rows = np.flatnonzero(y == k)
         if len(member_rows) == 0:
             continue
-        bg = background_class(names, targets, counts)
+        # the canvas for this target's synthetic defects: never another target's defect images
+        bg = background_class(names, [target], counts)
         bg_rows = np.flatnonzero(y == names.index(bg))
         defect_ids = [data.ids[i] for i in member_rows]
         defect_paths = [data.paths[i] for i in member_rows]
@@ -312,7 +319,8 @@ def improve_project(
                                            folder / f"augment-{recipe.name}-{target}"))
         backgrounds = _arrays([data.paths[i] for i in bg_rows]) if len(bg_rows) else []
         background_ids = [data.ids[i] for i in bg_rows]
-        for name in generator_names:
+        # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
+        for name in [] if is_defect_free(target) else generator_names:
             generator = get_generator(name)
             if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
                 continue
@@ -400,6 +408,9 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     names = list(data.classes)
     if target not in names:
         raise DatacentricError(f"unknown class '{target}' (classes: {', '.join(names)})", proj.root)
+    if is_defect_free(target):
+        raise DatacentricError(f"'{target}' is the defect-free class: generators make defect images "
+                               f"(augmentation in `datacentric improve --class {target}` can help it)", proj.root)
     counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
     gen = get_generator(generator)
     if not gen.supports(target):

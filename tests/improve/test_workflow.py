@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from datacentric.improve import improve_project
@@ -97,3 +98,40 @@ def test_cli_synth_and_unknown_class(defect_project):
     assert "added 3 synthetic pit images" in out.output
     bad = CliRunner().invoke(app, ["synth", str(root), "--class", "crack", "--n", "3"])
     assert bad.exit_code == 1 and "unknown class 'crack'" in bad.output
+
+
+def test_improve_makes_no_synthetic_images_of_the_defect_free_class(defect_project, fake_model):
+    # pasting a defect on a part does not make an 'ok' part: only augmentation is tried for ok
+    result = improve_project(defect_project, classes=["ok"], budget=4, seeds=2, folds=3, materialise=False)
+    assert result.fixes and all(f.kind == "augment" for f in result.fixes)
+
+
+def test_synthetic_defects_go_on_defect_free_parts_even_when_ok_is_a_target(defect_project, fake_model):
+    from datacentric.improve import workflow
+
+    made = []
+    real_candidate = workflow._synth_candidate
+
+    def spy(name, target, *args, **kwargs):
+        cand = real_candidate(name, target, *args, **kwargs)
+        made.append(cand)
+        return cand
+
+    proj = defect_project
+    ok_ids = {r.id for r in proj.images() if proj.annotations(r.id)[0].label == "ok"}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workflow, "_synth_candidate", spy)
+        improve_project(proj, classes=["ok", "pit"], budget=4, seeds=2, folds=3,
+                        generators=["copy_paste"], materialise=False)
+    assert {c.target for c in made} == {"pit"}
+    # ok being a target too does not turn scratch images into the canvas for pits
+    assert all(p["background"] in ok_ids for c in made for p in c.params)
+
+
+def test_synth_refuses_the_defect_free_class(defect_project):
+    from datacentric.errors import DatacentricError
+    from datacentric.improve import synthesize
+
+    with pytest.raises(DatacentricError, match="'ok' is the defect-free class"):
+        synthesize(defect_project, "ok", 3)
+    assert [r for r in defect_project.images(origin=None) if r.origin != "real"] == []
