@@ -65,7 +65,7 @@ class Camera:
 CAMERAS = {
     "A": Camera(),
     # the harder slice: darker, flatter, noisier, a touch soft
-    "B": Camera(exposure=0.6, contrast=0.72, noise=0.038, blur=0.7, cast=(0.98, 1.0, 1.03)),
+    "B": Camera(exposure=0.55, contrast=0.68, noise=0.044, blur=0.8, cast=(0.98, 1.0, 1.03)),
 }
 
 
