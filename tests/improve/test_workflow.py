@@ -42,7 +42,11 @@ def test_improve_measures_fixes_on_real_rows_only(defect_project, fake_model, mo
     assert len(extra) == result.materialised
     assert all(r.parent in set(proj.dataset("real").ids) and r.generator["run"] == result.run_id for r in extra)
     assert len(proj.dataset("real")) == n_real
-    assert result.report.exists() and "pit" in result.report.read_text()
+    report = result.report.read_text()
+    # every fix has its section, and generated images are shown tagged beside their real parent
+    assert all(f'<h2>{name}</h2>' in report for name in names)
+    assert "synthetic · " in report and "augmented · " in report and "real · pit_" in report
+    assert "data:image/" in report and "http" not in report.split("<body>")[1]
     assert "real" in result.advice
     run = proj.run(result.run_id)
     assert run.kind == "improve" and run.status == "done"
