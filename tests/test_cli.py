@@ -65,3 +65,16 @@ def test_python_m_datacentric_help_runs_in_a_subprocess():
         [sys.executable, "-m", "datacentric", "--help"], capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0 and "import" in result.stdout
+
+
+def test_help_lists_every_command_under_its_step_in_loop_order():
+    from datacentric.cli import STEPS
+
+    out = invoke("--help").output
+    steps = [out.index(step) for step in STEPS]
+    assert steps == sorted(steps)
+    commands = [name for names in STEPS.values() for name in names]
+    registered = {info.name or info.callback.__name__.replace("_", "-") for info in app.registered_commands}
+    assert registered | {"labelstudio"} == set(commands)
+    positions = [out.index(f"│ {name} ") for name in commands]
+    assert positions == sorted(positions)

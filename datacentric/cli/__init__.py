@@ -32,6 +32,24 @@ from datacentric.cli import labelstudio as _labelstudio  # noqa: E402,F401
 from datacentric.cli import model as _model  # noqa: E402,F401
 from datacentric.cli import project as _project  # noqa: E402,F401
 
+# --help lists the commands in the order of the loop, one panel per step.
+STEPS = {
+    "1. Set up": ["demo", "init", "import", "status"],
+    "2. Train and audit": ["train", "predict", "audit", "relabel", "history", "labelstudio"],
+    "3. Fix the data": ["improve", "synth", "plugins"],
+    "4. Ship and watch": ["export", "drift", "retrain"],
+}
+_ORDER = [name for names in STEPS.values() for name in names]
+
+
+def _name(info) -> str:
+    return info.name or info.callback.__name__.replace("_", "-")
+
+
+for _info in [*app.registered_commands, *app.registered_groups]:
+    _info.rich_help_panel = next(step for step, names in STEPS.items() if _name(_info) in names)
+app.registered_commands.sort(key=lambda info: _ORDER.index(_name(info)))
+
 
 def main() -> None:
     """Console-script entry point."""
