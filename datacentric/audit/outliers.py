@@ -117,9 +117,17 @@ def find_near_duplicates(
 ) -> list[NearDuplicate]:
     """Pairs of images much closer to each other than images usually are, closest first.
 
-    Rule (as cleanlab Datalab's near-duplicate check): a pair is a near-duplicate when
-    their distance is below ``threshold`` (0.13) times the median nearest-neighbour
-    distance in the data set. With ``folds`` (the cross-validation fold of each image, (N,)
+    Two rules, both must hold:
+
+    * global (as cleanlab Datalab's near-duplicate check): their distance is below
+      ``threshold`` (0.13) times the median nearest-neighbour distance in the data set;
+    * local: the pair stands out from its own neighbourhood. Its distance divided by the
+      typical distance of either image to its other near neighbours (median of the 2nd to
+      ``k``-th) is far out among all images' such ratios (on a log scale, below Q1 - 3 IQR:
+      Tukey's far-out fence). Without it, a dense cluster -- a dark, flat camera whose photos all embed
+      close together -- reads as dozens of "duplicates" of different parts.
+
+    With ``folds`` (the cross-validation fold of each image, (N,)
     or (repeats, N)) a pair in two different folds (in any repeat) is marked
     ``leaks_across_folds``: the model validated on one had trained on its twin, so its
     accuracy there is flattering.
@@ -132,10 +140,11 @@ def find_near_duplicates(
     fold_rows = None if folds is None else np.atleast_2d(np.asarray(folds))
     dist, idx = neighbours(x, k)
     median = max(float(np.median(dist[:, 0])), 1e-12)
+    stands_out = _stands_out_locally(dist)
     pairs: dict[tuple[int, int], float] = {}
     for i in range(n):
         for d, j in zip(dist[i], idx[i]):
-            if d < threshold * median:
+            if d < threshold * median and stands_out(d, i, int(j)):
                 key = (min(i, int(j)), max(i, int(j)))
                 pairs[key] = float(d)
     out = []
@@ -148,3 +157,15 @@ def find_near_duplicates(
             labels=[str(labels[a]), str(labels[b])] if labels is not None else [],
         ))
     return out
+
+
+def _stands_out_locally(dist: np.ndarray):
+    """The local rule of :func:`find_near_duplicates`: ``(distance, i, j) -> bool``."""
+    if dist.shape[1] < 3:  # too few neighbours for a local scale: the global rule alone
+        return lambda d, i, j: True
+    local = np.clip(np.median(dist[:, 1:], axis=1), 1e-12, None)
+    # ratios are scales: judge them on a log scale, where the fence never falls below zero
+    log_ratios = np.log(np.clip(dist[:, 0], 1e-12, None) / local)
+    q1, q3 = np.percentile(log_ratios, [25, 75])
+    cut = float(np.exp(q1 - 3.0 * (q3 - q1)))
+    return lambda d, i, j: d / min(local[i], local[j]) <= cut
