@@ -102,6 +102,7 @@ def audit_arrays(
     alpha: float = 0.05,
     neighbours: int = 2,
     project: str = "PROJECT/",
+    filter_by: str | None = None,
 ) -> AuditResult:
     """Run every check on plain arrays (N images, K classes).
 
@@ -132,6 +133,9 @@ def audit_arrays(
         Nearest well-labelled examples of each class to show beside a flagged image.
     project : str
         Project folder as the user typed it, used in the suggested commands.
+    filter_by : str, optional
+        cleanlab's rule for the model's flags (see :func:`datacentric.audit.labels.label_issues`;
+        default: the worst-scored images, as many as cleanlab estimates are wrong).
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=np.float64)
@@ -140,7 +144,8 @@ def audit_arrays(
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     notes: list[str] = []
 
-    issues = label_issues(labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class)
+    issues = label_issues(labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class,
+                          filter_by=filter_by)
     predicted = probs.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted, k)
     accuracy = float(np.mean(predicted == labels)) if n else float("nan")

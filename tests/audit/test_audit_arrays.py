@@ -60,3 +60,11 @@ def test_crowdlab_consensus_flags_a_label_the_annotators_outvote():
     result = audit_arrays(given, probs, ["a", "b", "c"], annotator_labels=matrix, annotators=["x", "y", "z"],
                           reviewed=reviewed)
     assert not result.flagged
+
+
+def test_audit_arrays_passes_the_flag_rule_on(synthetic):
+    s = synthetic
+    default = audit_arrays(s.labels, s.probs, s.classes)
+    old = audit_arrays(s.labels, s.probs, s.classes, filter_by="prune_by_noise_rate")
+    assert set(s.wrong) <= {i.index for i in default.flagged}
+    assert len(default.flagged) < len(old.flagged)

@@ -46,3 +46,35 @@ def test_images_and_ids_name_the_entries():
                           ids=[f"id{i}" for i in range(6)], min_per_class=1)
     assert {i.image for i in issues} == {f"p{i}.png" for i in range(6)}
     assert all(i.id == "id" + i.image[1] for i in issues)
+
+
+def _weak_slice_set():
+    """The conftest set with ties broken: planted errors plus a slice the model gets wrong."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from conftest import make_synthetic
+
+    s = make_synthetic(seed=0)
+    return s, s.probs + np.random.default_rng(0).random(s.probs.shape) * 1e-3
+
+
+def test_flags_are_the_worst_ranked_images():
+    s, probs = _weak_slice_set()
+    issues = label_issues(s.labels, probs, s.classes)
+    flags = [i.is_issue for i in issues]
+    n = sum(flags)
+    assert n > 0 and all(flags[:n]) and not any(flags[n:])  # a flagged image never ranks better
+    assert set(s.wrong) <= {i.index for i in issues if i.is_issue}
+
+
+def test_default_rule_flags_fewer_model_mistakes_than_prune_by_noise_rate():
+    # cleanlab's default rule flags more of the weak slice's model errors (and out of rank order)
+    s, probs = _weak_slice_set()
+    wrong = set(s.wrong.tolist())
+    ours = {i.index for i in label_issues(s.labels, probs, s.classes) if i.is_issue}
+    old = label_issues(s.labels, probs, s.classes, filter_by="prune_by_noise_rate")
+    old_flags = [i.is_issue for i in old]
+    assert not all(old_flags[:sum(old_flags)])  # the override reaches cleanlab
+    assert wrong <= ours and len(ours - wrong) < len({i.index for i in old if i.is_issue} - wrong)
