@@ -25,9 +25,10 @@ def drift(
     """Check whether new images still look like the training images; store the check.
 
     Prints the verdict with its p-value and what changed in words (darker, less sharp,
-    colour cast: from per-image pixel statistics, tested together with the model's
-    embeddings), the most unusual images, the shift in predicted class mix and
-    confidence, and what to do; writes an HTML report.
+    colour cast from per-image pixel statistics; "more scratch predicted" from the model's
+    class mix; all tested together with the model's embeddings, false alarms at most
+    alpha), the most unusual images, the shift in confidence, and what to do; writes an
+    HTML report.
 
     Example:  datacentric drift parts/ tonight/ --alpha 0.05
     """
@@ -48,7 +49,8 @@ def drift(
     mix, conf = result.class_mix, result.confidence
     moved = sorted(mix["batch"], key=lambda c: -abs(mix["batch"][c] - mix["reference"][c]))[:2]
     shifts = ", ".join(f"{c} {mix['reference'][c]:.2f} → {mix['batch'][c]:.2f}" for c in moved)
-    console.print(f"  predicted share: {shifts} · mean confidence {conf['reference']:.2f} → {conf['batch']:.2f}")
+    console.print(f"  predicted share: {shifts} (class mix p = {mix['p_value']:.2g}) · mean confidence "
+                  f"{conf['reference']:.2f} → {conf['batch']:.2f}")
     if result.top_images:
         names = ", ".join(Path(t["image"]).name for t in result.top_images[:5])
         console.print(f"  most different: {names}{' ...' if len(result.top_images) > 5 else ''} "

@@ -3,16 +3,20 @@
 :class:`DriftDetector` is the estimator (``fit(reference)`` then ``score(batch)``) on plain
 embedding arrays; :class:`PixelStatsTest` tests per-image pixel statistics (brightness,
 contrast, sharpness, saturation, colour cast; :func:`image_statistics`) and says what
-changed in words; :func:`check_drift` combines both (Bonferroni, each at alpha / 2) for a
-project and a folder of new images, and stores the check (a "drift" run with ``drift.json`` and ``report.html``, plus a row in
-the store's ``drift_checks`` table).
+changed in words; :func:`class_mix_test` tests the model's predicted class mix (chi-square
+with a Monte Carlo p-value, valid for small batches; "more scratch predicted"), the test
+that sees a rise in the defect rate. :func:`check_drift` combines the three families for a
+project and a folder of new images (Bonferroni over the m families run, each at alpha / m:
+:func:`combine_p_values`), and stores the check (a "drift" run with ``drift.json`` and
+``report.html``, plus a row in the store's ``drift_checks`` table).
 """
 
 from datacentric.drift._check import DriftResult, check_drift
 from datacentric.drift._detector import METHODS, DriftDetector, DriftScore, mmd_permutation_test
+from datacentric.drift._mix import class_mix_test
 from datacentric.drift._stats import STATISTICS, PixelStatsTest, StatsScore, combine_p_values, image_statistics
 
 __all__ = [
     "METHODS", "STATISTICS", "DriftDetector", "DriftResult", "DriftScore", "PixelStatsTest", "StatsScore",
-    "check_drift", "combine_p_values", "image_statistics", "mmd_permutation_test",
+    "check_drift", "class_mix_test", "combine_p_values", "image_statistics", "mmd_permutation_test",
 ]

@@ -3,18 +3,27 @@
 The reference is the labelled real images of the champion model's train run (the model
 promoted by the last ``retrain``, else the latest ``train``), embedded with that run's
 backbone (cached). The batch is every image file under the folder; unreadable files are
-reported and left out. The verdict combines two tests, each at alpha / 2 (Bonferroni, so
-the false-alarm rate stays at most alpha; see :mod:`datacentric.drift._stats`):
-:class:`DriftDetector` in embedding space (does the model see a difference?) and
-:class:`PixelStatsTest` on per-image brightness, contrast, sharpness, saturation and
-colour cast (what changed, in words: "darker", "less sharp"). The reported ``p_value``
-is ``min(1, 2 * min(p_embedding, p_stats))``; ``statistic`` stays the embedding test's.
-The reference images' pixel statistics are cached in the project cache by image hash.
+reported and left out. The verdict combines three test families, each at alpha / m
+(Bonferroni over the m families run, so the false-alarm rate stays at most alpha under
+any dependence; see :mod:`datacentric.drift._stats`):
 
-the champion model adds two prediction signals as evidence (not part of the verdict):
-the predicted class mix and the mean confidence, batch vs the reference's out-of-fold
-predictions. The images listed first are those with the largest MMD witness (the ones
-the shift is made of), each with its novelty percentile among the training images.
+- :class:`DriftDetector` in embedding space (does the model see a difference?);
+- :class:`PixelStatsTest` on per-image brightness, contrast, sharpness, saturation and
+  colour cast (what changed, in words: "darker", "less sharp");
+- the predicted class mix (:func:`~datacentric.drift._mix.class_mix_test`): the champion
+  model's predictions on the batch vs its out-of-fold predictions on the reference,
+  chi-square with a Monte Carlo p-value (valid for batches of 10-30 images, where the
+  asymptotic chi-square is anti-conservative), in words: "more scratch predicted (share
+  0.20 → 0.40)". This is the family that sees a rise in the defect rate: the images
+  themselves look like training images.
+
+``pixel_stats=False`` or ``class_mix=False`` leave a family out (m = 2 or 1); the class
+mix is then still reported, as evidence. The reported ``p_value`` is
+``min(1, m * min(p_embedding, p_stats, p_class_mix))``; ``statistic`` stays the
+embedding test's. The reference images' pixel statistics are cached in the project cache
+by image hash. The mean confidence (batch vs out-of-fold) is reported as evidence only.
+The images listed first are those with the largest MMD witness (the ones the shift is
+made of), each with its novelty percentile among the training images.
 
 Every check is stored: a "drift" run (``drift.json``, ``report.html``, ``to_label/``
 with copies of the most unusual images) and a row in the store's ``drift_checks`` table.
@@ -31,6 +40,7 @@ import numpy as np
 from scipy import stats
 
 from datacentric.drift._detector import DriftDetector
+from datacentric.drift._mix import N_RESAMPLES, class_mix_test
 from datacentric.drift._stats import STATISTICS, PixelStatsTest, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.images import inspect_image, list_images
@@ -44,14 +54,15 @@ class DriftResult:
     """One stored drift check: the verdict, the evidence and what to do."""
 
     drift: bool  # p_value < alpha
-    p_value: float  # combined: min(1, 2 * min(embedding p, pixel-statistics p))
+    p_value: float  # combined: min(1, m * min(embedding p, pixel-statistics p, class-mix p)), m families run
     statistic: float  # embedding test: MMD^2 (mmd) or largest KS distance (ks)
     n: int  # readable batch images tested
     method: str
     alpha: float
     folder: str
     top_images: list[dict] = field(default_factory=list)  # [{image, score (witness), novelty, percentile, ...}]
-    class_mix: dict = field(default_factory=dict)  # {reference: {c: share}, batch: {...}, p_value, total_variation}
+    # {reference: {c: share}, batch: {...}, p_value, alpha, in_verdict, changes, description, classes, ...}
+    class_mix: dict = field(default_factory=dict)
     confidence: dict = field(default_factory=dict)  # {reference, batch, p_value}
     unusual: int = 0  # batch images more novel than 1 - alpha of the reference images
     n_reference: int = 0
@@ -61,7 +72,7 @@ class DriftResult:
     report: str = ""  # path of report.html
     advice: list[str] = field(default_factory=list)
     description: str = ""  # what changed, e.g. "darker (brightness 93 → 40, lower than 88% of training images)"
-    changes: list[str] = field(default_factory=list)  # words for every changed pixel statistic, strongest first
+    changes: list[str] = field(default_factory=list)  # words for every changed statistic / class, strongest first
     embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
     pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
 
@@ -76,6 +87,7 @@ def check_drift(
     n_permutations: int = 1000,
     seed: int | None = None,
     pixel_stats: bool = True,
+    class_mix: bool = True,
 ) -> DriftResult:
     """Test whether the images under ``folder`` drift from the project's training images.
 
@@ -94,7 +106,10 @@ def check_drift(
     n_permutations, seed
         Passed to the detector (seed defaults to the project's).
     pixel_stats
-        Also test per-image pixel statistics (default). False: the embedding test alone at alpha.
+        Also test per-image pixel statistics (default).
+    class_mix
+        Also test the predicted class mix (default). False: it is reported as evidence only.
+        With both False the embedding test alone decides, at alpha.
     """
     from datacentric.model import embed, load_classifier
     from datacentric.retrain import champion_run
@@ -145,24 +160,42 @@ def check_drift(
     X_ref = embed(ref_paths, ids=ref_ids, **common)
     X_new = embed(good, **common)
 
+    m = 1 + bool(pixel_stats) + bool(class_mix)  # Bonferroni over the families run
+    family_alpha = alpha / m
     detector = DriftDetector(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(X_ref)
     score = detector.score(X_new)
-    p_value, stats_evidence, description, changes = score.p_value, {}, "", []
+    p_values = {"embedding": score.p_value}
+    stats_evidence, worded = {}, {}
     if pixel_stats:
-        tester = PixelStatsTest(alpha=alpha / 2).fit(_reference_statistics(project, ref_ids, ref_paths))
+        tester = PixelStatsTest(alpha=family_alpha).fit(_reference_statistics(project, ref_ids, ref_paths))
         stats_score = tester.score(image_statistics(good))
-        p_value = combine_p_values(score.p_value, stats_score.p_value)
-        stats_evidence = {"p_value": stats_score.p_value, "alpha": alpha / 2, "statistics": stats_score.statistics}
-        changes = stats_score.changes
-        description = stats_score.description
-    drift = bool(p_value < alpha)
-    if drift and not description:
-        description = ("the model sees a difference (embedding test) but brightness, contrast, sharpness "
-                       "and colour are unchanged: look at the images listed first")
+        p_values["pixel_stats"] = stats_score.p_value
+        stats_evidence = {"p_value": stats_score.p_value, "alpha": family_alpha, "statistics": stats_score.statistics}
+        worded["pixel_stats"] = (stats_score.changes, stats_score.description)
     probs = load_classifier(reference_run).predict_proba(good)
+    predicted = probs.argmax(axis=1)
+    mix = class_mix_test(ref_probs.argmax(axis=1), predicted, classes, alpha=family_alpha if class_mix else alpha,
+                         n_resamples=N_RESAMPLES, seed=seed)
+    mix["in_verdict"] = bool(class_mix)
+    if class_mix:
+        p_values["class_mix"] = mix["p_value"]
+        worded["class_mix"] = (mix["changes"], mix["description"])
+    p_value = combine_p_values(*p_values.values())
+    drift = bool(p_value < alpha)
+    # words from the families that reject on their own (p < alpha / m), the strongest family first
+    speaking = sorted((name for name, (words, _) in worded.items() if words and p_values[name] < family_alpha),
+                      key=lambda name: p_values[name])
+    changes = [w for name in speaking for w in worded[name][0]]
+    description = "; ".join(worded[name][1] for name in speaking)
+    if drift and not description:
+        unchanged = {(True, True): " but brightness, contrast, sharpness, colour and the predicted class mix are",
+                     (True, False): " but brightness, contrast, sharpness and colour are",
+                     (False, True): " but the predicted class mix is",
+                     (False, False): ""}[bool(pixel_stats), bool(class_mix)]
+        description = (f"the model sees a difference (embedding test){unchanged}{' unchanged' if unchanged else ''}: "
+                       "look at the images listed first")
 
     order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
-    predicted = probs.argmax(axis=1)
     top_images = [
         {
             "image": str(good[i]),
@@ -174,18 +207,17 @@ def check_drift(
         }
         for i in order[: max(0, top)]
     ]
-    class_mix = _class_mix(ref_probs.argmax(axis=1), predicted, classes)
     confidence = _confidence(ref_probs.max(axis=1), probs.max(axis=1))
     unusual = int(np.sum(score.novelty_percentile > 1 - alpha))
 
     run = project.new_run("drift", {
         "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
         "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
-        "backbone": backbone, "pixel_stats": pixel_stats,
+        "backbone": backbone, "pixel_stats": pixel_stats, "class_mix": class_mix,
     })
     result = DriftResult(
         drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
-        alpha=alpha, folder=str(folder.resolve()), top_images=top_images, class_mix=class_mix,
+        alpha=alpha, folder=str(folder.resolve()), top_images=top_images, class_mix=mix,
         confidence=confidence, unusual=unusual, n_reference=len(ref_ids), skipped=skipped,
         reference_run=reference_run.id, run_id=run.id, report=str(run.dir / "report.html"),
         description=description, changes=changes, pixel_stats=stats_evidence,
@@ -217,7 +249,8 @@ def check_drift(
         "drift": result.drift, "p_value": result.p_value, "statistic": result.statistic, "n": result.n,
         "method": method, "unusual": unusual, "skipped": len(skipped), "embedding_p_value": score.p_value,
         "pixel_stats_p_value": stats_evidence.get("p_value"), "changes": changes,
-        "class_mix_total_variation": class_mix["total_variation"],
+        "class_mix_p_value": mix["p_value"], "class_mix_total_variation": mix["total_variation"],
+        "families": m,
         "confidence_shift": confidence["batch"] - confidence["reference"],
     })
     return result
@@ -247,25 +280,6 @@ def _reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndar
                  names=np.array(STATISTICS))
         tmp.replace(cache)
     return np.vstack([known[i] for i in ids])
-
-
-def _class_mix(ref_pred: np.ndarray, batch_pred: np.ndarray, classes: list[str]) -> dict:
-    """Predicted class shares, reference (out-of-fold) vs batch, with a chi-square p-value."""
-    k = len(classes)
-    ref_counts = np.bincount(ref_pred, minlength=k)
-    batch_counts = np.bincount(batch_pred, minlength=k)
-    ref_share, batch_share = ref_counts / ref_counts.sum(), batch_counts / batch_counts.sum()
-    table = np.vstack([ref_counts, batch_counts])
-    table = table[:, table.sum(axis=0) > 0]
-    p_value = 1.0
-    if table.shape[1] > 1:
-        p_value = float(stats.chi2_contingency(table, correction=False).pvalue)
-    return {
-        "reference": {c: round(float(s), 4) for c, s in zip(classes, ref_share)},
-        "batch": {c: round(float(s), 4) for c, s in zip(classes, batch_share)},
-        "total_variation": round(float(0.5 * np.abs(ref_share - batch_share).sum()), 4),
-        "p_value": p_value,  # approximate (chi-square) with small batches
-    }
 
 
 def _confidence(ref_conf: np.ndarray, batch_conf: np.ndarray) -> dict:

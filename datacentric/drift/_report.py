@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from datacentric.drift._stats import describe
 from datacentric.report import badge, bar_chart_svg, escape, figure, page, paragraph, section, table, thumbnail, write
 
 __all__ = ["write_report"]
@@ -16,14 +17,24 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
         [{
             "verdict": verdict, "what changed": result.description or "-", "p-value": result.p_value,
             "embedding p": result.embedding.get("p_value"), "pixel-stats p": result.pixel_stats.get("p_value"),
+            "class-mix p": result.class_mix.get("p_value"),
             "statistic": result.statistic,
             "batch images": result.n, "reference images": result.n_reference, "method": result.method,
             "alpha": result.alpha, "unusual images": result.unusual, "unreadable": len(result.skipped),
         }],
-        formats={"p-value": ".3g", "embedding p": ".3g", "pixel-stats p": ".3g", "statistic": ".4g"},
+        formats={"p-value": ".3g", "embedding p": ".3g", "pixel-stats p": ".3g", "class-mix p": ".3g",
+                 "statistic": ".4g"},
     )
-    sections = [section("Verdict", [summary] + [paragraph(a) for a in result.advice],
+    families = ["embedding test"] + (["pixel statistics"] if result.pixel_stats else []) + (
+        ["predicted class mix"] if result.class_mix.get("in_verdict") else [])
+    m = len(families)
+    rule = (f"The verdict combines {m} test families ({', '.join(families)}) with Bonferroni: each is judged at "
+            f"alpha/{m} = {result.alpha / m:.3g} and p-value = min(1, {m} × the smallest family p-value), so the "
+            f"false-alarm rate stays at most alpha = {result.alpha:g} whatever the dependence between the tests."
+            if m > 1 else f"The embedding test alone decides, at alpha = {result.alpha:g}.")
+    sections = [section("Verdict", [summary, paragraph(rule)] + [paragraph(a) for a in result.advice],
                         intro=f"Batch {result.folder} against the training images of run {result.reference_run}.")]
+    mix = result.class_mix
     pixel = result.pixel_stats.get("statistics", [])
     if pixel:
         rows = [{"statistic": e["name"].replace("_", "-"), "training (median)": e["reference"],
@@ -33,10 +44,12 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
             "What changed: simple image statistics",
             table(rows, formats={"training (median)": ".3g", "new (median)": ".3g",
                                  "new median above % of training": ".0%", "p-value (Holm)": ".3g"}),
-            intro=(f"{result.description or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
-                   f"training, Holm-corrected and judged at alpha/2 = {result.pixel_stats['alpha']:.3g}; the "
-                   f"embedding test (p = {result.embedding['p_value']:.3g}) takes the other alpha/2. Contrast is "
-                   "std/mean luminance, sharpness the share of fine detail, colour the mean chromaticity difference."),
+            intro=(f"{_words(pixel) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
+                   f"training, Holm-corrected and judged at alpha/{m} = {result.pixel_stats['alpha']:.3g}; the "
+                   f"embedding test (p = {result.embedding['p_value']:.3g})"
+                   + (f" and the class mix (p = {mix['p_value']:.3g}) take" if mix.get("in_verdict") else " takes")
+                   + " the rest of alpha. Contrast is std/mean luminance, sharpness the share of fine detail, colour "
+                   "the mean chromaticity difference."),
         ))
     tiles = [
         thumbnail(item["image"], 150, kind="bad" if item["percentile"] > 1 - result.alpha else None,
@@ -52,20 +65,38 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
     typical_tiles = [thumbnail(item["image"], 110, caption=escape(item["label"])) for item in typical]
     sections.append(section("Typical training images", figure(typical_tiles),
                             intro="The most central training images per predicted class, for comparison."))
-    mix = result.class_mix
     names = list(mix.get("reference", {}))
     labels = [f"{n} (train)" if j == 0 else f"{n} (new)" for n in names for j in (0, 1)]
     values = [mix["reference"][n] if j == 0 else mix["batch"][n] for n in names for j in (0, 1)]
+    if mix.get("in_verdict"):
+        mix_intro = (f"{mix.get('description') or 'The predicted class mix did not change beyond chance.'} "
+                     f"Chi-square test of the predicted classes, batch vs training, p = {mix.get('p_value', 1.0):.3g} "
+                     f"from {mix.get('n_resamples', 0)} random tables with the same margins (valid for small "
+                     f"batches, unlike the asymptotic chi-square), judged at alpha/{m} = {mix.get('alpha', 0):.3g}; "
+                     "classes named: per-class Fisher tests, Holm-corrected.")
+    else:
+        mix_intro = "Evidence only: the class mix is not part of this verdict."
+    class_rows = [{"class": e["name"], "training": e["reference"], "new": e["batch"], "new images": e["batch_count"],
+                   "p-value (Holm)": e["p_adjusted"], "change": e["word"] or "-"} for e in mix.get("classes", [])]
     sections.append(section(
         "Predicted class mix and confidence",
         [bar_chart_svg(labels, values, max_value=1.0, fmt=".0%", highlight=[j == 1 for _ in names for j in (0, 1)]),
          table([{"signal": "class mix (total variation)", "training": 0.0, "new": mix.get("total_variation"),
                  "p-value": mix.get("p_value")},
-                {"signal": "mean confidence", "training": result.confidence.get("reference"),
+                {"signal": "mean confidence (evidence only)", "training": result.confidence.get("reference"),
                  "new": result.confidence.get("batch"), "p-value": result.confidence.get("p_value")}],
                formats={"p-value": ".3g"},
-               caption="Training: the champion model's out-of-fold predictions; new: its predictions on the batch.")],
+               caption="Training: the champion model's out-of-fold predictions; new: its predictions on the batch.")]
+        + ([table(class_rows, formats={"training": ".0%", "new": ".0%", "p-value (Holm)": ".3g"})]
+           if class_rows else []),
+        intro=mix_intro,
     ))
     if result.skipped:
         sections.append(section("Unreadable files (left out)", table(result.skipped)))
     return write(path, page(f"Drift check {result.run_id}", sections, subtitle=result.folder))
+
+
+def _words(pixel: list[dict]) -> str:
+    """The changed pixel statistics in words (the description may also hold class-mix words)."""
+    changed = sorted((e for e in pixel if e.get("changed")), key=lambda e: (e["p_adjusted"], e["p_value"]))
+    return describe(changed)

@@ -30,13 +30,16 @@ p-value (equal to Bonferroni's ``6 * min p``), so with no change P(p <= alpha) <
 whatever the correlation between statistics (brightness and saturation are correlated).
 A statistic is reported as changed when its Holm-corrected p-value is below ``alpha``.
 
-How :func:`check_drift` combines it with the embedding test
-------------------------------------------------------------
-``p = min(1, 2 * min(p_embedding, p_stats))``: Bonferroni over the two families, i.e.
-each family tested at alpha / 2. Bonferroni is valid under any dependence, and the two
-tests are strongly dependent (a lighting change moves both), so Fisher's or Stouffer's
-combination (which assume independence) would raise the false-alarm rate above alpha.
-The price is small: the embedding test runs at alpha / 2 instead of alpha.
+How :func:`check_drift` combines it with the other tests
+-------------------------------------------------------
+``p = min(1, m * min(p_embedding, p_stats, p_class_mix))`` (:func:`combine_p_values`):
+Bonferroni over the m families run (embedding test, these pixel statistics, the predicted
+class mix of :mod:`datacentric.drift._mix`; m = 3 by default), i.e. each family tested at
+alpha / m. Bonferroni is valid under any dependence, and the tests are strongly dependent
+(a lighting change moves both the embeddings and the pixel statistics), so Fisher's or
+Stouffer's combination (which assume independence) would raise the false-alarm rate above
+alpha. The price: each test alone runs at alpha / m instead of alpha (a little less power
+for a change that only one family sees).
 """
 
 from __future__ import annotations
@@ -223,9 +226,21 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     return out
 
 
-def combine_p_values(p_embedding: float, p_stats: float) -> float:
-    """Bonferroni over the two test families: ``min(1, 2 * min(p_embedding, p_stats))``."""
-    return float(min(1.0, 2.0 * min(p_embedding, p_stats)))
+def combine_p_values(*p_values: float) -> float:
+    """Bonferroni over the test families run: ``min(1, m * min(p_1, ..., p_m))``.
+
+    E.g. ``combine_p_values(p_embedding, p_stats, p_class_mix)``; each family is then judged
+    at alpha / m and the verdict's false-alarm rate stays at most alpha under any
+    dependence between the families. One p-value is returned unchanged (m = 1).
+    """
+    if len(p_values) == 1 and np.ndim(p_values[0]) == 1:
+        p_values = tuple(p_values[0])  # a list or array of p-values
+    if not p_values:
+        raise DatacentricError("combine_p_values needs at least one p-value")
+    p = np.asarray(p_values, dtype=np.float64)
+    if p.ndim != 1 or not np.all((p >= 0) & (p <= 1)):
+        raise DatacentricError(f"p-values must be numbers in [0, 1], got {list(p_values)}")
+    return float(min(1.0, len(p) * p.min()))
 
 
 def _mann_whitney(reference: np.ndarray, batch: np.ndarray) -> float:

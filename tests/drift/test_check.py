@@ -43,8 +43,9 @@ def test_shifted_batch_is_drift_with_the_odd_images_on_top_and_stored(trained, t
     odd = write_images(new, {"grey": (20, 20, 20), "white": (235, 235, 235)}, 3, seed=79, prefix="odd")
     (new / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     # half very dark, half very bright: no shift in median brightness, so this checks the embedding test alone
-    result = check_drift(trained, new, n_permutations=200, top=6, pixel_stats=False)
+    result = check_drift(trained, new, n_permutations=200, top=6, pixel_stats=False, class_mix=False)
     assert result.pixel_stats == {} and result.p_value == result.embedding["p_value"]
+    assert result.class_mix["in_verdict"] is False and "p_value" in result.class_mix  # still reported
     assert result.drift and result.p_value < 0.05 and result.n == 12
     assert {t["image"] for t in result.top_images} == {str(p) for p in odd}
     assert [s["image"] for s in result.skipped] == [str(new / "broken.png")]
@@ -84,11 +85,12 @@ def test_darker_batch_is_drift_in_words_and_reference_stats_are_cached(trained, 
     write_images(tmp_path / "night", dark, 4, seed=80)
     result = check_drift(trained, tmp_path / "night", n_permutations=200)
     assert result.drift and result.p_value < 0.05
-    assert result.p_value == min(1.0, 2 * min(result.embedding["p_value"], result.pixel_stats["p_value"]))
+    families = (result.embedding["p_value"], result.pixel_stats["p_value"], result.class_mix["p_value"])
+    assert result.p_value == min(1.0, 3 * min(families)) and result.class_mix["in_verdict"] is True
     assert result.changes[0] == "darker" and result.description.startswith("darker (brightness ")
     assert "lower than 100% of training images" in result.description
     brightness = next(e for e in result.pixel_stats["statistics"] if e["name"] == "brightness")
-    assert brightness["batch"] < 0.6 * brightness["reference"] and brightness["p_adjusted"] < 0.025
+    assert brightness["batch"] < 0.6 * brightness["reference"] and brightness["p_adjusted"] < 0.05 / 3
     cache = trained.cache_dir / "pixel_stats_v1.npz"
     assert cache.is_file()
     with np.load(cache) as stored:
