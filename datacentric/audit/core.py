@@ -330,14 +330,21 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
 # -- the project-level audit -----------------------------------------------------------
 
 def _resolve_train_run(project, run):
-    """The train run to audit: a train run, the train run behind an audit run, or the one in charge."""
+    """The train run to audit: a train run, the train run behind an audit run, or by default
+    the newest one that left no image out (else the one in charge).
+
+    A challenger from ``retrain`` is trained without the golden set, so it has no
+    out-of-sample predictions for those images: auditing it would silently skip them.
+    """
     if run is not None and not isinstance(run, str):
         return run
     if run is not None:
         found = project.run(run)
         if found.kind == "audit" and found.config.get("train_run"):
             return project.run(found.config["train_run"])
-    return project.train_run(run)
+        return project.train_run(run)
+    complete = [r for r in project.runs("train") if r.status == "done" and not r.config.get("excluded")]
+    return complete[-1] if complete else project.train_run()
 
 
 def find_issues(

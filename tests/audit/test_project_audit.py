@@ -128,3 +128,18 @@ def test_cli_audit_json_and_summary(audited_project, monkeypatch):
     assert opened and opened[0].startswith("file://") and opened[0].endswith("report.html")
     bad = runner.invoke(app, ["audit", str(proj.root), "--run", "nope"])
     assert bad.exit_code == 1 and "no run 'nope'" in bad.output
+
+
+def test_default_audit_skips_a_challenger_that_left_the_golden_set_out(audited_project):
+    proj, emb, data, truth = audited_project
+    full = proj.latest_run("train")
+    golden = data.ids[:5]
+    challenger = proj.new_run("train", {"mode": "probe", "excluded": golden})
+    keep = [i for i, image_id in enumerate(data.ids) if image_id not in golden]
+    oof = dict(np.load(full.dir / "oof.npz"))
+    np.savez(challenger.dir / "oof.npz", ids=oof["ids"][keep], labels=oof["labels"][keep],
+             probs=oof["probs"][keep], classes=oof["classes"], folds=oof["folds"][keep])
+    proj.finish_run(challenger, {"cv_accuracy": 0.9})
+    result = find_issues(proj, embeddings=emb, report=False)
+    assert len(result.label_issues) == len(data.ids)  # the golden images are audited too
+    assert proj.latest_run("audit").config["train_run"] == full.id
