@@ -6,8 +6,6 @@ The loop: audit -> push flagged -> fix in Label Studio -> pull -> train again.
     python examples/labelstudio_roundtrip.py parts/              # stops for you to review
     python examples/labelstudio_roundtrip.py parts/ --auto-review # a scripted reviewer accepts
                                                                   # each suggestion (demo/CI)
-
-Without an audit (the audit package is not installed yet), every image is pushed.
 """
 
 from __future__ import annotations
@@ -16,16 +14,8 @@ import argparse
 import os
 import sys
 
-from datacentric import DatacentricError, Project
+from datacentric import DatacentricError, Project, find_issues, train
 from datacentric.labelstudio import pull, push
-
-
-def _optional(name: str):
-    try:
-        module = __import__(f"datacentric.{name}", fromlist=["_"])
-    except ImportError:
-        return None
-    return module
 
 
 def main() -> None:
@@ -40,14 +30,11 @@ def main() -> None:
         sys.exit("error: set LABEL_STUDIO_API_KEY to your Label Studio access token")
 
     with Project.open(args.project) as proj:
-        model, audit = _optional("model"), _optional("audit")
-        if model is not None and hasattr(model, "train"):
-            print("1. train:", model.train(proj, mode="probe").__class__.__name__)
-        if audit is not None and hasattr(audit, "find_issues"):
-            found = audit.find_issues(proj)
-            print(f"2. audit: {sum(1 for i in found.label_issues if i.is_issue)} images flagged")
-        flagged = bool(proj.latest_run("audit"))
-        result = push(proj, args.url, token, only_flagged=flagged)
+        trained = train(proj, mode="probe")
+        print(f"1. train: cross-validated accuracy {trained.cv_accuracy:.3f}")
+        found = find_issues(proj)
+        print(f"2. audit: {len(found.flagged)} images flagged")
+        result = push(proj, args.url, token, only_flagged=True)
         print(f"3. push: {result.tasks_created} new tasks in '{result.title}', {result.flagged} flagged "
               f"first -> {result.url}/projects/{result.project_id}/data")
 
@@ -58,11 +45,8 @@ def main() -> None:
         pulled = pull(proj, token, url=args.url)
         print(f"5. pull: {pulled.changed} labels changed, {pulled.confirmed} confirmed, {pulled.new} new "
               f"by {', '.join(pulled.annotators) or 'nobody'} (history kept)")
-        if model is not None and hasattr(model, "train"):
-            again = model.train(proj, mode="probe")
-            print("6. train again:", getattr(again, "cv_accuracy", again))
-        else:
-            print("6. train again: datacentric train", args.project)
+        again = train(proj, mode="probe")
+        print(f"6. train again: cross-validated accuracy {again.cv_accuracy:.3f}")
 
 
 def _review_by_script(result, token: str) -> None:
