@@ -6,7 +6,9 @@ exports it to ONNX fp32 and int8, and prints
 1. the export table (size, latency per image at batch 1 / 16, agreement with torch,
    max probability difference, accuracy) with the issue's targets checked:
    int8 >= 3.5x smaller and >= 1.5x faster than torch fp32 at batch 1, <= 1 point
-   accuracy loss;
+   accuracy loss, >= 99% top-1 agreement; then int8's speed-up over onnx-fp32 and
+   the op types onnxruntime actually runs for the int8 model (QLinearConv etc.:
+   int8 kernels; a float Conv or Clip there means a quantize/dequantize island);
 2. embedding throughput (images/s, forward pass only, batch 32) of the backbone
    through torch eager, onnxruntime fp32 and onnxruntime int8.
 
@@ -54,6 +56,8 @@ def export_table(proj, threads: int, repeats: int):
 
 
 def print_table(result) -> None:
+    from datacentric.export import optimized_op_counts
+
     print(f"\nExport table ({result.threads} threads; agreement on {result.n_images} real images, "
           f"accuracy on {result.n_accuracy} {result.accuracy_on} images"
           + (f", cv accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else "") + ")")
@@ -69,6 +73,11 @@ def print_table(result) -> None:
           f"{faster:.1f}x faster at batch 1 (>= 1.5x {'ok' if faster >= 1.5 else 'MISSED'}), "
           f"accuracy loss {loss:+.1f} points (<= 1 {'ok' if loss <= 1.0 else 'MISSED'}), "
           f"agreement {int8_row.agreement:.1%} (>= 99% {'ok' if int8_row.agreement >= 0.99 else 'MISSED'})")
+    fp32_row = result.format("onnx-fp32")
+    print(f"int8 vs onnx-fp32: {fp32_row.latency_ms_b1 / int8_row.latency_ms_b1:.2f}x at batch 1, "
+          f"{fp32_row.latency_ms_b16 / int8_row.latency_ms_b16:.2f}x at batch 16")
+    print(f"int8 recipe: {result.quantization}")
+    print(f"int8 kernels onnxruntime runs: {optimized_op_counts(int8_row.path)}")
 
 
 def embedding_throughput(proj, threads: int, batch: int, repeats: int, workdir: Path) -> list[tuple[str, float]]:

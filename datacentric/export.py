@@ -21,6 +21,8 @@ Shapes: N images, K classes.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import json
 import math
@@ -30,7 +32,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,7 @@ __all__ = [
     "export_onnx",
     "export_run",
     "measure_latency",
+    "optimized_op_counts",
     "quantize_int8",
 ]
 
@@ -145,6 +148,12 @@ def export_onnx(
     values); the file is validated with ``onnx.checker``. Uses the TorchScript-based
     exporter (``dynamo=False``), which needs no extra package.
 
+    TensorFlow-style "SAME" convolutions (timm's ``Conv2dSame``, in every ``tf_*``
+    backbone) are exported with their padding computed for the fixed input size,
+    as constants: traced as is they compute the padding at run time from the
+    input's shape (a float Cast/Div/Ceil/... subgraph per strided conv), which is
+    slower and which int8 quantization would round -- see :func:`quantize_int8`.
+
     Returns the path written.
     """
     import onnx
@@ -154,7 +163,7 @@ def export_onnx(
     out.parent.mkdir(parents=True, exist_ok=True)
     module = module.eval()
     example = torch.zeros((1, *[int(v) for v in data_config["input_size"]]), dtype=torch.float32)
-    with warnings.catch_warnings(), torch.inference_mode():
+    with warnings.catch_warnings(), torch.inference_mode(), _static_same_padding(module, example):
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
         torch.onnx.export(
             module,
@@ -173,6 +182,65 @@ def export_onnx(
     except onnx.checker.ValidationError as exc:
         raise DatacentricError(f"exported ONNX model is invalid: {str(exc).splitlines()[0]}", out) from None
     return out
+
+
+@contextlib.contextmanager
+def _static_same_padding(module: "torch.nn.Module", example: "torch.Tensor") -> Iterator[None]:
+    """Within the block, timm's ``Conv2dSame`` layers pad by constants computed for ``example``'s size.
+
+    The padding is what ``Conv2dSame`` itself computes for that input size
+    (``timm.layers.padding.get_same_padding``), so the outputs are unchanged; only the
+    traced graph differs (a Conv with its padding, or a constant Pad then a Conv).
+    The layers get their own ``forward`` back afterwards.
+    """
+    try:
+        from timm.layers import Conv2dSame
+        from timm.layers.padding import get_same_padding
+    except ImportError:  # pragma: no cover - timm is a dependency; be lenient for plain torch models
+        yield
+        return
+    import torch
+
+    targets = [m for m in module.modules() if isinstance(m, Conv2dSame)]
+    if not targets:
+        yield
+        return
+    sizes: dict[Any, tuple[int, int]] = {}
+
+    def record(layer: Any, args: tuple) -> None:
+        sizes[layer] = (int(args[0].shape[-2]), int(args[0].shape[-1]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in targets]
+    try:
+        with torch.inference_mode():
+            module(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    patched = []
+    try:
+        for layer in targets:
+            if layer not in sizes:  # not on the forward path
+                continue
+            (ih, iw), (kh, kw) = sizes[layer], layer.weight.shape[-2:]
+            pad_h = int(get_same_padding(ih, kh, layer.stride[0], layer.dilation[0]))
+            pad_w = int(get_same_padding(iw, kw, layer.stride[1], layer.dilation[1]))
+            layer.forward = functools.partial(_conv_same_static, layer, (pad_h, pad_w))
+            patched.append(layer)
+        yield
+    finally:
+        for layer in patched:
+            del layer.forward  # back to the class's forward
+
+
+def _conv_same_static(layer: Any, pad: tuple[int, int], x: "torch.Tensor") -> "torch.Tensor":
+    import torch.nn.functional as F
+
+    pad_h, pad_w = pad
+    if pad_h % 2 == 0 and pad_w % 2 == 0:  # symmetric: the convolution's own padding
+        return F.conv2d(x, layer.weight, layer.bias, layer.stride, (pad_h // 2, pad_w // 2), layer.dilation, layer.groups)
+    x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))  # TF puts the odd pixel last
+    return F.conv2d(x, layer.weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
 
 
 # -- int8 ----------------------------------------------------------------------------------------
@@ -217,18 +285,51 @@ def quantize_int8(
     per_channel: bool = True,
     quantize_head: bool = False,
 ) -> Path:
-    """Quantize an fp32 ONNX classifier to int8: static, QDQ format, per-channel weights.
+    """Quantize an fp32 ONNX classifier to int8: static QDQ, uint8 activations, per-channel int8 weights.
 
-    Activations are calibrated (min/max) on ``calibration_paths`` -- the project's real
-    images, preprocessed exactly as at prediction time. Weights and activations are
-    signed int8 with symmetric activation ranges, and the head (every node after the
-    last convolution: pooling and the linear classifier) stays float unless
-    ``quantize_head``. Measured on the 250-image demo project (top-1 agreement with
-    fp32): uint8 asymmetric activations 73%; int8 symmetric with the classifier
-    quantized 20%; this recipe 97-98%. The head is a few thousand multiply-adds, so
-    keeping it float costs nothing measurable. The model is first prepared with
-    ``quant_pre_process`` (shape inference, graph optimisation). Metadata is carried
-    over from the fp32 file.
+    The recipe is onnxruntime's standard one for x86 CPUs ("U8S8"): activations
+    unsigned 8-bit with an asymmetric range (zero point anywhere), weights signed 8-bit,
+    symmetric, one scale per output channel; activation ranges are calibrated
+    (min/max) on ``calibration_paths`` -- the project's real images, preprocessed
+    exactly as at prediction time. The model is first prepared with
+    ``quant_pre_process`` (shape inference, constant folding, graph optimisation).
+    Metadata is carried over from the fp32 file.
+
+    Kept in float:
+
+    * the head -- global pooling and the classifier after the last convolution and
+      its activation (unless ``quantize_head``): a few thousand multiply-adds, so it
+      costs nothing measurable; quantizing it too cost agreement (97.2% vs 98.0%);
+    * shape arithmetic -- nodes computing on tensor shapes rather than on the image
+      (e.g. run-time "SAME" padding): quantizing those rounds the padding amounts
+      themselves. :func:`export_onnx` exports constant padding, so its models have
+      none; the guard is for other files.
+
+    Why this recipe (measured on the 250-image demo project, tf_efficientnet_lite0,
+    2 threads, formats timed back to back in one process on a shared CPU):
+
+    * Speed. uint8 asymmetric activations let onnxruntime fuse *every* convolution and
+      residual add into its int8 kernels (49 QLinearConv, 9 QLinearAdd, 6 Q/DQ pairs
+      left; see :func:`optimized_op_counts`), the ReLU6 Clips vanishing into the
+      quantized range. The previous recipe (signed int8, symmetric activations) left
+      14 of 49 convolutions and all 33 Clips in float between 130 quantize / 265
+      dequantize nodes: it ran about 1.7x *slower* than fp32. Now int8 runs about
+      0.75x the time of onnx-fp32 at batch 1 and 16 (e.g. 4.3 vs 5.6 ms), 3.6x
+      smaller than the torch file (3.83 vs 13.8 MB).
+    * Agreement. The previous note "uint8 asymmetric activations: 73% agreement" was
+      right about the number, wrong about the cause: the exported graph computed its
+      "SAME" padding at run time and the quantizer rounded the pad amounts (Sub 1 ->
+      0), shifting feature maps (77% top-1 agreement, with simulated and real int8
+      kernels alike). With constant padding asymmetric uint8 activations agree with
+      torch on 98.0% of the images (symmetric int8: 97.6%), accuracy 0.932 vs 0.944.
+      The ceiling is the weights: 8-bit per-channel weights alone, activations
+      float, already give 98.4%; per-tensor weights 76%; entropy calibration 98.0%,
+      percentile (99.99 / 99.999) 97.6 / 97.2%, moving-average min/max 90%,
+      ``reduce_range`` 94%, 64 or 128 calibration images 96.8 / 97.6% (32 images
+      with other seeds 96.4-96.8%), keeping the last convolution float 98.0%, the
+      first block float 97.6%. On this demo model (soft probabilities: 10% of images
+      have a top-2 margin under 0.23) the 99% threshold is therefore not reached by
+      post-training quantization; ``export_model`` refuses the int8 file unless forced.
 
     Returns the path written.
     """
@@ -251,7 +352,8 @@ def quantize_int8(
             quant_pre_process(str(fp32_path), str(prepared))
         except Exception:  # noqa: BLE001 - the optimiser is optional; quantize the plain graph
             shutil.copyfile(fp32_path, prepared)
-        head = [] if quantize_head else _head_nodes(onnx.load(str(prepared)))
+        graph = onnx.load(str(prepared))
+        exclude = _shape_nodes(graph) + ([] if quantize_head else _head_nodes(graph))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_static(
@@ -260,27 +362,81 @@ def quantize_int8(
                 ImageCalibrationReader(calibration_paths, config, input_name),
                 quant_format=QuantFormat.QDQ,
                 per_channel=per_channel,
-                activation_type=QuantType.QInt8,
+                activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=CalibrationMethod.MinMax,
-                nodes_to_exclude=head,
-                extra_options={"ActivationSymmetric": True},
+                nodes_to_exclude=exclude,
+                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(Path(tmp) / "int8.onnx"), out)
-    recipe = "int8 static QDQ, per-channel weights, symmetric activations" + ("" if quantize_head else ", float head")
+    recipe = _recipe(per_channel=per_channel, quantize_head=quantize_head)
     _set_metadata(out, {**metadata, "quantization": json.dumps(recipe)})
     onnx.checker.check_model(str(out))
     return out
 
 
+def _recipe(*, per_channel: bool = True, quantize_head: bool = False) -> str:
+    """How :func:`quantize_int8` made the model, in words (stored as the ``quantization`` metadata)."""
+    weights = "per-channel" if per_channel else "per-tensor"
+    head = "" if quantize_head else ", float head"
+    return f"static QDQ: asymmetric uint8 activations, {weights} symmetric int8 weights{head}"
+
+
+# Element-wise activations that onnxruntime fuses into the preceding int8 convolution.
+_ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish", "Sigmoid", "Tanh"})
+
+
 def _head_nodes(model: Any) -> list[str]:
-    """Names of the nodes after the last convolution (global pooling and the classifier)."""
+    """Names of the nodes after the last convolution and its activation (global pooling, the classifier)."""
     nodes = list(model.graph.node)
     convs = [i for i, n in enumerate(nodes) if n.op_type == "Conv"]
     if not convs:
         return [n.name for n in nodes if n.op_type in ("Gemm", "MatMul")]
-    return [n.name for n in nodes[convs[-1] + 1 :] if n.name]
+    start = convs[-1] + 1
+    while start < len(nodes) and nodes[start].op_type in _ACTIVATIONS:
+        start += 1
+    return [n.name for n in nodes[start:] if n.name]
+
+
+def _shape_nodes(model: Any) -> list[str]:
+    """Names of the nodes that compute only on shapes and constants, never on the image data.
+
+    A tensor is shape data when it is an initializer, a Constant's output, a Shape's
+    output, or the output of a node whose inputs are all shape data.
+    """
+    graph = model.graph
+    static = {t.name for t in graph.initializer} | {""}
+    names = []
+    for node in graph.node:  # ONNX graphs are topologically sorted
+        if node.op_type in ("Shape", "Size", "Constant") or all(i in static for i in node.input):
+            static.update(node.output)
+            if node.name and node.op_type not in ("Shape", "Size", "Constant"):
+                names.append(node.name)
+    return names
+
+
+def optimized_op_counts(path: Path | str, *, threads: int = 1) -> dict[str, int]:
+    """Op types (and how many of each) onnxruntime's CPU provider actually runs for a model file.
+
+    The graph after onnxruntime's optimisations, as a session builds it: for an int8
+    model this shows whether the quantize/dequantize pairs were fused into int8
+    kernels (``QLinearConv``, ``QLinearAdd``, ...) or left around float ops.
+    """
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="datacentric-opt-") as tmp:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = threads
+        options.optimized_model_filepath = str(Path(tmp) / "optimized.onnx")
+        ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        graph = onnx.load(options.optimized_model_filepath).graph
+    counts: dict[str, int] = {}
+    for node in graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _config_from_metadata(metadata: dict[str, str]) -> edge.PreprocessConfig:
@@ -476,10 +632,7 @@ def export_model(
             calib = _calibration_choice(kept_paths, labels_arr, calibration_size, seed)
             int8_path = quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
             files.append(("onnx-int8", int8_path))
-            quantization = (
-                "static QDQ: per-channel int8 weights, symmetric int8 activations, float head; "
-                f"min/max calibration on {len(calib)} real images"
-            )
+            quantization = f"{_recipe()}; min/max calibration on {len(calib)} real images"
 
         for name, file in files:
             clf = edge.OnnxClassifier(file, threads=threads)
