@@ -115,7 +115,7 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
         for filter_by in ("prune_by_noise_rate", None):
             t = time.perf_counter()
             result = audit_arrays(y, probs, classes, annotator_labels=matrix, annotators=annotators,
-                                  filter_by=filter_by)
+                                  metadata=dataset.metadata, filter_by=filter_by)
             ordered = sorted(result.label_issues, key=lambda i: i.index)
             flags = np.array([i.is_issue for i in ordered])
             score = 1 - np.array([i.quality for i in ordered])
