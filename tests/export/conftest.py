@@ -27,16 +27,22 @@ def make_images(folder: Path, n: int = 9, seed: int = 0) -> list[Path]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def tiny():
-    """(module, classes, data_config) for timm's 99k-parameter test_efficientnet at 64 px."""
+def small_model(name: str):
+    """(module, data_config): a randomly initialised timm model ``name`` with a K-class head, at 64 px."""
     import timm
     import torch
 
     torch.manual_seed(0)
-    module = timm.create_model("test_efficientnet", pretrained=False, num_classes=len(CLASSES)).eval()
+    module = timm.create_model(name, pretrained=False, num_classes=len(CLASSES)).eval()
     config = dict(timm.data.resolve_model_data_config(module))
     config["input_size"] = (3, 64, 64)
+    return module, config
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """(module, classes, data_config) for timm's 99k-parameter test_efficientnet at 64 px."""
+    module, config = small_model("test_efficientnet")
     return module, list(CLASSES), config
 
 

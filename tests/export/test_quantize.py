@@ -17,21 +17,15 @@ from onnx import numpy_helper
 from datacentric import edge, export
 from datacentric.export import export_onnx, optimized_op_counts, quantize_int8
 
-from .conftest import CLASSES
+from .conftest import CLASSES, small_model
 
 SHAPE_OPS = {"Shape", "Ceil", "Div"}  # what run-time SAME padding is computed with
 
 
 @pytest.fixture(scope="module")
 def tf_model():
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    module = timm.create_model("tf_mobilenetv3_small_minimal_100", pretrained=False, num_classes=len(CLASSES)).eval()
-    config = dict(timm.data.resolve_model_data_config(module))
-    config["input_size"] = (3, 64, 64)
-    return module, config
+    """A tf_ backbone: its convolutions pad TensorFlow's "SAME" way (timm's Conv2dSame)."""
+    return small_model("tf_mobilenetv3_small_minimal_100")
 
 
 @pytest.fixture(scope="module")
