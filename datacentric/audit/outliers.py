@@ -124,8 +124,8 @@ def find_near_duplicates(
     * local: the pair stands out from its own neighbourhood. Its distance divided by the
       typical distance of either image to its other near neighbours (median of the 2nd to
       ``k``-th) is far out among all images' such ratios (on a log scale, below Q1 - 3 IQR:
-      Tukey's far-out fence). Without it, a dense cluster -- a dark, flat camera whose photos all embed
-      close together -- reads as dozens of "duplicates" of different parts.
+      Tukey's far-out fence). Without it, a dense cluster -- a dark, flat camera whose
+      photos all embed close together -- reads as dozens of "duplicates" of different parts.
 
     With ``folds`` (the cross-validation fold of each image, (N,)
     or (repeats, N)) a pair in two different folds (in any repeat) is marked

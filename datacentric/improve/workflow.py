@@ -303,9 +303,6 @@ def improve_project(
         member_rows = np.flatnonzero(y == k)
         if len(member_rows) == 0:
             continue
-        # the canvas for this target's synthetic defects: never another target's defect images
-        bg = background_class(names, [target], counts)
-        bg_rows = np.flatnonzero(y == names.index(bg))
         defect_ids = [data.ids[i] for i in member_rows]
         defect_paths = [data.paths[i] for i in member_rows]
         defects = _arrays(defect_paths)
@@ -317,15 +314,18 @@ def improve_project(
         for recipe in recipes:
             todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed,
                                            folder / f"augment-{recipe.name}-{target}"))
-        backgrounds = _arrays([data.paths[i] for i in bg_rows]) if len(bg_rows) else []
-        background_ids = [data.ids[i] for i in bg_rows]
         # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
-        for name in [] if is_defect_free(target) else generator_names:
-            generator = get_generator(name)
-            if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
-                continue
-            todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
-                                         budget, seed, folder / f"synthetic-{name}-{target}"))
+        if not is_defect_free(target):
+            # the canvas for this target's defects: never another target's defect images
+            bg_rows = np.flatnonzero(y == names.index(background_class(names, [target], counts)))
+            backgrounds = _arrays([data.paths[i] for i in bg_rows])
+            background_ids = [data.ids[i] for i in bg_rows]
+            for name in generator_names:
+                generator = get_generator(name)
+                if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
+                    continue
+                todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
+                                             budget, seed, folder / f"synthetic-{name}-{target}"))
         best: tuple[float, LiftResult] | None = None
         for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
             extra_X = _embed(proj, cand.paths)
