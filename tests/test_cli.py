@@ -68,13 +68,13 @@ def test_python_m_datacentric_help_runs_in_a_subprocess():
 
 
 def test_help_lists_every_command_under_its_step_in_loop_order():
-    from datacentric.cli import STEPS
+    from datacentric.cli import STEPS, command_name
 
     out = invoke("--help").output
     steps = [out.index(step) for step in STEPS]
     assert steps == sorted(steps)
     commands = [name for names in STEPS.values() for name in names]
-    registered = {info.name or info.callback.__name__.replace("_", "-") for info in app.registered_commands}
+    registered = {command_name(info) for info in app.registered_commands}
     assert registered | {"labelstudio"} == set(commands)
     positions = [out.index(f"│ {name} ") for name in commands]
     assert positions == sorted(positions)

@@ -42,13 +42,14 @@ STEPS = {
 _ORDER = [name for names in STEPS.values() for name in names]
 
 
-def _name(info) -> str:
+def command_name(info) -> str:
+    """The name a registered command (or sub-app) is typed as."""
     return info.name or info.callback.__name__.replace("_", "-")
 
 
 for _info in [*app.registered_commands, *app.registered_groups]:
-    _info.rich_help_panel = next(step for step, names in STEPS.items() if _name(_info) in names)
-app.registered_commands.sort(key=lambda info: _ORDER.index(_name(info)))
+    _info.rich_help_panel = next(step for step, names in STEPS.items() if command_name(_info) in names)
+app.registered_commands.sort(key=lambda info: _ORDER.index(command_name(info)))
 
 
 def main() -> None:
