@@ -66,6 +66,11 @@ def export_(
     say(f"agreement on {result.n_images} real images; accuracy on {result.n_accuracy} {where}{cv}")
     if result.quantization:
         say(f"int8: {result.quantization}")
+    if result.disagreements:
+        ties = sum(d.near_tie for d in result.disagreements)
+        worst = ", ".join(f"{Path(d.image).name} ({d.torch_label}→{d.label})" for d in result.disagreements[-3:])
+        say(f"{result.formats[-1].name} disagrees with torch on {len(result.disagreements)} images, "
+            f"{ties} of them near-ties for torch; the clearest: {worst}")
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
     say(f"wrote {result.path}")

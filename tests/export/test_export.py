@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 
-from datacentric import edge
+from datacentric import edge, export
 from datacentric.errors import DatacentricError
 from datacentric.export import export_model, export_onnx, measure_latency
 
@@ -84,6 +85,9 @@ def test_int8_refused_below_threshold_says_by_how_much(tiny, images, tmp_path):
     missed = float(re.search(r"([0-9.]+) points below", message).group(1))
     assert missed == pytest.approx((1.01 - agreement) * 100, abs=0.051)
     assert "--force" in message
+    rows = err.value.result.disagreements
+    assert len(rows) == round((1 - agreement) * 4)
+    assert f"of its {len(rows)} disagreements are near-ties for torch" in message
     assert not (tmp_path / "model.int8.onnx").exists()
     assert not list(tmp_path.glob("*.partial"))
 
@@ -95,6 +99,15 @@ def test_int8_forced_below_threshold_is_written(tiny, images, tmp_path):
     )
     assert result.path == tmp_path / "model.int8.onnx" and result.path.exists()
     assert result.format("onnx-int8").latency_ms_b1 is None
+
+
+def test_disagreements_list_the_images_nearest_tie_first():
+    reference = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.8, 0.1]])
+    probs = np.array([[0.3, 0.5, 0.2], [0.33, 0.34, 0.33], [0.1, 0.8, 0.1]])
+    rows = export._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
+    assert [(d.image, d.torch_label, d.label) for d in rows] == [("b.png", "ok", "pit"), ("a.png", "ok", "pit")]
+    assert rows[0].torch_gap == pytest.approx(0.01) and rows[0].near_tie
+    assert rows[1].torch_gap == pytest.approx(0.2) and not rows[1].near_tie
 
 
 def test_fp32_export_writes_a_valid_model(tiny, tmp_path):
