@@ -14,12 +14,9 @@ from tests.demo.conftest import read_rows
 
 
 @pytest.mark.slow
-def test_audit_finds_planted_label_errors_sloppy_annotator_and_dark_camera(tmp_path: Path):
-    data = dc.generate_demo(tmp_path / "data", per_class=50, seed=0)
-    with dc.Project.init(tmp_path / "parts", seed=0) as proj:
-        dc.import_path(proj, data.photos_dir, annotator="mira")
-        dc.import_path(proj, data.labels_csv)
-        dc.train(proj)
+def test_audit_finds_planted_label_errors_sloppy_annotator_and_dark_camera(full_demo):
+    data, parts = full_demo
+    with dc.Project.open(parts) as proj:
         result = dc.find_issues(proj)
         labelled = proj.dataset()
     given = {Path(p).name: labelled.classes[k] for p, k in zip(labelled.paths, labelled.labels)}
