@@ -338,8 +338,8 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
       first depthwise convolution, whose edge filters (large weights of opposite sign)
       turn 0.3% weight errors into output errors the rest of the network amplifies.
       With adaptive rounding, the float stem and that layer float, the logits move by
-      0.10-0.11 and agreement is 98.0-99.6%; what disagrees is near-ties (top-2 logit
-      gaps of 0.001-0.1). The logits' error is now split between the weights (0.07)
+      0.10-0.11 and agreement is 98.0-99.6%; what disagrees is images torch is unsure
+      about (its top two probabilities within 0.11). The logits' error is now split between the weights (0.07)
       and the 8-bit activations (0.08). Calibration alternatives measured no better:
       entropy, percentile (99.99 / 99.999), moving-average min/max, ``reduce_range``,
       32, 64 or 128 calibration images; per-tensor weights gave 76%.
