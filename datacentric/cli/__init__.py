@@ -47,8 +47,11 @@ def command_name(info) -> str:
     return info.name or info.callback.__name__.replace("_", "-")
 
 
+_PANEL = {name: step for step, names in STEPS.items() for name in names}
 for _info in [*app.registered_commands, *app.registered_groups]:
-    _info.rich_help_panel = next(step for step, names in STEPS.items() if command_name(_info) in names)
+    if command_name(_info) not in _PANEL:
+        raise RuntimeError(f"command '{command_name(_info)}' is in no step of datacentric.cli.STEPS; add it there")
+    _info.rich_help_panel = _PANEL[command_name(_info)]
 app.registered_commands.sort(key=lambda info: _ORDER.index(command_name(info)))
 
 

@@ -233,8 +233,6 @@ def combine_p_values(*p_values: float) -> float:
     at alpha / m and the verdict's false-alarm rate stays at most alpha under any
     dependence between the families. One p-value is returned unchanged (m = 1).
     """
-    if len(p_values) == 1 and np.ndim(p_values[0]) == 1:
-        p_values = tuple(p_values[0])  # a list or array of p-values
     if not p_values:
         raise DatacentricError("combine_p_values needs at least one p-value")
     p = np.asarray(p_values, dtype=np.float64)

@@ -61,7 +61,6 @@ def test_one_predicted_class_or_a_fall_in_words():
 def test_combine_takes_any_number_of_p_values():
     assert combine_p_values(0.2, 0.004) == pytest.approx(0.008)
     assert combine_p_values(0.2, 0.004, 0.5) == pytest.approx(0.012)
-    assert combine_p_values([0.2, 0.004, 0.5]) == pytest.approx(0.012)
     assert combine_p_values(0.03) == pytest.approx(0.03)
     assert combine_p_values(0.9, 0.7, 0.4) == 1.0
     with pytest.raises(DatacentricError):

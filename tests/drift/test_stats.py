@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from datacentric.drift import STATISTICS, PixelStatsTest, combine_p_values, image_statistics
+from datacentric.drift import STATISTICS, PixelStatsTest, image_statistics
 from datacentric.drift._stats import holm
 from datacentric.errors import DatacentricError
 
@@ -69,10 +69,8 @@ def test_lighting_and_blur_detected_and_described():
     assert same.p_value > 0.025 and same.changes == [] and same.description == ""
 
 
-def test_holm_and_combination():
+def test_holm_adjusts_step_down_and_keeps_order():
     assert np.allclose(holm(np.array([0.01, 0.04, 0.03, 0.5])), [0.04, 0.09, 0.09, 0.5])
-    assert combine_p_values(0.2, 0.004) == pytest.approx(0.008)
-    assert combine_p_values(0.9, 0.7) == 1.0
 
 
 def test_paths_pil_and_arrays_give_the_same_statistics(tmp_path):
