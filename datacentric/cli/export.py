@@ -35,7 +35,7 @@ def export_(
 
     Example:  datacentric export parts/ --int8 --out parts.onnx
     """
-    from datacentric.export import export_run
+    from datacentric.export import NEAR_TIE, export_run
     from datacentric.project import Project
 
     if format.lower() != "onnx":
@@ -68,9 +68,10 @@ def export_(
         say(f"int8: {result.quantization}")
     if result.disagreements:
         ties = sum(d.near_tie for d in result.disagreements)
-        worst = ", ".join(f"{Path(d.image).name} ({d.torch_label}→{d.label})" for d in result.disagreements[-3:])
-        say(f"{result.formats[-1].name} disagrees with torch on {len(result.disagreements)} images, "
-            f"{ties} of them near-ties for torch; the clearest: {worst}")
+        clearest = ", ".join(f"{Path(d.image).name} (torch {d.torch_label}, {d.label})"
+                             for d in result.disagreements[::-1][:3])
+        say(f"{result.formats[-1].name} disagrees with torch on {len(result.disagreements)} images "
+            f"(on {ties} torch's top two classes are within {NEAR_TIE}); clearest first: {clearest}")
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
     say(f"wrote {result.path}")

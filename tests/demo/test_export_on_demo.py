@@ -15,8 +15,8 @@ def test_int8_export_of_the_demo_model_keeps_torch_labels_and_accuracy(full_demo
         result = export_run(proj, int8=True, force=True, repeats=0)
     torch_row, int8_row = result.format("torch-fp32"), result.format("onnx-int8")
     assert result.n_images == 250
-    # Measured 99.2% (README); round-to-nearest int8 gave 98.0% here, 95.6-96.4% on other seeds.
+    # Measured 99.6% (README); round-to-nearest int8 gave 98.0% here, 95.6-96.4% on other seeds.
     assert int8_row.agreement >= 0.98
     assert int8_row.accuracy >= torch_row.accuracy - 0.01
     assert torch_row.bytes / int8_row.bytes >= 3.5
-    assert all(d.torch_gap < 0.25 for d in result.disagreements)  # only images torch is unsure about flip
+    assert all(d.torch_gap < 0.1 for d in result.disagreements)  # only images torch is unsure about flip

@@ -131,3 +131,18 @@ def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeyp
     clf32, clf8 = edge.OnnxClassifier(fp32), edge.OnnxClassifier(tmp_path / "dyn.int8.onnx")
     x = np.zeros((2, 3, 64, 64), dtype=np.float32)
     assert clf8.run(x).shape == clf32.run(x).shape == (2, 3)
+
+
+def test_int8_logits_carry_no_mean_shift_on_the_calibration_images(tf_int8, images):
+    """The float head's bias absorbs int8's average logit shift (bias correction)."""
+    fp32, int8 = tf_int8
+    clf32, clf8 = edge.OnnxClassifier(fp32), edge.OnnxClassifier(int8)
+    x = np.stack([edge.preprocess(edge.load_rgb(p), clf32.config) for p in images])
+    (z32,) = clf32.session.run(None, {clf32.input_name: x})
+    (z8,) = clf8.session.run(None, {clf8.input_name: x})
+    assert np.abs(z8 - z32).max() > 1e-3  # int8 does change the logits ...
+    np.testing.assert_allclose((z8 - z32).mean(axis=0), 0.0, atol=1e-4)  # ... but not on average
+    fp32_bias = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(fp32)).graph.initializer}
+    int8_bias = {t.name: numpy_helper.to_array(t) for t in onnx.load(str(int8)).graph.initializer}
+    name = next(n.input[2] for n in onnx.load(str(int8)).graph.node if n.op_type == "Gemm")
+    assert not np.allclose(fp32_bias[name], int8_bias[name])
