@@ -70,8 +70,10 @@ def export_(
         ties = sum(d.near_tie for d in result.disagreements)
         clearest = ", ".join(f"{Path(d.image).name} (torch {d.torch_label}, {d.label})"
                              for d in result.disagreements[::-1][:3])
-        say(f"{result.formats[-1].name} disagrees with torch on {len(result.disagreements)} images "
-            f"(on {ties} torch's top two classes are within {NEAR_TIE}); clearest first: {clearest}")
+        n = len(result.disagreements)
+        say(f"{result.formats[-1].name} disagrees with torch on {n} image{'s' * (n != 1)} "
+            f"({ties} near-tie{'s' * (ties != 1)} for torch, its top two classes within {NEAR_TIE}); "
+            f"clearest first: {clearest}")
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
     say(f"wrote {result.path}")
