@@ -308,7 +308,7 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
     (min/max) on ``calibration_paths`` -- the project's real images, preprocessed
     exactly as at prediction time. The model is first prepared with
     ``quant_pre_process`` (shape inference, constant folding, graph optimisation).
-    Two steps of our own make int8 agree with the float model:
+    Three steps of our own make int8 agree with the float model:
 
     * adaptive rounding -- each convolution's weights are rounded up or down, not just
       to the nearest int8 step, so that the convolution's output on the calibration
