@@ -270,33 +270,36 @@ class ImageCalibrationReader:
     """Feeds preprocessed real images to onnxruntime's static-quantization calibrator.
 
     An ``onnxruntime.quantization.CalibrationDataReader``: ``get_next()`` returns
-    ``{input_name: array (1, 3, H, W)}`` per image, then None.
+    ``{input_name: array (1, 3, H, W)}`` per image, then None. The images are read and
+    preprocessed once, into ``inputs`` (unreadable ones are skipped), so the reader
+    can be rewound and its inputs reused without decoding them again.
     """
 
     def __init__(self, paths: Sequence[Path | str], config: edge.PreprocessConfig, input_name: str = "input") -> None:
         self.paths = list(paths)
         self.config = config
         self.input_name = input_name
+        self.inputs: list[np.ndarray] = []
+        for path in self.paths:
+            try:
+                self.inputs.append(edge.preprocess(edge.load_rgb(path), config)[None])
+            except (OSError, ValueError):
+                continue
         self._next = 0
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        """The next calibration input, or None when done (unreadable images are skipped)."""
-        while self._next < len(self.paths):
-            path = self.paths[self._next]
-            self._next += 1
-            try:
-                array = edge.preprocess(edge.load_rgb(path), self.config)
-            except (OSError, ValueError):
-                continue
-            return {self.input_name: array[None]}
-        return None
+        """The next calibration input, or None when done."""
+        if self._next >= len(self.inputs):
+            return None
+        self._next += 1
+        return {self.input_name: self.inputs[self._next - 1]}
 
     def rewind(self) -> None:
         """Start again from the first image."""
         self._next = 0
 
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.inputs)
 
 
 def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Sequence[Path | str]) -> Path:
@@ -371,12 +374,10 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
         graph = onnx.load(str(prepared))
         exclude = _shape_nodes(graph) + _stem_nodes(graph) + _head_nodes(graph)
         reader = ImageCalibrationReader(calibration_paths, config, input_name)
-        feeds = track(iter(reader.get_next, None), "int8 rounding", total=len(reader))
-        rounding = round_conv_weights(graph, (feed[input_name] for feed in feeds), input_name=input_name,
+        rounding = round_conv_weights(graph, track(reader.inputs, "int8 rounding"), input_name=input_name,
                                       skip=set(exclude))
         exclude += _with_activations(graph, [layer.name for layer in rounding if layer.kept_float])
         onnx.save(graph, str(prepared))
-        reader.rewind()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             quantize_static(
@@ -391,8 +392,7 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
                 nodes_to_exclude=exclude,
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
-        reader.rewind()
-        _correct_output_bias(Path(tmp) / "int8.onnx", fp32_path, [feed[input_name] for feed in iter(reader.get_next, None)])
+        _correct_output_bias(Path(tmp) / "int8.onnx", fp32_path, reader.inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(Path(tmp) / "int8.onnx"), out)
     _set_metadata(out, {**metadata, "quantization": json.dumps(INT8_RECIPE)})
@@ -400,15 +400,15 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
     return out
 
 
-def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.ndarray]) -> np.ndarray | None:
+def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.ndarray]) -> bool:
     """Subtract int8's mean logit shift on the calibration inputs from the float head's bias (in place).
 
     Quantization errors do not all average out: a consistent shift of the pooled
     features moves each class's logit by a constant (up to 0.1 on the demo), which
     tips images near a tie towards one class. This is bias correction (Nagel et al.,
     2019) at the one layer where it is exact and cheap, the float classifier: the
-    final Gemm's (or Add's) constant bias. Returns the shift removed (K,), or None when
-    the output is not made that way.
+    final Gemm's (or Add's) constant bias. Returns whether it did (False when the
+    output is not made that way).
     """
     import onnx
     import onnxruntime as ort
@@ -423,7 +423,7 @@ def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.n
     elif last is not None and last.op_type == "Add":
         bias_name = next((i for i in last.input if i in inits), None)
     if bias_name not in inits or not inputs:
-        return None
+        return False
     batch = np.concatenate(inputs)
 
     def logits(path: Path) -> np.ndarray:
@@ -435,10 +435,10 @@ def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.n
     shift = (logits(int8_path) - logits(fp32_path)).mean(axis=0)
     bias = numpy_helper.to_array(inits[bias_name])
     if bias.shape != shift.shape:
-        return None
+        return False
     inits[bias_name].CopyFrom(numpy_helper.from_array((bias - shift).astype(bias.dtype), bias_name))
     onnx.save(model, str(int8_path))
-    return shift
+    return True
 
 
 # Element-wise activations that onnxruntime fuses into the preceding int8 convolution.
@@ -448,13 +448,10 @@ _ACTIVATIONS = frozenset({"Relu", "Clip", "LeakyRelu", "HardSigmoid", "HardSwish
 def _stem_nodes(model: Any) -> list[str]:
     """Names of the nodes up to the first convolution and its activation (input padding, the stem)."""
     nodes = list(model.graph.node)
-    convs = [i for i, n in enumerate(nodes) if n.op_type == "Conv"]
-    if not convs:
+    first = next((i for i, n in enumerate(nodes) if n.op_type == "Conv"), None)
+    if first is None:
         return []
-    end = convs[0] + 1
-    while end < len(nodes) and nodes[end].op_type in _ACTIVATIONS:
-        end += 1
-    return [n.name for n in nodes[:end] if n.name]
+    return [n.name for n in nodes[:first] if n.name] + _with_activations(model, [nodes[first].name])
 
 
 def _with_activations(model: Any, names: Sequence[str]) -> list[str]:
