@@ -140,10 +140,10 @@ def choose_rounding(weight: np.ndarray, gram: np.ndarray, *, sweeps: int = 6) ->
     high = np.clip(np.floor(steps) + 1, -INT8_MAX, INT8_MAX)
     pinned = np.abs(nearest) >= INT8_MAX
     low[pinned] = high[pinned] = nearest[pinned]
-    group = np.arange(cout) // max(1, cout // gram.shape[0])
+    group = _groups(cout, gram)
     q = nearest.copy()
     error = (q - steps) * scale[:, None]
-    gradient = np.einsum("ck,ckj->cj", error, gram[group]) if gram.shape[0] > 1 else error @ gram[0]
+    gradient = _times_gram(error, gram)
     before = float(np.einsum("ck,ck->", gradient, error))
     diagonal = np.diagonal(gram, axis1=1, axis2=2)[group]  # (Cout, K)
     for _ in range(sweeps):
@@ -184,22 +184,22 @@ def round_conv_weights(
     from onnx import numpy_helper
 
     tensors = {t.name: t for t in model.graph.initializer}
-    convs = {}
+    convs = {}  # name -> (node, weight)
     for node in model.graph.node:
         if node.op_type != "Conv" or node.name in skip or len(node.input) < 2:
             continue
         tensor = tensors.get(node.input[1])
-        if _roundable(node, None if tensor is None else numpy_helper.to_array(tensor)):
-            convs[node.name] = node
+        weight = None if tensor is None else numpy_helper.to_array(tensor)
+        if _roundable(node, weight):
+            convs[node.name] = (node, weight)
     if not convs:
         return []
     grams = conv_input_grams(model, inputs, input_name=input_name, convs=set(convs))
     report = []
-    for name, node in convs.items():
+    for name, (node, weight) in convs.items():
         if name not in grams:  # no calibration input reached it
             continue
         tensor = tensors[node.input[1]]
-        weight = numpy_helper.to_array(tensor)
         flat = weight.reshape(weight.shape[0], -1)
         rounded, before, after, changed = choose_rounding(flat, grams[name])
         layer = LayerRounding(name=name, energy=_output_energy(flat, grams[name]), error_nearest=before,
@@ -211,10 +211,19 @@ def round_conv_weights(
     return report
 
 
+def _groups(cout: int, gram: np.ndarray) -> np.ndarray:
+    """The group (index into ``gram``, (g, K, K)) of each of ``cout`` output channels."""
+    return np.arange(cout) // max(1, cout // gram.shape[0])
+
+
+def _times_gram(rows: np.ndarray, gram: np.ndarray) -> np.ndarray:
+    """Row c of ``rows`` (Cout, K) times its channel's group Gram: (Cout, K)."""
+    if gram.shape[0] == 1:  # one group: a plain product, no (Cout, K, K) copy of the Gram
+        return rows @ gram[0]
+    return np.einsum("ck,ckj->cj", rows, gram[_groups(len(rows), gram)])
+
+
 def _output_energy(weight: np.ndarray, gram: np.ndarray) -> float:
     """Sum of the squared outputs (bias left out) of a (Cout, K) weight over the inputs behind ``gram``."""
     w = weight.astype(np.float64)
-    if gram.shape[0] == 1:
-        return float(((w @ gram[0]) * w).sum())
-    group = np.arange(len(w)) // max(1, len(w) // gram.shape[0])
-    return float(np.einsum("ck,ckj,cj->", w, gram[group], w))
+    return float((_times_gram(w, gram) * w).sum())
