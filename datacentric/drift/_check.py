@@ -188,12 +188,13 @@ def check_drift(
     changes = [w for name in speaking for w in worded[name][0]]
     description = "; ".join(worded[name][1] for name in speaking)
     if drift and not description:
-        unchanged = {(True, True): " but brightness, contrast, sharpness, colour and the predicted class mix are",
-                     (True, False): " but brightness, contrast, sharpness and colour are",
-                     (False, True): " but the predicted class mix is",
-                     (False, False): ""}[bool(pixel_stats), bool(class_mix)]
-        description = (f"the model sees a difference (embedding test){unchanged}{' unchanged' if unchanged else ''}: "
-                       "look at the images listed first")
+        tested = ["brightness", "contrast", "sharpness", "colour"] * bool(pixel_stats)
+        tested += ["the predicted class mix"] * bool(class_mix)
+        unchanged = ""
+        if tested:
+            listed = tested[0] if len(tested) == 1 else f"{', '.join(tested[:-1])} and {tested[-1]}"
+            unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
+        description = f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
 
     order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
     top_images = [
