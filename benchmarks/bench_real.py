@@ -259,7 +259,7 @@ def consensus(pool: Pool, table: Table, seeds, noise=(0.05, 0.15, 0.35)) -> None
                 if rng.random() < noise[a]:
                     label = rng.choice([c for c in range(3) if c != truth[i]])
                 matrix[i, a] = label
-        given = _training_labels(matrix, names, rng)
+        given = _training_labels(matrix, rng)
         X = pool.X[rows]
         majority = majority_vote(matrix)
         table.add(group, "plain", {"consensus": float((majority == truth).mean())})
@@ -278,14 +278,16 @@ def consensus(pool: Pool, table: Table, seeds, noise=(0.05, 0.15, 0.35)) -> None
         })
 
 
-def _training_labels(matrix: np.ndarray, names: list[str], rng) -> np.ndarray:
-    """The label ``datacentric train`` trains on: the project's consensus of these votes."""
-    from datacentric.votes import consensus_labels
-
-    votes = {i: [(names[a], CLASSES_3[int(matrix[i, a])]) for a in rng.permutation(len(names))
-                 if matrix[i, a] == matrix[i, a]] for i in range(len(matrix))}
-    labels = consensus_labels(votes)
-    return np.array([CLASSES_3.index(labels[i]) for i in range(len(matrix))], dtype=np.int64)
+def _training_labels(matrix: np.ndarray, rng) -> np.ndarray:
+    """The label ``datacentric train`` trains on (``Project.labels``): most votes win, a tie
+    goes to the label given last (the votes arrive in random order)."""
+    out = np.empty(len(matrix), dtype=np.int64)
+    for i, row in enumerate(matrix):
+        votes = [int(row[a]) for a in rng.permutation(len(row)) if row[a] == row[a]]
+        counts = np.bincount(votes, minlength=3)
+        last = {label: position for position, label in enumerate(votes)}
+        out[i] = max(last, key=lambda label: (counts[label], last[label]))
+    return out
 
 
 def clean_accuracy(pool: Pool, table: Table, per_classes, seeds, finetune: bool) -> None:
