@@ -25,7 +25,7 @@ On the same embeddings (the default backbone and preprocessing, as ``datacentric
   (:func:`datacentric.model.cross_validate` with the train defaults, then
   :func:`datacentric.audit.audit_arrays`, whose consensus is also what ``train`` uses).
 
-Run:  python benchmarks/bench_real.py [--quick] [--finetune]
+Run:  python benchmarks/bench_real.py [--quick] [--work DIR]
 """
 
 from __future__ import annotations
@@ -290,7 +290,7 @@ def _training_labels(matrix: np.ndarray, rng) -> np.ndarray:
     return out
 
 
-def clean_accuracy(pool: Pool, table: Table, per_classes, seeds, finetune: bool) -> None:
+def clean_accuracy(pool: Pool, table: Table, per_classes, seeds) -> None:
     """(e): cross-validated accuracy on clean labels (ok vs defect)."""
     for per_class in per_classes:
         group = f"(e) clean {per_class}/class"
@@ -301,24 +301,11 @@ def clean_accuracy(pool: Pool, table: Table, per_classes, seeds, finetune: bool)
             X = pool.X[rows]
             table.add(group, "plain", {"acc": float((plain_probs(X, y, seed).argmax(1) == y).mean())})
             table.add(group, "ours", {"acc": float((our_probs(X, y, seed, 2).argmax(1) == y).mean())})
-            if finetune and per_class == 40:
-                t = time.perf_counter()
-                probs = _finetune_probs([pool.paths[i] for i in rows], y, seed)
-                table.add(group, "ours finetune", {"acc": float((probs.argmax(1) == y).mean()),
-                                                   "seconds": time.perf_counter() - t})
-
-
-def _finetune_probs(paths, y, seed) -> np.ndarray:
-    """``datacentric train --mode finetune``'s out-of-sample probabilities."""
-    from datacentric.model.finetune import cross_val_finetune
-
-    return cross_val_finetune(paths, y, seed=seed).probs
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds (a smoke run, not the table)")
-    parser.add_argument("--finetune", action="store_true", help="also fine-tune at 40/class (minutes)")
     parser.add_argument("--work", type=Path, help="folder for the PNGs and the embedding cache")
     args = parser.parse_args(argv)
 
@@ -334,7 +321,7 @@ def main(argv: list[str] | None = None) -> None:
     uniform_flips(pool, table, "(b) 40 imgs, 4 flipped", 20, 4, five)
     biased_annotator(pool, table, three)
     consensus(pool, table, three)
-    clean_accuracy(pool, table, (20, 40, 100), three, args.finetune)
+    clean_accuracy(pool, table, (20, 40, 100), three)
     print(f"\nall sets in {time.perf_counter() - t:.0f} s; poly cells only; mean±sd over seeds")
     table.print(("flagged", "precision", "recall", "f1", "auroc"), "label errors (a)-(c): flags and ranking")
     table.print(("worsening",), "(c) share of flags that push the annotator's bias (target <= 0.20)")
