@@ -62,6 +62,14 @@ class ProbeClassifier:
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "ProbeClassifier":
         """Fit on features X (N, D) and integer labels y (N,)."""
+        from threadpoolctl import threadpool_limits
+
+        # One BLAS thread: these small SVDs and solves ran 20-60x slower with two threads
+        # fighting each other (and anything else on the machine); the result is the same.
+        with threadpool_limits(limits=1):
+            return self._fit(X, y)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> "ProbeClassifier":
         from sklearn.linear_model import LogisticRegression
 
         X = np.asarray(X, dtype=np.float64)

@@ -5,11 +5,17 @@ The cache holds one ``.npy`` per image under
 backbone name, the id of its weights and the preprocessing (timm data config), so a
 change to any of them never reuses stale vectors. Decoding and resizing run in a
 thread pool a few batches ahead of the forward pass.
+
+Finding ``key`` needs the model (its data config), which costs seconds to build. So
+``<cache_dir>/embeddings/keys.json`` remembers which ``key`` a cheap *source id* led to
+(backbone name, weights file or package id, image size, timm version): when every image
+is cached under it, :func:`embed` returns without importing torch or building the model.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import json
 import os
 from collections import deque
@@ -28,6 +34,7 @@ from datacentric.progress import track
 __all__ = ["embed", "embed_project", "embedding_key", "feature_model", "iter_batches"]
 
 _MODELS: dict[tuple, object] = {}
+KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
 
 
 def feature_model(backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, cache_dir: Path | None = None):
@@ -144,6 +151,11 @@ def embed(
 
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else None
+    source = _source_id(backbone, pretrained, image_size) if cache is not None else None
+    if paths and source is not None:
+        cached = _read_all_cached(cache, source, paths, ids)
+        if cached is not None:
+            return cached
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     config = data_config(model, image_size)
     out = np.zeros((len(paths), model.num_features), dtype=np.float32)
@@ -152,8 +164,11 @@ def embed(
     todo = list(range(len(paths)))
     folder = None
     if cache is not None:
-        folder = cache / "embeddings" / embedding_key(backbone, model, config)
+        key = embedding_key(backbone, model, config)
+        folder = cache / "embeddings" / key
         folder.mkdir(parents=True, exist_ok=True)
+        if source is not None:
+            _remember_key(cache, source, key)
         meta = folder / "key.json"
         if not meta.exists():
             meta.write_text(json.dumps(
@@ -182,6 +197,79 @@ def embed(
                 np.save(tmp, row)
                 tmp.replace(target)
     return out
+
+
+def _source_id(backbone: str, pretrained: bool, image_size: int) -> str | None:
+    """A cheap id of what decides the embedding key (no torch, no model), or None when only
+    the built model can tell (weights from the hub)."""
+    from datacentric.model.weights import RANDOM, file_digest, package_weights_file
+
+    name, _, weights = str(backbone).strip().partition("@")
+    name, weights = name.strip(), weights.strip()
+    if not pretrained or weights.lower() == RANDOM:
+        source = RANDOM
+    elif weights:
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            return None
+        source = f"file-{file_digest(path)[:16]}"
+    else:
+        found = package_weights_file(name.split(".", 1)[0]) if "." not in name else None
+        if found is None:
+            return None
+        source = found[1]
+    try:
+        timm_version = importlib.metadata.version("timm")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    text = json.dumps({"backbone": name, "weights": source, "image_size": int(image_size or 0),
+                       "timm": timm_version, "scheme": KEY_SCHEME}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _keys_file(cache: Path) -> Path:
+    return cache / "embeddings" / "keys.json"
+
+
+def _known_keys(cache: Path) -> dict[str, str]:
+    try:
+        known = json.loads(_keys_file(cache).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return known if isinstance(known, dict) else {}
+
+
+def _remember_key(cache: Path, source: str, key: str) -> None:
+    """Record that ``source`` leads to embedding ``key`` (atomic write, best effort)."""
+    known = _known_keys(cache)
+    if known.get(source) == key:
+        return
+    known[source] = key
+    target = _keys_file(cache)
+    tmp = target.with_name(f".keys.{os.getpid()}.json")
+    try:
+        tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(target)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def _read_all_cached(cache: Path, source: str, paths: list[Path], ids) -> np.ndarray | None:
+    """Every image's cached vector under the key ``source`` led to, or None if any is missing."""
+    key = _known_keys(cache).get(source)
+    if not isinstance(key, str):
+        return None
+    folder = cache / "embeddings" / key
+    if not folder.is_dir():
+        return None
+    hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
+    rows = []
+    for digest in hashes:
+        try:
+            rows.append(np.load(folder / f"{digest}.npy"))
+        except (OSError, ValueError):
+            return None
+    return np.stack(rows).astype(np.float32, copy=False)
 
 
 def embed_project(project, records=None, *, pretrained: bool = True, batch_size: int = 32) -> np.ndarray:

@@ -42,6 +42,22 @@ def test_second_run_does_no_forward_passes(images, tmp_path: Path, count_forward
     assert count_forwards["images"] == 28
 
 
+def test_fully_cached_run_builds_no_model(images, tmp_path: Path, monkeypatch):
+    paths = [p for ps in images.values() for p in ps]
+    first = embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was built although every vector is cached")
+
+    monkeypatch.setattr(embed_mod, "feature_model", no_model)
+    np.testing.assert_array_equal(embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32), first)
+    with pytest.raises(AssertionError, match="model was built"):  # one new image needs the model
+        embed(paths + [paths[0].with_name("new.png")], backbone=TINY, cache_dir=tmp_path / "cache",
+              image_size=32, ids=[p.name for p in paths] + ["new"])
+    with pytest.raises(AssertionError, match="model was built"):  # so does another image size
+        embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=48)
+
+
 def test_cached_equals_uncached_and_order_is_kept(images, tmp_path: Path):
     paths = [p for ps in images.values() for p in ps]
     embed(paths[::2], backbone=TINY, cache_dir=tmp_path / "c", image_size=32)  # half cached
