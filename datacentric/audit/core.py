@@ -431,6 +431,7 @@ def find_issues(
         project=project_arg or _display(project.root),
     )
     result.notes = notes + result.notes
+    _note_grouping(result, train.metrics)
     if changed:
         result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
     if folds is None and result.near_duplicates:
@@ -450,6 +451,20 @@ def find_issues(
     project.finish_run(audit_run, {**result.counts, "accuracy": result.accuracy,
                                    "most_disagreeing": result.most_disagreeing})
     return result
+
+
+def _note_grouping(result: AuditResult, metrics: dict) -> None:
+    """Say how much accuracy grouped folds cost against plain ones (the leak they closed)."""
+    plain = metrics.get("ungrouped_cv_accuracy")
+    column = metrics.get("group_by")
+    if plain is None or not column:
+        return
+    grouped = float(metrics.get("cv_accuracy", float("nan")))
+    result.counts["group_by"] = column
+    result.counts["ungrouped_cv_accuracy"] = float(plain)
+    result.summary.insert(1, f"Cross-validation kept each {column} on one side: accuracy {grouped:.2f}, "
+                             f"where plain folds report {plain:.2f} ({plain - grouped:+.2f} from photos of "
+                             f"one {column} validating each other).")
 
 
 def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:

@@ -24,6 +24,11 @@ def train(
     ] = "probe",
     folds: Annotated[Optional[int], typer.Option(help="Cross-validation folds (default: the project's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed (default: the project's).")] = None,
+    group_by: Annotated[
+        Optional[str],
+        typer.Option("--group-by", help="Metadata column (part_id, lot, ...): its groups never straddle "
+                     "a CV split, so photos of one part never validate each other."),
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Train with cross-validation: per-class precision/recall, accuracy, a stored run.
@@ -32,17 +37,19 @@ def train(
     is trained on all labelled images and saved in runs/<id>/model.pt.
 
     Example:  datacentric train parts/ --mode probe --folds 5
+              datacentric train parts/ --group-by part_id
     """
     from datacentric.model import train as train_model
 
     with Project.open(project) as proj:
-        result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone)
+        result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone, group_by=group_by)
     if json:
         print_json({
             "run": result.run.id, "backbone": result.backbone, "mode": result.mode,
             "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
             "per_class": result.per_class, "seconds": round(result.seconds, 3),
             "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
+            "group_by": result.group_by, "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
         })
         return
     from rich.table import Table
@@ -58,7 +65,12 @@ def train(
         f"accuracy {result.cv_accuracy:.3f} ± {result.cv_accuracy_std:.3f} over folds · {result.mode} on "
         f"{result.backbone} · {result.seconds:.1f} s"
     )
-    console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})")
+    if result.ungrouped_cv_accuracy is not None:
+        console.print(
+            f"folds keep each {result.group_by} together; plain folds would report "
+            f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
+            f"the leak that grouping closes)", markup=False)
+    console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})", markup=False)
 
 
 @app.command()

@@ -142,12 +142,24 @@ class FoldPlan:
         return [(np.flatnonzero(a != f), np.flatnonzero(a == f)) for f in range(self.folds)]
 
 
-def plan_folds(y: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1) -> FoldPlan:
+def plan_folds(
+    y: np.ndarray,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    repeats: int = 1,
+    groups: Sequence[str] | None = None,
+) -> FoldPlan:
     """Stratified fold assignment, repeated with seeds ``seed, seed+1, ...``.
 
     When a class has fewer examples than ``folds``, the fold count drops to the
     smallest class count that is at least 2 (never below 2); a class with a
     single example is validated by a model that never saw that class.
+
+    ``groups`` (one name per row, e.g. the physical part or lot each photo shows) keeps
+    every group on one side of every split, so a model is never validated on another
+    photo of a part it trained on (scikit-learn's ``StratifiedGroupKFold``). Fewer
+    groups than folds is refused.
     """
     y = np.asarray(y, dtype=np.int64)
     n = len(y)
@@ -161,6 +173,9 @@ def plan_folds(y: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1
     k = int(min(folds, eligible.min())) if eligible.size else 2
     k = max(2, min(k, n))
     too_few = [int(c) for c in np.flatnonzero((counts > 0) & (counts < folds))]
+    if groups is not None:
+        return FoldPlan(folds=k, assignments=_group_assignments(y, groups, k, seed, repeats),
+                        too_few=too_few)
     assignments = np.zeros((max(1, repeats), n), dtype=np.int64)
     for r in range(max(1, repeats)):
         rng = np.random.default_rng([seed, r])
@@ -174,6 +189,33 @@ def plan_folds(y: np.ndarray, *, folds: int = 5, seed: int = 0, repeats: int = 1
     return FoldPlan(folds=k, assignments=assignments, too_few=too_few)
 
 
+def _group_assignments(y: np.ndarray, groups: Sequence[str], k: int, seed: int, repeats: int) -> np.ndarray:
+    """(repeats, N) fold of each row with whole groups per fold (StratifiedGroupKFold)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    names = np.asarray([str(g) for g in groups])
+    if len(names) != len(y):
+        raise DatacentricError(f"{len(names)} group names for {len(y)} images", "train")
+    distinct, sizes = np.unique(names, return_counts=True)
+    if len(distinct) < k:
+        raise DatacentricError(
+            f"only {len(distinct)} groups for {k} folds: every fold needs a group of its own "
+            f"(use fewer --folds or a finer --group-by column)", "train")
+    if sizes.max() > len(y) / 2:
+        raise DatacentricError(
+            f"group '{distinct[sizes.argmax()]}' holds {sizes.max()} of {len(y)} images: more than "
+            f"half the set cannot be kept in one fold", "train")
+    assignments = np.zeros((max(1, repeats), len(y)), dtype=np.int64)
+    for r in range(max(1, repeats)):
+        seed_r = int(np.random.default_rng([seed, r]).integers(2**31 - 1))
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed_r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "least populated class has fewer members than n_splits"
+            for f, (_, val) in enumerate(splitter.split(np.zeros(len(y)), y, names)):
+                assignments[r, val] = f
+    return assignments
+
+
 @dataclass
 class CrossValResult:
     """Out-of-sample probabilities and how they were made."""
@@ -184,6 +226,7 @@ class CrossValResult:
     fold_accuracies: list[float]  # accuracy of each (repeat, fold) model on its validation rows
     too_few: list[int]  # class indices with fewer examples than the folds asked for
     extra: dict = field(default_factory=dict)  # mode-specific details (e.g. best epochs)
+    assignments: np.ndarray | None = None  # (repeats, N) validation fold of each row
 
     @property
     def accuracy(self) -> float:
@@ -209,15 +252,17 @@ def run_folds(
     repeats: int = 1,
     extra_parent: Sequence[int] | None = None,
     description: str | None = None,
+    groups: Sequence[str] | None = None,
 ) -> CrossValResult:
     """Run ``fit_predict(train_idx, extra_idx, val_idx) -> probs (len(val_idx), K)`` per fold.
 
-    ``extra_idx`` indexes the extra rows allowed in that fold's training part.
+    ``extra_idx`` indexes the extra rows allowed in that fold's training part; ``groups``
+    keeps each group on one side of every split (see :func:`plan_folds`).
     """
     from datacentric.progress import track
 
     y = np.asarray(y, dtype=np.int64)
-    plan = plan_folds(y, folds=folds, seed=seed, repeats=repeats)
+    plan = plan_folds(y, folds=folds, seed=seed, repeats=repeats, groups=groups)
     parent = np.asarray(extra_parent if extra_parent is not None else [], dtype=np.int64)
     probs = np.zeros((len(y), n_classes), dtype=np.float64)
     accuracies = []
@@ -236,6 +281,7 @@ def run_folds(
         repeats=plan.assignments.shape[0],
         fold_accuracies=accuracies,
         too_few=plan.too_few,
+        assignments=plan.assignments,
     )
 
 
@@ -251,6 +297,7 @@ def cross_validate(
     extra_parent: Sequence[int] | None = None,
     n_classes: int | None = None,
     C: float = 0.03,
+    groups: Sequence[str] | None = None,
 ) -> CrossValResult:
     """K-fold probe on embeddings: :func:`cross_val_probs` with fold accuracies and details."""
     X = np.asarray(X, dtype=np.float32)
@@ -279,7 +326,7 @@ def cross_validate(
 
     return run_folds(
         y, fit_predict, n_classes=k, folds=folds, seed=seed, repeats=repeats,
-        extra_parent=extra_parent if has_extra else None,
+        extra_parent=extra_parent if has_extra else None, groups=groups,
     )
 
 

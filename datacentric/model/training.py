@@ -4,13 +4,15 @@ A "train" run folder holds:
 
 ``oof.npz``
     ``ids`` (N str), ``labels`` (N int), ``probs`` (N, K float32, out-of-sample),
-    ``classes`` (K str) — for the N labelled real images.
+    ``classes`` (K str), ``folds`` (R, N int: each image's validation fold per CV repeat)
+    — for the N labelled real images.
 ``model.pt``
     the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`).
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
 recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params,
-model_bytes.
+model_bytes; with ``group_by``, also group_by, groups and ungrouped_cv_accuracy (what plain
+stratified folds report on the same images: the gap is the leak the groups closed).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class TrainResult:
     labels: np.ndarray | None = None
     probs: np.ndarray | None = None
     classes: list[str] = field(default_factory=list)
+    group_by: str | None = None  # the metadata column that kept groups together in CV
+    ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
@@ -85,6 +89,7 @@ def train(
     keep_checkpoints: bool = False,
     device: str | None = None,
     exclude: Iterable[str] = (),
+    group_by: str | None = None,
 ) -> TrainResult:
     """Cross-validate and train a classifier on a project's labelled images; store a "train" run.
 
@@ -112,6 +117,9 @@ def train(
     exclude
         Image ids to leave out entirely (e.g. a golden set kept for judging models),
         together with augmented/synthetic images made from them.
+    group_by
+        A metadata column (part id, lot, capture session): every image of one value stays
+        on one side of every CV split, so no part is validated by a model that saw it.
     """
     if mode not in MODES:
         raise DatacentricError(f"unknown mode '{mode}' (choose probe or finetune)", "train")
@@ -130,6 +138,7 @@ def train(
         raise DatacentricError(f"need at least 2 labelled real images to train, found {len(real)}", project.root)
     if len(np.unique(real.labels)) < 2:
         raise DatacentricError("need labelled images of at least 2 classes to train", project.root)
+    groups = _groups(real, group_by, project.root) if group_by else None
     everything = project.dataset(None).without(exclude)
     index = {image_id: i for i, image_id in enumerate(real.ids)}
     extra = [i for i, o in enumerate(everything.origin) if o != "real"]
@@ -140,6 +149,8 @@ def train(
     repeats = int(repeats or default_repeats(len(real)))
     config = {"mode": mode, "backbone": backbone, "folds": folds, "seed": seed, "repeats": repeats,
               "image_size": project.config.image_size, "pretrained": pretrained, "excluded": exclude}
+    if group_by:
+        config["group_by"] = group_by
     if mode == "probe":
         config["C"] = C
     else:
@@ -150,18 +161,19 @@ def train(
     try:
         if mode == "probe":
             cv, module, data_cfg = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
-                                          folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C)
+                                          folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C,
+                                          groups=groups)
         else:
             cv, module, data_cfg = _finetune(project, real, extra_paths, extra_y, extra_parent, backbone,
                                              folds=folds, seed=seed, repeats=repeats, pretrained=pretrained,
-                                             epochs=epochs, device=device,
+                                             epochs=epochs, device=device, groups=groups,
                                              checkpoints=run.dir / "checkpoints" if keep_checkpoints else None)
         from datacentric.model.classifier import save_classifier
 
         model_bytes = save_classifier(module, run.dir / "model.pt", classes=classes, backbone=backbone,
                                       data_config=data_cfg, mode=mode)
         np.savez(run.dir / "oof.npz", ids=np.array(real.ids, dtype=str), labels=real.labels,
-                 probs=cv.probs, classes=np.array(classes, dtype=str))
+                 probs=cv.probs, classes=np.array(classes, dtype=str), folds=cv.assignments)
     except BaseException:
         project.finish_run(run, {"error": "training failed"}, status="failed")
         raise
@@ -171,6 +183,7 @@ def train(
         per_class=per_class, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
         folds=cv.folds, repeats=cv.repeats, params=sum(p.numel() for p in module.parameters()),
         model_bytes=model_bytes, ids=list(real.ids), labels=real.labels, probs=cv.probs, classes=classes,
+        group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
     )
     metrics = {
         "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
@@ -180,12 +193,29 @@ def train(
         "params": result.params, "model_bytes": model_bytes, "n_images": len(real), "n_extra": len(extra),
         **cv.extra,
     }
+    if groups is not None:
+        metrics.update(group_by=group_by, groups=len(set(groups)))
     result.run = project.finish_run(run, metrics)
     return result
 
 
+def _groups(real, column: str, where) -> list[str]:
+    """Each real image's value of metadata ``column``; refuse an unknown or incomplete column."""
+    values = [m.get(column) for m in real.metadata]
+    missing = [p for p, v in zip(real.paths, values) if v is None or str(v).strip() == ""]
+    if len(missing) == len(values):
+        known = sorted({k for m in real.metadata for k in m})
+        raise DatacentricError(
+            f"no image has metadata column '{column}' (known: {', '.join(known) or 'none'})", where)
+    if missing:
+        raise DatacentricError(
+            f"{len(missing)} of {len(values)} images have no '{column}' (e.g. {missing[0]}): "
+            f"import a CSV that gives every image one", where)
+    return [str(v) for v in values]
+
+
 def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone, *,
-           folds, seed, repeats, pretrained, C):
+           folds, seed, repeats, pretrained, C, groups=None):
     import torch
 
     from datacentric.model.backbone import create_backbone, data_config
@@ -196,8 +226,11 @@ def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbon
     X = embed(real.paths, ids=real.ids, **common)
     extra_X = embed(extra_paths, ids=extra_ids, **common) if extra_paths else None
     k = len(real.classes)
-    cv = cross_validate(X, real.labels, folds=folds, seed=seed, repeats=repeats, extra_X=extra_X,
-                        extra_y=extra_y, extra_parent=extra_parent, n_classes=k, C=C)
+    common_cv = dict(folds=folds, seed=seed, repeats=repeats, extra_X=extra_X, extra_y=extra_y,
+                     extra_parent=extra_parent, n_classes=k, C=C)
+    cv = cross_validate(X, real.labels, groups=groups, **common_cv)
+    if groups is not None:  # the same probe on plain stratified folds: the leak the groups close
+        cv.extra["ungrouped_cv_accuracy"] = cross_validate(X, real.labels, **common_cv).accuracy
     all_X = X if extra_X is None else np.concatenate([X, extra_X])
     all_y = real.labels if extra_X is None else np.concatenate([real.labels, extra_y])
     probe = ProbeClassifier(C=C, n_classes=k).fit(all_X, all_y)
@@ -210,7 +243,8 @@ def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbon
 
 
 def _finetune(project, real, extra_paths, extra_y, extra_parent, backbone, *,
-              folds, seed, repeats, pretrained, epochs, checkpoints: Path | None, device: str | None):
+              folds, seed, repeats, pretrained, epochs, checkpoints: Path | None, device: str | None,
+              groups=None):
     from datacentric.model.backbone import create_backbone, data_config
     from datacentric.model.finetune import FineTuner, decode_images
 
@@ -239,10 +273,11 @@ def _finetune(project, real, extra_paths, extra_y, extra_parent, backbone, *,
         return tuner.predict_proba([paths[i] for i in val_idx], images=images)
 
     cv: CrossValResult = run_folds(real.labels, fit_predict, n_classes=k, folds=folds, seed=seed,
-                                   repeats=repeats, extra_parent=extra_parent, description="fine-tuning folds")
+                                   repeats=repeats, extra_parent=extra_parent, description="fine-tuning folds",
+                                   groups=groups)
     final_epochs = max(1, int(round(float(np.median(best_epochs)))))
     final = FineTuner(backbone, seed=seed, **{**options, "epochs": final_epochs})
     final.fit(paths + extra_paths, np.concatenate([real.labels, extra_y]) if extra_paths else real.labels,
               images=images)
-    cv.extra = {"best_epochs": best_epochs, "final_epochs": final_epochs}
+    cv.extra = {**cv.extra, "best_epochs": best_epochs, "final_epochs": final_epochs}
     return cv, final.module_.cpu().eval(), cfg

@@ -147,3 +147,37 @@ def test_probe_keeps_columns_for_classes_missing_from_training():
     probe = ProbeClassifier(n_classes=4).fit(X[y != 1], y[y != 1])
     p = probe.predict_proba(X)
     assert p.shape == (18, 4) and p[:, [1, 3]].max() < 1e-6
+
+
+def test_group_folds_keep_every_group_on_one_side():
+    y = np.repeat([0, 1], 30)
+    groups = [f"part{i // 3}" for i in range(60)]  # three shots of each part
+    plan = plan_folds(y, folds=5, seed=0, repeats=2, groups=groups)
+    for r in range(2):
+        for g in set(groups):
+            rows = [i for i, name in enumerate(groups) if name == g]
+            assert len(set(plan.assignments[r, rows].tolist())) == 1, g
+        assert sorted(set(plan.assignments[r].tolist())) == [0, 1, 2, 3, 4]
+    assert not np.array_equal(plan.assignments[0], plan.assignments[1])  # repeats reshuffle
+
+
+def test_repeated_shots_flatter_plain_folds_and_groups_close_the_leak():
+    # every part photographed 3 times: its shots are near copies, the label is part noise
+    rng = np.random.default_rng(0)
+    parts = rng.normal(size=(30, 200))
+    y = np.repeat(rng.integers(0, 2, 30), 3)
+    X = np.repeat(parts, 3, axis=0) + rng.normal(0, 0.05, (90, 200))
+    groups = [f"p{i // 3}" for i in range(90)]
+    plain = cross_validate(X, y, folds=5, seed=0).accuracy
+    grouped = cross_validate(X, y, folds=5, seed=0, groups=groups).accuracy
+    assert plain > 0.9  # a twin in the training part gives the label away
+    assert grouped < 0.75  # with the twins kept together there is nothing to learn
+
+
+@pytest.mark.parametrize("groups, message", [
+    (["a", "b", "a", "b", "a", "b"], "only 2 groups for 3 folds"),
+    (["a", "a", "a", "a", "b", "c"], "holds 4 of 6 images"),
+])
+def test_groups_that_cannot_fill_the_folds_are_refused(groups, message):
+    with pytest.raises(DatacentricError, match=message):
+        plan_folds(np.array([0, 1, 0, 1, 0, 1]), folds=3, groups=groups)

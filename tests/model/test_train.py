@@ -157,3 +157,50 @@ def test_train_can_leave_images_out(project):
     result = train(project, exclude=left_out)
     assert not set(left_out) & set(result.ids) and len(result.ids) == 21
     assert result.run.config["excluded"] == sorted(left_out)
+
+
+def _with_parts(project, images, tmp_path: Path, *, skip: int = 0) -> None:
+    """Attach a part_id to the images (4 parts per class, 2 shots each), leaving out ``skip``."""
+    rows = ["file,label,part_id"]
+    for label, paths in images.items():
+        for i, path in enumerate(paths[skip:]):
+            rows.append(f"{path},{label},{label}-{i // 2}")
+    (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
+    import_path(project, tmp_path / "parts.csv", annotator="mira")
+
+
+def test_group_by_keeps_parts_on_one_side_and_reports_the_leak(project, images, tmp_path: Path):
+    _with_parts(project, images, tmp_path)
+    result = train(project, mode="probe", group_by="part_id")
+    folds = np.load(result.run.dir / "oof.npz")["folds"]
+    part = {r.id: r.metadata["part_id"] for r in project.images()}
+    ids = list(np.load(result.run.dir / "oof.npz")["ids"])
+    for r in range(folds.shape[0]):
+        by_part: dict[str, set] = {}
+        for i, image_id in enumerate(ids):
+            by_part.setdefault(part[image_id], set()).add(int(folds[r, i]))
+        assert all(len(f) == 1 for f in by_part.values())
+    assert result.run.config["group_by"] == "part_id"
+    assert result.run.metrics["groups"] == 12
+    assert result.ungrouped_cv_accuracy == result.run.metrics["ungrouped_cv_accuracy"]
+    assert 0.0 <= result.ungrouped_cv_accuracy <= 1.0
+
+
+def test_group_by_refuses_unknown_or_incomplete_columns(project, images, tmp_path: Path):
+    with pytest.raises(DatacentricError, match="no image has metadata column 'lot'"):
+        train(project, mode="probe", group_by="lot")
+    _with_parts(project, images, tmp_path, skip=1)
+    with pytest.raises(DatacentricError, match="3 of 24 images have no 'part_id'"):
+        train(project, mode="probe", group_by="part_id")
+    assert project.latest_run("train") is None  # refused before a run is recorded
+
+
+def test_audit_names_the_gap_that_grouping_closed(project, images, tmp_path: Path):
+    from datacentric.audit import find_issues
+
+    _with_parts(project, images, tmp_path)
+    result = train(project, mode="probe", group_by="part_id")
+    audit = find_issues(project, report=False)
+    line = next(s for s in audit.summary if "kept each part_id" in s)
+    assert f"plain folds report {result.ungrouped_cv_accuracy:.2f}" in line
+    assert audit.counts["group_by"] == "part_id"
