@@ -245,6 +245,10 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         "near_duplicates_across_folds": len(leaks),
     }
     s, steps = result.summary, result.next_steps
+    weak_model = _weak_model_warning(result)
+    result.counts["weak_model"] = weak_model is not None
+    if weak_model:
+        s.append(weak_model)
     s.append(f"The model, tested on images it did not train on, agrees with the given label on "
              f"{_pct(result.accuracy)} of {n} images.")
     if flagged:
@@ -325,6 +329,26 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         steps.append(f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
                      f"kind of defect? Remove them or collect more like them.")
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+
+
+WEAK_SKILL = 0.7  # share of the way from "always the commonest class" to perfect
+
+
+def _weak_model_warning(result: AuditResult) -> str | None:
+    """A caution for the top of the summary when the model is too weak to trust its flags."""
+    counts = np.bincount([result.class_names.index(i.given) for i in result.label_issues],
+                         minlength=len(result.class_names)) if result.label_issues else np.zeros(1)
+    n = int(counts.sum())
+    if n == 0 or not result.accuracy == result.accuracy:
+        return None
+    chance = float(counts.max() / n)
+    skill = (result.accuracy - chance) / max(1e-9, 1.0 - chance)
+    if skill >= WEAK_SKILL:
+        return None
+    return (f"Caution: the model is weak on these images (right on {_pct(result.accuracy)}, where always "
+            f"answering the commonest class would be right on {_pct(chance)}), so many flags will be its "
+            f"own mistakes rather than wrong labels. Review them worst first and expect fewer real "
+            f"errors than flags; more labelled images or a better backbone make the flags sharper.")
 
 
 # -- the project-level audit -----------------------------------------------------------

@@ -11,6 +11,7 @@ __all__ = ["render_report"]
 
 MAX_FLAGGED = 60
 BIG = 180
+FULL = 1024  # flagged images open at up to this size on click: fine cracks need pixels
 SMALL = 120
 
 _HOW = (
@@ -75,7 +76,7 @@ def _flagged_cards(result) -> str:
             f"looks like <b>{H.escape(issue.suggested)}</b> ({_pct(issue.confidence)} sure)<br>"
             f"<span class='muted'>label quality {issue.quality:.2f}</span>{vote_text}"
         )
-        main = H.thumbnail(issue.image, BIG, caption=caption, kind="bad", title=issue.image)
+        main = H.thumbnail(issue.image, BIG, caption=caption, kind="bad", title=issue.image, zoom=FULL)
         groups = []
         for label, paths, kind in ((issue.given, issue.nearest_given, "info"),
                                    (issue.suggested, issue.nearest_suggested, "good")):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import html as _html
 import io
 import math
@@ -95,6 +96,12 @@ figure.thumb.good img { border-color:var(--good); }
 figure.thumb.info img { border-color:var(--info); }
 figure.thumb figcaption { font-size:13px; color:var(--ink); margin-top:3px; line-height:1.35; }
 figure.thumb figcaption .muted, .muted { color:var(--muted); }
+a.zoom-in { cursor:zoom-in; }
+.zoom { display:none; position:fixed; inset:0; z-index:10; background:rgba(0,0,0,.85);
+  align-items:center; justify-content:center; flex-direction:column; }
+.zoom:target { display:flex; }
+.zoom img { max-width:96vw; max-height:90vh; image-rendering:auto; }
+.zoom a { color:#fff; margin-top:8px; font-size:15px; }
 .missing { display:flex; align-items:center; justify-content:center; color:var(--muted);
            background:#eceef2; border-radius:4px; font-size:12px; }
 .row { display:flex; flex-wrap:wrap; gap:8px; align-items:flex-start; }
@@ -273,22 +280,43 @@ def thumbnail(
     caption: str | None = None,
     kind: str | None = None,
     title: str | None = None,
+    zoom: int = 0,
 ) -> Html:
     """An embedded image with an optional caption.
 
     ``caption`` is HTML (use :func:`escape` for plain text); ``kind`` colours the
     border (bad, good, info); ``title`` is the hover text (defaults to the file name).
+    ``zoom`` > 0 also embeds the image at up to that many pixels, shown over
+    the page when the thumbnail is clicked (no script: a CSS ``:target`` overlay).
     A file that cannot be read becomes a grey box saying so, never an exception.
     """
     hover = escape(title if title is not None else Path(path).name)
     try:
         uri = image_data_uri(path, size)
         img = f'<img src="{uri}" width="{size}" height="{size}" style="object-fit:contain" alt="{hover}" title="{hover}">'
+        if zoom:
+            img = _zoomable(img, image_data_uri(path, _native_side(path, zoom), quality=92), hover)
     except Exception:  # noqa: BLE001  (a report must not fail on one unreadable image)
         img = f'<div class="missing" style="width:{size}px;height:{size}px">image not readable</div>'
     cls = f"thumb {escape(kind)}" if kind else "thumb"
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
     return Html(f'<figure class="{cls}" style="width:{size + 6}px">{img}{cap}</figure>')
+
+
+def _native_side(path: str | Path, limit: int) -> int:
+    """The image's longer side in pixels, at most ``limit`` (a zoom never enlarges)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return max(1, min(int(limit), max(image.size)))
+
+
+def _zoomable(img: str, full_uri: str, hover: str) -> str:
+    """Wrap a thumbnail in a link that opens the full-size copy over the page."""
+    anchor = "zoom-" + hashlib.sha256(full_uri.encode("ascii")).hexdigest()[:12]
+    return (f'<a class="zoom-in" href="#{anchor}" title="click for full size">{img}</a>'
+            f'<div class="zoom" id="{anchor}"><img src="{full_uri}" alt="{hover}">'
+            f'<a href="#_">close</a></div>')
 
 
 def figure(fragments: Iterable[str]) -> str:

@@ -68,3 +68,14 @@ def test_audit_arrays_passes_the_flag_rule_on(synthetic):
     old = audit_arrays(s.labels, s.probs, s.classes, filter_by="prune_by_noise_rate")
     assert set(s.wrong) <= {i.index for i in default.flagged}
     assert len(default.flagged) < len(old.flagged)
+
+
+def test_a_weak_model_is_named_at_the_top_of_the_summary():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    probs = rng.dirichlet([1, 1], size=80)  # a model that knows nothing
+    weak = audit_arrays(labels, probs, ["ok", "defect"])
+    assert weak.summary[0].startswith("Caution: the model is weak") and weak.counts["weak_model"]
+    strong = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
+    good = audit_arrays(labels, strong, ["ok", "defect"])
+    assert not any("Caution" in line for line in good.summary) and not good.counts["weak_model"]

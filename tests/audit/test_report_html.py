@@ -55,3 +55,15 @@ def test_bar_chart_svg_and_write(tmp_path):
     assert svg.count("<rect") == 2 and "#c8372d" in svg and "stroke-dasharray" in svg
     out = H.write(tmp_path / "sub" / "r.html", H.page("t", []))
     assert out.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_zoomable_thumbnail_opens_the_image_at_full_size_without_script(tmp_path):
+    path = tmp_path / "cell.png"
+    Image.new("L", (300, 200), 120).save(path)
+    out = H.thumbnail(path, 120, zoom=1024)
+    anchor = out.split('href="#', 1)[1].split('"', 1)[0]
+    assert f'id="{anchor}"' in out and "<script" not in out
+    uris = [part.split('"', 1)[0] for part in out.split('src="')[1:]]
+    sizes = [Image.open(__import__("io").BytesIO(base64.b64decode(u.split(",", 1)[1]))).size for u in uris]
+    assert sizes == [(120, 80), (300, 200)]  # the zoom shows the real pixels, never enlarged
+    assert 'href="#' not in H.thumbnail(path, 120)  # no zoom unless asked
