@@ -28,6 +28,8 @@ import numpy as np
 
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
+from datacentric.names import case_twin, clean_class_list, clean_class_name
+from datacentric.paths import inside
 from datacentric.store import DB_NAME, connect, now, transaction
 
 __all__ = [
@@ -154,10 +156,11 @@ class Project:
             raise DatacentricError("already a datacentric project", root)
         if root.exists() and not root.is_dir():
             raise DatacentricError("exists and is not a folder", root)
-        root.mkdir(parents=True, exist_ok=True)
-        config = ProjectConfig(classes=list(dict.fromkeys(classes)), seed=seed)
+        settings = {"classes": clean_class_list(classes, "--classes"), "seed": seed}
         if backbone:
-            config.backbone = backbone
+            settings["backbone"] = backbone
+        config = ProjectConfig.from_dict(settings, "init")
+        root.mkdir(parents=True, exist_ok=True)
         conn = connect(root / DB_NAME, create=True)
         config.save(root / CONFIG_NAME)
         return cls(root, config, conn)
@@ -185,10 +188,14 @@ class Project:
         """Write :attr:`config` back to ``datacentric.toml``."""
         self.config.save(self.root / CONFIG_NAME)
 
+    def path(self, *parts: str | Path) -> Path:
+        """A path under the project folder; refuses one that would resolve outside it."""
+        return inside(self.root, *parts)
+
     @property
     def cache_dir(self) -> Path:
         """Folder for caches (embeddings, converted weights)."""
-        path = self.root / "cache"
+        path = self.path("cache")
         path.mkdir(exist_ok=True)
         return path
 
@@ -298,7 +305,7 @@ class Project:
 
         Returns True when a row was added. Earlier labels stay: the table is the history.
         """
-        self._check_label(label)
+        label = self.check_label(label)
         current = conn.execute(
             "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
             (image_id, annotator),
@@ -312,21 +319,35 @@ class Project:
         )
         return True
 
-    def _check_label(self, label: str) -> None:
-        if not label or not label.strip():
-            raise DatacentricError("empty label", self.root)
-        if self.config.classes and label not in self.config.classes:
-            raise DatacentricError(
-                f"unknown label '{label}' (classes: {', '.join(self.config.classes)})", self.root
-            )
+    def check_label(self, label: str, *, pending: Iterable[str] = (),
+                    where: object | None = None) -> str:
+        """Return ``label`` cleaned (see :mod:`datacentric.names`) if the project accepts it.
+
+        With a fixed class list the label must be on it; without one, a new class must
+        not differ only by case from a known one (or from one in ``pending``, the new
+        labels of the same batch). Raises :class:`DatacentricError` naming the problem.
+        """
+        where = self.root if where is None else where
+        name = clean_class_name(label, where)
+        fixed = self.config.classes
+        known = fixed or [*self.classes(), *pending]
+        if name in known:
+            return name
+        twin = case_twin(name, known)
+        if twin is not None:
+            raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'",
+                                   where)
+        if fixed:
+            raise DatacentricError(f"unknown label '{name}' (classes: {', '.join(fixed)})", where)
+        return name
 
     def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:
         """Record a reviewer's label for one image; it decides the consensus from now on."""
         image = self.image(ref)
         if not by.strip():
             raise DatacentricError("a relabel needs the reviewer's name (--by)", self.root)
+        label = self.check_label(label)
         with self.transaction() as conn:
-            self._check_label(label)
             conn.execute(
                 "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
                 " VALUES (?, ?, ?, 'relabel', ?, ?)",
@@ -410,10 +431,10 @@ class Project:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
         run_id = f"{stamp}-{kind}"
         suffix = 1
-        while (self.runs_dir / run_id).exists():
+        while self.path("runs", run_id).exists():
             suffix += 1
             run_id = f"{stamp}-{kind}-{suffix}"
-        (self.runs_dir / run_id).mkdir(parents=True)
+        self.path("runs", run_id).mkdir(parents=True)
         created = now()
         with self.transaction() as conn:
             conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
@@ -77,7 +78,8 @@ def export_(
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
     say(f"wrote {result.path}")
-    say(f"next: datacentric predict {project} new_photos/ --model {result.path}")
+    model = shlex.quote(str(result.path))
+    say(f"next: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
 
 
 def _num(value: float | None, spec: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -30,7 +31,8 @@ def init(
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
     with Project.init(project, classes=names, backbone=backbone, seed=seed) as proj:
         console.print(f"created project {proj.root} (backbone {proj.config.backbone})")
-        console.print(f"next: datacentric import {project} photos/")
+        shown = shlex.quote(str(project))
+        console.print(f"next: datacentric import {shown} photos/", soft_wrap=True)
 
 
 @app.command("import")
@@ -66,6 +68,8 @@ def import_(
     )
     for where, reason in result.skipped:
         console.print(f"  skipped {where}: {reason}")
+    for where, what in result.warnings:
+        console.print(f"  warning {where}: {what}")
 
 
 @app.command()
