@@ -218,7 +218,8 @@ def _conflicts(rows: list[_Row], infos: dict[Path, ImageInfo]) -> list[tuple[str
         key = (infos[row.path].id, row.annotator)
         before = last.get(key)
         if before is not None and before.label != row.label:
-            found.append((row.where, f"{row.annotator} labels this image '{row.label}' here after "
-                                     f"'{before.label}' at {before.where}; both kept, '{row.label}' counts"))
+            found.append((row.where, (f"{row.annotator} labels this image '{row.label}' here after "
+                                      f"'{before.label}' at {before.where}; both kept, "
+                                      f"'{row.label}' counts")))
         last[key] = row
     return found

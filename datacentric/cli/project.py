@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
@@ -97,7 +98,7 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
     for problem in info.problems:
-        console.print(f"  [yellow]problem:[/] {problem}")
+        console.print(Text.assemble("  ", ("problem:", "yellow"), f" {problem}"))
 
 
 @app.command()

@@ -193,7 +193,7 @@ def _push(conn: Connection, proj: Project, title: str | None, only_flagged: bool
 def _import_batch(conn: Connection, pid: int, tasks: list[dict]) -> list[int]:
     with conn.errors():
         response = conn.sdk.projects.import_tasks(id=pid, request=tasks, return_task_ids=True)
-    return list(response.task_ids or [])
+        return [int(t) for t in response.task_ids or []]
 
 
 def _find_or_create(conn: Connection, proj: Project, title: str | None, config: str, recreate: bool) -> tuple[int, str, bool]:
@@ -286,14 +286,13 @@ def _upload_name(rec: ImageRecord) -> str:
 
 def _upload_urls(conn: Connection, pid: int) -> dict[str, str]:
     """Uploaded file name (without Label Studio's random prefix) -> URL to put in a task."""
-    with conn.errors():
-        uploads = conn.uploads(pid)
     result = {}
-    for item in uploads:
-        stored = str(item.get("file", ""))
-        base = stored.rsplit("/", 1)[-1]
-        name = base.split("-", 1)[1] if "-" in base else base
-        result.setdefault(name, "/data/" + stored.lstrip("/"))
+    with conn.errors():
+        for item in conn.uploads(pid):
+            stored = str(item.get("file", ""))
+            base = stored.rsplit("/", 1)[-1]
+            name = base.split("-", 1)[1] if "-" in base else base
+            result.setdefault(name, "/data/" + stored.lstrip("/"))
     return result
 
 
