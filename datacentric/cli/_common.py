@@ -17,7 +17,7 @@ from typer.core import TyperGroup
 from datacentric.errors import DatacentricError
 from datacentric.progress import set_enabled
 
-__all__ = ["JsonOption", "ProjectArg", "console", "print_json", "to_jsonable"]
+__all__ = ["JsonOption", "ProjectArg", "console", "one_line", "print_json", "to_jsonable"]
 
 # User text (class names, file names, notes) is never markup: colour goes in through
 # rich.text.Text styles, so a name like "[/]" prints as itself and cannot crash a report.
@@ -60,6 +60,14 @@ def _one_line(text: str) -> None:
     """Print ``error: <text>`` on stderr (never as markup) and exit 1."""
     err_console.print(f"error: {text}", markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def one_line(text: object) -> str:
+    """``text`` safe for one line of a report: new lines and other control characters escaped."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def to_jsonable(value: Any) -> Any:

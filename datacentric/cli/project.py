@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
 from datacentric.importers import import_path
 from datacentric.project import Project
 from datacentric.status import project_status
@@ -140,7 +140,8 @@ def history(
         return
     for c in changes:
         was = f" (was {c.previous})" if c.previous else ""
-        note = f" — {c.note}" if c.note else ""
-        console.print(f"{c.at[:19]}  {c.path.name}  {c.annotator}: {c.label}{was}  [{c.source}]{note}", markup=False)
+        note = f" — {one_line(c.note)}" if c.note else ""
+        console.print(f"{c.at[:19]}  {one_line(c.path.name)}  {one_line(c.annotator)}: {c.label}{was}  "
+                      f"[{c.source}]{note}", soft_wrap=True)
     if not changes:
         console.print("no labels yet")

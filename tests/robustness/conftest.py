@@ -65,6 +65,6 @@ def write_csv(path: Path, text: str) -> Path:
 def two_images(tmp_path: Path) -> Path:
     """A folder ``shots/`` with a.png and b.png (distinct bytes)."""
     folder = tmp_path / "shots"
-    write_image(folder / "a.png", seed=1)
-    write_image(folder / "b.png", seed=2)
+    write_image(folder / "a.png", seed=1001)
+    write_image(folder / "b.png", seed=1002)
     return folder
