@@ -81,6 +81,10 @@ class PullResult:
     consensus_changed: int  # images whose consensus (training) label changed
     skipped: int  # skipped or empty annotations, and tasks of images not in this project
     annotators: list[str] = field(default_factory=list)
+    # annotations whose label the project refuses, left out with --skip-bad (task, annotation, who, why)
+    refused: list[str] = field(default_factory=list)
+    # labels that became new classes (only in a project without a fixed class list)
+    new_classes: list[str] = field(default_factory=list)
 
 
 def system_name(url: str, project_id: int) -> str:
@@ -415,16 +419,21 @@ def pull(
     url: str | None = None,
     title: str | None = None,
     timeout: float = 20.0,
+    skip_bad: bool = False,
 ) -> PullResult:
     """Add every Label Studio annotation to the store (annotator = the Label Studio user).
 
     Reads everything first, then writes in one transaction: a failed pull changes nothing.
     Annotations already pulled (same annotation id, same last edit) are not added again.
+    A label the project refuses (not on its class list, no valid class name) refuses the
+    pull naming the task, annotation and reviewer; ``skip_bad`` pulls the rest and lists it.
+    Without a fixed class list, new labels become classes and :attr:`PullResult.new_classes`
+    names them.
     """
     url, pid = _pull_target(project, url, title)
     conn, _me = connect(url, token, timeout=timeout)
     try:
-        return _pull(conn, project, pid)
+        return _pull(conn, project, pid, skip_bad)
     finally:
         conn.close()
 
@@ -451,7 +460,7 @@ def _pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str
     return targets[-1]  # the most recently linked project
 
 
-def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
+def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> PullResult:
     conn.action = "pull"
     system = system_name(conn.url, pid)
     with conn.errors():
@@ -468,22 +477,37 @@ def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
     images = {r.id for r in proj.images(None)}
     todo = []  # (updated_at, ann id, task id, image id, annotator, label)
     seen = skipped = 0
-    for task in exported:
-        tid = str(task.get("id"))
-        image_id = links[tid][0] if tid in links else (task.get("data") or {}).get("image_hash")
-        pulled = links[tid][1].get("pulled", {}) if tid in links else {}
-        for ann in task.get("annotations") or []:
-            seen += 1
-            label = _choice(ann)
-            if ann.get("was_cancelled") or label is None or image_id not in images:
-                skipped += 1
-                continue
-            if pulled.get(str(ann["id"])) == str(ann.get("updated_at")):
-                continue
-            who = ann.get("completed_by")
-            who = who.get("email") or who.get("id") if isinstance(who, dict) else who
-            annotator = users.get(who, str(who)) if not isinstance(who, str) else who
-            todo.append((str(ann.get("updated_at")), int(ann["id"]), tid, image_id, annotator, label))
+    refused: list[str] = []
+    new_classes: list[str] = []
+    known = set(proj.classes())
+    with conn.errors():  # a task of the wrong shape is the server's answer, not our bug
+        for task in exported:
+            tid = str(task.get("id"))
+            image_id = links[tid][0] if tid in links else (task.get("data") or {}).get("image_hash")
+            pulled = links[tid][1].get("pulled", {}) if tid in links else {}
+            for ann in task.get("annotations") or []:
+                seen += 1
+                label = _choice(ann)
+                if ann.get("was_cancelled") or label is None or image_id not in images:
+                    skipped += 1
+                    continue
+                if pulled.get(str(ann["id"])) == str(ann.get("updated_at")):
+                    continue
+                who = ann.get("completed_by")
+                who = who.get("email") or who.get("id") if isinstance(who, dict) else who
+                annotator = users.get(who, str(who)) if not isinstance(who, str) else who
+                where = f"task {tid}, annotation {ann['id']} by {annotator}"
+                try:
+                    label = proj.check_label(label, pending=new_classes, where=where)
+                except DatacentricError as exc:
+                    if not skip_bad:
+                        raise DatacentricError(f"pull refused, nothing pulled: {exc} "
+                                               "(use --skip-bad to pull the rest)", conn.url) from None
+                    refused.append(str(exc))
+                    continue
+                if label not in known and label not in new_classes:
+                    new_classes.append(label)
+                todo.append((str(ann.get("updated_at")), int(ann["id"]), tid, image_id, annotator, label))
     todo.sort()
     before = proj.labels()
     counts = Counter()
@@ -512,7 +536,7 @@ def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
         annotations_new=len(todo), added=counts["added"], changed=counts["changed"],
         confirmed=counts["confirmed"], new=counts["new"],
         consensus_changed=sum(1 for i, lab in after.items() if before.get(i) != lab),
-        skipped=skipped, annotators=sorted(annotators),
+        skipped=skipped, annotators=sorted(annotators), refused=refused, new_classes=new_classes,
     )
 
 
