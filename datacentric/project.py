@@ -16,6 +16,8 @@ them (see :meth:`Project.labels`).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -29,7 +31,7 @@ import numpy as np
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_list, clean_class_name
-from datacentric.paths import inside
+from datacentric.paths import inside, write_atomic
 from datacentric.store import DB_NAME, connect, now, transaction
 
 __all__ = [
@@ -45,6 +47,10 @@ __all__ = [
 # Annotations from these sources are reviews of earlier labels: when an image has
 # any, they decide its consensus label (a reviewer's fix beats the original votes).
 REVIEW_SOURCES = ("relabel", "labelstudio")
+
+# In each run folder: which process (pid, host) started the run, to tell a killed run
+# ("stale") from one still working.
+OWNER_FILE = ".owner.json"
 
 
 @dataclass(frozen=True)
@@ -96,7 +102,7 @@ class Run:
     kind: str
     dir: Path
     created_at: str
-    status: str = "running"
+    status: str = "running"  # running | done | failed | stale (its process is gone, unfinished)
     config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -435,6 +441,8 @@ class Project:
             suffix += 1
             run_id = f"{stamp}-{kind}-{suffix}"
         self.path("runs", run_id).mkdir(parents=True)
+        write_atomic(self.path("runs", run_id, OWNER_FILE),
+                     json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         created = now()
         with self.transaction() as conn:
             conn.execute(
@@ -499,15 +507,37 @@ class Project:
         return found
 
     def _run(self, row: sqlite3.Row) -> Run:
+        folder = self.runs_dir / row["id"]
+        status = row["status"]
+        if status == "running" and _owner_gone(folder):
+            status = "stale"
         return Run(
             id=row["id"],
             kind=row["kind"],
-            dir=self.runs_dir / row["id"],
+            dir=folder,
             created_at=row["created_at"],
-            status=row["status"],
+            status=status,
             config=json.loads(row["config"]),
             metrics=json.loads(row["metrics"]),
         )
+
+
+def _owner_gone(folder: Path) -> bool:
+    """True when the process that started a run on this machine no longer exists (kill -9)."""
+    try:
+        owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a run from before owners were kept, or unreadable: cannot tell
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (owned by someone else)
+    return False
 
 
 def _escape_like(text: str) -> str:
