@@ -17,6 +17,10 @@ from tests.conftest import write_image
 
 runner = CliRunner()
 
+# @promise("F1", ...): the cases of README.md's "What we promise" that a test checks
+# (test_readme.py holds the two in step).
+promise = pytest.mark.promise
+
 
 def invoke(*args: object):
     """Run the CLI in-process; returns click's Result (exit_code, output, stdout)."""

@@ -19,7 +19,13 @@ from PIL import Image
 from datacentric.errors import DatacentricError
 from datacentric.images import load_image
 from tests.conftest import write_image
-from tests.robustness.conftest import assert_one_line_error, invoke, store_digest, write_csv
+from tests.robustness.conftest import (
+    assert_one_line_error,
+    invoke,
+    promise,
+    store_digest,
+    write_csv,
+)
 
 TINY = "test_efficientnet@random"  # 99k-parameter random timm model, no weights needed
 
@@ -31,12 +37,14 @@ def bomb_limit(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
 
 
+@promise("F1")
 def test_a_decompression_bomb_is_one_line_from_the_loader(tmp_path, bomb_limit):
     bomb = write_image(tmp_path / "bomb.png", seed=3, size=64)
     with pytest.raises(DatacentricError, match="image too large"):
         load_image(bomb)
 
 
+@promise("F1")
 def test_a_decompression_bomb_refuses_the_import_and_skip_bad_skips_it(tmp_path, proj, bomb_limit):
     folder = tmp_path / "in"
     write_image(folder / "ok" / "small.png", seed=70, size=8)
@@ -49,6 +57,7 @@ def test_a_decompression_bomb_refuses_the_import_and_skip_bad_skips_it(tmp_path,
 
 
 # -- F2: a CSV row with more fields than the header ------------------------------------------
+@promise("F2")
 def test_a_csv_row_with_too_many_fields_names_the_row(proj, two_images):
     manifest = write_csv(two_images / "m.csv", "file,label\na.png,ok\nb.png,pit,extra,more\n")
     before = store_digest(proj)
@@ -60,6 +69,7 @@ def test_a_csv_row_with_too_many_fields_names_the_row(proj, two_images):
 MARKUP = "[bold red]x[/bold red][/]"
 
 
+@promise("F3")
 def test_markup_in_paths_labels_and_notes_never_breaks_a_command(tmp_path, photos):
     root = tmp_path / f"proj {MARKUP}"
     assert invoke("init", root, "--classes", "ok,pit,scratch,[red]x[bold]").exit_code == 0
@@ -129,6 +139,7 @@ def _small_project(root: Path, photos: Path) -> None:
 needs_mount = pytest.mark.skipif(_can_mount() is not None, reason=_can_mount() or "")
 
 
+@promise("F4")
 @needs_mount
 def test_a_full_disk_gives_one_line_and_keeps_the_store(tmp_path, photos):
     with tmpfs(tmp_path / "disk", "1m") as disk:
@@ -145,6 +156,7 @@ def test_a_full_disk_gives_one_line_and_keeps_the_store(tmp_path, photos):
             assert store_digest(root) == before
 
 
+@promise("F4")
 @needs_mount
 def test_a_read_only_project_gives_one_line(tmp_path, photos):
     with tmpfs(tmp_path / "disk", "8m") as disk:
@@ -162,6 +174,7 @@ def test_a_read_only_project_gives_one_line(tmp_path, photos):
 
 
 # -- F5: datacentric.toml with wrong types ---------------------------------------------------------
+@promise("F5")
 @pytest.mark.parametrize("text, key", [
     ("classes = 5\n", "classes"),
     ('classes = []\nfolds = "abc"\n', "folds"),
@@ -180,6 +193,7 @@ def test_a_settings_value_of_the_wrong_type_names_its_key(tmp_path, text, key):
     assert_one_line_error(invoke("status", root), f"setting '{key}'", "datacentric.toml")
 
 
+@promise("F5")
 def test_a_binary_settings_file_is_one_line(tmp_path):
     root = tmp_path / "p"
     invoke("init", root)
@@ -187,6 +201,7 @@ def test_a_binary_settings_file_is_one_line(tmp_path):
     assert_one_line_error(invoke("status", root), "settings file")
 
 
+@promise("U7")
 def test_an_empty_settings_file_does_not_drop_the_class_list(tmp_path):
     """U7: the fixed class list used to vanish with an emptied file; now that is refused."""
     root = tmp_path / "p"
@@ -223,6 +238,7 @@ def junk_server(body: bytes):
         server.server_close()
 
 
+@promise("F6")
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"null", b'"text"',
                                   b'{"id": 1, "email": "a", "username": "u"}', b'{"id": "x"}'])
 def test_malformed_json_from_the_server_is_one_line(proj, monkeypatch, body):
@@ -234,6 +250,7 @@ def test_malformed_json_from_the_server_is_one_line(proj, monkeypatch, body):
     assert store_digest(proj) == before
 
 
+@promise("U11")
 def test_the_mid_sync_message_says_finished_work_is_kept():
     """U11: after a cut-off push the links of finished batches are kept; the message says so."""
     import httpx

@@ -9,9 +9,16 @@ import pytest
 from datacentric.importers import import_path
 from datacentric.project import Project
 from tests.conftest import write_image
-from tests.robustness.conftest import assert_one_line_error, invoke, store_digest, write_csv
+from tests.robustness.conftest import (
+    assert_one_line_error,
+    invoke,
+    promise,
+    store_digest,
+    write_csv,
+)
 
 
+@promise("U1")
 @pytest.mark.parametrize("kind", ["dangling", "loop"])
 def test_a_broken_link_in_an_import_folder_refuses_the_batch(tmp_path, proj, kind):
     """U1: the README says a missing file refuses the batch; a broken link is a missing file."""
@@ -26,6 +33,7 @@ def test_a_broken_link_in_an_import_folder_refuses_the_batch(tmp_path, proj, kin
     assert skipped.exit_code == 0 and "gone.png" in skipped.output
 
 
+@promise("U4")
 def test_one_annotator_two_labels_for_one_image_in_a_csv_is_said(tmp_path, proj, two_images):
     """U4: both rows are kept in the history, in order, and the import says so."""
     manifest = write_csv(two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,ann\n")
@@ -39,6 +47,7 @@ def test_one_annotator_two_labels_for_one_image_in_a_csv_is_said(tmp_path, proj,
         assert p.labels()[image.id] == "pit"
 
 
+@promise("U3")
 def test_the_same_bytes_in_two_class_folders_is_said(tmp_path, project):
     """U3: one file copied into two class folders by one annotator."""
     folder = tmp_path / "in"
@@ -52,11 +61,13 @@ def test_the_same_bytes_in_two_class_folders_is_said(tmp_path, project):
     assert where.endswith("x.png") and "'pit' here after 'ok'" in what
 
 
+@promise("U3", "U4")
 def test_two_annotators_may_disagree_without_a_warning(tmp_path, project, two_images):
     manifest = write_csv(two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,bob\n")
     assert import_path(project, manifest).warnings == []
 
 
+@promise("U5")
 def test_a_header_naming_a_column_twice_is_refused(proj, two_images):
     """U5: file,label,label used the last column without a word."""
     manifest = write_csv(two_images / "m.csv", "file,label,label\na.png,ok,pit\n")
@@ -65,6 +76,7 @@ def test_a_header_naming_a_column_twice_is_refused(proj, two_images):
     assert store_digest(proj) == before
 
 
+@promise("U6")
 def test_a_nul_byte_in_a_label_is_no_class(proj, two_images):
     """U6."""
     manifest = write_csv(two_images / "m.csv", "file,label\na.png,ok\x00\n")
@@ -73,6 +85,7 @@ def test_a_nul_byte_in_a_label_is_no_class(proj, two_images):
     assert store_digest(proj) == before
 
 
+@promise("U2")
 def test_a_case_variant_in_a_project_without_a_class_list_is_refused(tmp_path, project):
     """U2: 'scratch ', 'Scratch' and 'scratch' were three classes."""
     folder = tmp_path / "in"

@@ -15,7 +15,7 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio.sync import _pull, system_name
 from datacentric.project import Project
-from tests.robustness.conftest import store_digest
+from tests.robustness.conftest import promise, store_digest
 
 URL = "http://ls.invalid"
 PID = 7
@@ -77,6 +77,7 @@ def open_list(tmp_path, photos):
     proj.close()
 
 
+@promise("U8")
 def test_one_unknown_label_names_task_annotation_and_reviewer(fixed):
     proj, ids = fixed
     before = store_digest(proj.root)
@@ -89,6 +90,7 @@ def test_one_unknown_label_names_task_annotation_and_reviewer(fixed):
     assert store_digest(proj.root) == before
 
 
+@promise("U8")
 def test_skip_bad_pulls_the_rest_and_lists_what_it_left(fixed):
     proj, ids = fixed
     result = _pull(FakeServer([_task(1, ids[0], "pit"), _task(2, ids[1], "dent")]), proj, PID, skip_bad=True)
@@ -96,6 +98,7 @@ def test_skip_bad_pulls_the_rest_and_lists_what_it_left(fixed):
     assert proj.labels()[ids[0]] == "pit"
 
 
+@promise("S1", "U9")
 @pytest.mark.parametrize("label", ["../../x/ESC", "a\x00b", "Pit"])
 def test_a_hostile_reviewer_label_never_becomes_a_class(open_list, label):
     proj, ids = open_list
@@ -105,6 +108,7 @@ def test_a_hostile_reviewer_label_never_becomes_a_class(open_list, label):
     assert store_digest(proj.root) == before
 
 
+@promise("U9")
 def test_new_classes_from_reviewers_are_said(open_list):
     proj, ids = open_list
     result = _pull(FakeServer([_task(1, ids[0], " dent "), _task(2, ids[1], "dent")]), proj, PID)

@@ -8,9 +8,10 @@ import pytest
 
 from datacentric.paths import copy_atomic, write_atomic
 from tests.conftest import write_image
-from tests.robustness.conftest import invoke
+from tests.robustness.conftest import invoke, promise
 
 
+@promise("X2")
 def test_a_new_line_in_a_file_name_keeps_history_one_line_per_label(tmp_path):
     root = tmp_path / "p"
     invoke("init", root)
@@ -25,6 +26,7 @@ def test_a_new_line_in_a_file_name_keeps_history_one_line_per_label(tmp_path):
     assert "two\\nlines.png" in lines[0] and "a\\nb: ok" in lines[0]
 
 
+@promise("X1")
 def test_an_interrupted_copy_leaves_the_old_file_whole(tmp_path, monkeypatch):
     """export --out goes through copy_atomic: a kill mid-copy never truncates a good model."""
     target = tmp_path / "model.onnx"
@@ -46,6 +48,7 @@ def test_an_interrupted_copy_leaves_the_old_file_whole(tmp_path, monkeypatch):
     assert target.read_bytes() == b"new model" * 1000
 
 
+@promise("X1")
 def test_write_atomic_replaces_whole_files(tmp_path):
     path = write_atomic(tmp_path / "sub" / "a.json", "{}")
     assert path.read_text() == "{}"
@@ -53,6 +56,7 @@ def test_write_atomic_replaces_whole_files(tmp_path):
     assert path.read_bytes() == b"[1]" and len(list(path.parent.iterdir())) == 1
 
 
+@promise("X1")
 def test_export_copies_to_out_atomically():
     """The one place export writes --out uses the atomic copy (export itself is tested elsewhere)."""
     import inspect

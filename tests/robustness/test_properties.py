@@ -18,7 +18,7 @@ from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv
 from datacentric.project import Project
 from tests.conftest import write_image
-from tests.robustness.conftest import store_digest
+from tests.robustness.conftest import promise, store_digest
 
 # 60 examples keep the suite quick on 2 cores; DATACENTRIC_EXAMPLES=1000 searches harder.
 FAST = settings(max_examples=int(os.environ.get("DATACENTRIC_EXAMPLES", "60")), deadline=None,
@@ -57,6 +57,7 @@ SETTINGS = st.one_of(
 )
 
 
+@promise("P1")
 @FAST
 @given(SETTINGS)
 def test_any_settings_load_or_fail_with_one_datacentric_error(data):
@@ -69,6 +70,7 @@ def test_any_settings_load_or_fail_with_one_datacentric_error(data):
         assert config.folds >= 2 and config.image_size >= 0 and config.seed >= 0
 
 
+@promise("P1")
 @FAST
 @given(st.one_of(st.binary(max_size=200), st.text(max_size=200)))
 def test_any_bytes_as_settings_load_or_fail_with_one_datacentric_error(raw):
@@ -109,6 +111,7 @@ ROWS = st.lists(st.one_of(st.tuples(FILES, CELLS).map(list), st.tuples(FILES, CE
                           st.lists(CELLS, max_size=6)), max_size=6)
 
 
+@promise("P1")
 @FAST
 @given(header=HEADERS, rows=ROWS,
        fixed=st.booleans(), skip_bad=st.booleans(), raw=st.one_of(st.none(), st.binary(max_size=80)))

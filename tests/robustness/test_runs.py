@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from datacentric.project import Project
-from tests.robustness.conftest import invoke
+from tests.robustness.conftest import invoke, promise
 
 KILLED = """
 import os, sys
@@ -17,6 +17,7 @@ os.kill(os.getpid(), 9)
 """
 
 
+@promise("U10")
 def test_a_killed_run_is_stale_and_status_shows_it_apart(proj):
     done = subprocess.run([sys.executable, "-c", KILLED, str(proj)], check=False)
     assert done.returncode == -9
@@ -30,6 +31,7 @@ def test_a_killed_run_is_stale_and_status_shows_it_apart(proj):
     assert "stale runs (killed before they finished, ignored): train 1" in text
 
 
+@promise("U10")
 def test_a_run_from_before_owners_were_kept_stays_running(project):
     run = project.new_run("train")
     (run.dir / ".owner.json").unlink()
