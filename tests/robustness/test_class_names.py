@@ -180,3 +180,17 @@ def test_a_settings_file_with_a_hostile_class_is_refused(tmp_path):
 def test_improve_builds_every_path_through_the_project_helper():
     source = (Path(__file__).parents[2] / "datacentric" / "improve" / "workflow.py").read_text()
     assert "proj.root /" not in source and "run.dir /" not in source
+
+
+@promise("S1")
+def test_drift_and_audit_hints_quote_the_project_and_folder():
+    from types import SimpleNamespace
+
+    from datacentric.cli.audit import _shown
+    from datacentric.drift._check import _advice
+
+    assert _shown(Path("my parts")) == "'my parts/'"
+    result = SimpleNamespace(drift=True, alpha=0.05, unusual=3, top_images=[{}, {}])
+    lines = _advice(SimpleNamespace(root=Path("/w/my parts")), result, Path("/w/my parts/runs/x y/to_label"))
+    assert "datacentric import '/w/my parts' '/w/my parts/runs/x y/to_label'" in lines[0]
+    assert "datacentric retrain '/w/my parts'" in lines[1]
