@@ -336,9 +336,10 @@ class Project:
         where = self.root if where is None else where
         name = clean_class_name(label, where)
         fixed = self.config.classes
-        known = fixed or [*self.classes(), *pending]
-        if name in known:
+        pending = list(pending)
+        if name in fixed or name in pending or (not fixed and self._has_label(name)):
             return name
+        known = fixed or [*self.classes(), *pending]
         twin = case_twin(name, known)
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'",
@@ -346,6 +347,10 @@ class Project:
         if fixed:
             raise DatacentricError(f"unknown label '{name}' (classes: {', '.join(fixed)})", where)
         return name
+
+    def _has_label(self, name: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM annotations WHERE label = ? LIMIT 1", (name,)).fetchone()
+        return row is not None
 
     def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:
         """Record a reviewer's label for one image; it decides the consensus from now on."""

@@ -165,7 +165,8 @@ def connect(url: str, token: str, *, timeout: float = 20.0) -> tuple[Connection,
 
 def _unreadable(doing: str, detail: str, url: str) -> DatacentricError:
     return DatacentricError(
-        f"Label Studio's answer during {doing} cannot be read ({detail}); is this a Label Studio server?",
+        f"Label Studio's answer during {doing} cannot be read ({detail}); "
+        "is this a Label Studio server?",
         url,
     )
 

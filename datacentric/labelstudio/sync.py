@@ -81,7 +81,7 @@ class PullResult:
     consensus_changed: int  # images whose consensus (training) label changed
     skipped: int  # skipped or empty annotations, and tasks of images not in this project
     annotators: list[str] = field(default_factory=list)
-    # annotations whose label the project refuses, left out with --skip-bad (task, annotation, who, why)
+    # labels the project refuses, left out with --skip-bad (task, annotation, who, why)
     refused: list[str] = field(default_factory=list)
     # labels that became new classes (only in a project without a fixed class list)
     new_classes: list[str] = field(default_factory=list)
@@ -477,9 +477,7 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
     images = {r.id for r in proj.images(None)}
     todo = []  # (updated_at, ann id, task id, image id, annotator, label)
     seen = skipped = 0
-    refused: list[str] = []
-    new_classes: list[str] = []
-    known = set(proj.classes())
+    gate = _LabelGate(proj, skip_bad, conn.url)
     with conn.errors():  # a task of the wrong shape is the server's answer, not our bug
         for task in exported:
             tid = str(task.get("id"))
@@ -496,17 +494,9 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
                 who = ann.get("completed_by")
                 who = who.get("email") or who.get("id") if isinstance(who, dict) else who
                 annotator = users.get(who, str(who)) if not isinstance(who, str) else who
-                where = f"task {tid}, annotation {ann['id']} by {annotator}"
-                try:
-                    label = proj.check_label(label, pending=new_classes, where=where)
-                except DatacentricError as exc:
-                    if not skip_bad:
-                        raise DatacentricError(f"pull refused, nothing pulled: {exc} "
-                                               "(use --skip-bad to pull the rest)", conn.url) from None
-                    refused.append(str(exc))
+                label = gate.admit(label, f"task {tid}, annotation {ann['id']} by {annotator}")
+                if label is None:
                     continue
-                if label not in known and label not in new_classes:
-                    new_classes.append(label)
                 todo.append((str(ann.get("updated_at")), int(ann["id"]), tid, image_id, annotator, label))
     todo.sort()
     before = proj.labels()
@@ -536,8 +526,33 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
         annotations_new=len(todo), added=counts["added"], changed=counts["changed"],
         confirmed=counts["confirmed"], new=counts["new"],
         consensus_changed=sum(1 for i, lab in after.items() if before.get(i) != lab),
-        skipped=skipped, annotators=sorted(annotators), refused=refused, new_classes=new_classes,
+        skipped=skipped, annotators=sorted(annotators), refused=gate.refused,
+        new_classes=gate.new_classes,
     )
+
+
+class _LabelGate:
+    """Checks pulled labels as the project checks any label; keeps refusals and new classes."""
+
+    def __init__(self, proj: Project, skip_bad: bool, url: str) -> None:
+        self.proj, self.skip_bad, self.url = proj, skip_bad, url
+        self.known = set(proj.classes())
+        self.refused: list[str] = []
+        self.new_classes: list[str] = []
+
+    def admit(self, label: str, where: str) -> str | None:
+        """The cleaned label, or None when refused under --skip-bad (else raises)."""
+        try:
+            label = self.proj.check_label(label, pending=self.new_classes, where=where)
+        except DatacentricError as exc:
+            if not self.skip_bad:
+                raise DatacentricError(f"pull refused, nothing pulled: {exc} "
+                                       "(use --skip-bad to pull the rest)", self.url) from None
+            self.refused.append(str(exc))
+            return None
+        if label not in self.known and label not in self.new_classes:
+            self.new_classes.append(label)
+        return label
 
 
 def _choice(annotation: dict) -> str | None:
