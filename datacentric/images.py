@@ -126,6 +126,8 @@ def _check_file(path: Path) -> None:
     """Raise a one-line error unless ``path`` names an existing regular file."""
     if "\x00" in str(path):
         raise DatacentricError("file name holds a NUL byte", ascii(str(path)))
+    if not str(path).isprintable() and not _utf8(str(path)):
+        raise DatacentricError("file name is not valid UTF-8; rename the file", ascii(str(path)))
     try:
         exists, is_file, is_link = path.exists(), path.is_file(), path.is_symlink()
     except OSError as exc:
@@ -136,6 +138,14 @@ def _check_file(path: Path) -> None:
         raise DatacentricError("image not found", path)
     if not is_file:
         raise DatacentricError("not a file", path)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def list_images(folder: Path | str) -> list[Path]:

@@ -33,6 +33,7 @@ class ErrorsAsOneLine(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         set_enabled(sys.stderr.isatty())
+        _tolerant_streams()
         try:
             return super().invoke(ctx)
         except DatacentricError as exc:
@@ -54,6 +55,14 @@ _DISK_ERRORS = {
     errno.EACCES: "no permission to write here",
     errno.EPERM: "no permission to write here",
 }
+
+
+def _tolerant_streams() -> None:
+    """Print any text: a file name that is not valid UTF-8 comes out escaped, never as a crash
+    after the store was written (commit, then report, must not fail in the report)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
 
 
 def _one_line(text: str) -> None:

@@ -98,3 +98,17 @@ def test_a_case_variant_in_a_project_without_a_class_list_is_refused(tmp_path, p
 
     with pytest.raises(DatacentricError, match="differs only by case from the class 'scratch'"):
         import_path(project, tmp_path / "more")
+
+
+@promise("X3")
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path, proj):
+    """Found while hardening: such a name reached SQLite and ended in UnicodeEncodeError."""
+    folder = tmp_path / "in"
+    write_image(folder / "ok" / "fine.png", seed=66)
+    raw = os.fsencode(folder / "ok") + b"/bad\xff.png"
+    with open(raw, "wb") as handle:
+        handle.write((folder / "ok" / "fine.png").read_bytes()[:-1] + b"\x00")
+    before = store_digest(proj)
+    assert_one_line_error(invoke("import", proj, folder), "not valid UTF-8")
+    assert store_digest(proj) == before
+    assert invoke("import", proj, folder, "--skip-bad").exit_code == 0
