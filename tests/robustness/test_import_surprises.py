@@ -112,3 +112,12 @@ def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path, proj):
     assert_one_line_error(invoke("import", proj, folder), "not valid UTF-8")
     assert store_digest(proj) == before
     assert invoke("import", proj, folder, "--skip-bad").exit_code == 0
+
+
+@promise("X3")
+@pytest.mark.parametrize("ref", ["a\x00b.png", "bad\udcff.png"])
+def test_looking_up_an_image_by_an_impossible_name_is_one_error(project, ref):
+    from datacentric.errors import DatacentricError
+
+    with pytest.raises(DatacentricError, match="no image"):
+        project.image(ref)
