@@ -55,8 +55,11 @@ def copy_atomic(source: Path | str, target: Path | str) -> Path:
 
 
 def _replace_with(path: Path, fill: Callable) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise DatacentricError(f"cannot write here: {exc.strerror or exc}", path) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             fill(handle)

@@ -166,7 +166,11 @@ class Project:
         if backbone:
             settings["backbone"] = backbone
         config = ProjectConfig.from_dict(settings, "init")
-        root.mkdir(parents=True, exist_ok=True)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DatacentricError(f"cannot create the project folder: {reason}", root) from None
         conn = connect(root / DB_NAME, create=True)
         config.save(root / CONFIG_NAME)
         return cls(root, config, conn)

@@ -17,7 +17,10 @@ from typer.core import TyperGroup
 from datacentric.errors import DatacentricError
 from datacentric.progress import set_enabled
 
-__all__ = ["JsonOption", "ProjectArg", "console", "one_line", "print_json", "to_jsonable"]
+__all__ = [
+    "JsonOption", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
+    "to_jsonable",
+]
 
 # User text (class names, file names, notes) is never markup: colour goes in through
 # rich.text.Text styles, so a name like "[/]" prints as itself and cannot crash a report.
@@ -55,6 +58,12 @@ _DISK_ERRORS = {
     errno.EACCES: "no permission to write here",
     errno.EPERM: "no permission to write here",
 }
+
+
+def require_at_least(value: int | None, least: int, option: str) -> None:
+    """Refuse an integer option below ``least`` in one line (``None``: not given)."""
+    if value is not None and value < least:
+        raise DatacentricError(f"{option} must be at least {least}, got {value}", option)
 
 
 def _tolerant_streams() -> None:

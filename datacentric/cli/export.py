@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
 from datacentric.errors import DatacentricError
 
 
@@ -41,6 +41,7 @@ def export_(
 
     if format.lower() != "onnx":
         raise DatacentricError(f"unknown format '{format}' (expected onnx)", "--format")
+    require_at_least(threads, 1, "--threads")
     with Project.open(project) as proj:
         result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
     if json:

@@ -271,6 +271,8 @@ def improve_project(
     """
     from datacentric import plugins
 
+    _at_least(budget, 1, "budget")
+    _at_least(seeds, 1, "seeds")
     seed = proj.config.seed if seed is None else seed
     folds = folds or proj.config.folds
     data = proj.dataset("real")
@@ -368,6 +370,11 @@ def improve_project(
     return result
 
 
+def _at_least(value: int, least: int, option: str) -> None:
+    if value < least:
+        raise DatacentricError(f"{option} must be at least {least}, got {value}", f"--{option}")
+
+
 def _candidates(proj: Project, run: Run, *name: str) -> Path:
     """The folder of one candidate fix inside the run (names come from data: checked)."""
     return proj.path("runs", run.id, "candidates", *name)
@@ -414,6 +421,7 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     synthetic image.
     """
     target = clean_class_name(target, "--class")
+    _at_least(n, 1, "n")
     seed = proj.config.seed if seed is None else seed
     data = proj.dataset("real")
     names = list(data.classes)
