@@ -5,6 +5,12 @@ An import is all-or-nothing: every file is validated first, and any problem
 refuses the whole batch with one line naming it, unless ``skip_bad`` is set,
 in which case the good rows are imported and the bad ones listed. Importing the
 same images again adds nothing; new labels for known images are appended.
+
+Labels (folder names and CSV labels alike) pass the class-name rule of
+:mod:`datacentric.names` (stripped; no path, ``..`` or control characters; no case
+variant of a known class). One annotator giving one image two different labels in
+one batch is kept in the history in row order and reported in
+:attr:`ImportResult.warnings`.
 """
 
 from __future__ import annotations
