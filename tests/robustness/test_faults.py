@@ -266,3 +266,14 @@ def test_the_mid_sync_message_says_finished_work_is_kept():
     assert "nothing half-done was kept" not in str(caught.value)
     assert "finished before is kept" in str(caught.value)
 
+
+
+@promise("F3")
+def test_a_progress_bar_about_a_markup_class_does_not_crash():
+    from datacentric.progress import set_enabled, track
+
+    set_enabled(True)
+    try:
+        assert list(track([1, 2], "measuring fixes for [/]", total=2)) == [1, 2]
+    finally:
+        set_enabled(False)
