@@ -269,11 +269,18 @@ def test_the_mid_sync_message_says_finished_work_is_kept():
 
 
 @promise("F3")
-def test_a_progress_bar_about_a_markup_class_does_not_crash():
-    from datacentric.progress import set_enabled, track
+def test_a_progress_bar_about_a_markup_class_does_not_crash(monkeypatch):
+    import io
 
-    set_enabled(True)
+    from rich.console import Console
+
+    from datacentric import progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "_console", Console(file=screen, force_terminal=True, width=80))
+    progress.set_enabled(True)
     try:
-        assert list(track([1, 2], "measuring fixes for [/]", total=2)) == [1, 2]
+        assert list(progress.track([1, 2], "measuring fixes for [/]", total=2)) == [1, 2]
     finally:
-        set_enabled(False)
+        progress.set_enabled(False)
+    assert "measuring fixes for [/]" in screen.getvalue()
