@@ -19,7 +19,6 @@ import json
 import os
 import socket
 import sqlite3
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -410,21 +409,18 @@ class Project:
 
         If an image has reviews (sources in :data:`REVIEW_SOURCES`), the reviewers'
         latest labels vote; otherwise every annotator's latest label votes. Most
-        votes wins; a tie goes to the label given most recently.
+        votes win; a tie goes to the annotators who agree more often with their
+        colleagues, then to the label given most recently (see :mod:`datacentric.votes`).
         """
-        latest: dict[str, dict[str, Annotation]] = {}
-        reviews: dict[str, dict[str, Annotation]] = {}
+        from datacentric.votes import agreement_rates, consensus_labels
+
+        votes: dict[str, list[tuple[str, str]]] = {}
+        reviews: dict[str, list[tuple[str, str]]] = {}
         for ann in self.annotations():
-            latest.setdefault(ann.image_id, {})[ann.annotator] = ann
-            if ann.source in REVIEW_SOURCES:
-                reviews.setdefault(ann.image_id, {})[ann.annotator] = ann
-        result = {}
-        for image_id, by_annotator in latest.items():
-            votes = list((reviews.get(image_id) or by_annotator).values())
-            counts = Counter(a.label for a in votes)
-            recency = {a.label: a.id for a in votes}
-            result[image_id] = max(counts, key=lambda label: (counts[label], recency[label]))
-        return result
+            target = reviews if ann.source in REVIEW_SOURCES else votes
+            target.setdefault(ann.image_id, []).append((ann.annotator, ann.label))
+        rates = agreement_rates({image: dict(pairs) for image, pairs in votes.items()})
+        return consensus_labels({**votes, **reviews}, rates)
 
     def dataset(self, origin: str | None = "real") -> LabeledSet:
         """Labelled images with their consensus labels as arrays (unlabelled ones left out)."""

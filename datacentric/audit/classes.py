@@ -62,8 +62,10 @@ def class_health(
     ones are marked ``too_few`` and never called weak — there is not enough to judge):
 
     * recall or precision is more than ``margin`` (0.10) below the overall out-of-sample
-      accuracy, or below ``floor`` (0.5) whatever the accuracy — the model clearly does
-      worse on this class than on the rest; or
+      accuracy, or below ``floor`` (0.5) while also at least ``margin / 2`` below the
+      overall accuracy — the model clearly does worse on this class than on the rest (a
+      class is never called weak at the overall level: with a weak model that says
+      nothing about the class); or
     * cleanlab's label quality score (:func:`cleanlab.dataset.rank_classes_by_label_quality`,
       1 minus the estimated share of wrong labels in the class) is below ``quality_floor``
       (0.8) *and* more than ``margin`` below the median class — its labels look clearly
@@ -92,7 +94,7 @@ def class_health(
         too_few = n < min_per_class
         reasons = []
         if not too_few:
-            bar = max(floor, accuracy - margin)
+            bar = min(max(floor, accuracy - margin), accuracy - margin / 2)
             if recall < bar:
                 reasons.append(f"recall {recall:.2f} vs {accuracy:.2f} overall")
             if not np.isnan(precision) and precision < bar:

@@ -21,6 +21,20 @@ def test_weak_class_is_the_confused_one():
     assert {pairs[0].a, pairs[0].b} == {"scratch", "pit"}
 
 
+def test_no_class_is_weak_at_the_overall_level_of_a_weak_model():
+    # three classes of 20, each recalled 9 of 20 times: the model is weak, no class is weaker
+    labels = np.repeat([0, 1, 2], 20)
+    predicted = labels.copy()
+    for c in range(3):
+        rows = np.flatnonzero(labels == c)[9:]
+        predicted[rows] = (c + 1 + np.arange(len(rows)) % 2) % 3
+    probs = np.full((60, 3), 0.2)
+    probs[np.arange(60), predicted] = 0.6
+    health = class_health(labels, probs, ["ok", "minor", "defect"])
+    assert [round(h.recall, 2) for h in health] == [0.45, 0.45, 0.45]
+    assert not any("recall" in h.reason for h in health)
+
+
 def test_tiny_class_is_too_few_not_weak():
     labels = np.array([0] * 20 + [1] * 20 + [2] * 2)
     probs = np.full((42, 3), 0.05)
