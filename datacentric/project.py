@@ -237,7 +237,7 @@ class Project:
         """Find one image by id, unique id prefix (>= 6 characters), path or unique file name."""
         text = str(ref)
         if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):  # never stored
-            raise DatacentricError(f"no image {ascii(text)} in the project", self.root)
+            raise DatacentricError(f"no image {text!a} in the project", self.root)
         rows = self._conn.execute("SELECT * FROM images WHERE id = ?", (text,)).fetchall()
         if not rows and len(text) >= 6 and all(c in "0123456789abcdef" for c in text):
             rows = self._conn.execute("SELECT * FROM images WHERE id LIKE ?", (text + "%",)).fetchall()
