@@ -25,7 +25,7 @@ class ProjectStatus:
     runs: dict[str, int]  # kind -> runs (running, done or failed)
     backbone: str
     problems: list[str] = field(default_factory=list)
-    stale_runs: dict[str, int] = field(default_factory=dict)  # kind -> runs killed before they finished
+    stale_runs: dict[str, int] = field(default_factory=dict)  # kind -> runs whose process ended unfinished
 
 
 def project_status(project: Project) -> ProjectStatus:

@@ -99,7 +99,7 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
     if info.stale_runs:
         stale = ", ".join(f"{k} {v}" for k, v in info.stale_runs.items())
-        console.print(f"  stale runs (killed before they finished, ignored): {stale}")
+        console.print(f"  stale runs (their process ended before they finished; ignored): {stale}")
     for problem in info.problems:
         console.print(Text.assemble("  ", ("problem:", "yellow"), f" {problem}"))
 

@@ -28,7 +28,7 @@ def test_a_killed_run_is_stale_and_status_shows_it_apart(proj):
     status = json.loads(invoke("status", proj, "--json").stdout)
     assert status["runs"] == {"audit": 1} and status["stale_runs"] == {"train": 1}
     text = " ".join(invoke("status", proj).output.split())
-    assert "stale runs (killed before they finished, ignored): train 1" in text
+    assert "stale runs (their process ended before they finished; ignored): train 1" in text
 
 
 @promise("U10")
