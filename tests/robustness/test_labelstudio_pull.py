@@ -113,3 +113,27 @@ def test_new_classes_from_reviewers_are_said(open_list):
     proj, ids = open_list
     result = _pull(FakeServer([_task(1, ids[0], " dent "), _task(2, ids[1], "dent")]), proj, PID)
     assert result.new_classes == ["dent"] and "dent" in proj.classes()
+
+
+@promise("U8", "U9")
+def test_the_pull_command_offers_skip_bad_and_prints_what_it_left_and_added(proj, monkeypatch):
+    from datacentric.cli import labelstudio as cli
+    from datacentric.labelstudio.sync import PullResult
+    from tests.robustness.conftest import invoke
+
+    seen = {}
+
+    def fake_pull(project, token, **options):
+        seen.update(options)
+        return PullResult(url=URL, project_id=PID, title="review", annotations_seen=2, annotations_new=1,
+                          added=1, changed=0, confirmed=0, new=1, consensus_changed=1, skipped=0,
+                          refused=["unknown label 'x' (task 2, annotation 200 by rev@lab)"],
+                          new_classes=["dent"])
+
+    monkeypatch.setattr(cli, "ls_pull", fake_pull)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
+    result = invoke("labelstudio", "pull", proj, "--skip-bad")
+    assert result.exit_code == 0 and seen["skip_bad"] is True
+    text = " ".join(result.output.split())
+    assert "warning: new classes from Label Studio reviewers: dent" in text
+    assert "skipped unknown label 'x' (task 2, annotation 200 by rev@lab)" in text
