@@ -6,7 +6,8 @@ reports and shell commands we suggest, so it is checked once, where it enters
 
 - surrounding white space is stripped;
 - it must not be empty, longer than :data:`MAX_LENGTH` characters, hold a path
-  separator (``/`` or ``\\``), ``..``, or a control character (NUL, new line, tab...);
+  separator (``/`` or ``\\``), ``..`` (or be ``.``), or a control character (NUL, new
+  line, tab...);
 - a name that differs from a known class only by case (``Scratch`` next to
   ``scratch``) is refused, naming the known class.
 """
@@ -44,6 +45,8 @@ def clean_class_name(raw: object, where: object | None = None) -> str:
     shown = ascii(name)[1:-1] if not name.isprintable() else name
     if any(_is_control(ch) for ch in name):
         raise DatacentricError(f"class name '{shown}' holds a control character", where)
+    if name == ".":
+        raise DatacentricError("class name '.' names the folder it is in", where)
     if "/" in name or "\\" in name or ".." in name:
         raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
     if len(name) > MAX_LENGTH:

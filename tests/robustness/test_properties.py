@@ -138,3 +138,21 @@ def test_any_csv_imports_or_fails_and_a_failure_changes_nothing(shots, header, r
                     assert name == name.strip() and "/" not in name and name.isprintable()
         finally:
             manifest.unlink()
+
+
+@promise("S1")
+@FAST
+@given(st.text(max_size=30))
+def test_any_name_the_rule_accepts_is_one_folder_inside_the_project(raw):
+    from datacentric.names import clean_class_name
+    from datacentric.paths import inside
+
+    try:
+        name = clean_class_name(raw)
+    except DatacentricError:
+        event("refused")
+        return
+    event("accepted")
+    root = Path("/tmp/project")
+    path = inside(root, "generated", "synthetic", name)
+    assert path.parent == root / "generated" / "synthetic" and path.name == name
