@@ -7,7 +7,7 @@ reports and shell commands we suggest, so it is checked once, where it enters
 - surrounding white space is stripped;
 - it must not be empty, longer than :data:`MAX_LENGTH` characters, hold a path
   separator (``/`` or ``\\``), ``..`` (or be ``.``), or a control character (NUL, new
-  line, tab...);
+  line, tab, a bidirectional override...);
 - a name that differs from a known class only by case (``Scratch`` next to
   ``scratch``) is refused, naming the known class.
 """
@@ -76,5 +76,10 @@ def clean_class_list(raw: Iterable[object], where: object | None = None) -> list
     return result
 
 
+# Bidirectional overrides and marks reorder how text is shown ("Trojan Source"): a name
+# holding one could read as another class in a report or terminal.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _is_control(ch: str) -> bool:
-    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp")
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI

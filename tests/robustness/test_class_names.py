@@ -25,7 +25,8 @@ from tests.robustness.conftest import (
     write_csv,
 )
 
-HOSTILE = ["../x", "../../x/ESC", "a/b", "a\\b", "..", ".", " . ", "a\x00b", "tab\there", "new\nline", "", "   "]
+HOSTILE = ["../x", "../../x/ESC", "a/b", "a\\b", "..", ".", " . ", "ok\u202egnp", "a\x00b", "tab\there",
+           "new\nline", "", "   "]
 
 
 @promise("S1")
