@@ -145,7 +145,8 @@ def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     missing = [c for c in ("file", "label") if c not in columns]
     if missing:
         raise DatacentricError(
-            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", manifest
+            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})",
+            manifest,
         )
     if not records:
         raise DatacentricError("CSV has no rows", manifest)

@@ -354,7 +354,8 @@ class Project:
         return name
 
     def _has_label(self, name: str) -> bool:
-        row = self._conn.execute("SELECT 1 FROM annotations WHERE label = ? LIMIT 1", (name,)).fetchone()
+        sql = "SELECT 1 FROM annotations WHERE label = ? LIMIT 1"
+        row = self._conn.execute(sql, (name,)).fetchone()
         return row is not None
 
     def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:

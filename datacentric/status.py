@@ -25,7 +25,8 @@ class ProjectStatus:
     runs: dict[str, int]  # kind -> runs (running, done or failed)
     backbone: str
     problems: list[str] = field(default_factory=list)
-    stale_runs: dict[str, int] = field(default_factory=dict)  # kind -> runs whose process ended unfinished
+    # kind -> runs whose process ended before they finished
+    stale_runs: dict[str, int] = field(default_factory=dict)
 
 
 def project_status(project: Project) -> ProjectStatus:

@@ -47,9 +47,10 @@ def improve(
         for target in fix.targets:
             b, a = fix.before.recall[target], fix.after.recall[target]
             mark = Text("kept", style="green") if fix.kept else Text("not kept")
-            console.print(Text(f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± "
-                               f"{fix.after.recall_std[target]:.2f}  accuracy {fix.before.accuracy:.2f} → "
-                               f"{fix.after.accuracy:.2f}  ") + mark)
+            spread = fix.after.recall_std[target]
+            line = (f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {spread:.2f}  "
+                    f"accuracy {fix.before.accuracy:.2f} → {fix.after.accuracy:.2f}  ")
+            console.print(Text(line) + mark)
             console.print(f"      {fix.reason}", markup=False)
     if result.materialised:
         console.print(f"  added {result.materialised} images to the project (tagged, training-only)")
@@ -108,5 +109,5 @@ def plugins(json: JsonOption = False) -> None:
         for e in rows:
             console.print(f"  {e.name:<24} {e.source}  [{e.plugin}]", markup=False)
     for b in broken:
-        console.print(Text.assemble(("broken", "yellow"), f" {b.kind} plugin '{b.plugin}' ({b.source}): {b.error}"),
-                      soft_wrap=True)
+        what = f" {b.kind} plugin '{b.plugin}' ({b.source}): {b.error}"
+        console.print(Text.assemble(("broken", "yellow"), what), soft_wrap=True)

@@ -93,7 +93,8 @@ def pull(
     token_env: TokenEnvOption = "LABEL_STUDIO_API_KEY",
     title: TitleOption = None,
     skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Pull the good labels and list the ones the project refuses.")
+        bool,
+        typer.Option("--skip-bad", help="Pull the good labels and list the ones the project refuses."),
     ] = False,
     json: JsonOption = False,
 ) -> None:
@@ -121,6 +122,7 @@ def pull(
     if result.annotators:
         console.print("annotators: " + ", ".join(result.annotators), markup=False)
     if result.new_classes:
-        console.print("warning: new classes from Label Studio reviewers: " + ", ".join(result.new_classes))
+        names = ", ".join(result.new_classes)
+        console.print(f"warning: new classes from Label Studio reviewers: {names}")
     for reason in result.refused:
         console.print(f"  skipped {reason}")

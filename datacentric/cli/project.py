@@ -144,7 +144,7 @@ def history(
     for c in changes:
         was = f" (was {c.previous})" if c.previous else ""
         note = f" — {one_line(c.note)}" if c.note else ""
-        console.print(f"{c.at[:19]}  {one_line(c.path.name)}  {one_line(c.annotator)}: {c.label}{was}  "
-                      f"[{c.source}]{note}", soft_wrap=True)
+        who = f"{one_line(c.path.name)}  {one_line(c.annotator)}"
+        console.print(f"{c.at[:19]}  {who}: {c.label}{was}  [{c.source}]{note}", soft_wrap=True)
     if not changes:
         console.print("no labels yet")

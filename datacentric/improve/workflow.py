@@ -315,9 +315,8 @@ def improve_project(
                                  other_brightness_spread=_brightness(other_paths[::3]))
         todo: list[Candidate] = []
         for recipe in recipes:
-            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed,
-                                           _candidates(proj, run, f"augment-{recipe.name}-{target}"),
-                                           ))
+            folder = _candidates(proj, run, f"augment-{recipe.name}-{target}")
+            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed, folder))
         # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
         if not is_defect_free(target):
             # the canvas for this target's defects: never another target's defect images

@@ -497,7 +497,8 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
                 label = gate.admit(label, f"task {tid}, annotation {ann['id']} by {annotator}")
                 if label is None:
                     continue
-                todo.append((str(ann.get("updated_at")), int(ann["id"]), tid, image_id, annotator, label))
+                updated = str(ann.get("updated_at"))
+                todo.append((updated, int(ann["id"]), tid, image_id, annotator, label))
     todo.sort()
     before = proj.labels()
     counts = Counter()

@@ -25,8 +25,21 @@ from tests.robustness.conftest import (
     write_csv,
 )
 
-HOSTILE = ["../x", "../../x/ESC", "a/b", "a\\b", "..", ".", " . ", "ok\u202egnp", "a\x00b", "tab\there",
-           "new\nline", "", "   "]
+HOSTILE = [
+    "../x",
+    "../../x/ESC",
+    "a/b",
+    "a\\b",
+    "..",
+    ".",
+    " . ",
+    "ok\u202egnp",
+    "a\x00b",
+    "tab\there",
+    "new\nline",
+    "",
+    "   ",
+]
 
 
 @promise("S1")
@@ -37,7 +50,9 @@ def test_hostile_class_names_are_refused_by_the_rule(name):
 
 
 @promise("S1")
-@pytest.mark.parametrize("name", ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b"])
+@pytest.mark.parametrize(
+    "name", ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b"]
+)
 def test_ordinary_names_pass_and_are_stripped(name):
     assert clean_class_name(f"  {name}\u00a0") == name
 
@@ -102,7 +117,9 @@ def test_case_variants_inside_one_batch_are_refused(tmp_path):
 @promise("S1")
 def test_relabel_refuses_a_hostile_or_case_twin_label(proj):
     before = store_digest(proj)
-    assert_one_line_error(invoke("relabel", proj, "ok_0.png", "../../x", "--by", "ann"), "class name")
+    assert_one_line_error(
+        invoke("relabel", proj, "ok_0.png", "../../x", "--by", "ann"), "class name"
+    )
     assert_one_line_error(invoke("relabel", proj, "ok_0.png", "PIT", "--by", "ann"), "class 'pit'")
     assert store_digest(proj) == before
 
@@ -192,6 +209,8 @@ def test_drift_and_audit_hints_quote_the_project_and_folder():
 
     assert _shown(Path("my parts")) == "'my parts/'"
     result = SimpleNamespace(drift=True, alpha=0.05, unusual=3, top_images=[{}, {}])
-    lines = _advice(SimpleNamespace(root=Path("/w/my parts")), result, Path("/w/my parts/runs/x y/to_label"))
+    lines = _advice(
+        SimpleNamespace(root=Path("/w/my parts")), result, Path("/w/my parts/runs/x y/to_label")
+    )
     assert "datacentric import '/w/my parts' '/w/my parts/runs/x y/to_label'" in lines[0]
     assert "datacentric retrain '/w/my parts'" in lines[1]

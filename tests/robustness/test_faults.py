@@ -85,7 +85,9 @@ def test_markup_in_paths_labels_and_notes_never_breaks_a_command(tmp_path, photo
     relabel = invoke("relabel", root, "ok_0.png", "[red]x[bold]", "--by", MARKUP, "--note", MARKUP)
     assert relabel.exit_code == 0 and MARKUP in _unwrapped(relabel)
     history = invoke("history", root, "ok_0.png")
-    assert history.exit_code == 0 and _unwrapped(history).count(MARKUP) == 3  # two annotators, one note
+    assert (
+        history.exit_code == 0 and _unwrapped(history).count(MARKUP) == 3
+    )  # two annotators, one note
 
 
 def _unwrapped(result) -> str:
@@ -106,8 +108,12 @@ def _can_mount() -> str | None:
 def tmpfs(where: Path, size: str):
     """A tiny tmpfs at ``where`` (unmounted afterwards, whatever happens)."""
     where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     try:
@@ -149,8 +155,11 @@ def test_a_full_disk_gives_one_line_and_keeps_the_store(tmp_path, photos):
         write_image(extra / "ok" / "new.png", seed=90)
         _fill(disk)
         before = store_digest(root)
-        for args in (["relabel", root, "ok_0.png", "pit", "--by", "ann"], ["import", root, extra],
-                     ["train", root, "--folds", "2"]):
+        for args in (
+            ["relabel", root, "ok_0.png", "pit", "--by", "ann"],
+            ["import", root, extra],
+            ["train", root, "--folds", "2"],
+        ):
             line = assert_one_line_error(invoke(*args))
             assert "full" in line and "no transaction is active" not in line, line
             assert store_digest(root) == before
@@ -166,8 +175,11 @@ def test_a_read_only_project_gives_one_line(tmp_path, photos):
         before = store_digest(root)
         extra = tmp_path / "more"
         write_image(extra / "ok" / "new.png", seed=91)
-        for args in (["relabel", root, "ok_0.png", "pit", "--by", "ann"], ["import", root, extra],
-                     ["train", root, "--folds", "2"]):
+        for args in (
+            ["relabel", root, "ok_0.png", "pit", "--by", "ann"],
+            ["import", root, extra],
+            ["train", root, "--folds", "2"],
+        ):
             line = assert_one_line_error(invoke(*args))
             assert "read-only" in line, line
         assert store_digest(root) == before
@@ -175,17 +187,20 @@ def test_a_read_only_project_gives_one_line(tmp_path, photos):
 
 # -- F5: datacentric.toml with wrong types ---------------------------------------------------------
 @promise("F5")
-@pytest.mark.parametrize("text, key", [
-    ("classes = 5\n", "classes"),
-    ('classes = []\nfolds = "abc"\n', "folds"),
-    ("classes = []\nfolds = 1\n", "folds"),
-    ("classes = []\nimage_size = -5\n", "image_size"),
-    ('classes = []\nseed = "x"\n', "seed"),
-    ("classes = []\nseed = true\n", "seed"),
-    ("classes = []\nbackbone = 3\n", "backbone"),
-    ('classes = ["a", 1]\n', "classes"),
-    ('classes = ["a\\u0000b"]\n', "classes"),
-])
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("classes = 5\n", "classes"),
+        ('classes = []\nfolds = "abc"\n', "folds"),
+        ("classes = []\nfolds = 1\n", "folds"),
+        ("classes = []\nimage_size = -5\n", "image_size"),
+        ('classes = []\nseed = "x"\n', "seed"),
+        ("classes = []\nseed = true\n", "seed"),
+        ("classes = []\nbackbone = 3\n", "backbone"),
+        ('classes = ["a", 1]\n', "classes"),
+        ('classes = ["a\\u0000b"]\n', "classes"),
+    ],
+)
 def test_a_settings_value_of_the_wrong_type_names_its_key(tmp_path, text, key):
     root = tmp_path / "p"
     invoke("init", root)
@@ -239,8 +254,17 @@ def junk_server(body: bytes):
 
 
 @promise("F6")
-@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b"null", b'"text"',
-                                  b'{"id": 1, "email": "a", "username": "u"}', b'{"id": "x"}'])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1, 2]",
+        b"null",
+        b'"text"',
+        b'{"id": 1, "email": "a", "username": "u"}',
+        b'{"id": "x"}',
+    ],
+)
 def test_malformed_json_from_the_server_is_one_line(proj, monkeypatch, body):
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")
     before = store_digest(proj)
@@ -265,7 +289,6 @@ def test_the_mid_sync_message_says_finished_work_is_kept():
         conn.close()
     assert "nothing half-done was kept" not in str(caught.value)
     assert "finished before is kept" in str(caught.value)
-
 
 
 @promise("F3")

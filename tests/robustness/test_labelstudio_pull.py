@@ -27,9 +27,13 @@ class FakeServer:
     def __init__(self, tasks: list[dict]) -> None:
         self.url = URL
         self.action = "pull"
-        projects = SimpleNamespace(get=lambda id: SimpleNamespace(title="review"),
-                                   exports=SimpleNamespace(as_json=lambda pid: tasks))
-        users = SimpleNamespace(list=lambda: [SimpleNamespace(id=1, email="rev@lab", username="rev")])
+        projects = SimpleNamespace(
+            get=lambda id: SimpleNamespace(title="review"),
+            exports=SimpleNamespace(as_json=lambda pid: tasks),
+        )
+        users = SimpleNamespace(
+            list=lambda: [SimpleNamespace(id=1, email="rev@lab", username="rev")]
+        )
         self.sdk = SimpleNamespace(projects=projects, users=users)
 
     @contextmanager
@@ -38,9 +42,15 @@ class FakeServer:
 
 
 def _task(task_id: int, image_id: str, *labels: str) -> dict:
-    annotations = [{"id": 100 * task_id + i, "completed_by": 1, "updated_at": f"2026-12-0{i + 1}",
-                    "result": [{"type": "choices", "from_name": "label", "value": {"choices": [label]}}]}
-                   for i, label in enumerate(labels)]
+    annotations = [
+        {
+            "id": 100 * task_id + i,
+            "completed_by": 1,
+            "updated_at": f"2026-12-0{i + 1}",
+            "result": [{"type": "choices", "from_name": "label", "value": {"choices": [label]}}],
+        }
+        for i, label in enumerate(labels)
+    ]
     return {"id": task_id, "data": {"image_hash": image_id}, "annotations": annotations}
 
 
@@ -49,8 +59,10 @@ def _linked(root) -> tuple[Project, list[str]]:
     ids = [r.id for r in proj.images()]
     with proj.transaction() as db:
         for n, image_id in enumerate(ids):
-            db.execute("INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
-                       (system_name(URL, PID), image_id, str(n + 1), json.dumps({"title": "review"})))
+            db.execute(
+                "INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
+                (system_name(URL, PID), image_id, str(n + 1), json.dumps({"title": "review"})),
+            )
     return proj, ids
 
 
@@ -93,7 +105,9 @@ def test_one_unknown_label_names_task_annotation_and_reviewer(fixed):
 @promise("U8")
 def test_skip_bad_pulls_the_rest_and_lists_what_it_left(fixed):
     proj, ids = fixed
-    result = _pull(FakeServer([_task(1, ids[0], "pit"), _task(2, ids[1], "dent")]), proj, PID, skip_bad=True)
+    result = _pull(
+        FakeServer([_task(1, ids[0], "pit"), _task(2, ids[1], "dent")]), proj, PID, skip_bad=True
+    )
     assert result.added == 1 and len(result.refused) == 1 and "task 2" in result.refused[0]
     assert proj.labels()[ids[0]] == "pit"
 
@@ -125,10 +139,21 @@ def test_the_pull_command_offers_skip_bad_and_prints_what_it_left_and_added(proj
 
     def fake_pull(project, token, **options):
         seen.update(options)
-        return PullResult(url=URL, project_id=PID, title="review", annotations_seen=2, annotations_new=1,
-                          added=1, changed=0, confirmed=0, new=1, consensus_changed=1, skipped=0,
-                          refused=["unknown label 'x' (task 2, annotation 200 by rev@lab)"],
-                          new_classes=["dent"])
+        return PullResult(
+            url=URL,
+            project_id=PID,
+            title="review",
+            annotations_seen=2,
+            annotations_new=1,
+            added=1,
+            changed=0,
+            confirmed=0,
+            new=1,
+            consensus_changed=1,
+            skipped=0,
+            refused=["unknown label 'x' (task 2, annotation 200 by rev@lab)"],
+            new_classes=["dent"],
+        )
 
     monkeypatch.setattr(cli, "ls_pull", fake_pull)
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", "token")

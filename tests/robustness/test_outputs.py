@@ -58,7 +58,7 @@ def test_write_atomic_replaces_whole_files(tmp_path):
 
 @promise("X1")
 def test_export_copies_to_out_atomically():
-    """The one place export writes --out uses the atomic copy (export itself is tested elsewhere)."""
+    """export writes --out through the atomic copy (export itself is tested elsewhere)."""
     import inspect
 
     from datacentric import export

@@ -22,15 +22,25 @@ from tests.conftest import write_image
 from tests.robustness.conftest import promise, store_digest
 
 # 60 examples keep the suite quick on 2 cores; DATACENTRIC_EXAMPLES=1000 searches harder.
-FAST = settings(max_examples=int(os.environ.get("DATACENTRIC_EXAMPLES", "60")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=int(os.environ.get("DATACENTRIC_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 # -- the config loader ----------------------------------------------------------------------------
 KEYS = ["classes", "backbone", "image_size", "seed", "folds", "Classes", "extra", ""]
-SCALARS = st.one_of(st.integers(-10, 10**12), st.booleans(), st.text(max_size=12),
-                    st.floats(allow_nan=True, allow_infinity=True))
-VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.text(max_size=3), SCALARS,
-                                                                         max_size=2))
+SCALARS = st.one_of(
+    st.integers(-10, 10**12),
+    st.booleans(),
+    st.text(max_size=12),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+VALUES = st.one_of(
+    SCALARS,
+    st.lists(SCALARS, max_size=4),
+    st.dictionaries(st.text(max_size=3), SCALARS, max_size=2),
+)
 
 
 def _toml(data: dict) -> str:
@@ -48,13 +58,20 @@ def _load(text: str | bytes) -> ProjectConfig | None:
             return None
 
 
-NAMES = st.lists(st.sampled_from(["ok", "pit", " pit ", "Pit", "../x", "a\x00b", "", "[/]"]), max_size=3)
+NAMES = st.lists(
+    st.sampled_from(["ok", "pit", " pit ", "Pit", "../x", "a\x00b", "", "[/]"]), max_size=3
+)
 SETTINGS = st.one_of(
     st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6),
-    st.fixed_dictionaries({"classes": NAMES}, optional={"folds": st.integers(-1, 9),
-                                                        "seed": st.integers(-1, 2**40),
-                                                        "image_size": st.integers(-1, 512),
-                                                        "backbone": st.sampled_from(["resnet18", "", " x "])}),
+    st.fixed_dictionaries(
+        {"classes": NAMES},
+        optional={
+            "folds": st.integers(-1, 9),
+            "seed": st.integers(-1, 2**40),
+            "image_size": st.integers(-1, 512),
+            "backbone": st.sampled_from(["resnet18", "", " x "]),
+        },
+    ),
 )
 
 
@@ -89,9 +106,28 @@ def shots(tmp_path_factory) -> Path:
 
 
 COLUMNS = st.sampled_from(["file", "label", "annotator", "camera", "file ", "label", "", "x,y"])
-CELLS = st.one_of(st.sampled_from(["a.png", "b.png", "bad.png", "missing.png", "../a.png", "ok", "pit",
-                                   "Ok", "../x", "", " ", "a\x00b", "[/]", '"', "x\ny"]),
-                  st.text(max_size=8))
+CELLS = st.one_of(
+    st.sampled_from(
+        [
+            "a.png",
+            "b.png",
+            "bad.png",
+            "missing.png",
+            "../a.png",
+            "ok",
+            "pit",
+            "Ok",
+            "../x",
+            "",
+            " ",
+            "a\x00b",
+            "[/]",
+            '"',
+            "x\ny",
+        ]
+    ),
+    st.text(max_size=8),
+)
 
 
 def _csv_text(header: list[str], rows: list[list[str]]) -> str:
@@ -105,18 +141,34 @@ def _csv_text(header: list[str], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
-HEADERS = st.one_of(st.just(["file", "label"]), st.just(["file", "label", "annotator", "camera"]),
-                    st.lists(COLUMNS, max_size=5))
+HEADERS = st.one_of(
+    st.just(["file", "label"]),
+    st.just(["file", "label", "annotator", "camera"]),
+    st.lists(COLUMNS, max_size=5),
+)
 FILES = st.sampled_from(["a.png", "b.png", "bad.png", "missing.png", "../shots/a.png", ""])
-ROWS = st.lists(st.one_of(st.tuples(FILES, CELLS).map(list), st.tuples(FILES, CELLS, CELLS, CELLS).map(list),
-                          st.lists(CELLS, max_size=6)), max_size=6)
+ROWS = st.lists(
+    st.one_of(
+        st.tuples(FILES, CELLS).map(list),
+        st.tuples(FILES, CELLS, CELLS, CELLS).map(list),
+        st.lists(CELLS, max_size=6),
+    ),
+    max_size=6,
+)
 
 
 @promise("P1")
 @FAST
-@given(header=HEADERS, rows=ROWS,
-       fixed=st.booleans(), skip_bad=st.booleans(), raw=st.one_of(st.none(), st.binary(max_size=80)))
-def test_any_csv_imports_or_fails_and_a_failure_changes_nothing(shots, header, rows, fixed, skip_bad, raw):
+@given(
+    header=HEADERS,
+    rows=ROWS,
+    fixed=st.booleans(),
+    skip_bad=st.booleans(),
+    raw=st.one_of(st.none(), st.binary(max_size=80)),
+)
+def test_any_csv_imports_or_fails_and_a_failure_changes_nothing(
+    shots, header, rows, fixed, skip_bad, raw
+):
     with tempfile.TemporaryDirectory() as folder:
         manifest = Path(shots) / f"m-{Path(folder).name}.csv"
         if raw is None:
