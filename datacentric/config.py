@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
+from datacentric.names import clean_class_list
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -37,13 +38,35 @@ class ProjectConfig:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise DatacentricError("not a datacentric project (no datacentric.toml)", path.parent) from None
+        except UnicodeDecodeError:
+            raise DatacentricError("invalid settings file: not UTF-8 text", path) from None
         except tomllib.TOMLDecodeError as exc:
             raise DatacentricError(f"invalid settings file: {exc}", path) from None
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DatacentricError(f"cannot read settings file: {reason}", path) from None
+        return cls.from_dict(data, path)
+
+    @classmethod
+    def from_dict(cls, data: dict, where: object | None = None) -> ProjectConfig:
+        """Validate settings read from TOML: every key known, every value of its type and range."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise DatacentricError(f"unknown setting(s) {', '.join(unknown)}", path)
-        return cls(**data)
+            raise DatacentricError(f"unknown setting(s) {', '.join(unknown)}", where)
+        if "classes" not in data:
+            # an empty or cut-short file must not silently drop a fixed class list
+            raise DatacentricError(
+                "setting 'classes' is missing (write classes = [] to learn classes from imports)",
+                where,
+            )
+        return cls(
+            classes=_class_list(data["classes"], where),
+            backbone=_backbone(data.get("backbone", DEFAULT_BACKBONE), where),
+            image_size=_integer(data, "image_size", 0, least=0, where=where),
+            seed=_integer(data, "seed", 0, least=0, where=where),
+            folds=_integer(data, "folds", 5, least=2, where=where),
+        )
 
     def save(self, path: Path) -> None:
         """Write the settings as TOML, atomically."""
@@ -53,3 +76,34 @@ class ProjectConfig:
         tmp = path.with_suffix(".toml.tmp")
         tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
         tmp.replace(path)
+
+
+def _class_list(value: object, where: object | None) -> list[str]:
+    if not isinstance(value, list):
+        raise DatacentricError(f"setting 'classes' must be a list of names, not {_shown(value)}",
+                               where)
+    try:
+        return clean_class_list(value)
+    except DatacentricError as exc:
+        raise DatacentricError(f"setting 'classes': {exc.what}", where) from None
+
+
+def _backbone(value: object, where: object | None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise DatacentricError(f"setting 'backbone' must be a timm model name, not {_shown(value)}",
+                               where)
+    return value.strip()
+
+
+def _integer(data: dict, key: str, default: int, *, least: int, where: object | None) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise DatacentricError(
+            f"setting '{key}' must be an integer >= {least}, not {_shown(value)}", where
+        )
+    return value
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=True)
+    return text if len(text) <= 40 else text[:37] + "..."

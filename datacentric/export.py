@@ -42,6 +42,7 @@ import numpy as np
 
 from datacentric import edge
 from datacentric.errors import DatacentricError
+from datacentric.paths import copy_atomic
 from datacentric.progress import track
 from datacentric.weight_rounding import MIN_SQNR_DB, round_conv_weights
 
@@ -864,8 +865,7 @@ def export_run(
     _describe(result, train, export, has_holdout)
     if out is not None:
         out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(result.path, out)
+        copy_atomic(result.path, out)  # a kill mid-copy never truncates a good model at out
         result.path = out.resolve()
     project.finish_run(export, _metrics(result))
     return result

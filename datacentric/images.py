@@ -80,6 +80,11 @@ def load_image(path: Path | str) -> Image.Image:
             return _to_rgb(image)
     except FileNotFoundError:
         raise DatacentricError("image not found", path) from None
+    except Image.DecompressionBombError:
+        raise DatacentricError(
+            f"image too large: more than {Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)",
+            path,
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise DatacentricError(f"cannot read image: {_reason(exc)}", path) from None
 
@@ -100,10 +105,7 @@ def inspect_image(path: Path | str) -> ImageInfo:
     unsupported suffix, not an image, truncated or corrupt.
     """
     path = Path(path)
-    if not path.exists():
-        raise DatacentricError("image not found", path)
-    if not path.is_file():
-        raise DatacentricError("not a file", path)
+    _check_file(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise DatacentricError(
             f"unsupported file type '{path.suffix or '(none)'}' "
@@ -113,7 +115,37 @@ def inspect_image(path: Path | str) -> ImageInfo:
     if path.stat().st_size == 0:
         raise DatacentricError("empty file (0 bytes)", path)
     image = load_image(path)
-    return ImageInfo(path=path, id=content_hash(path), width=image.width, height=image.height)
+    try:
+        digest = content_hash(path)
+    except OSError as exc:
+        raise DatacentricError(f"cannot read image: {exc.strerror or exc}", path) from None
+    return ImageInfo(path=path, id=digest, width=image.width, height=image.height)
+
+
+def _check_file(path: Path) -> None:
+    """Raise a one-line error unless ``path`` names an existing regular file."""
+    if "\x00" in str(path):
+        raise DatacentricError("file name holds a NUL byte", ascii(str(path)))
+    if not str(path).isprintable() and not _utf8(str(path)):
+        raise DatacentricError("file name is not valid UTF-8; rename the file", ascii(str(path)))
+    try:
+        exists, is_file, is_link = path.exists(), path.is_file(), path.is_symlink()
+    except OSError as exc:
+        raise DatacentricError(f"cannot read image: {exc.strerror or exc}", path) from None
+    if is_link and not exists:
+        raise DatacentricError("broken or looping symbolic link", path)
+    if not exists:
+        raise DatacentricError("image not found", path)
+    if not is_file:
+        raise DatacentricError("not a file", path)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def list_images(folder: Path | str) -> list[Path]:

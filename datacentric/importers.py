@@ -5,11 +5,18 @@ An import is all-or-nothing: every file is validated first, and any problem
 refuses the whole batch with one line naming it, unless ``skip_bad`` is set,
 in which case the good rows are imported and the bad ones listed. Importing the
 same images again adds nothing; new labels for known images are appended.
+
+Labels (folder names and CSV labels alike) pass the class-name rule of
+:mod:`datacentric.names` (stripped; no path, ``..`` or control characters; no case
+variant of a known class). One annotator giving one image two different labels in
+one batch is kept in the history in row order and reported in
+:attr:`ImportResult.warnings`.
 """
 
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +39,9 @@ class ImportResult:
     images_known: int = 0
     annotations_added: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    # (where, what): one annotator gave one image two labels in this batch; both are kept
+    # in the history, in row order, and the later one is the annotator's current label
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -41,6 +51,7 @@ class _Row:
     annotator: str
     metadata: dict[str, str]
     where: str  # file:line for messages
+    problem: str | None = None  # a fault found while reading the row
 
 
 def import_path(project: Project, source: Path | str, *, annotator: str | None = None,
@@ -62,7 +73,8 @@ def import_folder(project: Project, folder: Path | str, *, annotator: str | None
     folder = Path(folder)
     if not folder.is_dir():
         raise DatacentricError("folder not found", folder)
-    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    entries = sorted(folder.rglob("*"))
+    files = [p for p in entries if _is_file_entry(p) and not p.name.startswith(".")]
     if not files:
         raise DatacentricError("empty folder: no images to import", folder)
     rows = []
@@ -71,6 +83,11 @@ def import_folder(project: Project, folder: Path | str, *, annotator: str | None
         label = parts[0] if len(parts) > 1 else None
         rows.append(_Row(path, label, annotator or DEFAULT_ANNOTATOR, {}, str(path)))
     return _import_rows(project, rows, str(folder), skip_bad)
+
+
+def _is_file_entry(path: Path) -> bool:
+    """A file, or a link that points nowhere (it must refuse the batch, not vanish from it)."""
+    return path.is_file() or (path.is_symlink() and not path.is_dir())
 
 
 def import_csv(project: Project, manifest: Path | str, *, annotator: str | None = None,
@@ -83,54 +100,70 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
     manifest = Path(manifest)
     if not manifest.is_file():
         raise DatacentricError("CSV file not found", manifest)
-    try:
-        with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            records = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatacentricError(f"cannot read CSV: {exc}", manifest) from None
-    missing = [c for c in ("file", "label") if c not in columns]
-    if missing:
-        raise DatacentricError(
-            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", manifest
-        )
-    if not records:
-        raise DatacentricError("CSV has no rows", manifest)
+    columns, records = _read_csv(manifest)
     extra = [c for c in columns if c not in ("file", "label", "annotator")]
     rows = []
-    for number, record in enumerate(records, start=2):
-        record = {(k or "").strip(): (v or "").strip() for k, v in record.items()}
-        path = Path(record["file"])
+    for number, values in records:
+        where = f"{manifest}:{number}"
+        if len(values) > len(columns):
+            rows.append(_Row(manifest, None, "", {}, where,
+                             f"row has {len(values)} fields, the header {len(columns)}"))
+            continue
+        record = dict(zip(columns, (v.strip() for v in values)))
+        path = Path(record.get("file", ""))
         if not path.is_absolute():
             path = manifest.parent / path
         rows.append(
             _Row(
                 path=path,
-                label=record["label"] or None,
+                label=record.get("label") or None,
                 annotator=record.get("annotator") or annotator or DEFAULT_ANNOTATOR,
                 metadata={c: record[c] for c in extra if record.get(c)},
-                where=f"{manifest}:{number}",
+                where=where,
+                problem=None if record.get("file") else "no file name",
             )
         )
     return _import_rows(project, rows, str(manifest), skip_bad)
 
 
+def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header (checked: file and label present, no column twice) and the numbered rows."""
+    try:
+        with open(manifest, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, [])
+            records = [(n, row) for n, row in _numbered(reader) if any(v.strip() for v in row)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DatacentricError(f"cannot read CSV: {exc}", manifest) from None
+    except OSError as exc:
+        raise DatacentricError(f"cannot read CSV: {exc.strerror or exc}", manifest) from None
+    columns = [c.strip() for c in header]
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        names = ", ".join(map(repr, twice))
+        raise DatacentricError(f"CSV header names column(s) {names} twice", manifest)
+    missing = [c for c in ("file", "label") if c not in columns]
+    if missing:
+        raise DatacentricError(
+            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})",
+            manifest,
+        )
+    if not records:
+        raise DatacentricError("CSV has no rows", manifest)
+    return columns, records
+
+
 def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool) -> ImportResult:
-    classes = set(project.config.classes)
     infos: dict[Path, ImageInfo] = {}
     problems: list[tuple[str, str]] = []
     good: list[_Row] = []
+    new_labels: list[str] = []
     for row in track(rows, "checking images", total=len(rows)):
-        if row.label is not None and classes and row.label not in classes:
-            problems.append((row.where, f"unknown label '{row.label}'"))
+        try:
+            _check_row(project, row, new_labels, infos)
+        except DatacentricError as exc:
+            problems.append((row.where, exc.what))
             continue
-        if row.path not in infos:
-            try:
-                infos[row.path] = inspect_image(row.path)
-            except DatacentricError as exc:
-                problems.append((row.where, exc.what))
-                continue
         good.append(row)
     if problems and not skip_bad:
         where, reason = problems[0]
@@ -140,7 +173,7 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
         )
     if not good:
         raise DatacentricError("no valid images to import", source)
-    result = ImportResult(source=source, skipped=problems)
+    result = ImportResult(source=source, skipped=problems, warnings=_conflicts(good, infos))
     seen: set[str] = set()
     with project.transaction() as conn:
         for row in good:
@@ -159,3 +192,41 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
             ):
                 result.annotations_added += 1
     return result
+
+
+def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
+    """Each row with the line it starts on (a quoted field may span lines)."""
+    start = reader.line_num + 1
+    for row in reader:
+        yield start, row
+        start = reader.line_num + 1
+
+
+def _check_row(project: Project, row: _Row, new_labels: list[str],
+               infos: dict[Path, ImageInfo]) -> None:
+    """Validate one row in place (label cleaned, image inspected once); raise on a fault."""
+    if row.problem:
+        raise DatacentricError(row.problem)
+    if row.label is not None:
+        row.label = project.check_label(row.label, pending=new_labels)
+        if row.label not in new_labels:
+            new_labels.append(row.label)
+    if row.path not in infos:
+        infos[row.path] = inspect_image(row.path)
+
+
+def _conflicts(rows: list[_Row], infos: dict[Path, ImageInfo]) -> list[tuple[str, str]]:
+    """One annotator's different labels for one image in one batch (same bytes twice, two rows)."""
+    last: dict[tuple[str, str], _Row] = {}
+    found = []
+    for row in rows:
+        if row.label is None:
+            continue
+        key = (infos[row.path].id, row.annotator)
+        before = last.get(key)
+        if before is not None and before.label != row.label:
+            found.append((row.where, (f"{row.annotator} labels this image '{row.label}' here after "
+                                      f"'{before.label}' at {before.where}; both kept, "
+                                      f"'{row.label}' counts")))
+        last[key] = row
+    return found

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import track as _rich_track
 
 __all__ = ["set_enabled", "track"]
@@ -29,4 +30,6 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     if not _state["enabled"]:
         yield from items
         return
-    yield from _rich_track(items, description=description, total=total, console=_console, transient=True)
+    # the description may hold a class name: escaped, it is never read as markup
+    yield from _rich_track(items, description=escape(description), total=total, console=_console,
+                           transient=True)

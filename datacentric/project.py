@@ -16,6 +16,8 @@ them (see :meth:`Project.labels`).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -28,6 +30,8 @@ import numpy as np
 
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
+from datacentric.names import case_twin, clean_class_list, clean_class_name
+from datacentric.paths import inside, write_atomic
 from datacentric.store import DB_NAME, connect, now, transaction
 
 __all__ = [
@@ -43,6 +47,10 @@ __all__ = [
 # Annotations from these sources are reviews of earlier labels: when an image has
 # any, they decide its consensus label (a reviewer's fix beats the original votes).
 REVIEW_SOURCES = ("relabel", "labelstudio")
+
+# In each run folder: which process (pid, host) started the run, to tell a killed run
+# ("stale") from one still working.
+OWNER_FILE = ".owner.json"
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class Run:
     kind: str
     dir: Path
     created_at: str
-    status: str = "running"
+    status: str = "running"  # running | done | failed | stale (its process is gone, unfinished)
     config: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
 
@@ -154,10 +162,15 @@ class Project:
             raise DatacentricError("already a datacentric project", root)
         if root.exists() and not root.is_dir():
             raise DatacentricError("exists and is not a folder", root)
-        root.mkdir(parents=True, exist_ok=True)
-        config = ProjectConfig(classes=list(dict.fromkeys(classes)), seed=seed)
+        settings = {"classes": clean_class_list(classes, "--classes"), "seed": seed}
         if backbone:
-            config.backbone = backbone
+            settings["backbone"] = backbone
+        config = ProjectConfig.from_dict(settings, "init")
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise DatacentricError(f"cannot create the project folder: {reason}", root) from None
         conn = connect(root / DB_NAME, create=True)
         config.save(root / CONFIG_NAME)
         return cls(root, config, conn)
@@ -185,10 +198,14 @@ class Project:
         """Write :attr:`config` back to ``datacentric.toml``."""
         self.config.save(self.root / CONFIG_NAME)
 
+    def path(self, *parts: str | Path) -> Path:
+        """A path under the project folder; refuses one that would resolve outside it."""
+        return inside(self.root, *parts)
+
     @property
     def cache_dir(self) -> Path:
         """Folder for caches (embeddings, converted weights)."""
-        path = self.root / "cache"
+        path = self.path("cache")
         path.mkdir(exist_ok=True)
         return path
 
@@ -220,6 +237,8 @@ class Project:
     def image(self, ref: str | Path) -> ImageRecord:
         """Find one image by id, unique id prefix (>= 6 characters), path or unique file name."""
         text = str(ref)
+        if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):  # never stored
+            raise DatacentricError(f"no image {text!a} in the project", self.root)
         rows = self._conn.execute("SELECT * FROM images WHERE id = ?", (text,)).fetchall()
         if not rows and len(text) >= 6 and all(c in "0123456789abcdef" for c in text):
             rows = self._conn.execute("SELECT * FROM images WHERE id LIKE ?", (text + "%",)).fetchall()
@@ -298,7 +317,7 @@ class Project:
 
         Returns True when a row was added. Earlier labels stay: the table is the history.
         """
-        self._check_label(label)
+        label = self.check_label(label)
         current = conn.execute(
             "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
             (image_id, annotator),
@@ -312,21 +331,41 @@ class Project:
         )
         return True
 
-    def _check_label(self, label: str) -> None:
-        if not label or not label.strip():
-            raise DatacentricError("empty label", self.root)
-        if self.config.classes and label not in self.config.classes:
-            raise DatacentricError(
-                f"unknown label '{label}' (classes: {', '.join(self.config.classes)})", self.root
-            )
+    def check_label(self, label: str, *, pending: Iterable[str] = (),
+                    where: object | None = None) -> str:
+        """Return ``label`` cleaned (see :mod:`datacentric.names`) if the project accepts it.
+
+        With a fixed class list the label must be on it; without one, a new class must
+        not differ only by case from a known one (or from one in ``pending``, the new
+        labels of the same batch). Raises :class:`DatacentricError` naming the problem.
+        """
+        where = self.root if where is None else where
+        name = clean_class_name(label, where)
+        fixed = self.config.classes
+        pending = list(pending)
+        if name in fixed or name in pending or (not fixed and self._has_label(name)):
+            return name
+        known = fixed or [*self.classes(), *pending]
+        twin = case_twin(name, known)
+        if twin is not None:
+            raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'",
+                                   where)
+        if fixed:
+            raise DatacentricError(f"unknown label '{name}' (classes: {', '.join(fixed)})", where)
+        return name
+
+    def _has_label(self, name: str) -> bool:
+        sql = "SELECT 1 FROM annotations WHERE label = ? LIMIT 1"
+        row = self._conn.execute(sql, (name,)).fetchone()
+        return row is not None
 
     def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:
         """Record a reviewer's label for one image; it decides the consensus from now on."""
         image = self.image(ref)
         if not by.strip():
             raise DatacentricError("a relabel needs the reviewer's name (--by)", self.root)
+        label = self.check_label(label)
         with self.transaction() as conn:
-            self._check_label(label)
             conn.execute(
                 "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
                 " VALUES (?, ?, ?, 'relabel', ?, ?)",
@@ -410,10 +449,12 @@ class Project:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H-%M-%S")
         run_id = f"{stamp}-{kind}"
         suffix = 1
-        while (self.runs_dir / run_id).exists():
+        while self.path("runs", run_id).exists():
             suffix += 1
             run_id = f"{stamp}-{kind}-{suffix}"
-        (self.runs_dir / run_id).mkdir(parents=True)
+        self.path("runs", run_id).mkdir(parents=True)
+        write_atomic(self.path("runs", run_id, OWNER_FILE),
+                     json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
         created = now()
         with self.transaction() as conn:
             conn.execute(
@@ -478,15 +519,37 @@ class Project:
         return found
 
     def _run(self, row: sqlite3.Row) -> Run:
+        folder = self.runs_dir / row["id"]
+        status = row["status"]
+        if status == "running" and _owner_gone(folder):
+            status = "stale"
         return Run(
             id=row["id"],
             kind=row["kind"],
-            dir=self.runs_dir / row["id"],
+            dir=folder,
             created_at=row["created_at"],
-            status=row["status"],
+            status=status,
             config=json.loads(row["config"]),
             metrics=json.loads(row["metrics"]),
         )
+
+
+def _owner_gone(folder: Path) -> bool:
+    """True when the process that started a run on this machine no longer exists (kill -9)."""
+    try:
+        owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+        pid, host = int(owner["pid"]), str(owner["host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # a run from before owners were kept, or unreadable: cannot tell
+    if host != socket.gethostname():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # it exists (owned by someone else)
+    return False
 
 
 def _escape_like(text: str) -> str:

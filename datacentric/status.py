@@ -22,9 +22,11 @@ class ProjectStatus:
     metadata: dict[str, list[str]]  # column -> distinct values
     unlabelled: int
     disagreements: int  # images whose annotators' current labels differ
-    runs: dict[str, int]  # kind -> runs
+    runs: dict[str, int]  # kind -> runs (running, done or failed)
     backbone: str
     problems: list[str] = field(default_factory=list)
+    # kind -> runs whose process ended before they finished
+    stale_runs: dict[str, int] = field(default_factory=dict)
 
 
 def project_status(project: Project) -> ProjectStatus:
@@ -40,6 +42,7 @@ def project_status(project: Project) -> ProjectStatus:
     for record in real:
         for key, value in record.metadata.items():
             columns.setdefault(key, set()).add(value)
+    runs = project.runs()
     disagreements = sum(1 for r in real if len(set(current.get(r.id, {}).values())) > 1)
     problems = []
     if not real:
@@ -62,7 +65,8 @@ def project_status(project: Project) -> ProjectStatus:
         metadata={k: sorted(v) for k, v in sorted(columns.items())},
         unlabelled=sum(1 for r in real if r.id not in consensus),
         disagreements=disagreements,
-        runs=dict(Counter(r.kind for r in project.runs())),
+        runs=dict(Counter(r.kind for r in runs if r.status != "stale")),
+        stale_runs=dict(Counter(r.kind for r in runs if r.status == "stale")),
         backbone=project.config.backbone,
         problems=problems,
     )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["DB_NAME", "SCHEMA_VERSION", "connect", "now", "transaction"]
+__all__ = ["DB_NAME", "SCHEMA_VERSION", "connect", "now", "store_error", "transaction"]
 
 DB_NAME = "datacentric.db"
 
@@ -114,11 +114,43 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """Run the block in one write transaction: all of it lands, or none of it."""
-    conn.execute("BEGIN IMMEDIATE")
+    """Run the block in one write transaction: all of it lands, or none of it.
+
+    A store that cannot be written (read-only folder, full disk, locked) raises one
+    :class:`DatacentricError` saying so; the store keeps its state before the block.
+    """
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        raise store_error(conn, exc) from None
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+        conn.execute("COMMIT")
+    except BaseException as exc:
+        # SQLite may have rolled back already (disk full): never hide the cause behind
+        # "cannot rollback - no transaction is active"
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.OperationalError):
+            raise store_error(conn, exc) from None
         raise
-    conn.execute("COMMIT")
+
+
+def store_error(conn: sqlite3.Connection, exc: sqlite3.Error) -> DatacentricError:
+    """One line for a store that cannot be written, naming the store file."""
+    text = str(exc)
+    reason = {
+        "database or disk is full": "the disk is full",
+        "attempt to write a readonly database": "the project folder or store is read-only",
+        "unable to open database file": "the store cannot be written (read-only folder?)",
+        "database is locked": "another datacentric command is writing the store; try again",
+    }.get(text, text)
+    return DatacentricError(f"cannot write the store: {reason}", _store_path(conn))
+
+
+def _store_path(conn: sqlite3.Connection) -> str | None:
+    try:
+        row = conn.execute("PRAGMA database_list").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[2] if row else None

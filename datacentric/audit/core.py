@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,7 +310,7 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
             break
         more = max(20, int(math.ceil(max(c.n, 1) / 10.0)) * 10)
         steps.append(f"Collect ~{more} more {c.name} images{where}, or try: "
-                     f"datacentric improve {project} --class {c.name}")
+                     f"datacentric improve {project} --class {shlex.quote(c.name)}")
     for c in too_few:
         steps.append(f"Collect more {c.name} images: with {c.n} the audit cannot judge the class.")
     if weak_slices and not weak:

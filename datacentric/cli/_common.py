@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,10 +17,15 @@ from typer.core import TyperGroup
 from datacentric.errors import DatacentricError
 from datacentric.progress import set_enabled
 
-__all__ = ["JsonOption", "ProjectArg", "console", "print_json", "to_jsonable"]
+__all__ = [
+    "JsonOption", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
+    "to_jsonable",
+]
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# User text (class names, file names, notes) is never markup: colour goes in through
+# rich.text.Text styles, so a name like "[/]" prints as itself and cannot crash a report.
+console = Console(highlight=False, markup=False)
+err_console = Console(stderr=True, highlight=False, markup=False)
 
 ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
@@ -29,11 +36,56 @@ class ErrorsAsOneLine(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         set_enabled(sys.stderr.isatty())
+        _tolerant_streams()
         try:
             return super().invoke(ctx)
         except DatacentricError as exc:
-            err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
-            raise typer.Exit(code=1) from None
+            _one_line(str(exc))
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRORS:
+                raise
+            where = f" ({exc.filename})" if exc.filename else ""
+            _one_line(f"{_DISK_ERRORS[exc.errno]}: {exc.strerror}{where}")
+        except sqlite3.OperationalError as exc:
+            _one_line(f"cannot use the store: {exc}")
+
+
+# Faults of the machine rather than of datacentric: one line, like a DatacentricError.
+_DISK_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "no permission to write here",
+    errno.EPERM: "no permission to write here",
+}
+
+
+def require_at_least(value: int | None, least: int, option: str) -> None:
+    """Refuse an integer option below ``least`` in one line (``None``: not given)."""
+    if value is not None and value < least:
+        raise DatacentricError(f"{option} must be at least {least}, got {value}", option)
+
+
+def _tolerant_streams() -> None:
+    """Print any text: a file name that is not valid UTF-8 comes out escaped, never as a crash
+    after the store was written (commit, then report, must not fail in the report)."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _one_line(text: str) -> None:
+    """Print ``error: <text>`` on stderr (never as markup) and exit 1."""
+    err_console.print(f"error: {text}", markup=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+def one_line(text: object) -> str:
+    """``text`` safe for one line of a report: new lines and other control characters escaped."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
 
 
 def to_jsonable(value: Any) -> Any:

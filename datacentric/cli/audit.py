@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import webbrowser
 from pathlib import Path
 from typing import Annotated, Optional
@@ -47,4 +48,4 @@ def audit(
 
 def _shown(project: Path) -> str:
     text = str(project)
-    return text if text.endswith("/") else text + "/"
+    return shlex.quote(text if text.endswith("/") else text + "/")

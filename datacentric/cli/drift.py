@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
@@ -39,9 +39,9 @@ def drift(
     if json:
         print_json(result)
         return
-    word = "[red]DRIFT[/]" if result.drift else "[green]no drift[/]"
-    what = f": {escape(result.description)}" if result.description else ""
-    console.print(f"{word} (p = {result.p_value:.2g}, n = {result.n}){what}")
+    word = Text("DRIFT", style="red") if result.drift else Text("no drift", style="green")
+    what = f": {result.description}" if result.description else ""
+    console.print(word + Text(f" (p = {result.p_value:.2g}, n = {result.n}){what}"))
     emb, pix = result.embedding, result.pixel_stats
     console.print(f"  embedding {emb['method']} p = {emb['p_value']:.2g} (statistic {emb['statistic']:.3g})"
                   + (f" · pixel statistics p = {pix['p_value']:.2g}" if pix else "")

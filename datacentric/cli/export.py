@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
@@ -10,7 +11,7 @@ import typer
 from rich.table import Table
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
 from datacentric.errors import DatacentricError
 
 
@@ -40,6 +41,7 @@ def export_(
 
     if format.lower() != "onnx":
         raise DatacentricError(f"unknown format '{format}' (expected onnx)", "--format")
+    require_at_least(threads, 1, "--threads")
     with Project.open(project) as proj:
         result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
     if json:
@@ -77,7 +79,8 @@ def export_(
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
     say(f"wrote {result.path}")
-    say(f"next: datacentric predict {project} new_photos/ --model {result.path}")
+    model = shlex.quote(str(result.path))
+    say(f"next: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
 
 
 def _num(value: float | None, spec: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
@@ -45,9 +46,11 @@ def improve(
     for fix in result.fixes:
         for target in fix.targets:
             b, a = fix.before.recall[target], fix.after.recall[target]
-            mark = "[green]kept[/]" if fix.kept else "not kept"
-            console.print(f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {fix.after.recall_std[target]:.2f}"
-                          f"  accuracy {fix.before.accuracy:.2f} → {fix.after.accuracy:.2f}  {mark}")
+            mark = Text("kept", style="green") if fix.kept else Text("not kept")
+            spread = fix.after.recall_std[target]
+            line = (f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {spread:.2f}  "
+                    f"accuracy {fix.before.accuracy:.2f} → {fix.after.accuracy:.2f}  ")
+            console.print(Text(line) + mark)
             console.print(f"      {fix.reason}", markup=False)
     if result.materialised:
         console.print(f"  added {result.materialised} images to the project (tagged, training-only)")
@@ -106,4 +109,5 @@ def plugins(json: JsonOption = False) -> None:
         for e in rows:
             console.print(f"  {e.name:<24} {e.source}  [{e.plugin}]", markup=False)
     for b in broken:
-        console.print(f"[yellow]broken[/] {b.kind} plugin '{b.plugin}' ({b.source}): {b.error}", soft_wrap=True)
+        what = f" {b.kind} plugin '{b.plugin}' ({b.source}): {b.error}"
+        console.print(Text.assemble(("broken", "yellow"), what), soft_wrap=True)

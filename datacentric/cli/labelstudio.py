@@ -92,17 +92,24 @@ def pull(
     url: Annotated[Optional[str], typer.Option(help="Label Studio server (default: where you pushed).")] = None,
     token_env: TokenEnvOption = "LABEL_STUDIO_API_KEY",
     title: TitleOption = None,
+    skip_bad: Annotated[
+        bool,
+        typer.Option("--skip-bad", help="Pull the good labels and list the ones the project refuses."),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Bring every Label Studio annotation back, with the Label Studio user as annotator.
 
     Labels are added to the history (nothing is overwritten); pulling again adds nothing.
+    A label outside the class list refuses the pull, naming the task, annotation and
+    reviewer (--skip-bad pulls the rest); without a class list, new labels become
+    classes and are listed.
 
     Example:  datacentric labelstudio pull parts/
     """
     token = _token(token_env)
     with Project.open(project) as proj:
-        result = ls_pull(proj, token, url=url, title=title)
+        result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad)
     if json:
         print_json(result)
         return
@@ -114,3 +121,8 @@ def pull(
     )
     if result.annotators:
         console.print("annotators: " + ", ".join(result.annotators), markup=False)
+    if result.new_classes:
+        names = ", ".join(result.new_classes)
+        console.print(f"warning: new classes from Label Studio reviewers: {names}")
+    for reason in result.refused:
+        console.print(f"  skipped {reason}")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
 from datacentric.project import Project
 
 
@@ -41,6 +41,7 @@ def train(
     """
     from datacentric.model import train as train_model
 
+    require_at_least(seed, 0, "--seed")
     with Project.open(project) as proj:
         result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone, group_by=group_by)
     if json:

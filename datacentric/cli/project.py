@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
 from datacentric.importers import import_path
 from datacentric.project import Project
 from datacentric.status import project_status
@@ -30,7 +32,8 @@ def init(
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
     with Project.init(project, classes=names, backbone=backbone, seed=seed) as proj:
         console.print(f"created project {proj.root} (backbone {proj.config.backbone})")
-        console.print(f"next: datacentric import {project} photos/")
+        shown = shlex.quote(str(project))
+        console.print(f"next: datacentric import {shown} photos/", soft_wrap=True)
 
 
 @app.command("import")
@@ -66,6 +69,8 @@ def import_(
     )
     for where, reason in result.skipped:
         console.print(f"  skipped {where}: {reason}")
+    for where, what in result.warnings:
+        console.print(f"  warning {where}: {what}")
 
 
 @app.command()
@@ -92,8 +97,11 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     console.print(f"  disagreements: {info.disagreements} images where annotators differ")
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
+    if info.stale_runs:
+        stale = ", ".join(f"{k} {v}" for k, v in info.stale_runs.items())
+        console.print(f"  stale runs (their process ended before they finished; ignored): {stale}")
     for problem in info.problems:
-        console.print(f"  [yellow]problem:[/] {problem}")
+        console.print(Text.assemble("  ", ("problem:", "yellow"), f" {problem}"))
 
 
 @app.command()
@@ -135,7 +143,8 @@ def history(
         return
     for c in changes:
         was = f" (was {c.previous})" if c.previous else ""
-        note = f" — {c.note}" if c.note else ""
-        console.print(f"{c.at[:19]}  {c.path.name}  {c.annotator}: {c.label}{was}  [{c.source}]{note}", markup=False)
+        note = f" — {one_line(c.note)}" if c.note else ""
+        who = f"{one_line(c.path.name)}  {one_line(c.annotator)}"
+        console.print(f"{c.at[:19]}  {who}: {c.label}{was}  [{c.source}]{note}", soft_wrap=True)
     if not changes:
         console.print("no labels yet")

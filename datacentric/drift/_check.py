@@ -32,6 +32,7 @@ with copies of the most unusual images) and a row in the store's ``drift_checks`
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -304,7 +305,7 @@ def _typical_reference(detector: DriftDetector, paths: list[Path], probs: np.nda
 
 
 def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
-    root = project.root
+    root, to_label = shlex.quote(str(project.root)), shlex.quote(str(to_label))
     if not result.drift:
         lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
         if result.unusual:

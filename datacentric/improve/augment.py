@@ -28,6 +28,8 @@ from pathlib import Path
 import albumentations as A
 import numpy as np
 
+from datacentric.paths import write_atomic
+
 __all__ = ["RECIPES", "Augmented", "Recipe", "augment_images", "choose_recipes", "make_recipe"]
 
 
@@ -77,9 +79,7 @@ class Recipe:
 
     def save(self, path: Path | str) -> Path:
         """Write :meth:`to_dict` as JSON; :meth:`load` reads it back."""
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        return path
+        return write_atomic(Path(path), json.dumps(self.to_dict(), indent=2))
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":

@@ -29,8 +29,10 @@ from datacentric.improve.lift import (
     measure_lift,
 )
 from datacentric.improve.synth import get_generator
+from datacentric.names import clean_class_name
+from datacentric.paths import inside, write_atomic
 from datacentric.progress import track
-from datacentric.project import Project
+from datacentric.project import Project, Run
 
 __all__ = [
     "ANNOTATOR",
@@ -157,7 +159,7 @@ def _write(folder: Path, images: Sequence[np.ndarray], prefix: str) -> list[Path
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, pixels in enumerate(images):
-        path = folder / f"{prefix}_{i:04d}.png"
+        path = inside(folder, f"{prefix}_{i:04d}.png")
         Image.fromarray(pixels).save(path)
         paths.append(path)
     return paths
@@ -209,7 +211,7 @@ def _jsonable(value: object) -> object:
 def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
     """Copy a candidate's images under <project>/generated/ and add them, tagged, to the store."""
     origin = ORIGIN[candidate.kind]
-    folder = proj.root / "generated" / origin / candidate.target
+    folder = proj.path("generated", origin, candidate.target)
     folder.mkdir(parents=True, exist_ok=True)
     ids = []
     with proj.transaction() as conn:
@@ -269,6 +271,8 @@ def improve_project(
     """
     from datacentric import plugins
 
+    _at_least(budget, 1, "budget")
+    _at_least(seeds, 1, "seeds")
     seed = proj.config.seed if seed is None else seed
     folds = folds or proj.config.folds
     data = proj.dataset("real")
@@ -310,10 +314,9 @@ def improve_project(
         recipes = choose_recipes(target, weak_slices=slices, brightness_spread=_brightness(defect_paths),
                                  other_brightness_spread=_brightness(other_paths[::3]))
         todo: list[Candidate] = []
-        folder = run.dir / "candidates"
         for recipe in recipes:
-            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed,
-                                           folder / f"augment-{recipe.name}-{target}"))
+            folder = _candidates(proj, run, f"augment-{recipe.name}-{target}")
+            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed, folder))
         # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
         if not is_defect_free(target):
             # the canvas for this target's defects: never another target's defect images
@@ -325,7 +328,8 @@ def improve_project(
                 if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
                     continue
                 todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
-                                             budget, seed, folder / f"synthetic-{name}-{target}"))
+                                             budget, seed,
+                                             _candidates(proj, run, f"synthetic-{name}-{target}")))
         best: tuple[float, LiftResult] | None = None
         for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
             extra_X = _embed(proj, cand.paths)
@@ -348,7 +352,8 @@ def improve_project(
     for target, name in kept.items():
         cand = candidates[name]
         if cand.recipe is not None:
-            recipes_saved.append(cand.recipe.save(run.dir / f"recipe-{target}-{cand.recipe.name}.json"))
+            recipes_saved.append(cand.recipe.save(
+                proj.path("runs", run.id, f"recipe-{target}-{cand.recipe.name}.json")))
         if materialise:
             materialised += len(_materialise(proj, cand, run.id))
     advice = _advice(targets, kept, results, curves, counts)
@@ -357,10 +362,21 @@ def improve_project(
     from datacentric.improve.report import write_report
 
     result.report = write_report(result, candidates, proj)
-    (run.dir / "improve.json").write_text(json.dumps(result.to_json(), indent=2, default=str), encoding="utf-8")
+    summary = json.dumps(result.to_json(), indent=2, default=str)
+    write_atomic(proj.path("runs", run.id, "improve.json"), summary)
     proj.finish_run(run, {"targets": targets, "kept": kept, "materialised": materialised, "advice": advice,
                           "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in results]})
     return result
+
+
+def _at_least(value: int, least: int, option: str) -> None:
+    if value < least:
+        raise DatacentricError(f"{option} must be at least {least}, got {value}", f"--{option}")
+
+
+def _candidates(proj: Project, run: Run, *name: str) -> Path:
+    """The folder of one candidate fix inside the run (names come from data: checked)."""
+    return proj.path("runs", run.id, "candidates", *name)
 
 
 def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
@@ -403,6 +419,8 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     They are not measured here (``improve`` does that); they are training-only like every
     synthetic image.
     """
+    target = clean_class_name(target, "--class")
+    _at_least(n, 1, "n")
     seed = proj.config.seed if seed is None else seed
     data = proj.dataset("real")
     names = list(data.classes)
@@ -425,9 +443,9 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     cand = _synth_candidate(
         generator, target, [data.ids[i] for i in rows], _arrays([data.paths[i] for i in rows]),
         [data.ids[i] for i in bg_rows], _arrays([data.paths[i] for i in bg_rows]), n, seed,
-        run.dir / "candidates",
+        _candidates(proj, run),
     )
     ids = _materialise(proj, cand, run.id)
     proj.finish_run(run, {"images": len(ids), "target": target, "generator": generator})
-    folder = proj.root / "generated" / "synthetic" / target
+    folder = proj.path("generated", "synthetic", target)
     return SynthResult(target=target, generator=generator, paths=[folder / f"{i[:16]}.png" for i in ids], ids=ids)

@@ -8,6 +8,7 @@ and every request has a short timeout, so a sync never hangs.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,7 +76,10 @@ class Connection:
 
         doing = doing or self.action
         try:
-            yield
+            with warnings.catch_warnings():
+                # a server answering odd JSON makes pydantic warn on stderr; the error below says it
+                warnings.filterwarnings("ignore", message="Pydantic serializer warnings")
+                yield
         except DatacentricError:
             raise
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -86,8 +90,8 @@ class Connection:
             ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
             raise DatacentricError(
-                f"Label Studio stopped responding mid-{doing} ({_short(exc)}); nothing half-done "
-                "was kept locally, run it again to finish",
+                f"Label Studio stopped responding mid-{doing} ({_short(exc)}); what was finished "
+                "before is kept and linked locally, nothing half-done; run it again to finish",
                 self.url,
             ) from None
         except httpx.HTTPStatusError as exc:
@@ -96,6 +100,9 @@ class Connection:
             raise _status_error(exc.status_code, exc.body, doing, self.url) from None
         except httpx.HTTPError as exc:
             raise DatacentricError(f"Label Studio request failed during {doing} ({_short(exc)})", self.url) from None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # malformed JSON, or JSON of the wrong shape (the SDK's models, our reading of them)
+            raise _unreadable(doing, _short(exc), self.url) from None
 
     # -- raw calls the SDK has no helper for -----------------------------------------
     def _headers(self) -> dict[str, str]:
@@ -149,13 +156,24 @@ def connect(url: str, token: str, *, timeout: float = 20.0) -> tuple[Connection,
     try:
         with conn.errors("login"):
             me = conn.sdk.users.whoami()
+            user = {"id": me.id, "email": me.email or "", "username": me.username or ""}
     except BaseException:
         conn.close()
         raise
-    return conn, {"id": me.id, "email": me.email or "", "username": me.username or ""}
+    return conn, user
+
+
+def _unreadable(doing: str, detail: str, url: str) -> DatacentricError:
+    return DatacentricError(
+        f"Label Studio's answer during {doing} cannot be read ({detail}); "
+        "is this a Label Studio server?",
+        url,
+    )
 
 
 def _status_error(code: int | None, body: Any, doing: str, url: str) -> DatacentricError:
+    if code is not None and 200 <= code < 300:  # the SDK's way of saying: not JSON
+        return _unreadable(doing, f"not JSON: {_short(Exception(str(body)))[:60]}", url)
     if code in (401, 403):
         return DatacentricError(
             f"Label Studio refused the API token ({code} {'unauthorized' if code == 401 else 'forbidden'}); "
@@ -164,7 +182,7 @@ def _status_error(code: int | None, body: Any, doing: str, url: str) -> Datacent
         )
     if code == 404:
         return DatacentricError(f"not found on Label Studio (404) during {doing}", url)
-    text = str(body)
+    text = " ".join(str(body).split())  # one line, whatever the server sent
     return DatacentricError(f"Label Studio answered {code} during {doing}: {text[:200]}", url)
 
 

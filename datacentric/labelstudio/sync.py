@@ -81,6 +81,10 @@ class PullResult:
     consensus_changed: int  # images whose consensus (training) label changed
     skipped: int  # skipped or empty annotations, and tasks of images not in this project
     annotators: list[str] = field(default_factory=list)
+    # labels the project refuses, left out with --skip-bad (task, annotation, who, why)
+    refused: list[str] = field(default_factory=list)
+    # labels that became new classes (only in a project without a fixed class list)
+    new_classes: list[str] = field(default_factory=list)
 
 
 def system_name(url: str, project_id: int) -> str:
@@ -193,7 +197,7 @@ def _push(conn: Connection, proj: Project, title: str | None, only_flagged: bool
 def _import_batch(conn: Connection, pid: int, tasks: list[dict]) -> list[int]:
     with conn.errors():
         response = conn.sdk.projects.import_tasks(id=pid, request=tasks, return_task_ids=True)
-    return list(response.task_ids or [])
+        return [int(t) for t in response.task_ids or []]
 
 
 def _find_or_create(conn: Connection, proj: Project, title: str | None, config: str, recreate: bool) -> tuple[int, str, bool]:
@@ -286,14 +290,13 @@ def _upload_name(rec: ImageRecord) -> str:
 
 def _upload_urls(conn: Connection, pid: int) -> dict[str, str]:
     """Uploaded file name (without Label Studio's random prefix) -> URL to put in a task."""
-    with conn.errors():
-        uploads = conn.uploads(pid)
     result = {}
-    for item in uploads:
-        stored = str(item.get("file", ""))
-        base = stored.rsplit("/", 1)[-1]
-        name = base.split("-", 1)[1] if "-" in base else base
-        result.setdefault(name, "/data/" + stored.lstrip("/"))
+    with conn.errors():
+        for item in conn.uploads(pid):
+            stored = str(item.get("file", ""))
+            base = stored.rsplit("/", 1)[-1]
+            name = base.split("-", 1)[1] if "-" in base else base
+            result.setdefault(name, "/data/" + stored.lstrip("/"))
     return result
 
 
@@ -416,16 +419,21 @@ def pull(
     url: str | None = None,
     title: str | None = None,
     timeout: float = 20.0,
+    skip_bad: bool = False,
 ) -> PullResult:
     """Add every Label Studio annotation to the store (annotator = the Label Studio user).
 
     Reads everything first, then writes in one transaction: a failed pull changes nothing.
     Annotations already pulled (same annotation id, same last edit) are not added again.
+    A label the project refuses (not on its class list, no valid class name) refuses the
+    pull naming the task, annotation and reviewer; ``skip_bad`` pulls the rest and lists it.
+    Without a fixed class list, new labels become classes and :attr:`PullResult.new_classes`
+    names them.
     """
     url, pid = _pull_target(project, url, title)
     conn, _me = connect(url, token, timeout=timeout)
     try:
-        return _pull(conn, project, pid)
+        return _pull(conn, project, pid, skip_bad)
     finally:
         conn.close()
 
@@ -452,7 +460,7 @@ def _pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str
     return targets[-1]  # the most recently linked project
 
 
-def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
+def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> PullResult:
     conn.action = "pull"
     system = system_name(conn.url, pid)
     with conn.errors():
@@ -469,22 +477,28 @@ def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
     images = {r.id for r in proj.images(None)}
     todo = []  # (updated_at, ann id, task id, image id, annotator, label)
     seen = skipped = 0
-    for task in exported:
-        tid = str(task.get("id"))
-        image_id = links[tid][0] if tid in links else (task.get("data") or {}).get("image_hash")
-        pulled = links[tid][1].get("pulled", {}) if tid in links else {}
-        for ann in task.get("annotations") or []:
-            seen += 1
-            label = _choice(ann)
-            if ann.get("was_cancelled") or label is None or image_id not in images:
-                skipped += 1
-                continue
-            if pulled.get(str(ann["id"])) == str(ann.get("updated_at")):
-                continue
-            who = ann.get("completed_by")
-            who = who.get("email") or who.get("id") if isinstance(who, dict) else who
-            annotator = users.get(who, str(who)) if not isinstance(who, str) else who
-            todo.append((str(ann.get("updated_at")), int(ann["id"]), tid, image_id, annotator, label))
+    gate = _LabelGate(proj, skip_bad, conn.url)
+    with conn.errors():  # a task of the wrong shape is the server's answer, not our bug
+        for task in exported:
+            tid = str(task.get("id"))
+            image_id = links[tid][0] if tid in links else (task.get("data") or {}).get("image_hash")
+            pulled = links[tid][1].get("pulled", {}) if tid in links else {}
+            for ann in task.get("annotations") or []:
+                seen += 1
+                label = _choice(ann)
+                if ann.get("was_cancelled") or label is None or image_id not in images:
+                    skipped += 1
+                    continue
+                if pulled.get(str(ann["id"])) == str(ann.get("updated_at")):
+                    continue
+                who = ann.get("completed_by")
+                who = who.get("email") or who.get("id") if isinstance(who, dict) else who
+                annotator = users.get(who, str(who)) if not isinstance(who, str) else who
+                label = gate.admit(label, f"task {tid}, annotation {ann['id']} by {annotator}")
+                if label is None:
+                    continue
+                updated = str(ann.get("updated_at"))
+                todo.append((updated, int(ann["id"]), tid, image_id, annotator, label))
     todo.sort()
     before = proj.labels()
     counts = Counter()
@@ -513,8 +527,33 @@ def _pull(conn: Connection, proj: Project, pid: int) -> PullResult:
         annotations_new=len(todo), added=counts["added"], changed=counts["changed"],
         confirmed=counts["confirmed"], new=counts["new"],
         consensus_changed=sum(1 for i, lab in after.items() if before.get(i) != lab),
-        skipped=skipped, annotators=sorted(annotators),
+        skipped=skipped, annotators=sorted(annotators), refused=gate.refused,
+        new_classes=gate.new_classes,
     )
+
+
+class _LabelGate:
+    """Checks pulled labels as the project checks any label; keeps refusals and new classes."""
+
+    def __init__(self, proj: Project, skip_bad: bool, url: str) -> None:
+        self.proj, self.skip_bad, self.url = proj, skip_bad, url
+        self.known = set(proj.classes())
+        self.refused: list[str] = []
+        self.new_classes: list[str] = []
+
+    def admit(self, label: str, where: str) -> str | None:
+        """The cleaned label, or None when refused under --skip-bad (else raises)."""
+        try:
+            label = self.proj.check_label(label, pending=self.new_classes, where=where)
+        except DatacentricError as exc:
+            if not self.skip_bad:
+                raise DatacentricError(f"pull refused, nothing pulled: {exc} "
+                                       "(use --skip-bad to pull the rest)", self.url) from None
+            self.refused.append(str(exc))
+            return None
+        if label not in self.known and label not in self.new_classes:
+            self.new_classes.append(label)
+        return label
 
 
 def _choice(annotation: dict) -> str | None:

@@ -1,0 +1,85 @@
+"""Class names: one rule for every label that enters a project.
+
+A class name is data. It ends up in file names (``generated/synthetic/<class>/``),
+reports and shell commands we suggest, so it is checked once, where it enters
+(import, relabel, Label Studio pull, ``init --classes``, ``datacentric.toml``):
+
+- surrounding white space is stripped;
+- it must not be empty, longer than :data:`MAX_LENGTH` characters, hold a path
+  separator (``/`` or ``\\``), ``..`` (or be ``.``), or a control character (NUL, new
+  line, tab, a bidirectional override...);
+- a name that differs from a known class only by case (``Scratch`` next to
+  ``scratch``) is refused, naming the known class.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+
+from datacentric.errors import DatacentricError
+
+__all__ = ["MAX_LENGTH", "case_twin", "clean_class_list", "clean_class_name"]
+
+MAX_LENGTH = 100
+
+
+def clean_class_name(raw: object, where: object | None = None) -> str:
+    """Return ``raw`` stripped, or raise :class:`DatacentricError` saying why it is no class name.
+
+    Examples
+    --------
+    >>> clean_class_name("  scratch ")
+    'scratch'
+    >>> clean_class_name("../x")
+    Traceback (most recent call last):
+    ...
+    datacentric.errors.DatacentricError: class name '../x' holds '/', '\\' or '..'
+    """
+    if not isinstance(raw, str):
+        kind = type(raw).__name__
+        raise DatacentricError(f"class name must be text, not {kind} ({raw!r})", where)
+    name = raw.strip()
+    if not name:
+        raise DatacentricError("empty class name", where)
+    shown = ascii(name)[1:-1] if not name.isprintable() else name
+    if any(_is_control(ch) for ch in name):
+        raise DatacentricError(f"class name '{shown}' holds a control character", where)
+    if name == ".":
+        raise DatacentricError("class name '.' names the folder it is in", where)
+    if "/" in name or "\\" in name or ".." in name:
+        raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
+    if len(name) > MAX_LENGTH:
+        raise DatacentricError(
+            f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where
+        )
+    return name
+
+
+def case_twin(name: str, known: Iterable[str]) -> str | None:
+    """The known class that differs from ``name`` only by case, or None."""
+    folded = name.casefold()
+    return next((k for k in known if k != name and k.casefold() == folded), None)
+
+
+def clean_class_list(raw: Iterable[object], where: object | None = None) -> list[str]:
+    """Check a fixed class list: every name valid, no duplicates (case-insensitive)."""
+    result: list[str] = []
+    for item in raw:
+        name = clean_class_name(item, where)
+        if name in result:
+            continue
+        twin = case_twin(name, result)
+        if twin is not None:
+            raise DatacentricError(f"classes '{twin}' and '{name}' differ only by case", where)
+        result.append(name)
+    return result
+
+
+# Bidirectional overrides and marks reorder how text is shown ("Trojan Source"): a name
+# holding one could read as another class in a report or terminal.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") or ch in _BIDI

@@ -1,0 +1,72 @@
+"""Where the project may write, and writing files so that a kill never leaves half a file.
+
+Every path the project builds from data (class names, run ids, generator names)
+goes through :func:`inside`, which refuses a path that resolves outside its root.
+:func:`write_atomic` and :func:`copy_atomic` write to a temporary file beside the
+target and rename it over the target, so a reader sees the old file or the new
+one, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from datacentric.errors import DatacentricError
+
+__all__ = ["copy_atomic", "inside", "write_atomic"]
+
+
+def inside(root: Path | str, *parts: str | Path) -> Path:
+    """``root / parts...`` resolved; raises :class:`DatacentricError` if it leaves ``root``.
+
+    Examples
+    --------
+    >>> inside("/tmp/p", "runs", "a").as_posix()
+    '/tmp/p/runs/a'
+    >>> inside("/tmp/p", "generated", "../../x")
+    Traceback (most recent call last):
+    ...
+    datacentric.errors.DatacentricError: refusing to write outside the project folder (/tmp/x)
+    """
+    base = Path(root).resolve()
+    for part in parts:
+        if "\x00" in str(part):
+            raise DatacentricError("refusing a file name with a NUL byte", base)
+    path = base.joinpath(*parts).resolve()
+    if path != base and not path.is_relative_to(base):
+        raise DatacentricError("refusing to write outside the project folder", path)
+    return path
+
+
+def write_atomic(path: Path | str, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file and a rename; returns the path."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    return _replace_with(Path(path), lambda handle: handle.write(payload))
+
+
+def copy_atomic(source: Path | str, target: Path | str) -> Path:
+    """Copy ``source`` over ``target`` through a temporary file and a rename."""
+    with open(source, "rb") as src:
+        return _replace_with(Path(target), lambda handle: shutil.copyfileobj(src, handle))
+
+
+def _replace_with(path: Path, fill: Callable) -> Path:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise DatacentricError(f"cannot write here: {exc.strerror or exc}", path) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            fill(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,77 @@
+"""Cases that need a trained model: predict on a bomb, train and audit reporting odd names,
+audit on a read-only project. One tiny random backbone trained once for the module."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.conftest import write_image
+from tests.robustness.conftest import assert_one_line_error, invoke, promise, store_digest
+from tests.robustness.test_faults import needs_mount, tmpfs
+
+TINY = "test_efficientnet@random"  # 99k-parameter random timm model, no weights needed
+ODD = "[red]x[bold]"  # a class name that is rich markup
+
+
+def _trained(root: Path, photos: Path) -> Path:
+    assert invoke("init", root, "--backbone", TINY).exit_code == 0
+    settings = root / "datacentric.toml"
+    text = (
+        settings.read_text()
+        .replace("image_size = 0", "image_size = 32")
+        .replace("folds = 5", "folds = 2")
+    )
+    settings.write_text(text)
+    assert invoke("import", root, photos).exit_code == 0
+    result = invoke("train", root)
+    assert result.exit_code == 0, result.output
+    return root
+
+
+def _photos(folder: Path) -> Path:
+    for c, name in enumerate(["ok", "pit", ODD]):
+        for i in range(4):
+            write_image(folder / name / f"{c}_{i}.png", seed=300 + 10 * c + i)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("trained")
+    return _trained(base / "proj", _photos(base / "photos"))
+
+
+@promise("F3")
+def test_a_class_named_like_markup_prints_in_train_and_status(trained):
+    train = invoke("train", trained)
+    assert train.exit_code == 0 and ODD in train.output
+    status = invoke("status", trained)
+    assert status.exit_code == 0 and f"{ODD} 4" in status.output
+
+
+@promise("F1")
+def test_predict_lists_a_decompression_bomb_as_unreadable(trained, tmp_path, monkeypatch):
+    bomb = write_image(tmp_path / "bomb.png", seed=4, size=64)
+    fine = write_image(tmp_path / "fine.png", seed=5, size=16)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)  # 64x64 is over twice that: a bomb
+    result = invoke("predict", trained, bomb, fine)
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert (
+        "bomb.png: unreadable — image too large" in text and "1 unreadable file(s) skipped" in text
+    )
+
+
+@promise("F4")
+@needs_mount
+def test_audit_on_a_read_only_project_is_one_line(tmp_path):
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        root = _trained(disk / "p", _photos(tmp_path / "photos"))
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        before = store_digest(root)
+        assert_one_line_error(invoke("audit", root), "read-only")
+        assert store_digest(root) == before
