@@ -42,6 +42,7 @@ class ImportResult:
     # (where, what): one annotator gave one image two labels in this batch; both are kept
     # in the history, in row order, and the later one is the annotator's current label
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    new_classes: list[str] = field(default_factory=list)  # classes this import created
 
 
 @dataclass
@@ -55,20 +56,21 @@ class _Row:
 
 
 def import_path(project: Project, source: Path | str, *, annotator: str | None = None,
-                skip_bad: bool = False) -> ImportResult:
+                skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
     """Import a folder-per-class tree or a ``.csv`` manifest, whichever ``source`` is."""
     source = Path(source)
+    options = {"annotator": annotator, "skip_bad": skip_bad, "new_classes": new_classes}
     if source.is_dir():
-        return import_folder(project, source, annotator=annotator, skip_bad=skip_bad)
+        return import_folder(project, source, **options)
     if source.suffix.lower() == ".csv":
-        return import_csv(project, source, annotator=annotator, skip_bad=skip_bad)
+        return import_csv(project, source, **options)
     if not source.exists():
         raise DatacentricError("nothing to import: path not found", source)
     raise DatacentricError("cannot import this: expected a folder or a .csv file", source)
 
 
 def import_folder(project: Project, folder: Path | str, *, annotator: str | None = None,
-                  skip_bad: bool = False) -> ImportResult:
+                  skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
     """Import ``folder/<label>/*.png|jpg|bmp|tif``; files at the top level come in unlabelled."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -82,7 +84,7 @@ def import_folder(project: Project, folder: Path | str, *, annotator: str | None
         parts = path.relative_to(folder).parts
         label = parts[0] if len(parts) > 1 else None
         rows.append(_Row(path, label, annotator or DEFAULT_ANNOTATOR, {}, str(path)))
-    return _import_rows(project, rows, str(folder), skip_bad)
+    return _import_rows(project, rows, str(folder), skip_bad, new_classes)
 
 
 def _is_file_entry(path: Path) -> bool:
@@ -91,11 +93,12 @@ def _is_file_entry(path: Path) -> bool:
 
 
 def import_csv(project: Project, manifest: Path | str, *, annotator: str | None = None,
-               skip_bad: bool = False) -> ImportResult:
+               skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
     """Import ``file,label[,annotator][,metadata...]`` rows; paths relative to the CSV's folder.
 
     Several rows for one file with different annotators are kept as several labels;
-    extra columns (line, camera, shift, ...) become image metadata.
+    extra columns (line, camera, shift, ...) become image metadata. Once the project has
+    classes, a label outside them is refused unless ``new_classes`` is set.
     """
     manifest = Path(manifest)
     if not manifest.is_file():
@@ -123,7 +126,7 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
                 problem=None if record.get("file") else "no file name",
             )
         )
-    return _import_rows(project, rows, str(manifest), skip_bad)
+    return _import_rows(project, rows, str(manifest), skip_bad, new_classes)
 
 
 def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -153,14 +156,16 @@ def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return columns, records
 
 
-def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool) -> ImportResult:
+def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool,
+                 new_classes: bool) -> ImportResult:
     infos: dict[Path, ImageInfo] = {}
+    known = project.classes()
     problems: list[tuple[str, str]] = []
     good: list[_Row] = []
     new_labels: list[str] = []
     for row in track(rows, "checking images", total=len(rows)):
         try:
-            _check_row(project, row, new_labels, infos)
+            _check_row(project, row, new_labels, infos, known, new_classes)
         except DatacentricError as exc:
             problems.append((row.where, exc.what))
             continue
@@ -188,9 +193,13 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
                 else:
                     result.images_known += 1
             if row.label is not None and project.add_annotation(
-                conn, image_id=info.id, annotator=row.annotator, label=row.label, source="import"
+                conn, image_id=info.id, annotator=row.annotator, label=row.label, source="import",
+                new_class=new_classes,
             ):
                 result.annotations_added += 1
+    if new_labels and project.config.classes:
+        project.save_config()
+    result.new_classes = [n for n in new_labels if known]
     return result
 
 
@@ -203,13 +212,14 @@ def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
 
 
 def _check_row(project: Project, row: _Row, new_labels: list[str],
-               infos: dict[Path, ImageInfo]) -> None:
+               infos: dict[Path, ImageInfo], known: list[str], new_classes: bool) -> None:
     """Validate one row in place (label cleaned, image inspected once); raise on a fault."""
     if row.problem:
         raise DatacentricError(row.problem)
     if row.label is not None:
-        row.label = project.check_label(row.label, pending=new_labels)
-        if row.label not in new_labels:
+        row.label = project.check_label(row.label, pending=new_labels, known=known,
+                                        new_class=new_classes)
+        if row.label not in known and row.label not in new_labels:
             new_labels.append(row.label)
     if row.path not in infos:
         infos[row.path] = inspect_image(row.path)

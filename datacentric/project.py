@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from difflib import get_close_matches
 from pathlib import Path
 
 import numpy as np
@@ -312,12 +313,17 @@ class Project:
         label: str,
         source: str,
         note: str | None = None,
+        new_class: bool = False,
     ) -> bool:
         """Append a label inside an open transaction, unless it repeats the annotator's current one.
 
         Returns True when a row was added. Earlier labels stay: the table is the history.
+        Check a batch's labels with :meth:`check_label` first: here a label outside a fixed
+        class list is refused unless ``new_class`` is set (then it is appended to the list;
+        call :meth:`save_config` after the transaction).
         """
-        label = self.check_label(label)
+        if label not in self.config.classes and not self._seen(label):
+            label = self.check_label(label, new_class=new_class or not self.config.classes)
         current = conn.execute(
             "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
             (image_id, annotator),
@@ -329,49 +335,128 @@ class Project:
             " VALUES (?, ?, ?, ?, ?, ?)",
             (image_id, annotator, label, source, note, now()),
         )
+        if self.config.classes and label not in self.config.classes:
+            self.config.classes.append(label)
         return True
 
-    def check_label(self, label: str, *, pending: Iterable[str] = (),
-                    where: object | None = None) -> str:
+    def check_label(self, label: str, *, pending: Iterable[str] = (), where: object | None = None,
+                    new_class: bool = False, known: list[str] | None = None) -> str:
         """Return ``label`` cleaned (see :mod:`datacentric.names`) if the project accepts it.
 
-        With a fixed class list the label must be on it; without one, a new class must
-        not differ only by case from a known one (or from one in ``pending``, the new
-        labels of the same batch). Raises :class:`DatacentricError` naming the problem.
+        Once the project has classes (a fixed list, or labels already given), a label
+        outside them is refused with the closest known names, unless ``new_class`` is
+        set; ``pending`` holds the new labels of the same batch, ``known`` the classes when
+        the caller already has them (:meth:`classes`). A new class must never differ only
+        by case from a known one. Raises :class:`DatacentricError`.
         """
         where = self.root if where is None else where
         name = clean_class_name(label, where)
-        fixed = self.config.classes
+        known = self.classes() if known is None else known
         pending = list(pending)
-        if name in fixed or name in pending or (not fixed and self._has_label(name)):
+        if name in known or name in pending:
             return name
-        known = fixed or [*self.classes(), *pending]
-        twin = case_twin(name, known)
+        twin = case_twin(name, [*known, *pending])
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'",
                                    where)
-        if fixed:
-            raise DatacentricError(f"unknown label '{name}' (classes: {', '.join(fixed)})", where)
+        if known and not new_class:
+            raise DatacentricError(unknown_label(name, known), where)
         return name
 
-    def _has_label(self, name: str) -> bool:
-        sql = "SELECT 1 FROM annotations WHERE label = ? LIMIT 1"
-        row = self._conn.execute(sql, (name,)).fetchone()
-        return row is not None
+    def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None,
+                new_class: bool = False) -> Annotation:
+        """Record a reviewer's label for one image; it decides the consensus from now on.
 
-    def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None) -> Annotation:
-        """Record a reviewer's label for one image; it decides the consensus from now on."""
+        A label outside the known classes is refused unless ``new_class`` is set.
+        """
         image = self.image(ref)
         if not by.strip():
             raise DatacentricError("a relabel needs the reviewer's name (--by)", self.root)
-        label = self.check_label(label)
+        label = self.check_label(label, new_class=new_class)
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
                 " VALUES (?, ?, ?, 'relabel', ?, ?)",
                 (image.id, by, label, note, now()),
             )
+        if self.config.classes and label not in self.config.classes:
+            self.config.classes.append(label)
+            self.save_config()
         return self.annotations(image.id)[-1]
+
+    def _seen(self, name: str) -> bool:
+        """True when some annotation carries ``name`` (a quick check before a full one)."""
+        sql = "SELECT 1 FROM annotations WHERE label = ? LIMIT 1"
+        return self._conn.execute(sql, (name,)).fetchone() is not None
+
+    def rename_class(self, old: str, new: str, *, by: str, note: str | None = None) -> int:
+        """Rename class ``old`` to ``new``, or merge it into ``new`` when that class exists.
+
+        Every annotator whose current label (or latest review) is ``old`` gets a new
+        annotation with ``new`` (same annotator and source, a note saying why), so the
+        history keeps both. Returns the number of labels added.
+        """
+        if not by.strip():
+            raise DatacentricError("a class change needs your name (--by)", self.root)
+        known = self.classes()
+        old = clean_class_name(old, self.root)
+        if old not in known:
+            raise DatacentricError(unknown_label(old, known).replace("label", "class", 1),
+                                   self.root)
+        new = clean_class_name(new, self.root)
+        if new == old:
+            raise DatacentricError(f"class '{old}' already has that name", self.root)
+        twin = case_twin(new, [k for k in known if k != old])
+        if twin is not None:
+            raise DatacentricError(f"'{new}' differs only by case from the class '{twin}'",
+                                   self.root)
+        verb = "merged into" if new in known else "renamed to"
+        why = f"class '{old}' {verb} '{new}' by {by}" + (f": {note}" if note else "")
+        with self.transaction() as conn:
+            added = 0
+            for ann in self._current_of(old):
+                conn.execute(
+                    "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (ann.image_id, ann.annotator, new, ann.source, why, now()),
+                )
+                added += 1
+        if self.config.classes:
+            classes = [new if c == old else c for c in self.config.classes]
+            self.config.classes = list(dict.fromkeys(classes))
+            self.save_config()
+        return added
+
+    def remove_class(self, name: str) -> None:
+        """Remove a class that no image's current label uses any more (history keeps old ones)."""
+        known = self.classes()
+        name = clean_class_name(name, self.root)
+        if name not in known:
+            raise DatacentricError(unknown_label(name, known).replace("label", "class", 1),
+                                   self.root)
+        left = len({a.image_id for a in self._current_of(name)})
+        if left:
+            raise DatacentricError(
+                f"class '{name}' still labels {plural(left, 'image')}; relabel them or merge "
+                f"the class first (datacentric rename-class)", self.root)
+        if self.config.classes:
+            self.config.classes = [c for c in self.config.classes if c != name]
+            self.save_config()
+
+    def _current_of(self, label: str) -> list[Annotation]:
+        """The annotations that still count (see :meth:`_counting`) with ``label``."""
+        return [a for a in self._counting() if a.label == label]
+
+    def _counting(self) -> list[Annotation]:
+        """Annotations that still count: each annotator's latest label and latest review."""
+        latest: dict[tuple[str, str], Annotation] = {}
+        reviews: dict[tuple[str, str], Annotation] = {}
+        for ann in self.annotations():
+            latest[(ann.image_id, ann.annotator)] = ann
+            if ann.source in REVIEW_SOURCES:
+                reviews[(ann.image_id, ann.annotator)] = ann
+        found = {a.id: a for a in [*latest.values(), *reviews.values()]}
+        return [found[k] for k in sorted(found)]
 
     def history(self, ref: str | Path | None = None) -> list[LabelChange]:
         """Every label given, oldest first, with the annotator's previous label for that image."""
@@ -390,10 +475,14 @@ class Project:
         return changes
 
     def classes(self) -> list[str]:
-        """The class list: fixed in the settings, else every label seen, sorted."""
+        """The class list: fixed in the settings, else every label that still counts, sorted.
+
+        A label that counts is an annotator's current label or an image's consensus label;
+        one every annotator has moved away from (a fixed typo) is no class any more.
+        """
         if self.config.classes:
             return list(self.config.classes)
-        return [row[0] for row in self._conn.execute("SELECT DISTINCT label FROM annotations ORDER BY label")]
+        return sorted({a.label for a in self._counting()})
 
     def annotators(self) -> list[str]:
         """Every annotator name, sorted."""
@@ -532,6 +621,22 @@ class Project:
             config=json.loads(row["config"]),
             metrics=json.loads(row["metrics"]),
         )
+
+
+def unknown_label(name: str, known: list[str]) -> str:
+    """``unknown label 'defekt' — did you mean 'defect'?`` and how to add a class instead."""
+    close = get_close_matches(name, known, n=1, cutoff=0.6)
+    if not close:
+        close = get_close_matches(name.casefold(), [k.casefold() for k in known], n=1)
+        close = [known[[k.casefold() for k in known].index(close[0])]] if close else []
+    hint = f" — did you mean '{close[0]}'?" if close else ""
+    return (f"unknown label '{name}'{hint} (classes: {', '.join(known)}; "
+            "--new-class adds it as a class)")
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 image``, ``2 images``."""
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _owner_gone(folder: Path) -> bool:

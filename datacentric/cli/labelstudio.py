@@ -96,20 +96,23 @@ def pull(
         bool,
         typer.Option("--skip-bad", help="Pull the good labels and list the ones the project refuses."),
     ] = False,
+    new_classes: Annotated[
+        bool, typer.Option("--new-classes", help="Let labels outside the known classes add classes."),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Bring every Label Studio annotation back, with the Label Studio user as annotator.
 
     Labels are added to the history (nothing is overwritten); pulling again adds nothing.
-    A label outside the class list refuses the pull, naming the task, annotation and
-    reviewer (--skip-bad pulls the rest); without a class list, new labels become
-    classes and are listed.
+    A label outside the known classes refuses the pull, naming the task, annotation and
+    reviewer (--skip-bad pulls the rest, --new-classes adds it as a class).
 
     Example:  datacentric labelstudio pull parts/
     """
     token = _token(token_env)
     with Project.open(project) as proj:
-        result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad)
+        result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad,
+                         new_classes=new_classes)
     if json:
         print_json(result)
         return

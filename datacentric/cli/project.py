@@ -12,7 +12,7 @@ from rich.text import Text
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
 from datacentric.importers import import_path
-from datacentric.project import Project
+from datacentric.project import Project, plural
 from datacentric.status import project_status
 
 
@@ -46,6 +46,9 @@ def import_(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="Import the good files and list the bad ones.")
     ] = False,
+    new_classes: Annotated[
+        bool, typer.Option("--new-classes", help="Let labels outside the known classes add classes.")
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Import images and labels. Importing the same images again adds nothing.
@@ -53,13 +56,15 @@ def import_(
     A folder: one sub-folder per class (photos/scratch/001.png). A CSV: columns
     file,label[,annotator][,line,camera,shift,...]; file paths are relative to the
     CSV's folder; several rows per file keep several annotators' labels; other
-    columns become metadata used to find weak slices.
+    columns become metadata used to find weak slices. Once the project has classes, a
+    label outside them is refused (with the closest class) unless --new-classes is given.
 
     Example:  datacentric import parts/ photos/ --annotator mira
               datacentric import parts/ labels_extra.csv
     """
     with Project.open(project) as proj:
-        result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad)
+        result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad,
+                             new_classes=new_classes)
     if json:
         print_json(result)
         return
@@ -67,6 +72,8 @@ def import_(
         f"imported {result.images_added} new images ({result.images_known} already known), "
         f"{result.annotations_added} new labels from {result.source}"
     )
+    if result.new_classes:
+        console.print(f"  new classes: {', '.join(result.new_classes)}")
     for where, reason in result.skipped:
         console.print(f"  skipped {where}: {reason}")
     for where, what in result.warnings:
@@ -111,6 +118,9 @@ def relabel(
     label: Annotated[str, typer.Argument(help="The correct label.")],
     by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
     note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
+    new_class: Annotated[
+        bool, typer.Option("--new-class", help="LABEL is a new class (else unknown labels are refused).")
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Fix one image's label. The old labels stay in the history; a reviewer's label wins.
@@ -118,7 +128,7 @@ def relabel(
     Example:  datacentric relabel parts/ pit_017.png scratch --by mira --note "long thin mark"
     """
     with Project.open(project) as proj:
-        annotation = proj.relabel(image, label, by=by, note=note)
+        annotation = proj.relabel(image, label, by=by, note=note, new_class=new_class)
         consensus = proj.labels()[annotation.image_id]
     if json:
         print_json({"annotation": annotation, "consensus": consensus})
@@ -148,3 +158,38 @@ def history(
         console.print(f"{c.at[:19]}  {who}: {c.label}{was}  [{c.source}]{note}", soft_wrap=True)
     if not changes:
         console.print("no labels yet")
+
+
+@app.command("rename-class")
+def rename_class(
+    project: ProjectArg,
+    old: Annotated[str, typer.Argument(help="The class to rename.")],
+    new: Annotated[str, typer.Argument(help="Its new name; an existing class merges the two.")],
+    by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
+    note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
+) -> None:
+    """Rename a class, or merge it into another; every changed label is kept in the history.
+
+    Example:  datacentric rename-class parts/ defekt defect --by mira
+    """
+    with Project.open(project) as proj:
+        merge = new.strip() in proj.classes()
+        added = proj.rename_class(old, new, by=by, note=note)
+    verb = "merged into" if merge else "renamed to"
+    console.print(f"class {old.strip()} {verb} {new.strip()}: {plural(added, 'label')} "
+                  "added to the history")
+
+
+@app.command("remove-class")
+def remove_class(
+    project: ProjectArg,
+    name: Annotated[str, typer.Argument(help="A class no image is labelled with any more.")],
+) -> None:
+    """Remove a class that has no labels left (old labels stay in the history).
+
+    Example:  datacentric remove-class parts/ defekt
+    """
+    with Project.open(project) as proj:
+        proj.remove_class(name)
+        left = ", ".join(proj.classes()) or "none"
+    console.print(f"class {name.strip()} removed; classes: {left}")

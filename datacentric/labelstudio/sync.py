@@ -420,6 +420,7 @@ def pull(
     title: str | None = None,
     timeout: float = 20.0,
     skip_bad: bool = False,
+    new_classes: bool = False,
 ) -> PullResult:
     """Add every Label Studio annotation to the store (annotator = the Label Studio user).
 
@@ -427,13 +428,13 @@ def pull(
     Annotations already pulled (same annotation id, same last edit) are not added again.
     A label the project refuses (not on its class list, no valid class name) refuses the
     pull naming the task, annotation and reviewer; ``skip_bad`` pulls the rest and lists it.
-    Without a fixed class list, new labels become classes and :attr:`PullResult.new_classes`
-    names them.
+    Once the project has classes, a label outside them is refused unless ``new_classes``
+    is set; :attr:`PullResult.new_classes` names the classes a pull created.
     """
     url, pid = _pull_target(project, url, title)
     conn, _me = connect(url, token, timeout=timeout)
     try:
-        return _pull(conn, project, pid, skip_bad)
+        return _pull(conn, project, pid, skip_bad, new_classes)
     finally:
         conn.close()
 
@@ -460,7 +461,8 @@ def _pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str
     return targets[-1]  # the most recently linked project
 
 
-def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> PullResult:
+def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
+          new_classes: bool = False) -> PullResult:
     conn.action = "pull"
     system = system_name(conn.url, pid)
     with conn.errors():
@@ -477,7 +479,7 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
     images = {r.id for r in proj.images(None)}
     todo = []  # (updated_at, ann id, task id, image id, annotator, label)
     seen = skipped = 0
-    gate = _LabelGate(proj, skip_bad, conn.url)
+    gate = _LabelGate(proj, skip_bad, conn.url, new_classes)
     with conn.errors():  # a task of the wrong shape is the server's answer, not our bug
         for task in exported:
             tid = str(task.get("id"))
@@ -509,7 +511,8 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
             counts["new" if old is None else "confirmed" if old == label else "changed"] += 1
             annotators.add(annotator)
             note = f"Label Studio task {tid}, annotation {ann_id}"
-            if proj.add_annotation(db, image_id=image_id, annotator=annotator, label=label, source=SOURCE, note=note):
+            if proj.add_annotation(db, image_id=image_id, annotator=annotator, label=label,
+                                  source=SOURCE, note=note, new_class=new_classes):
                 counts["added"] += 1
             row = db.execute("SELECT data FROM sync_links WHERE system = ? AND image_id = ?",
                              (system, image_id)).fetchone()
@@ -521,6 +524,8 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
             else:
                 db.execute("INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
                            (system, image_id, tid, json.dumps(data)))
+    if gate.new_classes and proj.config.classes:
+        proj.save_config()
     after = proj.labels()
     return PullResult(
         url=conn.url, project_id=pid, title=info.title or "", annotations_seen=seen,
@@ -535,16 +540,18 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False) -> 
 class _LabelGate:
     """Checks pulled labels as the project checks any label; keeps refusals and new classes."""
 
-    def __init__(self, proj: Project, skip_bad: bool, url: str) -> None:
+    def __init__(self, proj: Project, skip_bad: bool, url: str, new_classes: bool) -> None:
         self.proj, self.skip_bad, self.url = proj, skip_bad, url
-        self.known = set(proj.classes())
+        self.allow_new = new_classes
+        self.known = proj.classes()
         self.refused: list[str] = []
         self.new_classes: list[str] = []
 
     def admit(self, label: str, where: str) -> str | None:
         """The cleaned label, or None when refused under --skip-bad (else raises)."""
         try:
-            label = self.proj.check_label(label, pending=self.new_classes, where=where)
+            label = self.proj.check_label(label, pending=self.new_classes, where=where,
+                                          known=self.known, new_class=self.allow_new)
         except DatacentricError as exc:
             if not self.skip_bad:
                 raise DatacentricError(f"pull refused, nothing pulled: {exc} "

@@ -125,8 +125,17 @@ def test_a_hostile_reviewer_label_never_becomes_a_class(open_list, label):
 @promise("U9")
 def test_new_classes_from_reviewers_are_said(open_list):
     proj, ids = open_list
-    result = _pull(FakeServer([_task(1, ids[0], " dent "), _task(2, ids[1], "dent")]), proj, PID)
+    tasks = [_task(1, ids[0], " dent "), _task(2, ids[1], "dent")]
+    result = _pull(FakeServer(tasks), proj, PID, new_classes=True)
     assert result.new_classes == ["dent"] and "dent" in proj.classes()
+
+
+def test_a_pulled_typo_is_refused_with_the_closest_class_unless_new_classes(open_list):
+    proj, ids = open_list
+    before = proj.annotations()
+    with pytest.raises(DatacentricError, match="unknown label 'scrach' — did you mean 'scratch'"):
+        _pull(FakeServer([_task(1, ids[0], "scrach")]), proj, PID)
+    assert proj.annotations() == before and "scrach" not in proj.classes()
 
 
 @promise("U8", "U9")
