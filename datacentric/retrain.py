@@ -16,9 +16,13 @@ images, against their current consensus labels:
   parameter, the challenger is trained without the golden set and scored with its final
   model, and the report says which way each model was scored.
 * "Not worse" allows for noise: with ``d_i`` = 1 where only the challenger is right, -1
-  where only the champion is, 0 otherwise, the challenger is promoted when
-  ``mean(d) >= -tolerance``; the default tolerance is one paired standard error of
+  where only the champion is, 0 otherwise, the difference ``mean(d)`` is *within noise*
+  when ``|mean(d)| <= tolerance``; the default tolerance is one paired standard error of
   ``mean(d)`` and at least one golden image (1/n). McNemar's exact p-value is reported.
+  See :func:`decide`: a challenger scoring higher is promoted; one scoring the same or
+  lower within noise is promoted only when labels changed since the champion was trained
+  (it learned from them: that breaks the tie), else the champion stays; one lower by
+  more than noise is rejected. :attr:`RetrainDecision.reason` says which, in words.
 
 The decision is a "retrain" run whose metrics hold ``promoted`` and ``champion_after``
 (the train run in charge afterwards); :func:`champion_run` reads that history.
@@ -39,7 +43,9 @@ from scipy import stats
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "golden_set", "retrain"]
+__all__ = [
+    "GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "decide", "golden_set", "retrain",
+]
 
 HOLDOUT_FRACTION = 0.2
 
@@ -80,6 +86,43 @@ class RetrainDecision:
     champion_after: str  # train run in charge now
     run_id: str  # the "retrain" run
     notes: list[str] = field(default_factory=list)
+    reason: str = ""  # why, in words, on one line (see :func:`decide`)
+    label_changes: int = 0  # labels given since the champion's training began
+
+
+def decide(delta: float, tolerance: float, label_changes: int) -> tuple[bool, str]:
+    """Promote the challenger or not, and why in one line a non-statistician can check.
+
+    ``delta`` is challenger minus champion accuracy, ``tolerance`` the noise band,
+    ``label_changes`` the labels given since the champion was trained.
+
+    Examples
+    --------
+    >>> promoted, why = decide(-0.067, 0.1, 12)
+    >>> promoted, why.split(":")[0]
+    (True, 'lower by 0.067, within noise (±0.100)')
+    >>> why.split(": ")[1]
+    'a tie, and the challenger learned from 12 label changes since the champion'
+    >>> decide(0.0, 0.1, 0)[0]
+    False
+    """
+    if abs(delta) < 1e-12:
+        size = "same score"
+    else:
+        size = f"{'higher' if delta > 0 else 'lower'} by {abs(delta):.3f}"
+    band = f"(±{tolerance:.3f})"
+    if delta > tolerance + 1e-12:
+        return True, f"{size}, more than noise {band}"
+    if delta < -tolerance - 1e-12:
+        return False, f"{size}, more than noise {band}"
+    if delta > 1e-12:
+        return True, f"{size}, within noise {band}"
+    if label_changes:
+        changes = f"{label_changes} label change{'s' if label_changes != 1 else ''}"
+        return True, (f"{size}, within noise {band}: a tie, and the challenger learned from "
+                      f"{changes} since the champion")
+    return False, (f"{size}, within noise {band}: a tie, and no label changed since the "
+                   "champion, so it stays")
 
 
 def champion_run(project):
@@ -241,7 +284,9 @@ def retrain(
     tol = float(tolerance) if tolerance is not None else max(se, 1.0 / n)
     better, worse = int((d > 0).sum()), int((d < 0).sum())
     mcnemar = float(stats.binomtest(better, better + worse, 0.5).pvalue) if better + worse else 1.0
-    promoted = delta >= -tol - 1e-12
+    changes = int(project.query("SELECT COUNT(*) FROM annotations WHERE created_at > ?",
+                                (champion.created_at,))[0][0])
+    promoted, reason = decide(delta, tol, changes)
     after = challenger_run.id if promoted else champion.id
 
     run = project.new_run("retrain", {"golden": gold.source, "golden_run": gold.run_id, "mode": options["mode"],
@@ -250,7 +295,7 @@ def retrain(
     decision = RetrainDecision(
         promoted=bool(promoted), champion=champ, challenger=chall, delta=delta, tolerance=tol,
         standard_error=se, mcnemar_p=mcnemar, n_golden=n, golden=gold.source, champion_after=after,
-        run_id=run.id, notes=notes,
+        run_id=run.id, notes=notes, reason=reason, label_changes=changes,
     )
     per_image = [{"image": str(p), "label": y, "champion": a, "challenger": b}
                  for p, y, a, b in zip(gold_paths, gold_labels, champ.correct, chall.correct)]
@@ -261,6 +306,6 @@ def retrain(
         "challenger": challenger_run.id, "champion_accuracy": champ.accuracy,
         "challenger_accuracy": chall.accuracy, "delta": delta, "tolerance": tol, "standard_error": se,
         "mcnemar_p": mcnemar, "n_golden": n, "champion_scored": champ.scored,
-        "challenger_scored": chall.scored,
+        "challenger_scored": chall.scored, "reason": reason, "label_changes": changes,
     })
     return decision

@@ -78,6 +78,8 @@ def retrain(
 ) -> None:
     """Train a challenger on the current labels; promote it only if not worse on the golden set.
 
+    Within noise, the challenger wins the tie only when labels changed since the champion.
+
     Example:  datacentric retrain parts/ --golden golden.csv
     """
     from datacentric.retrain import retrain as run_retrain
@@ -88,9 +90,9 @@ def retrain(
         print_json(decision)
         return
     ch, cc = decision.challenger, decision.champion
-    verdict = "promoted" if decision.promoted else "kept the champion"
+    verdict = "challenger promoted" if decision.promoted else "champion kept"
     console.print(f"challenger {ch.accuracy:.3f} vs champion {cc.accuracy:.3f} on the golden set "
-                  f"(n={decision.n_golden}) → {verdict}")
+                  f"(n={decision.n_golden}) → {verdict}: {decision.reason}", soft_wrap=True)
     console.print(f"  difference {decision.delta:+.3f} (± {decision.standard_error:.3f}; not worse means "
                   f">= -{decision.tolerance:.3f}) · McNemar p = {decision.mcnemar_p:.3g}")
     console.print(f"  champion {cc.run_id} ({cc.scored}), challenger {ch.run_id} ({ch.scored}); "

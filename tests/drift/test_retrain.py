@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
-from datacentric.retrain import champion_run, golden_set, retrain
+from datacentric.retrain import champion_run, decide, golden_set, retrain
 
 
 def test_no_model_yet_names_the_command(untrained):
@@ -37,10 +37,30 @@ def test_golden_set_from_a_csv_file(trained, tmp_path):
         golden_set(trained, tmp_path / "bad.csv")
 
 
-def test_same_labels_promote_then_broken_labels_keep_the_champion(trained):
+def test_a_tie_with_no_new_labels_keeps_the_champion_and_says_why(trained):
+    champion = champion_run(trained)
+    decision = retrain(trained, repeats=1)
+    assert abs(decision.delta) <= decision.tolerance and decision.label_changes == 0
+    assert not decision.promoted and champion_run(trained).id == champion.id
+    assert "no label changed since the champion" in decision.reason
+
+
+def test_decide_never_promotes_a_lower_score_without_the_reason():
+    assert decide(-0.2, 0.1, 5) == (False, "lower by 0.200, more than noise (±0.100)")
+    promoted, why = decide(-0.05, 0.1, 3)
+    assert promoted and why.startswith("lower by 0.050, within noise (±0.100)")
+    assert "learned from 3 label changes" in why
+    assert decide(0.2, 0.1, 0) == (True, "higher by 0.200, more than noise (±0.100)")
+    assert not decide(-0.05, 0.1, 0)[0]
+
+
+def test_new_labels_promote_then_broken_labels_keep_the_champion(trained):
     first_champion = champion_run(trained)
+    image = trained.images()[0]
+    trained.relabel(image.id, trained.labels()[image.id], by="lead", note="confirmed")
     decision = retrain(trained, repeats=1)
     assert decision.promoted and decision.champion.run_id == first_champion.id
+    assert decision.label_changes == 1
     assert decision.champion_after == decision.challenger.run_id
     assert champion_run(trained).id == decision.challenger.run_id
     assert decision.n_golden == 6
@@ -66,6 +86,8 @@ def test_cli_prints_the_evidence(trained):
     out = CliRunner().invoke(app, ["retrain", str(trained.root)])
     assert out.exit_code == 0, out.output
     assert "challenger" in out.output and "champion" in out.output and "golden set (n=6)" in out.output
+    verdict = next(line for line in out.output.splitlines() if "→" in line)
+    assert "champion kept: same score, within noise" in verdict
     out = CliRunner().invoke(app, ["retrain", str(trained.root), "--json"])
     data = json.loads(out.stdout)
     assert {"promoted", "champion", "challenger", "delta", "tolerance", "mcnemar_p"} <= set(data)
