@@ -33,6 +33,7 @@ from datacentric.audit.classes import (
 from datacentric.audit.labels import LabelIssue, label_issues
 from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplicates, find_outliers, nearest
 from datacentric.audit.slices import Slice, slice_accuracy
+from datacentric.collect import estimate_more
 from datacentric.errors import DatacentricError
 
 __all__ = ["AuditResult", "audit_arrays", "find_issues", "load_audit"]
@@ -308,9 +309,10 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         for sl in weak_slices:
             where = f" from {sl.column}={sl.value}"
             break
-        more = max(20, int(math.ceil(max(c.n, 1) / 10.0)) * 10)
-        steps.append(f"Collect ~{more} more {c.name} images{where}, or try: "
-                     f"datacentric improve {project} --class {shlex.quote(c.name)}")
+        collect = estimate_more(c.name, have=c.n, recall_now=c.recall).text  # no number here
+        steps.append(f"{collect[0].upper()}{collect[1:]}{where}; how many (with its range) is "
+                     f"measured on a learning curve by: datacentric improve {project} "
+                     f"--class {shlex.quote(c.name)}")
     for c in too_few:
         steps.append(f"Collect more {c.name} images: with {c.n} the audit cannot judge the class.")
     if weak_slices and not weak:

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from datacentric.collect import estimate_more, goal_for
 from datacentric.errors import DatacentricError
 from datacentric.images import content_hash, load_image
 from datacentric.improve.augment import Recipe, augment_images, choose_recipes
@@ -389,20 +390,12 @@ def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
             continue
         have = counts[target]
         now = curve.recall[-1]
-        goal = min(0.95, max(now + 0.1, 0.8))
-        needed = curve.needed(goal)
+        needed = curve.needed(goal_for(now))
         if now >= 0.9 or (needed is not None and needed <= have):
             parts.append(f"{target} recall is already {now:.2f} on real held-out images; "
                          f"this class is not the bottleneck" + (f" (kept {kept[target]})." if target in kept else "."))
             continue
-        if needed is not None and needed > have:
-            more = f"~{needed - have} more real {target} images should bring recall to ~{goal:.2f}"
-        elif curve.b <= 0.005:
-            more = (f"{target} recall does not rise with more of the same images "
-                    f"({now:.2f} at {curve.counts[0]}..{have}); check its labels and look-alike classes")
-        else:
-            more = (f"real {target} images help (+{curve.b:.2f} recall per doubling) but reaching "
-                    f"{goal:.2f} would take more than {8 * have}")
+        more = estimate_more(target, curve.counts, curve.recall, recall_std=curve.recall_std).text
         if target in kept:
             gain = next(r.gain[target] for r in results if r.name == kept[target])
             parts.append(f"kept {kept[target]} ({target} recall {gain:+.2f}); still, {more}.")
