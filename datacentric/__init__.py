@@ -35,6 +35,7 @@ _EXPORTS = {
     "train": "datacentric.model",
     "predict": "datacentric.model",
     "load_classifier": "datacentric.model",
+    "DriftCheck": "datacentric.drift",
     "DriftDetector": "datacentric.drift",
     "DriftResult": "datacentric.drift",
     "check_drift": "datacentric.drift",

@@ -1,9 +1,11 @@
 """Drift: does a new batch of images still look like the training data?
 
-:class:`DriftDetector` is the estimator (``fit(reference)`` then ``score(batch)``) on plain
-embedding arrays; :class:`PixelStatsTest` tests per-image pixel statistics (brightness,
-contrast, sharpness, saturation, colour cast; :func:`image_statistics`) and says what
-changed in words; :func:`class_mix_test` tests the model's predicted class mix (chi-square
+:class:`DriftCheck` is the whole check of ``datacentric drift`` on your own arrays or image
+files (embeddings, pixel statistics and predicted classes, as many as you give);
+:class:`DriftDetector` is its embedding test alone (``fit(reference)`` then ``score(batch)``
+on plain embedding arrays), which misses changes the pixel statistics see (lighting);
+:class:`PixelStatsTest` tests per-image pixel statistics (brightness, contrast, sharpness,
+saturation, colour cast; :func:`image_statistics`) and says what changed in words; :func:`class_mix_test` tests the model's predicted class mix (chi-square
 with a Monte Carlo p-value, valid for small batches; "more scratch predicted"), the test
 that sees a rise in the defect rate. :func:`check_drift` combines the three families for a
 project and a folder of new images (Bonferroni over the m families run, each at alpha / m:
@@ -13,10 +15,17 @@ project and a folder of new images (Bonferroni over the m families run, each at 
 
 from datacentric.drift._check import DriftResult, check_drift
 from datacentric.drift._detector import METHODS, DriftDetector, DriftScore, mmd_permutation_test
+from datacentric.drift._full import DriftCheck, DriftCheckScore
 from datacentric.drift._mix import class_mix_test
-from datacentric.drift._stats import STATISTICS, PixelStatsTest, StatsScore, combine_p_values, image_statistics
+from datacentric.drift._stats import (
+    STATISTICS,
+    PixelStatsTest,
+    StatsScore,
+    combine_p_values,
+    image_statistics,
+)
 
 __all__ = [
-    "METHODS", "STATISTICS", "DriftDetector", "DriftResult", "DriftScore", "PixelStatsTest", "StatsScore",
-    "check_drift", "class_mix_test", "combine_p_values", "image_statistics", "mmd_permutation_test",
+    "METHODS", "STATISTICS", "DriftCheck", "DriftCheckScore", "DriftDetector", "DriftResult",
+    "DriftScore", "PixelStatsTest", "StatsScore", "check_drift", "class_mix_test", "combine_p_values", "image_statistics", "mmd_permutation_test",
 ]

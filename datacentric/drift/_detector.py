@@ -88,6 +88,10 @@ class DriftScore:
 class DriftDetector:
     """Two-sample drift test of a batch of embeddings against a reference set.
 
+    This is one of the three test families of ``datacentric drift``; a lighting change
+    can leave embeddings close enough to pass it. :class:`~datacentric.drift.DriftCheck`
+    runs all three (embeddings, pixel statistics, predicted class mix).
+
     Parameters
     ----------
     alpha : float, default 0.05
