@@ -24,8 +24,10 @@ __all__ = [
 
 # User text (class names, file names, notes) is never markup: colour goes in through
 # rich.text.Text styles, so a name like "[/]" prints as itself and cannot crash a report.
-console = Console(highlight=False, markup=False)
-err_console = Console(stderr=True, highlight=False, markup=False)
+# soft_wrap: rich never breaks a line (a path or a command would be split mid-word and
+# could not be copied); the terminal wraps long lines on screen. Tables keep their width.
+console = Console(highlight=False, markup=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
 ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]

@@ -1,0 +1,29 @@
+"""Output at 80 and 120 columns: paths and commands are never split (#14 item 8)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(columns: int, *args: object) -> str:
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    done = subprocess.run([sys.executable, "-m", "datacentric", *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=120, check=True)
+    return done.stdout
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_paths_and_next_commands_stay_whole(tmp_path, photos, columns):
+    project = tmp_path / ("line_7_camera_B_" * 6) / "solar_cells_project"
+    out = _run(columns, "init", project)
+    lines = out.splitlines()
+    assert any(f"created project {project} (backbone" in line for line in lines), out
+    assert any(f"next: datacentric import {project} photos/" in line for line in lines), out
+    out = _run(columns, "import", project, photos)
+    assert any(f"new labels from {photos}" in line for line in out.splitlines()), out
+    out = _run(columns, "relabel", project, "pit/pit_1.png", "scratch", "--by", "lead")
+    assert "pit/pit_1.png: labelled scratch by lead; consensus is now scratch" in out, out
