@@ -85,6 +85,9 @@ BUILTINS: list[tuple[str, str, str]] = [
     ("drift_detector", "builtin", "datacentric.drift"),
 ]
 
+# Registered for the test suite only; usable by name but not listed to users.
+INTERNAL: frozenset[tuple[str, str]] = frozenset({("backbone", "test_efficientnet")})
+
 
 @dataclass(frozen=True)
 class PluginEntry:

@@ -34,6 +34,7 @@ from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_list, clean_class_name
 from datacentric.paths import inside, write_atomic
 from datacentric.store import DB_NAME, connect, now, transaction
+from datacentric.words import plural
 
 __all__ = [
     "REVIEW_SOURCES",
@@ -632,11 +633,6 @@ def unknown_label(name: str, known: list[str]) -> str:
     hint = f" — did you mean '{close[0]}'?" if close else ""
     return (f"unknown label '{name}'{hint} (classes: {', '.join(known)}; "
             "--new-class adds it as a class)")
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 image``, ``2 images``."""
-    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _owner_gone(folder: Path) -> bool:

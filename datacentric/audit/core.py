@@ -35,6 +35,7 @@ from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplica
 from datacentric.audit.slices import Slice, slice_accuracy
 from datacentric.collect import estimate_more
 from datacentric.errors import DatacentricError
+from datacentric.words import plural
 
 __all__ = ["AuditResult", "audit_arrays", "find_issues", "load_audit"]
 
@@ -254,7 +255,7 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
     s.append(f"The model, tested on images it did not train on, agrees with the given label on "
              f"{_pct(result.accuracy)} of {n} images.")
     if flagged:
-        text = f"{len(flagged)} images look mislabelled"
+        text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
         if pairs:
             (a, b), count = pairs.most_common(1)[0]
             if count >= 2:
@@ -282,7 +283,7 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         s.append(f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
                  f"their {worst.n} images{rest}.")
     if disagree:
-        s.append(f"Annotators gave different labels to {len(disagree)} images.")
+        s.append(f"Annotators gave different labels to {plural(len(disagree), 'image')}.")
     if result.outliers:
         one = len(result.outliers) == 1
         s.append(f"{len(result.outliers)} image{'' if one else 's'} look{'s' if one else ''} unlike the rest "

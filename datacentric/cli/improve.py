@@ -95,7 +95,7 @@ def plugins(json: JsonOption = False) -> None:
     """
     from datacentric import plugins as registry
 
-    entries = registry.entries()
+    entries = [e for e in registry.entries() if (e.kind, e.name) not in registry.INTERNAL]
     broken = registry.broken_plugins()
     if json:
         print_json({

@@ -12,8 +12,9 @@ from rich.text import Text
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
 from datacentric.importers import import_path
-from datacentric.project import Project, plural
+from datacentric.project import Project
 from datacentric.status import project_status
+from datacentric.words import plural
 
 
 @app.command()
@@ -69,8 +70,8 @@ def import_(
         print_json(result)
         return
     console.print(
-        f"imported {result.images_added} new images ({result.images_known} already known), "
-        f"{result.annotations_added} new labels from {result.source}"
+        f"imported {plural(result.images_added, 'new image')} ({result.images_known} already "
+        f"known), {plural(result.annotations_added, 'new label')} from {result.source}"
     )
     if result.new_classes:
         console.print(f"  new classes: {', '.join(result.new_classes)}")
@@ -93,15 +94,15 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
         return
     annotators = ", ".join(f"{k} {v}" for k, v in info.annotators.items()) or "none"
     console.print(
-        f"{info.images} images · {len(info.classes)} classes · "
-        f"{len(info.annotators)} annotators ({annotators})"
+        f"{plural(info.images, 'image')} · {plural(len(info.classes), 'class', 'classes')} · "
+        f"{plural(len(info.annotators), 'annotator')} ({annotators})"
     )
     console.print("  " + " · ".join(f"{k} {v}" for k, v in info.classes.items()))
     if info.metadata:
         console.print("  metadata: " + ", ".join(f"{k} ({', '.join(v[:6])})" for k, v in info.metadata.items()))
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
     console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled} · backbone {info.backbone}")
-    console.print(f"  disagreements: {info.disagreements} images where annotators differ")
+    console.print(f"  disagreements: {plural(info.disagreements, 'image')} where annotators differ")
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
     if info.stale_runs:

@@ -13,6 +13,8 @@ project and a folder of new images (Bonferroni over the m families run, each at 
 ``report.html``, plus a row in the store's ``drift_checks`` table).
 """
 
+from collections.abc import Callable
+
 from datacentric.drift._check import DriftResult, check_drift
 from datacentric.drift._detector import METHODS, DriftDetector, DriftScore, mmd_permutation_test
 from datacentric.drift._full import DriftCheck, DriftCheckScore
@@ -24,6 +26,16 @@ from datacentric.drift._stats import (
     combine_p_values,
     image_statistics,
 )
+
+
+def register_drift_detectors(register: Callable[..., None]) -> None:
+    """Built-in drift detectors: the embedding test (mmd, ks) and the full check."""
+    from functools import partial
+
+    register(partial(DriftDetector, method="mmd"), name="mmd")
+    register(partial(DriftDetector, method="ks"), name="ks")
+    register(DriftCheck, name="full")
+
 
 __all__ = [
     "METHODS", "STATISTICS", "DriftCheck", "DriftCheckScore", "DriftDetector", "DriftResult",

@@ -46,6 +46,7 @@ from datacentric.drift._stats import STATISTICS, PixelStatsTest, combine_p_value
 from datacentric.errors import DatacentricError
 from datacentric.images import inspect_image, list_images
 from datacentric.store import now
+from datacentric.words import plural
 
 __all__ = ["DriftResult", "check_drift"]
 
@@ -309,7 +310,8 @@ def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
     if not result.drift:
         lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
         if result.unusual:
-            lines.append(f"{result.unusual} images are individually unusual; glance at the report")
+            lines.append(f"{plural(result.unusual, 'image is', 'images are')} individually unusual; "
+                         "glance at the report")
         return lines
     k = len(result.top_images)
     return [
