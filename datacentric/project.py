@@ -395,14 +395,15 @@ class Project:
 
         Every annotator whose current label (or latest review) is ``old`` gets a new
         annotation with ``new`` (same annotator and source, a note saying why), so the
-        history keeps both. Returns the number of labels added.
+        history keeps both; later votes on the same image are restated after it, so a
+        tie in the consensus is broken as before. Returns the number of labels renamed.
         """
         if not by.strip():
             raise DatacentricError("a class change needs your name (--by)", self.root)
         known = self.classes()
         old = clean_class_name(old, self.root)
         if old not in known:
-            raise DatacentricError(unknown_label(old, known).replace("label", "class", 1),
+            raise DatacentricError(unknown_label(old, known, kind="class", hint=""),
                                    self.root)
         new = clean_class_name(new, self.root)
         if new == old:
@@ -413,15 +414,17 @@ class Project:
                                    self.root)
         verb = "merged into" if new in known else "renamed to"
         why = f"class '{old}' {verb} '{new}' by {by}" + (f": {note}" if note else "")
+        added = 0
         with self.transaction() as conn:
-            added = 0
-            for ann in self._current_of(old):
+            for ann in _restated(self._counting(), old):
+                renamed = ann.label == old
+                label, text = (new, why) if renamed else (ann.label, f"restated after: {why}")
                 conn.execute(
                     "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (ann.image_id, ann.annotator, new, ann.source, why, now()),
+                    (ann.image_id, ann.annotator, label, ann.source, text, now()),
                 )
-                added += 1
+                added += renamed
         if self.config.classes:
             classes = [new if c == old else c for c in self.config.classes]
             self.config.classes = list(dict.fromkeys(classes))
@@ -433,7 +436,7 @@ class Project:
         known = self.classes()
         name = clean_class_name(name, self.root)
         if name not in known:
-            raise DatacentricError(unknown_label(name, known).replace("label", "class", 1),
+            raise DatacentricError(unknown_label(name, known, kind="class", hint=""),
                                    self.root)
         left = len({a.image_id for a in self._current_of(name)})
         if left:
@@ -624,15 +627,26 @@ class Project:
         )
 
 
-def unknown_label(name: str, known: list[str]) -> str:
+def _restated(counting: list[Annotation], old: str) -> list[Annotation]:
+    """The annotations a rename of ``old`` appends again, oldest first.
+
+    Per image: each one labelled ``old``, and every later one that counts, so the votes
+    keep their order and a tie in the consensus is broken as before the rename.
+    """
+    first: dict[str, int] = {}
+    for ann in counting:
+        if ann.label == old:
+            first[ann.image_id] = min(first.get(ann.image_id, ann.id), ann.id)
+    return [a for a in counting if a.image_id in first and a.id >= first[a.image_id]]
+
+
+def unknown_label(name: str, known: list[str], *, kind: str = "label",
+                  hint: str = "--new-class adds it as a class") -> str:
     """``unknown label 'defekt' — did you mean 'defect'?`` and how to add a class instead."""
     close = get_close_matches(name, known, n=1, cutoff=0.6)
-    if not close:
-        close = get_close_matches(name.casefold(), [k.casefold() for k in known], n=1)
-        close = [known[[k.casefold() for k in known].index(close[0])]] if close else []
-    hint = f" — did you mean '{close[0]}'?" if close else ""
-    return (f"unknown label '{name}'{hint} (classes: {', '.join(known)}; "
-            "--new-class adds it as a class)")
+    guess = f" — did you mean '{close[0]}'?" if close else ""
+    tail = f"; {hint}" if hint else ""
+    return f"unknown {kind} '{name}'{guess} (classes: {', '.join(known) or 'none'}{tail})"
 
 
 def _owner_gone(folder: Path) -> bool:

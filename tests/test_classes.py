@@ -93,3 +93,22 @@ def test_class_commands_are_one_line_each(tmp_path, photos):
     assert renamed.exit_code == 0 and "merged into scratch: 1 label added" in renamed.output
     refused = invoke("remove-class", proj, "pit")
     assert refused.exit_code == 1 and "still labels 4 images" in refused.output
+
+
+def test_a_rename_keeps_a_tied_consensus(project, photos):
+    import_folder(project, photos, annotator="mira")
+    image = project.image("ok/ok_0.png")
+    with project.transaction() as conn:  # tom disagrees later: a 1-1 tie goes to the newer label
+        project.add_annotation(conn, image_id=image.id, annotator="tom", label="pit",
+                               source="import")
+    assert project.labels()[image.id] == "pit"
+    project.rename_class("ok", "good", by="lead")
+    assert project.labels()[image.id] == "pit"
+    last = project.history("ok/ok_0.png")[-1]
+    assert (last.annotator, last.label) == ("tom", "pit") and "restated" in last.note
+
+
+def test_renaming_an_unknown_class_suggests_the_closest(project, photos):
+    import_folder(project, photos)
+    with pytest.raises(DatacentricError, match="unknown class 'scrach' — did you mean 'scratch'"):
+        project.rename_class("scrach", "scratches", by="lead")
