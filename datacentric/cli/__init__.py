@@ -6,8 +6,9 @@ Each sub-module adds its commands to :data:`app`; add one import below per modul
 from __future__ import annotations
 
 import typer
+from typer.core import TyperCommand
 
-from datacentric.cli._common import ErrorsAsOneLine
+from datacentric.cli._common import ErrorsAsOneLine, PlainUsage
 
 app = typer.Typer(
     cls=ErrorsAsOneLine,
@@ -53,6 +54,10 @@ for _info in [*app.registered_commands, *app.registered_groups]:
     if command_name(_info) not in _PANEL:
         raise RuntimeError(f"command '{command_name(_info)}' is in no step of datacentric.cli.STEPS; add it there")
     _info.rich_help_panel = _PANEL[command_name(_info)]
+for _command in [*app.registered_commands,
+                 *(c for g in app.registered_groups for c in g.typer_instance.registered_commands)]:
+    if _command.cls in (None, TyperCommand):
+        _command.cls = PlainUsage
 app.registered_commands.sort(key=lambda info: _ORDER.index(command_name(info)))
 
 

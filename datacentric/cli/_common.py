@@ -12,13 +12,13 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from datacentric.errors import DatacentricError
 from datacentric.progress import set_enabled
 
 __all__ = [
-    "JsonOption", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
+    "JsonOption", "PlainUsage", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
     "to_jsonable",
 ]
 
@@ -50,6 +50,26 @@ class ErrorsAsOneLine(TyperGroup):
             _one_line(f"{_DISK_ERRORS[exc.errno]}: {exc.strerror}{where}")
         except sqlite3.OperationalError as exc:
             _one_line(f"cannot use the store: {exc}")
+
+
+class PlainUsage(TyperCommand):
+    """Usage lines as people type them: ``relabel [OPTIONS] PROJECT IMAGE LABEL``.
+
+    Typer >= 0.27 writes required arguments in curly braces, which read as a literal
+    to type (braces included).
+    """
+
+    def collect_usage_pieces(self, ctx: Any) -> list[str]:
+        """The options placeholder, then each argument in capitals ([NAME] when optional)."""
+        pieces = [self.options_metavar] if self.options_metavar else []
+        for param in self.get_params(ctx):
+            if not isinstance(param, TyperArgument):
+                pieces.extend(param.get_usage_pieces(ctx))
+                continue
+            name = (param.metavar or param.name or "").upper()
+            name = name if param.required else f"[{name}]"
+            pieces.append(name + ("..." if param.nargs != 1 else ""))
+        return pieces
 
 
 # Faults of the machine rather than of datacentric: one line, like a DatacentricError.

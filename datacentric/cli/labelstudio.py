@@ -63,7 +63,7 @@ def push(
 
     Pushing again adds only what is new: no duplicate tasks or predictions.
 
-    Example:  datacentric labelstudio push parts/ --url http://localhost:8080 --only-flagged
+    Example:  datacentric labelstudio push parts/ --only-flagged
     """
     token = _token(token_env)
     with Project.open(project) as proj:

@@ -126,7 +126,7 @@ def relabel(
 ) -> None:
     """Fix one image's label. The old labels stay in the history; a reviewer's label wins.
 
-    Example:  datacentric relabel parts/ pit_017.png scratch --by mira --note "long thin mark"
+    Example:  datacentric relabel parts/ pit_017.png scratch --by mira --note thin
     """
     with Project.open(project) as proj:
         annotation = proj.relabel(image, label, by=by, note=note, new_class=new_class)
