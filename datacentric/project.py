@@ -323,8 +323,9 @@ class Project:
         class list is refused unless ``new_class`` is set (then it is appended to the list;
         call :meth:`save_config` after the transaction).
         """
-        if label not in self.config.classes and not self._seen(label):
-            label = self.check_label(label, new_class=new_class or not self.config.classes)
+        fixed = self.config.classes
+        if not (label in fixed or (not fixed and self._seen(label))):
+            label = self.check_label(label, new_class=new_class or not fixed)
         current = conn.execute(
             "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
             (image_id, annotator),

@@ -112,3 +112,15 @@ def test_renaming_an_unknown_class_suggests_the_closest(project, photos):
     import_folder(project, photos)
     with pytest.raises(DatacentricError, match="unknown class 'scrach' — did you mean 'scratch'"):
         project.rename_class("scrach", "scratches", by="lead")
+
+
+def test_a_removed_class_comes_back_only_with_the_opt_in(tmp_path, photos):
+    with Project.init(tmp_path / "p", classes=["ok", "pit", "scratch"]) as proj:
+        import_folder(proj, photos)
+        proj.rename_class("pit", "scratch", by="lead")
+        image = proj.image("ok/ok_0.png")
+        with pytest.raises(DatacentricError, match="unknown label 'pit'"):
+            with proj.transaction() as conn:
+                proj.add_annotation(conn, image_id=image.id, annotator="tom", label="pit",
+                                    source="import")
+        assert proj.config.classes == ["ok", "scratch"]
