@@ -258,6 +258,10 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
             (a, b), count = pairs.most_common(1)[0]
             if count >= 2:
                 text += f"; {count} of them are {a}↔{b}"
+                if _confused_anyway(result, a, b):
+                    text += (f". The model mixes up {a} and {b} in general, so these flags may be its "
+                             f"weakness, not label errors: decide them by your labelling rule for "
+                             f"{a} vs {b}, not by following the suggestion")
         s.append(text + ".")
     else:
         s.append("No image looks clearly mislabelled.")
@@ -330,6 +334,13 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         steps.append(f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
                      f"kind of defect? Remove them or collect more like them.")
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+
+
+def _confused_anyway(result: AuditResult, a: str, b: str) -> bool:
+    """Whether the class table already sees classes ``a`` and ``b`` mixed up."""
+    overlap = any({o.a, o.b} == {a, b} for o in result.overlapping_classes)
+    confused = any(c.name in (a, b) and c.weak and c.confused_with in (a, b) for c in result.classes)
+    return overlap or confused
 
 
 WEAK_SKILL = 0.7  # share of the way from "always the commonest class" to perfect
