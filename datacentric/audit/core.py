@@ -104,6 +104,7 @@ def audit_arrays(
     neighbours: int = 2,
     project: str = "PROJECT/",
     filter_by: str | None = None,
+    rules: Mapping[frozenset, str] | None = None,
 ) -> AuditResult:
     """Run every check on plain arrays (N images, K classes).
 
@@ -137,6 +138,8 @@ def audit_arrays(
     filter_by : str, optional
         cleanlab's rule for the model's flags (see :func:`datacentric.audit.labels.label_issues`;
         default: the worst-scored images, as many as cleanlab estimates are wrong).
+    rules : {frozenset({class_a, class_b}): rule text}, optional
+        The team's labelling rules (the label book's); next steps quote them.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=np.float64)
@@ -200,7 +203,7 @@ def audit_arrays(
         outliers=outliers, near_duplicates=duplicates, overlapping_classes=overlaps, class_names=classes,
         confusion=matrix.tolist(), accuracy=accuracy, most_disagreeing=most, notes=notes,
     )
-    _summarise(result, project=project, min_per_class=min_per_class)
+    _summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
 
 
@@ -227,7 +230,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None:
+def _summarise(result: AuditResult, *, project: str, min_per_class: int,
+               rules: Mapping[frozenset, str] | None = None) -> None:
     """Fill counts, summary (plain words) and next steps (with commands)."""
     flagged = result.flagged
     n = len(result.label_issues)
@@ -305,8 +309,14 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
                      f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY")
         for (a, b), count in pairs.most_common(2):
             if count >= 2:
-                steps.append(f"Write a tie-breaking rule for {a} vs {b} in your labelling guide "
-                             f"({count} flagged images sit between them).")
+                rule = rules.get(frozenset((a, b)))
+                if rule:
+                    steps.append(f"Check the {count} flagged images between {a} and {b} against your "
+                                 f"rule: {rule}")
+                else:
+                    steps.append(f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
+                                 f"between them): datacentric labelbook {project} --rule "
+                                 f"{shlex.quote(f'{a} vs {b}: ...')}")
     for c in weak[:2]:
         where = ""
         for sl in weak_slices:
@@ -464,7 +474,7 @@ def find_issues(
         metadata=[dict(r.metadata) for r in recs], annotator_labels=matrix, annotators=names, folds=folds,
         reviewed=[i in reviewed_ids for i in ids],
         min_per_class=min_per_class, min_slice=min_slice, alpha=alpha,
-        project=project_arg or _display(project.root),
+        project=project_arg or _display(project.root), rules=_rules_in_force(project),
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
@@ -487,6 +497,13 @@ def find_issues(
     project.finish_run(audit_run, {**result.counts, "accuracy": result.accuracy,
                                    "most_disagreeing": result.most_disagreeing})
     return result
+
+
+def _rules_in_force(project) -> dict[frozenset, str]:
+    """The label book's latest rule per class pair."""
+    from datacentric.labelbook import load_rules
+
+    return {frozenset((r.a, r.b)): r.text for r in load_rules(project)}
 
 
 def _note_grouping(result: AuditResult, metrics: dict) -> None:
