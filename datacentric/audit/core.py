@@ -262,7 +262,7 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
             (a, b), count = pairs.most_common(1)[0]
             if count >= 2:
                 text += f"; {count} of them are {a}↔{b}"
-                if _confused_anyway(result, a, b):
+                if len(result.class_names) > 2 and _confused_anyway(result, a, b):
                     text += (f". The model mixes up {a} and {b} in general, so these flags may be its "
                              f"weakness, not label errors: decide them by your labelling rule for "
                              f"{a} vs {b}, not by following the suggestion")

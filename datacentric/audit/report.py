@@ -96,6 +96,22 @@ def _flagged_cards(result) -> str:
     return "<div class='cards'>" + "".join(cards) + "</div>" + more
 
 
+def _class_bars(result) -> str:
+    """Recall and precision per class as bars, weak classes in red, overall accuracy dashed."""
+    labels, values, weak = [], [], []
+    for c in result.classes:
+        if c.too_few:
+            continue
+        for name, value in (("recall", c.recall), ("precision", c.precision)):
+            labels.append(f"{c.name} {name}")
+            values.append(value)
+            weak.append(c.weak)
+    if not labels:
+        return ""
+    return H.figure([H.bar_chart_svg(labels, values, max_value=1.0, highlight=weak,
+                                     reference=result.accuracy)])
+
+
 def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:
     """Render an :class:`~datacentric.audit.AuditResult` as one self-contained HTML page."""
     sections = []
@@ -142,13 +158,16 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
             [{"class A": o.a, "class B": o.b, "images in between (est.)": o.n, "share of data": o.joint}
              for o in result.overlapping_classes], formats={"share of data": ".1%"})
     sections.append(H.section(
-        "Classes", [H.table(rows, formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
+        "Classes", [_class_bars(result),
+                    H.table(rows, formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
                             flag=[c.weak for c in result.classes]), overlap], id="classes",
         intro=("Recall: of the images labelled as the class, the share the model recognised. Precision: of the "
                "images the model called the class, the share labelled so. Label quality: 1 minus the estimated "
                "share of wrong labels in the class. A class is weak when its recall or precision is more than "
-               "0.10 below the overall accuracy (or below 0.5), or its label quality is below 0.8. Classes with "
-               "fewer than 5 images are not judged."),
+               "0.10 below the overall accuracy (or below 0.5 while also 0.05 below it), or its label quality is "
+               "below 0.8 and clearly below the other classes'. Classes with fewer than 5 images are not "
+               "judged. Bars: recall and precision per class, red for a weak class; the dashed line is the "
+               "overall accuracy."),
     ))
 
     if result.slices:
