@@ -69,7 +69,7 @@ def _flagged_cards(result) -> str:
         vote_text = ""
         if len(who) > 1:
             vote_text = "<br><span class='muted'>annotators: " + H.escape(
-                ", ".join(f"{a}: {l}" for a, l in sorted(who.items()))) + "</span>"
+                ", ".join(f"{a}: {label}" for a, label in sorted(who.items()))) + "</span>"
         caption = (
             f"<b>#{rank} {H.escape(_name(issue.image))}</b><br>"
             f"labelled <b>{H.escape(issue.given)}</b><br>"
@@ -196,7 +196,7 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
         disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
         thumbs = [H.thumbnail(c.image, SMALL, title=c.image, caption=(
             f"{H.escape(_name(c.image))}<br>" + "<br>".join(
-                H.escape(f"{a}: {l}") for a, l in sorted(c.votes.items()))
+                H.escape(f"{a}: {label}") for a, label in sorted(c.votes.items()))
             + f"<br><b>consensus: {H.escape(c.label)}</b>")) for c in disagree[:24]]
         more = f" (first 24 of {len(disagree)})" if len(disagree) > 24 else ""
         body = [H.table(arows, formats={"agrees with consensus": ".0%", "quality (CROWDLAB)": ".2f"},
