@@ -34,6 +34,7 @@ from datacentric.audit.labels import LabelIssue, label_issues
 from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplicates, find_outliers, nearest
 from datacentric.audit.slices import Slice, slice_accuracy
 from datacentric.errors import DatacentricError
+from datacentric.runs import OOF_FILE, read_oof
 
 __all__ = ["AuditResult", "audit_arrays", "find_issues", "load_audit"]
 
@@ -426,15 +427,9 @@ def find_issues(
     (``AuditResult.to_json()``) and ``report.html``.
     """
     train = _resolve_train_run(project, run)
-    oof_path = Path(train.dir) / "oof.npz"
-    if not oof_path.exists():
-        raise DatacentricError("train run has no out-of-sample probabilities (oof.npz)", oof_path)
-    with np.load(oof_path, allow_pickle=False) as data:
-        ids = [str(x) for x in data["ids"]]
-        labels = np.asarray(data["labels"], dtype=np.int64)
-        probs = np.asarray(data["probs"], dtype=np.float64)
-        classes = [str(x) for x in data["classes"]]
-        folds = np.asarray(data["folds"]) if "folds" in data.files else None
+    oof = read_oof(train)
+    oof_path = Path(train.dir) / OOF_FILE
+    ids, labels, probs, classes, folds = oof.ids, oof.labels, oof.probs, oof.classes, oof.folds
     if folds is None:
         folds = _train_folds(project, train, labels)
     records = {r.id: r for r in project.images(None)}

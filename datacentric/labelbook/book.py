@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
+from datacentric.runs import read_oof
 
 __all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules"]
 
@@ -74,13 +74,8 @@ def build_labelbook(project, run=None) -> LabelBook:
     from datacentric.audit.core import _resolve_train_run
 
     train = _resolve_train_run(project, run)
-    oof = Path(train.dir) / "oof.npz"
-    if not oof.exists():
-        raise DatacentricError("train run has no out-of-sample probabilities (oof.npz)", oof)
-    with np.load(oof, allow_pickle=False) as data:
-        ids = [str(x) for x in data["ids"]]
-        classes = [str(x) for x in data["classes"]]
-        probs = np.asarray(data["probs"], dtype=np.float64)
+    oof = read_oof(train)
+    ids, classes, probs = oof.ids, oof.classes, oof.probs
     records = {r.id: r for r in project.images(None)}
     current, votes = project.labels(), project.current_labels()
     rows = [i for i, image_id in enumerate(ids) if current.get(image_id) in classes and image_id in records]
