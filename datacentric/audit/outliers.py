@@ -43,6 +43,7 @@ class NearDuplicate:
 
 
 ROWS = 1024  # rows per block: the (ROWS, N) distance block bounds memory (80 MB at N = 10,000)
+SKLEARN_WORKING_MB = 64  # scikit-learn's chunk size for the k-NN search of the outlier scores
 
 
 def _unit(embeddings: np.ndarray) -> np.ndarray:
@@ -150,12 +151,15 @@ def find_outliers(
     cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from sklearn import config_context
         from sklearn.neighbors import NearestNeighbors
 
-        unit = _unit(x)
-        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine").fit(unit)
-        ood = OutOfDistribution(params={"knn": knn})
-        scores = ood.fit_score(features=unit, verbose=False)
+        # Handed over unfitted, cleanlab fits it on the features and queries once; a fitted one
+        # it queries twice. Small distance chunks keep memory O(N) instead of a 1 GB block.
+        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine")
+        with config_context(working_memory=SKLEARN_WORKING_MB):
+            ood = OutOfDistribution(params={"knn": knn})
+            scores = ood.fit_score(features=_unit(x), verbose=False)
     order = np.lexsort((np.arange(n), scores))
     return [
         Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
