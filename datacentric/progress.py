@@ -10,7 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
-from rich.progress import track as _rich_track
 
 __all__ = ["set_enabled", "track"]
 
@@ -29,4 +28,6 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     if not _state["enabled"]:
         yield from items
         return
+    from rich.progress import track as _rich_track  # only when a bar is drawn
+
     yield from _rich_track(items, description=description, total=total, console=_console, transient=True)
