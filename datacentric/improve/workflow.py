@@ -10,9 +10,10 @@ with annotation source ``synthetic``/``augmented``. ``Project.dataset()``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -237,10 +238,22 @@ def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
                  image_size=proj.config.image_size)
 
 
-def _cross_val():
+def _cross_val() -> Callable[..., np.ndarray]:
+    """``cross_val_probs`` on one BLAS thread.
+
+    improve runs the probe's cross-validation about 20 times (baseline, each fix, the
+    learning curve); each fit's SVD of a (N, D) matrix of a few hundred rows is ~10x
+    faster on one thread than on two that fight, and does not balloon on a busy machine.
+    """
+    from threadpoolctl import threadpool_limits
+
     from datacentric.model import cross_val_probs
 
-    return cross_val_probs
+    def one_thread(*args: Any, **kwargs: Any) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return cross_val_probs(*args, **kwargs)
+
+    return one_thread
 
 
 # -- improve -----------------------------------------------------------------------------
