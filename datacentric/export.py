@@ -429,6 +429,9 @@ def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.n
     def logits(path: Path) -> np.ndarray:
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # Without the arena, the activations of the whole calibration batch are freed node by
+        # node instead of growing a pool that outlives them (~0.7 GB less peak, same logits).
+        options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         return session.run(None, {model.graph.input[0].name: batch})[0]
 
