@@ -25,14 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_list, clean_class_name
 from datacentric.paths import inside, write_atomic
 from datacentric.store import DB_NAME, connect, now, transaction
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: store-only commands start faster without it
 
 __all__ = [
     "REVIEW_SOURCES",
@@ -433,6 +435,8 @@ class Project:
         classes = self.classes()
         index = {name: i for i, name in enumerate(classes)}
         records = [r for r in self.images(origin) if r.id in labels]
+        import numpy as np
+
         return LabeledSet(
             ids=[r.id for r in records],
             paths=[r.path for r in records],

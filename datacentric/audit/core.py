@@ -31,7 +31,14 @@ from datacentric.audit.classes import (
     overlapping_classes,
 )
 from datacentric.audit.labels import LabelIssue, label_issues
-from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplicates, find_outliers, nearest
+from datacentric.audit.outliers import (
+    NearDuplicate,
+    Outlier,
+    find_near_duplicates,
+    find_outliers,
+    nearest_each,
+)
+from datacentric.audit.outliers import neighbours as knn_graph
 from datacentric.audit.slices import Slice, slice_accuracy
 from datacentric.errors import DatacentricError
 from datacentric.runs import OOF_FILE, read_oof
@@ -183,19 +190,19 @@ def audit_arrays(
     duplicates: list[NearDuplicate] = []
     if embeddings is not None and len(embeddings) == n and n >= 3:
         emb = np.asarray(embeddings, dtype=np.float64)
-        outliers = [o for o in find_outliers(emb, images=images) if o.is_outlier]
-        duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels], folds=folds)
+        graph = knn_graph(emb)  # one k-NN graph for outliers and near-duplicates
+        outliers = [o for o in find_outliers(emb, images=images, graph=graph) if o.is_outlier]
+        duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels],
+                                          folds=folds, graph=graph)
         good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
-        for issue in issues:
-            if not issue.is_issue:
-                continue
-            given, suggested = classes.index(issue.given), classes.index(issue.suggested)
-            issue_examples = {}
-            for name, c in (("given", given), ("suggested", suggested)):
-                picks = nearest(emb, issue.index, good & (labels == c), k=neighbours)
-                issue_examples[name] = [images[j] for j in picks]
-            issue.nearest_given = issue_examples["given"]
-            issue.nearest_suggested = issue_examples["suggested"]
+        flagged = [issue for issue in issues if issue.is_issue]
+        pools = [good & (labels == c) for c in range(len(classes))]
+        picks = nearest_each(emb, [issue.index for issue in flagged for _ in range(2)],
+                             [pools[classes.index(name)] for issue in flagged
+                              for name in (issue.given, issue.suggested)], k=neighbours)
+        for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
+            issue.nearest_given = [images[j] for j in given]
+            issue.nearest_suggested = [images[j] for j in suggested]
     else:
         notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
 
