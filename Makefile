@@ -12,4 +12,5 @@ demo:  ## install and run the whole pipeline on the built-in demo data
 test:  ## install with test extras and run the test suite
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) -e ".[test]" ./plugins/datacentric-procedural
+	$(PY) -m ruff check .
 	$(PY) -m pytest

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
-from datacentric.images import ImageInfo, inspect_image, list_images
+from datacentric.images import ImageInfo, inspect_image
 from datacentric.progress import track
 from datacentric.project import Project
 

@@ -54,6 +54,15 @@ def copy_atomic(source: Path | str, target: Path | str) -> Path:
         return _replace_with(Path(target), lambda handle: shutil.copyfileobj(src, handle))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_PLAIN_FILE_MODE = 0o666 & ~_umask()  # what open(path, "w") would have given
+
+
 def _replace_with(path: Path, fill: Callable) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,6 +74,7 @@ def _replace_with(path: Path, fill: Callable) -> Path:
             fill(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, _PLAIN_FILE_MODE)  # mkstemp makes 0600; a report is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

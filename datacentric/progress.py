@@ -10,8 +10,6 @@ from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
 from rich.console import Console
-from rich.markup import escape
-from rich.progress import track as _rich_track
 
 __all__ = ["set_enabled", "track"]
 
@@ -30,6 +28,9 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     if not _state["enabled"]:
         yield from items
         return
+    from rich.markup import escape
+    from rich.progress import track as _rich_track  # only when a bar is drawn
+
     # the description may hold a class name: escaped, it is never read as markup
     yield from _rich_track(items, description=escape(description), total=total, console=_console,
                            transient=True)

@@ -26,8 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from difflib import get_close_matches
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
@@ -35,6 +34,9 @@ from datacentric.names import case_twin, clean_class_list, clean_class_name
 from datacentric.paths import inside, write_atomic
 from datacentric.store import DB_NAME, connect, now, transaction
 from datacentric.words import plural
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used: store-only commands start faster without it
 
 __all__ = [
     "REVIEW_SOURCES",
@@ -527,6 +529,8 @@ class Project:
         classes = self.classes()
         index = {name: i for i, name in enumerate(classes)}
         records = [r for r in self.images(origin) if r.id in labels]
+        import numpy as np
+
         return LabeledSet(
             ids=[r.id for r in records],
             paths=[r.path for r in records],

@@ -31,10 +31,18 @@ from datacentric.audit.classes import (
     overlapping_classes,
 )
 from datacentric.audit.labels import LabelIssue, label_issues
-from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplicates, find_outliers, nearest
+from datacentric.audit.outliers import (
+    NearDuplicate,
+    Outlier,
+    find_near_duplicates,
+    find_outliers,
+    nearest_each,
+)
+from datacentric.audit.outliers import neighbours as knn_graph
 from datacentric.audit.slices import Slice, slice_accuracy
 from datacentric.collect import estimate_more
 from datacentric.errors import DatacentricError
+from datacentric.runs import OOF_FILE, read_oof
 from datacentric.words import plural
 
 __all__ = ["AuditResult", "audit_arrays", "find_issues", "load_audit"]
@@ -106,6 +114,7 @@ def audit_arrays(
     neighbours: int = 2,
     project: str = "PROJECT/",
     filter_by: str | None = None,
+    rules: Mapping[frozenset, str] | None = None,
 ) -> AuditResult:
     """Run every check on plain arrays (N images, K classes).
 
@@ -139,6 +148,8 @@ def audit_arrays(
     filter_by : str, optional
         cleanlab's rule for the model's flags (see :func:`datacentric.audit.labels.label_issues`;
         default: the worst-scored images, as many as cleanlab estimates are wrong).
+    rules : {frozenset({class_a, class_b}): rule text}, optional
+        The team's labelling rules (the label book's); next steps quote them.
     """
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=np.float64)
@@ -181,19 +192,19 @@ def audit_arrays(
     duplicates: list[NearDuplicate] = []
     if embeddings is not None and len(embeddings) == n and n >= 3:
         emb = np.asarray(embeddings, dtype=np.float64)
-        outliers = [o for o in find_outliers(emb, images=images) if o.is_outlier]
-        duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels], folds=folds)
+        graph = knn_graph(emb)  # one k-NN graph for outliers and near-duplicates
+        outliers = [o for o in find_outliers(emb, images=images, graph=graph) if o.is_outlier]
+        duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels],
+                                          folds=folds, graph=graph)
         good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
-        for issue in issues:
-            if not issue.is_issue:
-                continue
-            given, suggested = classes.index(issue.given), classes.index(issue.suggested)
-            issue_examples = {}
-            for name, c in (("given", given), ("suggested", suggested)):
-                picks = nearest(emb, issue.index, good & (labels == c), k=neighbours)
-                issue_examples[name] = [images[j] for j in picks]
-            issue.nearest_given = issue_examples["given"]
-            issue.nearest_suggested = issue_examples["suggested"]
+        flagged = [issue for issue in issues if issue.is_issue]
+        pools = [good & (labels == c) for c in range(len(classes))]
+        picks = nearest_each(emb, [issue.index for issue in flagged for _ in range(2)],
+                             [pools[classes.index(name)] for issue in flagged
+                              for name in (issue.given, issue.suggested)], k=neighbours)
+        for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
+            issue.nearest_given = [images[j] for j in given]
+            issue.nearest_suggested = [images[j] for j in suggested]
     else:
         notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
 
@@ -202,7 +213,7 @@ def audit_arrays(
         outliers=outliers, near_duplicates=duplicates, overlapping_classes=overlaps, class_names=classes,
         confusion=matrix.tolist(), accuracy=accuracy, most_disagreeing=most, notes=notes,
     )
-    _summarise(result, project=project, min_per_class=min_per_class)
+    _summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
 
 
@@ -229,7 +240,8 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None:
+def _summarise(result: AuditResult, *, project: str, min_per_class: int,
+               rules: Mapping[frozenset, str] | None = None) -> None:
     """Fill counts, summary (plain words) and next steps (with commands)."""
     flagged = result.flagged
     n = len(result.label_issues)
@@ -260,6 +272,10 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
             (a, b), count = pairs.most_common(1)[0]
             if count >= 2:
                 text += f"; {count} of them are {a}↔{b}"
+                if len(result.class_names) > 2 and _confused_anyway(result, a, b):
+                    text += (f". The model mixes up {a} and {b} in general, so these flags may be its "
+                             f"weakness, not label errors: decide them by your labelling rule for "
+                             f"{a} vs {b}, not by following the suggestion")
         s.append(text + ".")
     else:
         s.append("No image looks clearly mislabelled.")
@@ -303,8 +319,14 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
                      f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY")
         for (a, b), count in pairs.most_common(2):
             if count >= 2:
-                steps.append(f"Write a tie-breaking rule for {a} vs {b} in your labelling guide "
-                             f"({count} flagged images sit between them).")
+                rule = rules.get(frozenset((a, b)))
+                if rule:
+                    steps.append(f"Check the {count} flagged images between {a} and {b} against your "
+                                 f"rule: {rule}")
+                else:
+                    steps.append(f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
+                                 f"between them): datacentric labelbook {project} --rule "
+                                 f"{shlex.quote(f'{a} vs {b}: ...')}")
     for c in weak[:2]:
         where = ""
         for sl in weak_slices:
@@ -333,6 +355,13 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int) -> None
         steps.append(f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
                      f"kind of defect? Remove them or collect more like them.")
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+
+
+def _confused_anyway(result: AuditResult, a: str, b: str) -> bool:
+    """Whether the class table already sees classes ``a`` and ``b`` mixed up."""
+    overlap = any({o.a, o.b} == {a, b} for o in result.overlapping_classes)
+    confused = any(c.name in (a, b) and c.weak and c.confused_with in (a, b) for c in result.classes)
+    return overlap or confused
 
 
 WEAK_SKILL = 0.7  # share of the way from "always the commonest class" to perfect
@@ -408,15 +437,9 @@ def find_issues(
     (``AuditResult.to_json()``) and ``report.html``.
     """
     train = _resolve_train_run(project, run)
-    oof_path = Path(train.dir) / "oof.npz"
-    if not oof_path.exists():
-        raise DatacentricError("train run has no out-of-sample probabilities (oof.npz)", oof_path)
-    with np.load(oof_path, allow_pickle=False) as data:
-        ids = [str(x) for x in data["ids"]]
-        labels = np.asarray(data["labels"], dtype=np.int64)
-        probs = np.asarray(data["probs"], dtype=np.float64)
-        classes = [str(x) for x in data["classes"]]
-        folds = np.asarray(data["folds"]) if "folds" in data.files else None
+    oof = read_oof(train)
+    oof_path = Path(train.dir) / OOF_FILE
+    ids, labels, probs, classes, folds = oof.ids, oof.labels, oof.probs, oof.classes, oof.folds
     if folds is None:
         folds = _train_folds(project, train, labels)
     records = {r.id: r for r in project.images(None)}
@@ -456,7 +479,7 @@ def find_issues(
         metadata=[dict(r.metadata) for r in recs], annotator_labels=matrix, annotators=names, folds=folds,
         reviewed=[i in reviewed_ids for i in ids],
         min_per_class=min_per_class, min_slice=min_slice, alpha=alpha,
-        project=project_arg or _display(project.root),
+        project=project_arg or _display(project.root), rules=_rules_in_force(project),
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
@@ -479,6 +502,13 @@ def find_issues(
     project.finish_run(audit_run, {**result.counts, "accuracy": result.accuracy,
                                    "most_disagreeing": result.most_disagreeing})
     return result
+
+
+def _rules_in_force(project) -> dict[frozenset, str]:
+    """The label book's latest rule per class pair."""
+    from datacentric.labelbook import load_rules
+
+    return {frozenset((r.a, r.b)): r.text for r in load_rules(project)}
 
 
 def _note_grouping(result: AuditResult, metrics: dict) -> None:

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["NearDuplicate", "Outlier", "find_near_duplicates", "find_outliers", "nearest", "neighbours"]
+__all__ = [
+    "NearDuplicate", "Outlier", "find_near_duplicates", "find_outliers", "nearest", "nearest_each",
+    "neighbours",
+]
 
 
 @dataclass
@@ -39,31 +42,84 @@ class NearDuplicate:
     labels: list[str] = None  # type: ignore[assignment]
 
 
+ROWS = 1024  # rows per block: the (ROWS, N) distance block bounds memory (80 MB at N = 10,000)
+SKLEARN_WORKING_MB = 64  # scikit-learn's chunk size for the k-NN search of the outlier scores
+
+
 def _unit(embeddings: np.ndarray) -> np.ndarray:
     x = np.asarray(embeddings, dtype=np.float64)
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
+def _first_k(dist: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` smallest values, as ``argsort(kind="stable")[:, :k]``.
+
+    A partial sort per row (linear in N); rows with a tie at the k-th value, where the
+    partition could pick a different one of the tied columns, fall back to the stable sort.
+    """
+    part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    vals = np.take_along_axis(dist, part, axis=1)
+    order = np.lexsort((part, vals), axis=1)  # by value, ties by column: the stable order
+    idx = np.take_along_axis(part, order, axis=1)
+    kth = np.take_along_axis(vals, order[:, -1:], axis=1)
+    tied = np.flatnonzero((dist <= kth).sum(axis=1) > k)
+    if tied.size:
+        idx[tied] = np.argsort(dist[tied], axis=1, kind="stable")[:, :k]
+    return idx
+
+
 def neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest other images of each image: (distances (N, k), indices (N, k)), nearest first."""
+    """The ``k`` nearest other images of each image, nearest first.
+
+    Returns (distances (N, k), indices (N, k)).
+
+    Normalises once and works through blocks of :data:`ROWS` rows, so memory stays
+    O(ROWS x N) instead of O(N^2); ties are broken by the lower index.
+    """
     x = _unit(embeddings)
     n = len(x)
     k = max(1, min(k, n - 1))
-    dist = 1.0 - x @ x.T
-    np.fill_diagonal(dist, np.inf)
-    idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0), idx
+    dist_out = np.empty((n, k))
+    idx_out = np.empty((n, k), dtype=np.intp)
+    for start in range(0, n, ROWS):
+        dist = 1.0 - x[start:start + ROWS] @ x.T
+        rows = np.arange(len(dist))
+        dist[rows, start + rows] = np.inf
+        idx = _first_k(dist, k)
+        idx_out[start:start + ROWS] = idx
+        dist_out[start:start + ROWS] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
+    return dist_out, idx_out
 
 
 def nearest(embeddings: np.ndarray, query: int, candidates: np.ndarray, k: int = 2) -> list[int]:
     """Indices of the ``k`` candidates (boolean mask or indices) closest to image ``query``."""
+    return nearest_each(embeddings, [query], [candidates], k=k)[0]
+
+
+def nearest_each(
+    embeddings: np.ndarray,
+    queries: Sequence[int],
+    candidates: Sequence[np.ndarray],
+    *,
+    k: int = 2,
+) -> list[list[int]]:
+    """:func:`nearest` for many queries at once: normalises once, one product per block.
+
+    ``candidates[i]`` (boolean mask or indices) are the images that may answer
+    ``queries[i]``; returns, per query, the indices of its ``k`` closest candidates.
+    """
     x = _unit(embeddings)
-    cand = np.flatnonzero(candidates) if np.asarray(candidates).dtype == bool else np.asarray(candidates)
-    cand = cand[cand != query]
-    if cand.size == 0:
-        return []
-    sims = x[cand] @ x[query]
-    return [int(c) for c in cand[np.argsort(-sims, kind="stable")[:k]]]
+    picks: list[list[int]] = []
+    for start in range(0, len(queries), ROWS):
+        block = list(queries[start:start + ROWS])
+        sims = x[block] @ x.T
+        for row, query in enumerate(block):
+            cand = np.asarray(candidates[start + row])
+            cand = np.flatnonzero(cand) if cand.dtype == bool else cand
+            cand = cand[cand != query]
+            order = np.argsort(-sims[row, cand], kind="stable")[:k]
+            picks.append([int(c) for c in cand[order]])
+    return picks
 
 
 def find_outliers(
@@ -72,6 +128,7 @@ def find_outliers(
     images: Sequence[str] | None = None,
     k: int = 10,
     threshold: float = 0.37037,
+    graph: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Outlier]:
     """Score every image for how unusual it is; return all, most unusual first.
 
@@ -79,6 +136,7 @@ def find_outliers(
     ``k`` nearest neighbours, mapped to [0, 1]). An image is flagged with the rule cleanlab's
     Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
     images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
+    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already.
     """
     from cleanlab.outlier import OutOfDistribution
 
@@ -87,17 +145,21 @@ def find_outliers(
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     if n < 3:
         return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
-    dist, _ = neighbours(x, k)
+    dist, _ = graph if graph is not None else neighbours(x, k)
     mean = dist.mean(axis=1)
     q1, q3 = np.percentile(mean, [25, 75])
     cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        from sklearn import config_context
         from sklearn.neighbors import NearestNeighbors
 
-        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine").fit(_unit(x))
-        ood = OutOfDistribution(params={"knn": knn})
-        scores = ood.fit_score(features=_unit(x), verbose=False)
+        # Handed over unfitted, cleanlab fits it on the features and queries once; a fitted one
+        # it queries twice. Small distance chunks keep memory O(N) instead of a 1 GB block.
+        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine")
+        with config_context(working_memory=SKLEARN_WORKING_MB):
+            ood = OutOfDistribution(params={"knn": knn})
+            scores = ood.fit_score(features=_unit(x), verbose=False)
     order = np.lexsort((np.arange(n), scores))
     return [
         Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
@@ -114,6 +176,7 @@ def find_near_duplicates(
     folds: np.ndarray | Sequence[int] | None = None,
     threshold: float = 0.13,
     k: int = 10,
+    graph: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[NearDuplicate]:
     """Pairs of images much closer to each other than images usually are, closest first.
 
@@ -130,7 +193,8 @@ def find_near_duplicates(
     With ``folds`` (the cross-validation fold of each image, (N,)
     or (repeats, N)) a pair in two different folds (in any repeat) is marked
     ``leaks_across_folds``: the model validated on one had trained on its twin, so its
-    accuracy there is flattering.
+    accuracy there is flattering. ``graph`` is ``neighbours(embeddings, k)`` when the caller
+    has it already.
     """
     x = np.asarray(embeddings, dtype=np.float64)
     n = len(x)
@@ -138,7 +202,7 @@ def find_near_duplicates(
         return []
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     fold_rows = None if folds is None else np.atleast_2d(np.asarray(folds))
-    dist, idx = neighbours(x, k)
+    dist, idx = graph if graph is not None else neighbours(x, k)
     median = max(float(np.median(dist[:, 0])), 1e-12)
     stands_out = _stands_out_locally(dist)
     pairs: dict[tuple[int, int], float] = {}

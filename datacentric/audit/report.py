@@ -69,7 +69,7 @@ def _flagged_cards(result) -> str:
         vote_text = ""
         if len(who) > 1:
             vote_text = "<br><span class='muted'>annotators: " + H.escape(
-                ", ".join(f"{a}: {l}" for a, l in sorted(who.items()))) + "</span>"
+                ", ".join(f"{a}: {label}" for a, label in sorted(who.items()))) + "</span>"
         caption = (
             f"<b>#{rank} {H.escape(_name(issue.image))}</b><br>"
             f"labelled <b>{H.escape(issue.given)}</b><br>"
@@ -94,6 +94,22 @@ def _flagged_cards(result) -> str:
     if len(flagged) > MAX_FLAGGED:
         more = H.paragraph(f"{len(flagged) - MAX_FLAGGED} more flagged images are listed in audit.json.")
     return "<div class='cards'>" + "".join(cards) + "</div>" + more
+
+
+def _class_bars(result) -> str:
+    """Recall and precision per class as bars, weak classes in red, overall accuracy dashed."""
+    labels, values, weak = [], [], []
+    for c in result.classes:
+        if c.too_few:
+            continue
+        for name, value in (("recall", c.recall), ("precision", c.precision)):
+            labels.append(f"{c.name} {name}")
+            values.append(value)
+            weak.append(c.weak)
+    if not labels:
+        return ""
+    return H.figure([H.bar_chart_svg(labels, values, max_value=1.0, highlight=weak,
+                                     reference=result.accuracy)])
 
 
 def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:
@@ -142,13 +158,16 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
             [{"class A": o.a, "class B": o.b, "images in between (est.)": o.n, "share of data": o.joint}
              for o in result.overlapping_classes], formats={"share of data": ".1%"})
     sections.append(H.section(
-        "Classes", [H.table(rows, formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
+        "Classes", [_class_bars(result),
+                    H.table(rows, formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
                             flag=[c.weak for c in result.classes]), overlap], id="classes",
         intro=("Recall: of the images labelled as the class, the share the model recognised. Precision: of the "
                "images the model called the class, the share labelled so. Label quality: 1 minus the estimated "
                "share of wrong labels in the class. A class is weak when its recall or precision is more than "
-               "0.10 below the overall accuracy (or below 0.5), or its label quality is below 0.8. Classes with "
-               "fewer than 5 images are not judged."),
+               "0.10 below the overall accuracy (or below 0.5 while also 0.05 below it), or its label quality is "
+               "below 0.8 and clearly below the other classes'. Classes with fewer than 5 images are not "
+               "judged. Bars: recall and precision per class, red for a weak class; the dashed line is the "
+               "overall accuracy."),
     ))
 
     if result.slices:
@@ -177,7 +196,7 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
         disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
         thumbs = [H.thumbnail(c.image, SMALL, title=c.image, caption=(
             f"{H.escape(_name(c.image))}<br>" + "<br>".join(
-                H.escape(f"{a}: {l}") for a, l in sorted(c.votes.items()))
+                H.escape(f"{a}: {label}") for a, label in sorted(c.votes.items()))
             + f"<br><b>consensus: {H.escape(c.label)}</b>")) for c in disagree[:24]]
         more = f" (first 24 of {len(disagree)})" if len(disagree) > 24 else ""
         body = [H.table(arows, formats={"agrees with consensus": ".0%", "quality (CROWDLAB)": ".2f"},

@@ -29,6 +29,7 @@ from datacentric.cli import demo as _demo  # noqa: E402,F401
 from datacentric.cli import drift as _drift  # noqa: E402,F401
 from datacentric.cli import export as _export  # noqa: E402,F401
 from datacentric.cli import improve as _improve  # noqa: E402,F401
+from datacentric.cli import labelbook as _labelbook  # noqa: E402,F401
 from datacentric.cli import labelstudio as _labelstudio  # noqa: E402,F401
 from datacentric.cli import model as _model  # noqa: E402,F401
 from datacentric.cli import project as _project  # noqa: E402,F401
@@ -36,8 +37,8 @@ from datacentric.cli import project as _project  # noqa: E402,F401
 # --help lists the commands in the order of the loop, one panel per step.
 STEPS = {
     "1. Set up": ["demo", "init", "import", "status"],
-    "2. Train and audit": ["train", "predict", "audit", "relabel", "history", "rename-class",
-                          "remove-class", "labelstudio"],
+    "2. Train and audit": ["train", "predict", "audit", "labelbook", "relabel", "history",
+                          "rename-class", "remove-class", "labelstudio"],
     "3. Fix the data": ["improve", "synth", "plugins"],
     "4. Ship and watch": ["export", "drift", "retrain"],
 }

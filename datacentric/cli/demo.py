@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from datacentric.cli import app
@@ -81,6 +80,8 @@ def demo(
 
 def _run(args: list[str], root: Path) -> bool:
     """Run one CLI command as a user would; True when it succeeded."""
+    import click
+
     console.rule("$ datacentric " + " ".join(_short(a, root) for a in args), style="cyan")
     try:
         code = typer.main.get_command(app).main(args, prog_name="datacentric", standalone_mode=False)

@@ -11,8 +11,6 @@ import typer
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
 from datacentric.errors import DatacentricError
-from datacentric.labelstudio import pull as ls_pull
-from datacentric.labelstudio import push as ls_push
 from datacentric.project import Project
 
 ls_app = typer.Typer(
@@ -66,6 +64,8 @@ def push(
     Example:  datacentric labelstudio push parts/ --only-flagged
     """
     token = _token(token_env)
+    from datacentric.labelstudio import push as ls_push  # httpx: only when used
+
     with Project.open(project) as proj:
         result = ls_push(proj, url, token, title=title, only_flagged=only_flagged, recreate=recreate)
     if json:
@@ -110,6 +110,8 @@ def pull(
     Example:  datacentric labelstudio pull parts/
     """
     token = _token(token_env)
+    from datacentric.labelstudio import pull as ls_pull  # httpx: only when used
+
     with Project.open(project) as proj:
         result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad,
                          new_classes=new_classes)

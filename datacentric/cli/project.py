@@ -11,9 +11,7 @@ from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
-from datacentric.importers import import_path
 from datacentric.project import Project
-from datacentric.status import project_status
 from datacentric.words import plural
 
 
@@ -63,6 +61,8 @@ def import_(
     Example:  datacentric import parts/ photos/ --annotator mira
               datacentric import parts/ labels_extra.csv
     """
+    from datacentric.importers import import_path  # Pillow: only when used
+
     with Project.open(project) as proj:
         result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad,
                              new_classes=new_classes)
@@ -87,6 +87,8 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
 
     Example:  datacentric status parts/
     """
+    from datacentric.status import project_status
+
     with Project.open(project) as proj:
         info = project_status(proj)
     if json:

@@ -311,13 +311,17 @@ def render(scene: Scene, size: int, camera: Camera, *, exposure: float = 1.0,
     label = scene.label
     if label == "scratch":
         h, mu, ad = _scratch(rng, xx, yy, m, hard, not metal)
-        height += h; mul *= mu; add += ad
+        height += h
+        mul *= mu
+        add += ad
     elif label == "dent":
         h, mu, ad = _dent(rng, xx, yy, m, hard)
-        height += h; mul *= mu
+        height += h
+        mul *= mu
     elif label == "pit":
         h, mu, ad = _pits(rng, xx, yy, m, hard)
-        height += h; mul *= mu
+        height += h
+        mul *= mu
     elif label == "discoloration":
         _, tint, film = _stain(rng, xx, yy, m, hard)
         mul3 *= tint

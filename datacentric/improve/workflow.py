@@ -241,6 +241,7 @@ def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
 
 
 def _cross_val():
+    """The probe's cross-validation (it runs on one BLAS thread itself)."""
     from datacentric.model import cross_val_probs
 
     return cross_val_probs

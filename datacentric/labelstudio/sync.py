@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.runs import OOF_FILE, read_oof
 from datacentric.labelstudio.client import (
     FROM_NAME,
     TO_NAME,
@@ -390,14 +389,11 @@ def _latest_done(proj: Project, kind: str, needs: str) -> Run | None:
 def _pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, dict[str, dict[str, float]]]:
     """Probabilities per image from the latest train run: out-of-sample (oof.npz) where the
     image was in training, else the run's final model (when it can be loaded)."""
-    run = _latest_done(proj, "train", "oof.npz")
+    run = _latest_done(proj, "train", OOF_FILE)
     if run is None:
         return None, {}
-    with np.load(run.dir / "oof.npz", allow_pickle=False) as oof:
-        ids = [str(i) for i in oof["ids"]]
-        classes = [str(c) for c in oof["classes"]]
-        probs = np.asarray(oof["probs"], dtype=float)
-    result = {i: {c: float(p) for c, p in zip(classes, row)} for i, row in zip(ids, probs)}
+    oof = read_oof(run)
+    result = {i: {c: float(p) for c, p in zip(oof.classes, row)} for i, row in zip(oof.ids, oof.probs)}
     rest = [r for r in records if r.id not in result]
     if rest and (run.dir / "model.pt").is_file():
         try:

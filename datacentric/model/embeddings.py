@@ -147,8 +147,6 @@ def embed(
     ids
         The images' content hashes if known (saves re-hashing the files).
     """
-    import timm.data
-
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else None
     source = _source_id(backbone, pretrained, image_size) if cache is not None else None
@@ -156,6 +154,8 @@ def embed(
         cached = _read_all_cached(cache, source, paths, ids)
         if cached is not None:
             return cached
+    import timm.data
+
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     config = data_config(model, image_size)
     out = np.zeros((len(paths), model.num_features), dtype=np.float32)

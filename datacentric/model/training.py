@@ -3,9 +3,7 @@
 A "train" run folder holds:
 
 ``oof.npz``
-    ``ids`` (N str), ``labels`` (N int), ``probs`` (N, K float32, out-of-sample),
-    ``classes`` (K str), ``folds`` (R, N int: each image's validation fold per CV repeat)
-    — for the N labelled real images.
+    the out-of-sample probabilities of the N labelled real images (see :mod:`datacentric.runs`).
 ``model.pt``
     the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`).
 
@@ -26,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.runs import OutOfFold, write_oof
 from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate, default_repeats, run_folds
 
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
@@ -172,8 +171,8 @@ def train(
 
         model_bytes = save_classifier(module, run.dir / "model.pt", classes=classes, backbone=backbone,
                                       data_config=data_cfg, mode=mode)
-        np.savez(run.dir / "oof.npz", ids=np.array(real.ids, dtype=str), labels=real.labels,
-                 probs=cv.probs, classes=np.array(classes, dtype=str), folds=cv.assignments)
+        write_oof(run.dir, OutOfFold(ids=list(real.ids), labels=real.labels, probs=cv.probs,
+                                     classes=classes, folds=cv.assignments))
     except BaseException:
         project.finish_run(run, {"error": "training failed"}, status="failed")
         raise

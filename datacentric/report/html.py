@@ -97,10 +97,10 @@ figure.thumb.info img { border-color:var(--info); }
 figure.thumb figcaption { font-size:13px; color:var(--ink); margin-top:3px; line-height:1.35; }
 figure.thumb figcaption .muted, .muted { color:var(--muted); }
 a.zoom-in { cursor:zoom-in; }
-.zoom { display:none; position:fixed; inset:0; z-index:10; background:rgba(0,0,0,.85);
+.zoom { display:none; position:fixed; inset:0; z-index:10; background:rgba(0,0,0,.94);
   align-items:center; justify-content:center; flex-direction:column; }
 .zoom:target { display:flex; }
-.zoom img { max-width:96vw; max-height:90vh; image-rendering:auto; }
+.zoom img { height:88vh; max-width:96vw; object-fit:contain; }  /* small images enlarge to fit */
 .zoom a { color:#fff; margin-top:8px; font-size:15px; }
 .missing { display:flex; align-items:center; justify-content:center; color:var(--muted);
            background:#eceef2; border-radius:4px; font-size:12px; }

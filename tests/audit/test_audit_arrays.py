@@ -79,3 +79,15 @@ def test_a_weak_model_is_named_at_the_top_of_the_summary():
     strong = np.where(labels[:, None] == np.arange(2), 0.9, 0.1)
     good = audit_arrays(labels, strong, ["ok", "defect"])
     assert not any("Caution" in line for line in good.summary) and not good.counts["weak_model"]
+
+
+def test_flags_between_classes_the_model_mixes_up_anyway_say_so():
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1, 2], 30)
+    probs = np.full((90, 3), 0.05)
+    probs[labels == 2, 2] = 0.9  # defect is easy
+    mixed = rng.random(60) * 0.9  # ok and minor: the model cannot tell them apart
+    probs[:60, 0], probs[:60, 1] = mixed, 0.9 - mixed
+    result = audit_arrays(labels, probs, ["ok", "minor", "defect"])
+    line = next(s for s in result.summary if "look mislabelled" in s)
+    assert "↔" in line and "mixes up" in line and "labelling rule" in line

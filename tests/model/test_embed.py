@@ -58,6 +58,19 @@ def test_fully_cached_run_builds_no_model(images, tmp_path: Path, monkeypatch):
         embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=48)
 
 
+def test_fully_cached_run_imports_neither_torch_nor_timm(images, tmp_path: Path):
+    import subprocess
+    import sys
+
+    paths = [p for ps in images.values() for p in ps]
+    embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
+    script = ("import sys; from datacentric.model import embed; "
+              f"embed({[str(p) for p in paths]!r}, backbone={TINY!r}, cache_dir={str(tmp_path / 'cache')!r}, "
+              "image_size=32); print(sorted(m for m in ('torch', 'timm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
 def test_cached_equals_uncached_and_order_is_kept(images, tmp_path: Path):
     paths = [p for ps in images.values() for p in ps]
     embed(paths[::2], backbone=TINY, cache_dir=tmp_path / "c", image_size=32)  # half cached

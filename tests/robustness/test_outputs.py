@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import stat
 
 import pytest
 
@@ -65,3 +66,10 @@ def test_export_copies_to_out_atomically():
 
     source = inspect.getsource(export.export_run)
     assert "copy_atomic(result.path, out)" in source and "copyfile(result.path" not in source
+
+
+def test_atomic_writes_get_the_permissions_a_plain_write_would(tmp_path):
+    plain = tmp_path / "plain.html"
+    plain.write_text("x")
+    atomic = write_atomic(tmp_path / "atomic.html", "x")
+    assert stat.S_IMODE(atomic.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)

@@ -1,0 +1,59 @@
+"""What a train run leaves behind, read and written in one place.
+
+``oof.npz`` in a train run's folder holds, for the N labelled real images:
+``ids`` (N str), ``labels`` (N int), ``probs`` (N, K float32, out-of-sample),
+``classes`` (K str) and ``folds`` (R, N int: each image's validation fold in each CV
+repeat; missing in runs made before it was stored).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from datacentric.errors import DatacentricError
+
+__all__ = ["OOF_FILE", "OutOfFold", "read_oof", "write_oof"]
+
+OOF_FILE = "oof.npz"
+
+
+@dataclass
+class OutOfFold:
+    """A train run's out-of-sample predictions."""
+
+    ids: list[str]
+    labels: np.ndarray  # (N,) int64, the labels trained on
+    probs: np.ndarray  # (N, K) float64
+    classes: list[str]
+    folds: np.ndarray | None  # (R, N) validation fold per repeat; None for older runs
+
+
+def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
+    """Write ``oof.npz`` into a run folder; returns its path."""
+    path = Path(run_dir) / OOF_FILE
+    extra = {"folds": np.asarray(oof.folds)} if oof.folds is not None else {}
+    np.savez(path, ids=np.array(oof.ids, dtype=str), labels=np.asarray(oof.labels, dtype=np.int64),
+             probs=np.asarray(oof.probs, dtype=np.float32), classes=np.array(oof.classes, dtype=str),
+             **extra)
+    return path
+
+
+def read_oof(run) -> OutOfFold:
+    """Read a train run's ``oof.npz`` (``run`` is a Run or its folder)."""
+    path = Path(getattr(run, "dir", run)) / OOF_FILE
+    if not path.exists():
+        raise DatacentricError("train run has no out-of-sample probabilities (oof.npz); train again", path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return OutOfFold(
+                ids=[str(x) for x in data["ids"]],
+                labels=np.asarray(data["labels"], dtype=np.int64),
+                probs=np.asarray(data["probs"], dtype=np.float64),
+                classes=[str(x) for x in data["classes"]],
+                folds=np.asarray(data["folds"], dtype=np.int64) if "folds" in data.files else None,
+            )
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatacentricError(f"unreadable out-of-sample file: {exc}", path) from None
