@@ -42,6 +42,7 @@ import numpy as np
 
 from datacentric import edge
 from datacentric.errors import DatacentricError
+from datacentric.runs import OOF_FILE, read_oof
 from datacentric.paths import copy_atomic
 from datacentric.progress import track
 from datacentric.weight_rounding import MIN_SQNR_DB, round_conv_weights
@@ -895,8 +896,6 @@ def _metrics(result: ExportResult) -> dict:
 
 
 def _trained_ids(train: "Run") -> set[str] | None:
-    oof = train.dir / "oof.npz"
-    if not oof.exists():
+    if not (train.dir / OOF_FILE).exists():
         return None
-    with np.load(oof, allow_pickle=False) as data:
-        return {str(i) for i in data["ids"]}
+    return set(read_oof(train).ids)

@@ -42,6 +42,7 @@ import numpy as np
 from scipy import stats
 
 from datacentric.errors import DatacentricError
+from datacentric.runs import read_oof
 
 __all__ = [
     "GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "decide", "golden_set", "retrain",
@@ -203,10 +204,9 @@ def _score(project, run, gold_ids: list[str], gold_paths: list[Path], gold_label
     """Accuracy of a train run's model on the golden images, never on an image it trained on."""
     from datacentric.model import load_classifier
 
-    with np.load(run.dir / "oof.npz") as oof:
-        oof_index = {str(i): k for k, i in enumerate(oof["ids"])}
-        oof_probs = oof["probs"]
-        classes = [str(c) for c in oof["classes"]]
+    oof = read_oof(run)
+    oof_index = {image_id: k for k, image_id in enumerate(oof.ids)}
+    oof_probs, classes = oof.probs, oof.classes
     predicted: list[str | None] = [None] * len(gold_ids)
     unseen = [i for i, image_id in enumerate(gold_ids) if image_id not in oof_index]
     for i, image_id in enumerate(gold_ids):

@@ -44,6 +44,7 @@ from datacentric.drift._detector import DriftDetector
 from datacentric.drift._mix import N_RESAMPLES, class_mix_test
 from datacentric.drift._stats import STATISTICS, PixelStatsTest, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
+from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
 from datacentric.store import now
 from datacentric.words import plural
@@ -127,9 +128,7 @@ def check_drift(
         raise DatacentricError(
             f"no trained reference yet: run `datacentric train {project.root}` first", project.root
         )
-    oof_path = reference_run.dir / "oof.npz"
-    if not oof_path.is_file():
-        raise DatacentricError("the reference train run has no oof.npz; train again", reference_run.dir)
+    oof = read_oof(reference_run)  # refuses a run without one before any image is read
     seed = project.config.seed if seed is None else int(seed)
 
     good, skipped = [], []
@@ -144,10 +143,7 @@ def check_drift(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
         )
 
-    with np.load(oof_path) as oof:
-        ref_ids = [str(i) for i in oof["ids"]]
-        ref_probs = oof["probs"].astype(np.float64)
-        classes = [str(c) for c in oof["classes"]]
+    ref_ids, ref_probs, classes = oof.ids, oof.probs, oof.classes
     known = {r.id: r for r in project.images(None)}
     keep = [i for i, image_id in enumerate(ref_ids) if image_id in known and known[image_id].path.is_file()]
     if len(keep) < 5:
