@@ -103,6 +103,28 @@ def _odd(k: int) -> int:
     return k if k % 2 else k + 1
 
 
+MAX_WINDOW = 33  # px: a wider median filter runs on a reduced copy (its cost grows with the window's area)
+
+
+def _smooth_background(pixels: np.ndarray, size: int) -> np.ndarray:
+    """Per-channel median of ``size`` x ``size`` windows: the surface without small defects.
+
+    Above :data:`MAX_WINDOW` the median is taken on a copy reduced so that the window is
+    that wide, then enlarged back: the background is smooth at that scale by construction,
+    and a 300 px photo takes ~0.1 s instead of ~15 s.
+    """
+    if size <= MAX_WINDOW:
+        return np.stack([ndimage.median_filter(pixels[..., c], size=size, mode="reflect")
+                         for c in range(pixels.shape[-1])], axis=-1)
+    h, w = pixels.shape[:2]
+    factor = size / MAX_WINDOW
+    small = ndimage.zoom(pixels, (1 / factor, 1 / factor, 1), order=1)
+    background = np.stack([ndimage.median_filter(small[..., c], size=MAX_WINDOW, mode="reflect")
+                           for c in range(small.shape[-1])], axis=-1)
+    zoom = (h / background.shape[0], w / background.shape[1], 1)
+    return ndimage.zoom(background, zoom, order=1)[:h, :w]
+
+
 def find_defect_region(image: np.ndarray, *, window: float = 0.25, k: float = 3.0, margin: int = 2) -> DefectRegion:
     """Find the most deviant region of ``image`` against its median-filtered background.
 
@@ -116,10 +138,7 @@ def find_defect_region(image: np.ndarray, *, window: float = 0.25, k: float = 3.
     pixels = np.asarray(image, dtype=np.float32)
     h, w = pixels.shape[:2]
     size = _odd(max(5, int(min(h, w) * window)))
-    background = np.stack(
-        [ndimage.median_filter(pixels[..., c], size=size, mode="reflect") for c in range(3)], axis=-1
-    )
-    delta = pixels - background
+    delta = pixels - _smooth_background(pixels, size)
     deviation = ndimage.gaussian_filter(np.abs(delta).sum(-1), sigma=1.0)
     threshold = float(deviation.mean() + k * deviation.std())
     mask = deviation > threshold

@@ -64,3 +64,15 @@ def test_synth_unknown_generator_is_a_clear_error(defect_project):
 
     with pytest.raises(DatacentricError, match="no generator 'nope'"):
         synthesize(defect_project, "pit", 2, generator="nope")
+
+
+@pytest.mark.parametrize("side", [300, 301, 457])
+def test_defect_region_on_photo_sized_images_is_found_at_reduced_resolution(side):
+    rng = np.random.default_rng(side)
+    image = (110 + rng.random((side, side, 3)) * 30).astype(np.uint8)
+    image[150:160, 200:214] = 15  # a dark pit, far smaller than the median window
+    region = find_defect_region(image)
+    y0, x0, y1, x1 = region.box
+    assert y0 <= 150 and y1 >= 160 and x0 <= 200 and x1 >= 214
+    assert y1 - y0 < 30 and x1 - x0 < 30
+    assert region.delta.shape[:2] == region.alpha.shape == (y1 - y0, x1 - x0)
