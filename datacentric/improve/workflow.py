@@ -282,15 +282,15 @@ def improve_project(
         raise DatacentricError("no labelled real images", proj.root)
     names = list(data.classes)
     counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
+    unknown = [c for c in classes or () if c not in names]
+    if unknown:  # before any embedding or cross-validation: a typo costs no waiting
+        raise DatacentricError(f"unknown class {', '.join(unknown)} (classes: {', '.join(names)})", proj.root)
     cross_val = _cross_val()
     X = _embed(proj, data.paths)
     y = data.labels
     baseline = baseline_scores(X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed,
                                cross_val=cross_val)
     if classes:
-        unknown = [c for c in classes if c not in names]
-        if unknown:
-            raise DatacentricError(f"unknown class {', '.join(unknown)} (classes: {', '.join(names)})", proj.root)
         targets = list(classes)
     else:
         recall_now = {c: float(np.nanmean(baseline.recall[:, k])) for k, c in enumerate(names)}

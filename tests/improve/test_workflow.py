@@ -139,3 +139,16 @@ def test_synth_refuses_the_defect_free_class(defect_project):
     with pytest.raises(DatacentricError, match="'ok' is the defect-free class"):
         synthesize(defect_project, "ok", 3)
     assert [r for r in defect_project.images(origin=None) if r.origin != "real"] == []
+
+
+def test_improve_refuses_an_unknown_class_before_embedding_anything(defect_project, monkeypatch):
+    from datacentric.errors import DatacentricError
+    from datacentric.improve import workflow
+
+    def no_embedding(*args, **kwargs):
+        raise AssertionError("embedded images before checking the class names")
+
+    monkeypatch.setattr(workflow, "_embed", no_embedding)
+    with pytest.raises(DatacentricError, match="unknown class okk"):
+        improve_project(defect_project, classes=["okk"], budget=4, seeds=2, folds=3)
+    assert defect_project.latest_run("improve") is None
