@@ -57,6 +57,7 @@ __all__ = [
     "ExportResult",
     "FormatResult",
     "ImageCalibrationReader",
+    "RefusedExport",
     "export_model",
     "export_onnx",
     "export_run",
@@ -772,7 +773,7 @@ def export_model(
             delivered.path.unlink(missing_ok=True)
             delivered.path = None
         result.path = None  # type: ignore[assignment]
-        raise _RefusedExport(result, delivered)
+        raise RefusedExport(result, delivered)
     if int8:
         final = out_dir / "model.int8.onnx"
         os.replace(delivered.path, final)
@@ -781,8 +782,12 @@ def export_model(
     return result
 
 
-class _RefusedExport(DatacentricError):
-    """The delivered format fell below the agreement threshold (carries the measured table)."""
+class RefusedExport(DatacentricError):
+    """The delivered format fell below the agreement threshold.
+
+    ``result`` carries the measured table; its onnx-fp32 row's ``path`` is the float model,
+    which was written and checked and stays in the export run's folder.
+    """
 
     def __init__(self, result: ExportResult, row: FormatResult) -> None:
         self.result = result
@@ -866,7 +871,7 @@ def export_run(
             seed=project.config.seed,
             torch_bytes=model_file.stat().st_size,
         )
-    except _RefusedExport as exc:
+    except RefusedExport as exc:
         _describe(exc.result, train, export, has_holdout)
         project.finish_run(export, _metrics(exc.result), status="failed")
         raise

@@ -36,17 +36,39 @@ def export_(
 
     Example:  datacentric export parts/ --int8 --out parts.onnx
     """
-    from datacentric.export import NEAR_TIE, export_run
+    from datacentric.export import RefusedExport, export_run
     from datacentric.project import Project
 
     if format.lower() != "onnx":
         raise DatacentricError(f"unknown format '{format}' (expected onnx)", "--format")
     require_at_least(threads, 1, "--threads")
     with Project.open(project) as proj:
-        result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
+        try:
+            result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold,
+                                threads=threads)
+        except RefusedExport as refused:
+            if not json:
+                _print_measurements(refused.result)
+                _say_what_was_kept(refused.result, project)
+            raise
     if json:
         print_json(result)
         return
+    _print_measurements(result)
+    say(f"wrote {result.path}")
+    model = shlex.quote(str(result.path))
+    say(f"next: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
+
+
+def say(text: str) -> None:
+    """One line of plain text (never markup, never wrapped mid-word)."""
+    console.print(text, markup=False, soft_wrap=True)
+
+
+def _print_measurements(result) -> None:
+    """The comparison table and what it rests on."""
+    from datacentric.export import NEAR_TIE
+
     table = Table(title=f"export of {result.train_run} ({result.threads} threads)", title_justify="left")
     table.add_column("format", no_wrap=True)
     for column in ("MB", "ms/img b1", "ms/img b16", "agreement", "max |Δp|", "accuracy"):
@@ -64,7 +86,6 @@ def export_(
     console.print(table)
     where = "held-out real images" if result.accuracy_on == "holdout" else "real images the model was trained on"
     cv = f"; cross-validated accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else ""
-    say = lambda text: console.print(text, markup=False, soft_wrap=True)  # noqa: E731
     say(f"agreement on {result.n_images} real images; accuracy on {result.n_accuracy} {where}{cv}")
     if result.quantization:
         say(f"int8: {result.quantization}")
@@ -78,9 +99,19 @@ def export_(
             f"clearest first: {clearest}")
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
-    say(f"wrote {result.path}")
-    model = shlex.quote(str(result.path))
-    say(f"next: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
+
+
+def _say_what_was_kept(result, project: Path) -> None:
+    """After a refusal: the float model that was written, and what --force would ship."""
+    fp32 = next((row for row in result.formats if row.name == "onnx-fp32" and row.path), None)
+    refused = result.formats[-1]
+    if fp32 is not None and fp32 is not refused:
+        model = shlex.quote(str(fp32.path))
+        say(f"kept: the fp32 ONNX model ({fp32.agreement:.1%} agreement, {fp32.bytes / 1e6:.1f} MB) "
+            f"is at {fp32.path}")
+        say(f"use it: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
+    say(f"--force would ship {refused.name} anyway ({refused.agreement:.1%} agreement with torch, "
+        f"{refused.bytes / 1e6:.1f} MB)")
 
 
 def _num(value: float | None, spec: str) -> str:

@@ -82,7 +82,7 @@ def test_cli_export_prints_a_table(trained):
         assert text in done.output, text
 
 
-def test_cli_int8_refusal_is_one_line_with_the_miss(trained):
+def test_cli_int8_refusal_shows_the_table_and_the_kept_fp32_model(trained):
     done = runner.invoke(app, ["export", str(trained), "--int8", "--threshold", "1.01"])
     assert done.exit_code == 1
     assert "error: onnx-int8 model agrees with torch on" in done.output
@@ -91,6 +91,12 @@ def test_cli_int8_refusal_is_one_line_with_the_miss(trained):
         failed = proj.runs("export")[-1]
     assert failed.status == "failed" and failed.metrics["formats"][-1]["name"] == "onnx-int8"
     assert not (failed.dir / "model.int8.onnx").exists()
+    text = " ".join(done.output.split())
+    assert "torch-fp32" in text and "onnx-int8" in text and "agreement" in text  # the table
+    fp32 = failed.dir / "model.onnx"
+    assert fp32.is_file() and "kept: the fp32 ONNX model" in text and f"is at {fp32}" in text
+    assert "--force would ship onnx-int8 anyway" in text
+    assert text.index("--force would ship") < text.index("error:")  # the one-line error comes last
 
 
 def test_no_train_run_names_datacentric_train(tmp_path):
