@@ -23,6 +23,10 @@ def improve(
     generator: Annotated[
         Optional[list[str]], typer.Option(help="Generator to try (repeatable); default: every installed one.")
     ] = None,
+    defect_type: Annotated[
+        Optional[list[str]], typer.Option("--defect-type", help="CLASS=TYPE: what a generator draws for "
+                                          "a class named unlike its defect (crack=scratch); repeatable.")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure only; add no images to the project.")] = False,
     json: JsonOption = False,
 ) -> None:
@@ -38,7 +42,8 @@ def improve(
 
     with Project.open(project) as proj:
         result = improve_project(proj, classes=class_ or None, budget=budget, seeds=seeds,
-                                 generators=generator or None, materialise=not dry_run)
+                                 generators=generator or None, materialise=not dry_run,
+                                 defect_types=_pairs(defect_type or []))
     if json:
         print_json(result.to_json())
         return
@@ -56,8 +61,23 @@ def improve(
         console.print(f"  added {result.materialised} images to the project (tagged, training-only)")
     for path in result.recipes:
         console.print(f"  recipe saved: {path}")
+    for note in result.notes:
+        console.print(f"  note: {note}", markup=False, soft_wrap=True)
     console.print(f"advice: {result.advice}", markup=False)
     console.print(f"report: {result.report}")
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    """``["crack=scratch", ...]`` as ``{"crack": "scratch"}``; anything else is one clear error."""
+    from datacentric.errors import DatacentricError
+
+    out = {}
+    for item in items:
+        name, sep, kind = item.partition("=")
+        if not sep or not name.strip() or not kind.strip():
+            raise DatacentricError(f"--defect-type wants CLASS=TYPE, got {item!r}", "--defect-type")
+        out[name.strip()] = kind.strip()
+    return out
 
 
 @app.command()
@@ -66,6 +86,10 @@ def synth(
     class_: Annotated[str, typer.Option("--class", help="Class to make images of.")],
     n: Annotated[int, typer.Option("--n", help="How many images.")] = 40,
     generator: Annotated[str, typer.Option(help="Registered generator (see `datacentric plugins`).")] = "copy_paste",
+    defect_type: Annotated[
+        Optional[str], typer.Option("--defect-type", help="What the generator draws for this class "
+                                    "(default: the class name), e.g. scratch for a class 'crack'.")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Make synthetic images of one class and add them, tagged synthetic with their parent.
@@ -77,7 +101,7 @@ def synth(
     from datacentric.improve import synthesize
 
     with Project.open(project) as proj:
-        result = synthesize(proj, class_, n, generator=generator)
+        result = synthesize(proj, class_, n, generator=generator, defect_type=defect_type)
     if json:
         print_json(result)
         return

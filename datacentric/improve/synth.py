@@ -67,10 +67,19 @@ class Generator:
     description: ClassVar[str] = ""
     needs_defects: ClassVar[bool] = True  # needs real images of the target class
     needs_backgrounds: ClassVar[bool] = True  # needs real defect-free images
+    kinds: ClassVar[tuple[str, ...]] = ()  # the defect types it draws; empty: any class
 
     def supports(self, target: str) -> bool:
-        """Whether this generator can make images of class ``target``."""
-        return True
+        """Whether this generator can make images of class (or defect type) ``target``."""
+        return not self.kinds or target.lower() in self.kinds
+
+    def cannot_make(self, target: str, kind: str | None = None) -> str:
+        """Why it makes no images of class ``target`` (drawn as ``kind``), with the way out."""
+        if not self.kinds:
+            return f"generator '{self.name}' cannot make '{target}' images"
+        drawn = f"'{kind}' (asked for class '{target}')" if kind and kind != target else f"'{target}'"
+        return (f"generator '{self.name}' draws {', '.join(self.kinds)}, not {drawn}: say which one a "
+                f"'{target}' looks like with --defect-type (e.g. --defect-type {target}={self.kinds[0]})")
 
     def get_params(self) -> dict:
         """The options this generator was made with (stored with every image)."""

@@ -10,7 +10,7 @@ with annotation source ``synthetic``/``augmented``. ``Project.dataset()``
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,12 +79,14 @@ class ImproveResult:
     recipes: list[Path]  # saved albumentations recipes of kept augmentations
     curves: dict[str, LearningCurve] = field(default_factory=dict)
     report: Path | None = None
+    notes: list[str] = field(default_factory=list)  # generators that made nothing, and why
 
     def to_json(self) -> dict:
         """The ``improve --json`` output."""
         return {
             "targets": self.targets, "fixes": [f.to_json() for f in self.fixes], "advice": self.advice,
             "kept": self.kept, "materialised": self.materialised, "recipes": [str(p) for p in self.recipes],
+            "notes": self.notes,
             "run": self.run_id, "report": str(self.report) if self.report else None,
             "learning_curves": {t: {"counts": c.counts, "recall": c.recall, "per_doubling": round(c.b, 4)}
                                 for t, c in self.curves.items()},
@@ -184,9 +186,10 @@ def _augment_candidate(recipe: Recipe, ids: list[str], images: list[np.ndarray],
 
 def _synth_candidate(generator_name: str, target: str, defect_ids: list[str], defects: list[np.ndarray],
                      background_ids: list[str], backgrounds: list[np.ndarray], n: int, seed: int,
-                     folder: Path) -> Candidate:
+                     folder: Path, kind: str | None = None) -> Candidate:
+    """Images of class ``target`` drawn as defect type ``kind`` (default: the class name)."""
     generator = get_generator(generator_name)
-    made = generator.generate(target, defects, backgrounds, n, seed=seed)
+    made = generator.generate(kind or target, defects, backgrounds, n, seed=seed)
     params, parents = [], []
     for m in made:
         extra = {}
@@ -256,6 +259,7 @@ def improve_project(
     seeds: int = 5,
     folds: int | None = None,
     generators: Sequence[str] | None = None,
+    defect_types: Mapping[str, str] | None = None,
     materialise: bool = True,
     seed: int | None = None,
 ) -> ImproveResult:
@@ -268,6 +272,8 @@ def improve_project(
     budget : images generated per fix and class.
     seeds, folds : repeated fold splits of the lift experiment (folds default: the project's).
     generators : registered generator names to try (default: all that support the class).
+    defect_types : class -> the defect type a generator should draw for it (``{"crack": "scratch"}``);
+        a class not named here is drawn as itself.
     materialise : add the kept fix's images to the project.
     seed : base seed (default: the project's).
     """
@@ -300,6 +306,8 @@ def improve_project(
     index = {image_id: i for i, image_id in enumerate(data.ids)}
     slices = _weak_slices(proj)
     generator_names = list(generators) if generators else plugins.names("generator")
+    kinds = dict(defect_types or {})
+    notes: list[str] = []  # generators that made nothing, and why
     results: list[LiftResult] = []
     candidates: dict[str, Candidate] = {}
     kept: dict[str, str] = {}
@@ -325,13 +333,18 @@ def improve_project(
             bg_rows = np.flatnonzero(y == names.index(background_class(names, [target], counts)))
             backgrounds = _arrays([data.paths[i] for i in bg_rows])
             background_ids = [data.ids[i] for i in bg_rows]
+            kind = kinds.get(target, target)
             for name in generator_names:
                 generator = get_generator(name)
-                if not generator.supports(target) or (generator.needs_backgrounds and not backgrounds):
+                if not generator.supports(kind):
+                    notes.append(generator.cannot_make(target, kind))
+                    continue
+                if generator.needs_backgrounds and not backgrounds:
+                    notes.append(f"generator '{name}' needs defect-free images to draw '{target}' on")
                     continue
                 todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
                                              budget, seed,
-                                             _candidates(proj, run, f"synthetic-{name}-{target}")))
+                                             _candidates(proj, run, f"synthetic-{name}-{target}"), kind))
         best: tuple[float, LiftResult] | None = None
         for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
             extra_X = _embed(proj, cand.paths)
@@ -360,7 +373,8 @@ def improve_project(
             materialised += len(_materialise(proj, cand, run.id))
     advice = _advice(targets, kept, results, curves, counts)
     result = ImproveResult(run_id=run.id, run_dir=run.dir, targets=targets, fixes=results, advice=advice,
-                           kept=kept, materialised=materialised, recipes=recipes_saved, curves=curves)
+                           kept=kept, materialised=materialised, recipes=recipes_saved, curves=curves,
+                           notes=list(dict.fromkeys(notes)))
     from datacentric.improve.report import write_report
 
     result.report = write_report(result, candidates, proj)
@@ -407,9 +421,11 @@ def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
 
 # -- synth -------------------------------------------------------------------------------
 def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_paste",
-               background: str | None = None, seed: int | None = None) -> SynthResult:
+               background: str | None = None, seed: int | None = None,
+               defect_type: str | None = None) -> SynthResult:
     """Make ``n`` synthetic images of ``target`` with a registered generator and add them, tagged.
 
+    ``defect_type`` is what the generator should draw for the class (default: its name).
     They are not measured here (``improve`` does that); they are training-only like every
     synthetic image.
     """
@@ -425,8 +441,9 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
                                f"(augmentation in `datacentric improve --class {target}` can help it)", proj.root)
     counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
     gen = get_generator(generator)
-    if not gen.supports(target):
-        raise DatacentricError(f"generator '{generator}' cannot make '{target}' images", proj.root)
+    kind = defect_type or target
+    if not gen.supports(kind):
+        raise DatacentricError(gen.cannot_make(target, kind), proj.root)
     k = names.index(target)
     bg = background or background_class(names, [target], counts)
     rows = np.flatnonzero(data.labels == k)
@@ -437,7 +454,7 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     cand = _synth_candidate(
         generator, target, [data.ids[i] for i in rows], _arrays([data.paths[i] for i in rows]),
         [data.ids[i] for i in bg_rows], _arrays([data.paths[i] for i in bg_rows]), n, seed,
-        _candidates(proj, run),
+        _candidates(proj, run), kind,
     )
     ids = _materialise(proj, cand, run.id)
     proj.finish_run(run, {"images": len(ids), "target": target, "generator": generator})

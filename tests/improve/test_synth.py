@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from datacentric.improve import CopyPaste, find_defect_region, synthesize
+from datacentric.improve import CopyPaste, find_defect_region, improve_project, synthesize
 from tests.improve.conftest import texture, with_pit
 
 
@@ -76,3 +76,23 @@ def test_defect_region_on_photo_sized_images_is_found_at_reduced_resolution(side
     assert y0 <= 150 and y1 >= 160 and x0 <= 200 and x1 >= 214
     assert y1 - y0 < 30 and x1 - x0 < 30
     assert region.delta.shape[:2] == region.alpha.shape == (y1 - y0, x1 - x0)
+
+
+def test_a_generator_that_cannot_draw_the_class_says_what_it_draws_and_how_to_map_it(defect_project):
+    from datacentric.errors import DatacentricError
+
+    pytest.importorskip("datacentric_procedural")
+    with pytest.raises(DatacentricError, match=r"draws scratch, pit, .* not 'blob' \(asked for class 'pit'\).*--defect-type pit="):
+        synthesize(defect_project, "pit", 2, generator="procedural", defect_type="blob")
+    made = synthesize(defect_project, "pit", 2, generator="procedural", defect_type="scratch")
+    assert len(made.ids) == 2 and made.target == "pit"  # labelled pit, drawn as a scratch
+
+
+def test_improve_says_which_generator_made_nothing_and_why(defect_project, fake_model):
+    pytest.importorskip("datacentric_procedural")
+    result = improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3,
+                             generators=["procedural"], defect_types={"pit": "blob"}, materialise=False)
+    assert any("draws scratch" in note and "not 'blob' (asked for class 'pit')" in note
+               for note in result.notes)
+    assert not any(f.kind == "synthetic" for f in result.fixes)
+    assert result.to_json()["notes"] == result.notes

@@ -38,12 +38,10 @@ class ProceduralGenerator(Generator):
     name = "procedural"
     description = "procedural scratch/pit/dent/discoloration drawn on real ok images (datacentric-procedural)"
     needs_defects = False
+    kinds = tuple(DEFECTS)
 
     def __init__(self, **options: object) -> None:
         self.options = options
-
-    def supports(self, target: str) -> bool:
-        return target.lower() in DEFECTS
 
     def transform(self, target: str) -> A.Compose:
         """The albumentations pipeline used for ``target`` (serialisable)."""
