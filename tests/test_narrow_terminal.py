@@ -46,8 +46,6 @@ def test_help_keeps_usage_and_examples_whole(columns):
     from datacentric.cli import app
 
     for words, callback in _commands():
-        if words == ["demo"]:
-            continue  # datacentric/cli/demo.py is being reworked elsewhere (its example: 81 columns)
         out = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": str(columns)}).output
         usage = next(line for line in out.splitlines() if "Usage:" in line)
         assert "{" not in usage, usage
@@ -55,3 +53,17 @@ def test_help_keeps_usage_and_examples_whole(columns):
                     if line.strip().startswith(("Example:", "datacentric "))]
         for example in examples:
             assert any(example in line for line in out.splitlines()), (words, example, out)
+
+
+def test_help_prose_wraps_at_the_terminal_not_at_the_docstring():
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+
+    for words, _ in _commands():
+        out = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "80"}).output
+        text = out.split("╭")[0].splitlines()
+        lines = [line.strip() for line in text]
+        for line, after in zip(lines, lines[1:]):
+            # a line of one or two words in the middle of a paragraph is an orphan of a hard wrap
+            assert not (0 < len(line.split()) <= 2 and after and not line.startswith("Usage")), (words, line)

@@ -50,6 +50,19 @@ def command_name(info) -> str:
     return info.name or info.callback.__name__.replace("_", "-")
 
 
+def reflow(doc: str) -> str:
+    """A docstring as help text: each prose paragraph on one line, so the terminal wraps it
+    at its own width (no orphaned words at 80 columns); example lines stay as written."""
+    import inspect
+
+    paragraphs = []
+    for block in inspect.cleandoc(doc).split("\n\n"):
+        lines = [line.rstrip() for line in block.splitlines() if line.strip()]
+        literal = any(line.lstrip().startswith(("Example", "datacentric ")) for line in lines)
+        paragraphs.append("\n".join(lines) if literal else " ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)
+
+
 _PANEL = {name: step for step, names in STEPS.items() for name in names}
 for _info in [*app.registered_commands, *app.registered_groups]:
     if command_name(_info) not in _PANEL:
@@ -59,6 +72,8 @@ for _command in [*app.registered_commands,
                  *(c for g in app.registered_groups for c in g.typer_instance.registered_commands)]:
     if _command.cls in (None, TyperCommand):
         _command.cls = PlainUsage
+    if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+        _command.help = reflow(_command.callback.__doc__)
 app.registered_commands.sort(key=lambda info: _ORDER.index(command_name(info)))
 
 

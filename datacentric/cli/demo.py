@@ -44,13 +44,14 @@ def demo(
 ) -> None:
     """Generate demo inspection photos and run every step of the loop on them.
 
-    The photos: ok, scratch, dent, pit, discoloration parts; three annotators (ana is
-    sloppy); line/camera/shift metadata (camera B is darker); a few labels that every
-    annotator got wrong, with the truth in data/ground_truth.csv. Then, as you would
-    type them: init, import, status, train, audit, improve, export, predict, drift
-    (on a darker "tonight" batch) and retrain. Starts from a fresh project each time.
+    The photos: ok, scratch, dent, pit, discoloration parts; three annotators
+    (ana is sloppy); line/camera/shift metadata (camera B is darker); a few
+    labels that every annotator got wrong, with the truth in
+    data/ground_truth.csv. Then, as you would type them: init, import, status,
+    train, audit, improve, export, predict, drift (on a darker "tonight" batch)
+    and retrain. Starts from a fresh project each time.
 
-    Example:  datacentric demo            # writes ./demo/data, ./demo/project, ./demo/tonight
+    Example:  datacentric demo    # writes demo/data, demo/project, demo/tonight
     """
     from datacentric.demo import generate_batch, generate_demo
 
