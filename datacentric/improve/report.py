@@ -9,7 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from datacentric.report import Html, badge, escape, figure, page, paragraph, section, table, thumbnail, write
+from datacentric.report import (
+    Html,
+    badge,
+    escape,
+    figure,
+    learning_curve_svg,
+    page,
+    paragraph,
+    section,
+    table,
+    thumbnail,
+    write,
+)
 
 if TYPE_CHECKING:
     from datacentric.improve.lift import LiftResult
@@ -57,6 +69,18 @@ def _fix_section(fix: LiftResult, cand: Candidate | None, real_paths: dict[str, 
     return section(fix.name, [paragraph(verdict), *body], intro=intro)
 
 
+def _curves(result: ImproveResult) -> str:
+    """One learning-curve chart per target: measured recall and the fitted log2 line."""
+    charts = []
+    for target, curve in result.curves.items():
+        top = curve.counts[-1] * 4
+        fitted = [(n, curve.predict(n)) for n in (curve.counts[0], curve.counts[-1], top / 2, top)]
+        charts.append(f"<figure class='thumb'>{learning_curve_svg(curve.counts, curve.recall, curve.recall_std, fitted=fitted, label=f'{target} recall')}"
+                      f"<figcaption>{escape(target)}: measured (dots, ± spread) and the fitted curve "
+                      f"(dashed) up to 4× today's images</figcaption></figure>")
+    return figure(charts)
+
+
 def write_report(result: ImproveResult, candidates: dict[str, Candidate], proj: Project,
                  examples: int = 6) -> Path:
     """Write ``report.html`` in the improve run folder and return its path."""
@@ -75,7 +99,7 @@ def write_report(result: ImproveResult, candidates: dict[str, Candidate], proj: 
                   for n, r, s in zip(curve.counts, curve.recall, curve.recall_std)]
     if curve_rows:
         sections.append(section(
-            "Real images instead?", table(curve_rows),
+            "Real images instead?", [_curves(result), table(curve_rows)],
             intro="Learning curve: the target's recall when trained on fewer of its real images, "
                   "which is what the advice on how many to collect is read from.",
             id="learning-curve"))

@@ -2,7 +2,8 @@
 
 The helpers in :mod:`datacentric.report.html` are shared by every step that writes a
 report (audit, drift, improve, export): :func:`page`, :func:`section`, :func:`table`,
-:func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`, :func:`badge`.
+:func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`,
+:func:`learning_curve_svg`, :func:`badge`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datacentric.report.html import (
     escape,
     figure,
     image_data_uri,
+    learning_curve_svg,
     page,
     paragraph,
     section,
@@ -31,6 +33,7 @@ __all__ = [
     "escape",
     "figure",
     "image_data_uri",
+    "learning_curve_svg",
     "page",
     "paragraph",
     "section",

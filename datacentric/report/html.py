@@ -32,6 +32,7 @@ __all__ = [
     "Html",
     "badge",
     "bar_chart_svg",
+    "learning_curve_svg",
     "confusion_matrix_svg",
     "escape",
     "figure",
@@ -434,6 +435,50 @@ def bar_chart_svg(
             f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{height - 2}" stroke="#1d2330" stroke-dasharray="4 3"/>'
         )
     parts.append("</svg>")
+    return Html("".join(parts))
+
+
+def learning_curve_svg(
+    counts: Sequence[float],
+    values: Sequence[float],
+    spread: Sequence[float],
+    *,
+    fitted: Sequence[tuple[float, float]] = (),
+    label: str = "recall",
+    width: int = 420,
+    height: int = 240,
+) -> Html:
+    """Measured points (mean ± spread as whiskers) against a log2 x axis, with an optional
+    dashed fitted line through ``fitted`` (x, y) points extending beyond the data."""
+    xs = [float(x) for x in counts] + [float(x) for x, _ in fitted]
+    lo, hi = math.log2(max(1.0, min(xs))), math.log2(max(xs) * 1.05 + 1)
+    left, right, top, bottom = 48, 16, 14, 40
+    pw, ph = width - left - right, height - top - bottom
+
+    def x_of(n: float) -> float:
+        return left + pw * (math.log2(max(n, 1.0)) - lo) / max(hi - lo, 1e-9)
+
+    def y_of(v: float) -> float:
+        return top + ph * (1.0 - min(1.0, max(0.0, float(v))))
+
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
+    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
+        parts.append(f'<line x1="{left}" y1="{y_of(v):.1f}" x2="{width - right}" y2="{y_of(v):.1f}" '
+                     f'stroke="#e3e6ec"/><text x="{left - 6}" y="{y_of(v) + 4:.1f}" text-anchor="end" '
+                     f'font-size="11">{v:.2f}</text>')
+    if len(fitted) >= 2:
+        points = " ".join(f"{x_of(x):.1f},{y_of(y):.1f}" for x, y in fitted)
+        parts.append(f'<polyline points="{points}" fill="none" stroke="#8a93a6" stroke-dasharray="5 4"/>')
+    for n, v, s in zip(counts, values, spread):
+        x = x_of(float(n))
+        parts.append(f'<line x1="{x:.1f}" y1="{y_of(v - s):.1f}" x2="{x:.1f}" y2="{y_of(v + s):.1f}" '
+                     f'stroke="#4a78c2"/><circle cx="{x:.1f}" cy="{y_of(v):.1f}" r="4" fill="#4a78c2"/>'
+                     f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+                     f'font-size="11">{int(n)}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+                 f'real images of the class (log scale)</text>'
+                 f'<text x="12" y="{top + ph / 2:.1f}" font-size="12" transform="rotate(-90 12 '
+                 f'{top + ph / 2:.1f})" text-anchor="middle">{escape(label)}</text></svg>')
     return Html("".join(parts))
 
 

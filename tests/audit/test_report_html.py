@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from datacentric.report import html as H
@@ -67,3 +68,12 @@ def test_zoomable_thumbnail_opens_the_image_at_full_size_without_script(tmp_path
     sizes = [Image.open(__import__("io").BytesIO(base64.b64decode(u.split(",", 1)[1]))).size for u in uris]
     assert sizes == [(120, 80), (300, 200)]  # the zoom shows the real pixels, never enlarged
     assert 'href="#' not in H.thumbnail(path, 120)  # no zoom unless asked
+
+
+def test_learning_curve_svg_places_points_on_a_log_axis_and_draws_the_fit():
+    svg = H.learning_curve_svg([4, 8, 16], [0.5, 0.6, 0.7], [0.1, 0.05, 0.0],
+                               fitted=[(4, 0.5), (64, 0.9)], label="pit <recall>")
+    xs = [float(part.split('"')[0]) for part in svg.split('<circle cx="')[1:]]
+    assert len(xs) == 3 and xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2)  # doublings equal
+    assert "<polyline" in svg and "stroke-dasharray" in svg
+    assert "pit &lt;recall&gt;" in svg and "<script" not in svg

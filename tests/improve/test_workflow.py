@@ -47,6 +47,8 @@ def test_improve_measures_fixes_on_real_rows_only(defect_project, fake_model, mo
     assert all(f'<h2>{name}</h2>' in report for name in names)
     assert "synthetic · " in report and "augmented · " in report and "real · pit_" in report
     assert "data:image/" in report and "http" not in report.split("<body>")[1]
+    curve = report.split('id="learning-curve"')[1]
+    assert "<svg" in curve and curve.count("<circle") >= 2 and "fitted curve" in curve  # the plot
     assert "real" in result.advice
     run = proj.run(result.run_id)
     assert run.kind == "improve" and run.status == "done"
