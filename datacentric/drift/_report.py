@@ -5,7 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from datacentric.drift._stats import describe
-from datacentric.report import badge, bar_chart_svg, escape, figure, page, paragraph, section, table, thumbnail, write
+from datacentric.report import (
+    badge,
+    bar_chart_svg,
+    distribution_strips_svg,
+    escape,
+    figure,
+    page,
+    paragraph,
+    section,
+    table,
+    thumbnail,
+    write,
+)
 
 __all__ = ["write_report"]
 
@@ -13,18 +25,7 @@ __all__ = ["write_report"]
 def write_report(result, typical: list[dict], path: Path) -> Path:
     """Write ``report.html`` for one :class:`DriftResult`; ``typical`` are reference images."""
     verdict = badge("DRIFT", "bad") if result.drift else badge("no drift", "good")
-    summary = table(
-        [{
-            "verdict": verdict, "what changed": result.description or "-", "p-value": result.p_value,
-            "embedding p": result.embedding.get("p_value"), "pixel-stats p": result.pixel_stats.get("p_value"),
-            "class-mix p": result.class_mix.get("p_value"),
-            "statistic": result.statistic,
-            "batch images": result.n, "reference images": result.n_reference, "method": result.method,
-            "alpha": result.alpha, "unusual images": result.unusual, "unreadable": len(result.skipped),
-        }],
-        formats={"p-value": ".3g", "embedding p": ".3g", "pixel-stats p": ".3g", "class-mix p": ".3g",
-                 "statistic": ".4g"},
-    )
+    summary = table(_verdict_rows(result, verdict), {"what": "", "value": ""})
     families = ["embedding test"] + (["pixel statistics"] if result.pixel_stats else []) + (
         ["predicted class mix"] if result.class_mix.get("in_verdict") else [])
     m = len(families)
@@ -40,16 +41,22 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
         rows = [{"statistic": e["name"].replace("_", "-"), "training (median)": e["reference"],
                  "new (median)": e["batch"], "new median above % of training": e["percentile"],
                  "p-value (Holm)": e["p_adjusted"], "change": e["word"] or "-"} for e in pixel]
+        strips = distribution_strips_svg(
+            [(e["name"].replace("_", "-"), e["reference_quantiles"], e["batch_quantiles"])
+             for e in pixel if "reference_quantiles" in e],
+            names=("training", "new batch"), highlight=[bool(e["changed"]) for e in pixel])
         sections.append(section(
             "What changed: simple image statistics",
-            table(rows, formats={"training (median)": ".3g", "new (median)": ".3g",
-                                 "new median above % of training": ".0%", "p-value (Holm)": ".3g"}),
+            [figure([strips]),
+             table(rows, formats={"training (median)": ".3g", "new (median)": ".3g",
+                                  "new median above % of training": ".0%", "p-value (Holm)": ".3g"})],
             intro=(f"{_words(pixel) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
                    f"training, Holm-corrected and judged at alpha/{m} = {result.pixel_stats['alpha']:.3g}; the "
                    f"embedding test (p = {result.embedding['p_value']:.3g})"
                    + (f" and the class mix (p = {mix['p_value']:.3g}) take" if mix.get("in_verdict") else " takes")
                    + " the rest of alpha. Contrast is std/mean luminance, sharpness the share of fine detail, colour "
-                   "the mean chromaticity difference."),
+                   "the mean chromaticity difference. Strips: the middle half of the images (box), 10-90% "
+                   "(whiskers) and the median (bar), training against the new batch; red: changed."),
         ))
     tiles = [
         thumbnail(item["image"], 150, kind="bad" if item["percentile"] > 1 - result.alpha else None,
@@ -94,6 +101,22 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
     if result.skipped:
         sections.append(section("Unreadable files (left out)", table(result.skipped)))
     return write(path, page(f"Drift check {result.run_id}", sections, subtitle=result.folder))
+
+
+def _verdict_rows(result, verdict) -> list[dict]:
+    """The verdict as label/value rows: a narrow table that fits its card at any width."""
+    def p(value) -> str:
+        return "-" if value is None else format(value, ".3g")
+
+    facts = [
+        ("verdict", verdict), ("what changed", result.description or "-"), ("p-value", p(result.p_value)),
+        ("embedding p", p(result.embedding.get("p_value"))),
+        ("pixel-stats p", p(result.pixel_stats.get("p_value"))),
+        ("class-mix p", p(result.class_mix.get("p_value"))), ("statistic", p(result.statistic)),
+        ("batch images", result.n), ("reference images", result.n_reference), ("method", result.method),
+        ("alpha", result.alpha), ("unusual images", result.unusual), ("unreadable", len(result.skipped)),
+    ]
+    return [{"what": k, "value": v} for k, v in facts]
 
 
 def _words(pixel: list[dict]) -> str:

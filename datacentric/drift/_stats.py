@@ -165,7 +165,8 @@ class PixelStatsTest:
     def score(self, S: np.ndarray) -> StatsScore:
         """Test batch statistics S (M, 6) against the reference.
 
-        Each entry of ``statistics``: name, reference and batch medians, ``percentile``
+        Each entry of ``statistics``: name, reference and batch medians and quantiles
+        (``reference_quantiles``, ``batch_quantiles`` at :data:`QUANTILES`), ``percentile``
         (share of reference images below the batch median), ``p_value`` (raw),
         ``p_adjusted`` (Holm), ``changed`` and ``word`` (e.g. "darker", "" if unchanged).
         """
@@ -187,6 +188,8 @@ class PixelStatsTest:
                 "reference": round(ref_median, 4),
                 "batch": round(batch_median, 4),
                 "percentile": round(float(np.mean(R[:, j] < batch_median)), 4),
+                "reference_quantiles": _quantiles(R[:, j]),
+                "batch_quantiles": _quantiles(S[:, j]),
                 "p_value": float(raw[j]),
                 "p_adjusted": float(adjusted[j]),
                 "changed": changed,
@@ -197,6 +200,13 @@ class PixelStatsTest:
             p_value=float(adjusted.min()), n=len(S), alpha=float(self.alpha), statistics=entries,
             changes=[e["word"] for e in strongest], description=describe(strongest),
         )
+
+
+QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)  # what the report draws: whiskers, box and median
+
+
+def _quantiles(values: np.ndarray) -> list[float]:
+    return [round(float(q), 4) for q in np.quantile(values, QUANTILES)]
 
 
 def describe(changed: list[dict], limit: int = 3) -> str:

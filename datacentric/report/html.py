@@ -34,6 +34,7 @@ __all__ = [
     "bar_chart_svg",
     "learning_curve_svg",
     "confusion_matrix_svg",
+    "distribution_strips_svg",
     "escape",
     "figure",
     "image_data_uri",
@@ -479,6 +480,47 @@ def learning_curve_svg(
                  f'real images of the class (log scale)</text>'
                  f'<text x="12" y="{top + ph / 2:.1f}" font-size="12" transform="rotate(-90 12 '
                  f'{top + ph / 2:.1f})" text-anchor="middle">{escape(label)}</text></svg>')
+    return Html("".join(parts))
+
+
+def distribution_strips_svg(
+    rows: Sequence[tuple[str, Sequence[float], Sequence[float]]],
+    *,
+    names: tuple[str, str] = ("training", "new"),
+    highlight: Sequence[bool] | None = None,
+    width: int = 560,
+) -> Html:
+    """Two distributions per row, each drawn from five quantiles (10/25/50/75/90 %): whiskers,
+    a box and the median. Each row has its own scale (the statistics differ in units);
+    ``highlight`` rows (changed) draw the second distribution in red."""
+    left, right, band = 150, 84, 22  # the right margin holds the two names
+    plot = width - left - right
+    height = len(rows) * (2 * band + 14) + 8
+    parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
+    for i, (label, first, second) in enumerate(rows):
+        y0 = 6 + i * (2 * band + 14)
+        lo = min(min(first), min(second))
+        hi = max(max(first), max(second))
+        span = (hi - lo) or 1.0
+
+        def x_of(v: float) -> float:
+            return left + plot * (float(v) - lo) / span
+
+        parts.append(f'<text x="{left - 8}" y="{y0 + band + 4}" text-anchor="end" font-size="13">'
+                     f'{escape(label)}</text>')
+        red = highlight is not None and highlight[i]
+        for j, (q, name) in enumerate(((first, names[0]), (second, names[1]))):
+            y = y0 + j * band
+            colour = "#c8372d" if (j == 1 and red) else ("#4a78c2" if j == 0 else "#7d8799")
+            q10, q25, q50, q75, q90 = (x_of(v) for v in q)
+            parts.append(
+                f'<line x1="{q10:.1f}" y1="{y + band / 2:.1f}" x2="{q90:.1f}" y2="{y + band / 2:.1f}" '
+                f'stroke="{colour}"/><rect x="{q25:.1f}" y="{y + 4}" width="{max(q75 - q25, 1):.1f}" '
+                f'height="{band - 8}" fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>'
+                f'<line x1="{q50:.1f}" y1="{y + 2}" x2="{q50:.1f}" y2="{y + band - 2}" stroke="{colour}" '
+                f'stroke-width="3"/><text x="{width - right + 8}" y="{y + band / 2 + 4:.1f}" '
+                f'font-size="11">{escape(name)}</text>')
+    parts.append("</svg>")
     return Html("".join(parts))
 
 

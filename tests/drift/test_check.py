@@ -97,6 +97,11 @@ def test_darker_batch_is_drift_in_words_and_reference_stats_are_cached(trained, 
         assert len(stored["ids"]) == 30 and stored["values"].shape == (30, 6)
     html = (trained.run(result.run_id).dir / "report.html").read_text()
     assert "What changed" in html and "darker" in html
+    pixels = html.split("What changed: simple image statistics")[-1]  # the section, not the contents
+    assert pixels.index("<svg") < pixels.index("<table")  # the distributions, drawn above the numbers
+    assert pixels.split("</svg>")[0].count("<rect") == 2 * 6  # training and new, six statistics
+    assert "#c8372d" in pixels.split("</svg>")[0]  # brightness changed: its new strip is red
+    assert "<td>pixel-stats p</td>" in html  # the verdict table is label/value rows
     out = CliRunner().invoke(app, ["drift", str(trained.root), str(tmp_path / "night")])
     assert out.exit_code == 0, out.output
     assert "DRIFT (p = " in out.output and "): darker (brightness" in out.output
