@@ -483,6 +483,7 @@ def find_issues(
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
+    _note_reviews(result, project)
     if changed:
         result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
     if folds is None and result.near_duplicates:
@@ -509,6 +510,40 @@ def _rules_in_force(project) -> dict[frozenset, str]:
     from datacentric.labelbook import load_rules
 
     return {frozenset((r.a, r.b)): r.text for r in load_rules(project)}
+
+
+def _note_reviews(result: AuditResult, project) -> None:
+    """Say how many of today's flags the reviews of earlier flags predict to be real errors."""
+    from datacentric.audit.reviews import flag_precision, review_outcomes
+    from datacentric.project import REVIEW_SOURCES
+
+    flagged = result.flagged
+    if not flagged:
+        return
+    earlier = []
+    for run in project.runs("audit"):
+        if run.status != "done":
+            continue
+        try:
+            stored = load_audit(project, run.id)
+        except (DatacentricError, OSError, ValueError):
+            continue
+        earlier += [(i.get("id", ""), i.get("given", ""), run.created_at)
+                    for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
+    reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
+    reviewed, real = review_outcomes(earlier, reviews)
+    estimate = flag_precision(len(flagged), reviewed, real)
+    result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
+    at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
+    if estimate is None:
+        line = ("How many flags are real errors is not measured yet: review some (relabel or Label "
+                "Studio) and the next audit counts them.")
+    else:
+        result.counts["expected_real_errors"] = round(estimate.expected, 1)
+        line = (f"Expect about {estimate.expected:.0f} of the {len(flagged)} flags to be real errors "
+                f"({estimate.low:.0f}-{estimate.high:.0f}): {real} of the {reviewed} earlier flags "
+                f"a reviewer settled were.")
+    result.summary.insert(at, line)
 
 
 def _note_grouping(result: AuditResult, metrics: dict) -> None:

@@ -143,3 +143,30 @@ def test_default_audit_skips_a_challenger_that_left_the_golden_set_out(audited_p
     result = find_issues(proj, embeddings=emb, report=False)
     assert len(result.label_issues) == len(data.ids)  # the golden images are audited too
     assert proj.latest_run("audit").config["train_run"] == full.id
+
+
+def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_project):
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    assert any("not measured yet" in line for line in first.summary)
+    flagged = first.flagged
+    assert len(flagged) >= 2
+    changed, confirmed = flagged[0], flagged[1]
+    proj.relabel(changed.id, changed.suggested, by="lea")  # a real error
+    proj.relabel(confirmed.id, confirmed.given, by="lea")  # a false alarm
+    second = find_issues(proj, embeddings=emb, report=False)
+    assert second.counts["flags_reviewed"] == 2 and second.counts["flags_reviewed_real"] == 1
+    line = next(s for s in second.summary if s.startswith("Expect about"))
+    assert "1 of the 2 earlier flags a reviewer settled were" in line
+    assert second.counts["expected_real_errors"] == pytest.approx(len(second.flagged) / 2, abs=0.05)
+
+
+def test_review_outcomes_count_each_image_once_and_only_after_its_flag():
+    from datacentric.audit.reviews import review_outcomes
+
+    flags = [("a", "ok", "2026-01-02"), ("b", "pit", "2026-01-02"), ("a", "ok", "2026-01-05")]
+    reviews = [("a", "pit", "2026-01-03"),  # before a's latest flag: does not settle it
+               ("a", "ok", "2026-01-06"),   # confirmed: a false alarm
+               ("b", "scratch", "2026-01-03"), ("b", "pit", "2026-01-04"),  # the first one counts
+               ("c", "ok", "2026-01-03")]   # never flagged
+    assert review_outcomes(flags, reviews) == (2, 1)
