@@ -520,9 +520,11 @@ def _note_reviews(result: AuditResult, project) -> None:
     flagged = result.flagged
     if not flagged:
         return
+    reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
+    last_review = max((when for _, _, when in reviews), default="")
     earlier = []
-    for run in project.runs("audit"):
-        if run.status != "done":
+    for run in project.runs("audit"):  # only audits a later review can have settled are read
+        if run.status != "done" or run.created_at >= last_review:
             continue
         try:
             stored = load_audit(project, run.id)
@@ -530,7 +532,6 @@ def _note_reviews(result: AuditResult, project) -> None:
             continue
         earlier += [(i.get("id", ""), i.get("given", ""), run.created_at)
                     for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
-    reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
     reviewed, real = review_outcomes(earlier, reviews)
     estimate = flag_precision(len(flagged), reviewed, real)
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
