@@ -149,11 +149,17 @@ def embed(
     """
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else None
-    source = _source_id(backbone, pretrained, image_size) if cache is not None else None
-    if paths and source is not None:
-        cached = _read_all_cached(cache, source, paths, ids)
-        if cached is not None:
-            return cached
+    hashes: list[str] = []
+    cached: dict[int, np.ndarray] = {}  # row -> vector found in the cache
+    source = hinted = None
+    if cache is not None and paths:
+        hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
+        source = _source_id(backbone, pretrained, image_size)
+        hinted = _known_keys(cache).get(source) if source is not None else None
+        if isinstance(hinted, str):  # the key this source led to before: no model needed to look
+            cached = _cached_rows(cache / "embeddings" / hinted, hashes)
+            if len(cached) == len(paths):
+                return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
     import timm.data
 
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
@@ -161,7 +167,6 @@ def embed(
     out = np.zeros((len(paths), model.num_features), dtype=np.float32)
     if not paths:
         return out
-    todo = list(range(len(paths)))
     folder = None
     if cache is not None:
         key = embedding_key(backbone, model, config)
@@ -174,13 +179,11 @@ def embed(
             meta.write_text(json.dumps(
                 {"backbone": backbone, "weights": weights_id(model), "data": config}, default=list
             ))
-        hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
-        todo = []
-        for i, digest in enumerate(hashes):
-            try:
-                out[i] = np.load(folder / f"{digest}.npy")
-            except (OSError, ValueError):
-                todo.append(i)
+        if key != hinted:
+            cached = _cached_rows(folder, hashes)
+    for i, row in cached.items():
+        out[i] = row
+    todo = [i for i in range(len(paths)) if i not in cached]
     if not todo:
         return out
     transform = timm.data.create_transform(**config, is_training=False)
@@ -214,7 +217,7 @@ def _source_id(backbone: str, pretrained: bool, image_size: int) -> str | None:
             return None
         source = f"file-{file_digest(path)[:16]}"
     else:
-        found = package_weights_file(name.split(".", 1)[0]) if "." not in name else None
+        found = package_weights_file(name) if "." not in name else None  # a tag picks other weights
         if found is None:
             return None
         source = found[1]
@@ -241,35 +244,27 @@ def _known_keys(cache: Path) -> dict[str, str]:
 
 def _remember_key(cache: Path, source: str, key: str) -> None:
     """Record that ``source`` leads to embedding ``key`` (atomic write, best effort)."""
+    from datacentric.paths import write_atomic
+
     known = _known_keys(cache)
     if known.get(source) == key:
         return
     known[source] = key
-    target = _keys_file(cache)
-    tmp = target.with_name(f".keys.{os.getpid()}.json")
     try:
-        tmp.write_text(json.dumps(known, indent=1, sort_keys=True), encoding="utf-8")
-        tmp.replace(target)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        write_atomic(_keys_file(cache), json.dumps(known, indent=1, sort_keys=True))
+    except (OSError, DatacentricError):
+        pass  # without the hint the next call builds the model to find the key: slower, not wrong
 
 
-def _read_all_cached(cache: Path, source: str, paths: list[Path], ids) -> np.ndarray | None:
-    """Every image's cached vector under the key ``source`` led to, or None if any is missing."""
-    key = _known_keys(cache).get(source)
-    if not isinstance(key, str):
-        return None
-    folder = cache / "embeddings" / key
-    if not folder.is_dir():
-        return None
-    hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
-    rows = []
-    for digest in hashes:
+def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:
+    """The cached vectors under ``folder``, by row; rows with none (or a broken file) are absent."""
+    rows = {}
+    for i, digest in enumerate(hashes):
         try:
-            rows.append(np.load(folder / f"{digest}.npy"))
+            rows[i] = np.load(folder / f"{digest}.npy")
         except (OSError, ValueError):
-            return None
-    return np.stack(rows).astype(np.float32, copy=False)
+            continue
+    return rows
 
 
 def embed_project(project, records=None, *, pretrained: bool = True, batch_size: int = 32) -> np.ndarray:
