@@ -369,12 +369,11 @@ WEAK_SKILL = 0.7  # share of the way from "always the commonest class" to perfec
 
 def _weak_model_warning(result: AuditResult) -> str | None:
     """A caution for the top of the summary when the model is too weak to trust its flags."""
-    counts = np.bincount([result.class_names.index(i.given) for i in result.label_issues],
-                         minlength=len(result.class_names)) if result.label_issues else np.zeros(1)
-    n = int(counts.sum())
+    counts = [c.n for c in result.classes]
+    n = sum(counts)
     if n == 0 or not result.accuracy == result.accuracy:
         return None
-    chance = float(counts.max() / n)
+    chance = max(counts) / n
     skill = (result.accuracy - chance) / max(1e-9, 1.0 - chance)
     if skill >= WEAK_SKILL:
         return None
@@ -507,9 +506,9 @@ def find_issues(
 
 def _rules_in_force(project) -> dict[frozenset, str]:
     """The label book's latest rule per class pair."""
-    from datacentric.labelbook import load_rules
+    from datacentric.labelbook import rules_in_force
 
-    return {frozenset((r.a, r.b)): r.text for r in load_rules(project)}
+    return {pair: rule.text for pair, rule in rules_in_force(project).items()}
 
 
 def _note_reviews(result: AuditResult, project) -> None:

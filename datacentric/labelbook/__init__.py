@@ -8,8 +8,9 @@ from datacentric.labelbook.book import (
     add_rule,
     build_labelbook,
     load_rules,
+    rules_in_force,
 )
 from datacentric.labelbook.render import render_labelbook
 
 __all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules",
-           "render_labelbook"]
+           "render_labelbook", "rules_in_force"]

@@ -21,7 +21,8 @@ from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.runs import read_oof
 
-__all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules"]
+__all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules",
+           "rules_in_force"]
 
 RULES_FILE = "labelbook.json"
 CANONICAL, BORDERLINE = 4, 3  # examples per class; borderline images per direction of a pair
@@ -84,8 +85,7 @@ def build_labelbook(project, run=None) -> LabelBook:
                         votes=dict(votes.get(ids[i], {}))) for i in rows]
     labels = np.array([classes.index(e.label) for e in examples], dtype=np.int64)
     probs = probs[rows]
-    rules = load_rules(project)
-    in_force = {frozenset((r.a, r.b)): r for r in rules}
+    in_force = rules_in_force(project)
     pairs = _confused_pairs(labels, probs, classes)
     borderline = [Borderline(a=a, b=b, confused=n, rule=in_force.get(frozenset((a, b))),
                              examples=_closest_calls(examples, labels, probs, classes, a, b))
@@ -105,9 +105,10 @@ def _canonical(examples: list[Example], labels: np.ndarray, classes: list[str]) 
 
 def _confused_pairs(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> list[tuple[str, str, int]]:
     """Class pairs with images of one predicted as the other, most first."""
+    from datacentric.audit.classes import confusion_matrix
+
     k = len(classes)
-    matrix = np.zeros((k, k), dtype=np.int64)
-    np.add.at(matrix, (labels, probs.argmax(axis=1)), 1)
+    matrix = confusion_matrix(labels, probs.argmax(axis=1), k)
     pairs = [(classes[i], classes[j], int(matrix[i, j] + matrix[j, i]))
              for i in range(k) for j in range(i + 1, k) if matrix[i, j] + matrix[j, i] > 0]
     return sorted(pairs, key=lambda p: -p[2])
@@ -134,6 +135,11 @@ def load_rules(project) -> list[Rule]:
         return [Rule(**r) for r in data["rules"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise DatacentricError(f"unreadable label book rules: {exc}", path) from None
+
+
+def rules_in_force(project) -> dict[frozenset, Rule]:
+    """The latest rule for each class pair (either order), keyed by ``frozenset({a, b})``."""
+    return {frozenset((r.a, r.b)): r for r in load_rules(project)}
 
 
 def add_rule(project, text: str) -> Rule:
