@@ -42,7 +42,8 @@ from scipy import stats
 
 from datacentric.drift._detector import DriftDetector
 from datacentric.drift._mix import N_RESAMPLES, class_mix_test
-from datacentric.drift._stats import STATISTICS, PixelStatsTest, combine_p_values, image_statistics
+from datacentric.drift._full import DriftCheck
+from datacentric.drift._stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
@@ -158,33 +159,25 @@ def check_drift(
     X_ref = embed(ref_paths, ids=ref_ids, **common)
     X_new = embed(good, **common)
 
-    m = 1 + bool(pixel_stats) + bool(class_mix)  # Bonferroni over the families run
-    family_alpha = alpha / m
-    detector = DriftDetector(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(X_ref)
-    score = detector.score(X_new)
-    p_values = {"embedding": score.p_value}
-    stats_evidence, worded = {}, {}
-    if pixel_stats:
-        tester = PixelStatsTest(alpha=family_alpha).fit(_reference_statistics(project, ref_ids, ref_paths))
-        stats_score = tester.score(image_statistics(good))
-        p_values["pixel_stats"] = stats_score.p_value
-        stats_evidence = {"p_value": stats_score.p_value, "alpha": family_alpha, "statistics": stats_score.statistics}
-        worded["pixel_stats"] = (stats_score.changes, stats_score.description)
     probs = load_classifier(reference_run).predict_proba(good)
     predicted = probs.argmax(axis=1)
-    mix = class_mix_test(ref_probs.argmax(axis=1), predicted, classes, alpha=family_alpha if class_mix else alpha,
-                         n_resamples=N_RESAMPLES, seed=seed)
+    ref_predicted = ref_probs.argmax(axis=1)
+    check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
+        X_ref, statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
+        predicted=ref_predicted if class_mix else None, classes=classes)
+    verdict = check.score(X_new, statistics=image_statistics(good) if pixel_stats else None,
+                          predicted=predicted if class_mix else None)
+    detector, score = check.detector_, verdict.embedding
+    stats_evidence = {}
+    if pixel_stats:
+        stats_evidence = {"p_value": verdict.pixel_stats.p_value, "alpha": check.family_alpha_,
+                          "statistics": verdict.pixel_stats.statistics}
+    # out of the verdict, the class mix is still measured and reported as evidence
+    mix = verdict.class_mix if class_mix else class_mix_test(
+        ref_predicted, predicted, classes, alpha=alpha, n_resamples=N_RESAMPLES, seed=seed)
     mix["in_verdict"] = bool(class_mix)
-    if class_mix:
-        p_values["class_mix"] = mix["p_value"]
-        worded["class_mix"] = (mix["changes"], mix["description"])
-    p_value = combine_p_values(*p_values.values())
-    drift = bool(p_value < alpha)
-    # words from the families that reject on their own (p < alpha / m), the strongest family first
-    speaking = sorted((name for name, (words, _) in worded.items() if words and p_values[name] < family_alpha),
-                      key=lambda name: p_values[name])
-    changes = [w for name in speaking for w in worded[name][0]]
-    description = "; ".join(worded[name][1] for name in speaking)
+    p_value, drift = verdict.p_value, verdict.drift
+    changes, description = verdict.changes, verdict.description
     if drift and not description:
         tested = ["brightness", "contrast", "sharpness", "colour"] * bool(pixel_stats)
         tested += ["the predicted class mix"] * bool(class_mix)
@@ -249,7 +242,7 @@ def check_drift(
         "method": method, "unusual": unusual, "skipped": len(skipped), "embedding_p_value": score.p_value,
         "pixel_stats_p_value": stats_evidence.get("p_value"), "changes": changes,
         "class_mix_p_value": mix["p_value"], "class_mix_total_variation": mix["total_variation"],
-        "families": m,
+        "families": len(check.families_),
         "confidence_shift": confidence["batch"] - confidence["reference"],
     })
     return result
