@@ -541,6 +541,20 @@ class Project:
             parents=[r.parent for r in records],
         )
 
+    # -- embedding store -------------------------------------------------------------
+    def record_embedding_job(self, job: str, *, key: str, engine: str, images: int, embedded: int,
+                             errors: int) -> None:
+        """Record a committed job of the Parquet embedding store (one transaction)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO embedding_jobs(id, key, engine, images, embedded, errors, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (job, key, engine, images, embedded, errors, now()))
+
+    def embedding_jobs(self) -> list[dict]:
+        """Committed embedding jobs, oldest first."""
+        rows = self._conn.execute("SELECT * FROM embedding_jobs ORDER BY created_at, id")
+        return [dict(row) for row in rows]
+
     # -- runs ------------------------------------------------------------------------
     def new_run(self, kind: str, config: dict | None = None) -> Run:
         """Create a run folder ``runs/<timestamp>-<kind>`` and its row (status 'running')."""

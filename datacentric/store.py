@@ -1,7 +1,7 @@
 """The embedded SQLite store behind a project (``datacentric.db``).
 
-Tables: images, annotations (append-only: the label history), runs and
-drift_checks. Every write goes through :func:`transaction`, so a failed
+Tables: images, annotations (append-only: the label history), runs,
+drift_checks, sync_links and embedding_jobs. Every write goes through :func:`transaction`, so a failed
 command leaves the store exactly as it was.
 """
 
@@ -65,6 +65,17 @@ _MIGRATIONS: list[str] = [
         external_id TEXT NOT NULL,
         data TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (system, image_id)
+    );
+    """,
+    """
+    CREATE TABLE embedding_jobs (             -- committed jobs of the Parquet embedding store
+        id TEXT PRIMARY KEY,                  -- the job's folder under cache/embeddings/<key>/parts/
+        key TEXT NOT NULL,                    -- embedding key (backbone, weights, preprocessing)
+        engine TEXT NOT NULL,                 -- local or ray
+        images INTEGER NOT NULL,
+        embedded INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        created_at TEXT NOT NULL
     );
     """,
 ]

@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
+from datacentric.cli._common import (
+    AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json, require_at_least,
+)
 from datacentric.project import Project
 
 
@@ -82,13 +84,26 @@ def predict(
     model: Annotated[
         Optional[Path], typer.Option("--model", help="An exported .onnx file: onnxruntime only, no torch.")
     ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Write every prediction to this .parquet file "
+                                     "(path, id, label, probability, probs, error) instead of listing them.")
+    ] = None,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
     json: JsonOption = False,
 ) -> None:
     """Predict a label and its probability for each image; unreadable files are listed, not fatal.
 
+    For many images, write them to a file with --out; --engine ray spreads the work over a
+    Ray cluster (needs --out).
+
     Example:  datacentric predict parts/ new_photos/
               datacentric predict parts/ new_photos/ --model parts.onnx
+              datacentric predict parts/ line3/ --engine ray --out p.parquet
     """
+    if out is not None or engine != "local":
+        _predict_to_file(project, images, run, model, out, engine, address, json)
+        return
     if model is not None:
         from datacentric.cli.export import predict_onnx
 
@@ -110,3 +125,27 @@ def predict(
     bad = sum(1 for p in predictions if p.error)
     if bad:
         console.print(f"{bad} unreadable file(s) skipped")
+
+
+def _predict_to_file(project, images, run, model, out, engine, address, json) -> None:
+    """``predict --out`` / ``--engine ray``: every prediction into one Parquet file."""
+    from datacentric.errors import DatacentricError
+    from datacentric.scale import predict_images
+    from datacentric.words import plural
+
+    if out is None:
+        raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet",
+                               "--out")
+    if model is not None:
+        raise DatacentricError("--out and --engine run the project's torch model; leave out --model", "--model")
+    with Project.open(project) as proj:
+        result = predict_images(proj, images, out, engine=engine, address=address, run=run)
+    if json:
+        print_json(result)
+        return
+    counts = ", ".join(f"{label} {n}" for label, n in sorted(result.counts.items(), key=lambda kv: -kv[1]))
+    console.print(f"run {result.run} · {plural(result.n, 'image')}: {counts or 'none readable'} · "
+                  f"{result.engine} engine on {plural(len(result.nodes), 'node')} · {result.seconds:.1f} s")
+    if result.errors:
+        console.print(f"{plural(len(result.errors), 'unreadable file')} (rows with an error in the file)")
+    console.print(f"predictions: {result.out}")
