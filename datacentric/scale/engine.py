@@ -59,14 +59,15 @@ def ray_session(address: str | None = None) -> Iterator[object]:
     If this process is already connected (a test's cluster, a caller's ``ray.init``), that
     connection is used and left open.
     """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # no start-up chatter on stderr
     require_ray()
     import ray
 
     if ray.is_initialized():
         yield ray
         return
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
         if address:
             ray.init(address=address, **options)
@@ -145,7 +146,7 @@ def _ray(ray, worker: type, args: tuple, paths: Sequence[Path], batch_size: int,
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
     context.print_on_execution_start = False
-    logging.getLogger("ray.data").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
     cpus = float(ray.cluster_resources().get("CPU", 1))
     nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     actors = max(1, nodes, int(cpus // max(1, threads)))
