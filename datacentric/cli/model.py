@@ -136,10 +136,8 @@ def _predict_to_file(project, images, run, model, out, engine, address, json) ->
     if out is None:
         raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet",
                                "--out")
-    if model is not None:
-        raise DatacentricError("--out and --engine run the project's torch model; leave out --model", "--model")
     with Project.open(project) as proj:
-        result = predict_images(proj, images, out, engine=engine, address=address, run=run)
+        result = predict_images(proj, images, out, engine=engine, address=address, run=run, model=model)
     if json:
         print_json(result)
         return

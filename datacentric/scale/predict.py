@@ -41,16 +41,17 @@ def predict_images(
     engine: str = "local",
     address: str | None = None,
     run=None,
+    model: Path | str | None = None,
     batch_size: int = 32,
 ) -> PredictResult:
     """Predict every image under ``inputs`` with a train run's model; write ``out`` (Parquet).
 
-    The model file travels to the workers through Ray's object store, so only the images
-    must be readable on every node. ``out`` is written whole at the end (a temporary file
+    ``model`` names an exported ``.onnx`` file to run with onnxruntime instead of the
+    run's torch model. The model file travels to the workers through Ray's object store,
+    so only the images must be readable on every node. ``out`` is written whole at the end (a temporary file
     beside it is renamed), so a failed job leaves no half-written file.
     """
     import pyarrow.parquet as pq
-    import torch
 
     check_engine(engine)
     if engine == "ray":
@@ -61,14 +62,7 @@ def predict_images(
     if not out.parent.is_dir():
         raise DatacentricError("folder not found", out.parent)
     started = time.perf_counter()
-    train_run = project.train_run(run)
-    model_file = train_run.dir / "model.pt"
-    if not model_file.is_file():
-        raise DatacentricError("this run has no model.pt", train_run.dir)
-    from datacentric.model.classifier import load_classifier
-    from datacentric.scale.workers import Predictor
-
-    classes = load_classifier(train_run).classes
+    worker, model_file, run_id, classes = _model(project, run, model)
     files = input_files(inputs)
     readable, errors = _readable(files)
     schema = _schema(len(classes))
@@ -77,8 +71,8 @@ def predict_images(
     nodes: Counter = Counter()
     try:
         with pq.ParquetWriter(tmp, schema.with_metadata({"classes": json.dumps(classes)})) as writer:
-            threads = torch.get_num_threads()
-            for batch in run_batches(Predictor, (model_file.read_bytes(), threads), readable,
+            threads = _torch_threads() if model is None else 0  # 0: onnxruntime's own choice
+            for batch in run_batches(worker, (model_file.read_bytes(), threads), readable,
                                      engine=engine, address=address, batch_size=batch_size,
                                      description="predicting", threads=threads):
                 table = _table(batch, classes, schema)
@@ -94,9 +88,39 @@ def predict_images(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PredictResult(engine=engine, run=train_run.id, out=str(out), classes=list(classes), n=len(files),
+    return PredictResult(engine=engine, run=run_id, out=str(out), classes=list(classes), n=len(files),
                          counts=dict(counts), errors=errors, nodes=dict(nodes),
                          seconds=time.perf_counter() - started)
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _model(project, run, model) -> tuple[type, Path, str, list[str]]:
+    """(worker class, model file, what to call the model, class names) for ``run``/``model``."""
+    from datacentric.scale.workers import OnnxPredictor, Predictor
+
+    if model is not None:
+        from datacentric.edge import OnnxClassifier
+
+        model = Path(model)
+        if not model.is_file():
+            raise DatacentricError("model file not found", model)
+        try:
+            classes = OnnxClassifier(model).classes
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's load errors are many; one line
+            raise DatacentricError(f"cannot load ONNX model: {str(exc).splitlines()[0]}", model) from None
+        return OnnxPredictor, model, str(model), classes
+    from datacentric.model.classifier import load_classifier
+
+    train_run = project.train_run(run)
+    model_file = train_run.dir / "model.pt"
+    if not model_file.is_file():
+        raise DatacentricError("this run has no model.pt", train_run.dir)
+    return Predictor, model_file, train_run.id, load_classifier(train_run).classes
 
 
 def _schema(k: int):
@@ -138,15 +162,13 @@ def predict_probs(
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Probabilities (N, K) of a train run's model for ``files``, in their order (NaN rows
     for unreadable files), and ``{path: reason}`` for those."""
-    import torch
-
     from datacentric.scale.workers import Predictor
 
     check_engine(engine)
     readable, errors = _readable([Path(f) for f in files])
     model_file = Path(train_run.dir) / "model.pt"
     rows: dict[str, np.ndarray] = {}
-    threads = torch.get_num_threads()
+    threads = _torch_threads()
     for batch in run_batches(Predictor, (model_file.read_bytes(), threads), readable, engine=engine,
                              address=address, batch_size=batch_size, description="predicting",
                              threads=threads):

@@ -18,7 +18,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.images import bytes_hash, decode_image
 
-__all__ = ["EmbedSpec", "Embedder", "Predictor"]
+__all__ = ["EmbedSpec", "Embedder", "OnnxPredictor", "Predictor"]
 
 
 @dataclass(frozen=True)
@@ -152,6 +152,41 @@ class Predictor:
             tensors = tensors.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 probs[ok] = self.classifier.module(tensors).float().softmax(-1).numpy()
+        return {
+            "path": np.array(paths, dtype=object),
+            "id": np.array(ids, dtype=object),
+            "error": np.array(errors, dtype=object),
+            "probs": probs,
+            "node": np.array([_node()] * len(paths), dtype=object),
+        }
+
+
+class OnnxPredictor:
+    """:class:`Predictor` for an exported ``.onnx`` model, run by onnxruntime (no torch).
+
+    Decoding is the project's (:func:`decode_image`); resizing and normalising follow the
+    model's own metadata, as :mod:`datacentric.edge` does on a device.
+    """
+
+    def __init__(self, model_bytes: bytes, threads: int = 0):
+        import tempfile
+
+        from datacentric.edge import OnnxClassifier
+
+        self._folder = tempfile.TemporaryDirectory(prefix="datacentric-onnx-")
+        path = Path(self._folder.name) / "model.onnx"
+        path.write_bytes(model_bytes)
+        self.classifier = OnnxClassifier(path, threads=threads or None)
+
+    def __call__(self, batch: dict) -> dict:
+        from datacentric.edge import preprocess
+
+        paths, ids, images, errors = _decode_all(batch)
+        probs = np.full((len(paths), len(self.classifier.classes)), np.nan, dtype=np.float32)
+        ok = [i for i, image in enumerate(images) if image is not None]
+        if ok:
+            arrays = np.stack([preprocess(images[i], self.classifier.config) for i in ok])
+            probs[ok] = self.classifier.run(arrays)
         return {
             "path": np.array(paths, dtype=object),
             "id": np.array(ids, dtype=object),

@@ -105,3 +105,27 @@ def test_cli_embed_json_and_predict_errors(scaled, tmp_path):
     wrong = runner.invoke(app, ["predict", str(root), str(new), "--out", str(tmp_path / "p.csv")])
     assert wrong.exit_code == 1 and ".parquet" in wrong.output
     assert not (tmp_path / "p.csv").exists()
+
+
+def test_predict_out_runs_an_exported_onnx_model_too(scaled, tmp_path):
+    from datacentric.export import export_model
+    from datacentric.model.classifier import load_classifier
+
+    root, new = scaled
+    with Project.open(root) as project:
+        classifier = load_classifier(project.train_run())
+        photos = [r.path for r in project.images()]
+        exported = export_model(classifier.module, classifier.classes, classifier.data_config,
+                                tmp_path / "export", paths=photos[:6], force=True, repeats=1,
+                                threads=1, backbone=classifier.backbone)
+        torch_out = predict_images(project, new, tmp_path / "torch.parquet", batch_size=4)
+        onnx_out = predict_images(project, new, tmp_path / "onnx.parquet", batch_size=4,
+                                  model=exported.path)
+    assert onnx_out.run == str(exported.path) and onnx_out.classes == torch_out.classes
+    a = {r["path"]: r for r in pq.read_table(torch_out.out).to_pylist()}
+    b = {r["path"]: r for r in pq.read_table(onnx_out.out).to_pylist()}
+    assert a.keys() == b.keys()
+    for path in a:
+        assert a[path]["label"] == b[path]["label"]
+        if a[path]["probability"] is not None:
+            assert b[path]["probability"] == pytest.approx(a[path]["probability"], abs=1e-3)
