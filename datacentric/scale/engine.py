@@ -68,6 +68,8 @@ def ray_session(address: str | None = None) -> Iterator[object]:
         yield ray
         return
     options = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    if address and address != "auto":
+        _check_reachable(address)  # ray.init would retry an unreachable head for minutes
     try:
         if address:
             ray.init(address=address, **options)
@@ -82,6 +84,21 @@ def ray_session(address: str | None = None) -> Iterator[object]:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Refuse at once a ``HOST:PORT`` that no server answers on."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise DatacentricError(f"not a Ray address: '{address}' (expected auto or HOST:PORT)", "--address")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise DatacentricError(f"cannot reach the Ray head at {address}: {exc.strerror or exc}",
+                               "--address") from None
 
 
 def run_batches(
