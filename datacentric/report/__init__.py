@@ -3,7 +3,7 @@
 The helpers in :mod:`datacentric.report.html` are shared by every step that writes a
 report (audit, drift, improve, export): :func:`page`, :func:`section`, :func:`table`,
 :func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`,
-:func:`learning_curve_svg`, :func:`badge`.
+:func:`learning_curve_svg`, :func:`histogram_svg`, :func:`badge`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from datacentric.report.html import (
     distribution_strips_svg,
     escape,
     figure,
+    histogram_svg,
     image_data_uri,
     learning_curve_svg,
     page,
@@ -34,6 +35,7 @@ __all__ = [
     "distribution_strips_svg",
     "escape",
     "figure",
+    "histogram_svg",
     "image_data_uri",
     "learning_curve_svg",
     "page",
