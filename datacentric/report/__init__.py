@@ -2,7 +2,7 @@
 
 The helpers in :mod:`datacentric.report.html` are shared by every step that writes a
 report (audit, drift, improve, export): :func:`page`, :func:`section`, :func:`table`,
-:func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`,
+:func:`thumbnail`, :func:`confusion_matrix_svg`, :func:`bar_chart_svg`, :func:`class_bars_svg`,
 :func:`learning_curve_svg`, :func:`histogram_svg`, :func:`badge`.
 """
 
@@ -12,6 +12,7 @@ from datacentric.report.html import (
     Html,
     badge,
     bar_chart_svg,
+    class_bars_svg,
     confusion_matrix_svg,
     distribution_strips_svg,
     escape,
@@ -31,6 +32,7 @@ __all__ = [
     "Html",
     "badge",
     "bar_chart_svg",
+    "class_bars_svg",
     "confusion_matrix_svg",
     "distribution_strips_svg",
     "escape",

@@ -32,6 +32,7 @@ __all__ = [
     "Html",
     "badge",
     "bar_chart_svg",
+    "class_bars_svg",
     "learning_curve_svg",
     "confusion_matrix_svg",
     "distribution_strips_svg",
@@ -438,6 +439,22 @@ def bar_chart_svg(
         )
     parts.append("</svg>")
     return Html("".join(parts))
+
+
+def class_bars_svg(
+    rows: Sequence[tuple[str, float, float, bool]],
+    *,
+    reference: float | None = None,
+) -> Html:
+    """Recall and precision per class as bars: ``rows`` are (class, recall, precision, weak);
+    a weak class's bars are red, ``reference`` (overall accuracy) a dashed line."""
+    labels, values, weak = [], [], []
+    for name, recall, precision, is_weak in rows:
+        for what, value in (("recall", recall), ("precision", precision)):
+            labels.append(f"{name} {what}")
+            values.append(value)
+            weak.append(bool(is_weak))
+    return bar_chart_svg(labels, values, max_value=1.0, highlight=weak, reference=reference)
 
 
 def learning_curve_svg(
