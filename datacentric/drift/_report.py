@@ -122,9 +122,9 @@ def _distance_section(result) -> str:
         intro=(f"Each image's mean distance to its nearest training images, as the model sees them "
                f"(a training image: to its nearest other training images). Blue bars: the "
                f"{len(training)} training images; orange outline: the {len(batch)} new images. A batch "
-               f"shifted to the right holds images unlike those the model learned from; {result.unusual} of the "
-               f"new images lie right of the dashed line, beyond {1 - result.alpha:.0%} of the training "
-               f"images (about {result.alpha:.0%} would by chance)."),
+               f"shifted to the right holds images unlike those the model learned from. New images right of "
+               f"the dashed line, beyond {1 - result.alpha:.0%} of the training images: {result.unusual} "
+               f"of {len(batch)} (about {result.alpha:.0%} would be by chance)."),
         id="distances")
 
 

@@ -34,7 +34,8 @@ def test_report_has_the_distance_histogram_training_vs_batch(trained, tmp_path):
     outline, = svg.find_all("polyline")
     assert outline.attrs["stroke"] == "#d55e00" and outline.attrs["fill"] == "none"  # batch: an outline
     assert "95% of training closer" in svg.text and "new batch" in svg.text
-    assert f"{result.unusual} of the new images lie right of the dashed line" in " ".join(card.text.split())
+    words = " ".join(card.text.split())
+    assert f"right of the dashed line, beyond 95% of the training images: {result.unusual} of 12" in words
     assert not dom.find_all("script") and not dom.find_all("link")  # self-contained: nothing fetched
     assert all(img.attrs["src"].startswith("data:") for img in dom.find_all("img"))
 
