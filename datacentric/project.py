@@ -389,6 +389,8 @@ class Project:
 
     def _matching(self, ref: str | Path) -> list[ImageRecord]:
         """The images one reference names: a folder gives every image imported from under it."""
+        if not str(ref).strip():
+            raise DatacentricError("an empty image name (give an image or a folder)", self.root)
         folder = Path(ref)
         if _is_folder(folder):
             base = str(folder.resolve()).rstrip("/") + "/"

@@ -78,3 +78,16 @@ def test_single_relabel_still_needs_image_label_and_reviewer(tmp_path, photos):
     assert "needs IMAGE and LABEL" in invoke("relabel", proj, "ok_1.png").output
     assert "--by" in invoke("relabel", proj, "ok_1.png", "pit").output
     assert invoke("relabel", proj, "ok_1.png", "pit", "--by", "lea").exit_code == 0
+
+
+def test_hostile_labels_and_names_in_a_decision_csv_are_data(tmp_path, photos):
+    proj = _project(tmp_path, photos)
+    decisions = tmp_path / "decisions.csv"
+    for label, words in (("../x", "holds '/'"), ("p\x00it", "control character")):
+        decisions.write_text(f"file,label\nok_1.png,{label}\n")
+        result = invoke("relabel", proj, "--from", decisions, "--by", "lea", "--new-class")
+        assert result.exit_code == 1 and words in result.output and "decisions.csv:2" in result.output
+    decisions.write_text("file,label\nok_1.png,[red]pit[/red]\n")
+    result = invoke("relabel", proj, "--from", decisions, "--by", "lea")
+    assert result.exit_code == 1 and "'[red]pit[/red]'" in result.output
+    assert not (tmp_path / "x").exists()

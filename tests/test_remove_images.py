@@ -67,6 +67,8 @@ def test_removing_a_labelled_image_drops_its_labels_from_training_but_not_from_h
         assert [c.label for c in p.history(image.id)] == ["pit", ""]
     refused = invoke("remove-images", proj, "pit_1.png", "--by", "lea", "--unlabelled")
     assert refused.exit_code == 1 and "every image given has a label" in refused.output
+    empty = invoke("remove-images", proj, "", "--by", "lea")  # never "." (every image under here)
+    assert empty.exit_code == 1 and "empty image name" in empty.output
     unknown = invoke("remove-images", proj, "nope.png", "--by", "lea")
     assert unknown.exit_code == 1 and unknown.output.startswith("error: no image 'nope.png'")
     with Project.open(proj) as p:
