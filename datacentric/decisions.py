@@ -18,7 +18,7 @@ from pathlib import Path
 from datacentric.errors import DatacentricError
 from datacentric.project import Annotation, Decision, Project
 
-__all__ = ["BatchRelabel", "apply_decisions", "read_decisions"]
+__all__ = ["BatchRelabel", "apply_decisions", "images_in_csv", "read_decisions"]
 
 COLUMNS = ("file", "label", "annotator", "note")
 
@@ -80,8 +80,24 @@ def read_decisions(project: Project, path: Path, *, by: str | None = None,
     return decisions, left_alone, [c for c in columns if c not in COLUMNS]
 
 
-def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header (file and label present, no column twice) and the numbered non-empty rows."""
+def images_in_csv(project: Project, path: Path) -> list[str]:
+    """The images a CSV's ``file`` column names (as :func:`apply_decisions` finds them), in order.
+
+    Files are matched by content when they exist, else the text is kept for
+    :meth:`Project.image` to look up (and to refuse, naming it, when unknown).
+    """
+    columns, rows = _read(path, needed=("file",))
+    index = columns.index("file")
+    refs = [_reference(project, path.parent, values[index].strip())
+            for _, values in rows if len(values) > index and values[index].strip()]
+    if not refs:
+        raise DatacentricError("no file names in the CSV", path)
+    return refs
+
+
+def _read(path: Path, needed: tuple[str, ...] = ("file", "label"),
+          ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header (``needed`` columns present, none twice) and the numbered non-empty rows."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
@@ -100,7 +116,7 @@ def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     twice = sorted({c for c in columns if columns.count(c) > 1})
     if twice:
         raise DatacentricError(f"CSV header names column(s) {', '.join(map(repr, twice))} twice", path)
-    missing = [c for c in ("file", "label") if c not in columns]
+    missing = [c for c in needed if c not in columns]
     if missing:
         raise DatacentricError(f"CSV is missing column(s) {', '.join(missing)} "
                                f"(has: {', '.join(columns) or 'none'})", path)

@@ -73,3 +73,15 @@ def test_removing_a_labelled_image_drops_its_labels_from_training_but_not_from_h
     assert unknown.exit_code == 1 and unknown.output.startswith("error: no image 'nope.png'")
     with Project.open(proj) as p:
         assert len(p.images()) == 11
+
+
+def test_a_csv_names_the_images_to_remove(tmp_path, photos):
+    proj = tmp_path / "p"
+    invoke("init", proj)
+    invoke("import", proj, photos, "--annotator", "mira")
+    listing = photos.parent / "blurry.csv"
+    listing.write_text("file,reason\nphotos/ok/ok_0.png,blurry\npit_2.png,dark\n")
+    result = invoke("remove-images", proj, listing, "--by", "lea", "--json")
+    assert result.exit_code == 0, result.output
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in json.loads(result.stdout)["removed"]) == \
+        ["ok_0.png", "pit_2.png"]

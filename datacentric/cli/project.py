@@ -266,7 +266,7 @@ def remove_class(
 def remove_images(
     project: ProjectArg,
     images: Annotated[
-        list[str], typer.Argument(help="Images (id, path or file name) or folders they were imported from.")
+        list[str], typer.Argument(help="Images (id, path or file name), folders they came from, or CSVs (file column).")
     ],
     by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
     note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
@@ -277,14 +277,15 @@ def remove_images(
 ) -> None:
     """Take images out of the project (kept in the history; importing them again brings them back).
 
-    A folder removes every image imported from under it. Their labels stay in the
-    history; train, audit and drift no longer use them.
+    A folder removes every image imported from under it; a CSV, the images of its file
+    column. Their labels stay in the history; train, audit and drift no longer use them.
 
     Example:  datacentric remove-images parts/ photos/ --unlabelled --by mira
               datacentric remove-images parts/ blurry_012.png --by mira
     """
     with Project.open(project) as proj:
-        removed = proj.remove_images(images, by=by, note=note, unlabelled_only=unlabelled)
+        refs = _expand_csv(proj, images)
+        removed = proj.remove_images(refs, by=by, note=note, unlabelled_only=unlabelled)
         left = len(proj.images(None))
     if json:
         print_json({"removed": removed, "images_left": left})
@@ -292,3 +293,16 @@ def remove_images(
     names = ", ".join(one_line(r.path.name) for r in removed[:5]) + (" ..." if len(removed) > 5 else "")
     console.print(f"removed {plural(len(removed), 'image')} ({names}); {plural(left, 'image')} left")
     console.print("  kept in the history (datacentric history); importing them again brings them back")
+
+
+def _expand_csv(proj: Project, refs: list[str]) -> list[str]:
+    """Each ``.csv`` file among ``refs`` replaced by the images its file column names."""
+    out: list[str] = []
+    for ref in refs:
+        if ref.lower().endswith(".csv") and Path(ref).is_file():
+            from datacentric.decisions import images_in_csv
+
+            out.extend(images_in_csv(proj, Path(ref)))
+        else:
+            out.append(ref)
+    return out

@@ -59,6 +59,11 @@ def test_drift_advice_offers_an_offline_csv_that_import_applies(trained, tmp_pat
     out = CliRunner().invoke(app, [*command[1:4], "--annotator", "lea"])
     assert out.exit_code == 0, out.output
     assert "6 new images" in out.output and "2 new labels" in out.output and "4 images have no label" in out.output
+    undo = next(line for line in out.output.splitlines() if "undo:" in line).split("undo: ")[1]
+    assert undo == f"datacentric remove-images {trained.root} {form} --unlabelled --by NAME"
+    removed = CliRunner().invoke(app, [*undo.split()[1:-1], "lea"])
+    assert removed.exit_code == 0 and "removed 4 images" in removed.output, removed.output
+    assert len(trained.images()) == 30 + 2
 
 
 def test_no_drift_advice_writes_no_form(trained, tmp_path):
