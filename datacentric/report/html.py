@@ -599,9 +599,11 @@ def histogram_svg(
                  f'transform="rotate(-90 12 {top + ph / 2:.1f})" text-anchor="middle">share of images</text>')
     if marker is not None and lo <= float(marker) <= hi:
         x = left + pw * (float(marker) - lo) / span
+        right_half = x > left + pw / 2  # the label goes on the side with room, never off the plot
+        anchor, tx = ("end", x - 4) if right_half else ("start", x + 4)
         parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + ph}" stroke="#1d2330" '
-                     f'stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{top + 8}" font-size="11">'
-                     f'{escape(marker_label)}</text>')
+                     f'stroke-dasharray="4 3"/><text x="{tx:.1f}" y="{top + 8}" font-size="11" '
+                     f'text-anchor="{anchor}">{escape(marker_label)}</text>')
     parts.append(f'<rect x="{left}" y="6" width="14" height="10" fill="{FIRST_COLOUR}" fill-opacity="0.45"/>'
                  f'<text x="{left + 18}" y="15" font-size="12">{escape(names[0])}</text>'
                  f'<line x1="{left + 110}" y1="11" x2="{left + 124}" y2="11" stroke="{SECOND_COLOUR}" '
