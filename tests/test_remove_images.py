@@ -44,7 +44,8 @@ def test_remove_images_is_kept_in_history_and_import_brings_them_back(tmp_path, 
     assert result.exit_code == 0, result.output
     assert "removed 3 images" in result.output and "12 images left" in result.output
     status = json.loads(invoke("status", proj, "--json").stdout)
-    assert status["images"] == 12 and status["unlabelled"] == 0
+    assert status["images"] == 12 and status["unlabelled"] == 0 and status["removed"] == 3
+    assert "unlabelled 0 · removed 3 ·" in invoke("status", proj).output
     history = invoke("history", proj, "cell_0.png")
     assert history.exit_code == 0 and "lea: removed from the project — wrong folder" in history.output
     assert "was removed from the project" in invoke("relabel", proj, "cell_0.png", "ok", "--by", "x").output

@@ -121,7 +121,8 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     if info.metadata:
         console.print("  metadata: " + ", ".join(f"{k} ({', '.join(v[:6])})" for k, v in info.metadata.items()))
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
-    console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled} · backbone {info.backbone}")
+    removed = f" · removed {info.removed}" if info.removed else ""
+    console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled}{removed} · backbone {info.backbone}")
     console.print(f"  disagreements: {plural(info.disagreements, 'image')} where annotators differ")
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
