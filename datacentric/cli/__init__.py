@@ -37,7 +37,7 @@ from datacentric.cli import scale as _scale  # noqa: E402,F401
 
 # --help lists the commands in the order of the loop, one panel per step.
 STEPS = {
-    "1. Set up": ["demo", "init", "import", "status"],
+    "1. Set up": ["demo", "init", "import", "remove-images", "status"],
     "2. Train and audit": ["train", "predict", "audit", "labelbook", "relabel", "history",
                           "rename-class", "remove-class", "labelstudio"],
     "3. Fix the data": ["improve", "synth", "plugins"],

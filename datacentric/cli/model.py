@@ -36,7 +36,8 @@ def train(
     """Train with cross-validation: per-class precision/recall, accuracy, a stored run.
 
     Every real image gets an out-of-sample probability (used by audit); the final model
-    is trained on all labelled images and saved in runs/<id>/model.pt.
+    is trained on all labelled images and saved in runs/<id>/model.pt; runs/<id>/report.html
+    draws precision and recall per class and the confusion matrix.
 
     Example:  datacentric train parts/ --mode probe --folds 5
               datacentric train parts/ --group-by part_id
@@ -53,6 +54,7 @@ def train(
             "per_class": result.per_class, "seconds": round(result.seconds, 3),
             "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
             "group_by": result.group_by, "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
+            "report": result.report,
         })
         return
     from rich.table import Table
@@ -74,6 +76,7 @@ def train(
             f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
             f"the leak that grouping closes)", markup=False)
     console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})", markup=False)
+    console.print(f"  report: {result.report}", markup=False)
 
 
 @app.command()

@@ -32,7 +32,6 @@ with copies of the most unusual images) and a row in the store's ``drift_checks`
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +47,6 @@ from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
 from datacentric.store import now
-from datacentric.words import plural
 
 __all__ = ["DriftResult", "check_drift"]
 
@@ -79,6 +77,8 @@ class DriftResult:
     changes: list[str] = field(default_factory=list)  # words for every changed statistic / class, strongest first
     embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
     pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
+    # embedding distance of each image to its nearest training images (training: leave-one-out)
+    distances: dict = field(default_factory=dict)  # {training: [...], batch: [...]}
 
 
 def check_drift(
@@ -226,6 +226,8 @@ def check_drift(
         description=description, changes=changes, pixel_stats=stats_evidence,
         embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
     )
+    result.distances = {"training": np.round(detector.reference_scores_, 4).tolist(),
+                        "batch": np.round(score.novelty, 4).tolist()}
     try:
         to_label = run.dir / "to_label"
         if result.drift and top_images:
@@ -341,16 +343,6 @@ def _typical_reference(detector: DriftDetector, paths: list[Path], probs: np.nda
 
 
 def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
-    root, to_label = shlex.quote(str(project.root)), shlex.quote(str(to_label))
-    if not result.drift:
-        lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
-        if result.unusual:
-            lines.append(f"{plural(result.unusual, 'image is', 'images are')} individually unusual; "
-                         "glance at the report")
-        return lines
-    k = len(result.top_images)
-    return [
-        f"label the {k} most different images: datacentric import {root} {to_label} "
-        f"&& datacentric labelstudio push {root} --url http://localhost:8080",
-        f"then pull the labels (datacentric labelstudio pull {root}) and run: datacentric retrain {root}",
-    ]
+    from datacentric.drift._advice import next_steps  # the advice lives with the report
+
+    return next_steps(project, result, to_label)

@@ -6,6 +6,8 @@ A "train" run folder holds:
     the out-of-sample probabilities of the N labelled real images (see :mod:`datacentric.runs`).
 ``model.pt``
     the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`).
+``report.html``
+    per-class precision/recall bars and the confusion matrix (see :mod:`datacentric.model.report`).
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
 recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params,
@@ -55,6 +57,7 @@ class TrainResult:
     classes: list[str] = field(default_factory=list)
     group_by: str | None = None  # the metadata column that kept groups together in CV
     ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
+    report: Path | None = None  # runs/<id>/report.html: per-class bars and the confusion matrix
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
@@ -184,6 +187,13 @@ def train(
         model_bytes=model_bytes, ids=list(real.ids), labels=real.labels, probs=cv.probs, classes=classes,
         group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
     )
+    try:
+        from datacentric.model.report import write_train_report
+
+        result.report = write_train_report(result, project.root, run.dir / "report.html")
+    except BaseException:
+        project.finish_run(run, {"error": "writing the report failed"}, status="failed")
+        raise
     metrics = {
         "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
         "fold_accuracies": cv.fold_accuracies, "per_class": per_class,
