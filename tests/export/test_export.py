@@ -11,9 +11,9 @@ import numpy as np
 import onnx
 import pytest
 
-from datacentric import edge, export
+from datacentric import edge
 from datacentric.errors import DatacentricError
-from datacentric.export import export_model, export_onnx, measure_latency
+from datacentric.export import export_model, export_onnx, measure_latency, measuring
 
 
 def torch_probs(module, config, paths):
@@ -104,7 +104,7 @@ def test_int8_forced_below_threshold_is_written(tiny, images, tmp_path):
 def test_disagreements_list_the_images_nearest_tie_first():
     reference = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.8, 0.1]])
     probs = np.array([[0.3, 0.5, 0.2], [0.33, 0.34, 0.33], [0.1, 0.8, 0.1]])
-    rows = export._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
+    rows = measuring._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
     assert [(d.image, d.torch_label, d.label) for d in rows] == [("b.png", "ok", "pit"), ("a.png", "ok", "pit")]
     assert rows[0].torch_gap == pytest.approx(0.01) and rows[0].near_tie
     assert rows[1].torch_gap == pytest.approx(0.2) and not rows[1].near_tie
