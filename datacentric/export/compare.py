@@ -180,7 +180,9 @@ def export_model(
 
         for name, file in files:
             clf = edge.OnnxClassifier(file, threads=threads)
-            probs = np.concatenate([clf.run(inputs[s : s + 16]) for s in range(0, len(inputs), 16)])
+            starts = range(0, len(inputs), 16)
+            probs = np.concatenate([clf.run(inputs[s : s + 16])
+                                    for s in track(starts, f"{name} agreement", total=len(starts))])
             disagreements = _disagreements(probs, reference, kept_paths, classes)
             agree, diff = _agreement(probs, reference)
             rows.append(

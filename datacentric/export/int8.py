@@ -7,7 +7,7 @@ import shutil
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,31 +31,36 @@ class ImageCalibrationReader:
     An ``onnxruntime.quantization.CalibrationDataReader``: ``get_next()`` returns
     ``{input_name: array (1, 3, H, W)}`` per image, then None. The images are read and
     preprocessed once, into ``inputs`` (unreadable ones are skipped), so the reader
-    can be rewound and its inputs reused without decoding them again.
+    can be rewound and its inputs reused without decoding them again. With a
+    ``description``, each pass over the inputs shows a progress bar (with its time estimate).
     """
 
-    def __init__(self, paths: Sequence[Path | str], config: edge.PreprocessConfig, input_name: str = "input") -> None:
+    def __init__(self, paths: Sequence[Path | str], config: edge.PreprocessConfig, input_name: str = "input",
+                 *, description: str | None = None) -> None:
         self.paths = list(paths)
         self.config = config
         self.input_name = input_name
+        self.description = description
         self.inputs: list[np.ndarray] = []
         for path in self.paths:
             try:
                 self.inputs.append(edge.preprocess(edge.load_rgb(path), config)[None])
             except (OSError, ValueError):
                 continue
-        self._next = 0
+        self._pass: Iterator[np.ndarray] | None = None  # the current pass over ``inputs``
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         """The next calibration input, or None when done."""
-        if self._next >= len(self.inputs):
-            return None
-        self._next += 1
-        return {self.input_name: self.inputs[self._next - 1]}
+        if self._pass is None:
+            tracked = self.inputs if self.description is None else track(self.inputs, self.description,
+                                                                          total=len(self.inputs))
+            self._pass = iter(tracked)
+        x = next(self._pass, None)
+        return None if x is None else {self.input_name: x}
 
     def rewind(self) -> None:
         """Start again from the first image."""
-        self._next = 0
+        self._pass = None
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -132,8 +137,8 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
             shutil.copyfile(fp32_path, prepared)
         graph = onnx.load(str(prepared))
         exclude = _shape_nodes(graph) + _stem_nodes(graph) + _head_nodes(graph)
-        reader = ImageCalibrationReader(calibration_paths, config, input_name)
-        rounding = round_conv_weights(graph, track(reader.inputs, "int8 rounding"), input_name=input_name,
+        reader = ImageCalibrationReader(calibration_paths, config, input_name, description="int8 calibration")
+        rounding = round_conv_weights(graph, track(reader.inputs, "int8 rounding: activations"), input_name=input_name,
                                       skip=set(exclude))
         exclude += _with_activations(graph, [layer.name for layer in rounding if layer.kept_float])
         onnx.save(graph, str(prepared))
