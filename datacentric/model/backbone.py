@@ -10,6 +10,7 @@ from datacentric.model.weights import (
     PACKAGE_WEIGHTS,
     RANDOM,
     BackboneSpec,
+    backbone_plugin,
     convert_to_cache,
     file_digest,
     fit_state_dict,
@@ -21,7 +22,7 @@ from datacentric.model.weights import (
     user_cache_dir,
 )
 
-__all__ = ["create_backbone", "data_config", "weights_id"]
+__all__ = ["create_backbone", "data_config", "rebuild", "weights_id"]
 
 
 def create_backbone(
@@ -37,7 +38,8 @@ def create_backbone(
     ----------
     name
         A backbone spec: a timm model name, ``name@/path/weights.safetensors`` for a
-        local file, or ``name@random`` (see :mod:`datacentric.model.weights`).
+        local file, ``name@random`` (see :mod:`datacentric.model.weights`), or the name of
+        a registered backbone plugin (its factory builds the model; see :mod:`datacentric.plugins`).
     num_classes
         0 gives a feature extractor (pooled features, ``model.num_features`` wide);
         K > 0 gives a fresh K-class head on the pretrained trunk (the source's own head
@@ -59,6 +61,12 @@ def create_backbone(
     DatacentricError
         Unknown model name, unusable weights file, or no weights available offline.
     """
+    factory = backbone_plugin(name)
+    if factory is not None:  # a registered backbone plugin builds its own model
+        parse_backbone(name)  # refuses NAME@weights
+        model = factory(pretrained=pretrained, num_classes=num_classes)
+        return _finish(model, getattr(model, "datacentric_weights", None)
+                       or f"plugin-{name}-{'pretrained' if pretrained else 'random'}")
     _fail_fast_without_weights(name, pretrained)
     import timm
     import torch
@@ -142,6 +150,16 @@ def _finish(model, tag: str):
     model.eval()
     model.datacentric_weights = tag
     return model
+
+
+def rebuild(arch: str, num_classes: int):
+    """A fresh ``num_classes``-class model of a saved classifier's ``arch`` (its weights are loaded next)."""
+    factory = backbone_plugin(arch)
+    if factory is not None:
+        return factory(pretrained=False, num_classes=num_classes)
+    import timm
+
+    return timm.create_model(arch, pretrained=False, num_classes=num_classes)
 
 
 def weights_id(model) -> str:
