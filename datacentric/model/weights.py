@@ -16,9 +16,9 @@ A backbone is named by a *spec* string:
     random initialisation (seeded, so it is repeatable); for tests and benchmarks.
 
 Foreign checkpoints are converted once into timm's key names and stored as
-safetensors under ``<cache>/weights/``. Hub access is off unless the user opts in:
-``HF_HUB_OFFLINE=1`` is set when :mod:`datacentric.model` is imported, so that an
-unreachable hub fails in milliseconds instead of retrying for most of a minute.
+safetensors under ``<cache>/weights/``. Hub access is off unless the user opts in: without
+``DATACENTRIC_ONLINE=1`` the hub is never called (no environment variable is set for it),
+and a backbone with no weights on this machine fails at once, naming the ways to get them.
 """
 
 from __future__ import annotations
