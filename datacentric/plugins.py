@@ -92,7 +92,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 # A built-in whose module is absent, or has no hook for the kind, is skipped quietly.
 BUILTINS: list[tuple[str, str, str]] = [
     ("generator", "builtin", "datacentric.improve.synth"),
-    ("backbone", "builtin", "datacentric.plugins:register_builtin_backbones"),
+    ("backbone", "builtin", "datacentric.model.backbone"),
     ("drift_detector", "builtin", "datacentric.drift"),
 ]
 
@@ -144,9 +144,10 @@ class _Registry:
                 self._load_hook(kind, plugin, ref, source="built-in", builtin=True)
         wanted = _wanted_plugins()
         for ep in sorted(_entry_points(GROUPS[kind][0]), key=lambda e: e.name):
-            if ep.value in builtin_refs:
-                continue  # declared in our own pyproject; already loaded above
             dist = _dist_label(ep)
+            if ep.value in builtin_refs or dist.split(" ")[0] == "datacentric":
+                continue  # declared in our own pyproject (perhaps an older one): loaded above
+
             if wanted is not None and ep.name not in wanted and dist.split(" ")[0] not in wanted:
                 continue
             self._load_hook(kind, ep.name, ep.value, source=dist, loader=ep.load)
@@ -324,23 +325,3 @@ def reset() -> None:
     global _registry
     _registry = _Registry()
 
-
-# -- built-in backbones -----------------------------------------------------------------
-def _timm_factory(model_name: str) -> Callable[..., Any]:
-    def factory(*, pretrained: bool = True, num_classes: int = 0) -> Any:
-        from datacentric import model  # imported late: torch is heavy
-
-        return model.create_backbone(model_name, num_classes=num_classes, pretrained=pretrained)
-
-    factory.__doc__ = f"timm '{model_name}' through datacentric.model.create_backbone."
-    return factory
-
-
-def register_builtin_backbones(register: Callable[..., None]) -> None:
-    """Built-in backbones: the default offline EfficientNet-Lite0 and the tiny test net.
-
-    Any other timm name works too; registered backbones are the ones a project
-    may name without timm knowing them, or with their own weight resolution.
-    """
-    register(_timm_factory("tf_efficientnet_lite0"), name="tf_efficientnet_lite0")
-    register(_timm_factory("test_efficientnet"), name="test_efficientnet")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
@@ -22,7 +24,7 @@ from datacentric.model.weights import (
     user_cache_dir,
 )
 
-__all__ = ["create_backbone", "data_config", "rebuild", "weights_id"]
+__all__ = ["create_backbone", "data_config", "rebuild", "register_backbones", "weights_id"]
 
 
 def create_backbone(
@@ -178,3 +180,21 @@ def data_config(model, image_size: int = 0) -> dict:
     if image_size:
         config["input_size"] = (3, int(image_size), int(image_size))
     return config
+
+
+def _timm_factory(model_name: str) -> Callable[..., Any]:
+    def factory(*, pretrained: bool = True, num_classes: int = 0) -> Any:
+        return create_backbone(model_name, num_classes=num_classes, pretrained=pretrained)
+
+    factory.__doc__ = f"timm '{model_name}' through datacentric.model.create_backbone."
+    return factory
+
+
+def register_backbones(register: Callable[..., None]) -> None:
+    """Built-in backbones (the plugin hook): the default offline EfficientNet-Lite0 and the tiny test net.
+
+    Any other timm name works too; registered backbones are the ones a project
+    may name without timm knowing them, or with their own weight resolution.
+    """
+    register(_timm_factory("tf_efficientnet_lite0"), name="tf_efficientnet_lite0")
+    register(_timm_factory("test_efficientnet"), name="test_efficientnet")
