@@ -94,9 +94,6 @@ def export_model(
     """
     import timm.data
     import torch
-    from threadpoolctl import threadpool_limits
-
-    from datacentric.images import load_image
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -112,34 +109,81 @@ def export_model(
     config = config_from_metadata(onnx_metadata(classes, data_config, backbone))
 
     old_threads = torch.get_num_threads()
+    try:
+        module = module.eval()
+        reference, inputs, keep, skipped = _torch_reference(module, paths, transform, config, out_dir)
+        labels_arr, mask = labels_arr[keep], mask[keep]
+        kept_paths = [paths[i] for i in keep]
+        torch.set_num_threads(threads)  # every format's latency on the same threads
+        timer = _Timer(inputs, repeats)
+        rows = [FormatResult(name="torch-fp32", bytes=torch_bytes or _torch_bytes(module),
+                             **timer.torch_latencies(module), agreement=1.0, max_prob_diff=0.0,
+                             accuracy=_accuracy(reference, labels_arr, mask))]
+        fp32_path = export_onnx(module, out_dir / "model.onnx", classes=classes, data_config=data_config,
+                                backbone=backbone)
+        files = [("onnx-fp32", fp32_path)]
+        quantization = None
+        if int8:
+            calib = _calibration_choice(kept_paths, labels_arr, calibration_size, seed)
+            files.append(("onnx-int8", _quantize(fp32_path, out_dir, calib)))
+            quantization = f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
+        for name, file in files:
+            row, disagreements = _measure_onnx(name, file, inputs, reference, kept_paths, classes, labels_arr,
+                                               mask, timer, threads)
+            rows.append(row)
+    finally:
+        torch.set_num_threads(old_threads)
+
+    result = ExportResult(path=rows[-1].path, formats=rows, n_images=len(keep), n_accuracy=int(mask.sum()),
+                          threads=threads, threshold=threshold, quantization=quantization, skipped=skipped,
+                          disagreements=disagreements)
+    return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
+
+
+def _torch_reference(module: "torch.nn.Module", paths: list[Path], transform: Callable,
+                     config: edge.PreprocessConfig, out_dir: Path) -> tuple[np.ndarray, np.ndarray, list[int], list]:
+    """Torch's probabilities (timm's transform) and the edge inputs (our numpy preprocessing) per readable image.
+
+    Returns (reference (N, K), inputs (N, 3, H, W), indices of the images kept, (path, reason) skipped).
+    """
+    import torch
+
+    from datacentric.images import load_image
+
     # The reference pass is not timed: one thread, as its batch-1 forwards between image
     # decodes ran 10x slower on two threads of a busy 2-core machine (threads wait on each other).
     torch.set_num_threads(1)
-    try:
-        module = module.eval()
-        # Torch reference probabilities (timm's transform) and the edge inputs (our numpy preprocessing).
-        torch_probs, edge_inputs, keep, skipped = [], [], [], []
-        for i, path in enumerate(track(paths, "torch reference", total=len(paths))):
-            try:
-                image = load_image(path)
-            except DatacentricError as exc:
-                skipped.append((str(path), exc.what))
-                continue
-            with torch.inference_mode():
-                logits = module(transform(image).unsqueeze(0))
-            torch_probs.append(torch.softmax(logits.float(), dim=1).numpy()[0])
-            edge_inputs.append(edge.preprocess(image, config))
-            keep.append(i)
-        if not keep:
-            raise DatacentricError("none of the real images could be read", out_dir)
-        reference = np.stack(torch_probs)
-        inputs = np.stack(edge_inputs)
-        labels_arr, mask = labels_arr[keep], mask[keep]
-        kept_paths = [paths[i] for i in keep]
+    torch_probs, edge_inputs, keep, skipped = [], [], [], []
+    for i, path in enumerate(track(paths, "torch reference", total=len(paths))):
+        try:
+            image = load_image(path)
+        except DatacentricError as exc:
+            skipped.append((str(path), exc.what))
+            continue
+        with torch.inference_mode():
+            logits = module(transform(image).unsqueeze(0))
+        torch_probs.append(torch.softmax(logits.float(), dim=1).numpy()[0])
+        edge_inputs.append(edge.preprocess(image, config))
+        keep.append(i)
+    if not keep:
+        raise DatacentricError("none of the real images could be read", out_dir)
+    return np.stack(torch_probs), np.stack(edge_inputs), keep, skipped
 
-        torch.set_num_threads(threads)  # every format's latency on the same threads
-        b1, b16 = _batch_of(inputs, 1), _batch_of(inputs, 16)
-        t1, t16 = torch.from_numpy(b1), torch.from_numpy(b16)
+
+class _Timer:
+    """Latency per image at batch 1 and 16 on the same inputs for every format (None when ``repeats`` is 0)."""
+
+    def __init__(self, inputs: np.ndarray, repeats: int) -> None:
+        self.b1, self.b16 = _batch_of(inputs, 1), _batch_of(inputs, 16)
+        self.repeats = repeats
+
+    def latencies(self, make: Callable[[Any], Callable[[], Any]], b1: Any, b16: Any) -> dict[str, float | None]:
+        """``latency_ms_b1`` and ``latency_ms_b16`` of ``make(batch)()``."""
+        return {"latency_ms_b1": self._latency(make, b1, 1), "latency_ms_b16": self._latency(make, b16, 16)}
+
+    def torch_latencies(self, module: "torch.nn.Module") -> dict[str, float | None]:
+        """The latencies of the torch module."""
+        import torch
 
         def torch_run(x: "torch.Tensor") -> Callable[[], Any]:
             def run() -> Any:
@@ -148,71 +192,44 @@ def export_model(
 
             return run
 
-        def latency(make: Callable[[Any], Callable[[], Any]], batch: Any, size: int) -> float | None:
-            if repeats <= 0:
-                return None
-            runs = repeats if size == 1 else max(3, repeats // 4)
-            return measure_latency(make(batch), size, repeats=runs, warmup=5 if size == 1 else 2)
+        return self.latencies(torch_run, torch.from_numpy(self.b1), torch.from_numpy(self.b16))
 
-        rows = [
-            FormatResult(
-                name="torch-fp32",
-                bytes=torch_bytes or _torch_bytes(module),
-                latency_ms_b1=latency(torch_run, t1, 1),
-                latency_ms_b16=latency(torch_run, t16, 16),
-                agreement=1.0,
-                max_prob_diff=0.0,
-                accuracy=_accuracy(reference, labels_arr, mask),
-            )
-        ]
+    def _latency(self, make: Callable[[Any], Callable[[], Any]], batch: Any, size: int) -> float | None:
+        if self.repeats <= 0:
+            return None
+        runs = self.repeats if size == 1 else max(3, self.repeats // 4)
+        return measure_latency(make(batch), size, repeats=runs, warmup=5 if size == 1 else 2)
 
-        fp32_path = export_onnx(module, out_dir / "model.onnx", classes=classes, data_config=data_config, backbone=backbone)
-        files = [("onnx-fp32", fp32_path)]
-        quantization = None
-        if int8:
-            calib = _calibration_choice(kept_paths, labels_arr, calibration_size, seed)
-            # numpy's Gram matrices for adaptive rounding: one BLAS thread, the same bytes
-            # written, 45% fewer CPU-seconds on a busy 2-core machine than two fighting threads
-            with threadpool_limits(limits=1, user_api="blas"):
-                int8_path = quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
-            files.append(("onnx-int8", int8_path))
-            quantization = f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
 
-        for name, file in files:
-            clf = edge.OnnxClassifier(file, threads=threads)
-            starts = range(0, len(inputs), 16)
-            probs = np.concatenate([clf.run(inputs[s : s + 16])
-                                    for s in track(starts, f"{name} agreement", total=len(starts))])
-            disagreements = _disagreements(probs, reference, kept_paths, classes)
-            agree, diff = _agreement(probs, reference)
-            rows.append(
-                FormatResult(
-                    name=name,
-                    bytes=file.stat().st_size,
-                    latency_ms_b1=latency(lambda x, c=clf: lambda: c.run(x), b1, 1),
-                    latency_ms_b16=latency(lambda x, c=clf: lambda: c.run(x), b16, 16),
-                    agreement=agree,
-                    max_prob_diff=diff,
-                    accuracy=_accuracy(probs, labels_arr, mask),
-                    path=file,
-                )
-            )
-    finally:
-        torch.set_num_threads(old_threads)
+def _quantize(fp32_path: Path, out_dir: Path, calib: list[Path]) -> Path:
+    """The int8 model, written as ``model.int8.onnx.partial`` until it is delivered."""
+    from threadpoolctl import threadpool_limits
 
-    delivered = rows[-1]
-    result = ExportResult(
-        path=delivered.path,
-        formats=rows,
-        n_images=len(keep),
-        n_accuracy=int(mask.sum()),
-        threads=threads,
-        threshold=threshold,
-        quantization=quantization,
-        skipped=skipped,
-        disagreements=disagreements,
-    )
-    if delivered.agreement < threshold and not force:
+    # numpy's Gram matrices for adaptive rounding: one BLAS thread, the same bytes
+    # written, 45% fewer CPU-seconds on a busy 2-core machine than two fighting threads
+    with threadpool_limits(limits=1, user_api="blas"):
+        return quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
+
+
+def _measure_onnx(name: str, file: Path, inputs: np.ndarray, reference: np.ndarray, paths: list[Path],
+                  classes: list[str], labels: np.ndarray, mask: np.ndarray, timer: _Timer,
+                  threads: int) -> tuple[FormatResult, list]:
+    """One ONNX file's row of the table, and the images on which it disagrees with torch."""
+    clf = edge.OnnxClassifier(file, threads=threads)
+    starts = range(0, len(inputs), 16)
+    probs = np.concatenate([clf.run(inputs[s : s + 16])
+                            for s in track(starts, f"{name} agreement", total=len(starts))])
+    agree, diff = _agreement(probs, reference)
+    row = FormatResult(name=name, bytes=file.stat().st_size,
+                       **timer.latencies(lambda x: lambda: clf.run(x), timer.b1, timer.b16),
+                       agreement=agree, max_prob_diff=diff, accuracy=_accuracy(probs, labels, mask), path=file)
+    return row, _disagreements(probs, reference, paths, classes)
+
+
+def _deliver(result: ExportResult, delivered: FormatResult, out_dir: Path, *, int8: bool,
+             force: bool) -> ExportResult:
+    """Refuse a delivered format below the threshold (removing an int8 file), else give int8 its final name."""
+    if delivered.agreement < result.threshold and not force:
         if delivered.path is not None and delivered.path.name.endswith(".partial"):
             delivered.path.unlink(missing_ok=True)
             delivered.path = None
