@@ -15,15 +15,25 @@ The hook, ``register_generators(register)`` (``register_backbones``,
 ``register_drift_detectors``), is called once with a ``register`` callback;
 it calls ``register(obj)`` or ``register(obj, name="...")`` for everything it
 provides (the name defaults to ``obj.name``). What an object must be depends on
-the group: a generator is a :class:`datacentric.improve.synth.Generator`
-subclass, a backbone a factory ``(pretrained=..., num_classes=...) -> nn.Module``,
-a drift detector a scikit-learn-style estimator class.
+the group, and each kind is used where its name is given:
+
+- a generator is a :class:`datacentric.improve.synth.Generator` subclass
+  (``improve``/``synth --generator NAME``);
+- a backbone is a factory ``(pretrained=..., num_classes=...) -> nn.Module`` returning a
+  timm-style model (``num_classes=0``: pooled features, ``num_features`` wide; K > 0: a K-class
+  head behind ``get_classifier()``); :func:`datacentric.model.create_backbone` builds it, so
+  ``train --backbone NAME`` trains on it and its saved model loads again;
+- a drift detector is a class (or factory) ``(alpha=..., n_permutations=..., seed=...)``
+  with ``fit(X)`` and ``score(X) -> DriftScore`` on embeddings, like
+  :class:`datacentric.drift.DriftDetector`: ``drift --method NAME`` and
+  ``DriftCheck(method=NAME)`` use it as the embedding test.
 
 Built-ins register through the same hooks (and are declared under the same
 entry points in ``pyproject.toml``); they are loaded first from
 :data:`BUILTINS`, so a source tree without installed metadata finds them too.
 
-Discovery runs lazily, once per process, on the first lookup. A plugin that
+Discovery runs lazily, once per process and kind, on the first lookup of that kind
+(so asking for a backbone never imports the generators). A plugin that
 fails to import or to register is recorded in :func:`broken_plugins` with its
 name and the error, and skipped. Registering a name twice in one kind raises.
 The environment variable ``DATACENTRIC_PLUGINS`` limits which outside plugins
@@ -57,6 +67,7 @@ __all__ = [
     "PluginEntry",
     "broken_plugins",
     "entries",
+    "find",
     "get",
     "load_plugins",
     "names",
@@ -81,7 +92,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 # A built-in whose module is absent, or has no hook for the kind, is skipped quietly.
 BUILTINS: list[tuple[str, str, str]] = [
     ("generator", "builtin", "datacentric.improve.synth"),
-    ("backbone", "builtin", "datacentric.plugins:register_builtin_backbones"),
+    ("backbone", "builtin", "datacentric.model.backbone"),
     ("drift_detector", "builtin", "datacentric.drift"),
 ]
 
@@ -114,28 +125,32 @@ class _Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, PluginEntry]] = {kind: {} for kind in GROUPS}
         self._broken: list[BrokenPlugin] = []
-        self._loaded = False
+        self._loaded: set[str] = set()  # the kinds discovered so far
         self._lock = threading.RLock()
 
     # -- discovery -------------------------------------------------------------------
-    def ensure_loaded(self) -> None:
+    def ensure_loaded(self, kind: str | None = None) -> None:
         with self._lock:
-            if self._loaded:
-                return
-            self._loaded = True  # set first: a plugin that looks things up must not recurse
-            builtin_refs = set()
-            for kind, plugin, ref in BUILTINS:
-                builtin_refs.add((kind, ref))
+            todo = [k for k in ([kind] if kind is not None else GROUPS) if k not in self._loaded]
+            self._loaded.update(todo)  # set first: a plugin that looks things up must not recurse
+            for k in todo:
+                self._discover(k)
+
+    def _discover(self, kind: str) -> None:
+        builtin_refs = set()
+        for builtin_kind, plugin, ref in BUILTINS:
+            if builtin_kind == kind:
+                builtin_refs.add(ref)
                 self._load_hook(kind, plugin, ref, source="built-in", builtin=True)
-            wanted = _wanted_plugins()
-            for kind, (group, _) in GROUPS.items():
-                for ep in sorted(_entry_points(group), key=lambda e: e.name):
-                    if (kind, ep.value) in builtin_refs:
-                        continue  # declared in our own pyproject; already loaded above
-                    dist = _dist_label(ep)
-                    if wanted is not None and ep.name not in wanted and dist.split(" ")[0] not in wanted:
-                        continue
-                    self._load_hook(kind, ep.name, ep.value, source=dist, loader=ep.load)
+        wanted = _wanted_plugins()
+        for ep in sorted(_entry_points(GROUPS[kind][0]), key=lambda e: e.name):
+            dist = _dist_label(ep)
+            if ep.value in builtin_refs or dist.split(" ")[0] == "datacentric":
+                continue  # declared in our own pyproject (perhaps an older one): loaded above
+
+            if wanted is not None and ep.name not in wanted and dist.split(" ")[0] not in wanted:
+                continue
+            self._load_hook(kind, ep.name, ep.value, source=dist, loader=ep.load)
 
     def _load_hook(
         self,
@@ -243,14 +258,15 @@ def register(kind: str, obj: Any, *, name: str | None = None, plugin: str = "reg
 
     Raises :class:`DatacentricError` if ``name`` (default ``obj.name``) is taken.
     """
-    _registry.ensure_loaded()
+    _check_kind(kind)
+    _registry.ensure_loaded(kind)
     return _registry.add(kind, obj, name=name, plugin=plugin, source="register()")
 
 
 def unregister(kind: str, name: str) -> None:
     """Remove a registered object; raises if it is not there."""
     _check_kind(kind)
-    _registry.ensure_loaded()
+    _registry.ensure_loaded(kind)
     with _registry._lock:
         if _registry._entries[kind].pop(name, None) is None:
             raise DatacentricError(f"no {kind} '{name}' registered")
@@ -268,10 +284,10 @@ def registered(kind: str, obj: Any, *, name: str | None = None) -> Iterator[Plug
 
 def entries(kind: str | None = None) -> list[PluginEntry]:
     """Every registered object (of one kind), sorted by kind and name."""
-    _registry.ensure_loaded()
     kinds = [kind] if kind is not None else list(GROUPS)
     for k in kinds:
         _check_kind(k)
+    _registry.ensure_loaded(kind)
     return [e for k in kinds for _, e in sorted(_registry._entries[k].items())]
 
 
@@ -282,15 +298,20 @@ def names(kind: str) -> list[str]:
 
 def get(kind: str, name: str) -> Any:
     """The object registered under ``name``; a clear error lists what exists."""
-    _check_kind(kind)
-    _registry.ensure_loaded()
-    entry = _registry._entries[kind].get(name)
+    entry = find(kind, name)
     if entry is None:
         known = ", ".join(names(kind)) or "none"
         broken = [b.plugin for b in _registry._broken if b.kind == kind]
         extra = f"; broken plugins: {', '.join(broken)} (see `datacentric plugins`)" if broken else ""
         raise DatacentricError(f"no {kind.replace('_', ' ')} '{name}' (installed: {known}){extra}")
     return entry.obj
+
+
+def find(kind: str, name: str) -> PluginEntry | None:
+    """The entry registered under ``name`` in ``kind``, or None."""
+    _check_kind(kind)
+    _registry.ensure_loaded(kind)
+    return _registry._entries[kind].get(name)
 
 
 def broken_plugins() -> list[BrokenPlugin]:
@@ -304,23 +325,3 @@ def reset() -> None:
     global _registry
     _registry = _Registry()
 
-
-# -- built-in backbones -----------------------------------------------------------------
-def _timm_factory(model_name: str) -> Callable[..., Any]:
-    def factory(*, pretrained: bool = True, num_classes: int = 0) -> Any:
-        from datacentric import model  # imported late: torch is heavy
-
-        return model.create_backbone(model_name, num_classes=num_classes, pretrained=pretrained)
-
-    factory.__doc__ = f"timm '{model_name}' through datacentric.model.create_backbone."
-    return factory
-
-
-def register_builtin_backbones(register: Callable[..., None]) -> None:
-    """Built-in backbones: the default offline EfficientNet-Lite0 and the tiny test net.
-
-    Any other timm name works too; registered backbones are the ones a project
-    may name without timm knowing them, or with their own weight resolution.
-    """
-    register(_timm_factory("tf_efficientnet_lite0"), name="tf_efficientnet_lite0")
-    register(_timm_factory("test_efficientnet"), name="test_efficientnet")

@@ -32,6 +32,7 @@ from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_list, clean_class_name
 from datacentric.paths import inside, write_atomic
+from datacentric.runs import champion
 from datacentric.store import DB_NAME, connect, now, transaction
 from datacentric.words import plural
 
@@ -756,23 +757,19 @@ class Project:
         runs = [r for r in self.runs(kind) if r.status == status]
         return runs[-1] if runs else None
 
-    def champion(self) -> Run | None:
+    def champion(self, *, complete: bool = False) -> Run | None:
         """The train run in charge: the newest finished one that no retrain decision rejected.
 
         ``datacentric retrain`` trains a challenger and records whether it was promoted;
-        a rejected challenger never takes over, while a plain ``train`` does.
+        a rejected challenger never takes over, while a plain ``train`` does. The rule,
+        and what ``complete`` does, is :func:`datacentric.runs.champion`.
         """
-        rejected = {
-            r.metrics.get("challenger") for r in self.runs("retrain")
-            if r.status == "done" and r.metrics.get("promoted") is False
-        }
-        runs = [r for r in self.runs("train") if r.status == "done" and r.id not in rejected]
-        return runs[-1] if runs else None
+        return champion(self.runs("train"), self.runs("retrain"), complete=complete)
 
-    def train_run(self, run: "str | Run | None" = None) -> Run:
+    def train_run(self, run: "str | Run | None" = None, *, complete: bool = False) -> Run:
         """A finished train run by id, or the one in charge (:meth:`champion`) when None."""
         if run is None:
-            found = self.champion()
+            found = self.champion(complete=complete)
             if found is None:
                 raise DatacentricError("no trained model yet: run `datacentric train PROJECT` first", self.root)
             return found

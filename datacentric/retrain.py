@@ -11,10 +11,8 @@ images, against their current consensus labels:
 * No model is scored on an image it trained on. For each golden image: if the model's
   train run trained on it (it is in that run's ``oof.npz``), its out-of-fold probability
   is used (from the cross-validation model that did not see it); otherwise the final
-  model predicts it. ``datacentric.model.train`` has no way to leave images out yet, so
-  today both models are usually scored out-of-fold; if ``train`` grows an ``exclude=``
-  parameter, the challenger is trained without the golden set and scored with its final
-  model, and the report says which way each model was scored.
+  model predicts it. The challenger is trained without the golden set (``train(exclude=...)``)
+  and so scored with its final model; the report says which way each model was scored.
 * "Not worse" allows for noise: with ``d_i`` = 1 where only the challenger is right, -1
   where only the champion is, 0 otherwise, the difference ``mean(d)`` is *within noise*
   when ``|mean(d)| <= tolerance``; the default tolerance is one paired standard error of
@@ -32,7 +30,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import inspect
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -268,11 +265,7 @@ def retrain(
     options = {"mode": mode or champion.config.get("mode", "probe"), "seed": seed, **train_options}
     if "backbone" not in options and champion.config.get("backbone"):
         options["backbone"] = champion.config["backbone"]
-    if "exclude" in inspect.signature(train).parameters:
-        options["exclude"] = gold_ids
-    else:
-        notes.append("the challenger trained on all labels (train() cannot leave images out); "
-                     "golden images are scored out-of-fold")
+    options["exclude"] = gold_ids
     challenger_run = train(project, **options).run
     champ = _score(project, champion, gold_ids, gold_paths, gold_labels)
     chall = _score(project, challenger_run, gold_ids, gold_paths, gold_labels)

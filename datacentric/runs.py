@@ -4,20 +4,59 @@
 ``ids`` (N str), ``labels`` (N int), ``probs`` (N, K float32, out-of-sample),
 ``classes`` (K str) and ``folds`` (R, N int: each image's validation fold in each CV
 repeat; missing in runs made before it was stored).
+
+:func:`champion` is the one rule for "which train run" every command uses by default.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["OOF_FILE", "OutOfFold", "read_oof", "write_oof"]
+if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
+    import numpy as np
+
+__all__ = ["OOF_FILE", "OutOfFold", "champion", "read_oof", "write_oof"]
 
 OOF_FILE = "oof.npz"
+
+
+class RunRecord(Protocol):
+    """What :func:`champion` reads of a run (``datacentric.project.Run`` has it)."""
+
+    id: str
+    status: str
+    config: dict
+    metrics: dict
+
+
+R = TypeVar("R", bound=RunRecord)
+
+
+def champion(train_runs: Sequence[R], retrain_runs: Sequence[RunRecord], *, complete: bool = False) -> R | None:
+    """The train run in charge, from the train and retrain runs (each oldest first); None before any.
+
+    The rule: the newest finished train run that no retrain decision rejected. A plain
+    ``train`` always takes over; a ``retrain`` challenger only when promoted (the retrain
+    run's metrics ``promoted`` False and ``challenger`` its train run id mean rejected).
+
+    ``complete=True`` is for readers of every labelled image's out-of-sample prediction
+    (audit, label book): of those runs, the newest that left no image out -- a retrain
+    challenger is trained without the golden set, so it has no out-of-sample prediction
+    for those images -- and the champion when every such run left some out.
+    """
+    rejected = {r.metrics.get("challenger") for r in retrain_runs
+                if r.status == "done" and r.metrics.get("promoted") is False}
+    in_charge = [r for r in train_runs if r.status == "done" and r.id not in rejected]
+    if complete:
+        whole = [r for r in in_charge if not r.config.get("excluded")]
+        if whole:
+            return whole[-1]
+    return in_charge[-1] if in_charge else None
 
 
 @dataclass
@@ -33,6 +72,8 @@ class OutOfFold:
 
 def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
     """Write ``oof.npz`` into a run folder; returns its path."""
+    import numpy as np
+
     path = Path(run_dir) / OOF_FILE
     extra = {"folds": np.asarray(oof.folds)} if oof.folds is not None else {}
     np.savez(path, ids=np.array(oof.ids, dtype=str), labels=np.asarray(oof.labels, dtype=np.int64),
@@ -43,6 +84,8 @@ def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
 
 def read_oof(run) -> OutOfFold:
     """Read a train run's ``oof.npz`` (``run`` is a Run or its folder)."""
+    import numpy as np
+
     path = Path(getattr(run, "dir", run)) / OOF_FILE
     if not path.exists():
         raise DatacentricError("train run has no out-of-sample probabilities (oof.npz); train again", path)

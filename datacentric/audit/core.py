@@ -387,7 +387,7 @@ def _weak_model_warning(result: AuditResult) -> str | None:
 
 def _resolve_train_run(project, run):
     """The train run to audit: a train run, the train run behind an audit run, or by default
-    the newest one that left no image out (else the one in charge).
+    the champion that left no image out (:func:`datacentric.runs.champion` with ``complete``).
 
     A challenger from ``retrain`` is trained without the golden set, so it has no
     out-of-sample predictions for those images: auditing it would silently skip them.
@@ -398,9 +398,7 @@ def _resolve_train_run(project, run):
         found = project.run(run)
         if found.kind == "audit" and found.config.get("train_run"):
             return project.run(found.config["train_run"])
-        return project.train_run(run)
-    complete = [r for r in project.runs("train") if r.status == "done" and not r.config.get("excluded")]
-    return complete[-1] if complete else project.train_run()
+    return project.train_run(run, complete=True)
 
 
 def find_issues(

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MISSING", "Slice", "holm", "slice_accuracy"]
+from datacentric.stats import holm
+
+__all__ = ["MISSING", "Slice", "slice_accuracy"]
 
 MISSING = "(missing)"
 
@@ -30,21 +32,6 @@ class Slice:
     p_value: float = float("nan")  # one-sided Fisher exact test, NaN when not tested
     p_adjusted: float = float("nan")  # Holm-corrected over every tested slice
     tested: bool = False  # big enough to test (n and rest_n >= min_size)
-
-
-def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm–Bonferroni adjusted p-values (controls the family-wise error rate)."""
-    p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0:
-        return p
-    order = np.argsort(p)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted
 
 
 def slice_accuracy(

@@ -29,12 +29,11 @@ from datacentric.drift._stats import (
 
 
 def register_drift_detectors(register: Callable[..., None]) -> None:
-    """Built-in drift detectors: the embedding test (mmd, ks) and the full check."""
+    """Built-in drift detectors: the embedding tests ``DriftCheck(method=...)`` can run (mmd, ks)."""
     from functools import partial
 
     register(partial(DriftDetector, method="mmd"), name="mmd")
     register(partial(DriftDetector, method="ks"), name="ks")
-    register(DriftCheck, name="full")
 
 
 __all__ = [

@@ -62,6 +62,7 @@ from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.neighbors import NearestNeighbors
 
 from datacentric.errors import DatacentricError
+from datacentric.estimator import Params
 
 __all__ = ["METHODS", "DriftDetector", "DriftScore", "mmd_permutation_test"]
 
@@ -85,7 +86,7 @@ class DriftScore:
     n_tested: int = 0  # batch rows used by the test (after subsampling)
 
 
-class DriftDetector:
+class DriftDetector(Params):
     """Two-sample drift test of a batch of embeddings against a reference set.
 
     This is one of the three test families of ``datacentric drift``; a lighting change

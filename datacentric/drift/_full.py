@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from datacentric.drift._detector import DriftDetector, DriftScore
+from datacentric import plugins
+from datacentric.drift._detector import DriftScore
 from datacentric.drift._mix import N_RESAMPLES, class_mix_test
 from datacentric.drift._stats import PixelStatsTest, StatsScore, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
@@ -54,8 +55,9 @@ class DriftCheck:
     ----------
     alpha : float, default 0.05
         False-alarm rate of the verdict (each of the m families is judged at alpha / m).
-    method : {"mmd", "ks"}, default "mmd"
-        The embedding test (see :class:`DriftDetector`).
+    method : str, default "mmd"
+        The embedding test: "mmd" or "ks" (see :class:`DriftDetector`), or a registered
+        ``drift_detector`` plugin (see :mod:`datacentric.plugins`).
     n_permutations : int, default 1000
     seed : int, default 0
 
@@ -90,8 +92,8 @@ class DriftCheck:
                                    "predicted classes")
         self.family_alpha_ = self.alpha / len(self.families_)
         if X is not None:
-            self.detector_ = DriftDetector(alpha=self.alpha, method=self.method,
-                                           n_permutations=self.n_permutations, seed=self.seed).fit(X)
+            detector = plugins.get("drift_detector", self.method)  # mmd, ks or a plugin's
+            self.detector_ = detector(alpha=self.alpha, n_permutations=self.n_permutations, seed=self.seed).fit(X)
         if "pixel_stats" in self.families_:
             self.stats_ = PixelStatsTest(alpha=self.family_alpha_).fit(
                 _statistics(images, statistics))

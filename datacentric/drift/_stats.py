@@ -52,6 +52,7 @@ import numpy as np
 from scipy import stats
 
 from datacentric.errors import DatacentricError
+from datacentric.stats import holm
 
 __all__ = ["STATISTICS", "PixelStatsTest", "StatsScore", "combine_p_values", "image_statistics"]
 
@@ -223,17 +224,6 @@ def describe(changed: list[dict], limit: int = 3) -> str:
     detail = (f"{first['name'].replace('_', '-')} {first['reference']:{fmt}} → {first['batch']:{fmt}}, "
               f"{'higher' if up else 'lower'} than {share:.0%} of training images")
     return ", ".join([f"{first['word']} ({detail})"] + [e["word"] for e in changed[1:limit]])
-
-
-def holm(p_values: np.ndarray) -> np.ndarray:
-    """Holm step-down adjusted p-values (controls the family-wise error rate under any dependence)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    k = len(p)
-    order = np.argsort(p, kind="stable")
-    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (k - np.arange(k))))
-    out = np.empty(k)
-    out[order] = adjusted
-    return out
 
 
 def combine_p_values(*p_values: float) -> float:

@@ -25,10 +25,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import albumentations as A
 import numpy as np
 
 from datacentric.paths import write_atomic
+from datacentric.quiet import import_albumentations
+
+A = import_albumentations()
 
 __all__ = ["RECIPES", "Augmented", "Recipe", "augment_images", "choose_recipes", "make_recipe"]
 

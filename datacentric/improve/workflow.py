@@ -107,7 +107,7 @@ class SynthResult:
 def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tuple[list[str], str]:
     """The classes to improve and where that came from.
 
-    The latest audit's weak classes; else the lowest-recall class of the latest
+    The latest audit's weak classes; else the lowest-recall class of the champion
     train run; else of ``recall`` (a baseline measured now).
     """
     audit = proj.latest_run("audit")
@@ -116,7 +116,7 @@ def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tu
         weak = [c["name"] for c in data.get("classes", []) if c.get("weak")]
         if weak:
             return weak, f"weak classes of audit {audit.id}"
-    train = proj.latest_run("train")
+    train = proj.champion()
     per_class = (train.metrics.get("per_class") if train is not None else None) or {}
     scores = {c: v.get("recall") for c, v in per_class.items() if v.get("recall") is not None}
     source = f"lowest recall in train run {train.id}" if scores else "lowest recall measured now"

@@ -71,10 +71,8 @@ class LabelBook:
 
 
 def build_labelbook(project, run=None) -> LabelBook:
-    """The label book of a project from a train run (default: the newest complete one)."""
-    from datacentric.audit.core import _resolve_train_run
-
-    train = _resolve_train_run(project, run)
+    """The label book of a project from a train run (default: the champion that left no image out, as audit)."""
+    train = project.train_run(run, complete=True)
     oof = read_oof(train)
     ids, classes, probs = oof.ids, oof.classes, oof.probs
     records = {r.id: r for r in project.images(None)}

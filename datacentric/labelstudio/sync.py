@@ -387,13 +387,14 @@ def _latest_done(proj: Project, kind: str, needs: str) -> Run | None:
 
 
 def _pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, dict[str, dict[str, float]]]:
-    """Probabilities per image from the latest train run: out-of-sample (oof.npz) where the
+    """Probabilities per image from the champion train run: out-of-sample (oof.npz) where the
     image was in training, else the run's final model (when it can be loaded)."""
-    run = _latest_done(proj, "train", OOF_FILE)
+    run = proj.champion()
     if run is None:
         return None, {}
-    oof = read_oof(run)
-    result = {i: {c: float(p) for c, p in zip(oof.classes, row)} for i, row in zip(oof.ids, oof.probs)}
+    oof = read_oof(run) if (run.dir / OOF_FILE).is_file() else None
+    result = {} if oof is None else {i: {c: float(p) for c, p in zip(oof.classes, row)}
+                                     for i, row in zip(oof.ids, oof.probs)}
     rest = [r for r in records if r.id not in result]
     if rest and (run.dir / "model.pt").is_file():
         try:

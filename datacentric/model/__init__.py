@@ -1,21 +1,15 @@
 """Backbones, cached embeddings, cross-validated probabilities, training and prediction.
 
-Importing this package switches the Hugging Face hub client to offline mode
-unless ``DATACENTRIC_ONLINE=1`` is set (see :mod:`datacentric.model.weights`).
+Weights come from the hub only when ``DATACENTRIC_ONLINE=1`` is set (see
+:mod:`datacentric.model.weights`); importing this package changes no environment variable.
 torch and timm are imported only when a function needs them.
 """
 
 from __future__ import annotations
 
-import os
-
-if os.environ.get("DATACENTRIC_ONLINE", "").strip().lower() not in ("1", "true", "yes"):
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")  # albumentations checks PyPI on import otherwise
-
-from datacentric.model.backbone import create_backbone, data_config, weights_id  # noqa: E402
-from datacentric.model.classifier import Classifier, load_classifier, save_classifier  # noqa: E402
-from datacentric.model.cv import (  # noqa: E402
+from datacentric.model.backbone import create_backbone, data_config, weights_id
+from datacentric.model.classifier import Classifier, load_classifier, save_classifier
+from datacentric.model.cv import (
     CrossValResult,
     FoldPlan,
     ProbeClassifier,
@@ -24,11 +18,11 @@ from datacentric.model.cv import (  # noqa: E402
     plan_folds,
     run_folds,
 )
-from datacentric.model.embeddings import embed, embed_project, iter_batches  # noqa: E402
-from datacentric.model.finetune import FineTuner  # noqa: E402
-from datacentric.model.prediction import Prediction, predict  # noqa: E402
-from datacentric.model.training import TrainResult, per_class_metrics, train  # noqa: E402
-from datacentric.model.weights import BackboneSpec, parse_backbone  # noqa: E402
+from datacentric.model.embeddings import embed, embed_project, iter_batches
+from datacentric.model.finetune import FineTuner
+from datacentric.model.prediction import Prediction, predict
+from datacentric.model.training import TrainResult, per_class_metrics, train
+from datacentric.model.weights import BackboneSpec, parse_backbone
 
 __all__ = [
     "BackboneSpec",

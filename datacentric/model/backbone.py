@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
@@ -10,6 +12,7 @@ from datacentric.model.weights import (
     PACKAGE_WEIGHTS,
     RANDOM,
     BackboneSpec,
+    backbone_plugin,
     convert_to_cache,
     file_digest,
     fit_state_dict,
@@ -21,7 +24,7 @@ from datacentric.model.weights import (
     user_cache_dir,
 )
 
-__all__ = ["create_backbone", "data_config", "weights_id"]
+__all__ = ["create_backbone", "data_config", "rebuild", "register_backbones", "weights_id"]
 
 
 def create_backbone(
@@ -37,7 +40,8 @@ def create_backbone(
     ----------
     name
         A backbone spec: a timm model name, ``name@/path/weights.safetensors`` for a
-        local file, or ``name@random`` (see :mod:`datacentric.model.weights`).
+        local file, ``name@random`` (see :mod:`datacentric.model.weights`), or the name of
+        a registered backbone plugin (its factory builds the model; see :mod:`datacentric.plugins`).
     num_classes
         0 gives a feature extractor (pooled features, ``model.num_features`` wide);
         K > 0 gives a fresh K-class head on the pretrained trunk (the source's own head
@@ -59,6 +63,12 @@ def create_backbone(
     DatacentricError
         Unknown model name, unusable weights file, or no weights available offline.
     """
+    factory = backbone_plugin(name)
+    if factory is not None:  # a registered backbone plugin builds its own model
+        parse_backbone(name)  # refuses NAME@weights
+        model = factory(pretrained=pretrained, num_classes=num_classes)
+        return _finish(model, getattr(model, "datacentric_weights", None)
+                       or f"plugin-{name}-{'pretrained' if pretrained else 'random'}")
     _fail_fast_without_weights(name, pretrained)
     import timm
     import torch
@@ -144,6 +154,16 @@ def _finish(model, tag: str):
     return model
 
 
+def rebuild(arch: str, num_classes: int):
+    """A fresh ``num_classes``-class model of a saved classifier's ``arch`` (its weights are loaded next)."""
+    factory = backbone_plugin(arch)
+    if factory is not None:
+        return factory(pretrained=False, num_classes=num_classes)
+    import timm
+
+    return timm.create_model(arch, pretrained=False, num_classes=num_classes)
+
+
 def weights_id(model) -> str:
     """The id of the weights a model from :func:`create_backbone` was built with."""
     return getattr(model, "datacentric_weights", "unknown")
@@ -160,3 +180,21 @@ def data_config(model, image_size: int = 0) -> dict:
     if image_size:
         config["input_size"] = (3, int(image_size), int(image_size))
     return config
+
+
+def _timm_factory(model_name: str) -> Callable[..., Any]:
+    def factory(*, pretrained: bool = True, num_classes: int = 0) -> Any:
+        return create_backbone(model_name, num_classes=num_classes, pretrained=pretrained)
+
+    factory.__doc__ = f"timm '{model_name}' through datacentric.model.create_backbone."
+    return factory
+
+
+def register_backbones(register: Callable[..., None]) -> None:
+    """Built-in backbones (the plugin hook): the default offline EfficientNet-Lite0 and the tiny test net.
+
+    Any other timm name works too; registered backbones are the ones a project
+    may name without timm knowing them, or with their own weight resolution.
+    """
+    register(_timm_factory("tf_efficientnet_lite0"), name="tf_efficientnet_lite0")
+    register(_timm_factory("test_efficientnet"), name="test_efficientnet")

@@ -4,7 +4,7 @@
 
     format       "datacentric-classifier/1"
     backbone     the backbone spec used for training (e.g. "tf_efficientnet_lite0")
-    arch         timm model name to rebuild with (``timm.create_model(arch, num_classes=K)``)
+    arch         timm model (or backbone plugin) name to rebuild with (``timm.create_model(arch, num_classes=K)``)
     classes      K class names, in output order
     data_config  timm data config: input_size, mean, std, interpolation, crop_pct, crop_mode
     mode         "probe" or "finetune"
@@ -118,6 +118,8 @@ def load_classifier(run_or_path) -> Classifier:
     """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt`` path."""
     import torch
 
+    from datacentric.model.backbone import rebuild
+
     path = Path(getattr(run_or_path, "dir", run_or_path))
     if path.is_dir():
         path = path / "model.pt"
@@ -137,6 +139,6 @@ def classifier_from_payload(payload, where) -> Classifier:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", where)
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["data_config"].items()}
-    module = timm.create_model(payload["arch"], pretrained=False, num_classes=len(payload["classes"]))
+    module = rebuild(payload["arch"], len(payload["classes"]))
     module.load_state_dict(payload["state_dict"])
     return Classifier(module, payload["classes"], payload["backbone"], config, payload.get("mode", "probe"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.estimator import Params
 
 __all__ = [
     "CrossValResult",
@@ -38,7 +39,7 @@ def default_repeats(n: int) -> int:
 SCALE_FLOOR = 0.25  # smallest feature spread used, as a fraction of the median spread
 
 
-class ProbeClassifier:
+class ProbeClassifier(Params):
     """Regularised multinomial logistic regression on standardised features.
 
     The learned model is one linear map on the *raw* features (standardisation

@@ -26,7 +26,9 @@ __all__ = ["FineTuner", "default_augment"]
 
 def default_augment(config: dict, seed: int = 0):
     """The training transform: an ``A.Compose`` (serialisable) producing normalised CHW tensors."""
-    import albumentations as A
+    from datacentric.quiet import import_albumentations
+
+    A = import_albumentations()
     from albumentations.pytorch import ToTensorV2
 
     size = int(config["input_size"][-1])

@@ -16,9 +16,9 @@ A backbone is named by a *spec* string:
     random initialisation (seeded, so it is repeatable); for tests and benchmarks.
 
 Foreign checkpoints are converted once into timm's key names and stored as
-safetensors under ``<cache>/weights/``. Hub access is off unless the user opts in:
-``HF_HUB_OFFLINE=1`` is set when :mod:`datacentric.model` is imported, so that an
-unreachable hub fails in milliseconds instead of retrying for most of a minute.
+safetensors under ``<cache>/weights/``. Hub access is off unless the user opts in: without
+``DATACENTRIC_ONLINE=1`` the hub is never called (no environment variable is set for it),
+and a backbone with no weights on this machine fails at once, naming the ways to get them.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datacentric import plugins
 from datacentric.errors import DatacentricError
 
 __all__ = [
+    "backbone_plugin",
     "ONLINE_ENV",
     "PACKAGE_WEIGHTS",
     "BackboneSpec",
@@ -109,8 +111,14 @@ class BackboneSpec:
         return self.name.split(".", 1)[0]
 
 
+def backbone_plugin(name: str) -> Callable[..., object] | None:
+    """The factory a plugin registered for backbone ``name`` (built-ins are timm names), or None."""
+    entry = plugins.find("backbone", str(name).partition("@")[0].strip())
+    return entry.obj if entry is not None and entry.source != "built-in" else None
+
+
 def parse_backbone(spec: str) -> BackboneSpec:
-    """Split ``name[@weights]`` and check that timm knows the model.
+    """Split ``name[@weights]`` and check that timm knows the model or a plugin registered it.
 
     Examples
     --------
@@ -124,9 +132,15 @@ def parse_backbone(spec: str) -> BackboneSpec:
     name, weights = name.strip(), weights.strip() or None
     if not name:
         raise DatacentricError("empty backbone name", "backbone")
+    if backbone_plugin(name) is not None:
+        if weights is not None:
+            raise DatacentricError(f"backbone plugin '{name}' finds its own weights: drop '@{weights}'",
+                                   "backbone")
+        return BackboneSpec(spec=text, name=name, weights=None)
     if not timm.is_model(name):
         raise DatacentricError(
-            f"unknown backbone '{name}' (any timm model name works, see timm.list_models())", "backbone"
+            f"unknown backbone '{name}' (any timm model name or backbone plugin works, see "
+            "timm.list_models() and `datacentric plugins`)", "backbone"
         )
     if weights is not None and weights.lower() != RANDOM:
         weights = str(Path(weights).expanduser())

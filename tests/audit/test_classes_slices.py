@@ -1,7 +1,6 @@
 import numpy as np
 
 from datacentric.audit import class_health, confusion_matrix, overlapping_classes, slice_accuracy
-from datacentric.audit.slices import holm
 
 
 def test_weak_class_is_the_confused_one():
@@ -47,10 +46,6 @@ def test_tiny_class_is_too_few_not_weak():
 def test_confusion_matrix_counts():
     m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3)
     assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
-
-
-def test_holm_adjustment():
-    assert np.allclose(holm([0.01, 0.04, 0.03]), [0.03, 0.06, 0.06])
 
 
 def test_bad_camera_slice_is_flagged_and_tiny_slice_is_not():

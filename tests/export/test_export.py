@@ -11,9 +11,9 @@ import numpy as np
 import onnx
 import pytest
 
-from datacentric import edge, export
+from datacentric import edge
 from datacentric.errors import DatacentricError
-from datacentric.export import export_model, export_onnx, measure_latency
+from datacentric.export import export_model, export_onnx, measure_latency, measuring
 
 
 def torch_probs(module, config, paths):
@@ -101,10 +101,33 @@ def test_int8_forced_below_threshold_is_written(tiny, images, tmp_path):
     assert result.format("onnx-int8").latency_ms_b1 is None
 
 
+def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, images, tmp_path, monkeypatch):
+    """Calibration, rounding and each format's agreement check draw a bar with the time left."""
+    import io
+
+    from rich.console import Console
+
+    from datacentric import progress
+
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "_console", Console(file=screen, force_terminal=True, width=160))
+    progress.set_enabled(True)
+    try:
+        module, classes, config = tiny
+        export_model(module, classes, config, tmp_path, paths=images[:4], int8=True, force=True, repeats=0)
+    finally:
+        progress.set_enabled(False)
+    drawn = screen.getvalue()
+    for step in ["torch reference", "int8 rounding: activations", "int8 rounding: layers", "int8 calibration",
+                 "onnx-fp32 agreement", "onnx-int8 agreement"]:
+        assert step in drawn, step
+    assert re.search(r"-:--:--|\d:\d\d:\d\d", drawn)  # rich's time-remaining column
+
+
 def test_disagreements_list_the_images_nearest_tie_first():
     reference = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.8, 0.1]])
     probs = np.array([[0.3, 0.5, 0.2], [0.33, 0.34, 0.33], [0.1, 0.8, 0.1]])
-    rows = export._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
+    rows = measuring._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
     assert [(d.image, d.torch_label, d.label) for d in rows] == [("b.png", "ok", "pit"), ("a.png", "ok", "pit")]
     assert rows[0].torch_gap == pytest.approx(0.01) and rows[0].near_tie
     assert rows[1].torch_gap == pytest.approx(0.2) and not rows[1].near_tie

@@ -14,8 +14,9 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from datacentric import edge, export
-from datacentric.export import export_onnx, optimized_op_counts, quantize_int8
+from datacentric import edge
+from datacentric.export import export_onnx, optimized_op_counts, quantize_int8, to_onnx
+from datacentric.export import int8 as int8_module
 
 from .conftest import CLASSES, small_model
 
@@ -108,18 +109,18 @@ def test_head_nodes_start_after_the_conv_activation():
         helper.make_node("Gemm", ["f", "W", "B"], ["y"], name="fc"),
     ]
     graph = helper.make_graph(nodes, "g", [], [])
-    assert export._head_nodes(helper.make_model(graph)) == ["pool", "flatten", "fc"]
+    assert int8_module._head_nodes(helper.make_model(graph)) == ["pool", "flatten", "fc"]
 
 
 def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeypatch):
     """A graph with run-time SAME padding (as the exporter used to write) keeps its pad arithmetic float."""
     module, config = tf_model
-    monkeypatch.setattr(export, "_static_same_padding", lambda *a: contextlib.nullcontext())
+    monkeypatch.setattr(to_onnx, "_static_same_padding", lambda *a: contextlib.nullcontext())
     fp32 = export_onnx(module, tmp_path / "dyn.onnx", classes=CLASSES, data_config=config)
     model = onnx.load(str(fp32))
     graph = model.graph
     assert {"Shape", "Ceil"} <= {n.op_type for n in graph.node}
-    shape_nodes = set(export._shape_nodes(model))
+    shape_nodes = set(int8_module._shape_nodes(model))
     assert all(n.name in shape_nodes for n in graph.node if n.op_type in ("Ceil", "Div", "Concat"))
     assert not any(n.op_type == "Conv" and n.name in shape_nodes for n in graph.node)
 

@@ -7,9 +7,9 @@ import onnx
 import pytest
 from onnx import helper, numpy_helper
 
-from datacentric import export
 from datacentric.export import export_onnx, quantize_int8
-from datacentric.weight_rounding import choose_rounding, round_conv_weights
+from datacentric.export import int8 as int8_module
+from datacentric.export.weight_rounding import choose_rounding, round_conv_weights
 
 from .conftest import CLASSES, small_model
 
@@ -144,7 +144,7 @@ def test_stem_nodes_run_from_the_input_to_the_first_activation():
         helper.make_node("Conv", ["a", "w2"], ["c2"], name="next"),
     ]
     graph = helper.make_graph(nodes, "g", [], [])
-    assert export._stem_nodes(helper.make_model(graph)) == ["pad", "stem", "act"]
+    assert int8_module._stem_nodes(helper.make_model(graph)) == ["pad", "stem", "act"]
 
 
 def test_a_convolution_int8_cannot_carry_keeps_its_float_weights():
@@ -169,5 +169,5 @@ def test_float_convolutions_take_their_activation_along():
         helper.make_node("Relu", ["c2"], ["a2"], name="next_act"),
     ]
     model = helper.make_model(helper.make_graph(nodes, "g", [], []))
-    assert export._with_activations(model, ["conv"]) == ["conv", "act"]
-    assert export._with_activations(model, []) == []
+    assert int8_module._with_activations(model, ["conv"]) == ["conv", "act"]
+    assert int8_module._with_activations(model, []) == []

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datacentric.progress import track
+
 __all__ = ["INT8_MAX", "MIN_SQNR_DB", "LayerRounding", "choose_rounding", "conv_input_grams", "round_conv_weights"]
 
 INT8_MAX = 127  # symmetric int8 weights use -127..127
@@ -196,7 +198,7 @@ def round_conv_weights(
         return []
     grams = conv_input_grams(model, inputs, input_name=input_name, convs=set(convs))
     report = []
-    for name, (node, weight) in convs.items():
+    for name, (node, weight) in track(convs.items(), "int8 rounding: layers", total=len(convs)):
         if name not in grams:  # no calibration input reached it
             continue
         tensor = tensors[node.input[1]]

@@ -1,0 +1,277 @@
+"""The whole export: torch reference, ONNX fp32 (and int8), every format measured, refused below threshold."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from datacentric import edge
+from datacentric.errors import DatacentricError
+from datacentric.export.int8 import INT8_RECIPE, quantize_int8
+from datacentric.export.measuring import (
+    _accuracy,
+    _agreement,
+    _batch_of,
+    _disagreements,
+    _torch_bytes,
+    measure_latency,
+)
+from datacentric.export.results import DEFAULT_THRESHOLD, NEAR_TIE, ExportResult, FormatResult
+from datacentric.export.to_onnx import config_from_metadata, export_onnx, onnx_metadata
+from datacentric.progress import track
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["RefusedExport", "export_model"]
+
+
+def export_model(
+    module: "torch.nn.Module",
+    classes: Sequence[str],
+    data_config: dict,
+    out_dir: Path | str,
+    *,
+    paths: Sequence[Path | str],
+    labels: Sequence[int] | np.ndarray | None = None,
+    accuracy_mask: Sequence[bool] | np.ndarray | None = None,
+    transform: Callable | None = None,
+    int8: bool = False,
+    force: bool = False,
+    threshold: float = DEFAULT_THRESHOLD,
+    backbone: str = "",
+    calibration_size: int = 32,
+    threads: int = 2,
+    repeats: int = 20,
+    seed: int = 0,
+    torch_bytes: int | None = None,
+) -> ExportResult:
+    """Export ``module`` to ONNX in ``out_dir`` (``model.onnx``, and ``model.int8.onnx`` with int8) and compare.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The classifier: NCHW float normalised input, K logits out.
+    classes : list of str
+        The K class names, in the order of the logits.
+    data_config : dict
+        timm data config (input_size, mean, std, interpolation, crop_pct[, crop_mode]).
+    out_dir : Path
+        Folder for the ONNX files.
+    paths : list of Path
+        Real images to compare the formats on (and to calibrate int8 with).
+    labels : array (N,) of int, optional
+        Class index per image, -1 for unlabelled; enables the accuracy column.
+    accuracy_mask : array (N,) of bool, optional
+        Which labelled images count for accuracy (default: all labelled).
+    transform : callable, optional
+        PIL image -> tensor for the torch model (default: timm's eval transform of ``data_config``).
+    int8 : bool
+        Also write a static int8 model, and deliver it.
+    force : bool
+        Write the delivered model even if its top-1 agreement is below ``threshold``.
+    threshold : float
+        Least top-1 agreement with torch the delivered model must reach (default 0.99).
+    calibration_size : int
+        Real images used to calibrate int8 (chosen at random with ``seed``, spread over classes).
+    threads : int
+        Threads for torch and onnxruntime alike, for a fair latency comparison.
+    repeats : int
+        Timed runs per latency figure at batch 1 (batch 16 uses a quarter as many, at least 3);
+        0 skips the latency columns (None).
+    torch_bytes : int, optional
+        Size of the torch model file (default: its state dict, serialised).
+
+    Raises
+    ------
+    DatacentricError
+        When the delivered format's agreement is below ``threshold`` and not ``force``;
+        the message says by how many points it missed. Nothing is delivered then.
+    """
+    import timm.data
+    import torch
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise DatacentricError("no real images to check the exported model on", out_dir)
+    classes = list(classes)
+    labels_arr = np.full(len(paths), -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+    mask = labels_arr >= 0
+    if accuracy_mask is not None:
+        mask &= np.asarray(accuracy_mask, dtype=bool)
+    transform = transform or timm.data.create_transform(**data_config, is_training=False)
+    config = config_from_metadata(onnx_metadata(classes, data_config, backbone))
+
+    old_threads = torch.get_num_threads()
+    try:
+        module = module.eval()
+        reference, inputs, keep, skipped = _torch_reference(module, paths, transform, config, out_dir)
+        labels_arr, mask = labels_arr[keep], mask[keep]
+        kept_paths = [paths[i] for i in keep]
+        torch.set_num_threads(threads)  # every format's latency on the same threads
+        timer = _Timer(inputs, repeats)
+        rows = [FormatResult(name="torch-fp32", bytes=torch_bytes or _torch_bytes(module),
+                             **timer.torch_latencies(module), agreement=1.0, max_prob_diff=0.0,
+                             accuracy=_accuracy(reference, labels_arr, mask))]
+        fp32_path = export_onnx(module, out_dir / "model.onnx", classes=classes, data_config=data_config,
+                                backbone=backbone)
+        files = [("onnx-fp32", fp32_path)]
+        quantization = None
+        if int8:
+            calib = _calibration_choice(kept_paths, labels_arr, calibration_size, seed)
+            files.append(("onnx-int8", _quantize(fp32_path, out_dir, calib)))
+            quantization = f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
+        for name, file in files:
+            row, disagreements = _measure_onnx(name, file, inputs, reference, kept_paths, classes, labels_arr,
+                                               mask, timer, threads)
+            rows.append(row)
+    finally:
+        torch.set_num_threads(old_threads)
+
+    result = ExportResult(path=rows[-1].path, formats=rows, n_images=len(keep), n_accuracy=int(mask.sum()),
+                          threads=threads, threshold=threshold, quantization=quantization, skipped=skipped,
+                          disagreements=disagreements)
+    return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
+
+
+def _torch_reference(module: "torch.nn.Module", paths: list[Path], transform: Callable,
+                     config: edge.PreprocessConfig, out_dir: Path) -> tuple[np.ndarray, np.ndarray, list[int], list]:
+    """Torch's probabilities (timm's transform) and the edge inputs (our numpy preprocessing) per readable image.
+
+    Returns (reference (N, K), inputs (N, 3, H, W), indices of the images kept, (path, reason) skipped).
+    """
+    import torch
+
+    from datacentric.images import load_image
+
+    # The reference pass is not timed: one thread, as its batch-1 forwards between image
+    # decodes ran 10x slower on two threads of a busy 2-core machine (threads wait on each other).
+    torch.set_num_threads(1)
+    torch_probs, edge_inputs, keep, skipped = [], [], [], []
+    for i, path in enumerate(track(paths, "torch reference", total=len(paths))):
+        try:
+            image = load_image(path)
+        except DatacentricError as exc:
+            skipped.append((str(path), exc.what))
+            continue
+        with torch.inference_mode():
+            logits = module(transform(image).unsqueeze(0))
+        torch_probs.append(torch.softmax(logits.float(), dim=1).numpy()[0])
+        edge_inputs.append(edge.preprocess(image, config))
+        keep.append(i)
+    if not keep:
+        raise DatacentricError("none of the real images could be read", out_dir)
+    return np.stack(torch_probs), np.stack(edge_inputs), keep, skipped
+
+
+class _Timer:
+    """Latency per image at batch 1 and 16 on the same inputs for every format (None when ``repeats`` is 0)."""
+
+    def __init__(self, inputs: np.ndarray, repeats: int) -> None:
+        self.b1, self.b16 = _batch_of(inputs, 1), _batch_of(inputs, 16)
+        self.repeats = repeats
+
+    def latencies(self, make: Callable[[Any], Callable[[], Any]], b1: Any, b16: Any) -> dict[str, float | None]:
+        """``latency_ms_b1`` and ``latency_ms_b16`` of ``make(batch)()``."""
+        return {"latency_ms_b1": self._latency(make, b1, 1), "latency_ms_b16": self._latency(make, b16, 16)}
+
+    def torch_latencies(self, module: "torch.nn.Module") -> dict[str, float | None]:
+        """The latencies of the torch module."""
+        import torch
+
+        def torch_run(x: "torch.Tensor") -> Callable[[], Any]:
+            def run() -> Any:
+                with torch.inference_mode():
+                    return module(x)
+
+            return run
+
+        return self.latencies(torch_run, torch.from_numpy(self.b1), torch.from_numpy(self.b16))
+
+    def _latency(self, make: Callable[[Any], Callable[[], Any]], batch: Any, size: int) -> float | None:
+        if self.repeats <= 0:
+            return None
+        runs = self.repeats if size == 1 else max(3, self.repeats // 4)
+        return measure_latency(make(batch), size, repeats=runs, warmup=5 if size == 1 else 2)
+
+
+def _quantize(fp32_path: Path, out_dir: Path, calib: list[Path]) -> Path:
+    """The int8 model, written as ``model.int8.onnx.partial`` until it is delivered."""
+    from threadpoolctl import threadpool_limits
+
+    # numpy's Gram matrices for adaptive rounding: one BLAS thread, the same bytes
+    # written, 45% fewer CPU-seconds on a busy 2-core machine than two fighting threads
+    with threadpool_limits(limits=1, user_api="blas"):
+        return quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
+
+
+def _measure_onnx(name: str, file: Path, inputs: np.ndarray, reference: np.ndarray, paths: list[Path],
+                  classes: list[str], labels: np.ndarray, mask: np.ndarray, timer: _Timer,
+                  threads: int) -> tuple[FormatResult, list]:
+    """One ONNX file's row of the table, and the images on which it disagrees with torch."""
+    clf = edge.OnnxClassifier(file, threads=threads)
+    starts = range(0, len(inputs), 16)
+    probs = np.concatenate([clf.run(inputs[s : s + 16])
+                            for s in track(starts, f"{name} agreement", total=len(starts))])
+    agree, diff = _agreement(probs, reference)
+    row = FormatResult(name=name, bytes=file.stat().st_size,
+                       **timer.latencies(lambda x: lambda: clf.run(x), timer.b1, timer.b16),
+                       agreement=agree, max_prob_diff=diff, accuracy=_accuracy(probs, labels, mask), path=file)
+    return row, _disagreements(probs, reference, paths, classes)
+
+
+def _deliver(result: ExportResult, delivered: FormatResult, out_dir: Path, *, int8: bool,
+             force: bool) -> ExportResult:
+    """Refuse a delivered format below the threshold (removing an int8 file), else give int8 its final name."""
+    if delivered.agreement < result.threshold and not force:
+        if delivered.path is not None and delivered.path.name.endswith(".partial"):
+            delivered.path.unlink(missing_ok=True)
+            delivered.path = None
+        result.path = None  # type: ignore[assignment]
+        raise RefusedExport(result, delivered)
+    if int8:
+        final = out_dir / "model.int8.onnx"
+        os.replace(delivered.path, final)
+        delivered.path = final
+        result.path = final
+    return result
+
+
+class RefusedExport(DatacentricError):
+    """The delivered format fell below the agreement threshold.
+
+    ``result`` carries the measured table; its onnx-fp32 row's ``path`` is the float model,
+    which was written and checked and stays in the export run's folder.
+    """
+
+    def __init__(self, result: ExportResult, row: FormatResult) -> None:
+        self.result = result
+        miss = (result.threshold - row.agreement) * 100
+        ties = sum(d.near_tie for d in result.disagreements)
+        super().__init__(
+            f"{row.name} model agrees with torch on {row.agreement:.1%} of {result.n_images} real images, "
+            f"{miss:.1f} points below the {result.threshold:.1%} threshold ({ties} of its "
+            f"{len(result.disagreements)} disagreements are near-ties for torch, top two classes within "
+            f"{NEAR_TIE:.2f}); not written (use --force to write it anyway)",
+        )
+
+
+def _calibration_choice(paths: list[Path], labels: np.ndarray, size: int, seed: int) -> list[Path]:
+    """Up to ``size`` images, chosen at random but round-robin over classes (unlabelled last)."""
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[int]] = {}
+    for i in rng.permutation(len(paths)):
+        groups.setdefault(int(labels[i]), []).append(int(i))
+    order = [groups[k] for k in sorted(groups, key=lambda k: (k < 0, k))]
+    chosen: list[int] = []
+    while len(chosen) < min(size, len(paths)):
+        for group in order:
+            if group and len(chosen) < size:
+                chosen.append(group.pop())
+    return [paths[i] for i in sorted(chosen)]

@@ -1,0 +1,110 @@
+"""Export a project's train run and record an "export" run with the comparison table."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from datacentric.errors import DatacentricError
+from datacentric.export.compare import RefusedExport, export_model
+from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
+from datacentric.paths import copy_atomic
+from datacentric.runs import OOF_FILE, read_oof
+
+if TYPE_CHECKING:  # pragma: no cover
+    from datacentric.project import Project, Run
+
+__all__ = ["export_run"]
+
+
+def export_run(
+    project: "Project",
+    run: "str | Run | None" = None,
+    *,
+    int8: bool = False,
+    out: Path | str | None = None,
+    force: bool = False,
+    threshold: float = DEFAULT_THRESHOLD,
+    threads: int = 2,
+    repeats: int = 20,
+) -> ExportResult:
+    """Export a train run's model (default: the latest) and record an "export" run with the table.
+
+    The ONNX files go to ``runs/<export id>/`` (``model.onnx``, ``model.int8.onnx``);
+    the delivered one (int8 when asked) is also copied to ``out`` when given.
+    Agreement is measured on all of the project's real images; accuracy on the
+    labelled real images the train run did not see, if any, else on all labelled real
+    images -- which the final model was trained on, so that accuracy is optimistic
+    (``accuracy_on`` says which; the train run's ``cv_accuracy`` is the honest figure).
+    """
+    from datacentric.model import load_classifier
+
+    train = project.train_run(run)
+    model_file = train.dir / "model.pt"
+    if not model_file.exists():
+        raise DatacentricError("train run has no model.pt; run `datacentric train` again", train.dir)
+    clf = load_classifier(train)
+    records = project.images("real")
+    consensus = project.labels()
+    index = {c: i for i, c in enumerate(clf.classes)}
+    labels = np.array([index.get(consensus.get(r.id, ""), -1) for r in records], dtype=np.int64)
+    seen = _trained_ids(train)
+    holdout = np.array([r.id not in seen for r in records]) if seen is not None else np.zeros(len(records), bool)
+    has_holdout = bool((holdout & (labels >= 0)).any())
+    export = project.new_run("export", {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads})
+    try:
+        result = export_model(
+            clf.module,
+            clf.classes,
+            dict(clf.data_config),
+            export.dir,
+            paths=[r.path for r in records],
+            labels=labels,
+            accuracy_mask=holdout if has_holdout else None,
+            transform=clf.transform,
+            int8=int8,
+            force=force,
+            threshold=threshold,
+            backbone=clf.backbone,
+            threads=threads,
+            repeats=repeats,
+            seed=project.config.seed,
+            torch_bytes=model_file.stat().st_size,
+        )
+    except RefusedExport as exc:
+        _describe(exc.result, train, export, has_holdout)
+        project.finish_run(export, _metrics(exc.result), status="failed")
+        raise
+    except BaseException:
+        project.finish_run(export, {}, status="failed")
+        raise
+    _describe(result, train, export, has_holdout)
+    if out is not None:
+        out = Path(out)
+        copy_atomic(result.path, out)  # a kill mid-copy never truncates a good model at out
+        result.path = out.resolve()
+    project.finish_run(export, _metrics(result))
+    return result
+
+
+def _describe(result: ExportResult, train: "Run", export: "Run", has_holdout: bool) -> None:
+    result.run_id = export.id
+    result.train_run = train.id
+    result.accuracy_on = "holdout" if has_holdout else "training"
+    cv = train.metrics.get("cv_accuracy")
+    result.cv_accuracy = float(cv) if cv is not None else None
+
+
+def _metrics(result: ExportResult) -> dict:
+    """The result as plain JSON types, for the run's metrics."""
+    return json.loads(json.dumps(asdict(result), default=str))
+
+
+def _trained_ids(train: "Run") -> set[str] | None:
+    if not (train.dir / OOF_FILE).exists():
+        return None
+    return set(read_oof(train).ids)

@@ -1,0 +1,38 @@
+"""Importing the library changes no environment variable (and albumentations still asks no server)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_importing_the_library_leaves_the_environment_as_it_was():
+    code = (
+        "import os\n"
+        "import cv2, onnx, onnxruntime, sklearn.linear_model, timm, torch  # they set KMP_*, LD_LIBRARY_PATH\n"
+        "before = dict(os.environ)\n"
+        "import datacentric, datacentric.model, datacentric.improve, datacentric.drift, datacentric.export\n"
+        "import albumentations\n"
+        "changed = sorted(k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k))\n"
+        "print(changed)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "NO_ALBUMENTATIONS_UPDATE")}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_albumentations_is_imported_without_its_update_check(monkeypatch):
+    from datacentric import quiet
+
+    seen = []
+    monkeypatch.delenv("NO_ALBUMENTATIONS_UPDATE", raising=False)
+    monkeypatch.setattr(quiet.importlib, "import_module",
+                        lambda name: seen.append((name, os.environ.get("NO_ALBUMENTATIONS_UPDATE"))))
+    quiet.import_albumentations()
+    assert seen == [("albumentations", "1")] and "NO_ALBUMENTATIONS_UPDATE" not in os.environ

@@ -1,0 +1,52 @@
+"""One rule for "which train run": :func:`datacentric.runs.champion`, and every default caller uses it."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from datacentric.runs import OutOfFold, champion, write_oof
+
+
+def run(run_id, status="done", config=None, metrics=None):
+    return SimpleNamespace(id=run_id, status=status, config=config or {}, metrics=metrics or {})
+
+
+def test_champion_is_the_newest_finished_train_run_no_retrain_rejected():
+    first, failed = run("t1"), run("t2", status="failed")
+    promoted, rejected = run("t3", config={"excluded": ["g"]}), run("t4", config={"excluded": ["g"]})
+    retrains = [run("r1", metrics={"promoted": True, "challenger": "t3"}),
+                run("r2", metrics={"promoted": False, "challenger": "t4"})]
+    assert champion([], []) is None
+    assert champion([first, failed], []) is first
+    assert champion([first, failed, promoted, rejected], retrains) is promoted
+    # audit and label book read every labelled image's out-of-fold prediction: the newest that left none out
+    assert champion([first, failed, promoted, rejected], retrains, complete=True) is first
+    assert champion([promoted], retrains[:1], complete=True) is promoted  # none complete: the champion
+    unfinished = run("r3", status="running", metrics={"promoted": False, "challenger": "t1"})
+    assert champion([first], [unfinished]) is first  # only a finished decision rejects
+
+
+def _finished_train(project, recall, probs):
+    train = project.new_run("train", {"mode": "probe"})
+    write_oof(train.dir, OutOfFold(ids=["a", "b"], labels=np.array([0, 1]), probs=np.array(probs),
+                                   classes=["ok", "pit"], folds=None))
+    per_class = {c: {"recall": r} for c, r in zip(["ok", "pit"], recall)}
+    return project.finish_run(train, {"per_class": per_class})
+
+
+def test_pre_labels_and_improve_follow_the_champion_not_a_rejected_challenger(project):
+    from datacentric.improve.workflow import find_targets
+    from datacentric.labelstudio.sync import _pre_labels
+
+    first = _finished_train(project, [0.2, 0.9], [[0.9, 0.1], [0.2, 0.8]])
+    challenger = _finished_train(project, [0.9, 0.1], [[0.1, 0.9], [0.8, 0.2]])
+    project.finish_run(project.new_run("retrain"), {"promoted": False, "challenger": challenger.id})
+
+    assert project.train_run().id == first.id  # predict, export, drift, retrain's champion
+    used, probs = _pre_labels(project, [])
+    assert used.id == first.id and probs["a"] == pytest.approx({"ok": 0.9, "pit": 0.1})
+    targets, source = find_targets(project)
+    assert targets == ["ok"] and first.id in source
