@@ -118,8 +118,6 @@ def load_classifier(run_or_path) -> Classifier:
     """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt`` path."""
     import torch
 
-    from datacentric.model.backbone import rebuild
-
     path = Path(getattr(run_or_path, "dir", run_or_path))
     if path.is_dir():
         path = path / "model.pt"
@@ -134,7 +132,7 @@ def load_classifier(run_or_path) -> Classifier:
 
 def classifier_from_payload(payload, where) -> Classifier:
     """Rebuild a :class:`Classifier` from the dictionary stored in ``model.pt``."""
-    import timm
+    from datacentric.model.backbone import rebuild
 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", where)
