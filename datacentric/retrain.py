@@ -168,8 +168,10 @@ def golden_set(project, golden: str | Path | None = None) -> GoldenSet:
 
 def _holdout(project) -> list[str]:
     """Deterministic stratified holdout: per class, the images with the smallest seeded hash."""
+    from datacentric.model.grouping import project_groups
+
     data = project.dataset("real")
-    groups = _champion_groups(project, data)
+    groups = project_groups(project, data)
     if groups is not None:
         return holdout_groups(data.ids, data.labels, groups, seed=project.config.seed)
     chosen = []
@@ -184,20 +186,6 @@ def _holdout(project) -> list[str]:
 
 def _rank(seed: int, name: str) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
-
-
-def _champion_groups(project, data) -> list[str] | None:
-    """The groups the champion's train run kept together, for the images of ``data``."""
-    from datacentric.model.grouping import run_groups
-
-    champion = project.champion()
-    if champion is None:
-        return None
-    try:
-        stored = read_oof(champion).group_of()
-    except DatacentricError:
-        stored = {}
-    return run_groups(stored, data.ids, data.metadata, champion.config.get("group_by"))
 
 
 def holdout_groups(ids: list[str], labels: np.ndarray, groups: list[str], *, seed: int = 0,

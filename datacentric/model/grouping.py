@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SplitGroups", "merge_groups", "run_groups", "split_groups", "twin_pairs"]
+__all__ = ["SplitGroups", "merge_groups", "project_groups", "run_groups", "split_groups", "twin_pairs"]
 
 
 @dataclass
@@ -121,3 +121,22 @@ def run_groups(stored: Mapping[str, str], ids: Sequence[str], metadata: Sequence
         else:
             out.append(image_id)
     return out
+
+
+def project_groups(project, data, embeddings: np.ndarray | None = None) -> list[str] | None:
+    """The groups to split ``data`` (a project Dataset) by: those of the train run in charge.
+
+    Without a train run, the near-duplicate twins of ``embeddings`` (as ``train`` would
+    group them); None when nothing needs keeping together.
+    """
+    from datacentric.errors import DatacentricError
+    from datacentric.runs import read_oof
+
+    champion = project.champion()
+    if champion is None:
+        return split_groups(data.ids, embeddings=embeddings).names if embeddings is not None else None
+    try:
+        stored = read_oof(champion).group_of()
+    except DatacentricError:
+        stored = {}
+    return run_groups(stored, data.ids, data.metadata, champion.config.get("group_by"))
