@@ -11,6 +11,7 @@ demo:  ## install and run the whole pipeline on the built-in demo data
 
 test:  ## install with test extras and run the test suite
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) -e ".[test]" ./plugins/datacentric-procedural
+	$(PIP) -e ".[test,ray]" ./plugins/datacentric-procedural
 	$(PY) -m ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not ray"
+	scripts/loopback_only $(PY) -m pytest -m ray  # Ray clusters: loopback-only network

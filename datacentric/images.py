@@ -20,7 +20,9 @@ from datacentric.errors import DatacentricError
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageInfo",
+    "bytes_hash",
     "content_hash",
+    "decode_image",
     "inspect_image",
     "list_images",
     "load_image",
@@ -73,20 +75,39 @@ def load_image(path: Path | str) -> Image.Image:
 
     Raises :class:`DatacentricError` naming the file when it cannot be read.
     """
-    path = Path(path)
+    return _open_rgb(Path(path), Path(path))
+
+
+def decode_image(data: bytes, where: Path | str) -> Image.Image:
+    """:func:`load_image` for a file's bytes already in memory (``where`` names it in errors).
+
+    Workers that receive raw bytes (Ray Data's ``read_binary_files``) decode with this, so
+    orientation, 16-bit and alpha come out exactly as when the file is read locally.
+    """
+    import io
+
+    return _open_rgb(io.BytesIO(data), where)
+
+
+def bytes_hash(data: bytes) -> str:
+    """:func:`content_hash` of bytes already in memory."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def _open_rgb(source, where) -> Image.Image:
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
             image.load()
             return _to_rgb(image)
     except FileNotFoundError:
-        raise DatacentricError("image not found", path) from None
+        raise DatacentricError("image not found", where) from None
     except Image.DecompressionBombError:
         raise DatacentricError(
             f"image too large: more than {Image.MAX_IMAGE_PIXELS:,} pixels (a decompression bomb?)",
-            path,
+            where,
         ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise DatacentricError(f"cannot read image: {_reason(exc)}", path) from None
+        raise DatacentricError(f"cannot read image: {_reason(exc)}", where) from None
 
 
 def _reason(exc: Exception) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
-from datacentric.images import ImageInfo, inspect_image
+from datacentric.images import ImageInfo, content_hash, inspect_image
 from datacentric.progress import track
 from datacentric.project import Project
 
@@ -43,6 +43,11 @@ class ImportResult:
     # in the history, in row order, and the later one is the annotator's current label
     warnings: list[tuple[str, str]] = field(default_factory=list)
     new_classes: list[str] = field(default_factory=list)  # classes this import created
+    unlabelled: int = 0  # images of this import that still have no label
+    unlabelled_why: str = ""  # why they came in unlabelled, in words
+    restored: int = 0  # removed images this import brought back (not counted as added)
+    metadata_columns: list[str] = field(default_factory=list)  # metadata the source carries
+    metadata_updated: int = 0  # known images whose metadata this import changed
 
 
 @dataclass
@@ -84,7 +89,12 @@ def import_folder(project: Project, folder: Path | str, *, annotator: str | None
         parts = path.relative_to(folder).parts
         label = parts[0] if len(parts) > 1 else None
         rows.append(_Row(path, label, annotator or DEFAULT_ANNOTATOR, {}, str(path)))
-    return _import_rows(project, rows, str(folder), skip_bad, new_classes)
+    result = _import_rows(project, rows, str(folder), skip_bad, new_classes)
+    if result.unlabelled:
+        flat = all(row.label is None for row in rows)
+        result.unlabelled_why = ("the folder has no class sub-folders (photos/<class>/x.png)" if flat
+                                 else "they lie at the top of the folder, in no class sub-folder")
+    return result
 
 
 def _is_file_entry(path: Path) -> bool:
@@ -105,6 +115,8 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
         raise DatacentricError("CSV file not found", manifest)
     columns, records = _read_csv(manifest)
     extra = [c for c in columns if c not in ("file", "label", "annotator")]
+    if "label" not in columns:
+        return _attach_csv(project, manifest, columns, records, extra, skip_bad)
     rows = []
     for number, values in records:
         where = f"{manifest}:{number}"
@@ -126,7 +138,61 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
                 problem=None if record.get("file") else "no file name",
             )
         )
-    return _import_rows(project, rows, str(manifest), skip_bad, new_classes)
+    result = _import_rows(project, rows, str(manifest), skip_bad, new_classes)
+    result.metadata_columns = extra
+    if result.unlabelled:
+        result.unlabelled_why = "their label cell is empty"
+    return result
+
+
+def _attach_csv(project: Project, manifest: Path, columns: list[str],
+                records: list[tuple[int, list[str]]], extra: list[str], skip_bad: bool) -> ImportResult:
+    """A CSV with metadata but no label column: attach the metadata to images already imported.
+
+    A row's file is matched by content when it exists (relative to the CSV's folder), else
+    looked up as an image id, path or unique file name; a row naming no known image is a fault.
+    """
+    found: list[tuple[str, dict[str, str]]] = []
+    problems: list[tuple[str, str]] = []
+    for number, values in records:
+        where = f"{manifest}:{number}"
+        record = dict(zip(columns, (v.strip() for v in values)))
+        try:
+            if len(values) > len(columns):
+                raise DatacentricError(f"row has {len(values)} fields, the header {len(columns)}")
+            found.append((_known_image(project, manifest.parent, record.get("file", "")),
+                          {c: record[c] for c in extra if record.get(c)}))
+        except DatacentricError as exc:
+            problems.append((where, exc.what))
+    if problems and not skip_bad:
+        where, reason = problems[0]
+        more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise DatacentricError(f"metadata refused, nothing changed: {reason}{more} "
+                               "(use --skip-bad to attach the rest)", where)
+    result = ImportResult(source=str(manifest), skipped=problems, metadata_columns=extra)
+    changed: set[str] = set()
+    with project.transaction() as conn:
+        for image_id, metadata in found:
+            if project.attach_metadata(conn, image_id, metadata):
+                changed.add(image_id)
+    result.images_known = len({image_id for image_id, _ in found})
+    result.metadata_updated = len(changed)
+    return result
+
+
+def _known_image(project: Project, folder: Path, text: str) -> str:
+    """The id of the project image a CSV ``file`` cell names (by content if the file exists)."""
+    if not text:
+        raise DatacentricError("no file name")
+    candidate = Path(text) if Path(text).is_absolute() else folder / text
+    if candidate.is_file():
+        image_id = content_hash(candidate)
+        if project.query("SELECT 1 FROM images WHERE id = ?", (image_id,)) and \
+                image_id not in project.removed_ids():
+            return image_id
+        raise DatacentricError(f"'{text}' is not in the project: a CSV without a label column only "
+                               "adds metadata to imported images (import it first)")
+    return project.image(text).id
 
 
 def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
@@ -145,7 +211,8 @@ def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if twice:
         names = ", ".join(map(repr, twice))
         raise DatacentricError(f"CSV header names column(s) {names} twice", manifest)
-    missing = [c for c in ("file", "label") if c not in columns]
+    metadata_only = "file" in columns and any(c not in ("file", "annotator") for c in columns)
+    missing = [c for c in ("file", "label") if c not in columns and not (c == "label" and metadata_only)]
     if missing:
         raise DatacentricError(
             f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})",
@@ -180,15 +247,23 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
         raise DatacentricError("no valid images to import", source)
     result = ImportResult(source=source, skipped=problems, warnings=_conflicts(good, infos))
     seen: set[str] = set()
+    removed = project.removed_ids()
+    updated: set[str] = set()
     with project.transaction() as conn:
         for row in good:
             info = infos[row.path]
+            if row.metadata and conn.execute("SELECT 1 FROM images WHERE id = ?", (info.id,)).fetchone() \
+                    and project.attach_metadata(conn, info.id, row.metadata):
+                updated.add(info.id)
             added = project.add_image(
-                conn, id=info.id, path=info.path, width=info.width, height=info.height, metadata=row.metadata
+                conn, id=info.id, path=info.path, width=info.width, height=info.height, metadata=row.metadata,
+                by=row.annotator,
             )
             if info.id not in seen:
                 seen.add(info.id)
-                if added:
+                if added and info.id in removed:
+                    result.restored += 1
+                elif added:
                     result.images_added += 1
                 else:
                     result.images_known += 1
@@ -200,6 +275,8 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
     if new_labels and project.config.classes:
         project.save_config()
     result.new_classes = [n for n in new_labels if known]
+    result.metadata_updated = len(updated)
+    result.unlabelled = len(seen - set(project.labels()))
     return result
 
 

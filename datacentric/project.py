@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REVIEW_SOURCES",
     "Annotation",
+    "Decision",
     "ImageRecord",
     "LabelChange",
     "LabeledSet",
@@ -86,7 +87,11 @@ class Annotation:
 
 @dataclass(frozen=True)
 class LabelChange:
-    """One entry of the label history: who gave which label, replacing what."""
+    """One entry of the label history: who gave which label, replacing what.
+
+    ``event`` is "label" for a label, or "removed" / "restored" when the image was taken
+    out of the project or put back (``label`` is then empty).
+    """
 
     image_id: str
     path: Path
@@ -96,6 +101,18 @@ class LabelChange:
     source: str
     note: str | None
     at: str
+    event: str = "label"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One reviewer's label for one image, for :meth:`Project.relabel_many`."""
+
+    image: str | Path  # image id (or unique prefix), path or unique file name
+    label: str
+    by: str  # who decided
+    note: str | None = None
+    where: str | None = None  # e.g. "decisions.csv:3", named in errors
 
 
 @dataclass(frozen=True)
@@ -229,17 +246,32 @@ class Project:
         return self._conn.execute(sql, tuple(params)).fetchall()
 
     # -- images ----------------------------------------------------------------------
-    def images(self, origin: str | None = "real") -> list[ImageRecord]:
-        """All images, oldest first; ``origin=None`` includes augmented and synthetic ones."""
+    def images(self, origin: str | None = "real", *, removed: bool = False) -> list[ImageRecord]:
+        """All images, oldest first; ``origin=None`` includes augmented and synthetic ones.
+
+        Images taken out with :meth:`remove_images` are left out unless ``removed`` is set.
+        """
         sql = "SELECT * FROM images"
         params: tuple = ()
         if origin is not None:
             sql += " WHERE origin = ?"
             params = (origin,)
-        return [_image(row) for row in self._conn.execute(sql + " ORDER BY added_at, id", params)]
+        gone = set() if removed else self.removed_ids()
+        return [_image(row) for row in self._conn.execute(sql + " ORDER BY added_at, id", params)
+                if row["id"] not in gone]
 
-    def image(self, ref: str | Path) -> ImageRecord:
-        """Find one image by id, unique id prefix (>= 6 characters), path or unique file name."""
+    def removed_ids(self) -> set[str]:
+        """Ids of the images taken out of the project (and not put back)."""
+        state: dict[str, str] = {}
+        for row in self._conn.execute("SELECT image_id, action FROM removals ORDER BY id"):
+            state[row["image_id"]] = row["action"]
+        return {image_id for image_id, action in state.items() if action == "remove"}
+
+    def image(self, ref: str | Path, *, removed: bool = False) -> ImageRecord:
+        """Find one image by id, unique id prefix (>= 6 characters), path or unique file name.
+
+        A removed image (:meth:`remove_images`) is not found unless ``removed`` is set.
+        """
         text = str(ref)
         if "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text):  # never stored
             raise DatacentricError(f"no image {text!a} in the project", self.root)
@@ -254,11 +286,16 @@ class Project:
             rows = self._conn.execute(
                 "SELECT * FROM images WHERE path LIKE ? ESCAPE '\\'", ("%" + _escape_like(suffix),)
             ).fetchall()
-        if len(rows) > 1:
-            raise DatacentricError(f"'{text}' matches {len(rows)} images; give the image id", self.root)
-        if not rows:
+        gone = set() if removed else self.removed_ids()
+        found = [row for row in rows if row["id"] not in gone]
+        if len(found) > 1:
+            raise DatacentricError(f"'{text}' matches {len(found)} images; give the image id", self.root)
+        if not found and rows:
+            raise DatacentricError(f"image '{text}' was removed from the project (datacentric "
+                                   "history shows when; importing it again brings it back)", self.root)
+        if not found:
             raise DatacentricError(f"no image '{text}' in the project", self.root)
-        return _image(rows[0])
+        return _image(found[0])
 
     def add_image(
         self,
@@ -272,14 +309,22 @@ class Project:
         origin: str = "real",
         parent: str | None = None,
         generator: dict | None = None,
+        by: str = "import",
     ) -> bool:
-        """Insert an image inside an open transaction; merge metadata if known. True if new."""
+        """Insert an image inside an open transaction; merge metadata if known. True if new.
+
+        A removed image comes back (a "restore" entry in the history by ``by``); that
+        counts as new too.
+        """
         row = conn.execute("SELECT metadata FROM images WHERE id = ?", (id,)).fetchone()
         metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         if row is not None:
-            merged = {**json.loads(row["metadata"]), **metadata}
-            conn.execute("UPDATE images SET metadata = ? WHERE id = ?", (json.dumps(merged), id))
-            return False
+            self.attach_metadata(conn, id, metadata)
+            if id not in self._removed_in(conn, [id]):
+                return False
+            conn.execute("INSERT INTO removals(image_id, action, annotator, note, created_at)"
+                         " VALUES (?, 'restore', ?, 'imported again', ?)", (id, by, now()))
+            return True
         conn.execute(
             "INSERT INTO images(id, path, width, height, metadata, origin, parent, generator, added_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -297,15 +342,87 @@ class Project:
         )
         return True
 
+    def attach_metadata(self, conn: sqlite3.Connection, image_id: str, metadata: dict[str, str]) -> bool:
+        """Merge ``metadata`` into a known image's, inside an open transaction. True if it changed."""
+        row = conn.execute("SELECT metadata FROM images WHERE id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise DatacentricError(f"no image '{image_id}' in the project", self.root)
+        before = json.loads(row["metadata"])
+        merged = {**before, **{str(k): str(v) for k, v in metadata.items()}}
+        if merged == before:
+            return False
+        conn.execute("UPDATE images SET metadata = ? WHERE id = ?", (json.dumps(merged), image_id))
+        return True
+
+    def remove_images(self, refs: Iterable[str | Path], *, by: str, note: str | None = None,
+                      unlabelled_only: bool = False) -> list[ImageRecord]:
+        """Take images out of the project, in one transaction; returns those removed.
+
+        Each of ``refs`` is an image (as :meth:`image` finds it) or a folder (every image
+        imported from under it). Images made from a removed one (augmented, synthetic) go
+        with it. Nothing is deleted: the history keeps each removal (who, when, why) and the
+        image's labels, and importing the image again brings it back. ``unlabelled_only``
+        keeps every image that has a label.
+        """
+        if not by.strip():
+            raise DatacentricError("removing images needs your name (--by)", self.root)
+        chosen: dict[str, ImageRecord] = {}
+        for ref in refs:
+            for record in self._matching(ref):
+                chosen.setdefault(record.id, record)
+        if not chosen:
+            raise DatacentricError("no images given to remove", self.root)
+        if unlabelled_only:
+            labelled = self.labels()
+            chosen = {k: r for k, r in chosen.items() if k not in labelled}
+            if not chosen:
+                raise DatacentricError("every image given has a label; nothing removed (--unlabelled)",
+                                       self.root)
+        for record in self.images(None):
+            if record.parent in chosen:
+                chosen.setdefault(record.id, record)
+        with self.transaction() as conn:
+            for image_id in chosen:
+                conn.execute("INSERT INTO removals(image_id, action, annotator, note, created_at)"
+                             " VALUES (?, 'remove', ?, ?, ?)", (image_id, by, note, now()))
+        return list(chosen.values())
+
+    def _matching(self, ref: str | Path) -> list[ImageRecord]:
+        """The images one reference names: a folder gives every image imported from under it."""
+        if not str(ref).strip():
+            raise DatacentricError("an empty image name (give an image or a folder)", self.root)
+        folder = Path(ref)
+        if _is_folder(folder):
+            base = str(folder.resolve()).rstrip("/") + "/"
+            found = [r for r in self.images(None) if str(r.path).startswith(base)]
+            if not found:
+                raise DatacentricError("no image of the project was imported from this folder", folder)
+            return found
+        return [self.image(ref)]
+
+    def _removed_in(self, conn: sqlite3.Connection, ids: list[str]) -> set[str]:
+        """Which of ``ids`` are removed, read inside an open transaction."""
+        marks = ",".join("?" * len(ids))
+        state: dict[str, str] = {}
+        for row in conn.execute(f"SELECT image_id, action FROM removals WHERE image_id IN ({marks})"
+                                " ORDER BY id", ids):
+            state[row["image_id"]] = row["action"]
+        return {i for i, action in state.items() if action == "remove"}
+
     # -- annotations -----------------------------------------------------------------
-    def annotations(self, image_id: str | None = None) -> list[Annotation]:
-        """Every annotation ever made (optionally for one image), oldest first."""
+    def annotations(self, image_id: str | None = None, *, removed: bool = False) -> list[Annotation]:
+        """Every annotation ever made (optionally for one image), oldest first.
+
+        Labels of removed images (:meth:`remove_images`) are left out unless ``removed`` is set.
+        """
         sql = "SELECT * FROM annotations"
         params: tuple = ()
         if image_id is not None:
             sql += " WHERE image_id = ?"
             params = (image_id,)
-        return [_annotation(row) for row in self._conn.execute(sql + " ORDER BY id", params)]
+        gone = set() if removed else self.removed_ids()
+        return [_annotation(row) for row in self._conn.execute(sql + " ORDER BY id", params)
+                if row["image_id"] not in gone]
 
     def add_annotation(
         self,
@@ -373,20 +490,46 @@ class Project:
 
         A label outside the known classes is refused unless ``new_class`` is set.
         """
-        image = self.image(ref)
-        if not by.strip():
-            raise DatacentricError("a relabel needs the reviewer's name (--by)", self.root)
-        label = self.check_label(label, new_class=new_class)
+        return self.relabel_many([Decision(ref, label, by, note)], new_class=new_class)[0]
+
+    def relabel_many(self, decisions: Iterable[Decision], *, new_class: bool = False) -> list[Annotation]:
+        """Record many reviewers' labels in one transaction: all of them, or (on any fault) none.
+
+        Every decision is checked first (image found, reviewer named, label known; a label
+        outside the known classes is refused unless ``new_class`` is set), and the first
+        fault is raised naming its ``where``. Each decision is appended to the history as a
+        relabel, in order. Returns the new annotations.
+        """
+        known = self.classes()
+        pending: list[str] = []
+        checked: list[tuple[str, str, str, str | None]] = []
+        for d in decisions:
+            where = d.where or self.root
+            try:
+                image = self.image(d.image)
+            except DatacentricError as exc:
+                raise DatacentricError(exc.what, where) from None
+            if not d.by.strip():
+                raise DatacentricError("a relabel needs the reviewer's name (--by)", where)
+            label = self.check_label(d.label, pending=pending, where=where, new_class=new_class, known=known)
+            if label not in known and label not in pending:
+                pending.append(label)
+            checked.append((image.id, d.by, label, d.note))
+        if not checked:
+            return []
         with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
-                " VALUES (?, ?, ?, 'relabel', ?, ?)",
-                (image.id, by, label, note, now()),
-            )
-        if self.config.classes and label not in self.config.classes:
-            self.config.classes.append(label)
+            first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM annotations").fetchone()[0]
+            for image_id, by, label, note in checked:
+                conn.execute(
+                    "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
+                    " VALUES (?, ?, ?, 'relabel', ?, ?)",
+                    (image_id, by, label, note, now()),
+                )
+        if self.config.classes and pending:
+            self.config.classes.extend(n for n in pending if n not in self.config.classes)
             self.save_config()
-        return self.annotations(image.id)[-1]
+        rows = self._conn.execute("SELECT * FROM annotations WHERE id > ? ORDER BY id", (first,))
+        return [_annotation(row) for row in rows][:len(checked)]
 
     def _seen(self, name: str) -> bool:
         """True when some annotation carries ``name`` (a quick check before a full one)."""
@@ -467,11 +610,11 @@ class Project:
 
     def history(self, ref: str | Path | None = None) -> list[LabelChange]:
         """Every label given, oldest first, with the annotator's previous label for that image."""
-        image_id = self.image(ref).id if ref is not None else None
-        paths = {r.id: r.path for r in self.images(None)}
+        image_id = self.image(ref, removed=True).id if ref is not None else None
+        paths = {r.id: r.path for r in self.images(None, removed=True)}
         previous: dict[tuple[str, str], str] = {}
         changes = []
-        for ann in self.annotations(image_id):
+        for ann in self.annotations(image_id, removed=True):
             key = (ann.image_id, ann.annotator)
             changes.append(LabelChange(
                 image_id=ann.image_id, path=paths[ann.image_id], annotator=ann.annotator,
@@ -479,6 +622,16 @@ class Project:
                 note=ann.note, at=ann.created_at,
             ))
             previous[key] = ann.label
+        sql, params = "SELECT * FROM removals", ()
+        if image_id is not None:
+            sql, params = sql + " WHERE image_id = ?", (image_id,)
+        events = [LabelChange(
+            image_id=row["image_id"], path=paths[row["image_id"]], annotator=row["annotator"],
+            label="", previous=None, source=row["action"], note=row["note"], at=row["created_at"],
+            event="removed" if row["action"] == "remove" else "restored",
+        ) for row in self._conn.execute(sql + " ORDER BY id", params)]
+        if events:  # in time order; sorted() is stable, so one moment's labels keep their order
+            changes = sorted(changes + events, key=lambda c: c.at)
         return changes
 
     def classes(self) -> list[str]:
@@ -540,6 +693,20 @@ class Project:
             origin=[r.origin for r in records],
             parents=[r.parent for r in records],
         )
+
+    # -- embedding store -------------------------------------------------------------
+    def record_embedding_job(self, job: str, *, key: str, engine: str, images: int, embedded: int,
+                             errors: int) -> None:
+        """Record a committed job of the Parquet embedding store (one transaction)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO embedding_jobs(id, key, engine, images, embedded, errors, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (job, key, engine, images, embedded, errors, now()))
+
+    def embedding_jobs(self) -> list[dict]:
+        """Committed embedding jobs, oldest first."""
+        rows = self._conn.execute("SELECT * FROM embedding_jobs ORDER BY created_at, id")
+        return [dict(row) for row in rows]
 
     # -- runs ------------------------------------------------------------------------
     def new_run(self, kind: str, config: dict | None = None) -> Run:
@@ -670,6 +837,14 @@ def _owner_gone(folder: Path) -> bool:
     except OSError:
         return False  # it exists (owned by someone else)
     return False
+
+
+def _is_folder(path: Path) -> bool:
+    """True for an existing folder; a name no file system can hold (NUL byte) is none."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError, UnicodeError):
+        return False
 
 
 def _escape_like(text: str) -> str:

@@ -27,6 +27,7 @@ class ProjectStatus:
     problems: list[str] = field(default_factory=list)
     # kind -> runs whose process ended before they finished
     stale_runs: dict[str, int] = field(default_factory=dict)
+    removed: int = 0  # images taken out with remove-images (kept in the history)
 
 
 def project_status(project: Project) -> ProjectStatus:
@@ -69,4 +70,5 @@ def project_status(project: Project) -> ProjectStatus:
         stale_runs=dict(Counter(r.kind for r in runs if r.status == "stale")),
         backbone=project.config.backbone,
         problems=problems,
+        removed=len(project.removed_ids()),
     )

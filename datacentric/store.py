@@ -1,8 +1,9 @@
 """The embedded SQLite store behind a project (``datacentric.db``).
 
-Tables: images, annotations (append-only: the label history), runs and
-drift_checks. Every write goes through :func:`transaction`, so a failed
-command leaves the store exactly as it was.
+Tables: images, annotations (append-only: the label history), removals (append-only:
+images taken out and put back), runs, drift_checks, sync_links and embedding_jobs. Every
+write goes through :func:`transaction`, so a failed command leaves the store exactly as
+it was.
 """
 
 from __future__ import annotations
@@ -65,6 +66,28 @@ _MIGRATIONS: list[str] = [
         external_id TEXT NOT NULL,
         data TEXT NOT NULL DEFAULT '{}',
         PRIMARY KEY (system, image_id)
+    );
+    """,
+    """
+    CREATE TABLE removals (                  -- images taken out of the project, and put back
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id TEXT NOT NULL REFERENCES images(id),
+        action TEXT NOT NULL CHECK (action IN ('remove', 'restore')),
+        annotator TEXT NOT NULL,             -- who decided
+        note TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX removals_image ON removals(image_id);
+    """,
+    """
+    CREATE TABLE embedding_jobs (             -- committed jobs of the Parquet embedding store
+        id TEXT PRIMARY KEY,                  -- the job's folder under cache/embeddings/<key>/parts/
+        key TEXT NOT NULL,                    -- embedding key (backbone, weights, preprocessing)
+        engine TEXT NOT NULL,                 -- local or ray
+        images INTEGER NOT NULL,
+        embedded INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        created_at TEXT NOT NULL
     );
     """,
 ]

@@ -47,3 +47,11 @@ def test_store_only_commands_load_no_heavy_library(project_dir, command):
     result = _modules_loaded(*args)
     assert result["code"] in (0, None)
     assert result["loaded"] == []
+
+
+def test_batch_relabel_and_remove_images_load_no_heavy_library(project_dir, photos):
+    decisions = project_dir.parent / "decisions.csv"
+    decisions.write_text(f"file,label\n{photos}/ok/ok_1.png,pit\n")
+    relabel = _modules_loaded("relabel", str(project_dir), "--from", str(decisions), "--by", "lea")
+    remove = _modules_loaded("remove-images", str(project_dir), "ok_2.png", "--by", "lea")
+    assert relabel == {"code": 0, "loaded": []} and remove == {"code": 0, "loaded": []}

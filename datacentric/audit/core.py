@@ -448,7 +448,8 @@ def find_issues(
     records = {r.id: r for r in project.images(None)}
     missing = [i for i in ids if i not in records]
     if missing:
-        raise DatacentricError(f"{len(missing)} images of the train run are no longer in the project", oof_path)
+        raise DatacentricError(f"{len(missing)} images of the train run are no longer in the project "
+                               "(removed since): train again first", oof_path)
     recs = [records[i] for i in ids]
     current = project.labels()
     index = {c: j for j, c in enumerate(classes)}

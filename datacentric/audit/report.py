@@ -98,18 +98,8 @@ def _flagged_cards(result) -> str:
 
 def _class_bars(result) -> str:
     """Recall and precision per class as bars, weak classes in red, overall accuracy dashed."""
-    labels, values, weak = [], [], []
-    for c in result.classes:
-        if c.too_few:
-            continue
-        for name, value in (("recall", c.recall), ("precision", c.precision)):
-            labels.append(f"{c.name} {name}")
-            values.append(value)
-            weak.append(c.weak)
-    if not labels:
-        return ""
-    return H.figure([H.bar_chart_svg(labels, values, max_value=1.0, highlight=weak,
-                                     reference=result.accuracy)])
+    rows = [(c.name, c.recall, c.precision, c.weak) for c in result.classes if not c.too_few]
+    return H.figure([H.class_bars_svg(rows, reference=result.accuracy)]) if rows else ""
 
 
 def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:

@@ -33,14 +33,15 @@ from datacentric.cli import labelbook as _labelbook  # noqa: E402,F401
 from datacentric.cli import labelstudio as _labelstudio  # noqa: E402,F401
 from datacentric.cli import model as _model  # noqa: E402,F401
 from datacentric.cli import project as _project  # noqa: E402,F401
+from datacentric.cli import scale as _scale  # noqa: E402,F401
 
 # --help lists the commands in the order of the loop, one panel per step.
 STEPS = {
-    "1. Set up": ["demo", "init", "import", "status"],
+    "1. Set up": ["demo", "init", "import", "remove-images", "status"],
     "2. Train and audit": ["train", "predict", "audit", "labelbook", "relabel", "history",
                           "rename-class", "remove-class", "labelstudio"],
     "3. Fix the data": ["improve", "synth", "plugins"],
-    "4. Ship and watch": ["export", "drift", "retrain"],
+    "4. Ship and watch": ["export", "embed", "drift", "retrain"],
 }
 _ORDER = [name for names in STEPS.values() for name in names]
 

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli._common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
 
 
@@ -20,6 +20,8 @@ def drift(
     alpha: Annotated[float, typer.Option(help="False-alarm rate of the verdict.")] = 0.05,
     method: Annotated[str, typer.Option(help="mmd (kernel test, default) or ks (per-component KS).")] = "mmd",
     top: Annotated[int, typer.Option(help="How many of the most unusual images to list.")] = 20,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
     json: JsonOption = False,
 ) -> None:
     """Check whether new images still look like the training images; store the check.
@@ -30,12 +32,17 @@ def drift(
     alpha), the most unusual images, the shift in confidence, and what to do; writes an
     HTML report.
 
+    With --engine ray the new images are read, embedded and predicted on a Ray cluster;
+    the tests then run here on the stored vectors.
+
     Example:  datacentric drift parts/ tonight/ --alpha 0.05
+              datacentric drift parts/ line3/ --engine ray --address auto
     """
     from datacentric.drift import check_drift
 
     with Project.open(project) as proj:
-        result = check_drift(proj, folder, alpha=alpha, method=method, top=top)
+        result = check_drift(proj, folder, alpha=alpha, method=method, top=top, engine=engine,
+                             address=address)
     if json:
         print_json(result)
         return

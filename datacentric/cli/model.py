@@ -8,7 +8,9 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
+from datacentric.cli._common import (
+    AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json, require_at_least,
+)
 from datacentric.project import Project
 
 
@@ -34,7 +36,8 @@ def train(
     """Train with cross-validation: per-class precision/recall, accuracy, a stored run.
 
     Every real image gets an out-of-sample probability (used by audit); the final model
-    is trained on all labelled images and saved in runs/<id>/model.pt.
+    is trained on all labelled images and saved in runs/<id>/model.pt; runs/<id>/report.html
+    draws precision and recall per class and the confusion matrix.
 
     Example:  datacentric train parts/ --mode probe --folds 5
               datacentric train parts/ --group-by part_id
@@ -51,6 +54,7 @@ def train(
             "per_class": result.per_class, "seconds": round(result.seconds, 3),
             "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
             "group_by": result.group_by, "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
+            "report": result.report,
         })
         return
     from rich.table import Table
@@ -72,6 +76,7 @@ def train(
             f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
             f"the leak that grouping closes)", markup=False)
     console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})", markup=False)
+    console.print(f"  report: {result.report}", markup=False)
 
 
 @app.command()
@@ -82,13 +87,26 @@ def predict(
     model: Annotated[
         Optional[Path], typer.Option("--model", help="An exported .onnx file: onnxruntime only, no torch.")
     ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Write every prediction to this .parquet file "
+                                     "(path, id, label, probability, probs, error) instead of listing them.")
+    ] = None,
+    engine: EngineOption = "local",
+    address: AddressOption = None,
     json: JsonOption = False,
 ) -> None:
     """Predict a label and its probability for each image; unreadable files are listed, not fatal.
 
+    For many images, write them to a file with --out; --engine ray spreads the work over a
+    Ray cluster (needs --out).
+
     Example:  datacentric predict parts/ new_photos/
               datacentric predict parts/ new_photos/ --model parts.onnx
+              datacentric predict parts/ line3/ --engine ray --out p.parquet
     """
+    if out is not None or engine != "local":
+        _predict_to_file(project, images, run, model, out, engine, address, json)
+        return
     if model is not None:
         from datacentric.cli.export import predict_onnx
 
@@ -110,3 +128,25 @@ def predict(
     bad = sum(1 for p in predictions if p.error)
     if bad:
         console.print(f"{bad} unreadable file(s) skipped")
+
+
+def _predict_to_file(project, images, run, model, out, engine, address, json) -> None:
+    """``predict --out`` / ``--engine ray``: every prediction into one Parquet file."""
+    from datacentric.errors import DatacentricError
+    from datacentric.scale import predict_images
+    from datacentric.words import plural
+
+    if out is None:
+        raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet",
+                               "--out")
+    with Project.open(project) as proj:
+        result = predict_images(proj, images, out, engine=engine, address=address, run=run, model=model)
+    if json:
+        print_json(result)
+        return
+    counts = ", ".join(f"{label} {n}" for label, n in sorted(result.counts.items(), key=lambda kv: -kv[1]))
+    console.print(f"run {result.run} · {plural(result.n, 'image')}: {counts or 'none readable'} · "
+                  f"{result.engine} engine on {plural(len(result.nodes), 'node')} · {result.seconds:.1f} s")
+    if result.errors:
+        console.print(f"{plural(len(result.errors), 'unreadable file')} (rows with an error in the file)")
+    console.print(f"predictions: {result.out}")

@@ -11,6 +11,7 @@ from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
+from datacentric.errors import DatacentricError
 from datacentric.project import Project
 from datacentric.words import plural
 
@@ -69,9 +70,14 @@ def import_(
     if json:
         print_json(result)
         return
+    restored = f", {result.restored} put back after a removal" if result.restored else ""
+    metadata = ""
+    if result.metadata_columns:
+        columns = ", ".join(map(one_line, result.metadata_columns))
+        metadata = f", metadata ({columns}) changed on {plural(result.metadata_updated, 'image')}"
     console.print(
         f"imported {plural(result.images_added, 'new image')} ({result.images_known} already "
-        f"known), {plural(result.annotations_added, 'new label')} from {result.source}"
+        f"known{restored}), {plural(result.annotations_added, 'new label')}{metadata} from {result.source}"
     )
     if result.new_classes:
         console.print(f"  new classes: {', '.join(result.new_classes)}")
@@ -79,6 +85,18 @@ def import_(
         console.print(f"  skipped {where}: {reason}")
     for where, what in result.warnings:
         console.print(f"  warning {where}: {what}")
+    if result.unlabelled:
+        _say_unlabelled(project, source, result)
+
+
+def _say_unlabelled(project: Path, source: Path, result) -> None:
+    """Images that came in without a label: how many, why, how to label them, how to undo."""
+    shown, where = shlex.quote(str(project)), shlex.quote(str(source))
+    console.print(f"  note: {plural(result.unlabelled, 'image has', 'images have')} no label: "
+                  f"{result.unlabelled_why}. Train, audit and drift use labelled images only.")
+    console.print(f"  label them: a CSV file,label (one row per image), then "
+                  f"datacentric import {shown} labels.csv; or datacentric labelstudio push {shown}")
+    console.print(f"  undo: datacentric remove-images {shown} {where} --unlabelled --by NAME")
 
 
 @app.command()
@@ -103,7 +121,8 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     if info.metadata:
         console.print("  metadata: " + ", ".join(f"{k} ({', '.join(v[:6])})" for k, v in info.metadata.items()))
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
-    console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled} · backbone {info.backbone}")
+    removed = f" · removed {info.removed}" if info.removed else ""
+    console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled}{removed} · backbone {info.backbone}")
     console.print(f"  disagreements: {plural(info.disagreements, 'image')} where annotators differ")
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
@@ -117,26 +136,69 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
 @app.command()
 def relabel(
     project: ProjectArg,
-    image: Annotated[str, typer.Argument(help="Image id (or unique prefix), path or file name.")],
-    label: Annotated[str, typer.Argument(help="The correct label.")],
-    by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
+    image: Annotated[
+        Optional[str], typer.Argument(help="Image id (or unique prefix), path or file name.")
+    ] = None,
+    label: Annotated[Optional[str], typer.Argument(help="The correct label.")] = None,
+    by: Annotated[
+        Optional[str], typer.Option("--by", help="Who decided (kept in the history).")
+    ] = None,
     note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
+    decisions: Annotated[
+        Optional[Path],
+        typer.Option("--from", help="A CSV of decisions: file,label[,annotator][,note].")
+    ] = None,
     new_class: Annotated[
         bool, typer.Option("--new-class", help="LABEL is a new class (else unknown labels are refused).")
     ] = False,
     json: JsonOption = False,
 ) -> None:
-    """Fix one image's label. The old labels stay in the history; a reviewer's label wins.
+    """Fix labels. The old labels stay in the history; a reviewer's label wins.
+
+    One image: IMAGE LABEL --by NAME. Many: --from decisions.csv, one row per image
+    (file,label[,annotator][,note]; files relative to the CSV's folder; rows with an
+    empty label are left alone; --by names the reviewer of rows without an annotator).
+    Every row is checked first, then all are applied at once, or none.
 
     Example:  datacentric relabel parts/ pit_017.png scratch --by mira --note thin
+              datacentric relabel parts/ --from decisions.csv --by mira
     """
+    if decisions is not None:
+        if image is not None or label is not None:
+            raise DatacentricError("give IMAGE LABEL or --from decisions.csv, not both", decisions)
+        _relabel_from(project, decisions, by=by, new_class=new_class, json=json)
+        return
+    if image is None or label is None:
+        raise DatacentricError("relabel needs IMAGE and LABEL (or --from decisions.csv)", project)
     with Project.open(project) as proj:
-        annotation = proj.relabel(image, label, by=by, note=note, new_class=new_class)
+        annotation = proj.relabel(image, label, by=by or "", note=note, new_class=new_class)
         consensus = proj.labels()[annotation.image_id]
     if json:
         print_json({"annotation": annotation, "consensus": consensus})
         return
     console.print(f"{image}: labelled {label} by {by}; consensus is now {consensus}")
+
+
+def _relabel_from(project: Path, decisions: Path, *, by: str | None, new_class: bool,
+                  json: bool) -> None:
+    """``relabel --from``: apply a CSV of decisions and say what moved."""
+    from datacentric.decisions import apply_decisions
+
+    with Project.open(project) as proj:
+        result = apply_decisions(proj, decisions, by=by, new_class=new_class)
+    if json:
+        print_json(result)
+        return
+    console.print(f"applied {plural(len(result.annotations), 'decision')} from {result.source} "
+                  f"(each kept in the history); {plural(len(result.changed), 'consensus label')} changed")
+    for item in result.changed:
+        console.print(f"  {one_line(Path(item['image']).name)}: {item['before'] or 'unlabelled'} "
+                      f"→ {item['after']}")
+    if result.left_alone:
+        console.print(f"  left alone: {plural(len(result.left_alone), 'row')} with no label "
+                      f"(first: {result.left_alone[0]})")
+    if result.ignored_columns:
+        console.print(f"  ignored columns: {', '.join(map(one_line, result.ignored_columns))}")
 
 
 @app.command()
@@ -158,7 +220,10 @@ def history(
         was = f" (was {c.previous})" if c.previous else ""
         note = f" — {one_line(c.note)}" if c.note else ""
         who = f"{one_line(c.path.name)}  {one_line(c.annotator)}"
-        console.print(f"{c.at[:19]}  {who}: {c.label}{was}  [{c.source}]{note}", soft_wrap=True)
+        what = f"{c.label}{was}  [{c.source}]" if c.event == "label" else f"{c.event} from the project"
+        if c.event == "restored":
+            what = "put back in the project"
+        console.print(f"{c.at[:19]}  {who}: {what}{note}", soft_wrap=True)
     if not changes:
         console.print("no labels yet")
 
@@ -196,3 +261,49 @@ def remove_class(
         proj.remove_class(name)
         left = ", ".join(proj.classes()) or "none"
     console.print(f"class {name.strip()} removed; classes: {left}")
+
+
+@app.command("remove-images")
+def remove_images(
+    project: ProjectArg,
+    images: Annotated[
+        list[str], typer.Argument(help="Images (id, path or file name), folders they came from, or CSVs (file column).")
+    ],
+    by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
+    note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
+    unlabelled: Annotated[
+        bool, typer.Option("--unlabelled", help="Only the images that have no label.")
+    ] = False,
+    json: JsonOption = False,
+) -> None:
+    """Take images out of the project (kept in the history; importing them again brings them back).
+
+    A folder removes every image imported from under it; a CSV, the images of its file
+    column. Their labels stay in the history; train, audit and drift no longer use them.
+
+    Example:  datacentric remove-images parts/ photos/ --unlabelled --by mira
+              datacentric remove-images parts/ blurry_012.png --by mira
+    """
+    with Project.open(project) as proj:
+        refs = _expand_csv(proj, images)
+        removed = proj.remove_images(refs, by=by, note=note, unlabelled_only=unlabelled)
+        left = len(proj.images(None))
+    if json:
+        print_json({"removed": removed, "images_left": left})
+        return
+    names = ", ".join(one_line(r.path.name) for r in removed[:5]) + (" ..." if len(removed) > 5 else "")
+    console.print(f"removed {plural(len(removed), 'image')} ({names}); {plural(left, 'image')} left")
+    console.print("  kept in the history (datacentric history); importing them again brings them back")
+
+
+def _expand_csv(proj: Project, refs: list[str]) -> list[str]:
+    """Each ``.csv`` file among ``refs`` replaced by the images its file column names."""
+    out: list[str] = []
+    for ref in refs:
+        if ref.lower().endswith(".csv") and Path(ref).is_file():
+            from datacentric.decisions import images_in_csv
+
+            out.extend(images_in_csv(proj, Path(ref)))
+        else:
+            out.append(ref)
+    return out

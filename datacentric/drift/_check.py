@@ -32,7 +32,6 @@ with copies of the most unusual images) and a row in the store's ``drift_checks`
 from __future__ import annotations
 
 import json
-import shlex
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -48,7 +47,6 @@ from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
 from datacentric.store import now
-from datacentric.words import plural
 
 __all__ = ["DriftResult", "check_drift"]
 
@@ -79,6 +77,8 @@ class DriftResult:
     changes: list[str] = field(default_factory=list)  # words for every changed statistic / class, strongest first
     embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
     pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
+    # embedding distance of each image to its nearest training images (training: leave-one-out)
+    distances: dict = field(default_factory=dict)  # {training: [...], batch: [...]}
 
 
 def check_drift(
@@ -92,6 +92,8 @@ def check_drift(
     seed: int | None = None,
     pixel_stats: bool = True,
     class_mix: bool = True,
+    engine: str = "local",
+    address: str | None = None,
 ) -> DriftResult:
     """Test whether the images under ``folder`` drift from the project's training images.
 
@@ -114,6 +116,9 @@ def check_drift(
     class_mix
         Also test the predicted class mix (default). False: it is reported as evidence only.
         With both False the embedding test alone decides, at alpha.
+    engine, address
+        Where the new images are read, embedded and predicted: "local" (this process) or
+        "ray" (a Ray cluster; see :mod:`datacentric.scale`). The tests run here either way.
     """
     from datacentric.model import embed, load_classifier
     from datacentric.retrain import champion_run
@@ -132,13 +137,15 @@ def check_drift(
     oof = read_oof(reference_run)  # refuses a run without one before any image is read
     seed = project.config.seed if seed is None else int(seed)
 
-    good, skipped = [], []
-    for path in files:
-        try:
-            inspect_image(path)
-            good.append(path)
-        except DatacentricError as exc:
-            skipped.append({"image": str(path), "reason": exc.what})
+    from datacentric.scale.engine import check_engine
+
+    check_engine(engine)
+    if engine == "local":
+        good, skipped = _readable_images(files)
+    else:
+        backbone = reference_run.config.get("backbone") or project.config.backbone
+        good, skipped, new_features = _features_on_ray(project, files, reference_run, backbone,
+                                                       address, pixel_stats)
     if len(good) < 2:
         raise DatacentricError(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
@@ -157,15 +164,19 @@ def check_drift(
     backbone = reference_run.config.get("backbone") or project.config.backbone
     common = dict(backbone=backbone, cache_dir=project.cache_dir, image_size=project.config.image_size)
     X_ref = embed(ref_paths, ids=ref_ids, **common)
-    X_new = embed(good, **common)
-
-    probs = load_classifier(reference_run).predict_proba(good)
+    if engine == "local":
+        X_new = embed(good, **common)
+        probs = load_classifier(reference_run).predict_proba(good)
+        new_statistics = image_statistics(good) if pixel_stats else None
+    else:
+        X_new = embed(good, ids=new_features["ids"], **common)  # all stored by the Ray job
+        probs, new_statistics = new_features["probs"], new_features["statistics"]
     predicted = probs.argmax(axis=1)
     ref_predicted = ref_probs.argmax(axis=1)
     check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
         X_ref, statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
         predicted=ref_predicted if class_mix else None, classes=classes)
-    verdict = check.score(X_new, statistics=image_statistics(good) if pixel_stats else None,
+    verdict = check.score(X_new, statistics=new_statistics,
                           predicted=predicted if class_mix else None)
     detector, score = check.detector_, verdict.embedding
     stats_evidence = {}
@@ -215,6 +226,8 @@ def check_drift(
         description=description, changes=changes, pixel_stats=stats_evidence,
         embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
     )
+    result.distances = {"training": np.round(detector.reference_scores_, 4).tolist(),
+                        "batch": np.round(score.novelty, 4).tolist()}
     try:
         to_label = run.dir / "to_label"
         if result.drift and top_images:
@@ -246,6 +259,41 @@ def check_drift(
         "confidence_shift": confidence["batch"] - confidence["reference"],
     })
     return result
+
+
+def _readable_images(files: list[Path]) -> tuple[list[Path], list[dict]]:
+    """The files that open as images, and ``{"image", "reason"}`` for each that does not."""
+    good, skipped = [], []
+    for path in files:
+        try:
+            inspect_image(path)
+            good.append(path)
+        except DatacentricError as exc:
+            skipped.append({"image": str(path), "reason": exc.what})
+    return good, skipped
+
+
+def _features_on_ray(project, files: list[Path], reference_run, backbone: str, address: str | None,
+                     pixel_stats: bool) -> tuple[list[Path], list[dict], dict]:
+    """Embed, measure and predict the new images on a Ray cluster, in one session.
+
+    Returns the readable files, the skipped ones and, in their order, ``ids``, ``probs`` and
+    ``statistics`` (None without ``pixel_stats``).
+    """
+    from datacentric.scale.embed import embed_images
+    from datacentric.scale.engine import ray_session
+    from datacentric.scale.predict import predict_probs
+
+    with ray_session(address):
+        done = embed_images(project, files, engine="ray", address=address, backbone=backbone,
+                            statistics=image_statistics if pixel_stats else None)
+        keep = [i for i, image_id in enumerate(done.ids) if image_id]
+        good = [Path(done.paths[i]) for i in keep]
+        probs, errors = predict_probs(reference_run, good, engine="ray", address=address)
+    skipped = [{"image": path, "reason": reason} for path, reason in {**done.errors, **errors}.items()]
+    statistics = done.statistics[keep] if pixel_stats and done.statistics is not None else None
+    features = {"ids": [done.ids[i] for i in keep], "probs": probs, "statistics": statistics}
+    return good, skipped, features
 
 
 _STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change
@@ -295,16 +343,6 @@ def _typical_reference(detector: DriftDetector, paths: list[Path], probs: np.nda
 
 
 def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
-    root, to_label = shlex.quote(str(project.root)), shlex.quote(str(to_label))
-    if not result.drift:
-        lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
-        if result.unusual:
-            lines.append(f"{plural(result.unusual, 'image is', 'images are')} individually unusual; "
-                         "glance at the report")
-        return lines
-    k = len(result.top_images)
-    return [
-        f"label the {k} most different images: datacentric import {root} {to_label} "
-        f"&& datacentric labelstudio push {root} --url http://localhost:8080",
-        f"then pull the labels (datacentric labelstudio pull {root}) and run: datacentric retrain {root}",
-    ]
+    from datacentric.drift._advice import next_steps  # the advice lives with the report
+
+    return next_steps(project, result, to_label)

@@ -11,6 +11,7 @@ from datacentric.report import (
     distribution_strips_svg,
     escape,
     figure,
+    histogram_svg,
     page,
     paragraph,
     section,
@@ -35,6 +36,9 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
             if m > 1 else f"The embedding test alone decides, at alpha = {result.alpha:g}.")
     sections = [section("Verdict", [summary, paragraph(rule)] + [paragraph(a) for a in result.advice],
                         intro=f"Batch {result.folder} against the training images of run {result.reference_run}.")]
+    distances = _distance_section(result)
+    if distances:
+        sections.append(distances)
     mix = result.class_mix
     pixel = result.pixel_stats.get("statistics", [])
     if pixel:
@@ -101,6 +105,27 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
     if result.skipped:
         sections.append(section("Unreadable files (left out)", table(result.skipped)))
     return write(path, page(f"Drift check {result.run_id}", sections, subtitle=result.folder))
+
+
+def _distance_section(result) -> str:
+    """Histogram of embedding distances to the nearest training images, training vs batch."""
+    training, batch = result.distances.get("training", []), result.distances.get("batch", [])
+    if not training or not batch:
+        return ""
+    ordered = sorted(training)
+    cut = ordered[min(len(ordered) - 1, int((1 - result.alpha) * len(ordered)))]
+    chart = histogram_svg(training, batch, names=("training", "new batch"),
+                          axis="distance to the nearest training images (model's embedding space)",
+                          marker=cut, marker_label=f"{1 - result.alpha:.0%} of training closer")
+    return section(
+        "How far the new images are from the training images", figure([chart]),
+        intro=(f"Each image's mean distance to its nearest training images, as the model sees them "
+               f"(a training image: to its nearest other training images). Blue bars: the "
+               f"{len(training)} training images; orange outline: the {len(batch)} new images. A batch "
+               f"shifted to the right holds images unlike those the model learned from. New images right of "
+               f"the dashed line, beyond {1 - result.alpha:.0%} of the training images: {result.unusual} "
+               f"of {len(batch)} (about {result.alpha:.0%} would be by chance)."),
+        id="distances")
 
 
 def _verdict_rows(result, verdict) -> list[dict]:

@@ -23,7 +23,7 @@ import numpy as np
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["FORMAT", "Classifier", "load_classifier", "save_classifier"]
+__all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "save_classifier"]
 
 FORMAT = "datacentric-classifier/1"
 
@@ -116,7 +116,6 @@ def save_classifier(
 
 def load_classifier(run_or_path) -> Classifier:
     """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt`` path."""
-    import timm
     import torch
 
     path = Path(getattr(run_or_path, "dir", run_or_path))
@@ -128,8 +127,15 @@ def load_classifier(run_or_path) -> Classifier:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
         raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
+    return classifier_from_payload(payload, path)
+
+
+def classifier_from_payload(payload, where) -> Classifier:
+    """Rebuild a :class:`Classifier` from the dictionary stored in ``model.pt``."""
+    import timm
+
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", path)
+        raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", where)
     config = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["data_config"].items()}
     module = timm.create_model(payload["arch"], pretrained=False, num_classes=len(payload["classes"]))
     module.load_state_dict(payload["state_dict"])

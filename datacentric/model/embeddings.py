@@ -1,7 +1,8 @@
 """Image embeddings from a frozen backbone, batched and cached on disk.
 
 The cache holds one ``.npy`` per image under
-``<cache_dir>/embeddings/<key>/<image sha256>.npy``, where ``key`` is a hash of the
+``<cache_dir>/embeddings/<key>/<image sha256>.npy`` (vectors that ``datacentric embed``
+stored as Parquet parts beside them are read too, see :mod:`.embedding_store`), where ``key`` is a hash of the
 backbone name, the id of its weights and the preprocessing (timm data config), so a
 change to any of them never reuses stale vectors. Decoding and resizing run in a
 thread pool a few batches ahead of the forward pass.
@@ -110,7 +111,8 @@ def iter_batches(
                 yield indices, torch.stack(tensors).contiguous(memory_format=torch.channels_last)
 
 
-def _forward(model, batch) -> np.ndarray:
+def forward(model, batch) -> np.ndarray:
+    """Features of one NCHW batch (no gradients), as float32 numpy."""
     import torch
 
     with torch.inference_mode():
@@ -190,7 +192,7 @@ def embed(
     batches = iter_batches([paths[i] for i in todo], transform, batch_size, workers=workers)
     total = (len(todo) + batch_size - 1) // batch_size
     for indices, batch in track(batches, "embedding images", total=total):
-        features = _forward(model, batch)
+        features = forward(model, batch)
         for j, row in zip(indices, features):
             i = todo[j]
             out[i] = row
@@ -264,6 +266,12 @@ def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:
             rows[i] = np.load(folder / f"{digest}.npy")
         except (OSError, ValueError):
             continue
+    missing = [i for i in range(len(hashes)) if i not in rows]
+    if missing and (folder / "parts").is_dir():  # vectors from `datacentric embed` (any engine)
+        from datacentric.model.embedding_store import EmbeddingStore
+
+        found = EmbeddingStore(folder.parent.parent, folder.name).vectors(hashes[i] for i in missing)
+        rows.update({i: found[hashes[i]] for i in missing if hashes[i] in found})
     return rows
 
 

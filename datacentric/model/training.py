@@ -6,6 +6,8 @@ A "train" run folder holds:
     the out-of-sample probabilities of the N labelled real images (see :mod:`datacentric.runs`).
 ``model.pt``
     the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`).
+``report.html``
+    per-class precision/recall bars and the confusion matrix (see :mod:`datacentric.model.report`).
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
 recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params,
@@ -58,6 +60,7 @@ class TrainResult:
     group_by: str | None = None  # the metadata column that kept groups together in CV
     ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
     twin_pairs: int = 0  # near-duplicate pairs kept in one fold
+    report: Path | None = None  # runs/<id>/report.html: per-class bars and the confusion matrix
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
@@ -196,6 +199,13 @@ def train(
         group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
         twin_pairs=split.twin_pairs,
     )
+    try:
+        from datacentric.model.report import write_train_report
+
+        result.report = write_train_report(result, project.root, run.dir / "report.html")
+    except BaseException:
+        project.finish_run(run, {"error": "writing the report failed"}, status="failed")
+        raise
     metrics = {
         "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
         "fold_accuracies": cv.fold_accuracies, "per_class": per_class,

@@ -32,11 +32,13 @@ __all__ = [
     "Html",
     "badge",
     "bar_chart_svg",
+    "class_bars_svg",
     "learning_curve_svg",
     "confusion_matrix_svg",
     "distribution_strips_svg",
     "escape",
     "figure",
+    "histogram_svg",
     "image_data_uri",
     "page",
     "paragraph",
@@ -439,6 +441,22 @@ def bar_chart_svg(
     return Html("".join(parts))
 
 
+def class_bars_svg(
+    rows: Sequence[tuple[str, float, float, bool]],
+    *,
+    reference: float | None = None,
+) -> Html:
+    """Recall and precision per class as bars: ``rows`` are (class, recall, precision, weak);
+    a weak class's bars are red, ``reference`` (overall accuracy) a dashed line."""
+    labels, values, weak = [], [], []
+    for name, recall, precision, is_weak in rows:
+        for what, value in (("recall", recall), ("precision", precision)):
+            labels.append(f"{name} {what}")
+            values.append(value)
+            weak.append(bool(is_weak))
+    return bar_chart_svg(labels, values, max_value=1.0, highlight=weak, reference=reference)
+
+
 def learning_curve_svg(
     counts: Sequence[float],
     values: Sequence[float],
@@ -522,6 +540,85 @@ def distribution_strips_svg(
                 f'font-size="11">{escape(name)}</text>')
     parts.append("</svg>")
     return Html("".join(parts))
+
+
+# Two series told apart by shape as well as colour (blue filled bars, orange outline): both
+# colours are from the Okabe-Ito palette, readable with the common colour-vision deficiencies.
+FIRST_COLOUR, SECOND_COLOUR = "#0072b2", "#d55e00"
+
+
+def histogram_svg(
+    first: Sequence[float],
+    second: Sequence[float],
+    *,
+    names: tuple[str, str] = ("training", "new"),
+    axis: str = "value",
+    marker: float | None = None,
+    marker_label: str = "",
+    bins: int = 20,
+    width: int = 560,
+    height: int = 240,
+) -> Html:
+    """Two histograms on one axis, each as the share of its own images per bin (the two
+    groups may differ in size): ``first`` as filled bars, ``second`` as an outline.
+    ``marker`` draws a dashed vertical line labelled ``marker_label``."""
+    values = [float(v) for v in [*first, *second] if v == v]
+    lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    shares = [_shares(series, lo, span, bins) for series in (first, second)]
+    top_share = max([max(s) for s in shares] + [1e-9])
+    left, right, top, bottom = 44, 16, 30, 40
+    pw, ph = width - left - right, height - top - bottom
+    step = pw / bins
+
+    def y_of(share: float) -> float:
+        return top + ph * (1.0 - share / top_share)
+
+    label = f"{names[0]} and {names[1]}: {axis}"
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
+             f'<title>{escape(label)}</title>']
+    for j in range(bins):
+        x, share = left + j * step, shares[0][j]
+        parts.append(f'<rect x="{x + 1:.1f}" y="{y_of(share):.1f}" width="{step - 2:.1f}" '
+                     f'height="{top + ph - y_of(share):.1f}" fill="{FIRST_COLOUR}" fill-opacity="0.45">'
+                     f'<title>{escape(names[0])}: {share:.0%}</title></rect>')
+    outline = [f"{left:.1f},{top + ph:.1f}"]
+    for j, share in enumerate(shares[1]):
+        outline += [f"{left + j * step:.1f},{y_of(share):.1f}", f"{left + (j + 1) * step:.1f},{y_of(share):.1f}"]
+    outline.append(f"{left + pw:.1f},{top + ph:.1f}")
+    parts.append(f'<polyline points="{" ".join(outline)}" fill="none" stroke="{SECOND_COLOUR}" '
+                 f'stroke-width="2.5"/>')
+    parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#5b6475"/>')
+    for v in (lo, lo + span / 2, hi):
+        x = left + pw * (v - lo) / span
+        parts.append(f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle" font-size="11">'
+                     f'{escape(format(v, ".3g"))}</text>')
+    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+                 f'{escape(axis)}</text><text x="12" y="{top + ph / 2:.1f}" font-size="12" '
+                 f'transform="rotate(-90 12 {top + ph / 2:.1f})" text-anchor="middle">share of images</text>')
+    if marker is not None and lo <= float(marker) <= hi:
+        x = left + pw * (float(marker) - lo) / span
+        right_half = x > left + pw / 2  # the label goes on the side with room, never off the plot
+        anchor, tx = ("end", x - 4) if right_half else ("start", x + 4)
+        parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + ph}" stroke="#1d2330" '
+                     f'stroke-dasharray="4 3"/><text x="{tx:.1f}" y="{top + 8}" font-size="11" '
+                     f'text-anchor="{anchor}">{escape(marker_label)}</text>')
+    parts.append(f'<rect x="{left}" y="6" width="14" height="10" fill="{FIRST_COLOUR}" fill-opacity="0.45"/>'
+                 f'<text x="{left + 18}" y="15" font-size="12">{escape(names[0])}</text>'
+                 f'<line x1="{left + 110}" y1="11" x2="{left + 124}" y2="11" stroke="{SECOND_COLOUR}" '
+                 f'stroke-width="2.5"/><text x="{left + 128}" y="15" font-size="12">{escape(names[1])}</text>')
+    parts.append("</svg>")
+    return Html("".join(parts))
+
+
+def _shares(series: Sequence[float], lo: float, span: float, bins: int) -> list[float]:
+    """The share of ``series`` in each of ``bins`` equal bins from ``lo`` over ``span``."""
+    counts = [0] * bins
+    kept = [float(v) for v in series if v == v]
+    for v in kept:
+        counts[min(bins - 1, max(0, int((v - lo) / span * bins)))] += 1
+    return [c / len(kept) if kept else 0.0 for c in counts]
 
 
 def write(path: str | Path, document: str) -> Path:

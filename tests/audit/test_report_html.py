@@ -77,3 +77,14 @@ def test_learning_curve_svg_places_points_on_a_log_axis_and_draws_the_fit():
     assert len(xs) == 3 and xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2)  # doublings equal
     assert "<polyline" in svg and "stroke-dasharray" in svg
     assert "pit &lt;recall&gt;" in svg and "<script" not in svg
+
+
+def test_histogram_svg_shares_per_group_and_keeps_the_marker_label_inside():
+    svg = H.histogram_svg([1.0, 1.0, 5.0, 5.0], [9.0], names=("training", "new"), axis="distance",
+                          marker=8.5, marker_label="95% closer", bins=4, width=400)
+    assert svg.count("<rect") == 4 + 1  # four training bars and the legend swatch
+    assert "<title>training: 50%</title>" in svg and "<title>training: 0%</title>" in svg
+    assert 'text-anchor="end">95% closer' in svg  # near the right edge: drawn leftwards
+    left = H.histogram_svg([1.0, 9.0], [2.0], marker=1.5, marker_label="m", bins=4)
+    assert 'text-anchor="start">m' in left
+    assert "<svg" in H.histogram_svg([], [], bins=3)  # no data: an empty plot, never an error

@@ -201,7 +201,7 @@ def test_improve_builds_every_path_through_the_project_helper():
 
 
 @promise("S1")
-def test_drift_and_audit_hints_quote_the_project_and_folder():
+def test_drift_and_audit_hints_quote_the_project_and_folder(tmp_path):
     from types import SimpleNamespace
 
     from datacentric.cli.audit import _shown
@@ -209,8 +209,12 @@ def test_drift_and_audit_hints_quote_the_project_and_folder():
 
     assert _shown(Path("my parts")) == "'my parts/'"
     result = SimpleNamespace(drift=True, alpha=0.05, unusual=3, top_images=[{}, {}])
-    lines = _advice(
-        SimpleNamespace(root=Path("/w/my parts")), result, Path("/w/my parts/runs/x y/to_label")
-    )
-    assert "datacentric import '/w/my parts' '/w/my parts/runs/x y/to_label'" in lines[0]
-    assert "datacentric retrain '/w/my parts'" in lines[1]
+    root, to_label = tmp_path / "my parts", tmp_path / "my parts" / "runs" / "x y" / "to_label"
+    to_label.mkdir(parents=True)
+    (to_label / "000_a b.png").write_bytes(b"")
+    lines = _advice(SimpleNamespace(root=root), result, to_label)
+    form = to_label.parent / "to_label.csv"
+    assert f"datacentric import '{root}' '{form}' --annotator NAME" in lines[0]
+    assert f"datacentric import '{root}' '{to_label}' && datacentric labelstudio push '{root}'" in lines[1]
+    assert f"datacentric retrain '{root}'" in lines[2]
+    assert form.read_text().splitlines() == ["file,label", "to_label/000_a b.png,"]

@@ -1,0 +1,170 @@
+"""``embed``: production images into the project's embedding store, locally or on Ray."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from datacentric.errors import DatacentricError
+from datacentric.scale.engine import check_engine, require_ray, run_batches
+
+__all__ = ["EmbedResult", "embed_images", "input_files"]
+
+
+@dataclass
+class EmbedResult:
+    """What :func:`embed_images` did; rows of ``paths``/``ids`` line up (id '' when unreadable)."""
+
+    engine: str
+    key: str  # embedding key: backbone, weights and preprocessing
+    store: str  # the store's folder (Parquet parts under parts/)
+    paths: list[str]
+    ids: list[str]
+    embedded: int  # vectors computed by this job
+    already: int  # images whose vector the store (or the local cache) had
+    errors: dict[str, str] = field(default_factory=dict)  # path -> reason
+    nodes: dict[str, int] = field(default_factory=dict)  # Ray node (or "local") -> images handled
+    job: str | None = None  # the committed job, None when nothing new was embedded
+    seconds: float = 0.0
+    statistics: np.ndarray | None = None  # per-image rows of the ``statistics`` function, if given
+
+
+def input_files(inputs: Sequence[Path | str] | Path | str) -> list[Path]:
+    """Image files named by ``inputs`` (folders searched recursively), absolute, in order."""
+    from datacentric.model.prediction import expand_paths
+
+    files = [p.resolve() for p in expand_paths(inputs)]
+    if not files:
+        shown = inputs if isinstance(inputs, (str, Path)) else ", ".join(map(str, inputs))
+        raise DatacentricError("no image files here (png, jpg, bmp, tif)", shown)
+    return files
+
+
+def embed_images(
+    project,
+    inputs: Sequence[Path | str] | Path | str,
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    batch_size: int = 32,
+    statistics: Callable | None = None,
+    pretrained: bool = True,
+    backbone: str | None = None,
+) -> EmbedResult:
+    """Embed images with the project's backbone into its Parquet embedding store.
+
+    Images whose vector is stored already are hashed, not embedded again; unreadable files
+    are listed in ``errors``. The job's parts become visible in one commit at the end, so a
+    job that fails or is interrupted leaves the store as it was. ``statistics`` (a function
+    images -> rows) is computed from the same decoded pixels, for drift. ``backbone``
+    defaults to the project's.
+    """
+    check_engine(engine)
+    if engine == "ray":
+        require_ray()
+    started = time.perf_counter()
+    files = input_files(inputs)
+    spec, store = _spec_and_store(project, pretrained, backbone)
+    readable, errors = _readable(files)
+    job = store.new_job()
+    import torch
+
+    threads = torch.get_num_threads()
+    spec = _with(spec, staging=str(job), skip=frozenset(store.ids()) | _cached_ids(store.folder),
+                 statistics=statistics, threads=threads)
+    from datacentric.scale.workers import Embedder
+
+    rows: dict[str, dict] = {}
+    try:
+        for batch in run_batches(Embedder, (spec,), readable, engine=engine, address=address,
+                                 batch_size=batch_size, description="embedding images",
+                                 threads=threads):
+            _collect(batch, rows)
+        embedded = sum(1 for row in rows.values() if row["embedded"])
+        errors.update({path: row["error"] for path, row in rows.items() if row["error"]})
+        committed = None
+        if embedded:
+            committed = store.commit(job, lambda: project.record_embedding_job(
+                job.name, key=spec_key(store), engine=engine, images=len(files), embedded=embedded,
+                errors=len(errors)))
+        else:
+            store.discard(job)
+    except BaseException:
+        store.discard(job)
+        raise
+    ids = [rows[str(p)]["id"] if str(p) in rows and not rows[str(p)]["error"] else "" for p in files]
+    stats = None
+    if statistics is not None:
+        width = next((len(r["statistics"]) for r in rows.values()), 0)
+        stats = np.array([rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan)
+                          for p in files]).reshape(len(files), width)
+    return EmbedResult(
+        engine=engine, key=spec_key(store), store=str(store.folder), paths=[str(p) for p in files],
+        ids=ids, embedded=embedded, already=sum(1 for i in ids if i) - embedded, errors=errors,
+        nodes=dict(Counter(row["node"] for row in rows.values())),
+        job=committed.name if committed is not None else None,
+        seconds=time.perf_counter() - started, statistics=stats,
+    )
+
+
+def spec_key(store) -> str:
+    """The embedding key a store is filed under."""
+    return store.folder.name
+
+
+def _spec_and_store(project, pretrained: bool, backbone: str | None):
+    """The worker spec for the project's backbone and the store of its embedding key."""
+    from datacentric.model.backbone import data_config
+    from datacentric.model.embedding_store import EmbeddingStore
+    from datacentric.model.embeddings import embedding_key, feature_model
+    from datacentric.scale.workers import EmbedSpec
+
+    backbone, size = backbone or project.config.backbone, project.config.image_size
+    model = feature_model(backbone, pretrained=pretrained, cache_dir=project.cache_dir)
+    key = embedding_key(backbone, model, data_config(model, size))
+    spec = EmbedSpec(backbone=backbone, image_size=size, pretrained=pretrained,
+                     cache_dir=str(project.cache_dir))
+    return spec, EmbeddingStore(project.cache_dir, key)
+
+
+def _with(spec, **changes):
+    from dataclasses import replace
+
+    return replace(spec, **changes)
+
+
+def _cached_ids(folder: Path) -> frozenset:
+    """Ids that the per-image ``.npy`` cache of the same key holds."""
+    if not folder.is_dir():
+        return frozenset()
+    return frozenset(p.stem for p in folder.glob("*.npy") if not p.name.startswith("."))
+
+
+def _readable(files: list[Path]) -> tuple[list[Path], dict[str, str]]:
+    """Files a worker can open, and the reason for each that it cannot."""
+    good, errors = [], {}
+    for path in files:
+        if not path.is_file():
+            errors[str(path)] = "not a file (gone?)"
+        elif not os.access(path, os.R_OK):
+            errors[str(path)] = "no permission to read"
+        else:
+            good.append(path)
+    return good, errors
+
+
+def _collect(batch: dict, rows: dict[str, dict]) -> None:
+    """Add a worker's result batch to ``rows`` (path -> row)."""
+    stats = batch.get("statistics")
+    for i, path in enumerate(batch["path"]):
+        rows[str(path)] = {
+            "id": str(batch["id"][i]), "error": str(batch["error"][i]),
+            "embedded": bool(batch["embedded"][i]), "node": str(batch["node"][i]),
+            "statistics": None if stats is None else np.asarray(stats[i], dtype=np.float64),
+        }
