@@ -6,8 +6,11 @@ images, against their current consensus labels:
 * The golden set is named by the user (a CSV with a ``file``/``image``/``path`` column,
   or a text file with one image per line: id, path or file name), or by default a
   deterministic stratified holdout (20% of each class with at least 3 images, chosen by
-  a hash of the project seed and the image id). Either way it is stored once as a
-  "golden" run and reused by every later retrain, so the yardstick never moves.
+  a hash of the project seed and the image id). When the champion's train run kept groups
+  together (``--group-by part_id``, near-duplicate twins), the holdout takes whole groups
+  (chosen by a hash of the seed and the group), so no golden image has a sibling in training.
+  Either way it is stored once as a "golden" run and reused by every later retrain, so the
+  yardstick never moves.
 * No model is scored on an image it trained on. For each golden image: if the model's
   train run trained on it (it is in that run's ``oof.npz``), its out-of-fold probability
   is used (from the cross-validation model that did not see it); otherwise the final
@@ -42,7 +45,8 @@ from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 
 __all__ = [
-    "GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "decide", "golden_set", "retrain",
+    "GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "decide", "golden_set", "holdout_groups",
+    "retrain",
 ]
 
 HOLDOUT_FRACTION = 0.2
@@ -161,15 +165,58 @@ def golden_set(project, golden: str | Path | None = None) -> GoldenSet:
 
 def _holdout(project) -> list[str]:
     """Deterministic stratified holdout: per class, the images with the smallest seeded hash."""
+    from datacentric.model.grouping import project_groups
+
     data = project.dataset("real")
+    groups = project_groups(project, data)
+    if groups is not None:
+        return holdout_groups(data.ids, data.labels, groups, seed=project.config.seed)
     chosen = []
     for c in range(len(data.classes)):
         members = [data.ids[i] for i in np.flatnonzero(data.labels == c)]
         if len(members) < 3:
             continue
-        members.sort(key=lambda image_id: hashlib.sha256(f"{project.config.seed}:{image_id}".encode()).hexdigest())
+        members.sort(key=lambda image_id: _rank(project.config.seed, image_id))
         chosen.extend(members[: max(1, round(HOLDOUT_FRACTION * len(members)))])
     return sorted(chosen)
+
+
+def _rank(seed: int, name: str) -> str:
+    return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
+
+
+def holdout_groups(ids: list[str], labels: np.ndarray, groups: list[str], *, seed: int = 0,
+                   fraction: float = HOLDOUT_FRACTION) -> list[str]:
+    """A stratified holdout of whole groups: a group is wholly in or wholly out.
+
+    Per class (with at least 3 images), groups holding that class are taken in the order of
+    a hash of the seed and the group name until the class has ``fraction`` of its images
+    (at least one) in the holdout. A group that would put more than half of any class in
+    the holdout is passed over, so training keeps most of every class.
+    """
+    labels = np.asarray(labels)
+    members: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        members.setdefault(str(g), []).append(i)
+    size = {int(c): int((labels == c).sum()) for c in np.unique(labels)}
+    taken = {c: 0 for c in size}
+    chosen: set[str] = set()
+    for c in sorted(size):
+        if size[c] < 3:
+            continue
+        target = max(1, round(fraction * size[c]))
+        holding = sorted((g for g, rows in members.items() if any(labels[i] == c for i in rows)),
+                         key=lambda g: _rank(seed, g))
+        for g in holding:
+            if taken[c] >= target:
+                break
+            add = np.bincount(labels[members[g]], minlength=max(size) + 1)
+            if g in chosen or any(taken[k] + add[k] > size[k] / 2 for k in size if add[k]):
+                continue
+            chosen.add(g)
+            for k in size:
+                taken[k] += int(add[k])
+    return sorted(ids[i] for g in chosen for i in members[g])
 
 
 def _read_golden_file(project, path: Path) -> list[str]:
@@ -265,6 +312,8 @@ def retrain(
     options = {"mode": mode or champion.config.get("mode", "probe"), "seed": seed, **train_options}
     if "backbone" not in options and champion.config.get("backbone"):
         options["backbone"] = champion.config["backbone"]
+    if "group_by" not in options and champion.config.get("group_by"):  # the golden set was split by it
+        options["group_by"] = champion.config["group_by"]
     options["exclude"] = gold_ids
     challenger_run = train(project, **options).run
     champ = _score(project, champion, gold_ids, gold_paths, gold_labels)

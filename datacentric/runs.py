@@ -3,7 +3,8 @@
 ``oof.npz`` in a train run's folder holds, for the N labelled real images:
 ``ids`` (N str), ``labels`` (N int), ``probs`` (N, K float32, out-of-sample),
 ``classes`` (K str) and ``folds`` (R, N int: each image's validation fold in each CV
-repeat; missing in runs made before it was stored).
+repeat; missing in runs made before it was stored) and, when CV kept groups together,
+``groups`` (N str: each image's group, see :mod:`datacentric.model.grouping`).
 
 :func:`champion` is the one rule for "which train run" every command uses by default.
 """
@@ -68,6 +69,11 @@ class OutOfFold:
     probs: np.ndarray  # (N, K) float64
     classes: list[str]
     folds: np.ndarray | None  # (R, N) validation fold per repeat; None for older runs
+    groups: list[str] | None = None  # (N,) group kept on one side of every split; None = ungrouped
+
+    def group_of(self) -> dict[str, str]:
+        """Image id -> its group ({} when the run kept no groups)."""
+        return dict(zip(self.ids, self.groups)) if self.groups is not None else {}
 
 
 def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
@@ -76,6 +82,8 @@ def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
 
     path = Path(run_dir) / OOF_FILE
     extra = {"folds": np.asarray(oof.folds)} if oof.folds is not None else {}
+    if oof.groups is not None:
+        extra["groups"] = np.array(oof.groups, dtype=str)
     np.savez(path, ids=np.array(oof.ids, dtype=str), labels=np.asarray(oof.labels, dtype=np.int64),
              probs=np.asarray(oof.probs, dtype=np.float32), classes=np.array(oof.classes, dtype=str),
              **extra)
@@ -97,6 +105,7 @@ def read_oof(run) -> OutOfFold:
                 probs=np.asarray(data["probs"], dtype=np.float64),
                 classes=[str(x) for x in data["classes"]],
                 folds=np.asarray(data["folds"], dtype=np.int64) if "folds" in data.files else None,
+                groups=[str(g) for g in data["groups"]] if "groups" in data.files else None,
             )
     except (OSError, ValueError, KeyError) as exc:
         raise DatacentricError(f"unreadable out-of-sample file: {exc}", path) from None

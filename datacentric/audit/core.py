@@ -107,6 +107,7 @@ def audit_arrays(
     annotator_labels: np.ndarray | None = None,
     annotators: Sequence[str] | None = None,
     folds: Sequence[int] | None = None,
+    groups: Sequence[str] | None = None,
     reviewed: Sequence[bool] | None = None,
     min_per_class: int = 5,
     min_slice: int = 10,
@@ -135,6 +136,9 @@ def audit_arrays(
     annotators : M names for the columns of ``annotator_labels``
     folds : (N,) or (repeats, N) int, optional
         Cross-validation fold of each image; marks near-duplicates that leak across folds.
+    groups : N names, optional
+        The group of each image that cross-validation kept together (part, lot, twins): the
+        slice tests count each group once.
     reviewed : (N,) bool, optional
         Images whose label a reviewer has settled (relabel, Label Studio): the annotators'
         consensus does not override them.
@@ -168,7 +172,7 @@ def audit_arrays(
 
     slices: list[Slice] = []
     if metadata is not None and any(metadata):
-        slices = slice_accuracy(predicted == labels, metadata, min_size=min_slice, alpha=alpha)
+        slices = slice_accuracy(predicted == labels, metadata, min_size=min_slice, alpha=alpha, groups=groups)
     else:
         notes.append("no metadata columns: error slicing skipped")
 
@@ -462,6 +466,7 @@ def find_issues(
         except Exception as exc:  # noqa: BLE001  (the other checks still stand without embeddings)
             notes.append(f"embeddings unavailable ({exc}): outliers and near-duplicates skipped")
             embeddings = None
+    from datacentric.model.grouping import run_groups
     from datacentric.project import REVIEW_SOURCES
 
     votes: dict[str, dict[str, str]] = {}
@@ -475,6 +480,7 @@ def find_issues(
     result = audit_arrays(
         labels, probs, classes, images=[str(r.path) for r in recs], ids=ids, embeddings=embeddings,
         metadata=[dict(r.metadata) for r in recs], annotator_labels=matrix, annotators=names, folds=folds,
+        groups=run_groups(oof.group_of(), ids, [dict(r.metadata) for r in recs], train.config.get("group_by")),
         reviewed=[i in reviewed_ids for i in ids],
         min_per_class=min_per_class, min_slice=min_slice, alpha=alpha,
         project=project_arg or _display(project.root), rules=_rules_in_force(project),
@@ -549,14 +555,20 @@ def _note_grouping(result: AuditResult, metrics: dict) -> None:
     """Say how much accuracy grouped folds cost against plain ones (the leak they closed)."""
     plain = metrics.get("ungrouped_cv_accuracy")
     column = metrics.get("group_by")
-    if plain is None or not column:
+    twins = int(metrics.get("twin_pairs") or 0)
+    result.counts["twin_pairs_kept_together"] = twins
+    if plain is None or not (column or twins):
         return
     grouped = float(metrics.get("cv_accuracy", float("nan")))
-    result.counts["group_by"] = column
+    kept = " and ".join(([f"each {column}"] if column else [])
+                        + ([f"{twins} near-duplicate pair{'s' if twins != 1 else ''}"] if twins else []))
+    what = f"one {column}" if column else "near-duplicates"
+    if column:
+        result.counts["group_by"] = column
     result.counts["ungrouped_cv_accuracy"] = float(plain)
-    result.summary.insert(1, f"Cross-validation kept each {column} on one side: accuracy {grouped:.2f}, "
+    result.summary.insert(1, f"Cross-validation kept {kept} on one side: accuracy {grouped:.2f}, "
                              f"where plain folds report {plain:.2f} ({plain - grouped:+.2f} from photos of "
-                             f"one {column} validating each other).")
+                             f"{what} validating each other).")
 
 
 def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:

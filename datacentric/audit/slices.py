@@ -2,6 +2,10 @@
 
 A *slice* is the set of images sharing one value of one metadata column (camera=B,
 shift=night). Accuracy is the share of out-of-sample predictions equal to the given label.
+
+When a train run kept groups together (``--group-by part_id``, near-duplicate twins), the
+photos of one group are not independent evidence: the slice tests count each group once
+(see :func:`slice_accuracy`), so three shots of one badly lit part are not three failures.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class Slice:
     rest_accuracy: float = float("nan")
     p_value: float = float("nan")  # one-sided Fisher exact test, NaN when not tested
     p_adjusted: float = float("nan")  # Holm-corrected over every tested slice
-    tested: bool = False  # big enough to test (n and rest_n >= min_size)
+    tested: bool = False  # big enough to test (n and rest_n >= min_size; in groups when grouped)
+    groups: float = float("nan")  # groups inside the slice (a split group by its share); NaN = ungrouped
 
 
 def slice_accuracy(
@@ -42,6 +47,7 @@ def slice_accuracy(
     min_size: int = 10,
     alpha: float = 0.05,
     max_values: int = 50,
+    groups: Sequence[str] | None = None,
 ) -> list[Slice]:
     """Accuracy and count for every value of every metadata column, weak slices flagged.
 
@@ -55,12 +61,19 @@ def slice_accuracy(
     not called weak on noise. Columns with a single value, or more than ``max_values``
     distinct values (ids, file names), are skipped.
 
+    ``groups`` (one name per image: the part, lot or twin group the train run kept together)
+    makes the group the unit of the test: each group weighs 1, shared evenly by its images,
+    so a slice's size is its number of groups (a group straddling slices counts by its share)
+    and its right/wrong counts are the groups' mean correctness; sizes and counts are rounded
+    for Fisher's test. Accuracy is still reported per image.
+
     Returns slices grouped by column (in ``columns`` order, else sorted), worst accuracy first.
     """
     from scipy.stats import fisher_exact
 
     correct = np.asarray(correct, dtype=bool)
     n = len(correct)
+    weight = _unit_weights(groups, n)
     if columns is None:
         columns = sorted({key for row in metadata for key in row})
     result: list[Slice] = []
@@ -77,10 +90,11 @@ def slice_accuracy(
             rest_acc = float(correct[~inside].mean()) if rest else float("nan")
             item = Slice(column=str(column), value=str(value), n=k, accuracy=acc, weak=False,
                          rest_n=rest, rest_accuracy=rest_acc)
-            if k >= min_size and rest >= min_size:
-                table = [[int(correct[inside].sum()), int(k - correct[inside].sum())],
-                         [int(correct[~inside].sum()), int(rest - correct[~inside].sum())]]
-                item.p_value = float(fisher_exact(table, alternative="less")[1])
+            inside_row, rest_row = _counts(correct, weight, inside), _counts(correct, weight, ~inside)
+            if groups is not None:
+                item.groups = round(float(weight[inside].sum()), 2)
+            if sum(inside_row) >= min_size and sum(rest_row) >= min_size:
+                item.p_value = float(fisher_exact([inside_row, rest_row], alternative="less")[1])
                 item.tested = True
             group.append(item)
         group.sort(key=lambda s: (s.accuracy, s.value))
@@ -90,3 +104,21 @@ def slice_accuracy(
         item.p_adjusted = float(adjusted)
         item.weak = bool(adjusted < alpha and item.accuracy < item.rest_accuracy)
     return result
+
+
+def _unit_weights(groups: Sequence[str] | None, n: int) -> np.ndarray:
+    """Each image's share of its group (1 / group size); all ones without groups."""
+    if groups is None:
+        return np.ones(n)
+    names = np.asarray([str(g) for g in groups])
+    if len(names) != n:
+        raise ValueError(f"{len(names)} group names for {n} images")
+    _, index, sizes = np.unique(names, return_inverse=True, return_counts=True)
+    return 1.0 / sizes[index]
+
+
+def _counts(correct: np.ndarray, weight: np.ndarray, rows: np.ndarray) -> list[int]:
+    """[right, wrong] among ``rows``, counted in units (images, or groups by their share)."""
+    right = float((weight[rows] * correct[rows]).sum())
+    total = float(weight[rows].sum())
+    return [int(round(right)), int(round(total)) - int(round(right))]

@@ -77,6 +77,8 @@ def push(
         extras.append(f"pre-labelled by run {result.model_version}")
     if result.flagged:
         extras.append(f"{result.flagged} flagged, worst first")
+    if result.rules:
+        extras.append(f"{result.rules} label book rule{'s' if result.rules != 1 else ''} in the instructions")
     console.print(
         f"{total} tasks in project \"{result.title}\" (id {result.project_id}): {result.tasks_created} new, "
         f"{result.tasks_existing} already there, {result.predictions_added} pre-labels added"

@@ -32,6 +32,7 @@ _NIGHT = {"exposure": 0.88, "warm": -1.0}  # the night shift's lamps: a little d
 _SHIFTED_CAMERA = Camera(exposure=1.05, contrast=1.15, cast=(1.10, 1.0, 0.84), noise=0.028,
                          softness=2, gamma=0.85)
 _DEFECT_RATE_MIX = {"ok": 0.04, "scratch": 0.4, "dent": 0.08, "pit": 0.4, "discoloration": 0.08}
+_SHOTS_PER_PART = {1: 0.8, 2: 0.12, 3: 0.08}  # how many photos one physical part gets
 
 
 @dataclass
@@ -71,6 +72,8 @@ class _Item:
     camera: str
     shift: str
     scene: Scene
+    part: str = ""  # the physical part photographed (part_id)
+    shot: int = 0  # 0 = the part's first photo; 1, 2 = photographed again
 
 
 def _draw_items(rng: np.random.Generator, labels: list[str]) -> list[_Item]:
@@ -83,6 +86,29 @@ def _draw_items(rng: np.random.Generator, labels: list[str]) -> list[_Item]:
     return items
 
 
+def _assign_parts(rng: np.random.Generator, items: list[_Item]) -> None:
+    """Make some photos repeated shots of one part: same true label, same line, same surface.
+
+    Within each (label, line), photos are shuffled and dealt into parts of 1-3 photos; a
+    part's later photos take its first photo's scene (and are rendered with a new light,
+    see :func:`render`). Camera and shift stay each photo's own: a part is photographed
+    again at another station or time. ``part`` is named after the part's first photo.
+    """
+    sizes, odds = list(_SHOTS_PER_PART), np.array(list(_SHOTS_PER_PART.values()))
+    buckets: dict[tuple[str, str], list[_Item]] = {}
+    for it in items:
+        buckets.setdefault((it.label, it.line), []).append(it)
+    for key in sorted(buckets):
+        pool = [buckets[key][int(i)] for i in rng.permutation(len(buckets[key]))]
+        while pool:
+            shots = sorted(pool[: int(rng.choice(sizes, p=odds / odds.sum()))], key=lambda it: it.index)
+            pool = pool[len(shots):]
+            for shot, it in enumerate(shots):
+                it.part, it.shot = f"P{shots[0].index:04d}", shot
+                if shot:
+                    it.scene = shots[0].scene
+
+
 def _picture(item: _Item, size: int, camera: Camera | None = None,
              exposure: float = 1.0) -> Image.Image:
     night = item.shift == "night"
@@ -92,6 +118,7 @@ def _picture(item: _Item, size: int, camera: Camera | None = None,
         camera or CAMERAS[item.camera],
         exposure=exposure * (_NIGHT["exposure"] if night else 1.0),
         warm=_NIGHT["warm"] if night else 0.0,
+        shot=item.shot,
     )
     return Image.fromarray(pixels, mode="RGB")
 
@@ -134,8 +161,9 @@ def generate_demo(
     ----------
     out_dir : folder to write into; gets ``photos/<label>/part_NNNN.png`` (labelled by
         annotator "mira", one folder per class), ``labels_extra.csv`` (``file,label,
-        annotator,line,camera,shift``: every label of mira, tom and ana; ana labelled about
-        half of the images) and ``ground_truth.csv`` (``file,true_label,line,camera,shift,
+        annotator,line,camera,shift,part_id``: every label of mira, tom and ana; ana labelled
+        about half of the images; ``part_id`` names the physical part, photographed 1-3
+        times) and ``ground_truth.csv`` (``file,true_label,line,camera,shift,part_id,
         wrong_label,mira,tom,ana``). Paths in both CSVs are relative to ``out_dir``.
     per_class : images per true class (classes: ok, scratch, dent, pit, discoloration).
     seed : the same seed gives byte-identical files.
@@ -174,6 +202,9 @@ def generate_demo(
     truth = np.array(labels)
     # mean ~1: errors fall on hard images
     difficulty = 0.5 + np.array([it.scene.subtlety for it in items])
+    # parts after difficulty: how hard a photo is to label stays its own draw, so making some
+    # photos repeated shots of a part moves no label of the others
+    _assign_parts(np.random.default_rng([seed, 5]), items)
     given = {a: truth.copy() for a in ANNOTATORS}
     ana_labelled = np.zeros(n, dtype=bool)
     ana_labelled[rng.permutation(n)[: (n + 1) // 2]] = True
@@ -210,21 +241,21 @@ def generate_demo(
     labels_csv = root / "labels_extra.csv"
     with open(labels_csv, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["file", "label", "annotator", "line", "camera", "shift"])
+        writer.writerow(["file", "label", "annotator", "line", "camera", "shift", "part_id"])
         for it in items:
             for a in ANNOTATORS:
                 if labelled[a][it.index]:
                     label = given[a][it.index]
-                    writer.writerow([rel[it.index], label, a, it.line, it.camera, it.shift])
+                    writer.writerow([rel[it.index], label, a, it.line, it.camera, it.shift, it.part])
     truth_csv = root / "ground_truth.csv"
     with open(truth_csv, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        header = ["file", "true_label", "line", "camera", "shift", "wrong_label"]
+        header = ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label"]
         writer.writerow([*header, *ANNOTATORS])
         for it in items:
             i = it.index
             marks = [given[a][i] if labelled[a][i] else "" for a in ANNOTATORS]
-            writer.writerow([rel[i], truth[i], it.line, it.camera, it.shift, int(wrong[i]), *marks])
+            writer.writerow([rel[i], truth[i], it.line, it.camera, it.shift, it.part, int(wrong[i]), *marks])
 
     return DemoData(
         root=root,

@@ -290,11 +290,13 @@ def _rust(rng, X, Y, m):
 
 # -- the picture ----------------------------------------------------------------------
 def render(scene: Scene, size: int, camera: Camera, *, exposure: float = 1.0,
-           warm: float = 0.0) -> np.ndarray:
+           warm: float = 0.0, shot: int = 0) -> np.ndarray:
     """Render one picture as a ``(size, size, 3)`` uint8 array.
 
     ``exposure`` scales the scene light (the night shift runs a little darker),
-    ``warm`` shifts the lamp colour (+ warmer, - cooler).
+    ``warm`` shifts the lamp colour (+ warmer, - cooler). ``shot`` > 0 photographs the
+    same part again: the same surface and defect under a freshly drawn light (gradient,
+    vignette, raking-light angle, sheen) and sensor noise.
     """
     rng = np.random.default_rng(scene.seed)
     m = 2 * size
@@ -375,6 +377,8 @@ def render(scene: Scene, size: int, camera: Camera, *, exposure: float = 1.0,
     albedo = albedo + add3 * (1 + 2 * texture + blotch)[..., None]
 
     # light: exposure, a gradient across the part, vignette, raking-light shading, sheen
+    if shot:  # another photo of the same part: the surface above is the same, the light is not
+        rng = np.random.default_rng([scene.seed, shot])
     u = (xx / m) * 2 - 1
     v = (yy / m) * 2 - 1
     g_angle = rng.uniform(0, 2 * np.pi)

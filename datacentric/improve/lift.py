@@ -8,6 +8,9 @@ computed twice with the same folds, without and with the extra rows
 (``datacentric.model.cross_val_probs``: an extra row joins a fold's training
 part only when its parent does, and is never validated). Per-class recall and
 accuracy are compared seed by seed (paired), so split-to-split noise cancels.
+With ``groups`` (the part, lot or twin group of each real row, as the train run kept
+them), every split keeps a group on one side, so a fix is never measured on a photo
+whose sibling it trained on.
 
 The keep rule (:func:`keep_rule`): with per-seed differences ``d`` and their
 noise ``2·sd(d)/sqrt(seeds)``, a fix is kept when the target classes' mean
@@ -46,6 +49,14 @@ def _default_cross_val() -> CrossVal:
     from datacentric.model import cross_val_probs
 
     return cross_val_probs
+
+
+def _grouped(groups: Sequence[str] | None, rows: np.ndarray | None = None) -> dict:
+    """The ``groups=`` argument for a cross_val call on ``rows`` (nothing when ungrouped)."""
+    if groups is None:
+        return {}
+    names = np.asarray([str(g) for g in groups])
+    return {"groups": (names if rows is None else names[rows]).tolist()}
 
 
 @dataclass
@@ -136,14 +147,14 @@ def _summary(acc: np.ndarray, rec: np.ndarray, classes: Sequence[str]) -> Scores
 
 def baseline_scores(
     X: np.ndarray, y: np.ndarray, *, n_classes: int, seeds: int = 5, folds: int = 5, seed: int = 0,
-    cross_val: CrossVal | None = None,
+    cross_val: CrossVal | None = None, groups: Sequence[str] | None = None,
 ) -> Baseline:
-    """Accuracy and per-class recall over ``seeds`` fold splits, real rows only."""
+    """Accuracy and per-class recall over ``seeds`` fold splits, real rows only (``groups`` kept whole)."""
     cross_val = cross_val or _default_cross_val()
     seed_list = [seed + i for i in range(seeds)]
     acc, rec = [], []
     for s in seed_list:
-        a, r = _scores(cross_val(X, y, folds=folds, seed=s), y, n_classes)
+        a, r = _scores(cross_val(X, y, folds=folds, seed=s, **_grouped(groups)), y, n_classes)
         acc.append(a)
         rec.append(r)
     return Baseline(seeds=seed_list, folds=folds, accuracy=np.array(acc), recall=np.array(rec))
@@ -199,6 +210,7 @@ def measure_lift(
     cross_val: CrossVal | None = None,
     min_gain: float = 0.02,
     tolerance: float = 0.02,
+    groups: Sequence[str] | None = None,
 ) -> LiftResult:
     """Measure one fix: baseline vs with-fix, per-class recall and accuracy on the real rows.
 
@@ -212,16 +224,17 @@ def measure_lift(
     baseline : from :func:`baseline_scores` with the same seeds and folds (computed if None).
     cross_val : ``cross_val_probs``-compatible function (default ``datacentric.model``'s).
     min_gain, tolerance : fixed margins of :func:`keep_rule`.
+    groups : one name per real row; each group stays on one side of every split.
     """
     classes = list(classes)
     cross_val = cross_val or _default_cross_val()
     if baseline is None:
         baseline = baseline_scores(X, y, n_classes=len(classes), seeds=seeds, folds=folds, seed=seed,
-                                   cross_val=cross_val)
+                                   cross_val=cross_val, groups=groups)
     acc, rec = [], []
     for s in baseline.seeds:
         probs = cross_val(X, y, folds=baseline.folds, seed=s, extra_X=fix.X, extra_y=fix.y,
-                          extra_parent=fix.parent)
+                          extra_parent=fix.parent, **_grouped(groups))
         if probs.shape[0] != len(y):
             raise ValueError("cross_val returned probabilities for rows other than the real ones")
         a, r = _scores(probs, y, len(classes))
@@ -273,9 +286,9 @@ class LearningCurve:
 
 def learning_curve(
     X: np.ndarray, y: np.ndarray, target: int, *, classes: Sequence[str], seeds: int = 3, folds: int = 5,
-    seed: int = 0, cross_val: CrossVal | None = None,
+    seed: int = 0, cross_val: CrossVal | None = None, groups: Sequence[str] | None = None,
 ) -> LearningCurve:
-    """Measure recall of class ``target`` with 1/4, 1/2, 3/4 and all of its real images."""
+    """Measure recall of class ``target`` with 1/4, 1/2, 3/4 and all of its real images (``groups`` kept whole)."""
     cross_val = cross_val or _default_cross_val()
     members = np.flatnonzero(y == target)
     others = np.flatnonzero(y != target)
@@ -289,7 +302,8 @@ def learning_curve(
             rng = np.random.default_rng(seed + 1000 * i + count)
             keep = np.sort(np.concatenate([others, rng.choice(members, size=count, replace=False)]))
             ys = y[keep]
-            probs = cross_val(X[keep], ys, folds=max(2, min(folds, count)), seed=seed + i)
+            probs = cross_val(X[keep], ys, folds=max(2, min(folds, count)), seed=seed + i,
+                              **_grouped(groups, keep))
             rows = ys == target
             values.append(float((probs[rows].argmax(1) == target).mean()))
         means.append(float(np.mean(values)))

@@ -243,6 +243,13 @@ def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
                  image_size=proj.config.image_size)
 
 
+def _groups(proj: Project, data, X: np.ndarray) -> list[str] | None:
+    """The groups the measurement folds keep whole: the train run's (parts, twins), else X's twins."""
+    from datacentric.model.grouping import project_groups
+
+    return project_groups(proj, data, X)
+
+
 def _cross_val():
     """The probe's cross-validation (it runs on one BLAS thread itself)."""
     from datacentric.model import cross_val_probs
@@ -294,8 +301,9 @@ def improve_project(
     cross_val = _cross_val()
     X = _embed(proj, data.paths)
     y = data.labels
+    groups = _groups(proj, data, X)
     baseline = baseline_scores(X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed,
-                               cross_val=cross_val)
+                               cross_val=cross_val, groups=groups)
     if classes:
         targets = list(classes)
     else:
@@ -353,7 +361,7 @@ def improve_project(
                       details={"generator": cand.generator, "images": len(cand.paths),
                                "folder": str(cand.paths[0].parent) if cand.paths else None})
             lift = measure_lift(X, y, fix, classes=names, target_classes=[target], baseline=baseline,
-                                cross_val=cross_val)
+                                cross_val=cross_val, groups=groups)
             results.append(lift)
             candidates[cand.name] = cand
             if lift.kept and (best is None or lift.gain[target] > best[0]):
@@ -361,7 +369,7 @@ def improve_project(
         if best is not None:
             kept[target] = best[1].name
         curves[target] = learning_curve(X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed,
-                                        cross_val=cross_val)
+                                        cross_val=cross_val, groups=groups)
     recipes_saved: list[Path] = []
     materialised = 0
     for target, name in kept.items():

@@ -7,9 +7,10 @@ and every request has a short timeout, so a sync never hangs.
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,12 @@ import httpx
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["Connection", "connect", "label_config"]
+__all__ = ["Connection", "connect", "instructions", "label_config", "rules_section"]
 
 FROM_NAME = "label"  # the <Choices> control
 TO_NAME = "image"  # the <Image> object; task data key holding the image URL
+RULES_START = "<!-- datacentric labelbook rules -->"  # our part of the project's instructions
+RULES_END = "<!-- /datacentric labelbook rules -->"
 
 
 def label_config(classes: list[str]) -> str:
@@ -38,6 +41,35 @@ def label_config(classes: list[str]) -> str:
         "  </Choices>\n"
         "</View>"
     )
+
+
+def rules_section(rules: Iterable[tuple[str, str, str]]) -> str:
+    """The label book's rules as an HTML block for the project's instructions ("" without rules).
+
+    ``rules`` are ``(class_a, class_b, rule)``; they are listed by class pair.
+
+    >>> rules_section([("pit", "scratch", "longer than 2 mm is a scratch")]).splitlines()[2]
+    '<li><b>pit vs scratch</b>: longer than 2 mm is a scratch</li>'
+    """
+    items = sorted((a, b, text) for a, b, text in rules)
+    if not items:
+        return ""
+    lines = [f"<li><b>{html.escape(a)} vs {html.escape(b)}</b>: {html.escape(text)}</li>" for a, b, text in items]
+    return "\n".join([RULES_START, "<h3>Labelling rules (label book)</h3><ul>", *lines, "</ul>", RULES_END])
+
+
+def instructions(existing: str | None, section: str) -> str:
+    """The project's instructions with our rules ``section`` put in place of the last push's.
+
+    Whatever else the instructions say (written in Label Studio) is kept as it is.
+    """
+    text = existing or ""
+    start, end = text.find(RULES_START), text.find(RULES_END)
+    if start >= 0 and end > start:
+        before, after = text[:start].rstrip("\n"), text[end + len(RULES_END):].lstrip("\n")
+    else:
+        before, after = text.rstrip("\n"), ""
+    return "\n".join(part for part in (before, section, after) if part)
 
 
 def config_classes(config: str) -> list[str]:

@@ -32,8 +32,10 @@ from datacentric.labelstudio.client import (
     Connection,
     config_classes,
     connect,
+    instructions,
     label_config,
     normalize_url,
+    rules_section,
 )
 from datacentric.progress import track
 from datacentric.project import ImageRecord, Project, Run
@@ -62,6 +64,7 @@ class PushResult:
     model_version: str | None = None  # train run used for pre-labels
     audit_run: str | None = None  # audit run used for flags
     project_created: bool = False
+    rules: int = 0  # label book rules in the project's instructions
 
 
 @dataclass
@@ -133,6 +136,7 @@ def _push(conn: Connection, proj: Project, title: str | None, only_flagged: bool
         if any(c not in known for c in classes):
             merged = known + [c for c in classes if c not in known]
             conn.sdk.projects.update(id=pid, label_config=label_config(merged))
+        rules = _show_rules(conn, proj, pid, info.expert_instruction)
     existing = _existing_tasks(conn, pid)  # image hash -> {id, data, versions}
     run, probs = _pre_labels(proj, records)
     labels = proj.current_labels()
@@ -190,7 +194,19 @@ def _push(conn: Connection, proj: Project, title: str | None, only_flagged: bool
         uploaded=uploaded, predictions_added=predictions,
         flagged=sum(1 for r in records if r.id in flags),
         model_version=run.id if run is not None else None, audit_run=audit_run, project_created=created,
+        rules=rules,
     )
+
+
+def _show_rules(conn: Connection, proj: Project, pid: int, existing: str | None) -> int:
+    """Put the label book's rules in force into the project's instructions; how many there are."""
+    from datacentric.labelbook.book import rules_in_force
+
+    rules = [(r.a, r.b, r.text) for r in rules_in_force(proj).values()]
+    wanted = instructions(existing, rules_section(rules))
+    if wanted != (existing or ""):
+        conn.sdk.projects.update(id=pid, expert_instruction=wanted, **({"show_instruction": True} if rules else {}))
+    return len(rules)
 
 
 def _import_batch(conn: Connection, pid: int, tasks: list[dict]) -> list[int]:

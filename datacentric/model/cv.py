@@ -341,6 +341,7 @@ def cross_val_probs(
     extra_X: np.ndarray | None = None,
     extra_y: np.ndarray | None = None,
     extra_parent: Sequence[int] | None = None,
+    groups: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Out-of-sample probabilities (N, K) for N real rows from a K-fold linear probe.
 
@@ -356,6 +357,8 @@ def cross_val_probs(
         Training-only rows (augmented/synthetic) and the index of each one's parent
         real row (-1 = none). An extra row trains a fold only when its parent is in
         that fold's training part; extra rows are never validated.
+    groups
+        One name per real row: each group stays on one side of every split (see :func:`plan_folds`).
 
     Examples
     --------
@@ -365,5 +368,5 @@ def cross_val_probs(
     """
     return cross_validate(
         X, y, folds=folds, seed=seed, repeats=repeats,
-        extra_X=extra_X, extra_y=extra_y, extra_parent=extra_parent,
+        extra_X=extra_X, extra_y=extra_y, extra_parent=extra_parent, groups=groups,
     ).probs

@@ -11,8 +11,9 @@ A "train" run folder holds:
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
 recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params,
-model_bytes; with ``group_by``, also group_by, groups and ungrouped_cv_accuracy (what plain
-stratified folds report on the same images: the gap is the leak the groups closed).
+model_bytes, twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
+also group_by, groups and ungrouped_cv_accuracy (what plain stratified folds report on the
+same images: the gap is the leak the groups closed). ``oof.npz`` then stores each image's group.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.runs import OutOfFold, write_oof
 from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate, default_repeats, run_folds
+from datacentric.model.grouping import split_groups
 
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
 
@@ -57,6 +59,7 @@ class TrainResult:
     classes: list[str] = field(default_factory=list)
     group_by: str | None = None  # the metadata column that kept groups together in CV
     ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
+    twin_pairs: int = 0  # near-duplicate pairs kept in one fold
     report: Path | None = None  # runs/<id>/report.html: per-class bars and the confusion matrix
 
 
@@ -92,6 +95,7 @@ def train(
     device: str | None = None,
     exclude: Iterable[str] = (),
     group_by: str | None = None,
+    twins: bool = True,
 ) -> TrainResult:
     """Cross-validate and train a classifier on a project's labelled images; store a "train" run.
 
@@ -122,6 +126,9 @@ def train(
     group_by
         A metadata column (part id, lot, capture session): every image of one value stays
         on one side of every CV split, so no part is validated by a model that saw it.
+    twins
+        Keep the pairs the audit calls near-duplicates in one fold too (they validate each
+        other otherwise); their groups join ``group_by``'s.
     """
     if mode not in MODES:
         raise DatacentricError(f"unknown mode '{mode}' (choose probe or finetune)", "train")
@@ -140,7 +147,10 @@ def train(
         raise DatacentricError(f"need at least 2 labelled real images to train, found {len(real)}", project.root)
     if len(np.unique(real.labels)) < 2:
         raise DatacentricError("need labelled images of at least 2 classes to train", project.root)
-    groups = _groups(real, group_by, project.root) if group_by else None
+    values = _groups(real, group_by, project.root) if group_by else None
+    X = _embed_real(project, real, backbone, pretrained) if (twins or mode == "probe") else None
+    split = split_groups(real.ids, column=group_by, values=values, embeddings=X if twins else None)
+    groups = split.names
     everything = project.dataset(None).without(exclude)
     index = {image_id: i for i, image_id in enumerate(real.ids)}
     extra = [i for i, o in enumerate(everything.origin) if o != "real"]
@@ -153,6 +163,7 @@ def train(
               "image_size": project.config.image_size, "pretrained": pretrained, "excluded": exclude}
     if group_by:
         config["group_by"] = group_by
+    config["twins"] = twins
     if mode == "probe":
         config["C"] = C
     else:
@@ -164,7 +175,7 @@ def train(
         if mode == "probe":
             cv, module, data_cfg = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
                                           folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C,
-                                          groups=groups)
+                                          groups=groups, X=X)
         else:
             cv, module, data_cfg = _finetune(project, real, extra_paths, extra_y, extra_parent, backbone,
                                              folds=folds, seed=seed, repeats=repeats, pretrained=pretrained,
@@ -175,7 +186,7 @@ def train(
         model_bytes = save_classifier(module, run.dir / "model.pt", classes=classes, backbone=backbone,
                                       data_config=data_cfg, mode=mode)
         write_oof(run.dir, OutOfFold(ids=list(real.ids), labels=real.labels, probs=cv.probs,
-                                     classes=classes, folds=cv.assignments))
+                                     classes=classes, folds=cv.assignments, groups=groups))
     except BaseException:
         project.finish_run(run, {"error": "training failed"}, status="failed")
         raise
@@ -186,6 +197,7 @@ def train(
         folds=cv.folds, repeats=cv.repeats, params=sum(p.numel() for p in module.parameters()),
         model_bytes=model_bytes, ids=list(real.ids), labels=real.labels, probs=cv.probs, classes=classes,
         group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
+        twin_pairs=split.twin_pairs,
     )
     try:
         from datacentric.model.report import write_train_report
@@ -200,10 +212,10 @@ def train(
         "seconds": round(result.seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3),
         "backbone": backbone, "mode": mode, "folds": cv.folds, "repeats": cv.repeats,
         "params": result.params, "model_bytes": model_bytes, "n_images": len(real), "n_extra": len(extra),
-        **cv.extra,
+        "twin_pairs": split.twin_pairs, **cv.extra,
     }
     if groups is not None:
-        metrics.update(group_by=group_by, groups=len(set(groups)))
+        metrics.update(group_by=group_by, groups=split.count)
     result.run = project.finish_run(run, metrics)
     return result
 
@@ -223,8 +235,16 @@ def _groups(real, column: str, where) -> list[str]:
     return [str(v) for v in values]
 
 
+def _embed_real(project, real, backbone: str, pretrained: bool) -> np.ndarray:
+    """Cached embeddings of the labelled real images (for the probe and the twin check)."""
+    from datacentric.model.embeddings import embed
+
+    return embed(real.paths, ids=real.ids, backbone=backbone, cache_dir=project.cache_dir,
+                 pretrained=pretrained, image_size=project.config.image_size)
+
+
 def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone, *,
-           folds, seed, repeats, pretrained, C, groups=None):
+           folds, seed, repeats, pretrained, C, groups=None, X=None):
     import torch
 
     from datacentric.model.backbone import create_backbone, data_config
@@ -232,7 +252,7 @@ def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbon
 
     common = dict(backbone=backbone, cache_dir=project.cache_dir, pretrained=pretrained,
                   image_size=project.config.image_size)
-    X = embed(real.paths, ids=real.ids, **common)
+    X = _embed_real(project, real, backbone, pretrained) if X is None else X
     extra_X = embed(extra_paths, ids=extra_ids, **common) if extra_paths else None
     k = len(real.classes)
     common_cv = dict(folds=folds, seed=seed, repeats=repeats, extra_X=extra_X, extra_y=extra_y,

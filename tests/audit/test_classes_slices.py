@@ -73,3 +73,28 @@ def test_equal_slices_rarely_flagged():
         metadata = [{"line": str(i % 3), "camera": "AB"[i % 2]} for i in range(300)]
         alarms += any(s.weak for s in slice_accuracy(correct, metadata, alpha=0.05))
     assert alarms <= 6
+
+
+def test_grouped_slice_test_counts_each_part_once():
+    """Four shots each of three badly lit parts are three failures, not twelve."""
+    rng = np.random.default_rng(1)
+    n = 60
+    part = [f"p{i // 4}" for i in range(n)]  # 15 parts, 4 shots each
+    camera = np.where(np.arange(n) < 12, "B", "A")  # camera B saw parts p0-p2 only
+    correct = np.where(camera == "B", False, rng.random(n) < 0.9)
+    metadata = [{"camera": c} for c in camera]
+    plain = {s.value: s for s in slice_accuracy(correct, metadata, min_size=10)}
+    assert plain["B"].weak and plain["B"].tested
+    grouped = {s.value: s for s in slice_accuracy(correct, metadata, min_size=10, groups=part)}
+    assert grouped["B"].groups == 3 and grouped["A"].groups == 12
+    assert not grouped["B"].tested and not grouped["B"].weak  # 3 parts are too few to judge
+    assert grouped["B"].n == 12 and grouped["B"].accuracy == 0.0  # still reported per image
+
+
+def test_groups_of_one_image_change_nothing():
+    rng = np.random.default_rng(2)
+    correct = rng.random(120) < 0.8
+    metadata = [{"camera": "AB"[i % 2], "line": str(i % 3)} for i in range(120)]
+    plain = slice_accuracy(correct, metadata)
+    alone = slice_accuracy(correct, metadata, groups=[str(i) for i in range(120)])
+    assert [(s.value, s.p_value, s.weak) for s in plain] == [(s.value, s.p_value, s.weak) for s in alone]

@@ -49,8 +49,9 @@ def test_counts_per_class_and_folders(demo):
 def test_csv_columns_and_rows(demo):
     extra = read_rows(demo.labels_csv)
     truth = read_rows(demo.ground_truth_csv)
-    assert list(extra[0]) == ["file", "label", "annotator", "line", "camera", "shift"]
-    assert list(truth[0]) == ["file", "true_label", "line", "camera", "shift", "wrong_label", *ANNOTATORS]
+    assert list(extra[0]) == ["file", "label", "annotator", "line", "camera", "shift", "part_id"]
+    assert list(truth[0]) == ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label",
+                              *ANNOTATORS]
     assert len(truth) == 40
     per_annotator = Counter(r["annotator"] for r in extra)
     assert per_annotator["mira"] == per_annotator["tom"] == 40
@@ -64,7 +65,8 @@ def test_csv_columns_and_rows(demo):
     by_file = {r["file"]: r for r in truth}
     for row in extra:
         t = by_file[row["file"]]
-        assert (row["line"], row["camera"], row["shift"]) == (t["line"], t["camera"], t["shift"])
+        assert (row["line"], row["camera"], row["shift"], row["part_id"]) == (
+            t["line"], t["camera"], t["shift"], t["part_id"])
         assert t[row["annotator"]] == row["label"]
     assert {r["camera"] for r in truth} == {"A", "B"}
 
@@ -123,3 +125,29 @@ def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(DatacentricError, match=message):
         generate_demo(tmp_path / "d", **kwargs)
     assert not (tmp_path / "d").exists()
+
+
+def test_some_parts_are_photographed_several_times(tmp_path):
+    """part_id: repeated shots of one part share its true label and line, and show the same surface."""
+    import numpy as np
+    from PIL import Image
+
+    demo = generate_demo(tmp_path / "d", per_class=12, seed=3, image_size=32)
+    truth = read_rows(demo.ground_truth_csv)
+    parts: dict[str, list[dict]] = {}
+    for row in truth:
+        parts.setdefault(row["part_id"], []).append(row)
+    sizes = Counter(len(rows) for rows in parts.values())
+    assert set(sizes) <= {1, 2, 3} and sizes[1] > len(parts) / 2 and sizes[2] + sizes[3] >= 3
+    for rows in parts.values():
+        assert len({(r["true_label"], r["line"]) for r in rows}) == 1
+    pixels = {r["file"]: np.asarray(Image.open(demo.root / r["file"]), dtype=float) for r in truth}
+
+    def gap(a: dict, b: dict) -> float:
+        return float(np.abs(pixels[a["file"]] - pixels[b["file"]]).mean())
+
+    shots = [rows for rows in parts.values() if len(rows) > 1]
+    strangers = [(truth[i], truth[i + 1]) for i in range(0, 20, 2)
+                 if truth[i]["part_id"] != truth[i + 1]["part_id"]]
+    assert all(0 < gap(rows[0], rows[1]) for rows in shots)  # a new photo, not a copy
+    assert np.median([gap(r[0], r[1]) for r in shots]) < np.median([gap(a, b) for a, b in strangers])

@@ -91,3 +91,41 @@ def test_cli_prints_the_evidence(trained):
     out = CliRunner().invoke(app, ["retrain", str(trained.root), "--json"])
     data = json.loads(out.stdout)
     assert {"promoted", "champion", "challenger", "delta", "tolerance", "mcnemar_p"} <= set(data)
+
+
+def test_holdout_takes_whole_groups_stratified():
+    import numpy as np
+
+    from datacentric.retrain import holdout_groups
+
+    labels = np.repeat([0, 1, 2], 30)
+    groups = [f"part{i // 3}" for i in range(90)]  # three shots of each part
+    ids = [f"img{i}" for i in range(90)]
+    chosen = set(holdout_groups(ids, labels, groups, seed=0))
+    for g in set(groups):
+        inside = {ids[i] in chosen for i in range(90) if groups[i] == g}
+        assert len(inside) == 1  # a part is wholly in or wholly out
+    per_class = np.bincount([labels[ids.index(i)] for i in chosen], minlength=3)
+    assert per_class.tolist() == [6, 6, 6]  # 20% of each class, in whole parts
+    one_part = holdout_groups(ids[:6], labels[:6] * 0, ["a"] * 3 + ["b"] * 3, seed=0)
+    assert len(one_part) == 3  # half the class at most: the second part stays in training
+
+
+def test_golden_set_keeps_the_parts_the_champion_grouped(untrained, tmp_path):
+    from datacentric.importers import import_path
+    from datacentric.model import train
+
+    records = sorted(untrained.images(), key=lambda r: r.path.name)
+    rows = ["file,label,part_id"] + [f"{r.path},{untrained.labels()[r.id]},p{k // 2}" for k, r in
+                                     enumerate(records)]
+    (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
+    import_path(untrained, tmp_path / "parts.csv", annotator="mira")
+    train(untrained, mode="probe", repeats=1, group_by="part_id")
+    gold = set(golden_set(untrained).ids)
+    part = {r.id: r.metadata["part_id"] for r in untrained.images()}
+    golden_parts = {part[i] for i in gold}
+    assert gold == {i for i, p in part.items() if p in golden_parts}  # both shots of a golden part
+    assert len(gold) == 6
+    decision = retrain(untrained)
+    challenger = untrained.run(decision.champion_after if decision.promoted else decision.challenger.run_id)
+    assert challenger.config["group_by"] == "part_id"  # the challenger splits the same way

@@ -92,3 +92,25 @@ def test_learning_curve_rises_with_more_real_images():
     assert curve.counts[0] < curve.counts[-1] == 24
     assert curve.b > 0
     assert curve.predict(48) >= curve.predict(24)
+
+
+def repeated_shots(seed: int = 0):
+    """Every part photographed 3 times; its label is part noise: only a sibling shot gives it away."""
+    rng = np.random.default_rng(seed)
+    parts = rng.normal(size=(30, 100))
+    y = np.repeat(rng.integers(0, 2, 30), 3)
+    X = np.repeat(parts, 3, axis=0) + rng.normal(0, 0.05, (90, 100))
+    return X, y, [f"p{i // 3}" for i in range(90)]
+
+
+def test_measurement_folds_keep_each_part_on_one_side():
+    X, y, groups = repeated_shots()
+    plain = baseline_scores(X, y, n_classes=2, seeds=2, folds=5)
+    grouped = baseline_scores(X, y, n_classes=2, seeds=2, folds=5, groups=groups)
+    assert plain.accuracy.mean() > 0.9 and grouped.accuracy.mean() < 0.75  # the leak is closed
+    fix = Fix("copies", "augment", X[:6] + 0.01, y[:6], np.arange(6))
+    lift = measure_lift(X, y, fix, classes=["a", "b"], target_classes=["a"], seeds=2, folds=5, groups=groups)
+    assert lift.before.accuracy == pytest.approx(grouped.accuracy.mean(), abs=1e-3)
+    assert lift.after.accuracy < 0.75  # measured on grouped folds too
+    curve = learning_curve(X, y, 0, classes=["a", "b"], seeds=1, folds=5, groups=groups)
+    assert max(curve.recall) < 0.9

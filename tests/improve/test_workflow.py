@@ -154,3 +154,46 @@ def test_improve_refuses_an_unknown_class_before_embedding_anything(defect_proje
     with pytest.raises(DatacentricError, match="unknown class okk"):
         improve_project(defect_project, classes=["okk"], budget=4, seeds=2, folds=3)
     assert defect_project.latest_run("improve") is None
+
+
+def test_improve_measures_on_the_folds_of_the_train_runs_groups(defect_project, fake_model, monkeypatch):
+    from datacentric.improve import workflow
+
+    seen = []
+
+    def spy(X, y, **kw):
+        seen.append(kw.pop("groups", None))
+        return fake_cross_val(X, y, **kw)
+
+    n = len(defect_project.dataset("real"))
+    parts = [f"part{i // 2}" for i in range(n)]
+    monkeypatch.setattr(workflow, "_cross_val", lambda: spy)
+    monkeypatch.setattr(workflow, "_groups", lambda proj, data, X: parts)
+    improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3, generators=["copy_paste"],
+                    materialise=False)
+    full = [g for g in seen if g is not None and len(g) == n]
+    assert seen and all(g is not None for g in seen)  # baseline, every fix and the learning curve
+    assert full and all(g == parts for g in full)
+
+
+def test_improve_groups_come_from_the_train_run(tmp_path):
+    """The groups improve splits by are the ones the train run stored (its --group-by parts)."""
+    from datacentric.importers import import_path
+    from datacentric.improve import workflow
+    from datacentric.model import train
+    from datacentric.project import Project
+    from tests.model.conftest import TINY, make_images
+
+    images = make_images(tmp_path / "photos", {"red": 6, "green": 6})
+    proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)
+    proj.config.image_size, proj.config.folds = 32, 3
+    proj.save_config()
+    import_path(proj, tmp_path / "photos", annotator="mira")
+    rows = ["file,label,part_id"] + [f"{p},{label},{label}-{i // 2}" for label, paths in images.items()
+                                     for i, p in enumerate(paths)]
+    (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
+    import_path(proj, tmp_path / "parts.csv", annotator="mira")
+    train(proj, mode="probe", repeats=1, group_by="part_id")
+    data = proj.dataset("real")
+    assert workflow._groups(proj, data, None) == [m["part_id"] for m in data.metadata]
+    proj.close()

@@ -35,3 +35,44 @@ def test_the_token_is_no_command_line_argument():
     out = CliRunner().invoke(app, ["labelstudio", "push", "--help"])
     assert out.exit_code == 0 and "--token-env" in out.output
     assert "--token " not in out.output and "--api-key" not in out.output
+
+
+def test_rules_become_an_escaped_instructions_section_listed_by_pair():
+    from datacentric.labelstudio.client import RULES_END, RULES_START, rules_section
+
+    section = rules_section([("scratch", "pit", "a <2 mm mark & round is a pit"), ("dent", "ok", "any dip")])
+    assert section.startswith(RULES_START) and section.endswith(RULES_END)
+    assert section.index("dent vs ok") < section.index("scratch vs pit")
+    assert "a &lt;2 mm mark &amp; round is a pit" in section and "<2 mm" not in section
+    assert rules_section([]) == ""
+
+
+def test_instructions_replace_only_our_section_and_keep_the_teams_text():
+    from datacentric.labelstudio.client import instructions, rules_section
+
+    first = rules_section([("pit", "scratch", "longer than 2 mm is a scratch")])
+    mine = instructions("<p>Zoom in before you decide.</p>", first)
+    assert mine.startswith("<p>Zoom in before you decide.</p>") and "longer than 2 mm" in mine
+    newer = rules_section([("pit", "scratch", "longer than 3 mm is a scratch")])
+    again = instructions(mine + "\n<p>Ask Tom.</p>", newer)
+    assert "3 mm" in again and "2 mm" not in again and again.count("Labelling rules") == 1
+    assert "Zoom in" in again and again.endswith("<p>Ask Tom.</p>")
+    assert instructions(again, "") == "<p>Zoom in before you decide.</p>\n<p>Ask Tom.</p>"  # rules gone
+    assert instructions(None, first) == first and instructions(first, first) == first
+
+
+def test_push_updates_the_instructions_only_when_the_rules_changed(small_project):
+    from types import SimpleNamespace
+
+    from datacentric.labelbook import add_rule
+    from datacentric.labelstudio.sync import _show_rules
+
+    calls = []
+    conn = SimpleNamespace(sdk=SimpleNamespace(projects=SimpleNamespace(update=lambda **kw: calls.append(kw))))
+    assert _show_rules(conn, small_project, 7, "<p>ours</p>") == 0 and calls == []  # no rules, nothing sent
+    add_rule(small_project, "pit vs scratch: longer than 2 mm is a scratch")
+    assert _show_rules(conn, small_project, 7, "<p>ours</p>") == 1
+    assert calls[0]["id"] == 7 and calls[0]["show_instruction"] is True
+    assert calls[0]["expert_instruction"].startswith("<p>ours</p>") and "2 mm" in calls[0]["expert_instruction"]
+    _show_rules(conn, small_project, 7, calls[0]["expert_instruction"])
+    assert len(calls) == 1  # already there: no second update

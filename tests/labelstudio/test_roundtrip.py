@@ -128,3 +128,20 @@ def test_prelabels_and_flags_sort_first_without_duplicates(small_project, ls_ser
 
     only = push(proj, ls_server.url, ls_server.token, title=title + " flagged", only_flagged=True)
     assert [t.data["image_hash"] for t in _tasks(sdk, only.project_id)] == [scratch2, pit1]
+
+
+def test_push_puts_the_label_book_rules_in_the_instructions(small_project, ls_server, sdk, title):
+    from datacentric.labelbook import add_rule
+
+    add_rule(small_project, "pit vs scratch: longer than 2 mm is a scratch")
+    result = push(small_project, ls_server.url, ls_server.token, title=title)
+    assert result.rules == 1
+    info = sdk.projects.get(id=result.project_id)
+    assert "<b>pit vs scratch</b>: longer than 2 mm is a scratch" in info.expert_instruction
+    assert info.show_instruction is True
+    sdk.projects.update(id=result.project_id, expert_instruction="<p>Zoom in first.</p>\n" + info.expert_instruction)
+    add_rule(small_project, "scratch vs pit: longer than 3 mm is a scratch")  # the newer rule wins
+    push(small_project, ls_server.url, ls_server.token, title=title)
+    text = sdk.projects.get(id=result.project_id).expert_instruction
+    assert text.startswith("<p>Zoom in first.</p>")  # the team's own instructions are kept
+    assert "longer than 3 mm" in text and "longer than 2 mm" not in text

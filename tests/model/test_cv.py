@@ -181,3 +181,21 @@ def test_repeated_shots_flatter_plain_folds_and_groups_close_the_leak():
 def test_groups_that_cannot_fill_the_folds_are_refused(groups, message):
     with pytest.raises(DatacentricError, match=message):
         plan_folds(np.array([0, 1, 0, 1, 0, 1]), folds=3, groups=groups)
+
+
+def test_merge_groups_joins_twins_across_parts_transitively():
+    from datacentric.model.grouping import merge_groups
+
+    parts = ["b", "b", "c", "d", "a", "e"]
+    assert merge_groups(6, [(1, 2), (3, 4)], parts) == ["b", "b", "b", "a", "a", "e"]
+    assert merge_groups(3, []) == ["0", "1", "2"]
+
+
+def test_run_groups_places_new_images_with_their_stored_part():
+    from datacentric.model.grouping import run_groups
+
+    stored = {"i1": "p1", "i2": "p1", "i3": "p3"}  # p2 was merged into p1 by a twin
+    meta = [{"part": "p1"}, {"part": "p2"}, {"part": "p3"}, {"part": "p2"}, {"part": "p9"}, {}]
+    ids = ["i1", "i2", "i3", "new1", "new2", "new3"]
+    assert run_groups(stored, ids, meta, "part") == ["p1", "p1", "p3", "p1", "p9", "new3"]
+    assert run_groups({}, ids, meta, None) is None

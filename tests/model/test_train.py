@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from datacentric.errors import DatacentricError
 from datacentric.importers import import_path
@@ -203,3 +204,61 @@ def test_audit_names_the_gap_that_grouping_closed(project, images, tmp_path: Pat
     line = next(s for s in audit.summary if "kept each part_id" in s)
     assert f"plain folds report {result.ungrouped_cv_accuracy:.2f}" in line
     assert audit.counts["group_by"] == "part_id"
+
+
+def _add_twins(project, images, tmp_path: Path, count: int = 1) -> list[tuple[Path, Path]]:
+    """Re-import ``count`` images per class as near-identical copies (one pixel changed)."""
+    pairs = []
+    for label, paths in images.items():
+        for path in paths[:count]:
+            pixels = np.array(Image.open(path))
+            pixels[0, 0] = 255 - pixels[0, 0]
+            twin = tmp_path / "twins" / label / f"twin_{path.name}"
+            twin.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels).save(twin)
+            pairs.append((path, twin))
+    import_path(project, tmp_path / "twins", annotator="mira")
+    return pairs
+
+
+def _same_fold(run, project, pairs) -> list[bool]:
+    oof = np.load(run.dir / "oof.npz")
+    row = {image_id: i for i, image_id in enumerate(oof["ids"])}
+    by_path = {str(r.path.name): r.id for r in project.images()}
+    folds = oof["folds"]
+    return [bool(np.all(folds[:, row[by_path[a.name]]] == folds[:, row[by_path[b.name]]])) for a, b in pairs]
+
+
+def test_near_duplicate_twins_share_a_fold_and_are_counted(project, images, tmp_path: Path):
+    pairs = _add_twins(project, images, tmp_path)
+    result = train(project, mode="probe", repeats=3)
+    assert all(_same_fold(result.run, project, pairs))
+    assert result.twin_pairs == result.run.metrics["twin_pairs"] >= len(pairs)
+    groups = list(np.load(result.run.dir / "oof.npz")["groups"])
+    assert len(set(groups)) == len(groups) - result.twin_pairs  # each pair is one group, the rest alone
+    plain = train(project, mode="probe", repeats=3, twins=False)
+    assert plain.run.metrics["twin_pairs"] == 0 and "groups" not in np.load(plain.run.dir / "oof.npz")
+    assert not all(_same_fold(plain.run, project, pairs))  # plain folds split twins (the leak)
+
+
+def test_twins_join_the_group_by_groups(project, images, tmp_path: Path):
+    _with_parts(project, images, tmp_path)
+    pairs = _add_twins(project, images, tmp_path)
+    rows = ["file,label,part_id"] + [f"{b},{b.parent.name},twin-{i}" for i, (_, b) in enumerate(pairs)]
+    (tmp_path / "twin_parts.csv").write_text("\n".join(rows) + "\n")
+    import_path(project, tmp_path / "twin_parts.csv", annotator="mira")
+    result = train(project, mode="probe", group_by="part_id")
+    assert all(_same_fold(result.run, project, pairs))
+    assert result.run.metrics["groups"] == 12  # each twin joined its original's part
+
+
+def test_audit_counts_twins_kept_together(project, images, tmp_path: Path):
+    from datacentric.audit import find_issues
+
+    _add_twins(project, images, tmp_path)
+    result = train(project, mode="probe")
+    audit = find_issues(project, report=False)
+    assert audit.counts["twin_pairs_kept_together"] == result.twin_pairs >= 3
+    line = next(s for s in audit.summary if "near-duplicate pair" in s)
+    assert "kept 3 near-duplicate pairs on one side" in line
+    assert not any(d.leaks_across_folds for d in audit.near_duplicates)
