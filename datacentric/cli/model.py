@@ -54,7 +54,7 @@ def train(
             "per_class": result.per_class, "seconds": round(result.seconds, 3),
             "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
             "group_by": result.group_by, "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
-            "report": result.report,
+            "twin_pairs": result.twin_pairs, "report": result.report,
         })
         return
     from rich.table import Table
@@ -71,8 +71,12 @@ def train(
         f"{result.backbone} · {result.seconds:.1f} s"
     )
     if result.ungrouped_cv_accuracy is not None:
+        from datacentric.words import plural
+
+        kept = [f"each {result.group_by}"] * bool(result.group_by)
+        kept += [plural(result.twin_pairs, "near-duplicate pair")] * bool(result.twin_pairs)
         console.print(
-            f"folds keep each {result.group_by} together; plain folds would report "
+            f"folds keep {' and '.join(kept)} together; plain folds would report "
             f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
             f"the leak that grouping closes)", markup=False)
     console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})", markup=False)
