@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import shlex
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,7 @@ from scipy import stats
 from datacentric.drift._detector import DriftDetector
 from datacentric.drift._mix import N_RESAMPLES, class_mix_test
 from datacentric.drift._full import DriftCheck
+from datacentric.drift._groups import MIN_GROUP, GroupVerdict, group_images, score_groups
 from datacentric.drift._stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
@@ -79,6 +81,10 @@ class DriftResult:
     changes: list[str] = field(default_factory=list)  # words for every changed statistic / class, strongest first
     embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
     pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
+    # with --per / --window: {per, window, metadata} and one GroupVerdict (as a dict) per group;
+    # drift and p_value are then the groups' (any group drifts; smallest Holm-adjusted p-value)
+    grouping: dict = field(default_factory=dict)
+    groups: list[dict] = field(default_factory=list)
 
 
 def check_drift(
@@ -92,6 +98,9 @@ def check_drift(
     seed: int | None = None,
     pixel_stats: bool = True,
     class_mix: bool = True,
+    per: Sequence[str] = (),
+    window: str | None = None,
+    metadata: Path | str | None = None,
 ) -> DriftResult:
     """Test whether the images under ``folder`` drift from the project's training images.
 
@@ -114,6 +123,10 @@ def check_drift(
     class_mix
         Also test the predicted class mix (default). False: it is reported as evidence only.
         With both False the embedding test alone decides, at alpha.
+    per, window, metadata
+        Test each metadata group (``per`` columns of the ``metadata`` CSV, or ``folder``)
+        and/or time window (``"1h"``) on its own, Holm-corrected across groups; the verdict
+        is then the groups' (see :mod:`datacentric.drift._groups`). Default: one batch.
     """
     from datacentric.model import embed, load_classifier
     from datacentric.retrain import champion_run
@@ -143,6 +156,10 @@ def check_drift(
         raise DatacentricError(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
         )
+    grouped = bool(per or window)
+    if metadata is not None and not grouped:
+        raise DatacentricError("--metadata is for grouping: give --per COLUMN[,COLUMN] or --window")
+    groups = group_images(good, folder, per=per, window=window, metadata=metadata) if grouped else {}
 
     ref_ids, ref_probs, classes = oof.ids, oof.probs, oof.classes
     known = {r.id: r for r in project.images(None)}
@@ -165,8 +182,8 @@ def check_drift(
     check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
         X_ref, statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
         predicted=ref_predicted if class_mix else None, classes=classes)
-    verdict = check.score(X_new, statistics=image_statistics(good) if pixel_stats else None,
-                          predicted=predicted if class_mix else None)
+    new_statistics = image_statistics(good) if pixel_stats else None
+    verdict = check.score(X_new, statistics=new_statistics, predicted=predicted if class_mix else None)
     detector, score = check.detector_, verdict.embedding
     stats_evidence = {}
     if pixel_stats:
@@ -187,6 +204,11 @@ def check_drift(
             unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
         description = f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
 
+    group_verdicts = score_groups(check, groups, alpha=alpha, X=X_new, statistics=new_statistics,
+                                  predicted=predicted if class_mix else None) if grouped else []
+    if grouped:
+        p_value, drift, changes, description = _group_verdict(group_verdicts)
+
     order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
     top_images = [
         {
@@ -206,6 +228,8 @@ def check_drift(
         "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
         "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
         "backbone": backbone, "pixel_stats": pixel_stats, "class_mix": class_mix,
+        **({"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
+           if grouped else {}),
     })
     result = DriftResult(
         drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
@@ -215,6 +239,9 @@ def check_drift(
         description=description, changes=changes, pixel_stats=stats_evidence,
         embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
     )
+    if grouped:
+        result.grouping = {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
+        result.groups = [asdict(v) for v in group_verdicts]
     try:
         to_label = run.dir / "to_label"
         if result.drift and top_images:
@@ -246,6 +273,17 @@ def check_drift(
         "confidence_shift": confidence["batch"] - confidence["reference"],
     })
     return result
+
+
+def _group_verdict(verdicts: list[GroupVerdict]) -> tuple[float, bool, list[str], str]:
+    """p-value, drift, changes and description of a grouped check, from its groups."""
+    tested = [v for v in verdicts if v.tested]
+    if not tested:
+        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
+    drifting = sorted((v for v in tested if v.drift), key=lambda v: v.p_adjusted)
+    changes = list(dict.fromkeys(w for v in drifting for w in v.changes))
+    description = "; ".join(f"{v.group}: {v.description or 'the model sees a difference'}" for v in drifting)
+    return min(v.p_adjusted for v in tested), bool(drifting), changes, description
 
 
 _STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change
