@@ -52,8 +52,8 @@ class GroupVerdict:
     n: int  # readable images in the group
     tested: bool  # False: fewer than MIN_GROUP images
     drift: bool = False  # p_adjusted < alpha
-    p_value: float = float("nan")  # the group's own p-value (Bonferroni over the families)
-    p_adjusted: float = float("nan")  # Holm over every tested group
+    p_value: float | None = None  # the group's own p-value (Bonferroni over the families)
+    p_adjusted: float | None = None  # Holm over every tested group
     p_values: dict[str, float] = field(default_factory=dict)  # embedding | pixel_stats | class_mix
     changes: list[str] = field(default_factory=list)
     description: str = ""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 
-import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -76,7 +75,7 @@ def test_only_the_shifted_group_drifts_after_holm(rng):
     groups = {"a": list(range(30)), "b": list(range(30, 60)), "c": list(range(60, 90)), "tiny": [0, 1]}
     verdicts = {v.group: v for v in score_groups(check, groups, alpha=0.05, X=X, statistics=None, predicted=None)}
     assert [g for g, v in verdicts.items() if v.drift] == ["c"]
-    assert not verdicts["tiny"].tested and np.isnan(verdicts["tiny"].p_adjusted)
+    assert not verdicts["tiny"].tested and verdicts["tiny"].p_adjusted is None
     tested = [verdicts[g] for g in "abc"]
     smallest = min(tested, key=lambda v: v.p_value)
     assert smallest.p_adjusted == pytest.approx(min(1.0, 3 * smallest.p_value))  # Holm over 3 groups
@@ -105,6 +104,7 @@ def test_check_drift_per_camera_names_the_drifting_camera(trained, tmp_path):
     assert result.grouping == {"per": ["camera"], "window": None, "metadata": str(new / "cameras.csv")}
     stored = json.loads((trained.run(result.run_id).dir / "drift.json").read_text())
     assert [g["group"] for g in stored["groups"]] == ["camera=A", "camera=B"]
+    assert "Verdict per group" in (trained.run(result.run_id).dir / "report.html").read_text()
     assert check_drift(trained, new, n_permutations=200).groups == []  # the default: one batch
 
 
