@@ -160,6 +160,9 @@ def check_drift(
     if metadata is not None and not grouped:
         raise DatacentricError("--metadata is for grouping: give --per COLUMN[,COLUMN] or --window")
     groups = group_images(good, folder, per=per, window=window, metadata=metadata) if grouped else {}
+    if grouped and max(len(members) for members in groups.values()) < MIN_GROUP:
+        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
+    grouping = {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None} if grouped else {}
 
     ref_ids, ref_probs, classes = oof.ids, oof.probs, oof.classes
     known = {r.id: r for r in project.images(None)}
@@ -228,8 +231,7 @@ def check_drift(
         "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
         "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
         "backbone": backbone, "pixel_stats": pixel_stats, "class_mix": class_mix,
-        **({"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
-           if grouped else {}),
+        **grouping,
     })
     result = DriftResult(
         drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
@@ -239,9 +241,7 @@ def check_drift(
         description=description, changes=changes, pixel_stats=stats_evidence,
         embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
     )
-    if grouped:
-        result.grouping = {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
-        result.groups = [asdict(v) for v in group_verdicts]
+    result.grouping, result.groups = grouping, [asdict(v) for v in group_verdicts]
     try:
         to_label = run.dir / "to_label"
         if result.drift and top_images:
@@ -278,8 +278,6 @@ def check_drift(
 def _group_verdict(verdicts: list[GroupVerdict]) -> tuple[float, bool, list[str], str]:
     """p-value, drift, changes and description of a grouped check, from its groups."""
     tested = [v for v in verdicts if v.tested]
-    if not tested:
-        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
     drifting = sorted((v for v in tested if v.drift), key=lambda v: v.p_adjusted)
     changes = list(dict.fromkeys(w for v in drifting for w in v.changes))
     description = "; ".join(f"{v.group}: {v.description or 'the model sees a difference'}" for v in drifting)

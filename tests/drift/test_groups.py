@@ -120,3 +120,7 @@ def test_cli_per_and_window_list_group_verdicts(trained, tmp_path):
     assert "groups tested (Holm" in text.output and "camera=B, 20" in text.output
     bad = CliRunner().invoke(app, ["drift", str(trained.root), str(new), "--per", "camera"])
     assert bad.exit_code == 1 and "error: no metadata column camera" in bad.output
+    for hour, path in enumerate(sorted(new.glob("*.png"))):  # one image an hour
+        os.utime(path, (1_790_000_000 + 3600 * hour,) * 2)
+    with pytest.raises(DatacentricError, match="no group has 5 images"):
+        check_drift(trained, new, window="1h")
