@@ -217,7 +217,9 @@ def find_outliers(
     ``k`` nearest neighbours, mapped to [0, 1]). An image is flagged with the rule cleanlab's
     Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
     images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
-    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already.
+    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already. Above
+    :data:`ANN_THRESHOLD` images the scores are cleanlab's formula applied to that graph
+    (:func:`_scores_from_graph`) instead of cleanlab's own exact (quadratic) search.
     """
     n = len(embeddings)
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
