@@ -22,7 +22,7 @@ def ann_from_50(monkeypatch):
 
 def _recall(dist, exact_dist):
     """Share of the found neighbours within each row's exact k-th distance (ties count as found)."""
-    return np.mean(dist <= exact_dist[:, -1:] + 1e-12)
+    return np.mean(dist <= exact_dist[:, -1:] + 1e-6)
 
 
 def test_below_the_threshold_the_search_stays_exact(monkeypatch):
@@ -40,9 +40,9 @@ def test_hnsw_neighbours_match_the_exact_lists(ann_from_50, k):
     assert dist.shape == (400, k) and idx.shape == (400, k)
     assert not np.any(idx == np.arange(400)[:, None])  # never an image's own row
     assert _recall(dist, exact_dist) >= 0.99
-    # distances are exact (re-ranked in float64), nearest first
+    # float32 distances, nearest first
     assert np.all(np.diff(dist, axis=1) >= 0)
-    np.testing.assert_allclose(np.sort(dist[:, 0]), np.sort(exact_dist[:, 0]), atol=1e-12)
+    np.testing.assert_allclose(np.sort(dist[:, 0]), np.sort(exact_dist[:, 0]), atol=1e-6)
 
 
 def test_duplicates_and_outliers_are_the_same_on_the_approximate_path(ann_from_50):
@@ -62,5 +62,5 @@ def test_scores_from_the_graph_are_cleanlabs(monkeypatch):
     monkeypatch.setattr(mod, "ANN_THRESHOLD", 50)
     from_graph = {o.index: o for o in find_outliers(x)}
     scores = np.array([exact[i].score for i in range(400)])
-    np.testing.assert_allclose([from_graph[i].score for i in range(400)], scores, atol=1e-9)
+    np.testing.assert_allclose([from_graph[i].score for i in range(400)], scores, atol=1e-6)
     assert {i for i, o in exact.items() if o.is_outlier} == {i for i, o in from_graph.items() if o.is_outlier}
