@@ -83,7 +83,7 @@ def case_recall(n: int, dim: int, k: int = 10) -> dict:
     outliers.ANN_THRESHOLD = 1 << 62
     exact, _ = outliers.neighbours(x, k)
     approx, _ = outliers.ann_neighbours(x, k)
-    return {"recall": float(np.mean(approx <= exact[:, -1:] + 1e-9))}
+    return {"recall": float(np.mean(approx <= exact[:, -1:] + 1e-6))}  # float32 distances: ~1e-7 off
 
 
 def case_drift(n_new: int, n_ref: int, dim: int) -> dict:
