@@ -147,7 +147,7 @@ def near_duplicate_section(sizes: list[int], dim: int, exact_max: int, ann_max: 
         input_mb = n * dim * 4 / 2**20
         for mode, limit in (("exact", exact_max), ("ann", ann_max)):
             if n > limit:
-                note = "not run"
+                note = f"not run: index ~{input_mb:,.0f} MB on top of the input" if mode == "ann" else "not run"
                 if mode == "exact" and exact_time:
                     m, seconds = exact_time
                     note = f"not run: ~{_duration(seconds * (n / m) ** 2)} cpu (N^2 from {m:,})"
