@@ -39,7 +39,7 @@ def drift(
     HTML report.
 
     Example:  datacentric drift parts/ tonight/ --alpha 0.05
-              datacentric drift parts/ month/ --per camera --metadata month/cameras.csv --window 1d
+              datacentric drift parts/ month/ --per camera --metadata cams.csv
     """
     from datacentric.drift import check_drift
 
