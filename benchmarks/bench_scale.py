@@ -20,7 +20,7 @@ planted near-copies. Times are wall-clock seconds, with the CPU seconds the chil
 + system, summed over its threads) in brackets: on a shared machine the wall clock measures
 the neighbours' load too.
 
-    PYTHONPATH=. python benchmarks/bench_scale.py                # ~5 min on 2 cores (1M ANN not run)
+    PYTHONPATH=. python benchmarks/bench_scale.py                # 4 min on 2 quiet cores, 11 busy (1M ANN not run)
     PYTHONPATH=. python benchmarks/bench_scale.py --ann-max 1000000   # also 1M ANN (~12 GB, long)
     PYTHONPATH=. python benchmarks/bench_scale.py --quick        # 2k / 20k, drift at 100k
 """
