@@ -3,6 +3,27 @@
 Shapes: ``embeddings`` (N, D) float, one row per image (from the frozen backbone).
 Distances are cosine distances (1 - cosine similarity), the natural geometry of
 CNN embeddings.
+
+Exact up to :data:`ANN_THRESHOLD` images, approximate above
+-----------------------------------------------------------
+Up to ``ANN_THRESHOLD`` (10,000) images, :func:`neighbours` is exact: blocks of the cosine
+matrix, memory O(ROWS x N). Above it the exact search is quadratic in time (100k images of
+1280 dimensions: ~1.3e13 multiply-adds), so the k nearest neighbours come from a
+Hierarchical Navigable Small World graph (``faiss.IndexHNSWFlat``, inner product on unit
+vectors): memory O(N x D) for the index, time ~N log N. Its distances are float32 inner
+products (within ~1e-7 of the float64 ones; an exact float64 re-rank of the candidates
+cost more than the search itself), sorted with ties to the lower index as on the exact
+path, and the same rules (:func:`find_near_duplicates`, :func:`find_outliers`) apply to
+them unchanged; only a rarely missed neighbour differs.
+
+Why faiss-cpu (over hnswlib and usearch): it installs as one abi3 wheel for every
+CPython >= 3.10 (hnswlib ships only a source archive for this Python, so it needs a C++
+compiler at install time); it has the exact search (``IndexFlatIP``) and the approximate
+ones in one library, so the benchmark compares like with like; and measured here on
+20,000 clustered 1280-d vectors, 2 cores, faiss's HNSW built and searched in 6 s with
+recall@10 = 1.0, usearch's (``metric="cos"``, f32) took 40 s for the same recall.
+The graph is built with several threads, so on very large sets a borderline neighbour
+can differ between runs; below the threshold results are bit-for-bit reproducible.
 """
 
 from __future__ import annotations
@@ -14,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "NearDuplicate", "Outlier", "find_near_duplicates", "find_outliers", "nearest", "nearest_each",
+    "ANN_THRESHOLD", "NearDuplicate", "Outlier", "ann_neighbours", "find_near_duplicates", "find_outliers", "nearest", "nearest_each",
     "neighbours",
 ]
 
@@ -43,6 +64,13 @@ class NearDuplicate:
 
 
 ROWS = 1024  # rows per block: the (ROWS, N) distance block bounds memory (80 MB at N = 10,000)
+BLOCK_BYTES = 128 * 2**20  # at most this much per (rows, N) similarity block in nearest_each
+ANN_THRESHOLD = 10_000  # above this many images, neighbours come from an HNSW index
+HNSW_M = 16  # graph degree: more links, higher recall, slower build (4 * 2M bytes per image)
+HNSW_EF_CONSTRUCTION = 40  # candidate list while building the graph
+HNSW_EF_SEARCH = 64  # candidate list per query (at least the k + 1 asked for)
+FLOAT32_ZERO = 1e-6  # float32 inner products of identical unit vectors miss 1 by up to ~2e-7
+ANN_CHUNK = 2048  # rows normalised, added or searched at once on the approximate path
 SKLEARN_WORKING_MB = 64  # scikit-learn's chunk size for the k-NN search of the outlier scores
 
 
@@ -74,8 +102,11 @@ def neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndar
     Returns (distances (N, k), indices (N, k)).
 
     Normalises once and works through blocks of :data:`ROWS` rows, so memory stays
-    O(ROWS x N) instead of O(N^2); ties are broken by the lower index.
+    O(ROWS x N) instead of O(N^2); ties are broken by the lower index. Above
+    :data:`ANN_THRESHOLD` images the lists come from an HNSW index (see the module notes).
     """
+    if len(embeddings) > ANN_THRESHOLD:
+        return ann_neighbours(embeddings, k)
     x = _unit(embeddings)
     n = len(x)
     k = max(1, min(k, n - 1))
@@ -89,6 +120,58 @@ def neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndar
         idx_out[start:start + ROWS] = idx
         dist_out[start:start + ROWS] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
     return dist_out, idx_out
+
+
+def ann_neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`neighbours` from an approximate HNSW index (float32 distances, ~1e-7 off).
+
+    Memory: the index's float32 copy of the unit vectors plus one chunk at a time, never a
+    float64 copy of the whole input.
+    """
+    embeddings = np.asarray(embeddings)
+    n = len(embeddings)
+    k = max(1, min(k, n - 1))
+    index = _hnsw_index(embeddings)
+    index.hnsw.efSearch = max(HNSW_EF_SEARCH, k + 1)
+    dist_out = np.empty((n, k))
+    idx_out = np.empty((n, k), dtype=np.intp)
+    for start in range(0, n, ANN_CHUNK):
+        rows = np.arange(start, min(n, start + ANN_CHUNK))
+        sims, cand = index.search(_unit32(embeddings[rows]), min(n, k + 1))
+        dist_out[rows], idx_out[rows] = _others_first_k(rows, sims, cand, k)
+    return dist_out, idx_out
+
+
+def _unit32(rows: np.ndarray) -> np.ndarray:
+    """Unit rows as contiguous float32, what faiss takes."""
+    x = np.asarray(rows, dtype=np.float32)
+    return np.ascontiguousarray(x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None))
+
+
+def _hnsw_index(embeddings: np.ndarray):
+    """An inner-product HNSW index over the unit rows, filled a chunk at a time."""
+    import faiss
+
+    index = faiss.IndexHNSWFlat(embeddings.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    for start in range(0, len(embeddings), ANN_CHUNK):
+        index.add(_unit32(embeddings[start:start + ANN_CHUNK]))
+    return index
+
+
+def _others_first_k(rows: np.ndarray, sims: np.ndarray, cand: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine distances from faiss's inner products; the ``k`` nearest others, ties to the lower index.
+
+    The query itself and faiss's -1 (no candidate) are dropped. Distances below
+    :data:`FLOAT32_ZERO` are 0: identical images must not form a "typical distance" of their
+    own in the local rule of :func:`find_near_duplicates` (float64 gives them ~1e-16).
+    """
+    valid = (cand >= 0) & (cand != rows[:, None])
+    safe = np.where(valid, cand, rows[:, None])
+    dist = np.where(valid, 1.0 - sims.astype(np.float64), np.inf)
+    dist[dist < FLOAT32_ZERO] = 0.0  # copies: 1 - ip is float32 rounding (~1e-7), not a distance
+    order = np.lexsort((safe, dist), axis=1)[:, :k]
+    return np.clip(np.take_along_axis(dist, order, axis=1), 0.0, 2.0), np.take_along_axis(safe, order, axis=1)
 
 
 def nearest(embeddings: np.ndarray, query: int, candidates: np.ndarray, k: int = 2) -> list[int]:
@@ -109,9 +192,10 @@ def nearest_each(
     ``queries[i]``; returns, per query, the indices of its ``k`` closest candidates.
     """
     x = _unit(embeddings)
+    rows = max(1, min(ROWS, BLOCK_BYTES // (8 * max(1, len(x)))))  # (rows, N) float64 block
     picks: list[list[int]] = []
-    for start in range(0, len(queries), ROWS):
-        block = list(queries[start:start + ROWS])
+    for start in range(0, len(queries), rows):
+        block = list(queries[start:start + rows])
         sims = x[block] @ x.T
         for row, query in enumerate(block):
             cand = np.asarray(candidates[start + row])
@@ -136,19 +220,36 @@ def find_outliers(
     ``k`` nearest neighbours, mapped to [0, 1]). An image is flagged with the rule cleanlab's
     Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
     images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
-    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already.
+    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already. Above
+    :data:`ANN_THRESHOLD` images the scores are cleanlab's formula applied to that graph
+    (:func:`_scores_from_graph`) instead of cleanlab's own exact (quadratic) search.
     """
+    n = len(embeddings)
+    images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
+    if n < 3:
+        return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
+    dist, _ = graph if graph is not None else neighbours(embeddings, k)
+    mean = dist.mean(axis=1)
+    q1, q3 = np.percentile(mean, [25, 75])
+    cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
+    if n > ANN_THRESHOLD:
+        scores = _scores_from_graph(dist, min(k, n - 1))
+    else:
+        scores = _cleanlab_scores(embeddings, k)
+    order = np.lexsort((np.arange(n), scores))
+    return [
+        Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
+                distance=float(mean[i]), index=int(i))
+        for i in order
+    ]
+
+
+def _cleanlab_scores(embeddings: np.ndarray, k: int) -> np.ndarray:
+    """cleanlab's ``OutOfDistribution`` feature scores, its own exact k-NN search (O(N^2) time)."""
     from cleanlab.outlier import OutOfDistribution
 
     x = np.asarray(embeddings, dtype=np.float64)
     n = len(x)
-    images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
-    if n < 3:
-        return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
-    dist, _ = graph if graph is not None else neighbours(x, k)
-    mean = dist.mean(axis=1)
-    q1, q3 = np.percentile(mean, [25, 75])
-    cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from sklearn import config_context
@@ -159,13 +260,23 @@ def find_outliers(
         knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine")
         with config_context(working_memory=SKLEARN_WORKING_MB):
             ood = OutOfDistribution(params={"knn": knn})
-            scores = ood.fit_score(features=_unit(x), verbose=False)
-    order = np.lexsort((np.arange(n), scores))
-    return [
-        Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
-                distance=float(mean[i]), index=int(i))
-        for i in order
-    ]
+            return ood.fit_score(features=_unit(x), verbose=False)
+
+
+def _scores_from_graph(dist: np.ndarray, k: int) -> np.ndarray:
+    """The scores of :func:`_cleanlab_scores` from a k-NN graph of other images.
+
+    cleanlab queries its fitted index with the training features, so each image's own
+    zero distance is one of its ``k``: the mean over itself and its ``k - 1`` nearest others,
+    divided by the median of those means, through ``exp(-d)``; (almost) zero means score 1.
+    """
+    from cleanlab.outlier import transform_distances_to_scores
+
+    mean = dist[:, :k - 1].sum(axis=1) / k
+    scale = float(max(np.median(mean), 100 * np.finfo(np.float64).eps))
+    scores = transform_distances_to_scores(mean, t=1, scaling_factor=scale)
+    scores[mean < 100 * np.finfo(np.float64).epsneg] = 1.0
+    return scores
 
 
 def find_near_duplicates(
@@ -196,13 +307,12 @@ def find_near_duplicates(
     accuracy there is flattering. ``graph`` is ``neighbours(embeddings, k)`` when the caller
     has it already.
     """
-    x = np.asarray(embeddings, dtype=np.float64)
-    n = len(x)
+    n = len(embeddings)
     if n < 2:
         return []
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     fold_rows = None if folds is None else np.atleast_2d(np.asarray(folds))
-    dist, idx = graph if graph is not None else neighbours(x, k)
+    dist, idx = graph if graph is not None else neighbours(np.asarray(embeddings), k)
     median = max(float(np.median(dist[:, 0])), 1e-12)
     stands_out = _stands_out_locally(dist)
     pairs: dict[tuple[int, int], float] = {}

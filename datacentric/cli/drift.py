@@ -20,6 +20,14 @@ def drift(
     alpha: Annotated[float, typer.Option(help="False-alarm rate of the verdict.")] = 0.05,
     method: Annotated[str, typer.Option(help="mmd (kernel test, default) or ks (per-component KS).")] = "mmd",
     top: Annotated[int, typer.Option(help="How many of the most unusual images to list.")] = 20,
+    per: Annotated[Optional[str], typer.Option(
+        help="Test each group of these metadata columns apart (e.g. camera,shift; 'folder' = first "
+             "sub-folder), Holm-corrected across groups.")] = None,
+    window: Annotated[Optional[str], typer.Option(
+        help="Test each time window apart (30min, 1h, 1d): by the metadata's timestamp column, "
+             "else file modification time.")] = None,
+    metadata: Annotated[Optional[Path], typer.Option(
+        help="CSV with a file column (paths relative to the CSV) and metadata columns for --per/--window.")] = None,
     engine: EngineOption = "local",
     address: AddressOption = None,
     json: JsonOption = False,
@@ -36,19 +44,22 @@ def drift(
     the tests then run here on the stored vectors.
 
     Example:  datacentric drift parts/ tonight/ --alpha 0.05
+              datacentric drift parts/ month/ --per camera --metadata cams.csv
               datacentric drift parts/ line3/ --engine ray --address auto
     """
     from datacentric.drift import check_drift
 
+    columns = [c.strip() for c in (per or "").split(",") if c.strip()]
     with Project.open(project) as proj:
-        result = check_drift(proj, folder, alpha=alpha, method=method, top=top, engine=engine,
-                             address=address)
+        result = check_drift(proj, folder, alpha=alpha, method=method, top=top, per=columns,
+                             window=window, metadata=metadata, engine=engine, address=address)
     if json:
         print_json(result)
         return
     word = Text("DRIFT", style="red") if result.drift else Text("no drift", style="green")
     what = f": {result.description}" if result.description else ""
     console.print(word + Text(f" (p = {result.p_value:.2g}, n = {result.n}){what}"))
+    _print_groups(result.groups, result.alpha)
     emb, pix = result.embedding, result.pixel_stats
     console.print(f"  embedding {emb['method']} p = {emb['p_value']:.2g} (statistic {emb['statistic']:.3g})"
                   + (f" · pixel statistics p = {pix['p_value']:.2g}" if pix else "")
@@ -67,6 +78,21 @@ def drift(
     for line in result.advice:
         console.print(f"  next: {line}", markup=False)
     console.print(f"  report: {result.report}", markup=False)
+
+
+def _print_groups(groups: list[dict], alpha: float) -> None:
+    """One line per group of a grouped check: verdict, Holm-adjusted p-value, what changed."""
+    if groups:
+        tested = sum(g["tested"] for g in groups)
+        console.print(f"  {tested} groups tested (Holm-corrected, alpha {alpha}):", markup=False)
+    for g in groups:
+        if not g["tested"]:
+            console.print(f"    {g['group']}: not tested (n = {g['n']}, too few)", markup=False)
+            continue
+        word = Text("DRIFT", style="red") if g["drift"] else Text("no drift", style="green")
+        what = f": {g['description']}" if g["drift"] and g["description"] else ""
+        console.print(Text(f"    {g['group']}: ") + word
+                      + Text(f" (p = {g['p_adjusted']:.2g} Holm, {g['p_value']:.2g} alone, n = {g['n']}){what}"))
 
 
 @app.command()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from scipy import stats
 from datacentric.drift._detector import DriftDetector
 from datacentric.drift._mix import N_RESAMPLES, class_mix_test
 from datacentric.drift._full import DriftCheck
+from datacentric.drift._groups import MIN_GROUP, GroupVerdict, group_images, score_groups
 from datacentric.drift._stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
@@ -79,6 +81,10 @@ class DriftResult:
     pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
     # embedding distance of each image to its nearest training images (training: leave-one-out)
     distances: dict = field(default_factory=dict)  # {training: [...], batch: [...]}
+    # with --per / --window: {per, window, metadata} and one GroupVerdict (as a dict) per group;
+    # drift and p_value are then the groups' (any group drifts; smallest Holm-adjusted p-value)
+    grouping: dict = field(default_factory=dict)
+    groups: list[dict] = field(default_factory=list)
 
 
 def check_drift(
@@ -94,6 +100,9 @@ def check_drift(
     class_mix: bool = True,
     engine: str = "local",
     address: str | None = None,
+    per: Sequence[str] = (),
+    window: str | None = None,
+    metadata: Path | str | None = None,
 ) -> DriftResult:
     """Test whether the images under ``folder`` drift from the project's training images.
 
@@ -119,6 +128,10 @@ def check_drift(
     engine, address
         Where the new images are read, embedded and predicted: "local" (this process) or
         "ray" (a Ray cluster; see :mod:`datacentric.scale`). The tests run here either way.
+    per, window, metadata
+        Test each metadata group (``per`` columns of the ``metadata`` CSV, or ``folder``)
+        and/or time window (``"1h"``) on its own, Holm-corrected across groups; the verdict
+        is then the groups' (see :mod:`datacentric.drift._groups`). Default: one batch.
     """
     from datacentric.model import embed, load_classifier
     from datacentric.retrain import champion_run
@@ -150,6 +163,13 @@ def check_drift(
         raise DatacentricError(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
         )
+    grouped = bool(per or window)
+    if metadata is not None and not grouped:
+        raise DatacentricError("--metadata is for grouping: give --per COLUMN[,COLUMN] or --window")
+    groups = group_images(good, folder, per=per, window=window, metadata=metadata) if grouped else {}
+    if grouped and max(len(members) for members in groups.values()) < MIN_GROUP:
+        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
+    grouping = {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None} if grouped else {}
 
     ref_ids, ref_probs, classes = oof.ids, oof.probs, oof.classes
     known = {r.id: r for r in project.images(None)}
@@ -198,6 +218,11 @@ def check_drift(
             unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
         description = f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
 
+    group_verdicts = score_groups(check, groups, alpha=alpha, X=X_new, statistics=new_statistics,
+                                  predicted=predicted if class_mix else None) if grouped else []
+    if grouped:
+        p_value, drift, changes, description = _group_verdict(group_verdicts)
+
     order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
     top_images = [
         {
@@ -217,6 +242,7 @@ def check_drift(
         "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
         "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
         "backbone": backbone, "pixel_stats": pixel_stats, "class_mix": class_mix,
+        **grouping,
     })
     result = DriftResult(
         drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
@@ -228,6 +254,7 @@ def check_drift(
     )
     result.distances = {"training": np.round(detector.reference_scores_, 4).tolist(),
                         "batch": np.round(score.novelty, 4).tolist()}
+    result.grouping, result.groups = grouping, [asdict(v) for v in group_verdicts]
     try:
         to_label = run.dir / "to_label"
         if result.drift and top_images:
@@ -294,6 +321,15 @@ def _features_on_ray(project, files: list[Path], reference_run, backbone: str, a
     statistics = done.statistics[keep] if pixel_stats and done.statistics is not None else None
     features = {"ids": [done.ids[i] for i in keep], "probs": probs, "statistics": statistics}
     return good, skipped, features
+
+
+def _group_verdict(verdicts: list[GroupVerdict]) -> tuple[float, bool, list[str], str]:
+    """p-value, drift, changes and description of a grouped check, from its groups."""
+    tested = [v for v in verdicts if v.tested]
+    drifting = sorted((v for v in tested if v.drift), key=lambda v: v.p_adjusted)
+    changes = list(dict.fromkeys(w for v in drifting for w in v.changes))
+    description = "; ".join(f"{v.group}: {v.description or 'the model sees a difference'}" for v in drifting)
+    return min(v.p_adjusted for v in tested), bool(drifting), changes, description
 
 
 _STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change

@@ -37,7 +37,11 @@ uses a seeded random subsample of that size (500 each by default: well under a s
 for 1000 permutations on 2 cores); at 500 images the test's power is already far beyond
 what any visible shift needs. The pooled PCA is one small eigenproblem (Gram matrix). Novelty is
 computed for every batch image (nearest neighbours, linear in M). The KS test is
-O((n + m) log(n + m)) and never subsamples the batch.
+O((n + m) log(n + m)) and never subsamples the batch. Novelty and witness are computed
+:data:`SCORE_CHUNK` batch rows at a time, so their distance blocks are (chunk, N_ref), not
+(M, N_ref); :meth:`DriftDetector.score_batches` takes the batch as a stream of chunks
+and keeps only its reduced rows (1M new embeddings against 2k reference ones: see
+``benchmarks/bench_scale.py``; with ``method="ks"`` it keeps every raw row, use mmd there).
 
 Novelty and witness
 -------------------
@@ -53,6 +57,7 @@ ones first (+0.75); on unseen defects both find the new defect type (5 of 5 on t
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +72,7 @@ from datacentric.estimator import Params
 __all__ = ["METHODS", "DriftDetector", "DriftScore", "mmd_permutation_test"]
 
 METHODS = ("mmd", "ks")
+SCORE_CHUNK = 4096  # batch rows scored at once: bounds the (rows, N_ref) distance blocks
 
 
 @dataclass
@@ -188,8 +194,20 @@ class DriftDetector(Params):
     # -- scoring -------------------------------------------------------------------
     def novelty(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per-image novelty (mean distance to nearest reference images) and its percentile."""
-        distances, _ = self.neighbors_.kneighbors(self.transform(X), n_neighbors=self.k_)
-        novelty = distances.mean(axis=1)
+        return self._novelty_reduced(self._transform_chunks(X))
+
+    def _transform_chunks(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`transform` a chunk of :data:`SCORE_CHUNK` rows at a time: no (M, D) float64 copy."""
+        if len(X) <= SCORE_CHUNK:
+            return self.transform(X)
+        return np.vstack([self.transform(X[start:start + SCORE_CHUNK])
+                          for start in range(0, len(X), SCORE_CHUNK)])
+
+    def _novelty_reduced(self, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Novelty and percentile of already reduced rows, a chunk at a time."""
+        novelty = np.concatenate([
+            self.neighbors_.kneighbors(B[start:start + SCORE_CHUNK], n_neighbors=self.k_)[0].mean(axis=1)
+            for start in range(0, len(B), SCORE_CHUNK)])
         below = np.searchsorted(self.reference_novelty_, novelty, side="left")
         return novelty, below / len(self.reference_novelty_)
 
@@ -202,14 +220,24 @@ class DriftDetector(Params):
         reduced space with its median-distance bandwidth; above ``max_batch`` images the
         batch side uses a seeded subsample.
         """
-        B = self.transform(X)
-        gamma = 1.0 / (2.0 * self.bandwidth_**2)
+        return self._witness_reduced(self._transform_chunks(X))
+
+    def _witness_reduced(self, B: np.ndarray) -> np.ndarray:
+        """:meth:`witness` of already reduced rows; kernels a chunk of rows at a time."""
         cols = np.arange(len(B))
         if len(B) > self.max_batch:
             cols = np.sort(np.random.default_rng(self.seed).choice(len(B), self.max_batch, replace=False))
-        to_batch = np.exp(-gamma * euclidean_distances(B, B[cols], squared=True))
-        to_batch[cols, np.arange(len(cols))] = np.nan  # leave each image's own kernel out
-        to_reference = np.exp(-gamma * euclidean_distances(B, self.reduced_reference_, squared=True))
+        return np.concatenate([self._witness_rows(B, start, cols)
+                               for start in range(0, len(B), SCORE_CHUNK)])
+
+    def _witness_rows(self, B: np.ndarray, start: int, cols: np.ndarray) -> np.ndarray:
+        """Witness of rows ``start:start + SCORE_CHUNK`` of B: (chunk, len(cols) + N_ref) kernels."""
+        gamma = 1.0 / (2.0 * self.bandwidth_**2)
+        rows = B[start:start + SCORE_CHUNK]
+        to_batch = np.exp(-gamma * euclidean_distances(rows, B[cols], squared=True))
+        own = (cols >= start) & (cols < start + len(rows))
+        to_batch[cols[own] - start, np.flatnonzero(own)] = np.nan  # leave each image's own kernel out
+        to_reference = np.exp(-gamma * euclidean_distances(rows, self.reduced_reference_, squared=True))
         with np.errstate(invalid="ignore"):
             return np.nanmean(to_batch, axis=1) - to_reference.mean(axis=1)
 
@@ -230,8 +258,35 @@ class DriftDetector(Params):
         batch = X
         if self.method == "mmd" and len(batch) > self.max_batch:
             batch = batch[np.sort(rng.choice(len(batch), self.max_batch, replace=False))]
+        # the pooled sample is reduced in _decide: symmetric in its rows, so the test stays exact
+        return self._decide(batch, len(X), novelty, percentile, self.witness(X))
+
+    def score_batches(self, batches: Iterable[np.ndarray]) -> DriftScore:
+        """:meth:`score` for a batch too large for memory, given as chunks of rows (in order).
+
+        Each chunk is reduced at once (the reference's standardisation and PCA: M x
+        ``n_components`` floats are kept, 128 MB for 1M images at 16), so no (M, D) array
+        and no (M, N_ref) matrix is ever built. Novelty and witness are those :meth:`score`
+        gives; the two-sample test draws its ``max_batch`` rows by a seeded reservoir
+        (uniform, the same for any chunking) instead of ``choice``, so its p-value can differ
+        from :meth:`score` on the same rows when M > ``max_batch``.
+        """
+        self._check_fitted()
+        reduced: list[np.ndarray] = []
+        sample = _Reservoir(self.max_batch if self.method == "mmd" else None, self.seed)
+        for chunk in batches:
+            chunk = self._check_batch(chunk)
+            reduced.append(self.pca_.transform((chunk - self.mean_) / self.scale_))
+            sample.add(chunk)
+        B = np.vstack(reduced) if reduced else np.empty((0, self.pca_.n_components_))
+        if len(B) < 2:
+            raise DatacentricError(f"a drift test needs at least 2 images, got {len(B)}")
+        return self._decide(sample.rows(), len(B), *self._novelty_reduced(B), self._witness_reduced(B))
+
+    def _decide(self, batch: np.ndarray, n: int, novelty: np.ndarray, percentile: np.ndarray,
+                witness: np.ndarray) -> DriftScore:
+        """The two-sample test of ``batch`` (raw rows, subsampled) against the reference."""
         reference = self.test_reference_
-        # reduce the pooled sample: symmetric in its rows, so the test stays exact
         reduced = _pooled_components(np.vstack([reference, batch]), self.n_components)
         ref_part, batch_part = reduced[: len(reference)], reduced[len(reference):]
         if self.method == "ks":
@@ -241,16 +296,9 @@ class DriftDetector(Params):
                 ref_part, batch_part, n_permutations=self.n_permutations, seed=self.seed
             )
         return DriftScore(
-            drift=bool(p_value < self.alpha),
-            p_value=float(p_value),
-            statistic=float(statistic),
-            n=len(X),
-            method=self.method,
-            alpha=float(self.alpha),
-            novelty=novelty,
-            novelty_percentile=percentile,
-            witness=self.witness(X),
-            n_reference=len(reference),
+            drift=bool(p_value < self.alpha), p_value=float(p_value), statistic=float(statistic),
+            n=n, method=self.method, alpha=float(self.alpha), novelty=novelty,
+            novelty_percentile=percentile, witness=witness, n_reference=len(reference),
             n_tested=len(batch),
         )
 
@@ -265,6 +313,35 @@ class DriftDetector(Params):
                 f"batch embeddings have {X.shape[1]} dimensions, the reference {self.n_features_in_}"
             )
         return X
+
+
+class _Reservoir:
+    """A seeded uniform sample of ``size`` rows from a stream of chunks (all rows if None).
+
+    Every row gets a random key in stream order (one generator, so the keys do not depend
+    on how the rows are chunked); the rows with the ``size`` smallest keys are kept, then
+    returned in stream order.
+    """
+
+    def __init__(self, size: int | None, seed: int) -> None:
+        self.size, self.rng = size, np.random.default_rng(seed)
+        self.keys, self.order, self.kept = np.empty(0), np.empty(0, dtype=np.int64), []
+        self.seen = 0
+
+    def add(self, chunk: np.ndarray) -> None:
+        keys = self.rng.random(len(chunk))
+        order = np.arange(self.seen, self.seen + len(chunk))
+        self.seen += len(chunk)
+        rows = np.vstack(self.kept + [chunk]) if self.kept else chunk
+        keys, order = np.concatenate([self.keys, keys]), np.concatenate([self.order, order])
+        if self.size is not None and len(keys) > self.size:
+            keep = np.argpartition(keys, self.size - 1)[: self.size]
+            rows, keys, order = rows[keep], keys[keep], order[keep]
+        self.kept, self.keys, self.order = [rows], keys, order
+
+    def rows(self) -> np.ndarray:
+        """The kept rows, in stream order."""
+        return self.kept[0][np.argsort(self.order)] if self.kept else np.empty((0, 0))
 
 
 def mmd_permutation_test(

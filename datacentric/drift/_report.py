@@ -36,6 +36,8 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
             if m > 1 else f"The embedding test alone decides, at alpha = {result.alpha:g}.")
     sections = [section("Verdict", [summary, paragraph(rule)] + [paragraph(a) for a in result.advice],
                         intro=f"Batch {result.folder} against the training images of run {result.reference_run}.")]
+    if result.groups:
+        sections.append(_groups_section(result))
     distances = _distance_section(result)
     if distances:
         sections.append(distances)
@@ -148,3 +150,18 @@ def _words(pixel: list[dict]) -> str:
     """The changed pixel statistics in words (the description may also hold class-mix words)."""
     changed = sorted((e for e in pixel if e.get("changed")), key=lambda e: (e["p_adjusted"], e["p_value"]))
     return describe(changed)
+
+
+def _groups_section(result):
+    """One row per metadata group / time window: its verdict and Holm-adjusted p-value."""
+    rows = [{"group": g["group"], "images": g["n"],
+             "verdict": ("DRIFT" if g["drift"] else "no drift") if g["tested"] else "too few to test",
+             "p-value (Holm)": g["p_adjusted"], "p-value alone": g["p_value"],
+             "what changed": g["description"] or "-"} for g in result.groups]
+    split = ", ".join(result.grouping.get("per") or []) or ""
+    if result.grouping.get("window"):
+        split = f"{split} and {result.grouping['window']} windows" if split else f"{result.grouping['window']} windows"
+    return section("Verdict per group", table(rows, formats={"p-value (Holm)": ".3g", "p-value alone": ".3g"}),
+                   intro=f"The new images split by {split}; each group is tested against the training images "
+                         f"on its own and the p-values are Holm-corrected across the groups, so the chance of "
+                         f"any false alarm stays at most alpha = {result.alpha:g}. The verdict above is the groups'.")
