@@ -10,6 +10,13 @@ Sections (one function each, all called by ``main``):
 * recall@10 of the ANN k-NN lists against the exact ones (at ``--recall-n``, 10k).
 * drift: ``DriftDetector.score_batches`` on ``--drift-new`` new embeddings (1M) streamed in
   chunks against ``--drift-ref`` reference embeddings (2k).
+* embedding throughput: ``embed_images`` on ``--throughput`` generated production photos
+  (2,000; the demo's 128-px parts) with the real default backbone (pretrained
+  tf_efficientnet_lite0 at 224 px), local engine against the Ray engine on a one-node
+  cluster started on this machine, each into a fresh store, with Ray's fixed cost split into
+  cluster start-up and the wait for the first result batch (actors start, load the model).
+  Ray must start inside a loopback-only network namespace: run the benchmark under
+  ``scripts/loopback_only``, else the Ray row says it was skipped.
 
 Every case runs in its own child process, which reports its own peak resident memory
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), so cases cannot inflate each other's; the
@@ -23,6 +30,7 @@ the neighbours' load too.
     PYTHONPATH=. python benchmarks/bench_scale.py                # 4 min on 2 quiet cores, 11 busy (1M ANN not run)
     PYTHONPATH=. python benchmarks/bench_scale.py --ann-max 1000000   # also 1M ANN (~12 GB, long)
     PYTHONPATH=. python benchmarks/bench_scale.py --quick        # 2k / 20k, drift at 100k
+    PYTHONPATH=. scripts/loopback_only python benchmarks/bench_scale.py   # with the Ray row
 """
 
 from __future__ import annotations
@@ -106,7 +114,49 @@ def case_drift(n_new: int, n_ref: int, dim: int) -> dict:
             "p_value": score.p_value, "drift": score.drift}
 
 
-CASES = {"near_duplicates": case_near_duplicates, "recall": case_recall, "drift": case_drift}
+def case_throughput(n: int, engine: str, batch_size: int = 32, backbone: str = "") -> dict:
+    """Embed n generated photos with one engine into a fresh store; time its phases."""
+    import socket
+    import tempfile
+
+    from datacentric.demo import generate_batch
+    from datacentric.project import Project
+    from datacentric.scale import embed_images
+    from datacentric.scale import engine as engines
+
+    if engine == "ray" and sorted(name for _, name in socket.if_nameindex()) != ["lo"]:
+        return {"skipped": "not in a loopback-only network namespace (run under scripts/loopback_only)"}
+    first: list[float] = []
+    track = engines.track
+
+    def timed(items, description, total=None):
+        for item in track(items, description, total):
+            if not first:
+                first.append(time.perf_counter())
+            yield item
+
+    engines.track = timed
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "line3"
+        generate_batch(folder, n, seed=0)
+        project = Project.init(Path(tmp) / "parts", **({"backbone": backbone} if backbone else {}))
+        start, cpu = time.perf_counter(), _cpu_seconds()
+        if engine == "ray":
+            with engines.ray_session(None):
+                ready = time.perf_counter()
+                result = embed_images(project, folder, engine="ray", batch_size=batch_size)
+        else:
+            ready = start
+            result = embed_images(project, folder, batch_size=batch_size)
+        end = time.perf_counter()
+        project.close()
+    return {"seconds": end - start, "cpu": _cpu_seconds() - cpu, "start": ready - start,
+            "first": first[0] - ready, "rest": end - first[0], "images": result.embedded,
+            "nodes": len(result.nodes)}
+
+
+CASES = {"near_duplicates": case_near_duplicates, "recall": case_recall, "drift": case_drift,
+         "throughput": case_throughput}
 
 
 def _cpu_seconds() -> float:
@@ -182,6 +232,22 @@ def drift_section(n_new: int, n_ref: int, dim: int, timeout: float | None) -> li
              f"{result['p_value']:.4f}"]]
 
 
+def throughput_section(n: int, timeout: float | None, backbone: str = "") -> list[list[str]]:
+    """Rows: engine, images/s, total, cluster start, first batch, the rest (local vs Ray)."""
+    rows = []
+    for engine in ("local", "ray"):
+        result = run_case("throughput", timeout, n=n, engine=engine, backbone=backbone)
+        if "error" in result or "skipped" in result:
+            rows.append([engine, result.get("error") or f"skipped: {result['skipped']}", "", "", "", ""])
+            continue
+        rows.append([
+            f"{engine} ({result['nodes']} node)", f"{result['images'] / result['seconds']:.1f}",
+            f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)", f"{result['start']:.1f} s",
+            f"{result['first']:.1f} s", f"{result['rest']:.1f} s",
+        ])
+    return rows
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
@@ -209,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drift-new", type=int, default=None, help="new embeddings scored (default 1M)")
     parser.add_argument("--drift-ref", type=int, default=2000, help="reference embeddings")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per case")
+    parser.add_argument("--throughput", type=int, default=None,
+                        help="generated photos embedded by each engine (default 2000, 0 = skip)")
+    parser.add_argument("--backbone", default="", help=argparse.SUPPRESS)  # tests: a tiny random one
     args = parser.parse_args(argv)
     if args.child:
         return _child(args.child)
@@ -225,6 +294,12 @@ def main(argv: list[str] | None = None) -> None:
     print_table("drift scoring (DriftDetector.score_batches, chunks of 4,096 rows)",
                 ["new", "reference", "wall (cpu) time", "peak memory", "p-value"],
                 drift_section(drift_new, args.drift_ref, args.dim, args.timeout))
+    photos = args.throughput if args.throughput is not None else (200 if args.quick else 2000)
+    if photos:
+        print_table(f"embedding throughput: {photos:,} generated photos, embed_images, local vs Ray "
+                    "(one node, this machine)",
+                    ["engine", "images/s", "wall (cpu) time", "cluster start", "first batch", "the rest"],
+                    throughput_section(photos, args.timeout, args.backbone))
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -18,7 +18,8 @@ def test_synthetic_embeddings_are_seeded_and_hold_near_copies():
 
 def test_the_benchmark_prints_every_section(capsys):
     bench.main(["--sizes", "300,900", "--dim", "16", "--exact-max", "300", "--ann-max", "900",
-                "--drift-new", "5000", "--drift-ref", "100", "--timeout", "120"])
+                "--drift-new", "5000", "--drift-ref", "100", "--timeout", "120",
+                "--throughput", "12", "--backbone", "test_efficientnet@random"])
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:2]) for line in out.splitlines() if line[:1].isdigit()}
     assert {("300", "exact"), ("300", "ann"), ("900", "exact"), ("900", "ann")} <= rows
@@ -27,6 +28,9 @@ def test_the_benchmark_prints_every_section(capsys):
     assert recall >= 0.99
     drift_row = next(line for line in out.splitlines() if line.startswith("5,000"))
     assert "MB" in drift_row and "error" not in out
+    local = next(line for line in out.splitlines() if line.startswith("local (1 node)"))
+    assert float(local.split()[3]) > 0  # images/s
+    assert "ray" in out  # a row either way: measured inside a loopback-only namespace, else skipped
 
 
 def test_a_failing_case_is_a_row_not_a_crash():
