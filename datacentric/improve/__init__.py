@@ -27,7 +27,8 @@ from datacentric.improve.synth import (
     find_defect_region,
     get_generator,
 )
-from datacentric.improve.workflow import ImproveResult, SynthResult, find_targets, improve_project, synthesize
+from datacentric.improve.results import ImproveResult
+from datacentric.improve.workflow import SynthResult, find_targets, improve_project, synthesize
 
 __all__ = [
     "Augmented",

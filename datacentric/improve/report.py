@@ -25,7 +25,7 @@ from datacentric.report import (
 
 if TYPE_CHECKING:
     from datacentric.improve.lift import LiftResult
-    from datacentric.improve.workflow import Candidate, ImproveResult
+    from datacentric.improve.results import Candidate, ImproveResult
     from datacentric.project import Project
 
 __all__ = ["write_report"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from datacentric.improve.lift import (
     learning_curve,
     measure_lift,
 )
+from datacentric.improve.results import Candidate, ImproveResult
 from datacentric.improve.synth import get_generator
 from datacentric.names import clean_class_name
 from datacentric.paths import inside, write_atomic
@@ -49,48 +50,6 @@ __all__ = [
 ANNOTATOR = "datacentric"
 BACKGROUND_NAMES = ("ok", "good", "normal", "pass", "background", "none", "no_defect")
 ORIGIN = {"augment": "augmented", "synthetic": "synthetic"}
-
-
-@dataclass
-class Candidate:
-    """Images made by one fix, before they are measured or kept."""
-
-    name: str
-    kind: str  # augment | synthetic
-    target: str
-    paths: list[Path]
-    parents: list[str]  # parent image id per image
-    params: list[dict]
-    generator: dict  # name + options of the generator or recipe
-    recipe: Recipe | None = None
-
-
-@dataclass
-class ImproveResult:
-    """What ``improve`` tried, measured, kept and advises."""
-
-    run_id: str
-    run_dir: Path
-    targets: list[str]
-    fixes: list[LiftResult]
-    advice: str
-    kept: dict[str, str]  # target -> name of the kept fix
-    materialised: int  # images added to the project
-    recipes: list[Path]  # saved albumentations recipes of kept augmentations
-    curves: dict[str, LearningCurve] = field(default_factory=dict)
-    report: Path | None = None
-    notes: list[str] = field(default_factory=list)  # generators that made nothing, and why
-
-    def to_json(self) -> dict:
-        """The ``improve --json`` output."""
-        return {
-            "targets": self.targets, "fixes": [f.to_json() for f in self.fixes], "advice": self.advice,
-            "kept": self.kept, "materialised": self.materialised, "recipes": [str(p) for p in self.recipes],
-            "notes": self.notes,
-            "run": self.run_id, "report": str(self.report) if self.report else None,
-            "learning_curves": {t: {"counts": c.counts, "recall": c.recall, "per_doubling": round(c.b, 4)}
-                                for t, c in self.curves.items()},
-        }
 
 
 @dataclass
