@@ -152,13 +152,7 @@ class Predictor:
             tensors = tensors.contiguous(memory_format=torch.channels_last)
             with torch.inference_mode():
                 probs[ok] = self.classifier.module(tensors).float().softmax(-1).numpy()
-        return {
-            "path": np.array(paths, dtype=object),
-            "id": np.array(ids, dtype=object),
-            "error": np.array(errors, dtype=object),
-            "probs": probs,
-            "node": np.array([_node()] * len(paths), dtype=object),
-        }
+        return _probability_rows(paths, ids, errors, probs)
 
 
 class OnnxPredictor:
@@ -187,10 +181,15 @@ class OnnxPredictor:
         if ok:
             arrays = np.stack([preprocess(images[i], self.classifier.config) for i in ok])
             probs[ok] = self.classifier.run(arrays)
-        return {
-            "path": np.array(paths, dtype=object),
-            "id": np.array(ids, dtype=object),
-            "error": np.array(errors, dtype=object),
-            "probs": probs,
-            "node": np.array([_node()] * len(paths), dtype=object),
-        }
+        return _probability_rows(paths, ids, errors, probs)
+
+
+def _probability_rows(paths: list[str], ids: list[str], errors: list[str], probs: np.ndarray) -> dict:
+    """A predictor's result batch: one row per file, probabilities NaN where unreadable."""
+    return {
+        "path": np.array(paths, dtype=object),
+        "id": np.array(ids, dtype=object),
+        "error": np.array(errors, dtype=object),
+        "probs": probs,
+        "node": np.array([_node()] * len(paths), dtype=object),
+    }
