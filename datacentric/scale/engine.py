@@ -35,6 +35,7 @@ RAY_EXTRA = 'pip install "datacentric[ray]"'
 ACTOR_CPUS = 0.75  # the rest of each CPU is left to read tasks, so reading never starves
 READ_CPUS = 0.25
 STALL_SECONDS = 600.0
+MAX_BLOCKS = 20_000  # past this, blocks hold more than one batch (scheduling cost per block)
 
 
 def check_engine(engine: str) -> None:
@@ -169,7 +170,8 @@ def _ray(ray, worker: type, args: tuple, paths: Sequence[Path], batch_size: int,
     actors = max(1, nodes, int(cpus // max(1, threads)))
     dataset = ray.data.read_binary_files(
         [str(p) for p in paths], include_paths=True, num_cpus=READ_CPUS,
-        override_num_blocks=max(1, min(len(paths) // batch_size + 1, 4 * actors)),
+        # a block per batch: results stream back (and progress moves) batch by batch
+        override_num_blocks=max(1, min(-(-len(paths) // batch_size), MAX_BLOCKS)),
     )
     results = dataset.map_batches(
         worker, fn_constructor_args=args, batch_size=batch_size, batch_format="numpy",
