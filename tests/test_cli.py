@@ -78,3 +78,15 @@ def test_help_lists_every_command_under_its_step_in_loop_order():
     assert registered | {"labelstudio"} == set(commands)
     positions = [out.index(f"│ {name} ") for name in commands]
     assert positions == sorted(positions)
+
+
+def test_status_says_how_many_metadata_values_it_does_not_list(tmp_path, photos):
+    proj = tmp_path / "p"
+    invoke("init", proj)
+    invoke("import", proj, photos, "--annotator", "mira")
+    rows = [f"{label}/{label}_{i}.png,P{n:02d}" for n, (label, i) in
+            enumerate((label, i) for label in ("ok", "pit", "scratch") for i in range(4))]
+    (photos / "parts.csv").write_text("file,part_id\n" + "\n".join(rows) + "\n")
+    assert invoke("import", proj, photos / "parts.csv").exit_code == 0
+    shown = invoke("status", proj).stdout
+    assert "part_id (P00, P01, P02, P03, P04, P05, ... 12 values)" in shown

@@ -119,7 +119,9 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     )
     console.print("  " + " · ".join(f"{k} {v}" for k, v in info.classes.items()))
     if info.metadata:
-        console.print("  metadata: " + ", ".join(f"{k} ({', '.join(v[:6])})" for k, v in info.metadata.items()))
+        console.print("  metadata: " + ", ".join(
+            f"{k} ({', '.join(v[:6])}{f', ... {len(v)} values' if len(v) > 6 else ''})"
+            for k, v in info.metadata.items()))
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
     removed = f" · removed {info.removed}" if info.removed else ""
     console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled}{removed} · backbone {info.backbone}")
