@@ -23,8 +23,10 @@ __all__ = ["Connection", "connect", "instructions", "label_config", "rules_secti
 
 FROM_NAME = "label"  # the <Choices> control
 TO_NAME = "image"  # the <Image> object; task data key holding the image URL
-RULES_START = "<!-- datacentric labelbook rules -->"  # our part of the project's instructions
-RULES_END = "<!-- /datacentric labelbook rules -->"
+# Our part of the project's instructions runs from this heading to the list's end. Label Studio
+# sanitises the instructions (HTML comments are dropped), so the markers are plain markup.
+RULES_START = "<h3>Labelling rules (label book)</h3>"
+RULES_END = "</ul>"
 
 
 def label_config(classes: list[str]) -> str:
@@ -48,14 +50,14 @@ def rules_section(rules: Iterable[tuple[str, str, str]]) -> str:
 
     ``rules`` are ``(class_a, class_b, rule)``; they are listed by class pair.
 
-    >>> rules_section([("pit", "scratch", "longer than 2 mm is a scratch")]).splitlines()[2]
+    >>> rules_section([("pit", "scratch", "longer than 2 mm is a scratch")]).splitlines()[1]
     '<li><b>pit vs scratch</b>: longer than 2 mm is a scratch</li>'
     """
     items = sorted((a, b, text) for a, b, text in rules)
     if not items:
         return ""
     lines = [f"<li><b>{html.escape(a)} vs {html.escape(b)}</b>: {html.escape(text)}</li>" for a, b, text in items]
-    return "\n".join([RULES_START, "<h3>Labelling rules (label book)</h3><ul>", *lines, "</ul>", RULES_END])
+    return "\n".join([RULES_START + "<ul>", *lines, RULES_END])
 
 
 def instructions(existing: str | None, section: str) -> str:
@@ -64,7 +66,8 @@ def instructions(existing: str | None, section: str) -> str:
     Whatever else the instructions say (written in Label Studio) is kept as it is.
     """
     text = existing or ""
-    start, end = text.find(RULES_START), text.find(RULES_END)
+    start = text.find(RULES_START)
+    end = text.find(RULES_END, start) if start >= 0 else -1
     if start >= 0 and end > start:
         before, after = text[:start].rstrip("\n"), text[end + len(RULES_END):].lstrip("\n")
     else:

@@ -61,6 +61,19 @@ def test_instructions_replace_only_our_section_and_keep_the_teams_text():
     assert instructions(None, first) == first and instructions(first, first) == first
 
 
+def test_our_section_is_found_after_label_studio_sanitised_the_instructions():
+    """The server drops HTML comments and may re-space the markup it keeps."""
+    import re
+
+    from datacentric.labelstudio.client import instructions, rules_section
+
+    stored = instructions("<p>Zoom in first.</p>", rules_section([("pit", "scratch", "2 mm")]))
+    sanitised = re.sub(r"<!--.*?-->", "", stored).replace("\n", "\n\n")
+    again = instructions(sanitised, rules_section([("pit", "scratch", "3 mm")]))
+    assert "3 mm" in again and "2 mm" not in again and again.count("Labelling rules") == 1
+    assert again.startswith("<p>Zoom in first.</p>")
+
+
 def test_push_updates_the_instructions_only_when_the_rules_changed(small_project):
     from types import SimpleNamespace
 
