@@ -79,7 +79,7 @@ class AuditResult:
 
     def to_json(self) -> dict:
         """Plain JSON types (the ``datacentric audit --json`` output)."""
-        from datacentric.cli._common import to_jsonable
+        from datacentric.serialize import to_jsonable
 
         return _clean(to_jsonable(self))
 

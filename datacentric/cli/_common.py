@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import json
 import sqlite3
@@ -16,6 +15,7 @@ from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from datacentric.errors import DatacentricError
 from datacentric.progress import set_enabled
+from datacentric.serialize import to_jsonable
 
 __all__ = [
     "AddressOption", "EngineOption", "JsonOption", "PlainUsage", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
@@ -116,21 +116,6 @@ def one_line(text: object) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() or ch == " " else ascii(ch)[1:-1] for ch in text)
-
-
-def to_jsonable(value: Any) -> Any:
-    """Convert data classes, paths and numpy values into plain JSON types."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "tolist"):  # numpy arrays and scalars
-        return value.tolist()
-    return value
 
 
 def print_json(value: Any) -> None:
