@@ -4,7 +4,7 @@ Sections (one function each, all called by ``main``):
 
 * near-duplicates: ``find_near_duplicates`` over N embeddings (default 10k / 100k / 1M,
   dimension 1280, the default backbone's width), the exact blocked search against the faiss
-  HNSW index (see ``datacentric/audit/outliers.py``). The exact search runs only up to
+  HNSW index (see ``datacentric/model/neighbours.py``). The exact search runs only up to
   ``--exact-max`` (its time grows as N^2; larger sizes show the estimate from the largest
   measured one), the ANN search up to ``--ann-max``.
 * recall@10 of the ANN k-NN lists against the exact ones (at ``--recall-n``, 10k).
@@ -74,7 +74,7 @@ def _rows(rng: np.random.Generator, centres: np.ndarray, mixing: np.ndarray, n: 
 # -- child cases (run in a fresh process each) -----------------------------------------------
 def case_near_duplicates(n: int, dim: int, mode: str) -> dict:
     """Time ``find_near_duplicates`` on n embeddings with the exact or the ANN search."""
-    from datacentric.audit import outliers
+    from datacentric.model import neighbours as outliers
 
     x = embeddings(n, dim)
     outliers.ANN_THRESHOLD = 0 if mode == "ann" else 1 << 62
@@ -85,7 +85,7 @@ def case_near_duplicates(n: int, dim: int, mode: str) -> dict:
 
 def case_recall(n: int, dim: int, k: int = 10) -> dict:
     """recall@k of the ANN k-NN lists against the exact ones (ties at the k-th count as found)."""
-    from datacentric.audit import outliers
+    from datacentric.model import neighbours as outliers
 
     x = embeddings(n, dim)
     outliers.ANN_THRESHOLD = 1 << 62

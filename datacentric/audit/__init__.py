@@ -24,7 +24,7 @@ from datacentric.audit.annotators import (
 from datacentric.audit.classes import ClassHealth, ClassOverlap, class_health, confusion_matrix, overlapping_classes
 from datacentric.audit.core import AuditResult, audit_arrays, find_issues, load_audit
 from datacentric.audit.labels import LabelIssue, label_issues
-from datacentric.audit.outliers import NearDuplicate, Outlier, find_near_duplicates, find_outliers
+from datacentric.model.neighbours import NearDuplicate, Outlier, find_near_duplicates, find_outliers
 from datacentric.audit.slices import Slice, slice_accuracy
 
 __all__ = [

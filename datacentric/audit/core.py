@@ -31,14 +31,14 @@ from datacentric.audit.classes import (
     overlapping_classes,
 )
 from datacentric.audit.labels import LabelIssue, label_issues
-from datacentric.audit.outliers import (
+from datacentric.model.neighbours import (
     NearDuplicate,
     Outlier,
     find_near_duplicates,
     find_outliers,
     nearest_each,
 )
-from datacentric.audit.outliers import neighbours as knn_graph
+from datacentric.model.neighbours import neighbours as knn_graph
 from datacentric.audit.slices import Slice, slice_accuracy
 from datacentric.collect import estimate_more
 from datacentric.errors import DatacentricError

@@ -3,7 +3,7 @@
 Two photos of one physical part (or one lot, or one capture session) validate each other
 when one is trained on and the other validated; so do two near-identical photos, whatever
 the metadata says. :func:`split_groups` joins both into one group name per image (union-find
-over the twin pairs of :func:`datacentric.audit.outliers.find_near_duplicates`, combined with
+over the twin pairs of :func:`datacentric.model.neighbours.find_near_duplicates`, combined with
 the ``--group-by`` column's groups), and a train run stores those names in ``oof.npz``;
 :func:`run_groups` reads them back for every later split (the retrain golden set, improve's
 measurement folds, the audit's slice tests), so they keep the grouping train used.
@@ -67,8 +67,8 @@ def merge_groups(n: int, pairs: Sequence[tuple[int, int]], base: Sequence[str] |
 
 
 def twin_pairs(embeddings: np.ndarray) -> list[tuple[int, int]]:
-    """Row pairs the audit calls near-duplicates (see :func:`~datacentric.audit.outliers.find_near_duplicates`)."""
-    from datacentric.audit.outliers import find_near_duplicates
+    """Row pairs the audit calls near-duplicates (see :func:`~datacentric.model.neighbours.find_near_duplicates`)."""
+    from datacentric.model.neighbours import find_near_duplicates
 
     emb = np.asarray(embeddings, dtype=np.float64)
     if len(emb) < 3:

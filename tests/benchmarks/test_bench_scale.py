@@ -11,7 +11,7 @@ def test_synthetic_embeddings_are_seeded_and_hold_near_copies():
     x = bench.embeddings(400, 24)
     assert x.shape == (400, 24) and x.dtype == np.float32
     np.testing.assert_array_equal(x, bench.embeddings(400, 24))
-    from datacentric.audit.outliers import find_near_duplicates
+    from datacentric.model.neighbours import find_near_duplicates
 
     assert len(find_near_duplicates(x)) >= 3  # the 4 planted copies (almost) all found
 

@@ -1,7 +1,7 @@
 import numpy as np
 
 from datacentric.audit import find_near_duplicates, find_outliers
-from datacentric.audit.outliers import nearest
+from datacentric.model.neighbours import nearest
 
 
 def _cloud(n=60, seed=0):

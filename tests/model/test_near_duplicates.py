@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from datacentric.audit.outliers import find_near_duplicates
+from datacentric.model.neighbours import find_near_duplicates
 
 
 def _photos(rng: np.random.Generator, n: int, spread: float, centre: np.ndarray) -> np.ndarray:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from datacentric.audit import outliers as mod
-from datacentric.audit.outliers import (
+from datacentric.model import neighbours as mod
+from datacentric.model.neighbours import (
     find_near_duplicates,
     find_outliers,
     nearest,

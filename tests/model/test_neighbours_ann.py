@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from datacentric.audit import outliers as mod
-from datacentric.audit.outliers import ann_neighbours, find_near_duplicates, find_outliers, neighbours
+from datacentric.model import neighbours as mod
+from datacentric.model.neighbours import ann_neighbours, find_near_duplicates, find_outliers, neighbours
 
-from tests.audit.test_outliers_batched import _old_neighbours, _vectors
+from tests.model.test_neighbours_batched import _old_neighbours, _vectors
 
 
 @pytest.fixture
