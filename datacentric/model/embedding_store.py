@@ -35,6 +35,7 @@ class EmbeddingStore:
     """Committed embedding parts for one embedding key under ``cache_dir``."""
 
     def __init__(self, cache_dir: Path | str, key: str):
+        self.key = key
         self.folder = Path(cache_dir) / "embeddings" / key
         self.parts = self.folder / "parts"
         self.staging_root = self.folder / "staging"

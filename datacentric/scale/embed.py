@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.scale.engine import check_engine, require_ray, run_batches
+from datacentric.scale.engine import check_engine, readable_files, require_ray, run_batches
 
 __all__ = ["EmbedResult", "embed_images", "input_files"]
 
@@ -71,12 +70,12 @@ def embed_images(
     started = time.perf_counter()
     files = input_files(inputs)
     spec, store = _spec_and_store(project, pretrained, backbone)
-    readable, errors = _readable(files)
+    readable, errors = readable_files(files)
     job = store.new_job()
     import torch
 
     threads = torch.get_num_threads()
-    spec = _with(spec, staging=str(job), skip=frozenset(store.ids()) | _cached_ids(store.folder),
+    spec = replace(spec, staging=str(job), skip=frozenset(store.ids()) | _cached_ids(store.folder),
                  statistics=statistics, threads=threads)
     from datacentric.scale.workers import Embedder
 
@@ -91,7 +90,7 @@ def embed_images(
         committed = None
         if embedded:
             committed = store.commit(job, lambda: project.record_embedding_job(
-                job.name, key=spec_key(store), engine=engine, images=len(files), embedded=embedded,
+                job.name, key=store.key, engine=engine, images=len(files), embedded=embedded,
                 errors=len(errors)))
         else:
             store.discard(job)
@@ -105,17 +104,12 @@ def embed_images(
         stats = np.array([rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan)
                           for p in files]).reshape(len(files), width)
     return EmbedResult(
-        engine=engine, key=spec_key(store), store=str(store.folder), paths=[str(p) for p in files],
+        engine=engine, key=store.key, store=str(store.folder), paths=[str(p) for p in files],
         ids=ids, embedded=embedded, already=sum(1 for i in ids if i) - embedded, errors=errors,
         nodes=dict(Counter(row["node"] for row in rows.values())),
         job=committed.name if committed is not None else None,
         seconds=time.perf_counter() - started, statistics=stats,
     )
-
-
-def spec_key(store) -> str:
-    """The embedding key a store is filed under."""
-    return store.folder.name
 
 
 def _spec_and_store(project, pretrained: bool, backbone: str | None):
@@ -133,30 +127,11 @@ def _spec_and_store(project, pretrained: bool, backbone: str | None):
     return spec, EmbeddingStore(project.cache_dir, key)
 
 
-def _with(spec, **changes):
-    from dataclasses import replace
-
-    return replace(spec, **changes)
-
-
 def _cached_ids(folder: Path) -> frozenset:
     """Ids that the per-image ``.npy`` cache of the same key holds."""
     if not folder.is_dir():
         return frozenset()
     return frozenset(p.stem for p in folder.glob("*.npy") if not p.name.startswith("."))
-
-
-def _readable(files: list[Path]) -> tuple[list[Path], dict[str, str]]:
-    """Files a worker can open, and the reason for each that it cannot."""
-    good, errors = [], {}
-    for path in files:
-        if not path.is_file():
-            errors[str(path)] = "not a file (gone?)"
-        elif not os.access(path, os.R_OK):
-            errors[str(path)] = "no permission to read"
-        else:
-            good.append(path)
-    return good, errors
 
 
 def _collect(batch: dict, rows: dict[str, dict]) -> None:

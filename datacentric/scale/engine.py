@@ -28,7 +28,9 @@ from pathlib import Path
 from datacentric.errors import DatacentricError
 from datacentric.progress import track
 
-__all__ = ["ENGINES", "RAY_EXTRA", "check_engine", "ray_session", "require_ray", "run_batches"]
+__all__ = [
+    "ENGINES", "RAY_EXTRA", "check_engine", "ray_session", "readable_files", "require_ray", "run_batches",
+]
 
 ENGINES = ("local", "ray")
 RAY_EXTRA = 'pip install "datacentric[ray]"'
@@ -100,6 +102,22 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
     except OSError as exc:
         raise DatacentricError(f"cannot reach the Ray head at {address}: {exc.strerror or exc}",
                                "--address") from None
+
+
+def readable_files(files: Sequence[Path]) -> tuple[list[Path], dict[str, str]]:
+    """Files a worker can open, and the reason for each that it cannot.
+
+    Checked on the driver: Ray's reader fails the whole job on a file it cannot open.
+    """
+    good, errors = [], {}
+    for path in files:
+        if not path.is_file():
+            errors[str(path)] = "not a file (gone?)"
+        elif not os.access(path, os.R_OK):
+            errors[str(path)] = "no permission to read"
+        else:
+            good.append(path)
+    return good, errors
 
 
 def run_batches(

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.scale.embed import _readable, input_files
-from datacentric.scale.engine import check_engine, require_ray, run_batches
+from datacentric.scale.embed import input_files
+from datacentric.scale.engine import check_engine, readable_files, require_ray, run_batches
 
 __all__ = ["PredictResult", "predict_images", "predict_probs"]
 
@@ -64,7 +64,7 @@ def predict_images(
     started = time.perf_counter()
     worker, model_file, run_id, classes = _model(project, run, model)
     files = input_files(inputs)
-    readable, errors = _readable(files)
+    readable, errors = readable_files(files)
     schema = _schema(len(classes))
     tmp = out.with_name(f".{out.name}.tmp")
     counts: Counter = Counter()
@@ -165,7 +165,7 @@ def predict_probs(
     from datacentric.scale.workers import Predictor
 
     check_engine(engine)
-    readable, errors = _readable([Path(f) for f in files])
+    readable, errors = readable_files([Path(f) for f in files])
     model_file = Path(train_run.dir) / "model.pt"
     rows: dict[str, np.ndarray] = {}
     threads = _torch_threads()
