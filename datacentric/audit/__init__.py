@@ -21,7 +21,7 @@ from datacentric.audit.annotators import (
     label_matrix,
     majority_vote,
 )
-from datacentric.audit.classes import ClassHealth, ClassOverlap, class_health, confusion_matrix, overlapping_classes
+from datacentric.audit.classes import ClassHealth, ClassOverlap, class_health, overlapping_classes
 from datacentric.audit.core import AuditResult, audit_arrays, find_issues, load_audit
 from datacentric.audit.labels import LabelIssue, label_issues
 from datacentric.model.neighbours import NearDuplicate, Outlier, find_near_duplicates, find_outliers
@@ -41,7 +41,6 @@ __all__ = [
     "annotator_consensus",
     "audit_arrays",
     "class_health",
-    "confusion_matrix",
     "find_issues",
     "find_near_duplicates",
     "find_outliers",

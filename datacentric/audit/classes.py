@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
-__all__ = ["ClassHealth", "ClassOverlap", "class_health", "confusion_matrix", "overlapping_classes"]
+__all__ = ["ClassHealth", "ClassOverlap", "class_health", "overlapping_classes"]
 
 
 @dataclass
@@ -37,13 +38,6 @@ class ClassOverlap:
     b: str
     n: int  # estimated images that belong to one class but are labelled as the other
     joint: float  # that count as a share of all images
-
-
-def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:
-    """Counts (K, K): row = given label, column = predicted label."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
-    return matrix
 
 
 def class_health(
@@ -76,7 +70,7 @@ def class_health(
     probs = np.asarray(pred_probs, dtype=float)
     k = len(classes)
     predicted = probs.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted, k)
+    matrix = confusion_matrix(labels, predicted, labels=np.arange(k))
     accuracy = float(np.trace(matrix) / max(1, matrix.sum()))
     counts = matrix.sum(axis=1)
     quality = _label_quality(labels, probs, k)

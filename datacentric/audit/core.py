@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import confusion_matrix
 
 from datacentric.audit.annotators import (
     AnnotatorStats,
@@ -27,7 +28,6 @@ from datacentric.audit.classes import (
     ClassHealth,
     ClassOverlap,
     class_health,
-    confusion_matrix,
     overlapping_classes,
 )
 from datacentric.audit.labels import LabelIssue, label_issues
@@ -165,7 +165,7 @@ def audit_arrays(
     issues = label_issues(labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class,
                           filter_by=filter_by)
     predicted = probs.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted, k)
+    matrix = confusion_matrix(labels, predicted, labels=np.arange(k))
     accuracy = float(np.mean(predicted == labels)) if n else float("nan")
     health = class_health(labels, probs, classes, min_per_class=min_per_class)
     overlaps = overlapping_classes(labels, probs, classes)

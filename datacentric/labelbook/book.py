@@ -103,10 +103,10 @@ def _canonical(examples: list[Example], labels: np.ndarray, classes: list[str]) 
 
 def _confused_pairs(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -> list[tuple[str, str, int]]:
     """Class pairs with images of one predicted as the other, most first."""
-    from datacentric.audit.classes import confusion_matrix
+    from sklearn.metrics import confusion_matrix
 
     k = len(classes)
-    matrix = confusion_matrix(labels, probs.argmax(axis=1), k)
+    matrix = confusion_matrix(labels, probs.argmax(axis=1), labels=np.arange(k))
     pairs = [(classes[i], classes[j], int(matrix[i, j] + matrix[j, i]))
              for i in range(k) for j in range(i + 1, k) if matrix[i, j] + matrix[j, i] > 0]
     return sorted(pairs, key=lambda p: -p[2])

@@ -1,6 +1,6 @@
 import numpy as np
 
-from datacentric.audit import class_health, confusion_matrix, overlapping_classes, slice_accuracy
+from datacentric.audit import class_health, overlapping_classes, slice_accuracy
 
 
 def test_weak_class_is_the_confused_one():
@@ -41,11 +41,6 @@ def test_tiny_class_is_too_few_not_weak():
     probs[40] = [0.9, 0.05, 0.05]
     health = class_health(labels, probs, ["a", "b", "c"], min_per_class=5)
     assert health[2].too_few and not health[2].weak and health[2].n == 2
-
-
-def test_confusion_matrix_counts():
-    m = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2]), 3)
-    assert m.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
 
 
 def test_bad_camera_slice_is_flagged_and_tiny_slice_is_not():
