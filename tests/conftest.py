@@ -1,24 +1,14 @@
-"""Fixtures shared by every test: tiny generated images and fresh projects."""
+"""Fixtures shared by every test: tiny generated images, fresh projects, a tiny trained project."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from tests.support.images import COLOURS, TINY, write_image, write_images
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def write_image(path: Path, seed: int, size: int = 32, mode: str = "RGB") -> Path:
-    """Write a small random image (distinct bytes per seed) and return its path."""
-    rng = np.random.default_rng(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (rng.random((size, size, 3)) * 255).astype(np.uint8)
-    Image.fromarray(pixels).convert(mode).save(path)
-    return path
 
 
 @pytest.fixture
@@ -38,3 +28,31 @@ def project(tmp_path: Path):
 
     with Project.init(tmp_path / "proj") as proj:
         yield proj
+
+
+@pytest.fixture
+def tiny_project(tmp_path):
+    """A project with 3 colour classes x 10 images, not trained yet."""
+    import torch
+
+    from datacentric.importers import import_path
+    from datacentric.project import Project
+
+    torch.set_num_threads(2)
+    for name in COLOURS:
+        write_images(tmp_path / "photos" / name, {name: COLOURS[name]}, 10, seed=len(name))
+    proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)
+    proj.config.image_size = 32
+    proj.config.folds = 3
+    proj.save_config()
+    import_path(proj, tmp_path / "photos", annotator="mira")
+    yield proj
+    proj.close()
+
+
+@pytest.fixture
+def tiny_trained(tiny_project):
+    from datacentric.model import train
+
+    train(tiny_project, mode="probe", repeats=1)
+    return tiny_project

@@ -7,7 +7,7 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv, import_folder
 from datacentric.project import Project
-from tests.test_cli import invoke
+from tests.support.cli import invoke
 
 
 def test_a_relabel_typo_is_refused_with_the_closest_class(project, photos):

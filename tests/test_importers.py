@@ -8,7 +8,7 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv, import_folder, import_path
 from datacentric.project import Project
-from tests.conftest import write_image
+from tests.support.images import write_image
 
 
 def snapshot(project: Project) -> tuple:

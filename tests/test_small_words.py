@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import datacentric
-from tests.test_cli import invoke
+from tests.support.cli import invoke
 
 
 def test_one_annotator_and_one_image_read_as_singular(tmp_path, photos):

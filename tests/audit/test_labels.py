@@ -49,12 +49,8 @@ def test_images_and_ids_name_the_entries():
 
 
 def _weak_slice_set():
-    """The conftest set with ties broken: planted errors plus a slice the model gets wrong."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import make_synthetic
+    """The synthetic set with ties broken: planted errors plus a slice the model gets wrong."""
+    from tests.support.synthetic import make_synthetic
 
     s = make_synthetic(seed=0)
     return s, s.probs + np.random.default_rng(0).random(s.probs.shape) * 1e-3

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from datacentric.demo import DemoData, generate_demo
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 @pytest.fixture(scope="session")

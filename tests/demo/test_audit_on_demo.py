@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import datacentric as dc
-from tests.demo.conftest import read_rows
+from tests.support.files import read_rows
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ from datacentric.demo import ANNOTATORS, CLASSES, generate_demo
 from datacentric.errors import DatacentricError
 from datacentric.images import inspect_image
 
-from .conftest import read_rows
+from tests.support.files import read_rows
 
 PLAUSIBLE = {("pit", "scratch"), ("scratch", "pit"), ("dent", "ok"), ("ok", "dent"),
              ("discoloration", "ok"), ("ok", "discoloration")}

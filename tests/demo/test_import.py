@@ -7,7 +7,7 @@ from datacentric.images import content_hash
 from datacentric.importers import import_path
 from datacentric.project import Project
 
-from .conftest import read_rows
+from tests.support.files import read_rows
 
 
 def _state(proj: Project):

@@ -13,7 +13,7 @@ from datacentric.drift import DriftCheck, check_drift
 from datacentric.drift._groups import group_images, parse_window, score_groups
 from datacentric.errors import DatacentricError
 
-from .conftest import COLOURS, write_images
+from tests.support.images import COLOURS, write_images
 
 
 def _files(folder, names):
@@ -92,9 +92,9 @@ def _camera_batch(tmp_path):
     return new
 
 
-def test_check_drift_per_camera_names_the_drifting_camera(trained, tmp_path):
+def test_check_drift_per_camera_names_the_drifting_camera(tiny_trained, tmp_path):
     new = _camera_batch(tmp_path)
-    result = check_drift(trained, new, n_permutations=200, per=["camera"], metadata=new / "cameras.csv")
+    result = check_drift(tiny_trained, new, n_permutations=200, per=["camera"], metadata=new / "cameras.csv")
     verdicts = {g["group"]: g for g in result.groups}
     assert set(verdicts) == {"camera=A", "camera=B"}
     assert verdicts["camera=B"]["drift"] and not verdicts["camera=A"]["drift"]
@@ -102,15 +102,15 @@ def test_check_drift_per_camera_names_the_drifting_camera(trained, tmp_path):
     assert result.drift and result.p_value == verdicts["camera=B"]["p_adjusted"]
     assert result.description.startswith("camera=B: ") and "darker" in result.changes
     assert result.grouping == {"per": ["camera"], "window": None, "metadata": str(new / "cameras.csv")}
-    stored = json.loads((trained.run(result.run_id).dir / "drift.json").read_text())
+    stored = json.loads((tiny_trained.run(result.run_id).dir / "drift.json").read_text())
     assert [g["group"] for g in stored["groups"]] == ["camera=A", "camera=B"]
-    assert "Verdict per group" in (trained.run(result.run_id).dir / "report.html").read_text()
-    assert check_drift(trained, new, n_permutations=200).groups == []  # the default: one batch
+    assert "Verdict per group" in (tiny_trained.run(result.run_id).dir / "report.html").read_text()
+    assert check_drift(tiny_trained, new, n_permutations=200).groups == []  # the default: one batch
 
 
-def test_cli_per_and_window_list_group_verdicts(trained, tmp_path):
+def test_cli_per_and_window_list_group_verdicts(tiny_trained, tmp_path):
     new = _camera_batch(tmp_path)
-    args = ["drift", str(trained.root), str(new), "--per", "camera", "--metadata", str(new / "cameras.csv")]
+    args = ["drift", str(tiny_trained.root), str(new), "--per", "camera", "--metadata", str(new / "cameras.csv")]
     out = CliRunner().invoke(app, args + ["--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -118,9 +118,9 @@ def test_cli_per_and_window_list_group_verdicts(trained, tmp_path):
     text = CliRunner().invoke(app, args + ["--window", "1d"])
     assert text.exit_code == 0, text.output
     assert "groups tested (Holm" in text.output and "camera=B, 20" in text.output
-    bad = CliRunner().invoke(app, ["drift", str(trained.root), str(new), "--per", "camera"])
+    bad = CliRunner().invoke(app, ["drift", str(tiny_trained.root), str(new), "--per", "camera"])
     assert bad.exit_code == 1 and "error: no metadata column camera" in bad.output
     for hour, path in enumerate(sorted(new.glob("*.png"))):  # one image an hour
         os.utime(path, (1_790_000_000 + 3600 * hour,) * 2)
     with pytest.raises(DatacentricError, match="no group has 5 images"):
-        check_drift(trained, new, window="1h")
+        check_drift(tiny_trained, new, window="1h")

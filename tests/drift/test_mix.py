@@ -10,7 +10,7 @@ from datacentric.drift import DriftDetector, PixelStatsTest, STATISTICS, class_m
 from datacentric.drift._mix import mix_p_value
 from datacentric.errors import DatacentricError
 
-from .conftest import COLOURS, write_images
+from tests.support.images import COLOURS, write_images
 
 FACTORY = np.array([0.9, 0.06, 0.03, 0.01])  # most parts good, a few rare defect classes
 
@@ -95,25 +95,25 @@ def test_three_family_verdict_false_alarm_rate_stays_at_alpha():
     assert uncorrected / repeats > alarms / repeats
 
 
-def test_check_drift_flags_a_class_mix_shift_and_names_the_class(trained, tmp_path):
+def test_check_drift_flags_a_class_mix_shift_and_names_the_class(tiny_trained, tmp_path):
     # each image looks like a training image (the red class), but the batch is all red
     write_images(tmp_path / "reds", {"red": COLOURS["red"]}, 12, seed=81)
-    result = check_drift(trained, tmp_path / "reds", n_permutations=200, pixel_stats=False)
+    result = check_drift(tiny_trained, tmp_path / "reds", n_permutations=200, pixel_stats=False)
     mix = result.class_mix
     assert mix["in_verdict"] and mix["batch"]["red"] == 1.0 and mix["p_value"] < 0.05 / 2
     assert result.drift and result.p_value == min(1.0, 2 * min(result.embedding["p_value"], mix["p_value"]))
     assert result.description.startswith("more red predicted (share 0.33 → 1.00)")
     assert result.changes[0] == "more red predicted"
-    html = (trained.run(result.run_id).dir / "report.html").read_text()
+    html = (tiny_trained.run(result.run_id).dir / "report.html").read_text()
     assert "more red predicted" in html and "alpha/2" in html
-    full = check_drift(trained, tmp_path / "reds", n_permutations=200)  # three families
+    full = check_drift(tiny_trained, tmp_path / "reds", n_permutations=200)  # three families
     assert full.drift and "more red predicted (share 0.33 → 1.00)" in full.description
     assert full.class_mix["alpha"] == pytest.approx(0.05 / 3)
-    assert "alpha/3" in (trained.run(full.run_id).dir / "report.html").read_text()
+    assert "alpha/3" in (tiny_trained.run(full.run_id).dir / "report.html").read_text()
 
 
-def test_check_drift_same_distribution_names_no_class(trained, tmp_path):
+def test_check_drift_same_distribution_names_no_class(tiny_trained, tmp_path):
     write_images(tmp_path / "new", COLOURS, 5, seed=77)
-    result = check_drift(trained, tmp_path / "new", n_permutations=200)
+    result = check_drift(tiny_trained, tmp_path / "new", n_permutations=200)
     assert not result.drift and result.class_mix["p_value"] > 0.05 / 3
     assert result.class_mix["changes"] == [] and "predicted" not in result.description

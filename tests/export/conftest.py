@@ -7,36 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-CLASSES = ["ok", "pit", "scratch"]
-
-
-def make_images(folder: Path, n: int = 9, seed: int = 0) -> list[Path]:
-    """Small images of varied size and aspect ratio, with some class-dependent structure."""
-    rng = np.random.default_rng(seed)
-    folder.mkdir(parents=True, exist_ok=True)
-    shapes = [(40, 40), (48, 32), (32, 56), (37, 45)]
-    paths = []
-    for i in range(n):
-        h, w = shapes[i % len(shapes)]
-        pixels = (rng.random((h, w, 3)) * 255).astype(np.uint8)
-        pixels[:, : (i % 3) * 10] = 230
-        path = folder / f"img_{i}.png"
-        Image.fromarray(pixels).save(path)
-        paths.append(path)
-    return paths
-
-
-def small_model(name: str):
-    """(module, data_config): a randomly initialised timm model ``name`` with a K-class head, at 64 px."""
-    import timm
-    import torch
-
-    torch.manual_seed(0)
-    module = timm.create_model(name, pretrained=False, num_classes=len(CLASSES)).eval()
-    config = dict(timm.data.resolve_model_data_config(module))
-    config["input_size"] = (3, 64, 64)
-    return module, config
+from tests.support.images import varied_images
+from tests.support.models import CLASSES, small_model
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +20,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> list[Path]:
-    return make_images(tmp_path_factory.mktemp("images"))
+    return varied_images(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +38,7 @@ def exported(tiny, images, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained_root(tmp_path_factory):
     """A project of 18 tiny coloured images with a probe model trained on the random tiny backbone."""
     import torch
 

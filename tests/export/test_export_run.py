@@ -17,10 +17,10 @@ from datacentric.project import Project
 runner = CliRunner()
 
 
-def test_export_run_records_an_export_run_and_matches_torch(trained, tmp_path):
+def test_export_run_records_an_export_run_and_matches_torch(trained_root, tmp_path):
     from datacentric.model import load_classifier
 
-    with Project.open(trained) as proj:
+    with Project.open(trained_root) as proj:
         result = export_run(proj, int8=True, out=tmp_path / "m.onnx", force=True, repeats=1)
         run = proj.run(result.run_id)
         train_run = proj.latest_run("train")
@@ -41,7 +41,7 @@ def test_export_run_records_an_export_run_and_matches_torch(trained, tmp_path):
     assert result.format("onnx-fp32").agreement == 1.0
 
 
-def test_images_added_after_training_are_the_holdout(trained, tmp_path):
+def test_images_added_after_training_are_the_holdout(trained_root, tmp_path):
     from PIL import Image
 
     from datacentric.importers import import_path
@@ -55,16 +55,16 @@ def test_images_added_after_training_are_the_holdout(trained, tmp_path):
     work = tmp_path / "copy"
     import shutil
 
-    shutil.copytree(trained, work)
+    shutil.copytree(trained_root, work)
     with Project.open(work) as proj:
         import_path(proj, tmp_path / "later", annotator="mira")
         result = export_run(proj, repeats=0)
     assert result.accuracy_on == "holdout" and result.n_accuracy == 2 and result.n_images == 20
 
 
-def test_cli_export_json_has_the_issue_schema(trained, tmp_path):
+def test_cli_export_json_has_the_issue_schema(trained_root, tmp_path):
     out = tmp_path / "cli.onnx"
-    done = runner.invoke(app, ["export", str(trained), "--out", str(out), "--json"])
+    done = runner.invoke(app, ["export", str(trained_root), "--out", str(out), "--json"])
     assert done.exit_code == 0, done.output
     data = json.loads(done.stdout)
     assert data["path"] == str(out.resolve()) and out.exists()
@@ -75,19 +75,19 @@ def test_cli_export_json_has_the_issue_schema(trained, tmp_path):
     assert data["formats"][1]["agreement"] == 1.0
 
 
-def test_cli_export_prints_a_table(trained):
-    done = runner.invoke(app, ["export", str(trained)])
+def test_cli_export_prints_a_table(trained_root):
+    done = runner.invoke(app, ["export", str(trained_root)])
     assert done.exit_code == 0, done.output
     for text in ("torch-fp32", "onnx-fp32", "agreement", "accuracy", "wrote", "model.onnx", "trained on"):
         assert text in done.output, text
 
 
-def test_cli_int8_refusal_shows_the_table_and_the_kept_fp32_model(trained):
-    done = runner.invoke(app, ["export", str(trained), "--int8", "--threshold", "1.01"])
+def test_cli_int8_refusal_shows_the_table_and_the_kept_fp32_model(trained_root):
+    done = runner.invoke(app, ["export", str(trained_root), "--int8", "--threshold", "1.01"])
     assert done.exit_code == 1
     assert "error: onnx-int8 model agrees with torch on" in done.output
     assert "points below the 101.0% threshold" in done.output and "Traceback" not in done.output
-    with Project.open(trained) as proj:
+    with Project.open(trained_root) as proj:
         failed = proj.runs("export")[-1]
     assert failed.status == "failed" and failed.metrics["formats"][-1]["name"] == "onnx-int8"
     assert not (failed.dir / "model.int8.onnx").exists()
@@ -107,17 +107,17 @@ def test_no_train_run_names_datacentric_train(tmp_path):
     assert done.exit_code == 1 and "datacentric train" in done.output
 
 
-def test_unknown_format_and_wrong_run_kind_are_refused(trained):
-    done = runner.invoke(app, ["export", str(trained), "--format", "tflite"])
+def test_unknown_format_and_wrong_run_kind_are_refused(trained_root):
+    done = runner.invoke(app, ["export", str(trained_root), "--format", "tflite"])
     assert done.exit_code == 1 and "unknown format 'tflite'" in done.output
-    with Project.open(trained) as proj:
+    with Project.open(trained_root) as proj:
         other = proj.new_run("audit")
         proj.finish_run(other, {})
         with pytest.raises(DatacentricError, match="not a train run"):
             export_run(proj, other.id)
 
 
-def test_predict_with_model_needs_no_torch(trained, tmp_path):
+def test_predict_with_model_needs_no_torch(trained_root, tmp_path):
     """`datacentric predict P imgs --model x.onnx` in a process where torch cannot be imported."""
     import subprocess
     import sys
@@ -126,7 +126,7 @@ def test_predict_with_model_needs_no_torch(trained, tmp_path):
     from tests.export.test_edge import BLOCK_TORCH
 
     model = tmp_path / "edge.onnx"
-    with Project.open(trained) as proj:
+    with Project.open(trained_root) as proj:
         export_run(proj, out=model, repeats=0)
         paths = [r.path for r in proj.images("real")]
         expected = {str(p.path): p.label for p in edge.OnnxClassifier(model).predict(paths)}
@@ -139,7 +139,7 @@ def test_predict_with_model_needs_no_torch(trained, tmp_path):
     )
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", script, "predict", str(trained), str(folder), str(bad), "--model", str(model), "--json"],
+        [sys.executable, "-c", script, "predict", str(trained_root), str(folder), str(bad), "--model", str(model), "--json"],
         capture_output=True, text=True, timeout=120, cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)},
     )
     assert done.returncode == 0, done.stderr
@@ -150,6 +150,6 @@ def test_predict_with_model_needs_no_torch(trained, tmp_path):
     assert data["run"] == str(model)
 
 
-def test_predict_with_missing_model_is_one_line(trained, tmp_path):
-    done = runner.invoke(app, ["predict", str(trained), str(tmp_path), "--model", str(tmp_path / "none.onnx")])
+def test_predict_with_missing_model_is_one_line(trained_root, tmp_path):
+    done = runner.invoke(app, ["predict", str(trained_root), str(tmp_path), "--model", str(tmp_path / "none.onnx")])
     assert done.exit_code == 1 and "model file not found" in done.output

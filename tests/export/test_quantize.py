@@ -18,7 +18,7 @@ from datacentric import edge
 from datacentric.export import export_onnx, optimized_op_counts, quantize_int8, to_onnx
 from datacentric.export import int8 as int8_module
 
-from .conftest import CLASSES, small_model
+from tests.support.models import CLASSES, small_model
 
 SHAPE_OPS = {"Shape", "Ceil", "Div"}  # what run-time SAME padding is computed with
 

@@ -11,7 +11,7 @@ from datacentric.export import export_onnx, quantize_int8
 from datacentric.export import int8 as int8_module
 from datacentric.export.weight_rounding import choose_rounding, round_conv_weights
 
-from .conftest import CLASSES, small_model
+from tests.support.models import CLASSES, small_model
 
 
 def _output_error(rounded: np.ndarray, weight: np.ndarray, x: np.ndarray) -> float:

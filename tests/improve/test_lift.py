@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from datacentric.improve import Fix, baseline_scores, keep_rule, learning_curve, measure_lift
-from tests.improve.conftest import fake_cross_val
+from tests.support.fakes import fake_cross_val
 
 CLASSES = ["ok", "scratch", "pit"]
 

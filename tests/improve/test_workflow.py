@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from datacentric.improve import improve_project
-from tests.improve.conftest import fake_cross_val
+from tests.support.fakes import fake_cross_val
 
 
 def test_improve_measures_fixes_on_real_rows_only(defect_project, fake_model, monkeypatch):
@@ -182,7 +182,7 @@ def test_improve_groups_come_from_the_train_run(tmp_path):
     from datacentric.improve import workflow
     from datacentric.model import train
     from datacentric.project import Project
-    from tests.model.conftest import TINY, make_images
+    from tests.support.images import TINY, make_images
 
     images = make_images(tmp_path / "photos", {"red": 6, "green": 6})
     proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)

@@ -38,8 +38,8 @@ def test_create_backbone_builds_a_registered_plugin(registered_mynet):
         create_backbone("mynet@/tmp/w.safetensors")
 
 
-def test_a_backbone_plugin_trains_and_its_model_loads(registered_mynet, project):
-    result = train(project, backbone="mynet", pretrained=False)
+def test_a_backbone_plugin_trains_and_its_model_loads(registered_mynet, colour_project):
+    result = train(colour_project, backbone="mynet", pretrained=False)
     assert result.run.status == "done" and result.run.metrics["backbone"] == "mynet"
     assert {"pretrained": False, "num_classes": 0} in CALLS  # the embeddings
     clf = load_classifier(result.run)

@@ -12,8 +12,8 @@ from datacentric.cli import app
 runner = CliRunner()
 
 
-def test_train_json_then_predict(project, images, tmp_path: Path):
-    root = str(project.root)
+def test_train_json_then_predict(colour_project, images, tmp_path: Path):
+    root = str(colour_project.root)
     out = runner.invoke(app, ["train", root, "--json", "--seed", "1"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -37,10 +37,10 @@ def test_train_json_then_predict(project, images, tmp_path: Path):
     assert text.exit_code == 0 and "blue" in text.stdout
 
 
-def test_cli_errors_are_one_line(project):
-    out = runner.invoke(app, ["predict", str(project.root), str(project.root)])
+def test_cli_errors_are_one_line(colour_project):
+    out = runner.invoke(app, ["predict", str(colour_project.root), str(colour_project.root)])
     assert out.exit_code == 1
-    out = runner.invoke(app, ["train", str(project.root), "--mode", "magic"])
+    out = runner.invoke(app, ["train", str(colour_project.root), "--mode", "magic"])
     assert out.exit_code == 1 and "unknown mode" in out.output
-    out = runner.invoke(app, ["train", str(project.root), "--backbone", "resnet18"])
+    out = runner.invoke(app, ["train", str(colour_project.root), "--backbone", "resnet18"])
     assert out.exit_code == 1 and "DATACENTRIC_ONLINE" in out.output

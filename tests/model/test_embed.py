@@ -97,10 +97,10 @@ def test_bad_file_names_the_file(images, tmp_path: Path):
     assert "broken.png" in str(info.value)
 
 
-def test_embed_project_uses_project_cache_and_dataset_order(project, count_forwards):
-    X = embed_project(project)
-    assert X.shape == (len(project.dataset()), 256)
-    assert list((project.cache_dir / "embeddings").glob("*/*.npy"))
+def test_embed_project_uses_project_cache_and_dataset_order(colour_project, count_forwards):
+    X = embed_project(colour_project)
+    assert X.shape == (len(colour_project.dataset()), 256)
+    assert list((colour_project.cache_dir / "embeddings").glob("*/*.npy"))
     before = count_forwards["batches"]
-    np.testing.assert_array_equal(embed_project(project), X)
+    np.testing.assert_array_equal(embed_project(colour_project), X)
     assert count_forwards["batches"] == before

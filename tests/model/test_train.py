@@ -17,12 +17,12 @@ from datacentric.project import Project
 TINY = "test_efficientnet@random"
 
 
-def test_probe_train_writes_the_contracted_run(project):
-    result = train(project, mode="probe")
+def test_probe_train_writes_the_contracted_run(colour_project):
+    result = train(colour_project, mode="probe")
     run = result.run
     assert run.kind == "train" and run.status == "done"
     oof = np.load(run.dir / "oof.npz")
-    data = project.dataset()
+    data = colour_project.dataset()
     assert list(oof["ids"]) == data.ids
     np.testing.assert_array_equal(oof["labels"], data.labels)
     assert oof["probs"].shape == (24, 3) and oof["probs"].dtype == np.float32
@@ -36,16 +36,16 @@ def test_probe_train_writes_the_contracted_run(project):
     assert m["cv_accuracy"] > 0.9  # solid colours are easy even for random features
     assert m["model_bytes"] == (run.dir / "model.pt").stat().st_size
     assert m["params"] > 0 and m["cpu_seconds"] > 0
-    assert project.latest_run("train").id == run.id
+    assert colour_project.latest_run("train").id == run.id
 
 
-def test_model_pt_reproduces_the_probe(project):
+def test_model_pt_reproduces_the_probe(colour_project):
     """The probe's head, with standardisation folded in, sits in the timm classifier."""
-    result = train(project, mode="probe")
+    result = train(colour_project, mode="probe")
     clf = load_classifier(result.run)
     assert clf.classes == ["blue", "green", "red"] and clf.backbone == TINY
     assert clf.data_config["input_size"] == (3, 32, 32) and not clf.module.training
-    data = project.dataset()
+    data = colour_project.dataset()
     X = embed(data.paths, backbone=TINY, image_size=32)
     probe = ProbeClassifier(C=result.run.config["C"], n_classes=3).fit(X, data.labels)
     np.testing.assert_allclose(clf.predict_proba(data.paths), probe.predict_proba(X), atol=1e-4)
@@ -55,13 +55,13 @@ def test_model_pt_reproduces_the_probe(project):
         np.testing.assert_allclose(clf.module(x).softmax(-1).numpy(), probe.predict_proba(X[:3]), atol=1e-4)
 
 
-def test_predict_reports_bad_images_and_names_the_run(project, tmp_path: Path, make_images):
-    result = train(project, mode="probe")
+def test_predict_reports_bad_images_and_names_the_run(colour_project, tmp_path: Path, make_images):
+    result = train(colour_project, mode="probe")
     new = tmp_path / "new"
     new.mkdir()
     imgs = make_images(new, {"red": 2, "blue": 1}, seed=5)
     (new / "zz_broken.png").write_bytes(b"garbage")
-    preds = predict(project, [new])
+    preds = predict(colour_project, [new])
     assert [p.path.name for p in preds] == ["blue_000.png", "red_000.png", "red_001.png", "zz_broken.png"]
     assert [p.label for p in preds[:3]] == ["blue", "red", "red"]
     assert all(p.run == result.run.id for p in preds)
@@ -70,9 +70,9 @@ def test_predict_reports_bad_images_and_names_the_run(project, tmp_path: Path, m
     assert imgs
 
 
-def test_predict_without_a_run_is_a_clear_error(project, tmp_path):
+def test_predict_without_a_run_is_a_clear_error(colour_project, tmp_path):
     with pytest.raises(DatacentricError, match="datacentric train"):
-        predict(project, [tmp_path])
+        predict(colour_project, [tmp_path])
 
 
 def test_small_classes_train_and_are_flagged(tmp_path: Path, make_images):
@@ -88,39 +88,39 @@ def test_small_classes_train_and_are_flagged(tmp_path: Path, make_images):
     assert np.isfinite(result.probs).all()
 
 
-def test_extra_rows_are_training_only(project, tmp_path: Path, make_images):
+def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_images):
     """An augmented copy with its parent's label never gets validated nor counted."""
     extra = make_images(tmp_path / "aug", {"red": 3}, seed=9)["red"]
-    data = project.dataset()
+    data = colour_project.dataset()
     parent = data.ids[list(data.labels).index(2)]
     from datacentric.images import inspect_image
 
-    with project.transaction() as conn:
+    with colour_project.transaction() as conn:
         for path in extra:
             info = inspect_image(path)
-            project.add_image(conn, id=info.id, path=path, width=info.width, height=info.height,
+            colour_project.add_image(conn, id=info.id, path=path, width=info.width, height=info.height,
                               origin="augmented", parent=parent, generator={"name": "test"})
-            project.add_annotation(conn, image_id=info.id, annotator="aug", label="red", source="augment")
-    result = train(project)
+            colour_project.add_annotation(conn, image_id=info.id, annotator="aug", label="red", source="augment")
+    result = train(colour_project)
     oof = np.load(result.run.dir / "oof.npz")
     assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {__import__("datacentric").images.content_hash(p) for p in extra}
     assert result.run.metrics["n_extra"] == 3 and result.per_class["red"]["n"] == 8
 
 
-def test_finetune_mode_same_shape_and_repeatable(project):
-    a = train(project, mode="finetune", epochs=2, repeats=1, folds=2)
-    b = train(project, mode="finetune", epochs=2, repeats=1, folds=2)
+def test_finetune_mode_same_shape_and_repeatable(colour_project):
+    a = train(colour_project, mode="finetune", epochs=2, repeats=1, folds=2)
+    b = train(colour_project, mode="finetune", epochs=2, repeats=1, folds=2)
     oa, ob = np.load(a.run.dir / "oof.npz"), np.load(b.run.dir / "oof.npz")
     assert oa["probs"].shape == (24, 3)
     np.testing.assert_allclose(oa["probs"], ob["probs"], atol=1e-5)
     assert a.run.metrics["mode"] == "finetune" and len(a.run.metrics["best_epochs"]) == 2
     clf = load_classifier(a.run.dir / "model.pt")
-    assert clf.mode == "finetune" and clf.predict_proba(project.dataset().paths[:2]).shape == (2, 3)
+    assert clf.mode == "finetune" and clf.predict_proba(colour_project.dataset().paths[:2]).shape == (2, 3)
 
 
-def test_bad_train_input(project, tmp_path: Path):
+def test_bad_train_input(colour_project, tmp_path: Path):
     with pytest.raises(DatacentricError, match="unknown mode"):
-        train(project, mode="magic")
+        train(colour_project, mode="magic")
     with Project.init(tmp_path / "empty") as empty:
         with pytest.raises(DatacentricError, match="at least 2"):
             train(empty)
@@ -147,33 +147,33 @@ def test_real_backbone_train_and_predict_offline(tmp_path: Path, make_images, mo
     assert clf.data_config["mean"] == (0.5, 0.5, 0.5) and clf.data_config["input_size"] == (3, 224, 224)
 
 
-def test_train_can_leave_images_out(project):
+def test_train_can_leave_images_out(colour_project):
     """A golden set kept for judging models must never be trained on."""
     from datacentric.model import train
 
-    left_out = project.dataset().ids[:3]
-    result = train(project)
+    left_out = colour_project.dataset().ids[:3]
+    result = train(colour_project)
     assert set(left_out) <= set(result.ids)
-    result = train(project, exclude=left_out)
+    result = train(colour_project, exclude=left_out)
     assert not set(left_out) & set(result.ids) and len(result.ids) == 21
     assert result.run.config["excluded"] == sorted(left_out)
 
 
-def _with_parts(project, images, tmp_path: Path, *, skip: int = 0) -> None:
+def _with_parts(colour_project, images, tmp_path: Path, *, skip: int = 0) -> None:
     """Attach a part_id to the images (4 parts per class, 2 shots each), leaving out ``skip``."""
     rows = ["file,label,part_id"]
     for label, paths in images.items():
         for i, path in enumerate(paths[skip:]):
             rows.append(f"{path},{label},{label}-{i // 2}")
     (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
-    import_path(project, tmp_path / "parts.csv", annotator="mira")
+    import_path(colour_project, tmp_path / "parts.csv", annotator="mira")
 
 
-def test_group_by_keeps_parts_on_one_side_and_reports_the_leak(project, images, tmp_path: Path):
-    _with_parts(project, images, tmp_path)
-    result = train(project, mode="probe", group_by="part_id")
+def test_group_by_keeps_parts_on_one_side_and_reports_the_leak(colour_project, images, tmp_path: Path):
+    _with_parts(colour_project, images, tmp_path)
+    result = train(colour_project, mode="probe", group_by="part_id")
     folds = np.load(result.run.dir / "oof.npz")["folds"]
-    part = {r.id: r.metadata["part_id"] for r in project.images()}
+    part = {r.id: r.metadata["part_id"] for r in colour_project.images()}
     ids = list(np.load(result.run.dir / "oof.npz")["ids"])
     for r in range(folds.shape[0]):
         by_part: dict[str, set] = {}
@@ -186,27 +186,27 @@ def test_group_by_keeps_parts_on_one_side_and_reports_the_leak(project, images, 
     assert 0.0 <= result.ungrouped_cv_accuracy <= 1.0
 
 
-def test_group_by_refuses_unknown_or_incomplete_columns(project, images, tmp_path: Path):
+def test_group_by_refuses_unknown_or_incomplete_columns(colour_project, images, tmp_path: Path):
     with pytest.raises(DatacentricError, match="no image has metadata column 'lot'"):
-        train(project, mode="probe", group_by="lot")
-    _with_parts(project, images, tmp_path, skip=1)
+        train(colour_project, mode="probe", group_by="lot")
+    _with_parts(colour_project, images, tmp_path, skip=1)
     with pytest.raises(DatacentricError, match="3 of 24 images have no 'part_id'"):
-        train(project, mode="probe", group_by="part_id")
-    assert project.latest_run("train") is None  # refused before a run is recorded
+        train(colour_project, mode="probe", group_by="part_id")
+    assert colour_project.latest_run("train") is None  # refused before a run is recorded
 
 
-def test_audit_names_the_gap_that_grouping_closed(project, images, tmp_path: Path):
+def test_audit_names_the_gap_that_grouping_closed(colour_project, images, tmp_path: Path):
     from datacentric.audit import find_issues
 
-    _with_parts(project, images, tmp_path)
-    result = train(project, mode="probe", group_by="part_id")
-    audit = find_issues(project, report=False)
+    _with_parts(colour_project, images, tmp_path)
+    result = train(colour_project, mode="probe", group_by="part_id")
+    audit = find_issues(colour_project, report=False)
     line = next(s for s in audit.summary if "kept each part_id" in s)
     assert f"plain folds report {result.ungrouped_cv_accuracy:.2f}" in line
     assert audit.counts["group_by"] == "part_id"
 
 
-def _add_twins(project, images, tmp_path: Path, count: int = 1) -> list[tuple[Path, Path]]:
+def _add_twins(colour_project, images, tmp_path: Path, count: int = 1) -> list[tuple[Path, Path]]:
     """Re-import ``count`` images per class as near-identical copies (one pixel changed)."""
     pairs = []
     for label, paths in images.items():
@@ -217,47 +217,47 @@ def _add_twins(project, images, tmp_path: Path, count: int = 1) -> list[tuple[Pa
             twin.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pixels).save(twin)
             pairs.append((path, twin))
-    import_path(project, tmp_path / "twins", annotator="mira")
+    import_path(colour_project, tmp_path / "twins", annotator="mira")
     return pairs
 
 
-def _same_fold(run, project, pairs) -> list[bool]:
+def _same_fold(run, colour_project, pairs) -> list[bool]:
     oof = np.load(run.dir / "oof.npz")
     row = {image_id: i for i, image_id in enumerate(oof["ids"])}
-    by_path = {str(r.path.name): r.id for r in project.images()}
+    by_path = {str(r.path.name): r.id for r in colour_project.images()}
     folds = oof["folds"]
     return [bool(np.all(folds[:, row[by_path[a.name]]] == folds[:, row[by_path[b.name]]])) for a, b in pairs]
 
 
-def test_near_duplicate_twins_share_a_fold_and_are_counted(project, images, tmp_path: Path):
-    pairs = _add_twins(project, images, tmp_path)
-    result = train(project, mode="probe", repeats=3)
-    assert all(_same_fold(result.run, project, pairs))
+def test_near_duplicate_twins_share_a_fold_and_are_counted(colour_project, images, tmp_path: Path):
+    pairs = _add_twins(colour_project, images, tmp_path)
+    result = train(colour_project, mode="probe", repeats=3)
+    assert all(_same_fold(result.run, colour_project, pairs))
     assert result.twin_pairs == result.run.metrics["twin_pairs"] >= len(pairs)
     groups = list(np.load(result.run.dir / "oof.npz")["groups"])
     assert len(set(groups)) == len(groups) - result.twin_pairs  # each pair is one group, the rest alone
-    plain = train(project, mode="probe", repeats=3, twins=False)
+    plain = train(colour_project, mode="probe", repeats=3, twins=False)
     assert plain.run.metrics["twin_pairs"] == 0 and "groups" not in np.load(plain.run.dir / "oof.npz")
-    assert not all(_same_fold(plain.run, project, pairs))  # plain folds split twins (the leak)
+    assert not all(_same_fold(plain.run, colour_project, pairs))  # plain folds split twins (the leak)
 
 
-def test_twins_join_the_group_by_groups(project, images, tmp_path: Path):
-    _with_parts(project, images, tmp_path)
-    pairs = _add_twins(project, images, tmp_path)
+def test_twins_join_the_group_by_groups(colour_project, images, tmp_path: Path):
+    _with_parts(colour_project, images, tmp_path)
+    pairs = _add_twins(colour_project, images, tmp_path)
     rows = ["file,label,part_id"] + [f"{b},{b.parent.name},twin-{i}" for i, (_, b) in enumerate(pairs)]
     (tmp_path / "twin_parts.csv").write_text("\n".join(rows) + "\n")
-    import_path(project, tmp_path / "twin_parts.csv", annotator="mira")
-    result = train(project, mode="probe", group_by="part_id")
-    assert all(_same_fold(result.run, project, pairs))
+    import_path(colour_project, tmp_path / "twin_parts.csv", annotator="mira")
+    result = train(colour_project, mode="probe", group_by="part_id")
+    assert all(_same_fold(result.run, colour_project, pairs))
     assert result.run.metrics["groups"] == 12  # each twin joined its original's part
 
 
-def test_audit_counts_twins_kept_together(project, images, tmp_path: Path):
+def test_audit_counts_twins_kept_together(colour_project, images, tmp_path: Path):
     from datacentric.audit import find_issues
 
-    _add_twins(project, images, tmp_path)
-    result = train(project, mode="probe")
-    audit = find_issues(project, report=False)
+    _add_twins(colour_project, images, tmp_path)
+    result = train(colour_project, mode="probe")
+    audit = find_issues(colour_project, report=False)
     assert audit.counts["twin_pairs_kept_together"] == result.twin_pairs >= 3
     line = next(s for s in audit.summary if "near-duplicate pair" in s)
     assert "kept 3 near-duplicate pairs on one side" in line

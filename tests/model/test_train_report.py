@@ -11,15 +11,15 @@ from typer.testing import CliRunner
 from datacentric.cli import app
 from datacentric.model.report import weak_classes, write_train_report
 from datacentric.model.training import TrainResult
-from tests.report_dom import parse
+from tests.support.dom import parse
 
 RED = "#c8372d"
 
 
-def test_train_writes_a_self_contained_report_and_prints_its_path(project):
-    out = CliRunner().invoke(app, ["train", str(project.root)])
+def test_train_writes_a_self_contained_report_and_prints_its_path(colour_project):
+    out = CliRunner().invoke(app, ["train", str(colour_project.root)])
     assert out.exit_code == 0, out.output
-    run = project.latest_run("train")
+    run = colour_project.latest_run("train")
     report = run.dir / "report.html"
     assert f"report: {report}" in out.output and report.is_file()
     dom = parse(report.read_text())
@@ -33,7 +33,7 @@ def test_train_writes_a_self_contained_report_and_prints_its_path(project):
     assert [r.find_all("td")[0].text for r in rows] == list(run.metrics["per_class"])
     assert dom.by_id("confusion").find_all("svg") and "datacentric audit" in dom.by_id("next").text
     assert {a.attrs["href"] for a in dom.find_all("a")} >= {"#summary", "#classes", "#confusion", "#next"}
-    json_out = CliRunner().invoke(app, ["train", str(project.root), "--json"])
+    json_out = CliRunner().invoke(app, ["train", str(colour_project.root), "--json"])
     assert json_out.exit_code == 0 and '"report": "' in json_out.stdout
 
 

@@ -18,14 +18,9 @@ from PIL import Image
 
 from datacentric.errors import DatacentricError
 from datacentric.images import load_image
-from tests.conftest import write_image
-from tests.robustness.conftest import (
-    assert_one_line_error,
-    invoke,
-    promise,
-    store_digest,
-    write_csv,
-)
+from tests.support.images import write_image
+from tests.support.cli import assert_one_line_error, invoke, promise
+from tests.support.files import store_digest, write_csv
 
 TINY = "test_efficientnet@random"  # 99k-parameter random timm model, no weights needed
 

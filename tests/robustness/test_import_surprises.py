@@ -8,14 +8,9 @@ import pytest
 
 from datacentric.importers import import_path
 from datacentric.project import Project
-from tests.conftest import write_image
-from tests.robustness.conftest import (
-    assert_one_line_error,
-    invoke,
-    promise,
-    store_digest,
-    write_csv,
-)
+from tests.support.images import write_image
+from tests.support.cli import assert_one_line_error, invoke, promise
+from tests.support.files import store_digest, write_csv
 
 
 @promise("U1")

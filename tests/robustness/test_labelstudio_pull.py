@@ -15,7 +15,8 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio.sync import _pull, system_name
 from datacentric.project import Project
-from tests.robustness.conftest import promise, store_digest
+from tests.support.cli import promise
+from tests.support.files import store_digest
 
 URL = "http://ls.invalid"
 PID = 7
@@ -141,7 +142,7 @@ def test_a_pulled_typo_is_refused_with_the_closest_class_unless_new_classes(open
 @promise("U8", "U9")
 def test_the_pull_command_offers_skip_bad_and_prints_what_it_left_and_added(proj, monkeypatch):
     from datacentric.labelstudio.sync import PullResult
-    from tests.robustness.conftest import invoke
+    from tests.support.cli import invoke
 
     seen = {}
 

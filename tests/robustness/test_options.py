@@ -7,7 +7,8 @@ import pytest
 
 from datacentric.errors import DatacentricError
 from datacentric.paths import copy_atomic
-from tests.robustness.conftest import assert_one_line_error, invoke, promise, store_digest
+from tests.support.cli import assert_one_line_error, invoke, promise
+from tests.support.files import store_digest
 
 
 @promise("X4")

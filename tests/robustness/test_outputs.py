@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from datacentric.paths import copy_atomic, write_atomic
-from tests.conftest import write_image
-from tests.robustness.conftest import invoke, promise
+from tests.support.images import write_image
+from tests.support.cli import invoke, promise
 
 
 @promise("X2")

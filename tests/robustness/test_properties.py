@@ -18,8 +18,9 @@ from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv
 from datacentric.names import clean_class_name
 from datacentric.project import Project
-from tests.conftest import write_image
-from tests.robustness.conftest import promise, store_digest
+from tests.support.images import write_image
+from tests.support.cli import promise
+from tests.support.files import store_digest
 
 # 60 examples keep the suite quick on 2 cores; DATACENTRIC_EXAMPLES=1000 searches harder.
 FAST = settings(

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from datacentric.project import Project
-from tests.robustness.conftest import invoke, promise
+from tests.support.cli import invoke, promise
 
 KILLED = """
 import os, sys

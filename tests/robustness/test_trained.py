@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import write_image
-from tests.robustness.conftest import assert_one_line_error, invoke, promise, store_digest
+from tests.support.images import write_image
+from tests.support.cli import assert_one_line_error, invoke, promise
+from tests.support.files import store_digest
 from tests.robustness.test_faults import needs_mount, tmpfs
 
 TINY = "test_efficientnet@random"  # 99k-parameter random timm model, no weights needed
@@ -40,25 +41,25 @@ def _photos(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
+def odd_classes_trained(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("trained")
     return _trained(base / "proj", _photos(base / "photos"))
 
 
 @promise("F3")
-def test_a_class_named_like_markup_prints_in_train_and_status(trained):
-    train = invoke("train", trained)
+def test_a_class_named_like_markup_prints_in_train_and_status(odd_classes_trained):
+    train = invoke("train", odd_classes_trained)
     assert train.exit_code == 0 and ODD in train.output
-    status = invoke("status", trained)
+    status = invoke("status", odd_classes_trained)
     assert status.exit_code == 0 and f"{ODD} 4" in status.output
 
 
 @promise("F1")
-def test_predict_lists_a_decompression_bomb_as_unreadable(trained, tmp_path, monkeypatch):
+def test_predict_lists_a_decompression_bomb_as_unreadable(odd_classes_trained, tmp_path, monkeypatch):
     bomb = write_image(tmp_path / "bomb.png", seed=4, size=64)
     fine = write_image(tmp_path / "fine.png", seed=5, size=16)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1500)  # 64x64 is over twice that: a bomb
-    result = invoke("predict", trained, bomb, fine)
+    result = invoke("predict", odd_classes_trained, bomb, fine)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert (

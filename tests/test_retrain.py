@@ -12,36 +12,36 @@ from datacentric.errors import DatacentricError
 from datacentric.retrain import champion_run, decide, golden_set, retrain
 
 
-def test_no_model_yet_names_the_command(untrained):
+def test_no_model_yet_names_the_command(tiny_project):
     with pytest.raises(DatacentricError, match="datacentric train"):
-        retrain(untrained)
+        retrain(tiny_project)
 
 
-def test_default_golden_set_is_stratified_stored_and_reused(trained):
-    first = golden_set(trained)
-    labels = trained.labels()
+def test_default_golden_set_is_stratified_stored_and_reused(tiny_trained):
+    first = golden_set(tiny_trained)
+    labels = tiny_trained.labels()
     assert len(first.ids) == 6  # 20% of 10 per class, 3 classes
     assert sorted(labels[i] for i in first.ids) == ["blue", "blue", "green", "green", "red", "red"]
-    again = golden_set(trained)
+    again = golden_set(tiny_trained)
     assert again.ids == first.ids and again.run_id == first.run_id
 
 
-def test_golden_set_from_a_csv_file(trained, tmp_path):
-    names = [r.path.name for r in trained.images()][:4]
+def test_golden_set_from_a_csv_file(tiny_trained, tmp_path):
+    names = [r.path.name for r in tiny_trained.images()][:4]
     (tmp_path / "golden.csv").write_text("file\n" + "\n".join(names) + "\n")
-    gold = golden_set(trained, tmp_path / "golden.csv")
-    assert sorted(gold.ids) == sorted(trained.image(n).id for n in names)
-    assert golden_set(trained).run_id == gold.run_id  # becomes the default
+    gold = golden_set(tiny_trained, tmp_path / "golden.csv")
+    assert sorted(gold.ids) == sorted(tiny_trained.image(n).id for n in names)
+    assert golden_set(tiny_trained).run_id == gold.run_id  # becomes the default
     (tmp_path / "bad.csv").write_text("file\nnot_there.png\n")
     with pytest.raises(DatacentricError, match="bad.csv:2"):
-        golden_set(trained, tmp_path / "bad.csv")
+        golden_set(tiny_trained, tmp_path / "bad.csv")
 
 
-def test_a_tie_with_no_new_labels_keeps_the_champion_and_says_why(trained):
-    champion = champion_run(trained)
-    decision = retrain(trained, repeats=1)
+def test_a_tie_with_no_new_labels_keeps_the_champion_and_says_why(tiny_trained):
+    champion = champion_run(tiny_trained)
+    decision = retrain(tiny_trained, repeats=1)
     assert abs(decision.delta) <= decision.tolerance and decision.label_changes == 0
-    assert not decision.promoted and champion_run(trained).id == champion.id
+    assert not decision.promoted and champion_run(tiny_trained).id == champion.id
     assert "no label changed since the champion" in decision.reason
 
 
@@ -54,41 +54,41 @@ def test_decide_never_promotes_a_lower_score_without_the_reason():
     assert not decide(-0.05, 0.1, 0)[0]
 
 
-def test_new_labels_promote_then_broken_labels_keep_the_champion(trained):
-    first_champion = champion_run(trained)
-    image = trained.images()[0]
-    trained.relabel(image.id, trained.labels()[image.id], by="lead", note="confirmed")
-    decision = retrain(trained, repeats=1)
+def test_new_labels_promote_then_broken_labels_keep_the_champion(tiny_trained):
+    first_champion = champion_run(tiny_trained)
+    image = tiny_trained.images()[0]
+    tiny_trained.relabel(image.id, tiny_trained.labels()[image.id], by="lead", note="confirmed")
+    decision = retrain(tiny_trained, repeats=1)
     assert decision.promoted and decision.champion.run_id == first_champion.id
     assert decision.label_changes == 1
     assert decision.champion_after == decision.challenger.run_id
-    assert champion_run(trained).id == decision.challenger.run_id
+    assert champion_run(tiny_trained).id == decision.challenger.run_id
     assert decision.n_golden == 6
-    run = trained.run(decision.run_id)
+    run = tiny_trained.run(decision.run_id)
     assert run.kind == "retrain" and run.metrics["promoted"] is True
 
     # break the training labels (outside the golden set): every non-golden red image becomes green
-    gold = set(golden_set(trained).ids)
-    labels = trained.labels()
-    for image in trained.images():
+    gold = set(golden_set(tiny_trained).ids)
+    labels = tiny_trained.labels()
+    for image in tiny_trained.images():
         if image.id not in gold and labels[image.id] == "red":
-            trained.relabel(image.id, "green", by="saboteur")
-    champion_before = champion_run(trained).id
-    worse = retrain(trained, repeats=1)
+            tiny_trained.relabel(image.id, "green", by="saboteur")
+    champion_before = champion_run(tiny_trained).id
+    worse = retrain(tiny_trained, repeats=1)
     assert worse.challenger.accuracy < worse.champion.accuracy
     assert not worse.promoted and worse.champion_after == champion_before
-    assert champion_run(trained).id == champion_before
-    stored = json.loads((trained.run(worse.run_id).dir / "retrain.json").read_text())
+    assert champion_run(tiny_trained).id == champion_before
+    stored = json.loads((tiny_trained.run(worse.run_id).dir / "retrain.json").read_text())
     assert len(stored["images"]) == 6 and stored["promoted"] is False
 
 
-def test_cli_prints_the_evidence(trained):
-    out = CliRunner().invoke(app, ["retrain", str(trained.root)])
+def test_cli_prints_the_evidence(tiny_trained):
+    out = CliRunner().invoke(app, ["retrain", str(tiny_trained.root)])
     assert out.exit_code == 0, out.output
     assert "challenger" in out.output and "champion" in out.output and "golden set (n=6)" in out.output
     verdict = next(line for line in out.output.splitlines() if "→" in line)
     assert "champion kept: same score, within noise" in verdict
-    out = CliRunner().invoke(app, ["retrain", str(trained.root), "--json"])
+    out = CliRunner().invoke(app, ["retrain", str(tiny_trained.root), "--json"])
     data = json.loads(out.stdout)
     assert {"promoted", "champion", "challenger", "delta", "tolerance", "mcnemar_p"} <= set(data)
 
@@ -111,21 +111,21 @@ def test_holdout_takes_whole_groups_stratified():
     assert len(one_part) == 3  # half the class at most: the second part stays in training
 
 
-def test_golden_set_keeps_the_parts_the_champion_grouped(untrained, tmp_path):
+def test_golden_set_keeps_the_parts_the_champion_grouped(tiny_project, tmp_path):
     from datacentric.importers import import_path
     from datacentric.model import train
 
-    records = sorted(untrained.images(), key=lambda r: r.path.name)
-    rows = ["file,label,part_id"] + [f"{r.path},{untrained.labels()[r.id]},p{k // 2}" for k, r in
+    records = sorted(tiny_project.images(), key=lambda r: r.path.name)
+    rows = ["file,label,part_id"] + [f"{r.path},{tiny_project.labels()[r.id]},p{k // 2}" for k, r in
                                      enumerate(records)]
     (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
-    import_path(untrained, tmp_path / "parts.csv", annotator="mira")
-    train(untrained, mode="probe", repeats=1, group_by="part_id")
-    gold = set(golden_set(untrained).ids)
-    part = {r.id: r.metadata["part_id"] for r in untrained.images()}
+    import_path(tiny_project, tmp_path / "parts.csv", annotator="mira")
+    train(tiny_project, mode="probe", repeats=1, group_by="part_id")
+    gold = set(golden_set(tiny_project).ids)
+    part = {r.id: r.metadata["part_id"] for r in tiny_project.images()}
     golden_parts = {part[i] for i in gold}
     assert gold == {i for i, p in part.items() if p in golden_parts}  # both shots of a golden part
     assert len(gold) == 6
-    decision = retrain(untrained)
-    challenger = untrained.run(decision.champion_after if decision.promoted else decision.challenger.run_id)
+    decision = retrain(tiny_project)
+    challenger = tiny_project.run(decision.champion_after if decision.promoted else decision.challenger.run_id)
     assert challenger.config["group_by"] == "part_id"  # the challenger splits the same way
