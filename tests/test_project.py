@@ -9,7 +9,7 @@ from datacentric.errors import DatacentricError
 from datacentric.importers import import_folder
 from datacentric.project import Project
 from datacentric.status import project_status
-from datacentric.store import SCHEMA_VERSION
+from datacentric.project.store import SCHEMA_VERSION
 
 
 def test_init_then_open_round_trips_settings(tmp_path):

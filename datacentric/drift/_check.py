@@ -48,7 +48,7 @@ from datacentric.drift._stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
-from datacentric.store import now
+from datacentric.project.store import now
 
 __all__ = ["DriftResult", "check_drift"]
 

@@ -17,7 +17,8 @@ job, each a part mixed into the class (:mod:`.core`): :mod:`.images` (images and
 metadata), :mod:`.removals`, :mod:`.annotations` (appending labels), :mod:`.labels`
 (consensus, classes, history), :mod:`.classes` (renaming and removing classes),
 :mod:`.run_log` (runs and the champion) and :mod:`.jobs` (what other steps record).
-The records they return are plain dataclasses (:mod:`.records`).
+The records they return are plain dataclasses (:mod:`.records`); the SQLite schema, its
+migrations and transactions are :mod:`.store`.
 """
 
 from datacentric.project.annotations import unknown_label

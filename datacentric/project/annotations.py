@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_name
 from datacentric.project.records import Annotation, Decision, annotation_record
-from datacentric.store import now
+from datacentric.project.store import now
 
 if TYPE_CHECKING:
     from datacentric.config import ProjectConfig

@@ -9,7 +9,7 @@ from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_name
 from datacentric.project.annotations import unknown_label
 from datacentric.project.records import Annotation
-from datacentric.store import now
+from datacentric.project.store import now
 from datacentric.words import plural
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from datacentric.project.jobs import JobLog
 from datacentric.project.labels import Labels
 from datacentric.project.removals import Removals
 from datacentric.project.run_log import RunLog
-from datacentric.store import DB_NAME, connect, transaction
+from datacentric.project.store import DB_NAME, connect, transaction
 
 
 class Project(Images, Removals, Annotations, ClassChanges, Labels, JobLog, RunLog):

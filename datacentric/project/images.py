@@ -8,7 +8,7 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 from datacentric.project.records import ImageRecord, image_record
-from datacentric.store import now
+from datacentric.project.store import now
 
 
 class Images:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from datacentric.store import now
+from datacentric.project.store import now
 
 
 class JobLog:

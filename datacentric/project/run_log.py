@@ -13,7 +13,7 @@ from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.project.records import Run
 from datacentric.runs import champion
-from datacentric.store import now
+from datacentric.project.store import now
 
 # In each run folder: which process (pid, host) started the run, to tell a killed run
 # ("stale") from one still working.
