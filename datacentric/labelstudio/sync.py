@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -38,7 +38,7 @@ from datacentric.labelstudio.client import (
     rules_section,
 )
 from datacentric.progress import track
-from datacentric.project import ImageRecord, Project, Run
+from datacentric.project import ImageRecord, Project, Run, SyncLink
 
 __all__ = ["PullResult", "PushResult", "pull", "push", "system_name"]
 
@@ -233,8 +233,7 @@ def _find_or_create(conn: Connection, proj: Project, title: str | None, config: 
                 conn.url,
             )
         for pid in missing:
-            with proj.transaction() as db:
-                db.execute("DELETE FROM sync_links WHERE system = ?", (system_name(conn.url, pid),))
+            proj.forget_sync_system(system_name(conn.url, pid))
         for p in conn.sdk.projects.list(title=wanted):
             if p.title == wanted:
                 return p.id, wanted, False
@@ -256,34 +255,23 @@ def _get_project(conn: Connection, pid: int):
 
 def _linked_projects(proj: Project, url: str) -> dict[int, str]:
     prefix = f"labelstudio:{normalize_url(url)}#"
-    rows = proj.query(
-        "SELECT system, MAX(rowid) AS last, MAX(data) AS data FROM sync_links WHERE system LIKE ? "
-        "GROUP BY system ORDER BY last", (prefix.replace("%", "") + "%",),
-    )
-    result = {}
-    for row in rows:
-        if not row["system"].startswith(prefix):
-            continue
-        result[int(row["system"][len(prefix):])] = json.loads(row["data"] or "{}").get("title", "")
-    return result
+    return {int(system[len(prefix):]): data.get("title", "") for system, data in proj.sync_systems(prefix).items()}
 
 
 def _save_links(proj: Project, system: str, links: dict[str, int], title: str) -> None:
     known_ids = {r.id for r in proj.images(None)}
-    with proj.transaction() as db:
+    with proj.transaction():
+        linked = {link.image_id: link for link in proj.sync_links(system)}
+        changed = []
         for image_id, task_id in links.items():
             if image_id not in known_ids:
                 continue
-            row = db.execute("SELECT external_id, data FROM sync_links WHERE system = ? AND image_id = ?",
-                             (system, image_id)).fetchone()
-            if row is None:
-                db.execute("INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
-                           (system, image_id, str(task_id), json.dumps({"title": title, "pulled": {}})))
-            elif row["external_id"] != str(task_id):
-                data = json.loads(row["data"] or "{}")
-                data["title"] = title
-                db.execute("UPDATE sync_links SET external_id = ?, data = ? WHERE system = ? AND image_id = ?",
-                           (str(task_id), json.dumps(data), system, image_id))
+            link = linked.get(image_id)
+            if link is None:
+                changed.append(SyncLink(system, image_id, str(task_id), {"title": title, "pulled": {}}))
+            elif link.external_id != str(task_id):
+                changed.append(replace(link, external_id=str(task_id), data={**link.data, "title": title}))
+        proj.save_sync_links(changed)
 
 
 def _existing_tasks(conn: Connection, pid: int) -> dict[str, dict]:
@@ -453,13 +441,10 @@ def pull(
 
 
 def _pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str, int]:
-    rows = proj.query("SELECT system, MAX(rowid) AS last, MAX(data) AS data FROM sync_links "
-                      "WHERE system LIKE 'labelstudio:%' GROUP BY system ORDER BY last")
     targets = []
-    for row in rows:
-        rest = row["system"][len("labelstudio:"):]
-        base, _, pid = rest.rpartition("#")
-        t = json.loads(row["data"] or "{}").get("title", "")
+    for system, data in proj.sync_systems("labelstudio:").items():
+        base, _, pid = system[len("labelstudio:"):].rpartition("#")
+        t = data.get("title", "")
         if url is not None and base != normalize_url(url):
             continue
         if title is not None and t != title:
@@ -487,8 +472,7 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
             )
         exported = conn.sdk.projects.exports.as_json(pid)
         users = {u.id: (u.email or u.username or f"labelstudio-user-{u.id}") for u in conn.sdk.users.list()}
-    links = {row["external_id"]: (row["image_id"], json.loads(row["data"] or "{}"))
-             for row in proj.query("SELECT image_id, external_id, data FROM sync_links WHERE system = ?", (system,))}
+    links = {link.external_id: (link.image_id, link.data) for link in proj.sync_links(system)}
     images = {r.id for r in proj.images(None)}
     todo = []  # (updated_at, ann id, task id, image id, annotator, label)
     seen = skipped = 0
@@ -519,6 +503,7 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
     counts = Counter()
     annotators = set()
     with proj.transaction() as db:
+        linked = {link.image_id: link for link in proj.sync_links(system)}
         for updated_at, ann_id, tid, image_id, annotator, label in todo:
             old = before.get(image_id)
             counts["new" if old is None else "confirmed" if old == label else "changed"] += 1
@@ -527,16 +512,10 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
             if proj.add_annotation(db, image_id=image_id, annotator=annotator, label=label,
                                   source=SOURCE, note=note, new_class=new_classes):
                 counts["added"] += 1
-            row = db.execute("SELECT data FROM sync_links WHERE system = ? AND image_id = ?",
-                             (system, image_id)).fetchone()
-            data = json.loads(row["data"]) if row else {"title": info.title, "pulled": {}}
-            data.setdefault("pulled", {})[str(ann_id)] = updated_at
-            if row:
-                db.execute("UPDATE sync_links SET data = ? WHERE system = ? AND image_id = ?",
-                           (json.dumps(data), system, image_id))
-            else:
-                db.execute("INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
-                           (system, image_id, tid, json.dumps(data)))
+            link = linked.get(image_id) or SyncLink(system, image_id, tid, {"title": info.title, "pulled": {}})
+            pulled = {**link.data.get("pulled", {}), str(ann_id): updated_at}
+            linked[image_id] = replace(link, data={**link.data, "pulled": pulled})
+            proj.save_sync_links([linked[image_id]])
     if gate.new_classes and proj.config.classes:
         proj.save_config()
     after = proj.labels()

@@ -16,7 +16,8 @@ them (see :meth:`Project.labels`).
 job, each a part mixed into the class (:mod:`.core`): :mod:`.images` (images and their
 metadata), :mod:`.removals`, :mod:`.annotations` (appending labels), :mod:`.labels`
 (consensus, classes, history), :mod:`.classes` (renaming and removing classes),
-:mod:`.run_log` (runs and the champion) and :mod:`.jobs` (what other steps record).
+:mod:`.run_log` (runs and the champion), :mod:`.jobs` (what other steps record) and
+:mod:`.sync_links` (our images in outside systems).
 The records they return are plain dataclasses (:mod:`.records`); the SQLite schema, its
 migrations and transactions are :mod:`.store`.
 """
@@ -31,6 +32,7 @@ from datacentric.project.records import (
     LabelChange,
     LabeledSet,
     Run,
+    SyncLink,
 )
 
 __all__ = [
@@ -42,5 +44,6 @@ __all__ = [
     "LabeledSet",
     "Project",
     "Run",
+    "SyncLink",
     "unknown_label",
 ]

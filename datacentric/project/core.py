@@ -21,10 +21,11 @@ from datacentric.project.jobs import JobLog
 from datacentric.project.labels import Labels
 from datacentric.project.removals import Removals
 from datacentric.project.run_log import RunLog
+from datacentric.project.sync_links import SyncLinks
 from datacentric.project.store import DB_NAME, connect, transaction
 
 
-class Project(Images, Removals, Annotations, ClassChanges, Labels, JobLog, RunLog):
+class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLog, SyncLinks):
     """A datacentric project folder. Create with :meth:`init`, reopen with :meth:`open`."""
 
     def __init__(self, root: Path, config: ProjectConfig, conn: sqlite3.Connection) -> None:
@@ -102,7 +103,15 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, JobLog, RunLo
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything in the block lands, or nothing does."""
+        """One atomic write: everything in the block lands, or nothing does.
+
+        Inside another transaction of this project the block joins that one (which then
+        commits or rolls back all of it), so a method that writes can run on its own or as
+        one part of a larger write.
+        """
+        if self._conn.in_transaction:
+            yield self._conn
+            return
         with transaction(self._conn) as conn:
             yield conn
 

@@ -1,7 +1,8 @@
-"""What other steps record in the store: committed embedding jobs."""
+"""What other steps record in the store: committed embedding jobs and drift checks."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from datacentric.project.store import now
@@ -24,3 +25,16 @@ class JobLog:
         """Committed embedding jobs, oldest first."""
         rows = self._conn.execute("SELECT * FROM embedding_jobs ORDER BY created_at, id")
         return [dict(row) for row in rows]
+
+    def record_drift_check(self, *, folder: str, run_id: str, result: dict) -> None:
+        """Record one drift check of a folder and its result (JSON-able), in one transaction."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO drift_checks(created_at, folder, run_id, result) VALUES (?, ?, ?, ?)",
+                (now(), folder, run_id, json.dumps(result)),
+            )
+
+    def drift_checks(self) -> list[dict]:
+        """Recorded drift checks, oldest first: ``created_at``, ``folder``, ``run_id``, ``result``."""
+        rows = self._conn.execute("SELECT created_at, folder, run_id, result FROM drift_checks ORDER BY id")
+        return [{**dict(row), "result": json.loads(row["result"])} for row in rows]

@@ -119,6 +119,16 @@ class LabeledSet:
         )
 
 
+@dataclass(frozen=True)
+class SyncLink:
+    """One image linked to its copy in an outside system (see :mod:`datacentric.project.sync_links`)."""
+
+    system: str  # the outside project, e.g. labelstudio:<url>#<project id>
+    image_id: str
+    external_id: str  # the image's id there (a Label Studio task id)
+    data: dict = field(default_factory=dict)  # what the sync keeps per image (JSON-able)
+
+
 def image_record(row: sqlite3.Row) -> ImageRecord:
     """The record of one ``images`` row."""
     return ImageRecord(
