@@ -72,6 +72,17 @@ def test_sync_links_are_added_replaced_listed_by_system_and_forgotten(project, p
     assert project.sync_links("ls:a#1") == [] and list(project.sync_systems("ls:")) == ["ls:a#2", "ls:b#3"]
 
 
+def test_has_image_counts_removed_ones_and_labels_given_since_counts_every_new_row(project, photos):
+    import_folder(project, photos)
+    first = project.images()[0]
+    assert project.has_image(first.id) and not project.has_image("0" * 64)
+    start = project.annotations()[-1].created_at
+    assert project.labels_given_since(start) == 0
+    project.relabel(first.id, "pit", by="rev")  # a relabel is appended even when it repeats a label
+    project.remove_images([first.id], by="rev")
+    assert project.has_image(first.id) and project.labels_given_since(start) == 1
+
+
 def test_dataset_arrays_follow_consensus(project, photos):
     import_folder(project, photos)
     data = project.dataset()

@@ -65,11 +65,7 @@ class Annotations:
         ).fetchone()
         if current is not None and current["label"] == label:
             return False
-        conn.execute(
-            "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (image_id, annotator, label, source, note, now()),
-        )
+        self._append(conn, image_id, annotator, label, source, note)
         if self.config.classes and label not in self.config.classes:
             self.config.classes.append(label)
         return True
@@ -134,16 +130,27 @@ class Annotations:
         with self.transaction() as conn:
             first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM annotations").fetchone()[0]
             for image_id, by, label, note in checked:
-                conn.execute(
-                    "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
-                    " VALUES (?, ?, ?, 'relabel', ?, ?)",
-                    (image_id, by, label, note, now()),
-                )
+                self._append(conn, image_id, by, label, "relabel", note)
         if self.config.classes and pending:
             self.config.classes.extend(n for n in pending if n not in self.config.classes)
             self.save_config()
         rows = self._conn.execute("SELECT * FROM annotations WHERE id > ? ORDER BY id", (first,))
         return [annotation_record(row) for row in rows][:len(checked)]
+
+    def labels_given_since(self, at: str) -> int:
+        """How many labels were given after ``at`` (a time as the store writes it), removed images' too."""
+        sql = "SELECT COUNT(*) FROM annotations WHERE created_at > ?"
+        return int(self._conn.execute(sql, (at,)).fetchone()[0])
+
+    @staticmethod
+    def _append(conn: sqlite3.Connection, image_id: str, annotator: str, label: str, source: str,
+                note: str | None) -> None:
+        """The one write of the label history, inside an open transaction: a row is only ever appended."""
+        conn.execute(
+            "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (image_id, annotator, label, source, note, now()),
+        )
 
     def _seen(self, name: str) -> bool:
         """True when some annotation carries ``name`` (a quick check before a full one)."""

@@ -9,7 +9,6 @@ from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_name
 from datacentric.project.annotations import unknown_label
 from datacentric.project.records import Annotation
-from datacentric.project.store import now
 from datacentric.words import plural
 
 if TYPE_CHECKING:
@@ -51,11 +50,7 @@ class ClassChanges:
             for ann in _restated(self._counting(), old):
                 renamed = ann.label == old
                 label, text = (new, why) if renamed else (ann.label, f"restated after: {why}")
-                conn.execute(
-                    "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (ann.image_id, ann.annotator, label, ann.source, text, now()),
-                )
+                self._append(conn, ann.image_id, ann.annotator, label, ann.source, text)
                 added += renamed
         if self.config.classes:
             classes = [new if c == old else c for c in self.config.classes]

@@ -61,6 +61,10 @@ class Images:
             raise DatacentricError(f"no image '{text}' in the project", self.root)
         return image_record(found[0])
 
+    def has_image(self, image_id: str) -> bool:
+        """True when the store holds an image with exactly this id (a removed one too)."""
+        return self._conn.execute("SELECT 1 FROM images WHERE id = ?", (image_id,)).fetchone() is not None
+
     def add_image(
         self,
         conn: sqlite3.Connection,
