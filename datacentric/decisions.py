@@ -131,7 +131,7 @@ def _reference(project: Project, folder: Path, text: str) -> str:
     try:
         if "\x00" not in text and candidate.is_file():
             digest = _sha256(candidate)
-            if project.query("SELECT 1 FROM images WHERE id = ?", (digest,)):
+            if project.has_image(digest):
                 return digest
     except (OSError, ValueError):
         pass  # unreadable: look the text up instead, and say it is not found

@@ -187,8 +187,7 @@ def _known_image(project: Project, folder: Path, text: str) -> str:
     candidate = Path(text) if Path(text).is_absolute() else folder / text
     if candidate.is_file():
         image_id = content_hash(candidate)
-        if project.query("SELECT 1 FROM images WHERE id = ?", (image_id,)) and \
-                image_id not in project.removed_ids():
+        if project.has_image(image_id) and image_id not in project.removed_ids():
             return image_id
         raise DatacentricError(f"'{text}' is not in the project: a CSV without a label column only "
                                "adds metadata to imported images (import it first)")

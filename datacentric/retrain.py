@@ -326,8 +326,7 @@ def retrain(
     tol = float(tolerance) if tolerance is not None else max(se, 1.0 / n)
     better, worse = int((d > 0).sum()), int((d < 0).sum())
     mcnemar = float(stats.binomtest(better, better + worse, 0.5).pvalue) if better + worse else 1.0
-    changes = int(project.query("SELECT COUNT(*) FROM annotations WHERE created_at > ?",
-                                (champion.created_at,))[0][0])
+    changes = project.labels_given_since(champion.created_at)
     promoted, reason = decide(delta, tol, changes)
     after = challenger_run.id if promoted else champion.id
 

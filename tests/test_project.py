@@ -7,9 +7,9 @@ import pytest
 from datacentric.config import ProjectConfig
 from datacentric.errors import DatacentricError
 from datacentric.importers import import_folder
-from datacentric.project import Project
+from datacentric.project import Project, SyncLink
 from datacentric.status import project_status
-from datacentric.store import SCHEMA_VERSION
+from datacentric.project.store import SCHEMA_VERSION
 
 
 def test_init_then_open_round_trips_settings(tmp_path):
@@ -43,6 +43,44 @@ def test_failed_transaction_rolls_back(project, photos):
             conn.execute("DELETE FROM annotations")
             conn.execute("INSERT INTO images(id) VALUES (NULL)")
     assert len(project.images()) == count and len(project.annotations()) == 12
+
+
+def test_a_write_inside_a_transaction_lands_with_it_or_not_at_all(project, photos):
+    import_folder(project, photos)
+    image = project.images()[0].id
+    with pytest.raises(RuntimeError):
+        with project.transaction():
+            project.save_sync_links([SyncLink("ls:a#1", image, "7")])
+            raise RuntimeError("stop")
+    assert project.sync_links("ls:a#1") == []
+    with project.transaction():
+        project.save_sync_links([SyncLink("ls:a#1", image, "7")])
+    assert project.sync_links("ls:a#1") == [SyncLink("ls:a#1", image, "7", {})]
+
+
+def test_sync_links_are_added_replaced_listed_by_system_and_forgotten(project, photos):
+    import_folder(project, photos)
+    a, b = [r.id for r in project.images()][:2]
+    project.save_sync_links([SyncLink("ls:a#1", a, "10", {"title": "one"}),
+                             SyncLink("ls:a#2", b, "20", {"title": "two"}),
+                             SyncLink("ls:b#3", a, "30"), SyncLink("LS:A#4", a, "40")])
+    project.save_sync_links([SyncLink("ls:a#1", a, "11", {"title": "uno"})])
+    assert project.sync_links("ls:a#1") == [SyncLink("ls:a#1", a, "11", {"title": "uno"})]
+    # a replaced link keeps its place: the system linked last is still ls:a#2
+    assert project.sync_systems("ls:a#") == {"ls:a#1": {"title": "uno"}, "ls:a#2": {"title": "two"}}
+    project.forget_sync_system("ls:a#1")
+    assert project.sync_links("ls:a#1") == [] and list(project.sync_systems("ls:")) == ["ls:a#2", "ls:b#3"]
+
+
+def test_has_image_counts_removed_ones_and_labels_given_since_counts_every_new_row(project, photos):
+    import_folder(project, photos)
+    first = project.images()[0]
+    assert project.has_image(first.id) and not project.has_image("0" * 64)
+    start = project.annotations()[-1].created_at
+    assert project.labels_given_since(start) == 0
+    project.relabel(first.id, "pit", by="rev")  # a relabel is appended even when it repeats a label
+    project.remove_images([first.id], by="rev")
+    assert project.has_image(first.id) and project.labels_given_since(start) == 1
 
 
 def test_dataset_arrays_follow_consensus(project, photos):

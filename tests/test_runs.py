@@ -39,14 +39,14 @@ def _finished_train(project, recall, probs):
 
 def test_pre_labels_and_improve_follow_the_champion_not_a_rejected_challenger(project):
     from datacentric.improve.workflow import find_targets
-    from datacentric.labelstudio.sync import _pre_labels
+    from datacentric.labelstudio.tasks import pre_labels
 
     first = _finished_train(project, [0.2, 0.9], [[0.9, 0.1], [0.2, 0.8]])
     challenger = _finished_train(project, [0.9, 0.1], [[0.1, 0.9], [0.8, 0.2]])
     project.finish_run(project.new_run("retrain"), {"promoted": False, "challenger": challenger.id})
 
     assert project.train_run().id == first.id  # predict, export, drift, retrain's champion
-    used, probs = _pre_labels(project, [])
+    used, probs = pre_labels(project, [])
     assert used.id == first.id and probs["a"] == pytest.approx({"ok": 0.9, "pit": 0.1})
     targets, source = find_targets(project)
     assert targets == ["ok"] and first.id in source

@@ -48,7 +48,6 @@ from datacentric.drift._stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
-from datacentric.store import now
 
 __all__ = ["DriftResult", "check_drift"]
 
@@ -269,11 +268,7 @@ def check_drift(
         write_report(result, typical, run.dir / "report.html")
         document = asdict(result)
         (run.dir / "drift.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
-        with project.transaction() as conn:
-            conn.execute(
-                "INSERT INTO drift_checks(created_at, folder, run_id, result) VALUES (?, ?, ?, ?)",
-                (now(), result.folder, run.id, json.dumps(document)),
-            )
+        project.record_drift_check(folder=result.folder, run_id=run.id, result=document)
     except BaseException:
         project.finish_run(run, {"error": "drift check failed"}, status="failed")
         raise

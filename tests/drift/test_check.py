@@ -59,9 +59,9 @@ def test_shifted_batch_is_drift_with_the_odd_images_on_top_and_stored(tiny_train
     html = (run.dir / "report.html").read_text()
     assert html.count("data:image") >= 6 + 3 and "DRIFT" in html
     assert len(list((run.dir / "to_label").iterdir())) == 6
-    rows = tiny_trained.query("SELECT folder, run_id, result FROM drift_checks")
-    assert len(rows) == 1 and rows[0]["run_id"] == result.run_id
-    assert json.loads(rows[0]["result"])["drift"] is True
+    checks = tiny_trained.drift_checks()
+    assert len(checks) == 1 and checks[0]["run_id"] == result.run_id
+    assert checks[0]["folder"] == result.folder and checks[0]["result"]["drift"] is True
 
 
 def test_cli_json_has_the_documented_keys(tiny_trained, tmp_path):

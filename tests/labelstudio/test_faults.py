@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
-from datacentric.labelstudio import pull, push, sync
+from datacentric.labelstudio import pull, push, push_tasks
 
 pytestmark = pytest.mark.labelstudio
 
@@ -78,8 +78,8 @@ def test_project_deleted_on_the_server(small_project, ls_server, sdk, title):
 
 
 def test_server_stopping_mid_push_then_rerun_has_no_duplicates(small_project, sdk, outage, title, monkeypatch):
-    monkeypatch.setattr(sync, "TASK_BATCH", 3)
-    real = sync._import_batch
+    monkeypatch.setattr(push_tasks, "TASK_BATCH", 3)
+    real = push_tasks.import_batch
     calls = []
 
     def flaky(conn, pid, tasks):
@@ -91,11 +91,11 @@ def test_server_stopping_mid_push_then_rerun_has_no_duplicates(small_project, sd
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         return real(conn, pid, tasks)
 
-    monkeypatch.setattr(sync, "_import_batch", flaky)
+    monkeypatch.setattr(push_tasks, "import_batch", flaky)
     with pytest.raises(DatacentricError, match="stopped responding mid-push"):
         push(small_project, outage.url, outage.token, title=title)
     outage.restore()
-    monkeypatch.setattr(sync, "_import_batch", real)
+    monkeypatch.setattr(push_tasks, "import_batch", real)
     again = push(small_project, outage.url, outage.token, title=title)
     assert (again.tasks_created, again.tasks_existing) == (3, 6)
     tasks = list(sdk.tasks.list(project=again.project_id, fields="all", page_size=100))

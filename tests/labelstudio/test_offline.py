@@ -25,10 +25,10 @@ def test_pull_before_any_push_says_what_to_do(small_project):
 
 
 def test_only_flagged_without_an_audit_is_refused_before_any_network(small_project):
-    from datacentric.labelstudio.sync import _review_order
+    from datacentric.labelstudio.tasks import review_order
 
     with pytest.raises(DatacentricError, match="no audit run yet"):
-        _review_order(small_project, True)
+        review_order(small_project, True)
 
 
 def test_the_token_is_no_command_line_argument():
@@ -78,14 +78,14 @@ def test_push_updates_the_instructions_only_when_the_rules_changed(small_project
     from types import SimpleNamespace
 
     from datacentric.labelbook import add_rule
-    from datacentric.labelstudio.sync import _show_rules
+    from datacentric.labelstudio.studio_project import show_rules
 
     calls = []
     conn = SimpleNamespace(sdk=SimpleNamespace(projects=SimpleNamespace(update=lambda **kw: calls.append(kw))))
-    assert _show_rules(conn, small_project, 7, "<p>ours</p>") == 0 and calls == []  # no rules, nothing sent
+    assert show_rules(conn, small_project, 7, "<p>ours</p>") == 0 and calls == []  # no rules, nothing sent
     add_rule(small_project, "pit vs scratch: longer than 2 mm is a scratch")
-    assert _show_rules(conn, small_project, 7, "<p>ours</p>") == 1
+    assert show_rules(conn, small_project, 7, "<p>ours</p>") == 1
     assert calls[0]["id"] == 7 and calls[0]["show_instruction"] is True
     assert calls[0]["expert_instruction"].startswith("<p>ours</p>") and "2 mm" in calls[0]["expert_instruction"]
-    _show_rules(conn, small_project, 7, calls[0]["expert_instruction"])
+    show_rules(conn, small_project, 7, calls[0]["expert_instruction"])
     assert len(calls) == 1  # already there: no second update

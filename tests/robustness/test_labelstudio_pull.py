@@ -6,15 +6,15 @@ rules run without Label Studio; tests/labelstudio covers the real server.
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from types import SimpleNamespace
 
 import pytest
 
 from datacentric.errors import DatacentricError
-from datacentric.labelstudio.sync import _pull, system_name
-from datacentric.project import Project
+from datacentric.labelstudio.links import system_name
+from datacentric.labelstudio.pull_labels import _pull
+from datacentric.project import Project, SyncLink
 from tests.support.cli import promise
 from tests.support.files import store_digest
 
@@ -58,12 +58,8 @@ def _task(task_id: int, image_id: str, *labels: str) -> dict:
 def _linked(root) -> tuple[Project, list[str]]:
     proj = Project.open(root)
     ids = [r.id for r in proj.images()]
-    with proj.transaction() as db:
-        for n, image_id in enumerate(ids):
-            db.execute(
-                "INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?)",
-                (system_name(URL, PID), image_id, str(n + 1), json.dumps({"title": "review"})),
-            )
+    proj.save_sync_links(SyncLink(system_name(URL, PID), image_id, str(n + 1), {"title": "review"})
+                         for n, image_id in enumerate(ids))
     return proj, ids
 
 
@@ -141,7 +137,7 @@ def test_a_pulled_typo_is_refused_with_the_closest_class_unless_new_classes(open
 
 @promise("U8", "U9")
 def test_the_pull_command_offers_skip_bad_and_prints_what_it_left_and_added(proj, monkeypatch):
-    from datacentric.labelstudio.sync import PullResult
+    from datacentric.labelstudio import PullResult
     from tests.support.cli import invoke
 
     seen = {}
