@@ -143,7 +143,8 @@ class OnnxFeatures:
 
     Session options are set for throughput on a CPU shared with the decoding threads:
     ``threads`` intra-op threads (the torch thread count, so both runtimes use the same
-    cores), one inter-op thread (sequential execution), all graph optimisations.
+    cores), one inter-op thread (sequential execution), all graph optimisations, and no
+    spin-waiting between operators.
     """
 
     def __init__(self, model: Path | bytes, *, threads: int = 0, name: str = "") -> None:
@@ -155,6 +156,9 @@ class OnnxFeatures:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of spinning: the decoding threads need those cores
+        # (measured on a loaded 2-core machine: 22 vs 27 CPU-ms per image and faster, from files)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         try:
