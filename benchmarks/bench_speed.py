@@ -14,8 +14,9 @@ Rows:
 * CLI start-up: ``datacentric --help``, ``status``, ``history`` against ``python -c pass``;
 * ``train`` (probe) with cached embeddings, 250 images;
 * ``datacentric demo`` (real backbone), wall and CPU by step;
-* embedding throughput at batch 32: ``embed`` from files against the best plain torch forward
-  on random tensors (NCHW or channels-last, whichever is faster here) and ONNX Runtime fp32.
+* embedding throughput at batch 32: ``embed`` from files (through ONNX Runtime, the default)
+  against the best plain torch forward on random tensors (NCHW or channels-last, whichever is
+  faster here) and against the same ONNX Runtime session on random tensors, interleaved.
 
 Usage::
 
@@ -35,7 +36,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,68 +168,76 @@ def demo_steps(tree: Path, work: Path) -> tuple[list[tuple[str, float, float, fl
     return [tuple(s) for s in json.loads(line[5:])], usage
 
 
-def throughput(paths: list[Path], repeats: int) -> list[tuple[str, float]]:
-    """Images per second at batch 32: plain torch forwards, ``embed`` from files, ONNX Runtime."""
-    import onnxruntime as ort
+def throughput(paths: list[Path], repeats: int) -> list[tuple[str, str]]:
+    """Images per second at batch 32 and CPU-ms per image, best and spread over ``repeats``
+    interleaved rounds: plain torch forwards and ONNX Runtime on random tensors, ``embed``
+    from files through ONNX Runtime (the default) and through torch."""
     import torch
 
     from datacentric.model import embed
-    from datacentric.model.embeddings import feature_model
+    from datacentric.model.backbone import data_config
+    from datacentric.model.embeddings import embedding_key, feature_model, runtime_model
 
-    batch = 32
-    model = feature_model("tf_efficientnet_lite0", pretrained=False)
-    size = model.pretrained_cfg.get("input_size", (3, 224, 224))
-    x = torch.randn(batch, *size)
+    batch, name = 32, "tf_efficientnet_lite0"
+    model = feature_model(name, pretrained=False)
+    config = data_config(model)
+    x = torch.randn(batch, *config["input_size"])
     rounds = max(1, len(paths) // batch)
+    session = runtime_model(model, name, config, None, "onnxruntime")  # the session embed() runs
+    assert embedding_key(name, model, config, "onnxruntime") != embedding_key(name, model, config, "torch")
 
-    def best(fn) -> float:
-        fn()  # warm-up
-        rates = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            n = fn()
-            rates.append(n / (time.perf_counter() - start))
-        return max(rates)
+    def torch_forward(memory_format):
+        xx = x.contiguous(memory_format=memory_format)
 
-    def forward(xx):
         def go():
+            model.to(memory_format=memory_format)
             with torch.inference_mode():
                 for _ in range(rounds):
                     model(xx)
             return rounds * batch
         return go
 
-    model = model.to(memory_format=torch.contiguous_format)
-    nchw = best(forward(x))
-    model = model.to(memory_format=torch.channels_last)
-    cl = best(forward(x.contiguous(memory_format=torch.channels_last)))
-    files = best(lambda: len(embed(paths, backbone="tf_efficientnet_lite0", pretrained=False,
-                                   batch_size=batch)))
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx_path = Path(tmp) / "features.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice
-            torch.onnx.export(model.to(memory_format=torch.contiguous_format), x[:1], onnx_path,
-                              input_names=["x"], dynamic_axes={"x": {0: "b"}}, opset_version=17,
-                              dynamo=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = torch.get_num_threads()
-        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    def onnx_forward():
         xn = x.numpy()
+        for _ in range(rounds):
+            session(xn)
+        return rounds * batch
 
-        def onnx_run():
-            for _ in range(rounds):
-                session.run(None, {"x": xn})
-            return rounds * batch
+    def from_files(runtime):
+        return lambda: len(embed(paths, backbone=name, pretrained=False, batch_size=batch, runtime=runtime))
 
-        onnx = best(onnx_run)
-    plain = max(nchw, cl)
-    return [("torch forward, NCHW (timm default), random tensors", nchw),
-            ("torch forward, channels-last, random tensors", cl),
-            ("embed() from image files (decode, resize, forward)", files),
-            ("ONNX Runtime fp32 forward, random tensors", onnx),
-            ("= embed / best plain torch forward", files / plain),
-            ("= ONNX Runtime / best plain torch forward", onnx / plain)]
+    cases = {
+        "torch forward, NCHW (timm default), random tensors": torch_forward(torch.contiguous_format),
+        "torch forward, channels-last, random tensors": torch_forward(torch.channels_last),
+        "ONNX Runtime fp32 forward, random tensors": onnx_forward,
+        "embed() from files, ONNX Runtime (default)": from_files("onnxruntime"),
+        "embed() from files, torch runtime": from_files("torch"),
+    }
+    rates: dict[str, list[float]] = {k: [] for k in cases}
+    cpu_ms: dict[str, list[float]] = {k: [] for k in cases}
+    for fn in cases.values():
+        fn()  # warm-up (and the one ONNX export)
+    for _ in range(repeats):  # interleaved, so every case sees the same machine
+        for what, fn in cases.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            n = fn()
+            rates[what].append(n / (time.perf_counter() - wall))
+            cpu_ms[what].append((time.process_time() - cpu) / n * 1000)
+    model.to(memory_format=torch.channels_last)  # as feature_model() hands it out
+    rows = [(what, f"{max(r):7.2f} img/s (min {min(r):.2f}), "
+                   f"{statistics.median(cpu_ms[what]):5.1f} CPU-ms/img") for what, r in rates.items()]
+    best = {what: max(r) for what, r in rates.items()}
+    plain = max(best["torch forward, NCHW (timm default), random tensors"],
+                best["torch forward, channels-last, random tensors"])
+    onnx = best["ONNX Runtime fp32 forward, random tensors"]
+    files = best["embed() from files, ONNX Runtime (default)"]
+    return rows + [("= embed (ONNX Runtime) / best plain torch forward", f"{files / plain:7.2f}x"),
+                   ("= embed (ONNX Runtime) / ONNX Runtime forward", f"{files / onnx:7.2f}x"),
+                   ("= ONNX Runtime / best plain torch forward", f"{onnx / plain:7.2f}x"),
+                   ("= embed (torch) / best plain torch forward",
+                    f"{best['embed() from files, torch runtime'] / plain:7.2f}x"),
+                   ("= embed (ONNX Runtime) / embed (torch), same pipeline",
+                    f"{files / best['embed() from files, torch runtime']:7.2f}x")]
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -308,7 +316,7 @@ def main() -> None:
               "weights, "
               "224 px)")
         for what, value in throughput(paths, args.repeats):
-            print(f"  {what:<52} {value:7.2f}" + ("x" if what.startswith("=") else " img/s"))
+            print(f"  {what:<52} {value}")
 
 
 if __name__ == "__main__":

@@ -117,13 +117,14 @@ def _spec_and_store(project, pretrained: bool, backbone: str | None):
     from datacentric.model.backbone import data_config
     from datacentric.model.embedding_store import EmbeddingStore
     from datacentric.model.embeddings import embedding_key, feature_model
+    from datacentric.model.onnx_features import DEFAULT_RUNTIME
     from datacentric.scale.workers import EmbedSpec
 
     backbone, size = backbone or project.config.backbone, project.config.image_size
     model = feature_model(backbone, pretrained=pretrained, cache_dir=project.cache_dir)
-    key = embedding_key(backbone, model, data_config(model, size))
+    key = embedding_key(backbone, model, data_config(model, size), DEFAULT_RUNTIME)
     spec = EmbedSpec(backbone=backbone, image_size=size, pretrained=pretrained,
-                     cache_dir=str(project.cache_dir))
+                     cache_dir=str(project.cache_dir), runtime=DEFAULT_RUNTIME)
     return spec, EmbeddingStore(project.cache_dir, key)
 
 

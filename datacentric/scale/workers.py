@@ -33,6 +33,7 @@ class EmbedSpec:
     skip: frozenset = field(default_factory=frozenset)  # ids already stored: hashed, not embedded
     statistics: object = None  # a function images -> (N, S) array, per image (drift's pixel statistics)
     threads: int = 0  # torch CPU threads; the driver's count, so every engine computes the same bits
+    runtime: str = "onnxruntime"  # "onnxruntime" or "torch" (see datacentric.model.embeddings.embed)
 
 
 def _node() -> str:
@@ -76,7 +77,7 @@ class Embedder:
         import torch
 
         from datacentric.model.backbone import data_config
-        from datacentric.model.embeddings import feature_model
+        from datacentric.model.embeddings import feature_model, runtime_model
 
         self.spec = spec
         if spec.threads:
@@ -84,6 +85,7 @@ class Embedder:
         cache = Path(spec.cache_dir) if spec.cache_dir else None
         self.model = feature_model(spec.backbone, pretrained=spec.pretrained, cache_dir=cache)
         config = data_config(self.model, spec.image_size)
+        self.runner = runtime_model(self.model, spec.backbone, config, cache, spec.runtime, threads=spec.threads)
         self.transform = timm.data.create_transform(**config, is_training=False)
 
     def __call__(self, batch: dict) -> dict:
@@ -96,7 +98,9 @@ class Embedder:
             import torch
 
             tensors = torch.stack([self.transform(images[i]) for i in todo])
-            vectors = forward(self.model, tensors.contiguous(memory_format=torch.channels_last))
+            if self.runner is self.model:  # torch: its fast CPU layout
+                tensors = tensors.contiguous(memory_format=torch.channels_last)
+            vectors = forward(self.runner, tensors)
             write_part(self.spec.staging, [ids[i] for i in todo], [paths[i] for i in todo], vectors)
         done = set(todo) if self.spec.staging is not None else set()
         out = {

@@ -15,7 +15,8 @@ import pytest
 from onnx import numpy_helper
 
 from datacentric import edge
-from datacentric.export import export_onnx, optimized_op_counts, quantize_int8, to_onnx
+from datacentric.export import export_onnx, optimized_op_counts, quantize_int8
+from datacentric.model import onnx_features
 from datacentric.export import int8 as int8_module
 
 from tests.support.models import CLASSES, small_model
@@ -115,7 +116,7 @@ def test_head_nodes_start_after_the_conv_activation():
 def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeypatch):
     """A graph with run-time SAME padding (as the exporter used to write) keeps its pad arithmetic float."""
     module, config = tf_model
-    monkeypatch.setattr(to_onnx, "_static_same_padding", lambda *a: contextlib.nullcontext())
+    monkeypatch.setattr(onnx_features, "static_same_padding", lambda *a: contextlib.nullcontext())
     fp32 = export_onnx(module, tmp_path / "dyn.onnx", classes=CLASSES, data_config=config)
     model = onnx.load(str(fp32))
     graph = model.graph

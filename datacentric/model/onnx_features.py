@@ -1,0 +1,213 @@
+"""Run a frozen feature backbone with ONNX Runtime on the CPU (the default embedding runtime).
+
+The torch feature model (``num_classes=0``) is exported once to
+``<cache_dir>/onnx/<torch embedding key>.onnx`` (atomic write) and run by onnxruntime's
+CPUExecutionProvider. Measured on this project's 2-core CPU, EfficientNet-Lite0 runs
+about 2.7x faster than the best plain torch forward (channels-last) at batch 32.
+
+:func:`trace_onnx` is the one torch-to-ONNX tracer of the project: ``datacentric export``
+(:func:`datacentric.export.export_onnx`) writes classifiers through it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from datacentric.errors import DatacentricError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = ["DEFAULT_RUNTIME", "OPSET", "RUNTIMES", "OnnxFeatures", "check_runtime", "onnx_features",
+           "static_same_padding", "trace_onnx"]
+
+OPSET = 17
+RUNTIMES = ("onnxruntime", "torch")
+DEFAULT_RUNTIME = "onnxruntime"
+_SESSIONS: dict[tuple, OnnxFeatures] = {}
+
+
+def check_runtime(runtime: str) -> str:
+    """``runtime`` if it is one of :data:`RUNTIMES`, else a one-line :class:`DatacentricError`."""
+    if runtime not in RUNTIMES:
+        raise DatacentricError(f"unknown embedding runtime '{runtime}' (known: {', '.join(RUNTIMES)})")
+    return runtime
+
+
+def trace_onnx(
+    module: "torch.nn.Module",
+    out: Path | str | io.BytesIO,
+    input_size: Sequence[int],
+    *,
+    output: str = "features",
+    opset: int = OPSET,
+) -> None:
+    """Trace ``module`` (NCHW float32 in, one tensor out) to ONNX at ``out`` (a path or a buffer).
+
+    The batch axis is dynamic (input ``input``, output ``output``); constants are folded.
+    Uses the TorchScript-based exporter (``dynamo=False``), which needs no extra package.
+    TensorFlow-style "SAME" convolutions are traced with their padding as constants for
+    ``input_size`` (see :func:`static_same_padding`).
+    """
+    import torch
+
+    module = module.eval()
+    example = torch.zeros((1, *[int(v) for v in input_size]), dtype=torch.float32)
+    with warnings.catch_warnings(), torch.inference_mode(), static_same_padding(module, example):
+        warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
+        torch.onnx.export(
+            module,
+            (example,),
+            out if isinstance(out, io.BytesIO) else str(out),
+            dynamo=False,
+            opset_version=opset,
+            input_names=["input"],
+            output_names=[output],
+            dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}},
+            do_constant_folding=True,
+        )
+
+
+@contextlib.contextmanager
+def static_same_padding(module: "torch.nn.Module", example: "torch.Tensor") -> Iterator[None]:
+    """Within the block, timm's ``Conv2dSame`` layers pad by constants computed for ``example``'s size.
+
+    Traced as is they compute the padding at run time from the input's shape (a float
+    Cast/Div/Ceil/... subgraph per strided conv), which is slower and which int8
+    quantization would round. The padding is what ``Conv2dSame`` itself computes for that
+    input size (``timm.layers.padding.get_same_padding``), so the outputs are unchanged;
+    only the traced graph differs (a Conv with its padding, or a constant Pad then a Conv).
+    The layers get their own ``forward`` back afterwards.
+    """
+    try:
+        from timm.layers import Conv2dSame
+        from timm.layers.padding import get_same_padding
+    except ImportError:  # pragma: no cover - timm is a dependency; be lenient for plain torch models
+        yield
+        return
+    import torch
+
+    targets = [m for m in module.modules() if isinstance(m, Conv2dSame)]
+    if not targets:
+        yield
+        return
+    sizes: dict[Any, tuple[int, int]] = {}
+
+    def record(layer: Any, args: tuple) -> None:
+        sizes[layer] = (int(args[0].shape[-2]), int(args[0].shape[-1]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in targets]
+    try:
+        with torch.inference_mode():
+            module(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    patched = []
+    try:
+        for layer in targets:
+            if layer not in sizes:  # not on the forward path
+                continue
+            (ih, iw), (kh, kw) = sizes[layer], layer.weight.shape[-2:]
+            pad_h = int(get_same_padding(ih, kh, layer.stride[0], layer.dilation[0]))
+            pad_w = int(get_same_padding(iw, kw, layer.stride[1], layer.dilation[1]))
+            layer.forward = functools.partial(_conv_same_static, layer, (pad_h, pad_w))
+            patched.append(layer)
+        yield
+    finally:
+        for layer in patched:
+            del layer.forward  # back to the class's forward
+
+
+def _conv_same_static(layer: Any, pad: tuple[int, int], x: "torch.Tensor") -> "torch.Tensor":
+    import torch.nn.functional as F
+
+    pad_h, pad_w = pad
+    if pad_h % 2 == 0 and pad_w % 2 == 0:  # symmetric: the convolution's own padding
+        return F.conv2d(x, layer.weight, layer.bias, layer.stride, (pad_h // 2, pad_w // 2), layer.dilation,
+                        layer.groups)
+    x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))  # TF puts the odd pixel last
+    return F.conv2d(x, layer.weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
+
+
+class OnnxFeatures:
+    """A feature backbone run by onnxruntime: NCHW float32 batch -> (N, D) float32 features.
+
+    Session options are set for throughput on a CPU shared with the decoding threads:
+    ``threads`` intra-op threads (the torch thread count, so both runtimes use the same
+    cores), one inter-op thread (sequential execution), all graph optimisations, and no
+    spin-waiting between operators.
+    """
+
+    def __init__(self, model: Path | bytes, *, threads: int = 0, name: str = "") -> None:
+        import onnxruntime as ort
+
+        self.name = name
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # errors only
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
+        # idle intra-op threads sleep instead of spinning: the decoding threads need those cores
+        # (measured on a loaded 2-core machine: 22 vs 27 CPU-ms per image and faster, from files)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise _runtime_error(name, exc) from None
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Features (N, D) float32 of a preprocessed NCHW float32 batch."""
+        try:
+            (features,) = self.session.run(None, {self.input: np.ascontiguousarray(batch, dtype=np.float32)})
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise _runtime_error(self.name, exc) from None
+        return features
+
+
+def _runtime_error(name: str, exc: BaseException) -> DatacentricError:
+    reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
+    return DatacentricError(f"ONNX Runtime cannot run backbone '{name}': {reason} "
+                            "(embed with runtime='torch' instead)")
+
+
+def onnx_features(model: "torch.nn.Module", key: str, config: dict, cache_dir: Path | None, *,
+                  name: str = "", threads: int = 0) -> OnnxFeatures:
+    """The onnxruntime session of the torch feature model ``model`` (built once per process).
+
+    ``key`` is the model's *torch* embedding key (backbone, weights, preprocessing), so the
+    exported file ``<cache_dir>/onnx/<key>.onnx`` is reused by every later call; with no
+    ``cache_dir`` the file is exported in memory. ``config`` is its timm data config (the
+    input size the SAME paddings are computed for).
+    """
+    memo = (key, str(cache_dir), threads)
+    if memo not in _SESSIONS:
+        path = Path(cache_dir) / "onnx" / f"{key}.onnx" if cache_dir is not None else None
+        if path is not None and path.is_file():
+            source: Path | bytes = path
+        else:
+            buffer = io.BytesIO()
+            try:
+                trace_onnx(model, buffer, config["input_size"])
+            except Exception as exc:  # noqa: BLE001 - the tracer raises many types
+                raise _runtime_error(name, exc) from None
+            source = buffer.getvalue()
+            if path is not None:
+                from datacentric.paths import write_atomic
+
+                write_atomic(path, source)
+                source = path
+        _SESSIONS[memo] = OnnxFeatures(source, threads=threads, name=name)
+    return _SESSIONS[memo]

@@ -1,0 +1,93 @@
+"""The ONNX Runtime embedding runtime: same vectors as torch up to rounding, its own cache key,
+one exported file per model, a one-line error when onnxruntime fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import datacentric.model.onnx_features as onnx_mod
+from datacentric.errors import DatacentricError
+from datacentric.model import embed
+
+TINY = "test_efficientnet@random"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sessions():
+    """Every test exports or loads its own file: no session kept from an earlier test."""
+    onnx_mod._SESSIONS.clear()
+    yield
+    onnx_mod._SESSIONS.clear()
+
+
+@pytest.mark.parametrize(("backbone", "size"), [(TINY, 32), ("tf_efficientnet_lite0@random", 64)])
+def test_onnxruntime_vectors_equal_torch_up_to_rounding(images, backbone, size):
+    paths = [p for ps in images.values() for p in ps][::3]
+    ort = embed(paths, backbone=backbone, image_size=size, runtime="onnxruntime")
+    torch = embed(paths, backbone=backbone, image_size=size, runtime="torch")
+    assert ort.shape == torch.shape and ort.dtype == np.float32
+    np.testing.assert_allclose(ort, torch, atol=1e-4, rtol=0)
+    assert not np.allclose(ort[0], ort[-1])  # red and blue images differ
+
+
+def test_onnxruntime_is_the_default(images, tmp_path: Path):
+    paths = images["red"][:2]
+    embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
+    assert list((tmp_path / "cache" / "onnx").glob("*.onnx"))
+
+
+def test_each_runtime_caches_under_its_own_key(images, tmp_path: Path):
+    cache = tmp_path / "cache"
+    paths = images["red"][:3]
+    embed(paths, backbone=TINY, cache_dir=cache, image_size=32, runtime="torch")
+    embed(paths, backbone=TINY, cache_dir=cache, image_size=32, runtime="onnxruntime")
+    folders = sorted(p for p in (cache / "embeddings").iterdir() if p.is_dir())
+    assert len(folders) == 2
+    runtimes = sorted(json.loads((f / "key.json").read_text())["runtime"] for f in folders)
+    assert runtimes == ["onnxruntime", "torch"]
+    assert all(len(list(f.glob("*.npy"))) == 3 for f in folders)
+    known = json.loads((cache / "embeddings" / "keys.json").read_text())
+    assert sorted(known.values()) == sorted(f.name for f in folders)  # two shortcuts, one per runtime
+
+
+def test_the_exported_file_is_reused_by_the_next_call(images, tmp_path: Path, monkeypatch):
+    cache = tmp_path / "cache"
+    embed(images["red"], backbone=TINY, cache_dir=cache, image_size=32)
+    (exported,) = (cache / "onnx").glob("*.onnx")
+    written = exported.stat().st_mtime_ns
+    onnx_mod._SESSIONS.clear()  # as in a new process
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again although the file is cached")
+
+    monkeypatch.setattr(onnx_mod, "trace_onnx", no_export)
+    out = embed(images["green"], backbone=TINY, cache_dir=cache, image_size=32)  # new images: a forward
+    assert out.shape == (8, 256) and np.isfinite(out).all()
+    assert exported.stat().st_mtime_ns == written
+    assert not [p for p in (cache / "onnx").iterdir() if p != exported]  # no temporary file left
+
+
+def test_onnxruntime_failure_is_one_clear_line(images, monkeypatch):
+    import onnxruntime
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Load model failed\nlong trace ...")
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", broken)
+    with pytest.raises(DatacentricError) as info:
+        embed(images["red"][:2], backbone=TINY, image_size=32)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "ONNX Runtime cannot run backbone 'test_efficientnet@random'" in message
+    assert "Load model failed" in message and "runtime='torch'" in message
+    # torch still works
+    assert embed(images["red"][:2], backbone=TINY, image_size=32, runtime="torch").shape == (2, 256)
+
+
+def test_unknown_runtime_is_refused(images):
+    with pytest.raises(DatacentricError, match="unknown embedding runtime 'tensorrt'"):
+        embed(images["red"][:1], backbone=TINY, image_size=32, runtime="tensorrt")
