@@ -6,6 +6,11 @@
 repeat; missing in runs made before it was stored) and, when CV kept groups together,
 ``groups`` (N str: each image's group, see :mod:`datacentric.model.grouping`).
 
+A train run's final model lies in ``model.pt`` (a whole torch classifier: finetune runs, and
+probe runs made before ``probe.npz``) or ``probe.npz`` (the probe's head on a named backbone,
+written without torch); :func:`model_file` says which, and
+:mod:`datacentric.model.classifier` reads and writes both.
+
 :func:`champion` is the one rule for "which train run" every command uses by default.
 """
 
@@ -21,9 +26,20 @@ from datacentric.errors import DatacentricError
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
     import numpy as np
 
-__all__ = ["OOF_FILE", "OutOfFold", "champion", "read_oof", "write_oof"]
+__all__ = ["MODEL_FILE", "OOF_FILE", "PROBE_FILE", "OutOfFold", "champion", "model_file", "read_oof", "write_oof"]
 
 OOF_FILE = "oof.npz"
+MODEL_FILE = "model.pt"  # a whole torch classifier
+PROBE_FILE = "probe.npz"  # a probe's head; the torch classifier is built from it when needed
+
+
+def model_file(run) -> Path | None:
+    """The file holding a train run's final model (``run`` is a Run or its folder); None when none."""
+    folder = Path(getattr(run, "dir", run))
+    for name in (MODEL_FILE, PROBE_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 class RunRecord(Protocol):

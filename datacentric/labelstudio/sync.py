@@ -25,7 +25,7 @@ from typing import Any
 
 
 from datacentric.errors import DatacentricError
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import OOF_FILE, model_file, read_oof
 from datacentric.labelstudio.client import (
     FROM_NAME,
     TO_NAME,
@@ -412,13 +412,13 @@ def _pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, 
     result = {} if oof is None else {i: {c: float(p) for c, p in zip(oof.classes, row)}
                                      for i, row in zip(oof.ids, oof.probs)}
     rest = [r for r in records if r.id not in result]
-    if rest and (run.dir / "model.pt").is_file():
+    if rest and model_file(run) is not None:
         try:
             from datacentric.model import load_classifier  # the model package may not exist yet
         except ImportError:
             load_classifier = None
         if load_classifier is not None:
-            clf = load_classifier(run)
+            clf = load_classifier(run, cache_dir=proj.cache_dir)
             for rec, row in zip(rest, clf.predict_proba([r.path for r in rest])):
                 result[rec.id] = {c: float(p) for c, p in zip(clf.classes, row)}
     return run, result
