@@ -16,36 +16,27 @@ dictionary readable with ``torch.load(..., weights_only=True)``::
 Loading it needs no pretrained weights (the file has them all), so it works offline
 for any backbone.
 
-``probe.npz`` (probe runs) holds only what the probe learned, written without torch and
-readable with ``numpy.load(..., allow_pickle=False)``::
-
-    weight       (K, D) float32: the head, standardisation folded in
-    bias         (K,) float32
-    meta         JSON text: format "datacentric-probe/1", backbone, classes, data_config,
-                 weights (the id of the backbone weights the embeddings came from), pretrained
-
-The torch model is built from it on first use: the frozen backbone from the same weights
-(refused when they are not the ones trained on) with the head copied in -- the same model
-``model.pt`` would hold. :func:`model_bytes` gives that model as ``model.pt`` bytes.
+``probe.npz`` (probe runs) holds only what the probe learned, written without torch
+(:class:`datacentric.runs.ProbeHead`, format in :mod:`datacentric.runs`). The torch model is
+built from it on first use: the frozen backbone from the same weights (refused when they are not
+the ones trained on) with the head copied in -- the same model ``model.pt`` would hold.
+:func:`model_bytes` gives that model as ``model.pt`` bytes.
 """
 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.runs import MODEL_FILE, model_file
+from datacentric.runs import MODEL_FILE, ProbeHead, model_file, read_probe
 
-__all__ = ["FORMAT", "PROBE_FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "model_bytes",
-           "save_classifier", "save_probe"]
+__all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "model_bytes", "save_classifier"]
 
 FORMAT = "datacentric-classifier/1"
-PROBE_FORMAT = "datacentric-probe/1"
 
 
 class Classifier:
@@ -154,31 +145,6 @@ def _jsonable(data_config: dict) -> dict:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in data_config.items()}
 
 
-def save_probe(
-    weight: np.ndarray, bias: np.ndarray, path: Path | str, *, classes: Sequence[str], backbone: str,
-    data_config: dict, weights: str | None, pretrained: bool = True,
-) -> int:
-    """Write ``probe.npz`` (format in the module docstring) without torch; return its size in bytes.
-
-    ``weight`` (K, D) and ``bias`` (K,) are a :class:`~datacentric.model.cv.ProbeClassifier`'s
-    ``weight_`` and ``bias_``; ``weights`` is the id of the backbone weights its embeddings came from.
-    """
-    weight = np.asarray(weight, dtype=np.float32)
-    bias = np.asarray(bias, dtype=np.float32)
-    if weight.ndim != 2 or bias.shape != (len(weight),) or len(weight) != len(classes):
-        raise DatacentricError(f"a probe head is (K, D) and (K,) for K classes, got {weight.shape} and "
-                               f"{bias.shape} for {len(classes)}", path)
-    meta = {"format": PROBE_FORMAT, "backbone": backbone, "classes": list(classes),
-            "data_config": _jsonable(data_config), "weights": weights, "pretrained": bool(pretrained),
-            "mode": "probe"}
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:  # a file object: savez would add ".npz" to a name
-        np.savez(handle, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
-    tmp.replace(path)
-    return path.stat().st_size
-
-
 def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Classifier:
     """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt``/``probe.npz`` path.
 
@@ -217,38 +183,30 @@ def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
 
 
 def _load_probe(path: Path, cache_dir) -> Classifier:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            weight, bias = np.asarray(data["weight"]), np.asarray(data["bias"])
-            meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError) as exc:
-        raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
-    if not isinstance(meta, dict) or meta.get("format") != PROBE_FORMAT:
-        raise DatacentricError(f"not a datacentric probe file (expected format {PROBE_FORMAT})", path)
-    config = _config(meta["data_config"])
+    head = read_probe(path)
 
     def build():
-        return _probe_module(meta, weight, bias, cache_dir, path)
+        return _probe_module(head, cache_dir, path)
 
-    return Classifier(None, meta["classes"], meta["backbone"], config, "probe", build=build)
+    return Classifier(None, head.classes, head.backbone, _config(head.data_config), "probe", build=build)
 
 
-def _probe_module(meta: dict, weight: np.ndarray, bias: np.ndarray, cache_dir, where):
-    """The backbone the probe's embeddings came from, with the probe's head copied in."""
+def _probe_module(head: ProbeHead, cache_dir, where):
+    """The backbone the probe's features came from, with the probe's head copied in."""
     import torch
 
     from datacentric.model.backbone import create_backbone, weights_id
 
-    module = create_backbone(meta["backbone"], num_classes=len(meta["classes"]),
-                             pretrained=bool(meta.get("pretrained", True)), cache_dir=cache_dir)
-    if meta.get("weights") and weights_id(module) != meta["weights"]:
+    module = create_backbone(head.backbone, num_classes=len(head.classes), pretrained=head.pretrained,
+                             cache_dir=cache_dir)
+    if head.weights and weights_id(module) != head.weights:
         raise DatacentricError(
             f"the backbone's weights are not the ones this probe was trained on ({weights_id(module)}, "
-            f"trained on {meta['weights']}): train again", where)
-    head = module.get_classifier()
+            f"trained on {head.weights}): train again", where)
+    layer = module.get_classifier()
     with torch.no_grad():
-        head.weight.copy_(torch.from_numpy(weight))
-        head.bias.copy_(torch.from_numpy(bias))
+        layer.weight.copy_(torch.from_numpy(head.weight))
+        layer.bias.copy_(torch.from_numpy(head.bias))
     return module.eval()
 
 

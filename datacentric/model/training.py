@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.runs import MODEL_FILE, PROBE_FILE, OutOfFold, write_oof
+from datacentric.runs import MODEL_FILE, OutOfFold, ProbeHead, write_oof, write_probe
 from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate, default_repeats, run_folds
 from datacentric.model.grouping import split_groups
 
@@ -175,7 +175,6 @@ def train(
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         if mode == "probe":
-            from datacentric.model.classifier import save_probe
             from datacentric.model.embeddings import embedding_config
 
             cv, probe = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
@@ -184,10 +183,10 @@ def train(
             # no torch, no backbone: the model is built from the head when a command needs it
             made = embedding_config(backbone, pretrained=pretrained, image_size=project.config.image_size,
                                     cache_dir=project.cache_dir)
-            model_path = run.dir / PROBE_FILE
-            model_bytes = save_probe(probe.weight_, probe.bias_, model_path, classes=classes, backbone=backbone,
-                                     data_config=made["data_config"], weights=made["weights"],
-                                     pretrained=pretrained)
+            model_path = write_probe(run.dir, ProbeHead(
+                weight=probe.weight_, bias=probe.bias_, classes=classes, backbone=backbone,
+                data_config=made["data_config"], weights=made["weights"], pretrained=pretrained))
+            model_bytes = model_path.stat().st_size
             params = int(probe.weight_.size + probe.bias_.size)
         else:
             from datacentric.model.classifier import save_classifier
