@@ -257,7 +257,7 @@ def _score(project, run, gold_ids: list[str], gold_paths: list[Path], gold_label
         if image_id in oof_index:
             predicted[i] = classes[int(np.argmax(oof_probs[oof_index[image_id]]))]
     if unseen:
-        classifier = load_classifier(run)
+        classifier = load_classifier(run, cache_dir=project.cache_dir)
         probs = classifier.predict_proba([gold_paths[i] for i in unseen])
         for i, row in zip(unseen, probs):
             predicted[i] = classifier.classes[int(np.argmax(row))]

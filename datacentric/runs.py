@@ -6,11 +6,19 @@
 repeat; missing in runs made before it was stored) and, when CV kept groups together,
 ``groups`` (N str: each image's group, see :mod:`datacentric.model.grouping`).
 
+A train run's final model lies in ``model.pt`` (a whole torch classifier, read and written by
+:mod:`datacentric.model.classifier`: finetune runs, and probe runs made before ``probe.npz``) or
+``probe.npz`` (:class:`ProbeHead`: the probe's head on a named backbone, no torch needed);
+:func:`model_file` says which. ``probe.npz`` holds ``weight`` (K, D float32), ``bias`` (K float32)
+and ``meta`` (JSON text: format "datacentric-probe/1", backbone, classes, data_config, weights,
+pretrained); numpy reads it with ``allow_pickle=False``.
+
 :func:`champion` is the one rule for "which train run" every command uses by default.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +29,22 @@ from datacentric.errors import DatacentricError
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
     import numpy as np
 
-__all__ = ["OOF_FILE", "OutOfFold", "champion", "read_oof", "write_oof"]
+__all__ = ["MODEL_FILE", "OOF_FILE", "PROBE_FILE", "OutOfFold", "ProbeHead", "champion", "model_file", "read_oof",
+           "read_probe", "write_oof", "write_probe"]
 
 OOF_FILE = "oof.npz"
+MODEL_FILE = "model.pt"  # a whole torch classifier
+PROBE_FILE = "probe.npz"  # a probe's head; the torch classifier is built from it when needed
+PROBE_FORMAT = "datacentric-probe/1"
+
+
+def model_file(run) -> Path | None:
+    """The file holding a train run's final model (``run`` is a Run or its folder); None when none."""
+    folder = Path(getattr(run, "dir", run))
+    for name in (MODEL_FILE, PROBE_FILE):
+        if (folder / name).is_file():
+            return folder / name
+    return None
 
 
 class RunRecord(Protocol):
@@ -109,3 +130,55 @@ def read_oof(run) -> OutOfFold:
             )
     except (OSError, ValueError, KeyError) as exc:
         raise DatacentricError(f"unreadable out-of-sample file: {exc}", path) from None
+
+
+@dataclass
+class ProbeHead:
+    """A probe run's final model without its frozen backbone: ``softmax(features @ weight.T + bias)``."""
+
+    weight: np.ndarray  # (K, D) float32, standardisation folded in
+    bias: np.ndarray  # (K,) float32
+    classes: list[str]  # K names, in output order
+    backbone: str  # the backbone spec the features came from
+    data_config: dict  # timm data config the features were made with
+    weights: str | None  # id of the backbone weights the features came from (None = unknown)
+    pretrained: bool = True  # False: the backbone's seeded random initialisation (tests)
+
+
+def write_probe(run_dir: Path | str, head: ProbeHead) -> Path:
+    """Write ``probe.npz`` into a run folder (atomically); returns its path."""
+    import numpy as np
+
+    weight = np.asarray(head.weight, dtype=np.float32)
+    bias = np.asarray(head.bias, dtype=np.float32)
+    path = Path(run_dir) / PROBE_FILE
+    if weight.ndim != 2 or bias.shape != (len(weight),) or len(weight) != len(head.classes):
+        raise DatacentricError(f"a probe head is (K, D) and (K,) for K classes, got {weight.shape} and "
+                               f"{bias.shape} for {len(head.classes)}", path)
+    meta = {"format": PROBE_FORMAT, "backbone": head.backbone, "classes": list(head.classes),
+            "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in head.data_config.items()},
+            "weights": head.weights, "pretrained": bool(head.pretrained)}
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:  # a file object: savez would add ".npz" to a name
+        np.savez(handle, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
+    tmp.replace(path)
+    return path
+
+
+def read_probe(run) -> ProbeHead:
+    """Read ``probe.npz`` (``run`` is a Run, its folder or the file)."""
+    import numpy as np
+
+    path = Path(getattr(run, "dir", run))
+    path = path / PROBE_FILE if path.is_dir() else path
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            weight, bias = np.asarray(data["weight"]), np.asarray(data["bias"])
+            meta = json.loads(str(data["meta"]))
+    except (OSError, ValueError, KeyError) as exc:
+        raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
+    if not isinstance(meta, dict) or meta.get("format") != PROBE_FORMAT:
+        raise DatacentricError(f"not a datacentric probe file (expected format {PROBE_FORMAT})", path)
+    return ProbeHead(weight=weight, bias=bias, classes=[str(c) for c in meta["classes"]],
+                     backbone=str(meta["backbone"]), data_config=dict(meta["data_config"]),
+                     weights=meta.get("weights"), pretrained=bool(meta.get("pretrained", True)))

@@ -50,3 +50,29 @@ def test_pre_labels_and_improve_follow_the_champion_not_a_rejected_challenger(pr
     assert used.id == first.id and probs["a"] == pytest.approx({"ok": 0.9, "pit": 0.1})
     targets, source = find_targets(project)
     assert targets == ["ok"] and first.id in source
+
+
+def test_probe_head_round_trips_without_torch_and_refuses_a_misshapen_head(tmp_path):
+    from datacentric.errors import DatacentricError
+    from datacentric.runs import PROBE_FILE, ProbeHead, model_file, read_probe, write_probe
+
+    assert model_file(tmp_path) is None
+    head = ProbeHead(weight=np.arange(6, dtype=np.float32).reshape(2, 3), bias=np.array([0.5, -1.0]),
+                     classes=["ok", "pit"], backbone="tf_efficientnet_lite0",
+                     data_config={"input_size": (3, 64, 64), "mean": (0.5, 0.5, 0.5), "crop_mode": "center"},
+                     weights="random", pretrained=False)
+    path = write_probe(tmp_path, head)
+    assert path == tmp_path / PROBE_FILE and model_file(tmp_path) == path
+    back = read_probe(tmp_path)
+    np.testing.assert_array_equal(back.weight, head.weight)
+    assert back.bias.dtype == np.float32 and back.bias.tolist() == [0.5, -1.0]
+    assert (back.classes, back.backbone, back.weights, back.pretrained) == (["ok", "pit"], head.backbone,
+                                                                            "random", False)
+    assert back.data_config == {"input_size": [3, 64, 64], "mean": [0.5, 0.5, 0.5], "crop_mode": "center"}
+    with np.load(path, allow_pickle=False) as data:  # plain arrays and JSON text, no pickle
+        assert sorted(data.files) == ["bias", "meta", "weight"]
+    with pytest.raises(DatacentricError, match="probe head"):
+        write_probe(tmp_path, ProbeHead(weight=np.zeros((3, 4)), bias=np.zeros(3), classes=["a", "b"],
+                                        backbone="x", data_config={}, weights=None))
+    (tmp_path / "model.pt").write_bytes(b"")
+    assert model_file(tmp_path) == tmp_path / "model.pt"  # a whole model wins over a head

@@ -36,7 +36,8 @@ def train(
     """Train with cross-validation: per-class precision/recall, accuracy, a stored run.
 
     Every real image gets an out-of-sample probability (used by audit); the final model
-    is trained on all labelled images and saved in runs/<id>/model.pt; runs/<id>/report.html
+    is trained on all labelled images and saved in runs/<id>/ (probe.npz: the probe's head on the
+    backbone; model.pt: a finetuned network); runs/<id>/report.html
     draws precision and recall per class and the confusion matrix.
 
     Example:  datacentric train parts/ --mode probe --folds 5
@@ -79,7 +80,7 @@ def train(
             f"folds keep {' and '.join(kept)} together; plain folds would report "
             f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
             f"the leak that grouping closes)", markup=False)
-    console.print(f"run {result.run.id} (model: {result.run.dir / 'model.pt'})", markup=False)
+    console.print(f"run {result.run.id} (model: {result.model})", markup=False)
     console.print(f"  report: {result.report}", markup=False)
 
 

@@ -185,7 +185,7 @@ def check_drift(
     X_ref = embed(ref_paths, ids=ref_ids, **common)
     if engine == "local":
         X_new = embed(good, **common)
-        probs = load_classifier(reference_run).predict_proba(good)
+        probs = load_classifier(reference_run, cache_dir=project.cache_dir).predict_proba(good)
         new_statistics = image_statistics(good) if pixel_stats else None
     else:
         X_new = embed(good, ids=new_features["ids"], **common)  # all stored by the Ray job
@@ -311,7 +311,8 @@ def _features_on_ray(project, files: list[Path], reference_run, backbone: str, a
                             statistics=image_statistics if pixel_stats else None)
         keep = [i for i, image_id in enumerate(done.ids) if image_id]
         good = [Path(done.paths[i]) for i in keep]
-        probs, errors = predict_probs(reference_run, good, engine="ray", address=address)
+        probs, errors = predict_probs(reference_run, good, engine="ray", address=address,
+                                      cache_dir=project.cache_dir)
     skipped = [{"image": path, "reason": reason} for path, reason in {**done.errors, **errors}.items()]
     statistics = done.statistics[keep] if pixel_stats and done.statistics is not None else None
     features = {"ids": [done.ids[i] for i in keep], "probs": probs, "statistics": statistics}

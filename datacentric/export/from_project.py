@@ -42,12 +42,14 @@ def export_run(
     (``accuracy_on`` says which; the train run's ``cv_accuracy`` is the honest figure).
     """
     from datacentric.model import load_classifier
+    from datacentric.runs import MODEL_FILE, model_file
 
     train = project.train_run(run)
-    model_file = train.dir / "model.pt"
-    if not model_file.exists():
-        raise DatacentricError("train run has no model.pt; run `datacentric train` again", train.dir)
-    clf = load_classifier(train)
+    saved = model_file(train)
+    if saved is None:
+        raise DatacentricError("train run has no model (model.pt or probe.npz); run `datacentric train` again",
+                               train.dir)
+    clf = load_classifier(saved, cache_dir=project.cache_dir)
     records = project.images("real")
     consensus = project.labels()
     index = {c: i for i, c in enumerate(clf.classes)}
@@ -73,7 +75,8 @@ def export_run(
             threads=threads,
             repeats=repeats,
             seed=project.config.seed,
-            torch_bytes=model_file.stat().st_size,
+            # a probe's head file is no torch model: then the size of the model built from it
+            torch_bytes=saved.stat().st_size if saved.name == MODEL_FILE else None,
         )
     except RefusedExport as exc:
         _describe(exc.result, train, export, has_holdout)

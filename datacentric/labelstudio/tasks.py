@@ -14,7 +14,7 @@ from typing import Any
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio.client import FROM_NAME, TO_NAME
 from datacentric.project import ImageRecord, Project, Run
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import OOF_FILE, model_file, read_oof
 
 # task data keys of our own: metadata under these names is left out of a task
 OWN_KEYS = ("image", "image_hash", "file", "given", "labels", "flag", "given_label", "suggested", "quality",
@@ -137,13 +137,13 @@ def pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, d
     result = {} if oof is None else {i: {c: float(p) for c, p in zip(oof.classes, row)}
                                      for i, row in zip(oof.ids, oof.probs)}
     rest = [r for r in records if r.id not in result]
-    if rest and (run.dir / "model.pt").is_file():
+    if rest and model_file(run) is not None:
         try:
             from datacentric.model import load_classifier  # the model package may not exist yet
         except ImportError:
             load_classifier = None
         if load_classifier is not None:
-            clf = load_classifier(run)
+            clf = load_classifier(run, cache_dir=proj.cache_dir)
             for rec, row in zip(rest, clf.predict_proba([r.path for r in rest])):
                 result[rec.id] = {c: float(p) for c, p in zip(clf.classes, row)}
     return run, result

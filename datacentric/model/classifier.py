@@ -1,6 +1,9 @@
-"""A trained end-to-end classifier: a timm model with a K-class head, saved as ``model.pt``.
+"""A trained end-to-end classifier: a timm model with a K-class head.
 
-``model.pt`` is a plain dictionary readable with ``torch.load(..., weights_only=True)``::
+A train run keeps it in one of two files (:func:`datacentric.runs.model_file` says which).
+
+``model.pt`` (finetune runs; probe runs made before ``probe.npz`` existed) is a plain
+dictionary readable with ``torch.load(..., weights_only=True)``::
 
     format       "datacentric-classifier/1"
     backbone     the backbone spec used for training (e.g. "tf_efficientnet_lite0")
@@ -10,20 +13,28 @@
     mode         "probe" or "finetune"
     state_dict   the model's tensors
 
-Loading needs no pretrained weights (the file has them all), so it works offline
+Loading it needs no pretrained weights (the file has them all), so it works offline
 for any backbone.
+
+``probe.npz`` (probe runs) holds only what the probe learned, written without torch
+(:class:`datacentric.runs.ProbeHead`, format in :mod:`datacentric.runs`). The torch model is
+built from it on first use: the frozen backbone from the same weights (refused when they are not
+the ones trained on) with the head copied in -- the same model ``model.pt`` would hold.
+:func:`model_bytes` gives that model as ``model.pt`` bytes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import io
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.runs import MODEL_FILE, ProbeHead, model_file, read_probe
 
-__all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "save_classifier"]
+__all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "model_bytes", "save_classifier"]
 
 FORMAT = "datacentric-classifier/1"
 
@@ -43,15 +54,29 @@ class Classifier:
         timm data config (input_size, mean, std, interpolation, crop_pct, crop_mode).
     mode : str
         "probe" or "finetune".
+
+    ``module`` may be given as ``build``, a function that makes it: it is then built on first
+    use (a probe run's classifier answers ``classes`` without importing torch).
     """
 
-    def __init__(self, module, classes: Sequence[str], backbone: str, data_config: dict, mode: str = "probe"):
-        self.module = module.eval()
+    def __init__(self, module, classes: Sequence[str], backbone: str, data_config: dict, mode: str = "probe",
+                 *, build: Callable[[], object] | None = None):
+        if module is None and build is None:
+            raise ValueError("give module or build")
+        self._module = module.eval() if module is not None else None
+        self._build = build
         self.classes = list(classes)
         self.backbone = backbone
         self.data_config = dict(data_config)
         self.mode = mode
         self._transform = None
+
+    @property
+    def module(self):
+        """The torch model (timm, eval mode), built on first use when it was given as ``build``."""
+        if self._module is None:
+            self._module = self._build().eval()
+        return self._module
 
     @property
     def transform(self):
@@ -95,39 +120,98 @@ def save_classifier(
     """Write ``model.pt`` (format in the module docstring); return its size in bytes."""
     import torch
 
-    from datacentric.model.weights import parse_backbone
-
     path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    payload = {
-        "format": FORMAT,
-        "backbone": backbone,
-        "arch": parse_backbone(backbone).name,
-        "classes": list(classes),
-        "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in data_config.items()},
-        "mode": mode,
-        "state_dict": state,
-    }
     tmp = path.with_suffix(".pt.tmp")
-    torch.save(payload, tmp)
+    torch.save(_payload(module, classes=classes, backbone=backbone, data_config=data_config, mode=mode), tmp)
     tmp.replace(path)
     return path.stat().st_size
 
 
-def load_classifier(run_or_path) -> Classifier:
-    """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt`` path."""
-    import torch
+def _payload(module, *, classes: Sequence[str], backbone: str, data_config: dict, mode: str) -> dict:
+    from datacentric.model.weights import parse_backbone
 
+    return {
+        "format": FORMAT,
+        "backbone": backbone,
+        "arch": parse_backbone(backbone).name,
+        "classes": list(classes),
+        "data_config": _jsonable(data_config),
+        "mode": mode,
+        "state_dict": {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()},
+    }
+
+
+def _jsonable(data_config: dict) -> dict:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in data_config.items()}
+
+
+def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Classifier:
+    """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt``/``probe.npz`` path.
+
+    ``cache_dir`` (a project's) is where a probe's backbone finds converted weights when its
+    model is built (default ``~/.cache/datacentric``).
+    """
     path = Path(getattr(run_or_path, "dir", run_or_path))
     if path.is_dir():
-        path = path / "model.pt"
+        path = model_file(path) or path / MODEL_FILE
     if not path.is_file():
-        raise DatacentricError("no model.pt here (train a model first: datacentric train PROJECT)", path)
+        raise DatacentricError("no model here (train a model first: datacentric train PROJECT)", path)
+    if path.suffix == ".npz":
+        return _load_probe(path, cache_dir)
+    import torch
+
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
         raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
     return classifier_from_payload(payload, path)
+
+
+def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
+    """A train run's model as ``model.pt`` bytes (self-contained: for workers that lack the weights)."""
+    path = Path(getattr(run_or_path, "dir", run_or_path))
+    path = (model_file(path) or path / MODEL_FILE) if path.is_dir() else path
+    if path.suffix != ".npz":
+        return path.read_bytes()
+    import torch
+
+    clf = _load_probe(path, cache_dir)
+    buffer = io.BytesIO()
+    torch.save(_payload(clf.module, classes=clf.classes, backbone=clf.backbone, data_config=clf.data_config,
+                        mode=clf.mode), buffer)
+    return buffer.getvalue()
+
+
+def _load_probe(path: Path, cache_dir) -> Classifier:
+    head = read_probe(path)
+
+    def build():
+        return _probe_module(head, cache_dir, path)
+
+    return Classifier(None, head.classes, head.backbone, _config(head.data_config), "probe", build=build)
+
+
+def _probe_module(head: ProbeHead, cache_dir, where):
+    """The backbone the probe's features came from, with the probe's head copied in."""
+    import torch
+
+    from datacentric.model.backbone import create_backbone, weights_id
+
+    module = create_backbone(head.backbone, num_classes=len(head.classes), pretrained=head.pretrained,
+                             cache_dir=cache_dir)
+    if head.weights and weights_id(module) != head.weights:
+        raise DatacentricError(
+            f"the backbone's weights are not the ones this probe was trained on ({weights_id(module)}, "
+            f"trained on {head.weights}): train again", where)
+    layer = module.get_classifier()
+    with torch.no_grad():
+        layer.weight.copy_(torch.from_numpy(head.weight))
+        layer.bias.copy_(torch.from_numpy(head.bias))
+    return module.eval()
+
+
+def _config(data_config: dict) -> dict:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data_config.items()}
 
 
 def classifier_from_payload(payload, where) -> Classifier:
@@ -136,7 +220,7 @@ def classifier_from_payload(payload, where) -> Classifier:
 
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", where)
-    config = {k: tuple(v) if isinstance(v, list) else v for k, v in payload["data_config"].items()}
     module = rebuild(payload["arch"], len(payload["classes"]))
     module.load_state_dict(payload["state_dict"])
-    return Classifier(module, payload["classes"], payload["backbone"], config, payload.get("mode", "probe"))
+    return Classifier(module, payload["classes"], payload["backbone"], _config(payload["data_config"]),
+                      payload.get("mode", "probe"))

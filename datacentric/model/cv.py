@@ -63,10 +63,13 @@ class ProbeClassifier(Params):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "ProbeClassifier":
         """Fit on features X (N, D) and integer labels y (N,)."""
+        import sklearn.linear_model  # noqa: F401 - loaded before the limit below, see there
         from threadpoolctl import threadpool_limits
 
         # One BLAS thread: these small SVDs and solves ran 20-60x slower with two threads
         # fighting each other (and anything else on the machine); the result is the same.
+        # The limit reaches only libraries already loaded: sklearn (scipy's BLAS, OpenMP) is
+        # imported first, or the process's first fit thrashes unlimited (1.5 CPU-s here).
         with threadpool_limits(limits=1):
             return self._fit(X, y)
 

@@ -38,7 +38,8 @@ from datacentric.model.backbone import create_backbone, data_config, weights_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
-__all__ = ["embed", "embed_project", "embedding_key", "feature_model", "iter_batches", "runtime_model"]
+__all__ = ["embed", "embed_project", "embedding_config", "embedding_key", "feature_model", "iter_batches",
+           "runtime_model"]
 
 _MODELS: dict[tuple, object] = {}
 KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
@@ -238,6 +239,27 @@ def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, ru
 
     return onnx_features(model, embedding_key(backbone, model, config, "torch"), config, cache_dir,
                          name=backbone, threads=threads or torch.get_num_threads())
+
+
+def embedding_config(
+    backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, image_size: int = 0,
+    cache_dir: Path | str | None = None, runtime: str = DEFAULT_RUNTIME,
+) -> dict:
+    """``{"weights": id, "data_config": timm data config}`` of the vectors :func:`embed` gives for
+    these arguments: read beside the cached vectors when :func:`embed` found them there
+    (no torch, no model), else from the (built once per process) model."""
+    cache = Path(cache_dir) if cache_dir is not None else None
+    source = _source_id(backbone, pretrained, image_size, runtime) if cache is not None else None
+    key = _known_keys(cache).get(source) if source is not None else None
+    if isinstance(key, str):
+        try:
+            meta = json.loads((cache / "embeddings" / key / "key.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = None
+        if isinstance(meta, dict) and isinstance(meta.get("data"), dict) and isinstance(meta.get("weights"), str):
+            return {"weights": meta["weights"], "data_config": meta["data"]}
+    model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
+    return {"weights": weights_id(model), "data_config": data_config(model, image_size)}
 
 
 def _source_id(backbone: str, pretrained: bool, image_size: int, runtime: str) -> str | None:

@@ -50,7 +50,7 @@ def predict(project, paths: Sequence[Path | str] | Path | str, *, run=None, batc
     from datacentric.model.classifier import load_classifier
 
     train_run = project.train_run(run)
-    classifier = load_classifier(train_run)
+    classifier = load_classifier(train_run, cache_dir=project.cache_dir)
     files = expand_paths(paths)
     if not files:
         raise DatacentricError("no image files to predict", ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)))

@@ -4,14 +4,15 @@ A "train" run folder holds:
 
 ``oof.npz``
     the out-of-sample probabilities of the N labelled real images (see :mod:`datacentric.runs`).
-``model.pt``
-    the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`).
+``probe.npz`` (probe) or ``model.pt`` (finetune)
+    the final classifier trained on all labelled data (see :mod:`datacentric.model.classifier`):
+    the probe keeps its head on the named backbone, written without torch; finetune the whole network.
 ``report.html``
     per-class precision/recall bars and the confusion matrix (see :mod:`datacentric.model.report`).
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
-recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params,
-model_bytes, twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
+recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params (the parameters
+trained: the probe's head, or the whole finetuned network), model_bytes (the model file), twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
 also group_by, groups and ungrouped_cv_accuracy (what plain stratified folds report on the
 same images: the gap is the leak the groups closed). ``oof.npz`` then stores each image's group.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.runs import OutOfFold, write_oof
+from datacentric.runs import MODEL_FILE, OutOfFold, ProbeHead, write_oof, write_probe
 from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate, default_repeats, run_folds
 from datacentric.model.grouping import split_groups
 
@@ -51,7 +52,7 @@ class TrainResult:
     cpu_seconds: float
     folds: int
     repeats: int
-    params: int
+    params: int  # parameters trained: the probe's head, or the whole finetuned network
     model_bytes: int
     ids: list[str] = field(default_factory=list)
     labels: np.ndarray | None = None
@@ -61,6 +62,7 @@ class TrainResult:
     ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
     twin_pairs: int = 0  # near-duplicate pairs kept in one fold
     report: Path | None = None  # runs/<id>/report.html: per-class bars and the confusion matrix
+    model: Path | None = None  # runs/<id>/probe.npz (probe) or model.pt (finetune)
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
@@ -173,18 +175,30 @@ def train(
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         if mode == "probe":
-            cv, module, data_cfg = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
-                                          folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C,
-                                          groups=groups, X=X)
+            from datacentric.model.embeddings import embedding_config
+
+            cv, probe = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
+                               folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C,
+                               groups=groups, X=X)
+            # no torch, no backbone: the model is built from the head when a command needs it
+            made = embedding_config(backbone, pretrained=pretrained, image_size=project.config.image_size,
+                                    cache_dir=project.cache_dir)
+            model_path = write_probe(run.dir, ProbeHead(
+                weight=probe.weight_, bias=probe.bias_, classes=classes, backbone=backbone,
+                data_config=made["data_config"], weights=made["weights"], pretrained=pretrained))
+            model_bytes = model_path.stat().st_size
+            params = int(probe.weight_.size + probe.bias_.size)
         else:
+            from datacentric.model.classifier import save_classifier
+
             cv, module, data_cfg = _finetune(project, real, extra_paths, extra_y, extra_parent, backbone,
                                              folds=folds, seed=seed, repeats=repeats, pretrained=pretrained,
                                              epochs=epochs, device=device, groups=groups,
                                              checkpoints=run.dir / "checkpoints" if keep_checkpoints else None)
-        from datacentric.model.classifier import save_classifier
-
-        model_bytes = save_classifier(module, run.dir / "model.pt", classes=classes, backbone=backbone,
-                                      data_config=data_cfg, mode=mode)
+            model_path = run.dir / MODEL_FILE
+            model_bytes = save_classifier(module, model_path, classes=classes, backbone=backbone,
+                                          data_config=data_cfg, mode=mode)
+            params = sum(p.numel() for p in module.parameters())
         write_oof(run.dir, OutOfFold(ids=list(real.ids), labels=real.labels, probs=cv.probs,
                                      classes=classes, folds=cv.assignments, groups=groups))
     except BaseException:
@@ -194,10 +208,10 @@ def train(
     result = TrainResult(
         run=run, backbone=backbone, mode=mode, cv_accuracy=cv.accuracy, cv_accuracy_std=cv.accuracy_std,
         per_class=per_class, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
-        folds=cv.folds, repeats=cv.repeats, params=sum(p.numel() for p in module.parameters()),
+        folds=cv.folds, repeats=cv.repeats, params=params,
         model_bytes=model_bytes, ids=list(real.ids), labels=real.labels, probs=cv.probs, classes=classes,
         group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
-        twin_pairs=split.twin_pairs,
+        twin_pairs=split.twin_pairs, model=model_path,
     )
     try:
         from datacentric.model.report import write_train_report
@@ -244,10 +258,8 @@ def _embed_real(project, real, backbone: str, pretrained: bool) -> np.ndarray:
 
 
 def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone, *,
-           folds, seed, repeats, pretrained, C, groups=None, X=None):
-    import torch
-
-    from datacentric.model.backbone import create_backbone, data_config
+           folds, seed, repeats, pretrained, C, groups=None, X=None) -> tuple[CrossValResult, ProbeClassifier]:
+    """Cross-validate the probe, then fit it on every labelled row (real and extra)."""
     from datacentric.model.embeddings import embed
 
     common = dict(backbone=backbone, cache_dir=project.cache_dir, pretrained=pretrained,
@@ -262,13 +274,7 @@ def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbon
         cv.extra["ungrouped_cv_accuracy"] = cross_validate(X, real.labels, **common_cv).accuracy
     all_X = X if extra_X is None else np.concatenate([X, extra_X])
     all_y = real.labels if extra_X is None else np.concatenate([real.labels, extra_y])
-    probe = ProbeClassifier(C=C, n_classes=k).fit(all_X, all_y)
-    module = create_backbone(backbone, num_classes=k, pretrained=pretrained, cache_dir=project.cache_dir)
-    head = module.get_classifier()
-    with torch.no_grad():
-        head.weight.copy_(torch.from_numpy(probe.weight_))
-        head.bias.copy_(torch.from_numpy(probe.bias_))
-    return cv, module.eval(), data_config(module, project.config.image_size)
+    return cv, ProbeClassifier(C=C, n_classes=k).fit(all_X, all_y)
 
 
 def _finetune(project, real, extra_paths, extra_y, extra_parent, backbone, *,

@@ -125,19 +125,18 @@ def parse_backbone(spec: str) -> BackboneSpec:
     >>> parse_backbone("resnet18@/tmp/w.safetensors").weights
     '/tmp/w.safetensors'
     """
-    import timm
-
     text = str(spec).strip()
     name, _, weights = text.partition("@")
     name, weights = name.strip(), weights.strip() or None
     if not name:
         raise DatacentricError("empty backbone name", "backbone")
-    if backbone_plugin(name) is not None:
+    entry = plugins.find("backbone", name)
+    if entry is not None and entry.source != "built-in":
         if weights is not None:
             raise DatacentricError(f"backbone plugin '{name}' finds its own weights: drop '@{weights}'",
                                    "backbone")
         return BackboneSpec(spec=text, name=name, weights=None)
-    if not timm.is_model(name):
+    if entry is None and not _timm_knows(name):  # built-ins are timm names: no need to import timm (seconds)
         raise DatacentricError(
             f"unknown backbone '{name}' (any timm model name or backbone plugin works, see "
             "timm.list_models() and `datacentric plugins`)", "backbone"
@@ -147,6 +146,12 @@ def parse_backbone(spec: str) -> BackboneSpec:
     elif weights is not None:
         weights = RANDOM
     return BackboneSpec(spec=text, name=name, weights=weights)
+
+
+def _timm_knows(name: str) -> bool:
+    import timm
+
+    return bool(timm.is_model(name))
 
 
 def file_digest(path: Path) -> str:

@@ -62,7 +62,7 @@ def predict_images(
     if not out.parent.is_dir():
         raise DatacentricError("folder not found", out.parent)
     started = time.perf_counter()
-    worker, model_file, run_id, classes = _model(project, run, model)
+    worker, model_data, run_id, classes = _model(project, run, model)
     files = input_files(inputs)
     readable, errors = readable_files(files)
     schema = _schema(len(classes))
@@ -72,7 +72,7 @@ def predict_images(
     try:
         with pq.ParquetWriter(tmp, schema.with_metadata({"classes": json.dumps(classes)})) as writer:
             threads = _torch_threads() if model is None else 0  # 0: onnxruntime's own choice
-            for batch in run_batches(worker, (model_file.read_bytes(), threads), readable,
+            for batch in run_batches(worker, (model_data, threads), readable,
                                      engine=engine, address=address, batch_size=batch_size,
                                      description="predicting", threads=threads):
                 table = _table(batch, classes, schema)
@@ -99,8 +99,8 @@ def _torch_threads() -> int:
     return torch.get_num_threads()
 
 
-def _model(project, run, model) -> tuple[type, Path, str, list[str]]:
-    """(worker class, model file, what to call the model, class names) for ``run``/``model``."""
+def _model(project, run, model) -> tuple[type, bytes, str, list[str]]:
+    """(worker class, model file's bytes, what to call the model, class names) for ``run``/``model``."""
     from datacentric.scale.workers import OnnxPredictor, Predictor
 
     if model is not None:
@@ -113,14 +113,15 @@ def _model(project, run, model) -> tuple[type, Path, str, list[str]]:
             classes = OnnxClassifier(model).classes
         except Exception as exc:  # noqa: BLE001 - onnxruntime's load errors are many; one line
             raise DatacentricError(f"cannot load ONNX model: {str(exc).splitlines()[0]}", model) from None
-        return OnnxPredictor, model, str(model), classes
-    from datacentric.model.classifier import load_classifier
+        return OnnxPredictor, model.read_bytes(), str(model), classes
+    from datacentric.model.classifier import load_classifier, model_bytes
+    from datacentric.runs import model_file
 
     train_run = project.train_run(run)
-    model_file = train_run.dir / "model.pt"
-    if not model_file.is_file():
-        raise DatacentricError("this run has no model.pt", train_run.dir)
-    return Predictor, model_file, train_run.id, load_classifier(train_run).classes
+    if model_file(train_run) is None:
+        raise DatacentricError("this run has no model (model.pt or probe.npz)", train_run.dir)
+    classes = load_classifier(train_run).classes
+    return Predictor, model_bytes(train_run, cache_dir=project.cache_dir), train_run.id, classes
 
 
 def _schema(k: int):
@@ -158,18 +159,20 @@ def _error_table(paths: list[str], errors: dict[str, str], k: int, schema):
 
 def predict_probs(
     train_run, files: Sequence[Path], *, engine: str = "local", address: str | None = None,
-    batch_size: int = 32,
+    batch_size: int = 32, cache_dir: Path | str | None = None,
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Probabilities (N, K) of a train run's model for ``files``, in their order (NaN rows
-    for unreadable files), and ``{path: reason}`` for those."""
+    for unreadable files), and ``{path: reason}`` for those. ``cache_dir`` (the project's)
+    holds converted backbone weights for a probe's model."""
+    from datacentric.model.classifier import model_bytes
     from datacentric.scale.workers import Predictor
 
     check_engine(engine)
     readable, errors = readable_files([Path(f) for f in files])
-    model_file = Path(train_run.dir) / "model.pt"
+    data = model_bytes(train_run, cache_dir=cache_dir)  # self-contained: a worker needs no weights of its own
     rows: dict[str, np.ndarray] = {}
     threads = _torch_threads()
-    for batch in run_batches(Predictor, (model_file.read_bytes(), threads), readable, engine=engine,
+    for batch in run_batches(Predictor, (data, threads), readable, engine=engine,
                              address=address, batch_size=batch_size, description="predicting",
                              threads=threads):
         for path, probs, error in zip(batch["path"], batch["probs"], batch["error"]):

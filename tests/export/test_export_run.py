@@ -18,6 +18,7 @@ runner = CliRunner()
 
 
 def test_export_run_records_an_export_run_and_matches_torch(trained_root, tmp_path):
+    from datacentric.export.measuring import _torch_bytes
     from datacentric.model import load_classifier
 
     with Project.open(trained_root) as proj:
@@ -35,7 +36,8 @@ def test_export_run_records_an_export_run_and_matches_torch(trained_root, tmp_pa
     assert result.train_run == train_run.id and result.n_images == 18
     # the model saw every labelled image: accuracy is on training images, and says so
     assert result.accuracy_on == "training" and result.cv_accuracy == pytest.approx(train_run.metrics["cv_accuracy"])
-    assert result.format("torch-fp32").bytes == (train_run.dir / "model.pt").stat().st_size
+    # a probe run keeps only its head: torch-fp32 is the size of the model built from it
+    assert result.format("torch-fp32").bytes == _torch_bytes(load_classifier(train_run).module) > 100_000
     fp32 = edge.OnnxClassifier(run.dir / "model.onnx").predict(paths)
     assert [p.label for p in fp32] == torch_labels
     assert result.format("onnx-fp32").agreement == 1.0
@@ -60,6 +62,25 @@ def test_images_added_after_training_are_the_holdout(trained_root, tmp_path):
         import_path(proj, tmp_path / "later", annotator="mira")
         result = export_run(proj, repeats=0)
     assert result.accuracy_on == "holdout" and result.n_accuracy == 2 and result.n_images == 20
+
+
+def test_a_run_with_model_pt_from_before_probe_npz_still_exports(trained_root, tmp_path):
+    """Back-compat: probe runs made before probe.npz hold a whole model.pt."""
+    import shutil
+
+    from datacentric.model import load_classifier, save_classifier
+
+    work = tmp_path / "old"
+    shutil.copytree(trained_root, work)
+    with Project.open(work) as proj:
+        train_run = proj.latest_run("train")
+        clf = load_classifier(train_run, cache_dir=proj.cache_dir)
+        save_classifier(clf.module, train_run.dir / "model.pt", classes=clf.classes, backbone=clf.backbone,
+                        data_config=clf.data_config, mode="probe")
+        (train_run.dir / "probe.npz").unlink()
+        result = export_run(proj, repeats=0)
+    assert result.format("torch-fp32").bytes == (train_run.dir / "model.pt").stat().st_size
+    assert result.format("onnx-fp32").agreement == 1.0
 
 
 def test_cli_export_json_has_the_issue_schema(trained_root, tmp_path):

@@ -42,8 +42,11 @@ def test_a_backbone_plugin_trains_and_its_model_loads(registered_mynet, colour_p
     result = train(colour_project, backbone="mynet", pretrained=False)
     assert result.run.status == "done" and result.run.metrics["backbone"] == "mynet"
     assert {"pretrained": False, "num_classes": 0} in CALLS  # the embeddings
+    built = len(CALLS)
     clf = load_classifier(result.run)
     assert clf.backbone == "mynet" and clf.classes == ["blue", "green", "red"]
+    assert len(CALLS) == built  # a probe's model is built when first used, not on load
+    assert clf.module.get_classifier().out_features == 3
     assert CALLS[-1] == {"pretrained": False, "num_classes": 3}  # rebuilt through the plugin
 
 

@@ -199,3 +199,33 @@ def test_run_groups_places_new_images_with_their_stored_part():
     ids = ["i1", "i2", "i3", "new1", "new2", "new3"]
     assert run_groups(stored, ids, meta, "part") == ["p1", "p1", "p3", "p1", "p9", "new3"]
     assert run_groups({}, ids, meta, None) is None
+
+
+def test_the_first_probe_fit_of_a_process_runs_on_one_thread():
+    """The thread limit reaches only libraries already loaded: sklearn's (scipy's BLAS,
+    OpenMP) must be loaded before it, also in a process whose first fit imports them."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import numpy as np, threadpoolctl\n"
+        "from datacentric.model.cv import ProbeClassifier\n"
+        "seen = []\n"
+        "inner = ProbeClassifier._fit\n"
+        "def spy(self, X, y):\n"
+        "    seen.extend(p['num_threads'] for p in threadpoolctl.threadpool_info())\n"
+        "    return inner(self, X, y)\n"
+        "ProbeClassifier._fit = spy\n"
+        "X = np.random.default_rng(0).normal(size=(20, 30))\n"
+        "ProbeClassifier().fit(X, np.arange(20) % 2)\n"
+        "print(seen)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "2",
+           "OPENBLAS_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    counts = json.loads(done.stdout)
+    assert len(counts) >= 3 and set(counts) == {1}  # numpy's BLAS, scipy's BLAS, sklearn's OpenMP

@@ -34,8 +34,10 @@ def test_probe_train_writes_the_contracted_run(colour_project):
     assert m["mode"] == "probe" and m["backbone"] == TINY and m["folds"] == 3
     assert m["per_class"]["red"]["n"] == 8 and m["per_class"]["red"]["too_few"] is False
     assert m["cv_accuracy"] > 0.9  # solid colours are easy even for random features
-    assert m["model_bytes"] == (run.dir / "model.pt").stat().st_size
-    assert m["params"] > 0 and m["cpu_seconds"] > 0
+    # the probe keeps its head (3 classes on the 256 features) beside the backbone's name: no model.pt
+    assert not (run.dir / "model.pt").exists() and result.model == run.dir / "probe.npz"
+    assert m["model_bytes"] == (run.dir / "probe.npz").stat().st_size
+    assert m["params"] == 3 * (256 + 1) and m["cpu_seconds"] > 0
     assert colour_project.latest_run("train").id == run.id
 
 
@@ -139,12 +141,13 @@ def test_real_backbone_train_and_predict_offline(tmp_path: Path, make_images, mo
         import_path(proj, tmp_path / "photos", annotator="a")
         result = train(proj, folds=3)
         assert result.run.metrics["backbone"] == "tf_efficientnet_lite0"
-        assert result.cv_accuracy > 0.9 and result.params > 3_000_000
+        assert result.cv_accuracy > 0.9 and result.params == 3 * (1280 + 1)  # the probe's head
         assert list((proj.cache_dir / "weights").glob("tf_efficientnet_lite0-*.safetensors"))
         preds = predict(proj, [imgs["green"][0], imgs["blue"][1]])
     assert [p.label for p in preds] == ["green", "blue"]
     clf = load_classifier(result.run)
     assert clf.data_config["mean"] == (0.5, 0.5, 0.5) and clf.data_config["input_size"] == (3, 224, 224)
+    assert sum(p.numel() for p in clf.module.parameters()) > 3_000_000  # the whole network, built on use
 
 
 def test_train_can_leave_images_out(colour_project):
