@@ -37,6 +37,7 @@ from datacentric.model.neighbours import (
     find_near_duplicates,
     find_outliers,
     nearest_each,
+    unit_rows,
 )
 from datacentric.model.neighbours import neighbours as knn_graph
 from datacentric.audit.slices import Slice, slice_accuracy
@@ -195,9 +196,10 @@ def audit_arrays(
     outliers: list[Outlier] = []
     duplicates: list[NearDuplicate] = []
     if embeddings is not None and len(embeddings) == n and n >= 3:
-        emb = np.asarray(embeddings, dtype=np.float64)
-        graph = knn_graph(emb)  # one k-NN graph for outliers and near-duplicates
-        outliers = [o for o in find_outliers(emb, images=images, graph=graph) if o.is_outlier]
+        emb = np.asarray(embeddings)
+        unit = unit_rows(emb)  # one float64 copy, normalised once, for every search below
+        graph = knn_graph(emb, unit=unit)  # one k-NN graph for outliers and near-duplicates
+        outliers = [o for o in find_outliers(emb, images=images, graph=graph, unit=unit) if o.is_outlier]
         duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels],
                                           folds=folds, graph=graph)
         good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
@@ -205,7 +207,7 @@ def audit_arrays(
         pools = [good & (labels == c) for c in range(len(classes))]
         picks = nearest_each(emb, [issue.index for issue in flagged for _ in range(2)],
                              [pools[classes.index(name)] for issue in flagged
-                              for name in (issue.given, issue.suggested)], k=neighbours)
+                              for name in (issue.given, issue.suggested)], k=neighbours, unit=unit)
         for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
             issue.nearest_given = [images[j] for j in given]
             issue.nearest_suggested = [images[j] for j in suggested]

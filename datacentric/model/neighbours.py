@@ -36,7 +36,7 @@ import numpy as np
 
 __all__ = [
     "ANN_THRESHOLD", "NearDuplicate", "Outlier", "ann_neighbours", "find_near_duplicates", "find_outliers", "nearest", "nearest_each",
-    "neighbours",
+    "neighbours", "unit_rows",
 ]
 
 
@@ -63,20 +63,31 @@ class NearDuplicate:
     labels: list[str] = None  # type: ignore[assignment]
 
 
-ROWS = 1024  # rows per block: the (ROWS, N) distance block bounds memory (80 MB at N = 10,000)
-BLOCK_BYTES = 128 * 2**20  # at most this much per (rows, N) similarity block in nearest_each
+ROWS = 1024  # at most this many rows per (rows, N) distance block in neighbours
+BLOCK_BYTES = 32 * 2**20  # and at most this much per (rows, N) float64 block (neighbours, nearest_each)
 ANN_THRESHOLD = 10_000  # above this many images, neighbours come from an HNSW index
 HNSW_M = 16  # graph degree: more links, higher recall, slower build (4 * 2M bytes per image)
 HNSW_EF_CONSTRUCTION = 40  # candidate list while building the graph
 HNSW_EF_SEARCH = 64  # candidate list per query (at least the k + 1 asked for)
 FLOAT32_ZERO = 1e-6  # float32 inner products of identical unit vectors miss 1 by up to ~2e-7
 ANN_CHUNK = 2048  # rows normalised, added or searched at once on the approximate path
-SKLEARN_WORKING_MB = 64  # scikit-learn's chunk size for the k-NN search of the outlier scores
+SKLEARN_WORKING_MB = 32  # scikit-learn's chunk size for the k-NN search of the outlier scores
 
 
-def _unit(embeddings: np.ndarray) -> np.ndarray:
+def unit_rows(embeddings: np.ndarray) -> np.ndarray:
+    """The rows scaled to unit length, as float64 (N, D): what every exact search here works on.
+
+    Compute it once and hand it to :func:`neighbours`, :func:`find_outliers` and
+    :func:`nearest_each` as ``unit=``: each would otherwise make its own (N, D) float64 copy.
+    """
     x = np.asarray(embeddings, dtype=np.float64)
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
+
+
+
+def _block_rows(n: int, limit: int = ROWS) -> int:
+    """Rows per (rows, n) float64 block: at most ``limit`` and :data:`BLOCK_BYTES`."""
+    return max(1, min(limit, BLOCK_BYTES // (8 * max(1, n))))
 
 
 def _first_k(dist: np.ndarray, k: int) -> np.ndarray:
@@ -85,7 +96,7 @@ def _first_k(dist: np.ndarray, k: int) -> np.ndarray:
     A partial sort per row (linear in N); rows with a tie at the k-th value, where the
     partition could pick a different one of the tied columns, fall back to the stable sort.
     """
-    part = np.argpartition(dist, k - 1, axis=1)[:, :k]
+    part = np.argpartition(dist, k - 1, axis=1)[:, :k].copy()  # not a view: the (rows, N) result is freed
     vals = np.take_along_axis(dist, part, axis=1)
     order = np.lexsort((part, vals), axis=1)  # by value, ties by column: the stable order
     idx = np.take_along_axis(part, order, axis=1)
@@ -96,29 +107,33 @@ def _first_k(dist: np.ndarray, k: int) -> np.ndarray:
     return idx
 
 
-def neighbours(embeddings: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+def neighbours(embeddings: np.ndarray, k: int = 10, *, unit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other images of each image, nearest first.
 
     Returns (distances (N, k), indices (N, k)).
 
-    Normalises once and works through blocks of :data:`ROWS` rows, so memory stays
-    O(ROWS x N) instead of O(N^2); ties are broken by the lower index. Above
+    Normalises once (or takes ``unit``, :func:`unit_rows` of ``embeddings``) and works
+    through blocks of at most :data:`ROWS` rows and :data:`BLOCK_BYTES`, so memory stays
+    O(N) instead of O(N^2); ties are broken by the lower index. Above
     :data:`ANN_THRESHOLD` images the lists come from an HNSW index (see the module notes).
     """
     if len(embeddings) > ANN_THRESHOLD:
         return ann_neighbours(embeddings, k)
-    x = _unit(embeddings)
+    x = unit_rows(embeddings) if unit is None else unit
     n = len(x)
     k = max(1, min(k, n - 1))
     dist_out = np.empty((n, k))
     idx_out = np.empty((n, k), dtype=np.intp)
-    for start in range(0, n, ROWS):
-        dist = 1.0 - x[start:start + ROWS] @ x.T
+    step = _block_rows(n)
+    for start in range(0, n, step):
+        dist = x[start:start + step] @ x.T
+        np.subtract(1.0, dist, out=dist)  # in place: no second (rows, N) block
         rows = np.arange(len(dist))
         dist[rows, start + rows] = np.inf
         idx = _first_k(dist, k)
-        idx_out[start:start + ROWS] = idx
-        dist_out[start:start + ROWS] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
+        idx_out[start:start + step] = idx
+        dist_out[start:start + step] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
+        del dist
     return dist_out, idx_out
 
 
@@ -185,14 +200,16 @@ def nearest_each(
     candidates: Sequence[np.ndarray],
     *,
     k: int = 2,
+    unit: np.ndarray | None = None,
 ) -> list[list[int]]:
     """:func:`nearest` for many queries at once: normalises once, one product per block.
 
     ``candidates[i]`` (boolean mask or indices) are the images that may answer
     ``queries[i]``; returns, per query, the indices of its ``k`` closest candidates.
+    ``unit`` is :func:`unit_rows` of ``embeddings`` when the caller has it already.
     """
-    x = _unit(embeddings)
-    rows = max(1, min(ROWS, BLOCK_BYTES // (8 * max(1, len(x)))))  # (rows, N) float64 block
+    x = unit_rows(embeddings) if unit is None else unit
+    rows = _block_rows(len(x))  # (rows, N) float64 block
     picks: list[list[int]] = []
     for start in range(0, len(queries), rows):
         block = list(queries[start:start + rows])
@@ -213,6 +230,7 @@ def find_outliers(
     k: int = 10,
     threshold: float = 0.37037,
     graph: tuple[np.ndarray, np.ndarray] | None = None,
+    unit: np.ndarray | None = None,
 ) -> list[Outlier]:
     """Score every image for how unusual it is; return all, most unusual first.
 
@@ -220,7 +238,8 @@ def find_outliers(
     ``k`` nearest neighbours, mapped to [0, 1]). An image is flagged with the rule cleanlab's
     Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
     images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
-    ``graph`` is ``neighbours(embeddings, k)`` when the caller has it already. Above
+    ``graph`` is ``neighbours(embeddings, k)`` and ``unit`` is :func:`unit_rows` of
+    ``embeddings`` when the caller has them already. Above
     :data:`ANN_THRESHOLD` images the scores are cleanlab's formula applied to that graph
     (:func:`_scores_from_graph`) instead of cleanlab's own exact (quadratic) search.
     """
@@ -228,14 +247,14 @@ def find_outliers(
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     if n < 3:
         return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
-    dist, _ = graph if graph is not None else neighbours(embeddings, k)
+    dist, _ = graph if graph is not None else neighbours(embeddings, k, unit=unit)
     mean = dist.mean(axis=1)
     q1, q3 = np.percentile(mean, [25, 75])
     cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
     if n > ANN_THRESHOLD:
         scores = _scores_from_graph(dist, min(k, n - 1))
     else:
-        scores = _cleanlab_scores(embeddings, k)
+        scores = _cleanlab_scores(embeddings, k, unit=unit)
     order = np.lexsort((np.arange(n), scores))
     return [
         Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
@@ -244,11 +263,11 @@ def find_outliers(
     ]
 
 
-def _cleanlab_scores(embeddings: np.ndarray, k: int) -> np.ndarray:
+def _cleanlab_scores(embeddings: np.ndarray, k: int, *, unit: np.ndarray | None = None) -> np.ndarray:
     """cleanlab's ``OutOfDistribution`` feature scores, its own exact k-NN search (O(N^2) time)."""
     from cleanlab.outlier import OutOfDistribution
 
-    x = np.asarray(embeddings, dtype=np.float64)
+    x = unit_rows(embeddings) if unit is None else unit
     n = len(x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -260,7 +279,7 @@ def _cleanlab_scores(embeddings: np.ndarray, k: int) -> np.ndarray:
         knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine")
         with config_context(working_memory=SKLEARN_WORKING_MB):
             ood = OutOfDistribution(params={"knn": knn})
-            return ood.fit_score(features=_unit(x), verbose=False)
+            return ood.fit_score(features=x, verbose=False)
 
 
 def _scores_from_graph(dist: np.ndarray, k: int) -> np.ndarray:
