@@ -1,10 +1,10 @@
 """How many flags are real label errors, estimated before anyone reviews them (issue #15, part 1).
 
 MEASUREMENT CODE, NOT WIRED INTO THE AUDIT. ``bench_real.py`` prints this estimate beside the
-observed precision of the audit's flags. It meets the target on sets (a), (b) and (c), but on
-200 real images with 10 % flips (set (f)) it predicts about 0.13 where 0.38 are real errors and
-its interval misses, so ``datacentric audit`` does not show it (a misleading number is worse
-than none); the audit keeps measuring precision from reviews (:mod:`datacentric.audit.reviews`).
+observed precision of the audit's flags. It meets the target on sets (a), (b) and (c), but not
+on the untuned sets (f) with 10 % flips: 0.50 predicted for 0.31 observed at 120 images, 0.13
+for 0.38 at 200, with intervals that miss; so ``datacentric audit`` does not show it (a
+misleading number is worse than none); the audit keeps measuring precision from reviews (:mod:`datacentric.audit.reviews`).
 
 Shapes: N images, K classes; ``labels`` (N,) int, ``pred_probs`` (N, K) out-of-sample.
 
