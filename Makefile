@@ -12,6 +12,7 @@ demo:  ## install and run the whole pipeline on the built-in demo data
 test:  ## install with test extras and run the test suite
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) -e ".[test,ray]" ./plugins/datacentric-procedural
+	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m pytest -m "not ray"
 	scripts/loopback_only $(PY) -m pytest -m ray  # Ray clusters: loopback-only network

@@ -101,12 +101,24 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
     plain = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, method="predict_proba")
     flags = find_label_issues(y, plain)
     score = 1 - get_label_quality_scores(y, plain)
-    rows.append(("plain: 5-fold LR + cleanlab defaults", float((plain.argmax(1) == y).mean()),
-                 _metrics(flags, score, target, systematic), time.perf_counter() - t))
+    rows.append(
+        (
+            "plain: 5-fold LR + cleanlab defaults",
+            float((plain.argmax(1) == y).mean()),
+            _metrics(flags, score, target, systematic),
+            time.perf_counter() - t,
+        )
+    )
     # reference only: the plain probabilities under our flag rule (what the probe adds on its own)
     flags = find_label_issues(y, plain, filter_by="low_self_confidence")
-    rows.append(("plain LR + low_self_confidence (reference)", float((plain.argmax(1) == y).mean()),
-                 _metrics(flags, score, target, systematic), time.perf_counter() - t))
+    rows.append(
+        (
+            "plain LR + low_self_confidence (reference)",
+            float((plain.argmax(1) == y).mean()),
+            _metrics(flags, score, target, systematic),
+            time.perf_counter() - t,
+        )
+    )
 
     for repeats_now in sorted({1, repeats}):
         t = time.perf_counter()
@@ -114,39 +126,63 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
         probe_s = time.perf_counter() - t
         for filter_by in ("prune_by_noise_rate", None):
             t = time.perf_counter()
-            result = audit_arrays(y, probs, classes, annotator_labels=matrix, annotators=annotators,
-                                  metadata=dataset.metadata, filter_by=filter_by)
+            result = audit_arrays(
+                y,
+                probs,
+                classes,
+                annotator_labels=matrix,
+                annotators=annotators,
+                metadata=dataset.metadata,
+                filter_by=filter_by,
+            )
             ordered = sorted(result.label_issues, key=lambda i: i.index)
             flags = np.array([i.is_issue for i in ordered])
             score = 1 - np.array([i.quality for i in ordered])
             name = f"ours: probe x{repeats_now} + audit" + (f" ({filter_by})" if filter_by else "")
-            rows.append((name, float((probs.argmax(1) == y).mean()),
-                         _metrics(flags, score, target, systematic), probe_s + time.perf_counter() - t))
+            rows.append(
+                (
+                    name,
+                    float((probs.argmax(1) == y).mean()),
+                    _metrics(flags, score, target, systematic),
+                    probe_s + time.perf_counter() - t,
+                )
+            )
         if repeats_now == repeats:
-            print(f"seed {seed}: annotator who disagrees most: {result.most_disagreeing}; "
-                  f"weak slices: {[f'{s.column}={s.value}' for s in result.slices if s.weak] or 'none'}; "
-                  f"CROWDLAB consensus right on {np.mean([classes.index(c.label) == t for c, t in zip(result.consensus, truth)]):.1%}"
-                  f" vs majority vote {np.mean(y == truth):.1%}")
-    print(f"seed {seed}: {len(y)} images, {len(classes)} classes, {int(target.sum())} mislabelled "
-          f"({int(systematic.sum())} systematic wrong_label=1); embeddings {embed_s:.0f} s")
+            print(
+                f"seed {seed}: annotator who disagrees most: {result.most_disagreeing}; "
+                f"weak slices: {[f'{s.column}={s.value}' for s in result.slices if s.weak] or 'none'}; "
+                "CROWDLAB consensus right on "
+                f"{np.mean([classes.index(c.label) == t for c, t in zip(result.consensus, truth)]):.1%}"
+                f" vs majority vote {np.mean(y == truth):.1%}"
+            )
+    print(
+        f"seed {seed}: {len(y)} images, {len(classes)} classes, {int(target.sum())} mislabelled "
+        f"({int(systematic.sum())} systematic wrong_label=1); embeddings {embed_s:.0f} s"
+    )
     return rows
 
 
 def _print_table(rows: list[tuple[str, float, dict, float]]) -> None:
-    header = (f"{'method':48s} {'cv acc':>6s} {'flagged':>7s} {'prec':>5s} {'recall':>6s} {'AUROC':>6s} "
-              f"{'P@k':>5s} {'R(wrong_label)':>14s} {'sec':>5s}")
+    header = (
+        f"{'method':48s} {'cv acc':>6s} {'flagged':>7s} {'prec':>5s} {'recall':>6s} {'AUROC':>6s} "
+        f"{'P@k':>5s} {'R(wrong_label)':>14s} {'sec':>5s}"
+    )
     print(header)
     print("-" * len(header))
     for name, acc, m, sec in rows:
-        print(f"{name:48s} {acc:6.2f} {m['flagged']:7d} {m['precision']:5.2f} {m['recall']:6.2f} "
-              f"{m['auroc']:6.3f} {m['p@k']:5.2f} {m['recall_wrong_label']:14.2f} {sec:5.0f}")
+        print(
+            f"{name:48s} {acc:6.2f} {m['flagged']:7d} {m['precision']:5.2f} {m['recall']:6.2f} "
+            f"{m['auroc']:6.3f} {m['p@k']:5.2f} {m['recall_wrong_label']:14.2f} {sec:5.0f}"
+        )
 
 
 def _print_mean(per_seed: list[list[tuple[str, float, dict, float]]]) -> None:
     """Mean ± standard deviation over seeds of every method's metrics."""
     print(f"\nmean ± sd over {len(per_seed)} seeds")
-    header = (f"{'method':48s} {'cv acc':>11s} {'flagged':>11s} {'prec':>11s} {'recall':>11s} {'AUROC':>11s} "
-              f"{'P@k':>11s} {'R(wrong_label)':>14s}")
+    header = (
+        f"{'method':48s} {'cv acc':>11s} {'flagged':>11s} {'prec':>11s} {'recall':>11s} {'AUROC':>11s} "
+        f"{'P@k':>11s} {'R(wrong_label)':>14s}"
+    )
     print(header)
     print("-" * len(header))
     for j, (name, *_) in enumerate(per_seed[0]):

@@ -98,8 +98,13 @@ def main() -> None:
                 batch = X_pool[pick]
                 p_emb = detector.score(batch).p_value
                 scored = pixel.score(S_pool[pick])
-                mix = class_mix_test(ref_pred, probe.predict(batch), classes, alpha=args.alpha / families,
-                                     seed=int(mc_rng.integers(2**32)))
+                mix = class_mix_test(
+                    ref_pred,
+                    probe.predict(batch),
+                    classes,
+                    alpha=args.alpha / families,
+                    seed=int(mc_rng.integers(2**32)),
+                )
                 p_values = {"pixel": scored.p_value, "mix": mix["p_value"]}
                 hits += combine_p_values(p_emb, *p_values.values()) < args.alpha
                 emb_hits += p_emb < args.alpha
@@ -110,8 +115,9 @@ def main() -> None:
                     asymptotic[size][1] += mix["p_value_asymptotic"] < args.alpha / families
                 # the first change named, as check_drift: from the family with the smallest p below alpha / 3
                 named = {"pixel": scored.changes, "mix": mix["changes"]}
-                speaking = sorted((k for k in named if named[k] and p_values[k] < args.alpha / families),
-                                  key=lambda k: p_values[k])
+                speaking = sorted(
+                    (k for k in named if named[k] and p_values[k] < args.alpha / families), key=lambda k: p_values[k]
+                )
                 if size == 30 and speaking:
                     first = named[speaking[0]][0]
                     words[first] = words.get(first, 0) + 1
@@ -123,29 +129,50 @@ def main() -> None:
         rows.append(row)
     test_seconds = time.perf_counter() - test_start
 
-    print(f"\ndrift benchmark: {args.method}, alpha {args.alpha}, reference {len(X_ref)} demo photos, "
-          f"backbone {args.backbone}, pools of {pool_size}, 300 permutations")
-    print("rate of batches flagged (none = false alarms, others = detection): n = the verdict of check_drift "
-          "(embedding, pixel\nstatistics and class mix, each at alpha/3); emb / pix / mix = embedding test / pixel "
-          "statistics / class mix\n(Monte Carlo chi-square) alone at alpha; words = the first change named at n=30\n")
+    print(
+        f"\ndrift benchmark: {args.method}, alpha {args.alpha}, reference {len(X_ref)} demo photos, "
+        f"backbone {args.backbone}, pools of {pool_size}, 300 permutations"
+    )
+    print(
+        "rate of batches flagged (none = false alarms, others = detection): n = the verdict of check_drift "
+        "(embedding, pixel\nstatistics and class mix, each at alpha/3); emb / pix / mix = embedding test / pixel "
+        "statistics / class mix\n(Monte Carlo chi-square) alone at alpha; words = the first change named at n=30\n"
+    )
     groups = [("n=", ""), ("emb", "emb"), ("pix", "pix"), ("mix", "mix")]
-    header = f"{'shift':<14}{'reps':>5}" + "".join(f"{g + str(s):>7}" for g, _ in groups for s in SIZES) + "  words (n=30)"
+    header = (
+        f"{'shift':<14}{'reps':>5}" + "".join(f"{g + str(s):>7}" for g, _ in groups for s in SIZES) + "  words (n=30)"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['shift']:<14}{row['repeats']:>5}"
-              + "".join(f"{row[k + str(s) if k else s]:>7.2f}" for _, k in groups for s in SIZES) + f"  {row['words']}")
+        print(
+            f"{row['shift']:<14}{row['repeats']:>5}"
+            + "".join(f"{row[k + str(s) if k else s]:>7.2f}" for _, k in groups for s in SIZES)
+            + f"  {row['words']}"
+        )
     n_none = rows[0]["repeats"] * len(SIZES)
     fa = np.mean([rows[0][s] for s in SIZES])
-    print(f"\nfalse alarms over all sizes: {fa:.3f} (alpha {args.alpha}; ± {np.sqrt(args.alpha * (1 - args.alpha) / n_none):.3f}"
-          f" one standard error over {n_none} batches)")
-    print("class mix, asymptotic chi-square p-value on the same 'none' batches (false alarms; Monte Carlo above): "
-          + ", ".join(f"n={s} {asymptotic[s][0] / rows[0]['repeats']:.2f} at alpha, "
-                      f"{asymptotic[s][1] / rows[0]['repeats']:.3f} at alpha/3" for s in SIZES))
-    print(f"pixel statistics of the {len(ref_paths)} reference images: {stats_seconds:.1f} s "
-          f"({stats_seconds / len(ref_paths) * 1000:.0f} ms per image; check_drift caches them by image hash)")
-    print(f"time: embedding {embed_seconds:.0f} s (cached after the first run), tests {test_seconds:.0f} s "
-          f"({test_seconds / sum(r['repeats'] for r in rows) / len(SIZES):.2f} s per batch)")
+    print(
+        f"\nfalse alarms over all sizes: {fa:.3f} (alpha {args.alpha}; "
+        f"± {np.sqrt(args.alpha * (1 - args.alpha) / n_none):.3f}"
+        f" one standard error over {n_none} batches)"
+    )
+    print(
+        "class mix, asymptotic chi-square p-value on the same 'none' batches (false alarms; Monte Carlo above): "
+        + ", ".join(
+            f"n={s} {asymptotic[s][0] / rows[0]['repeats']:.2f} at alpha, "
+            f"{asymptotic[s][1] / rows[0]['repeats']:.3f} at alpha/3"
+            for s in SIZES
+        )
+    )
+    print(
+        f"pixel statistics of the {len(ref_paths)} reference images: {stats_seconds:.1f} s "
+        f"({stats_seconds / len(ref_paths) * 1000:.0f} ms per image; check_drift caches them by image hash)"
+    )
+    print(
+        f"time: embedding {embed_seconds:.0f} s (cached after the first run), tests {test_seconds:.0f} s "
+        f"({test_seconds / sum(r['repeats'] for r in rows) / len(SIZES):.2f} s per batch)"
+    )
 
 
 if __name__ == "__main__":

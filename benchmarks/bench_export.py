@@ -58,24 +58,33 @@ def export_table(proj, threads: int, repeats: int):
 def print_table(result) -> None:
     from datacentric.export import optimized_op_counts
 
-    print(f"\nExport table ({result.threads} threads; agreement on {result.n_images} real images, "
-          f"accuracy on {result.n_accuracy} {result.accuracy_on} images"
-          + (f", cv accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else "") + ")")
+    print(
+        f"\nExport table ({result.threads} threads; agreement on {result.n_images} real images, "
+        f"accuracy on {result.n_accuracy} {result.accuracy_on} images"
+        + (f", cv accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else "")
+        + ")"
+    )
     print(f"{'format':<11} {'size MB':>8} {'ms b1':>7} {'ms b16':>7} {'agree':>7} {'max|dp|':>8} {'acc':>6}")
     for r in result.formats:
-        print(f"{r.name:<11} {r.bytes / 1e6:>8.2f} {r.latency_ms_b1:>7.2f} {r.latency_ms_b16:>7.2f} "
-              f"{r.agreement:>7.1%} {r.max_prob_diff:>8.4f} {r.accuracy:>6.3f}")
+        print(
+            f"{r.name:<11} {r.bytes / 1e6:>8.2f} {r.latency_ms_b1:>7.2f} {r.latency_ms_b16:>7.2f} "
+            f"{r.agreement:>7.1%} {r.max_prob_diff:>8.4f} {r.accuracy:>6.3f}"
+        )
     torch_row, int8_row = result.format("torch-fp32"), result.format("onnx-int8")
     smaller = torch_row.bytes / int8_row.bytes
     faster = torch_row.latency_ms_b1 / int8_row.latency_ms_b1
     loss = (torch_row.accuracy - int8_row.accuracy) * 100
-    print(f"targets: int8 {smaller:.1f}x smaller (>= 3.5x {'ok' if smaller >= 3.5 else 'MISSED'}), "
-          f"{faster:.1f}x faster at batch 1 (>= 1.5x {'ok' if faster >= 1.5 else 'MISSED'}), "
-          f"accuracy loss {loss:+.1f} points (<= 1 {'ok' if loss <= 1.0 else 'MISSED'}), "
-          f"agreement {int8_row.agreement:.1%} (>= 99% {'ok' if int8_row.agreement >= 0.99 else 'MISSED'})")
+    print(
+        f"targets: int8 {smaller:.1f}x smaller (>= 3.5x {'ok' if smaller >= 3.5 else 'MISSED'}), "
+        f"{faster:.1f}x faster at batch 1 (>= 1.5x {'ok' if faster >= 1.5 else 'MISSED'}), "
+        f"accuracy loss {loss:+.1f} points (<= 1 {'ok' if loss <= 1.0 else 'MISSED'}), "
+        f"agreement {int8_row.agreement:.1%} (>= 99% {'ok' if int8_row.agreement >= 0.99 else 'MISSED'})"
+    )
     fp32_row = result.format("onnx-fp32")
-    print(f"int8 vs onnx-fp32: {fp32_row.latency_ms_b1 / int8_row.latency_ms_b1:.2f}x at batch 1, "
-          f"{fp32_row.latency_ms_b16 / int8_row.latency_ms_b16:.2f}x at batch 16")
+    print(
+        f"int8 vs onnx-fp32: {fp32_row.latency_ms_b1 / int8_row.latency_ms_b1:.2f}x at batch 1, "
+        f"{fp32_row.latency_ms_b16 / int8_row.latency_ms_b16:.2f}x at batch 16"
+    )
     print(f"int8 recipe: {result.quantization}")
     print(f"int8 kernels onnxruntime runs: {optimized_op_counts(int8_row.path)}")
 
@@ -92,13 +101,19 @@ def embedding_throughput(proj, threads: int, batch: int, repeats: int, workdir: 
     config = dict(data_config(backbone))
     paths = [r.path for r in proj.images("real")]
     prep = edge.PreprocessConfig(
-        input_size=tuple(config["input_size"]), mean=tuple(config["mean"]), std=tuple(config["std"]),
-        interpolation=config["interpolation"], crop_pct=config["crop_pct"], crop_mode=config.get("crop_mode") or "center",
+        input_size=tuple(config["input_size"]),
+        mean=tuple(config["mean"]),
+        std=tuple(config["std"]),
+        interpolation=config["interpolation"],
+        crop_pct=config["crop_pct"],
+        crop_mode=config.get("crop_mode") or "center",
     )
     x = np.stack([edge.preprocess(edge.load_rgb(p), prep) for p in paths[:batch]])
     x = np.concatenate([x] * (batch // len(x) + 1))[:batch]
-    fp32 = export_onnx(backbone, workdir / "backbone.onnx", classes=[], data_config=config, backbone=proj.config.backbone)
-    int8 = quantize_int8(fp32, workdir / "backbone.int8.onnx", paths[::max(1, len(paths) // 32)])
+    fp32 = export_onnx(
+        backbone, workdir / "backbone.onnx", classes=[], data_config=config, backbone=proj.config.backbone
+    )
+    int8 = quantize_int8(fp32, workdir / "backbone.int8.onnx", paths[:: max(1, len(paths) // 32)])
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -128,7 +143,12 @@ def embedding_throughput(proj, threads: int, batch: int, repeats: int, workdir: 
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         options.log_severity_level = 3
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        rows.append((name, 1000.0 / measure_latency(lambda s=session: s.run(None, {"input": x}), batch, repeats=repeats, warmup=1)))
+        rows.append(
+            (
+                name,
+                1000.0 / measure_latency(lambda s=session: s.run(None, {"input": x}), batch, repeats=repeats, warmup=1),
+            )
+        )
     return rows
 
 
@@ -148,13 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
         root = Path(tmp)
         proj, trained, train_s = build_demo_project(root, per_class, args.seed)
-        print(f"demo project: {len(proj.images('real'))} real images, {len(proj.classes())} classes; "
-              f"trained ({trained.mode if hasattr(trained, 'mode') else 'probe'}) in {train_s:.0f} s")
+        print(
+            f"demo project: {len(proj.images('real'))} real images, {len(proj.classes())} classes; "
+            f"trained ({trained.mode if hasattr(trained, 'mode') else 'probe'}) in {train_s:.0f} s"
+        )
         result, export_s = export_table(proj, args.threads, repeats)
         print(f"export + parity + latency took {export_s:.0f} s")
         print_table(result)
         rows = embedding_throughput(proj, args.threads, 32, max(3, repeats // 5), root)
-        print(f"\nBackbone embedding throughput ({proj.config.backbone}, batch 32, {args.threads} threads, forward only)")
+        print(
+            f"\nBackbone embedding throughput ({proj.config.backbone}, batch 32, {args.threads} threads, forward only)"
+        )
         base = rows[0][1]
         for name, ips in rows:
             print(f"  {name:<20} {ips:7.1f} img/s  ({ips / base:.1f}x torch eager)")

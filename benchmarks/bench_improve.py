@@ -41,8 +41,9 @@ def _standin_demo(out: Path, per_class: int, seed: int) -> Path:
             d = ImageDraw.Draw(img)
             x, y = rng.integers(20, 76, 2)
             if label == "scratch":
-                d.line([(x - 25, y - rng.integers(-15, 15)), (x + 25, y + rng.integers(-15, 15))], fill=(70,) * 3,
-                       width=1)
+                d.line(
+                    [(x - 25, y - rng.integers(-15, 15)), (x + 25, y + rng.integers(-15, 15))], fill=(70,) * 3, width=1
+                )
             elif label == "pit":
                 r = rng.integers(1, 3)
                 d.ellipse([x - r, y - r, x + r, y + r], fill=(105,) * 3)
@@ -111,19 +112,21 @@ def main() -> None:
         start = time.perf_counter()
         proj, source = build(work, args.per_class, args.starve, args.target, seed=0)
         counts = {c: int((proj.dataset().labels == k).sum()) for k, c in enumerate(proj.classes())}
-        result = improve_project(proj, classes=[args.target], budget=args.budget, seeds=args.seeds,
-                                 materialise=False)
+        result = improve_project(proj, classes=[args.target], budget=args.budget, seeds=args.seeds, materialise=False)
         seconds = time.perf_counter() - start
         t = args.target
         print(f"data: {source}; images per class {counts}; backbone {proj.config.backbone}")
-        print(f"{args.seeds} seeds x {proj.config.folds} folds, {args.budget} images per fix, "
-              f"metrics on real held-out images only\n")
-        print(f"{'fix':<34} {t + ' recall before':>20} {'after':>14} {'gain':>8} {'noise':>6} "
-              f"{'accuracy':>16}  kept")
+        print(
+            f"{args.seeds} seeds x {proj.config.folds} folds, {args.budget} images per fix, "
+            f"metrics on real held-out images only\n"
+        )
+        print(f"{'fix':<34} {t + ' recall before':>20} {'after':>14} {'gain':>8} {'noise':>6} {'accuracy':>16}  kept")
         for f in result.fixes:
-            print(f"{f.name:<34} {f.before.recall[t]:>13.3f} ± {f.before.recall_std[t]:.3f} "
-                  f"{f.after.recall[t]:>7.3f} ± {f.after.recall_std[t]:.3f} {f.gain[t]:>+8.3f} {f.noise[t]:>6.3f} "
-                  f"{f.before.accuracy:>7.3f} → {f.after.accuracy:.3f}  {'yes' if f.kept else 'no'}")
+            print(
+                f"{f.name:<34} {f.before.recall[t]:>13.3f} ± {f.before.recall_std[t]:.3f} "
+                f"{f.after.recall[t]:>7.3f} ± {f.after.recall_std[t]:.3f} {f.gain[t]:>+8.3f} {f.noise[t]:>6.3f} "
+                f"{f.before.accuracy:>7.3f} → {f.after.accuracy:.3f}  {'yes' if f.kept else 'no'}"
+            )
             print(f"{'':<34} {f.reason}")
         curve = result.curves.get(t)
         if curve:

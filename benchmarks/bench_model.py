@@ -89,6 +89,7 @@ def throughput(paths: list[Path], backbone: str, batch_size: int, repeats: int) 
                 for _ in range(max(1, len(paths) // batch_size)):
                     m(xx)
             return max(1, len(paths) // batch_size) * batch_size
+
         return run
 
     with torch.no_grad():
@@ -96,13 +97,18 @@ def throughput(paths: list[Path], backbone: str, batch_size: int, repeats: int) 
     rows.append(("raw model(x), random tensors (timm default)", rate(raw_forward(raw, x))))
     xc = x.contiguous(memory_format=torch.channels_last)
     rows.append(("raw model(x), random tensors, channels-last", rate(raw_forward(model, xc))))
-    rows.append(("ours: embed(files), decode+resize+forward",
-                 rate(lambda: len(embed(paths, backbone=backbone, batch_size=batch_size)))))
+    rows.append(
+        (
+            "ours: embed(files), decode+resize+forward",
+            rate(lambda: len(embed(paths, backbone=backbone, batch_size=batch_size))),
+        )
+    )
     return rows
 
 
-def accuracy_table(photos: Path, sizes: list[int], seeds: list[int], modes: list[str], backbone: str,
-                   epochs: int, device: str | None) -> list[tuple]:
+def accuracy_table(
+    photos: Path, sizes: list[int], seeds: list[int], modes: list[str], backbone: str, epochs: int, device: str | None
+) -> list[tuple]:
     from datacentric.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
@@ -121,10 +127,21 @@ def accuracy_table(photos: Path, sizes: list[int], seeds: list[int], modes: list
                         walls.append(time.perf_counter() - start)
                         cpus.append(result.cpu_seconds)
                         accs.append(result.cv_accuracy)
-            rows.append((per_class, mode, float(np.mean(accs)), float(np.std(accs)), float(np.mean(walls)),
-                         float(np.mean(cpus))))
-            print(f"  {per_class:>3}/class {mode:<8} acc {rows[-1][2]:.3f} ± {rows[-1][3]:.3f}  "
-                  f"wall {rows[-1][4]:.1f} s", file=sys.stderr, flush=True)
+            rows.append(
+                (
+                    per_class,
+                    mode,
+                    float(np.mean(accs)),
+                    float(np.std(accs)),
+                    float(np.mean(walls)),
+                    float(np.mean(cpus)),
+                )
+            )
+            print(
+                f"  {per_class:>3}/class {mode:<8} acc {rows[-1][2]:.3f} ± {rows[-1][3]:.3f}  wall {rows[-1][4]:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 
@@ -150,8 +167,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         photos = args.photos or demo_photos(Path(tmp) / "demo", per_class=max(sizes + [50]))
         paths = sorted(photos.rglob("*.png"))
-        print(f"demo data: {len(paths)} images; backbone {args.backbone}; torch threads {args.threads}; "
-              f"cuda {torch.cuda.is_available()}")
+        print(
+            f"demo data: {len(paths)} images; backbone {args.backbone}; torch threads {args.threads}; "
+            f"cuda {torch.cuda.is_available()}"
+        )
         if "a" in args.part:
             batch = 32
             rows = throughput(paths[: 64 if args.quick else 160], args.backbone, batch, 2 if args.quick else 3)

@@ -55,6 +55,7 @@ CLASSES_3 = ["ok", "minor", "defect"]
 
 # -- the real images ---------------------------------------------------------------------
 
+
 @dataclass
 class Pool:
     """The poly cells written once as PNG files, with their grade and embeddings."""
@@ -87,9 +88,7 @@ def load_poly_pool(work: Path, per_grade: int, seed: int = 0, backbone: str | No
     grade = np.where(proba == 0, OK, np.where(proba == 1, DEFECT, MINOR))
     poly = np.flatnonzero(types == "poly")
     rng = np.random.default_rng(seed)
-    chosen = np.concatenate([
-        rng.permutation(poly[grade[poly] == g])[:per_grade] for g in (OK, MINOR, DEFECT)
-    ])
+    chosen = np.concatenate([rng.permutation(poly[grade[poly] == g])[:per_grade] for g in (OK, MINOR, DEFECT)])
     folder = work / "cells"
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -102,9 +101,12 @@ def load_poly_pool(work: Path, per_grade: int, seed: int = 0, backbone: str | No
     t, cpu = time.perf_counter(), time.process_time()
     X = embed(paths, backbone=backbone, cache_dir=work / "cache")
     cpu = time.process_time() - cpu
-    print(f"{len(paths)} poly cells embedded with {backbone} in {time.perf_counter() - t:.0f} s wall, "
-          f"{cpu:.0f} s CPU = {1000 * cpu / len(paths):.0f} ms CPU per image (user+sys, incl. model load; "
-          "near 0 when cached)", flush=True)
+    print(
+        f"{len(paths)} poly cells embedded with {backbone} in {time.perf_counter() - t:.0f} s wall, "
+        f"{cpu:.0f} s CPU = {1000 * cpu / len(paths):.0f} ms CPU per image (user+sys, incl. model load; "
+        "near 0 when cached)",
+        flush=True,
+    )
     return Pool(paths=paths, grade=grade[chosen], X=X)
 
 
@@ -114,6 +116,7 @@ def pick(pool: Pool, counts: dict[int, int], rng: np.random.Generator) -> np.nda
 
 
 # -- the two contenders -------------------------------------------------------------------
+
 
 def plain_probs(X: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
     """The 20-line recipe: 5-fold LogisticRegression with scikit-learn's defaults."""
@@ -139,8 +142,9 @@ def our_probs(X: np.ndarray, y: np.ndarray, seed: int, n_classes: int) -> np.nda
     from datacentric.model.cv import default_repeats
     from datacentric.model.training import DEFAULT_C
 
-    return cross_validate(X, y, folds=5, seed=seed, repeats=default_repeats(len(y)),
-                          n_classes=n_classes, C=DEFAULT_C).probs
+    return cross_validate(
+        X, y, folds=5, seed=seed, repeats=default_repeats(len(y)), n_classes=n_classes, C=DEFAULT_C
+    ).probs
 
 
 def our_audit(y, probs, classes, X, matrix=None, annotators=None):
@@ -161,6 +165,7 @@ def audit_flags(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 # -- scoring ------------------------------------------------------------------------------
 
+
 def trust_metrics(result, y: np.ndarray, probs: np.ndarray, wrong: np.ndarray) -> dict:
     """The expected precision of the audit's flags before review (``flag_trust.py``, not wired
     into the audit) beside the observed one, and whether its 90% interval on the count of real
@@ -175,10 +180,14 @@ def trust_metrics(result, y: np.ndarray, probs: np.ndarray, wrong: np.ndarray) -
         return {}
     trust, _ = flag_trust(y, probs, flags)
     real = int((flags & wrong).sum())
-    return {"pred_prec": trust.precision, "obs_prec": real / trust.flags,
-            "abs_err": abs(trust.precision - real / trust.flags),
-            "covered": float(trust.low <= real <= trust.high), "width": (trust.high - trust.low) / trust.flags,
-            "noise_rate": trust.noise_rate}
+    return {
+        "pred_prec": trust.precision,
+        "obs_prec": real / trust.flags,
+        "abs_err": abs(trust.precision - real / trust.flags),
+        "covered": float(trust.low <= real <= trust.high),
+        "width": (trust.high - trust.low) / trust.flags,
+        "noise_rate": trust.noise_rate,
+    }
 
 
 def flag_metrics(flags: np.ndarray, score: np.ndarray, wrong: np.ndarray) -> dict:
@@ -221,6 +230,7 @@ class Table:
 
 # -- the sets -----------------------------------------------------------------------------
 
+
 def uniform_flips(pool: Pool, table: Table, group: str, per_class: int, n_flip: int, seeds) -> None:
     """(a)/(b): 2 classes, ``n_flip`` labels flipped uniformly at random."""
     for seed in seeds:
@@ -232,14 +242,23 @@ def uniform_flips(pool: Pool, table: Table, group: str, per_class: int, n_flip: 
         y[flipped] = 1 - y[flipped]
         X = pool.X[rows]
         plain = plain_probs(X, y, seed)
-        table.add(group, "plain", {"acc": float((plain.argmax(1) == truth).mean()),
-                                   **flag_metrics(*plain_flags(y, plain), y != truth)})
+        table.add(
+            group,
+            "plain",
+            {"acc": float((plain.argmax(1) == truth).mean()), **flag_metrics(*plain_flags(y, plain), y != truth)},
+        )
         probs = our_probs(X, y, seed, 2)
         result = our_audit(y, probs, CLASSES_2, X)
         flags, score, _ = audit_flags(result)
-        table.add(group, "ours", {"acc": float((probs.argmax(1) == truth).mean()),
-                                  **flag_metrics(flags, score, y != truth),
-                                  **trust_metrics(result, y, probs, y != truth)})
+        table.add(
+            group,
+            "ours",
+            {
+                "acc": float((probs.argmax(1) == truth).mean()),
+                **flag_metrics(flags, score, y != truth),
+                **trust_metrics(result, y, probs, y != truth),
+            },
+        )
 
 
 def biased_annotator(pool: Pool, table: Table, seeds, share: float = 0.3) -> None:
@@ -257,14 +276,22 @@ def biased_annotator(pool: Pool, table: Table, seeds, share: float = 0.3) -> Non
         plain = plain_probs(X, y, seed)
         flags, score = plain_flags(y, plain)
         suggested = np.array(CLASSES_3)[plain.argmax(1)]
-        table.add(group, "plain", {**flag_metrics(flags, score, wrong),
-                                   "worsening": _worsening(flags, suggested, y, truth)})
+        table.add(
+            group, "plain", {**flag_metrics(flags, score, wrong), "worsening": _worsening(flags, suggested, y, truth)}
+        )
         probs = our_probs(X, y, seed, 3)
         result = our_audit(y, probs, CLASSES_3, X)
         flags, score, suggested = audit_flags(result)
-        table.add(group, "ours", {**flag_metrics(flags, score, wrong), **trust_metrics(result, y, probs, wrong),
-                                  "worsening": _worsening(flags, suggested, y, truth),
-                                  "weak_classes": sum(c.weak for c in result.classes)})
+        table.add(
+            group,
+            "ours",
+            {
+                **flag_metrics(flags, score, wrong),
+                **trust_metrics(result, y, probs, wrong),
+                "worsening": _worsening(flags, suggested, y, truth),
+                "weak_classes": sum(c.weak for c in result.classes),
+            },
+        )
 
 
 def _worsening(flags, suggested, y, truth) -> float:
@@ -300,15 +327,19 @@ def consensus(pool: Pool, table: Table, seeds, noise=(0.05, 0.15, 0.35)) -> None
         result = our_audit(given, probs, CLASSES_3, X, matrix, names)
         ours = np.array([CLASSES_3.index(c.label) for c in result.consensus])
         flags, score, _ = audit_flags(result)
-        table.add(group, "ours", {
-            "consensus": float((ours == truth).mean()),
-            "vs_majority": float((ours == truth).mean() - (majority == truth).mean()),
-            "train_label": float((given == truth).mean()),
-            "sloppiest": float(result.most_disagreeing == "cat"),
-            "flagged": int(flags.sum()),
-            "truly_wrong": int((given != truth).sum()),
-            "weak_classes": sum(c.weak for c in result.classes),
-        })
+        table.add(
+            group,
+            "ours",
+            {
+                "consensus": float((ours == truth).mean()),
+                "vs_majority": float((ours == truth).mean() - (majority == truth).mean()),
+                "train_label": float((given == truth).mean()),
+                "sloppiest": float(result.most_disagreeing == "cat"),
+                "flagged": int(flags.sum()),
+                "truly_wrong": int((given != truth).sum()),
+                "weak_classes": sum(c.weak for c in result.classes),
+            },
+        )
 
 
 def _training_labels(matrix: np.ndarray, rng) -> np.ndarray:
@@ -360,9 +391,11 @@ def main(argv: list[str] | None = None) -> None:
         uniform_flips(pool, table, f"(f) {2 * per_class} imgs, {n_flip} flipped", per_class, n_flip, three)
     print(f"\nall sets in {time.perf_counter() - t:.0f} s; poly cells only; mean±sd over seeds")
     table.print(("flagged", "precision", "recall", "f1", "auroc"), "label errors (a)-(c), (f): flags and ranking")
-    table.print(("pred_prec", "obs_prec", "abs_err", "covered", "width", "noise_rate"),
-                "(a)-(c), (f) expected precision of the flags before review vs observed (target: |pred - obs| <= 0.10); "
-                "covered: the 90% interval on the count holds the real errors")
+    table.print(
+        ("pred_prec", "obs_prec", "abs_err", "covered", "width", "noise_rate"),
+        "(a)-(c), (f) expected precision of the flags before review vs observed (target: |pred - obs| <= 0.10); "
+        "covered: the 90% interval on the count holds the real errors",
+    )
     for group in sorted({g for g, _ in table.rows}):
         seeds = table.rows.get((group, "ours"), [])
         if seeds and "pred_prec" in seeds[0]:
@@ -370,8 +403,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{group[:34]:34s} mean predicted - mean observed: {gap:+.2f}")
     table.print(("worsening",), "(c) share of flags that push the annotator's bias (target <= 0.20)")
     table.print(("consensus",), "(d) consensus accuracy against the truth")
-    table.print(("vs_majority", "train_label", "sloppiest", "flagged", "truly_wrong", "weak_classes"),
-                "(d) ours in detail (sloppiest = cat named; flagged vs truly wrong training labels)")
+    table.print(
+        ("vs_majority", "train_label", "sloppiest", "flagged", "truly_wrong", "weak_classes"),
+        "(d) ours in detail (sloppiest = cat named; flagged vs truly wrong training labels)",
+    )
     table.print(("acc",), "(a), (b), (e) cross-validated accuracy against the truth")
 
 

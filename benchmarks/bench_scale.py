@@ -57,14 +57,13 @@ def embeddings(n: int, dim: int, seed: int = 0) -> np.ndarray:
     mixing = (rng.normal(size=(LATENT, dim)) / np.sqrt(LATENT)).astype(np.float32)
     out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, CHUNK):
-        out[start:start + CHUNK] = _rows(rng, centres, mixing, min(CHUNK, n - start))
+        out[start : start + CHUNK] = _rows(rng, centres, mixing, min(CHUNK, n - start))
     copies = rng.choice(n, size=(max(1, n // 100), 2), replace=False) if n >= 4 else np.empty((0, 2), int)
     out[copies[:, 0]] = out[copies[:, 1]] + 0.01 * rng.normal(size=(len(copies), dim)).astype(np.float32)
     return out
 
 
-def _rows(rng: np.random.Generator, centres: np.ndarray, mixing: np.ndarray, n: int,
-          shift: float = 0.0) -> np.ndarray:
+def _rows(rng: np.random.Generator, centres: np.ndarray, mixing: np.ndarray, n: int, shift: float = 0.0) -> np.ndarray:
     """``n`` rows around random centres, mapped to D dimensions; ``shift`` moves the latent mean."""
     z = centres[rng.integers(0, len(centres), n)] + rng.normal(size=(n, LATENT)) + shift
     noise = 0.3 * rng.normal(size=(n, mixing.shape[1])).astype(np.float32)
@@ -110,8 +109,14 @@ def case_drift(n_new: int, n_ref: int, dim: int) -> dict:
 
     start, cpu = time.perf_counter(), _cpu_seconds()
     score = detector.score_batches(chunks())
-    return {"seconds": time.perf_counter() - start, "cpu": _cpu_seconds() - cpu, "after_fit_mb": fitted, "n": score.n,
-            "p_value": score.p_value, "drift": score.drift}
+    return {
+        "seconds": time.perf_counter() - start,
+        "cpu": _cpu_seconds() - cpu,
+        "after_fit_mb": fitted,
+        "n": score.n,
+        "p_value": score.p_value,
+        "drift": score.drift,
+    }
 
 
 def case_throughput(n: int, engine: str, batch_size: int = 32, backbone: str = "") -> dict:
@@ -150,13 +155,23 @@ def case_throughput(n: int, engine: str, batch_size: int = 32, backbone: str = "
             result = embed_images(project, folder, batch_size=batch_size)
         end = time.perf_counter()
         project.close()
-    return {"seconds": end - start, "cpu": _cpu_seconds() - cpu, "start": ready - start,
-            "first": first[0] - ready, "rest": end - first[0], "images": result.embedded,
-            "nodes": len(result.nodes)}
+    return {
+        "seconds": end - start,
+        "cpu": _cpu_seconds() - cpu,
+        "start": ready - start,
+        "first": first[0] - ready,
+        "rest": end - first[0],
+        "images": result.embedded,
+        "nodes": len(result.nodes),
+    }
 
 
-CASES = {"near_duplicates": case_near_duplicates, "recall": case_recall, "drift": case_drift,
-         "throughput": case_throughput}
+CASES = {
+    "near_duplicates": case_near_duplicates,
+    "recall": case_recall,
+    "drift": case_drift,
+    "throughput": case_throughput,
+}
 
 
 def _cpu_seconds() -> float:
@@ -188,8 +203,9 @@ def _child(spec: str) -> None:
 
 
 # -- sections ----------------------------------------------------------------------------------
-def near_duplicate_section(sizes: list[int], dim: int, exact_max: int, ann_max: int,
-                           timeout: float | None) -> list[list[str]]:
+def near_duplicate_section(
+    sizes: list[int], dim: int, exact_max: int, ann_max: int, timeout: float | None
+) -> list[list[str]]:
     """Rows: N, method, seconds, peak memory, pairs found (exact where it fits, else an estimate)."""
     rows: list[list[str]] = []
     exact_time: tuple[int, float] | None = None
@@ -209,8 +225,15 @@ def near_duplicate_section(sizes: list[int], dim: int, exact_max: int, ann_max: 
                 continue
             if mode == "exact":
                 exact_time = (n, result["cpu"])
-            rows.append([f"{n:,}", mode, f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)",
-                         f"{result['peak_mb']:,.0f} MB (input {input_mb:,.0f})", str(result["pairs"])])
+            rows.append(
+                [
+                    f"{n:,}",
+                    mode,
+                    f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)",
+                    f"{result['peak_mb']:,.0f} MB (input {input_mb:,.0f})",
+                    str(result["pairs"]),
+                ]
+            )
     return rows
 
 
@@ -227,9 +250,15 @@ def drift_section(n_new: int, n_ref: int, dim: int, timeout: float | None) -> li
     result = run_case("drift", timeout, n_new=n_new, n_ref=n_ref, dim=dim)
     if "error" in result:
         return [[f"{n_new:,}", f"{n_ref:,}", result["error"], "", ""]]
-    return [[f"{n_new:,}", f"{n_ref:,}", f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)",
-             f"{result['peak_mb']:,.0f} MB (after fit {result['after_fit_mb']:,.0f})",
-             f"{result['p_value']:.4f}"]]
+    return [
+        [
+            f"{n_new:,}",
+            f"{n_ref:,}",
+            f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)",
+            f"{result['peak_mb']:,.0f} MB (after fit {result['after_fit_mb']:,.0f})",
+            f"{result['p_value']:.4f}",
+        ]
+    ]
 
 
 def throughput_section(n: int, timeout: float | None, backbone: str = "") -> list[list[str]]:
@@ -240,11 +269,16 @@ def throughput_section(n: int, timeout: float | None, backbone: str = "") -> lis
         if "error" in result or "skipped" in result:
             rows.append([engine, result.get("error") or f"skipped: {result['skipped']}", "", "", "", ""])
             continue
-        rows.append([
-            f"{engine} ({result['nodes']} node)", f"{result['images'] / result['seconds']:.1f}",
-            f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)", f"{result['start']:.1f} s",
-            f"{result['first']:.1f} s", f"{result['rest']:.1f} s",
-        ])
+        rows.append(
+            [
+                f"{engine} ({result['nodes']} node)",
+                f"{result['images'] / result['seconds']:.1f}",
+                f"{result['seconds']:.1f} s ({result['cpu']:.0f} s)",
+                f"{result['start']:.1f} s",
+                f"{result['first']:.1f} s",
+                f"{result['rest']:.1f} s",
+            ]
+        )
     return rows
 
 
@@ -275,8 +309,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drift-new", type=int, default=None, help="new embeddings scored (default 1M)")
     parser.add_argument("--drift-ref", type=int, default=2000, help="reference embeddings")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per case")
-    parser.add_argument("--throughput", type=int, default=None,
-                        help="generated photos embedded by each engine (default 2000, 0 = skip)")
+    parser.add_argument(
+        "--throughput", type=int, default=None, help="generated photos embedded by each engine (default 2000, 0 = skip)"
+    )
     parser.add_argument("--backbone", default="", help=argparse.SUPPRESS)  # tests: a tiny random one
     args = parser.parse_args(argv)
     if args.child:
@@ -287,19 +322,24 @@ def main(argv: list[str] | None = None) -> None:
     drift_new = args.drift_new or (100_000 if args.quick else 1_000_000)
     started = time.perf_counter()
     print(f"scale benchmark: synthetic clustered embeddings, dimension {args.dim}", flush=True)
-    print_table("near-duplicates (find_near_duplicates): exact blocked search vs faiss HNSW",
-                ["N", "search", "wall (cpu) time", "peak memory", "pairs"],
-                near_duplicate_section(sizes, args.dim, args.exact_max, args.ann_max, args.timeout))
+    print_table(
+        "near-duplicates (find_near_duplicates): exact blocked search vs faiss HNSW",
+        ["N", "search", "wall (cpu) time", "peak memory", "pairs"],
+        near_duplicate_section(sizes, args.dim, args.exact_max, args.ann_max, args.timeout),
+    )
     print(recall_section(recall_n, args.dim, args.timeout))
-    print_table("drift scoring (DriftDetector.score_batches, chunks of 4,096 rows)",
-                ["new", "reference", "wall (cpu) time", "peak memory", "p-value"],
-                drift_section(drift_new, args.drift_ref, args.dim, args.timeout))
+    print_table(
+        "drift scoring (DriftDetector.score_batches, chunks of 4,096 rows)",
+        ["new", "reference", "wall (cpu) time", "peak memory", "p-value"],
+        drift_section(drift_new, args.drift_ref, args.dim, args.timeout),
+    )
     photos = args.throughput if args.throughput is not None else (200 if args.quick else 2000)
     if photos:
-        print_table(f"embedding throughput: {photos:,} generated photos, embed_images, local vs Ray "
-                    "(one node, this machine)",
-                    ["engine", "images/s", "wall (cpu) time", "cluster start", "first batch", "the rest"],
-                    throughput_section(photos, args.timeout, args.backbone))
+        print_table(
+            f"embedding throughput: {photos:,} generated photos, embed_images, local vs Ray (one node, this machine)",
+            ["engine", "images/s", "wall (cpu) time", "cluster start", "first batch", "the rest"],
+            throughput_section(photos, args.timeout, args.backbone),
+        )
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
 
 

@@ -71,8 +71,11 @@ def run_child(args: list[str], tree: Path) -> tuple[Usage, str]:
     env = {**os.environ, "PYTHONPATH": str(tree), "HF_HUB_OFFLINE": "1"}
     cwd = Path(tempfile.gettempdir()) / "bench-speed-cwd"
     cwd.mkdir(exist_ok=True)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
-            tempfile.NamedTemporaryFile("w+", suffix=".peak") as peak:
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("w+", suffix=".peak") as peak,
+    ):
         start = time.perf_counter()
         command = [GNU_TIME, "-f", "%M", "-o", peak.name, sys.executable, *args]
         proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
@@ -136,8 +139,11 @@ def interleaved(trees: dict[str, Path], args: list[str], repeats: int) -> dict[s
 
 def median(usages: list[Usage]) -> Usage:
     """The median of each figure over repeated runs."""
-    return Usage(statistics.median(u.wall for u in usages),
-                 statistics.median(u.cpu for u in usages), max(u.peak_mb for u in usages))
+    return Usage(
+        statistics.median(u.wall for u in usages),
+        statistics.median(u.cpu for u in usages),
+        max(u.peak_mb for u in usages),
+    )
 
 
 def python_pass(repeats: int) -> Usage:
@@ -203,6 +209,7 @@ def throughput(paths: list[Path], repeats: int) -> list[tuple[str, str]]:
                 for _ in range(rounds):
                     model(xx)
             return rounds * batch
+
         return go
 
     def onnx_forward():
@@ -232,26 +239,31 @@ def throughput(paths: list[Path], repeats: int) -> list[tuple[str, str]]:
             rates[what].append(n / (time.perf_counter() - wall))
             cpu_ms[what].append((time.process_time() - cpu) / n * 1000)
     model.to(memory_format=torch.channels_last)  # as feature_model() hands it out
-    rows = [(what, f"{max(r):7.2f} img/s (min {min(r):.2f}), "
-                   f"{statistics.median(cpu_ms[what]):5.1f} CPU-ms/img") for what, r in rates.items()]
+    rows = [
+        (what, f"{max(r):7.2f} img/s (min {min(r):.2f}), {statistics.median(cpu_ms[what]):5.1f} CPU-ms/img")
+        for what, r in rates.items()
+    ]
     best = {what: max(r) for what, r in rates.items()}
-    plain = max(best["torch forward, NCHW (timm default), random tensors"],
-                best["torch forward, channels-last, random tensors"])
+    plain = max(
+        best["torch forward, NCHW (timm default), random tensors"], best["torch forward, channels-last, random tensors"]
+    )
     onnx = best["ONNX Runtime fp32 forward, random tensors"]
     files = best["embed() from files, ONNX Runtime (default)"]
-    return rows + [("= embed (ONNX Runtime) / best plain torch forward", f"{files / plain:7.2f}x"),
-                   ("= embed (ONNX Runtime) / ONNX Runtime forward", f"{files / onnx:7.2f}x"),
-                   ("= ONNX Runtime / best plain torch forward", f"{onnx / plain:7.2f}x"),
-                   ("= embed (torch) / best plain torch forward",
-                    f"{best['embed() from files, torch runtime'] / plain:7.2f}x"),
-                   ("= embed (ONNX Runtime) / embed (torch), same pipeline",
-                    f"{files / best['embed() from files, torch runtime']:7.2f}x")]
+    return rows + [
+        ("= embed (ONNX Runtime) / best plain torch forward", f"{files / plain:7.2f}x"),
+        ("= embed (ONNX Runtime) / ONNX Runtime forward", f"{files / onnx:7.2f}x"),
+        ("= ONNX Runtime / best plain torch forward", f"{onnx / plain:7.2f}x"),
+        ("= embed (torch) / best plain torch forward", f"{best['embed() from files, torch runtime'] / plain:7.2f}x"),
+        (
+            "= embed (ONNX Runtime) / embed (torch), same pipeline",
+            f"{files / best['embed() from files, torch runtime']:7.2f}x",
+        ),
+    ]
 
 
 # -- the table ------------------------------------------------------------------------------------
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 4000, 10000])
     parser.add_argument("--baseline", type=Path, help="another checkout to compare with")
     parser.add_argument("--repeats", type=int, default=3, help="runs per timed command (median)")
@@ -282,19 +294,23 @@ def main() -> None:
         interleaved(trees, ["audit", str(project)], 1)  # fill each tree's caches: keys differ by runtime
         runs = interleaved(trees, ["audit", str(project)], args.repeats)
         cpu_per_k = {name: median(u).cpu / n * 1000 for name, u in runs.items()}
-        add(f"audit again, all cached, {n:,} images", {k: median(v) for k, v in runs.items()},
+        add(
+            f"audit again, all cached, {n:,} images",
+            {k: median(v) for k, v in runs.items()},
             memory=True,
-            note="CPU-s per 1,000 images: "
-            + ", ".join(f"{k} {v:.2f}" for k, v in cpu_per_k.items()))
+            note="CPU-s per 1,000 images: " + ", ".join(f"{k} {v:.2f}" for k, v in cpu_per_k.items()),
+        )
 
     small = make_project(work, 250)
     floor = python_pass(5)
     add("python -c pass", {name: floor for name in trees})
     for command in (["--help"], ["status", str(small)], ["history", str(small)]):
         runs = {k: median(v) for k, v in interleaved(trees, command, 5).items()}
-        add(f"datacentric {command[0]}", runs,
-            note=", ".join(f"{k} {u.cpu / max(floor.cpu, 1e-3):.0f}x python"
-                           for k, u in runs.items()))
+        add(
+            f"datacentric {command[0]}",
+            runs,
+            note=", ".join(f"{k} {u.cpu / max(floor.cpu, 1e-3):.0f}x python" for k, u in runs.items()),
+        )
     trained = interleaved(trees, ["train", str(small)], args.repeats)
     runs = {k: median(v) for k, v in trained.items()}
     add("train (probe), cached embeddings, 250 images", runs)
@@ -306,12 +322,18 @@ def main() -> None:
             for step, wall, cpu, peak_mb in measured:
                 steps.setdefault(step, {})[name] = Usage(wall, cpu, peak_mb)
         for step, per_tree in steps.items():
-            add("demo: total" if step == "total" else f"demo: {step}", per_tree, memory=True,
-                note="memory: the demo process's peak so far" if step == "init" else "")
+            add(
+                "demo: total" if step == "total" else f"demo: {step}",
+                per_tree,
+                memory=True,
+                note="memory: the demo process's peak so far" if step == "init" else "",
+            )
 
-    print(f"\nbench_speed: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the "
-          "end; "
-          f"medians of {args.repeats} (start-up: 5) interleaved runs\n")
+    print(
+        f"\nbench_speed: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the "
+        "end; "
+        f"medians of {args.repeats} (start-up: 5) interleaved runs\n"
+    )
     header = ["what", *trees, "note"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     print(" | ".join(h.ljust(w) for h, w in zip(header, widths)))
@@ -321,9 +343,7 @@ def main() -> None:
 
     if not args.skip_throughput:
         paths = sorted((work / "audit-250" / "photos").rglob("*.png"))[:128]
-        print("\nembedding throughput at batch 32 (ours only; tf_efficientnet_lite0, random "
-              "weights, "
-              "224 px)")
+        print("\nembedding throughput at batch 32 (ours only; tf_efficientnet_lite0, random weights, 224 px)")
         for what, value in throughput(paths, args.repeats):
             print(f"  {what:<52} {value}")
 

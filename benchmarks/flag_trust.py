@@ -4,7 +4,8 @@ MEASUREMENT CODE, NOT WIRED INTO THE AUDIT. ``bench_real.py`` prints this estima
 observed precision of the audit's flags. It meets the target on sets (a), (b) and (c), but not
 on the untuned sets (f) with 10 % flips: 0.50 predicted for 0.31 observed at 120 images, 0.13
 for 0.38 at 200, with intervals that miss; so ``datacentric audit`` does not show it (a
-misleading number is worse than none); the audit keeps measuring precision from reviews (:mod:`datacentric.audit.reviews`).
+misleading number is worse than none); the audit keeps measuring precision from reviews
+(:mod:`datacentric.audit.reviews`).
 
 Shapes: N images, K classes; ``labels`` (N,) int, ``pred_probs`` (N, K) out-of-sample.
 
@@ -58,9 +59,17 @@ class FlagTrust:
     level: float = 0.9
 
 
-def flag_trust(labels: np.ndarray, pred_probs: np.ndarray, flags: np.ndarray, *, level: float = 0.9,
-               rates: np.ndarray | None = None, calibration_sd: float = CALIBRATION_SD,
-               max_fit: int = MAX_FIT, seed: int = 0) -> tuple[FlagTrust, np.ndarray]:
+def flag_trust(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    flags: np.ndarray,
+    *,
+    level: float = 0.9,
+    rates: np.ndarray | None = None,
+    calibration_sd: float = CALIBRATION_SD,
+    max_fit: int = MAX_FIT,
+    seed: int = 0,
+) -> tuple[FlagTrust, np.ndarray]:
     """Expected real errors among the flagged images, and P(label wrong) of each flagged image.
 
     Parameters
@@ -90,8 +99,17 @@ def flag_trust(labels: np.ndarray, pred_probs: np.ndarray, flags: np.ndarray, *,
     present = np.flatnonzero(np.bincount(labels, minlength=probs.shape[1]) > 0)
     n, k, f = len(labels), len(present), int(flags.sum())
     if f == 0 or k < 2:
-        return FlagTrust(flags=f, expected=0.0, low=0, high=0, precision=float("nan"), noise_rate=float("nan"),
-                         noise_low=float("nan"), noise_high=float("nan"), level=level), np.zeros(f)
+        return FlagTrust(
+            flags=f,
+            expected=0.0,
+            low=0,
+            high=0,
+            precision=float("nan"),
+            noise_rate=float("nan"),
+            noise_low=float("nan"),
+            noise_high=float("nan"),
+            level=level,
+        ), np.zeros(f)
     remap = np.full(probs.shape[1], -1)
     remap[present] = np.arange(k)
     y = remap[labels]
@@ -119,8 +137,9 @@ def flag_trust(labels: np.ndarray, pred_probs: np.ndarray, flags: np.ndarray, *,
     wrong = np.empty((len(grid), f))  # P(label wrong) of each flagged image at each rate
     logpost = np.empty(len(grid))
     for g, rate in enumerate(grid):
-        fit = minimize(objective, theta, args=(rate,), method="L-BFGS-B",
-                       bounds=[(-4.0, 3.0)] + [(-10.0, 10.0)] * (k - 1))
+        fit = minimize(
+            objective, theta, args=(rate,), method="L-BFGS-B", bounds=[(-4.0, 3.0)] + [(-10.0, 10.0)] * (k - 1)
+        )
         theta = fit.x  # warm start at the next rate
         joint, given = log_joint(theta, rate, flagged)
         joint = np.exp(joint - joint.max(axis=1, keepdims=True))
@@ -132,7 +151,7 @@ def flag_trust(labels: np.ndarray, pred_probs: np.ndarray, flags: np.ndarray, *,
     pmf = np.zeros((len(grid), f + 1))  # exact sum of independent Bernoullis at every rate
     pmf[:, 0] = 1.0
     for j in range(f):
-        pmf[:, 1:] = pmf[:, 1:] * (1 - wrong[:, j:j + 1]) + pmf[:, :-1] * wrong[:, j:j + 1]
+        pmf[:, 1:] = pmf[:, 1:] * (1 - wrong[:, j : j + 1]) + pmf[:, :-1] * wrong[:, j : j + 1]
         pmf[:, 0] *= 1 - wrong[:, j]
     tail = (1 - level) / 2
     cdf = np.cumsum(weights @ pmf)
@@ -140,8 +159,14 @@ def flag_trust(labels: np.ndarray, pred_probs: np.ndarray, flags: np.ndarray, *,
     per_flag = weights @ wrong
     expected = float(per_flag.sum())
     trust = FlagTrust(
-        flags=f, expected=expected, low=int(np.searchsorted(cdf, tail)),
-        high=int(min(np.searchsorted(cdf, 1 - tail), f)), precision=expected / f,
-        noise_rate=float(weights @ grid), noise_low=float(grid[min(np.searchsorted(rate_cdf, tail), len(grid) - 1)]),
-        noise_high=float(grid[min(np.searchsorted(rate_cdf, 1 - tail), len(grid) - 1)]), level=level)
+        flags=f,
+        expected=expected,
+        low=int(np.searchsorted(cdf, tail)),
+        high=int(min(np.searchsorted(cdf, 1 - tail), f)),
+        precision=expected / f,
+        noise_rate=float(weights @ grid),
+        noise_low=float(grid[min(np.searchsorted(rate_cdf, tail), len(grid) - 1)]),
+        noise_high=float(grid[min(np.searchsorted(rate_cdf, 1 - tail), len(grid) - 1)]),
+        level=level,
+    )
     return trust, per_flag

@@ -41,9 +41,15 @@ def goal_for(recall: float) -> float:
     return min(0.95, max(recall + 0.1, 0.8))
 
 
-def estimate_more(target: str, counts: Sequence[int] = (), recall: Sequence[float] = (),
-                  *, recall_std: Sequence[float] = (), have: int | None = None,
-                  recall_now: float = math.nan) -> CollectEstimate:
+def estimate_more(
+    target: str,
+    counts: Sequence[int] = (),
+    recall: Sequence[float] = (),
+    *,
+    recall_std: Sequence[float] = (),
+    have: int | None = None,
+    recall_now: float = math.nan,
+) -> CollectEstimate:
     """Estimate the extra real images of ``target`` needed for :func:`goal_for` its recall.
 
     ``counts``/``recall`` (and optionally ``recall_std``) are a learning curve; with fewer
@@ -64,8 +70,7 @@ def estimate_more(target: str, counts: Sequence[int] = (), recall: Sequence[floa
         have = int(counts[-1]) if counts else int(have or 0)
         now = float(recall[-1]) if len(recall) else recall_now
         text = f"collect more {target} images"
-        return CollectEstimate(target, have, now, goal_for(0 if math.isnan(now) else now),
-                               None, None, None, text)
+        return CollectEstimate(target, have, now, goal_for(0 if math.isnan(now) else now), None, None, None, text)
     x = np.log2(np.asarray(counts, dtype=float))
     y = np.asarray(recall, dtype=float)
     b, a = np.polyfit(x, y, 1)
@@ -84,12 +89,14 @@ def estimate_more(target: str, counts: Sequence[int] = (), recall: Sequence[floa
 
     more, low, high = needed(b), needed(b + se), needed(b - se)
     if more is None:
-        text = (f"{target} recall does not rise with more of the same images ({now:.2f} at "
-                f"{counts[0]}..{have}); check its labels and look-alike classes" if b <= FLAT else
-                f"real {target} images help (+{b:.2f} recall per doubling) but reaching "
-                f"{goal:.2f} would take more than {int(CAP * have)}")
+        text = (
+            f"{target} recall does not rise with more of the same images ({now:.2f} at "
+            f"{counts[0]}..{have}); check its labels and look-alike classes"
+            if b <= FLAT
+            else f"real {target} images help (+{b:.2f} recall per doubling) but reaching "
+            f"{goal:.2f} would take more than {int(CAP * have)}"
+        )
     else:
         top = f"–{high}" if high is not None else f" to over {int(CAP * have) - have}"
-        text = (f"~{more} more real {target} images (likely {low}{top}) should bring recall "
-                f"to ~{goal:.2f}")
+        text = f"~{more} more real {target} images (likely {low}{top}) should bring recall to ~{goal:.2f}"
     return CollectEstimate(target, have, now, goal, more, low, high, text)

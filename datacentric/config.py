@@ -80,8 +80,7 @@ class ProjectConfig:
 
 def _class_list(value: object, where: object | None) -> list[str]:
     if not isinstance(value, list):
-        raise DatacentricError(f"setting 'classes' must be a list of names, not {_shown(value)}",
-                               where)
+        raise DatacentricError(f"setting 'classes' must be a list of names, not {_shown(value)}", where)
     try:
         return clean_class_list(value)
     except DatacentricError as exc:
@@ -90,17 +89,14 @@ def _class_list(value: object, where: object | None) -> list[str]:
 
 def _backbone(value: object, where: object | None) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise DatacentricError(f"setting 'backbone' must be a timm model name, not {_shown(value)}",
-                               where)
+        raise DatacentricError(f"setting 'backbone' must be a timm model name, not {_shown(value)}", where)
     return value.strip()
 
 
 def _integer(data: dict, key: str, default: int, *, least: int, where: object | None) -> int:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise DatacentricError(
-            f"setting '{key}' must be an integer >= {least}, not {_shown(value)}", where
-        )
+        raise DatacentricError(f"setting '{key}' must be an integer >= {least}, not {_shown(value)}", where)
     return value
 
 

@@ -34,8 +34,9 @@ class BatchRelabel:
     ignored_columns: list[str] = field(default_factory=list)  # columns other than COLUMNS
 
 
-def apply_decisions(project: Project, path: Path | str, *, by: str | None = None,
-                    new_class: bool = False) -> BatchRelabel:
+def apply_decisions(
+    project: Project, path: Path | str, *, by: str | None = None, new_class: bool = False
+) -> BatchRelabel:
     """Apply every decision of the CSV at ``path`` as relabels, in one transaction.
 
     ``by`` names the reviewer of rows without an ``annotator``. File names are relative
@@ -48,14 +49,22 @@ def apply_decisions(project: Project, path: Path | str, *, by: str | None = None
     added = project.relabel_many(decisions, new_class=new_class)
     after = project.labels()
     paths = {r.id: r.path for r in project.images(None)}
-    changed = [{"image": str(paths[i]), "before": before.get(i), "after": after[i]}
-               for i in dict.fromkeys(a.image_id for a in added) if before.get(i) != after[i]]
-    return BatchRelabel(source=str(path), annotations=added, changed=changed, left_alone=left_alone,
-                        ignored_columns=ignored)
+    changed = [
+        {"image": str(paths[i]), "before": before.get(i), "after": after[i]}
+        for i in dict.fromkeys(a.image_id for a in added)
+        if before.get(i) != after[i]
+    ]
+    return BatchRelabel(
+        source=str(path), annotations=added, changed=changed, left_alone=left_alone, ignored_columns=ignored
+    )
 
 
-def read_decisions(project: Project, path: Path, *, by: str | None = None,
-                   ) -> tuple[list[Decision], list[str], list[str]]:
+def read_decisions(
+    project: Project,
+    path: Path,
+    *,
+    by: str | None = None,
+) -> tuple[list[Decision], list[str], list[str]]:
     """The decisions of a CSV, the rows left alone (no label) and the ignored columns."""
     columns, rows = _read(path)
     decisions, left_alone = [], []
@@ -72,9 +81,15 @@ def read_decisions(project: Project, path: Path, *, by: str | None = None,
         who = record.get("annotator") or by or ""
         if not who.strip():
             raise DatacentricError("who decided? give --by or an annotator column", where)
-        decisions.append(Decision(image=_reference(project, path.parent, record["file"]),
-                                  label=record["label"], by=who, note=record.get("note") or None,
-                                  where=where))
+        decisions.append(
+            Decision(
+                image=_reference(project, path.parent, record["file"]),
+                label=record["label"],
+                by=who,
+                note=record.get("note") or None,
+                where=where,
+            )
+        )
     if not decisions:
         raise DatacentricError("no decisions: every row's label is empty", path)
     return decisions, left_alone, [c for c in columns if c not in COLUMNS]
@@ -88,15 +103,20 @@ def images_in_csv(project: Project, path: Path) -> list[str]:
     """
     columns, rows = _read(path, needed=("file",))
     index = columns.index("file")
-    refs = [_reference(project, path.parent, values[index].strip())
-            for _, values in rows if len(values) > index and values[index].strip()]
+    refs = [
+        _reference(project, path.parent, values[index].strip())
+        for _, values in rows
+        if len(values) > index and values[index].strip()
+    ]
     if not refs:
         raise DatacentricError("no file names in the CSV", path)
     return refs
 
 
-def _read(path: Path, needed: tuple[str, ...] = ("file", "label"),
-          ) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read(
+    path: Path,
+    needed: tuple[str, ...] = ("file", "label"),
+) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header (``needed`` columns present, none twice) and the numbered non-empty rows."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
@@ -118,8 +138,9 @@ def _read(path: Path, needed: tuple[str, ...] = ("file", "label"),
         raise DatacentricError(f"CSV header names column(s) {', '.join(map(repr, twice))} twice", path)
     missing = [c for c in needed if c not in columns]
     if missing:
-        raise DatacentricError(f"CSV is missing column(s) {', '.join(missing)} "
-                               f"(has: {', '.join(columns) or 'none'})", path)
+        raise DatacentricError(
+            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", path
+        )
     if not rows:
         raise DatacentricError("CSV has no rows", path)
     return columns, rows

@@ -175,8 +175,7 @@ class OnnxClassifier:
         missing = [k for k in METADATA_KEYS if k not in self.metadata]
         if missing:
             raise ValueError(
-                f"{self.path} lacks datacentric metadata ({', '.join(missing)}); "
-                "export it with `datacentric export`"
+                f"{self.path} lacks datacentric metadata ({', '.join(missing)}); export it with `datacentric export`"
             )
         self.classes: list[str] = list(json.loads(self.metadata["classes"]))
         self.config = PreprocessConfig(

@@ -21,8 +21,11 @@ class Params:
     @classmethod
     def _param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
-        return sorted(name for name, p in signature.parameters.items()
-                      if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+        return sorted(
+            name
+            for name, p in signature.parameters.items()
+            if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        )
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments (and, with ``deep``, those of nested estimators as ``name__param``)."""
@@ -49,4 +52,3 @@ class Params:
         for name, sub_params in nested.items():
             getattr(self, name).set_params(**sub_params)
         return self
-

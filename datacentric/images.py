@@ -129,8 +129,7 @@ def inspect_image(path: Path | str) -> ImageInfo:
     _check_file(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise DatacentricError(
-            f"unsupported file type '{path.suffix or '(none)'}' "
-            f"(expected one of {', '.join(IMAGE_SUFFIXES)})",
+            f"unsupported file type '{path.suffix or '(none)'}' (expected one of {', '.join(IMAGE_SUFFIXES)})",
             path,
         )
     if path.stat().st_size == 0:

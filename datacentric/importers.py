@@ -60,8 +60,14 @@ class _Row:
     problem: str | None = None  # a fault found while reading the row
 
 
-def import_path(project: Project, source: Path | str, *, annotator: str | None = None,
-                skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
+def import_path(
+    project: Project,
+    source: Path | str,
+    *,
+    annotator: str | None = None,
+    skip_bad: bool = False,
+    new_classes: bool = False,
+) -> ImportResult:
     """Import a folder-per-class tree or a ``.csv`` manifest, whichever ``source`` is."""
     source = Path(source)
     options = {"annotator": annotator, "skip_bad": skip_bad, "new_classes": new_classes}
@@ -74,8 +80,14 @@ def import_path(project: Project, source: Path | str, *, annotator: str | None =
     raise DatacentricError("cannot import this: expected a folder or a .csv file", source)
 
 
-def import_folder(project: Project, folder: Path | str, *, annotator: str | None = None,
-                  skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
+def import_folder(
+    project: Project,
+    folder: Path | str,
+    *,
+    annotator: str | None = None,
+    skip_bad: bool = False,
+    new_classes: bool = False,
+) -> ImportResult:
     """Import ``folder/<label>/*.png|jpg|bmp|tif``; files at the top level come in unlabelled."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -92,8 +104,11 @@ def import_folder(project: Project, folder: Path | str, *, annotator: str | None
     result = _import_rows(project, rows, str(folder), skip_bad, new_classes)
     if result.unlabelled:
         flat = all(row.label is None for row in rows)
-        result.unlabelled_why = ("the folder has no class sub-folders (photos/<class>/x.png)" if flat
-                                 else "they lie at the top of the folder, in no class sub-folder")
+        result.unlabelled_why = (
+            "the folder has no class sub-folders (photos/<class>/x.png)"
+            if flat
+            else "they lie at the top of the folder, in no class sub-folder"
+        )
     return result
 
 
@@ -102,8 +117,14 @@ def _is_file_entry(path: Path) -> bool:
     return path.is_file() or (path.is_symlink() and not path.is_dir())
 
 
-def import_csv(project: Project, manifest: Path | str, *, annotator: str | None = None,
-               skip_bad: bool = False, new_classes: bool = False) -> ImportResult:
+def import_csv(
+    project: Project,
+    manifest: Path | str,
+    *,
+    annotator: str | None = None,
+    skip_bad: bool = False,
+    new_classes: bool = False,
+) -> ImportResult:
     """Import ``file,label[,annotator][,metadata...]`` rows; paths relative to the CSV's folder.
 
     Several rows for one file with different annotators are kept as several labels;
@@ -121,8 +142,7 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
     for number, values in records:
         where = f"{manifest}:{number}"
         if len(values) > len(columns):
-            rows.append(_Row(manifest, None, "", {}, where,
-                             f"row has {len(values)} fields, the header {len(columns)}"))
+            rows.append(_Row(manifest, None, "", {}, where, f"row has {len(values)} fields, the header {len(columns)}"))
             continue
         record = dict(zip(columns, (v.strip() for v in values)))
         path = Path(record.get("file", ""))
@@ -145,8 +165,14 @@ def import_csv(project: Project, manifest: Path | str, *, annotator: str | None 
     return result
 
 
-def _attach_csv(project: Project, manifest: Path, columns: list[str],
-                records: list[tuple[int, list[str]]], extra: list[str], skip_bad: bool) -> ImportResult:
+def _attach_csv(
+    project: Project,
+    manifest: Path,
+    columns: list[str],
+    records: list[tuple[int, list[str]]],
+    extra: list[str],
+    skip_bad: bool,
+) -> ImportResult:
     """A CSV with metadata but no label column: attach the metadata to images already imported.
 
     A row's file is matched by content when it exists (relative to the CSV's folder), else
@@ -160,15 +186,20 @@ def _attach_csv(project: Project, manifest: Path, columns: list[str],
         try:
             if len(values) > len(columns):
                 raise DatacentricError(f"row has {len(values)} fields, the header {len(columns)}")
-            found.append((_known_image(project, manifest.parent, record.get("file", "")),
-                          {c: record[c] for c in extra if record.get(c)}))
+            found.append(
+                (
+                    _known_image(project, manifest.parent, record.get("file", "")),
+                    {c: record[c] for c in extra if record.get(c)},
+                )
+            )
         except DatacentricError as exc:
             problems.append((where, exc.what))
     if problems and not skip_bad:
         where, reason = problems[0]
         more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
-        raise DatacentricError(f"metadata refused, nothing changed: {reason}{more} "
-                               "(use --skip-bad to attach the rest)", where)
+        raise DatacentricError(
+            f"metadata refused, nothing changed: {reason}{more} (use --skip-bad to attach the rest)", where
+        )
     result = ImportResult(source=str(manifest), skipped=problems, metadata_columns=extra)
     changed: set[str] = set()
     with project.transaction() as conn:
@@ -189,8 +220,10 @@ def _known_image(project: Project, folder: Path, text: str) -> str:
         image_id = content_hash(candidate)
         if project.has_image(image_id) and image_id not in project.removed_ids():
             return image_id
-        raise DatacentricError(f"'{text}' is not in the project: a CSV without a label column only "
-                               "adds metadata to imported images (import it first)")
+        raise DatacentricError(
+            f"'{text}' is not in the project: a CSV without a label column only "
+            "adds metadata to imported images (import it first)"
+        )
     return project.image(text).id
 
 
@@ -222,8 +255,7 @@ def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return columns, records
 
 
-def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool,
-                 new_classes: bool) -> ImportResult:
+def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool, new_classes: bool) -> ImportResult:
     infos: dict[Path, ImageInfo] = {}
     known = project.classes()
     problems: list[tuple[str, str]] = []
@@ -251,11 +283,19 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
     with project.transaction() as conn:
         for row in good:
             info = infos[row.path]
-            if row.metadata and conn.execute("SELECT 1 FROM images WHERE id = ?", (info.id,)).fetchone() \
-                    and project.attach_metadata(conn, info.id, row.metadata):
+            if (
+                row.metadata
+                and conn.execute("SELECT 1 FROM images WHERE id = ?", (info.id,)).fetchone()
+                and project.attach_metadata(conn, info.id, row.metadata)
+            ):
                 updated.add(info.id)
             added = project.add_image(
-                conn, id=info.id, path=info.path, width=info.width, height=info.height, metadata=row.metadata,
+                conn,
+                id=info.id,
+                path=info.path,
+                width=info.width,
+                height=info.height,
+                metadata=row.metadata,
                 by=row.annotator,
             )
             if info.id not in seen:
@@ -267,7 +307,11 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
                 else:
                     result.images_known += 1
             if row.label is not None and project.add_annotation(
-                conn, image_id=info.id, annotator=row.annotator, label=row.label, source="import",
+                conn,
+                image_id=info.id,
+                annotator=row.annotator,
+                label=row.label,
+                source="import",
                 new_class=new_classes,
             ):
                 result.annotations_added += 1
@@ -287,14 +331,19 @@ def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _check_row(project: Project, row: _Row, new_labels: list[str],
-               infos: dict[Path, ImageInfo], known: list[str], new_classes: bool) -> None:
+def _check_row(
+    project: Project,
+    row: _Row,
+    new_labels: list[str],
+    infos: dict[Path, ImageInfo],
+    known: list[str],
+    new_classes: bool,
+) -> None:
     """Validate one row in place (label cleaned, image inspected once); raise on a fault."""
     if row.problem:
         raise DatacentricError(row.problem)
     if row.label is not None:
-        row.label = project.check_label(row.label, pending=new_labels, known=known,
-                                        new_class=new_classes)
+        row.label = project.check_label(row.label, pending=new_labels, known=known, new_class=new_classes)
         if row.label not in known and row.label not in new_labels:
             new_labels.append(row.label)
     if row.path not in infos:
@@ -311,8 +360,15 @@ def _conflicts(rows: list[_Row], infos: dict[Path, ImageInfo]) -> list[tuple[str
         key = (infos[row.path].id, row.annotator)
         before = last.get(key)
         if before is not None and before.label != row.label:
-            found.append((row.where, (f"{row.annotator} labels this image '{row.label}' here after "
-                                      f"'{before.label}' at {before.where}; both kept, "
-                                      f"'{row.label}' counts")))
+            found.append(
+                (
+                    row.where,
+                    (
+                        f"{row.annotator} labels this image '{row.label}' here after "
+                        f"'{before.label}' at {before.where}; both kept, "
+                        f"'{row.label}' counts"
+                    ),
+                )
+            )
         last[key] = row
     return found

@@ -50,9 +50,7 @@ def clean_class_name(raw: object, where: object | None = None) -> str:
     if "/" in name or "\\" in name or ".." in name:
         raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
     if len(name) > MAX_LENGTH:
-        raise DatacentricError(
-            f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where
-        )
+        raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where)
     return name
 
 

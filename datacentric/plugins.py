@@ -324,4 +324,3 @@ def reset() -> None:
     """Forget everything; the next lookup discovers plugins again (tests, env-var changes)."""
     global _registry
     _registry = _Registry()
-

@@ -32,5 +32,4 @@ def track(items: Iterable[T], description: str, total: int | None = None) -> Ite
     from rich.progress import track as _rich_track  # only when a bar is drawn
 
     # the description may hold a class name: escaped, it is never read as markup
-    yield from _rich_track(items, description=escape(description), total=total, console=_console,
-                           transient=True)
+    yield from _rich_track(items, description=escape(description), total=total, console=_console, transient=True)

@@ -45,7 +45,13 @@ from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 
 __all__ = [
-    "GoldenSet", "ModelScore", "RetrainDecision", "champion_run", "decide", "golden_set", "holdout_groups",
+    "GoldenSet",
+    "ModelScore",
+    "RetrainDecision",
+    "champion_run",
+    "decide",
+    "golden_set",
+    "holdout_groups",
     "retrain",
 ]
 
@@ -121,10 +127,10 @@ def decide(delta: float, tolerance: float, label_changes: int) -> tuple[bool, st
         return True, f"{size}, within noise {band}"
     if label_changes:
         changes = f"{label_changes} label change{'s' if label_changes != 1 else ''}"
-        return True, (f"{size}, within noise {band}: a tie, and the challenger learned from "
-                      f"{changes} since the champion")
-    return False, (f"{size}, within noise {band}: a tie, and no label changed since the "
-                   "champion, so it stays")
+        return True, (
+            f"{size}, within noise {band}: a tie, and the challenger learned from {changes} since the champion"
+        )
+    return False, (f"{size}, within noise {band}: a tie, and no label changed since the champion, so it stays")
 
 
 def champion_run(project):
@@ -156,8 +162,9 @@ def golden_set(project, golden: str | Path | None = None) -> GoldenSet:
         return GoldenSet(list(stored.config["ids"]), stored.config["source"], stored.id)
     if not ids:
         raise DatacentricError("the golden set is empty (need labelled real images)", source)
-    run = project.new_run("golden", {"ids": ids, "source": source, "fraction": HOLDOUT_FRACTION,
-                                     "seed": project.config.seed})
+    run = project.new_run(
+        "golden", {"ids": ids, "source": source, "fraction": HOLDOUT_FRACTION, "seed": project.config.seed}
+    )
     (run.dir / "golden.json").write_text(json.dumps({"ids": ids, "source": source}, indent=2), encoding="utf-8")
     project.finish_run(run, {"n": len(ids)})
     return GoldenSet(ids, source, run.id)
@@ -185,8 +192,9 @@ def _rank(seed: int, name: str) -> str:
     return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
 
 
-def holdout_groups(ids: list[str], labels: np.ndarray, groups: list[str], *, seed: int = 0,
-                   fraction: float = HOLDOUT_FRACTION) -> list[str]:
+def holdout_groups(
+    ids: list[str], labels: np.ndarray, groups: list[str], *, seed: int = 0, fraction: float = HOLDOUT_FRACTION
+) -> list[str]:
     """A stratified holdout of whole groups: a group is wholly in or wholly out.
 
     Per class (with at least 3 images), groups holding that class are taken in the order of
@@ -205,8 +213,9 @@ def holdout_groups(ids: list[str], labels: np.ndarray, groups: list[str], *, see
         if size[c] < 3:
             continue
         target = max(1, round(fraction * size[c]))
-        holding = sorted((g for g, rows in members.items() if any(labels[i] == c for i in rows)),
-                         key=lambda g: _rank(seed, g))
+        holding = sorted(
+            (g for g, rows in members.items() if any(labels[i] == c for i in rows)), key=lambda g: _rank(seed, g)
+        )
         for g in holding:
             if taken[c] >= target:
                 break
@@ -231,8 +240,11 @@ def _read_golden_file(project, path: Path) -> list[str]:
             if (row.get(column) or "").strip():
                 refs.append((row[column].strip(), f"{path}:{line}"))
     else:
-        refs = [(s.strip(), f"{path}:{i}") for i, s in enumerate(text.splitlines(), 1) if s.strip()
-                and not s.startswith("#")]
+        refs = [
+            (s.strip(), f"{path}:{i}")
+            for i, s in enumerate(text.splitlines(), 1)
+            if s.strip() and not s.startswith("#")
+        ]
     ids = []
     for ref, where in refs:
         candidate = Path(ref) if Path(ref).is_absolute() else path.parent / ref
@@ -295,8 +307,9 @@ def retrain(
 
     champion = champion_run(project)
     if champion is None:
-        raise DatacentricError(f"no model to compare with yet: run `datacentric train {project.root}` first",
-                               project.root)
+        raise DatacentricError(
+            f"no model to compare with yet: run `datacentric train {project.root}` first", project.root
+        )
     gold = golden_set(project, golden)
     labels = project.labels()
     records = {r.id: r for r in project.images("real")}
@@ -330,23 +343,58 @@ def retrain(
     promoted, reason = decide(delta, tol, changes)
     after = challenger_run.id if promoted else champion.id
 
-    run = project.new_run("retrain", {"golden": gold.source, "golden_run": gold.run_id, "mode": options["mode"],
-                                      "tolerance": tolerance, "champion_before": champion.id,
-                                      "challenger": challenger_run.id})
-    decision = RetrainDecision(
-        promoted=bool(promoted), champion=champ, challenger=chall, delta=delta, tolerance=tol,
-        standard_error=se, mcnemar_p=mcnemar, n_golden=n, golden=gold.source, champion_after=after,
-        run_id=run.id, notes=notes, reason=reason, label_changes=changes,
+    run = project.new_run(
+        "retrain",
+        {
+            "golden": gold.source,
+            "golden_run": gold.run_id,
+            "mode": options["mode"],
+            "tolerance": tolerance,
+            "champion_before": champion.id,
+            "challenger": challenger_run.id,
+        },
     )
-    per_image = [{"image": str(p), "label": y, "champion": a, "challenger": b}
-                 for p, y, a, b in zip(gold_paths, gold_labels, champ.correct, chall.correct)]
-    (run.dir / "retrain.json").write_text(json.dumps({**asdict(decision), "images": per_image}, indent=2),
-                                          encoding="utf-8")
-    project.finish_run(run, {
-        "promoted": decision.promoted, "champion_after": after, "champion_before": champion.id,
-        "challenger": challenger_run.id, "champion_accuracy": champ.accuracy,
-        "challenger_accuracy": chall.accuracy, "delta": delta, "tolerance": tol, "standard_error": se,
-        "mcnemar_p": mcnemar, "n_golden": n, "champion_scored": champ.scored,
-        "challenger_scored": chall.scored, "reason": reason, "label_changes": changes,
-    })
+    decision = RetrainDecision(
+        promoted=bool(promoted),
+        champion=champ,
+        challenger=chall,
+        delta=delta,
+        tolerance=tol,
+        standard_error=se,
+        mcnemar_p=mcnemar,
+        n_golden=n,
+        golden=gold.source,
+        champion_after=after,
+        run_id=run.id,
+        notes=notes,
+        reason=reason,
+        label_changes=changes,
+    )
+    per_image = [
+        {"image": str(p), "label": y, "champion": a, "challenger": b}
+        for p, y, a, b in zip(gold_paths, gold_labels, champ.correct, chall.correct)
+    ]
+    (run.dir / "retrain.json").write_text(
+        json.dumps({**asdict(decision), "images": per_image}, indent=2), encoding="utf-8"
+    )
+    project.finish_run(
+        run,
+        {
+            "promoted": decision.promoted,
+            "champion_after": after,
+            "champion_before": champion.id,
+            "challenger": challenger_run.id,
+            "champion_accuracy": champ.accuracy,
+            "challenger_accuracy": chall.accuracy,
+            "delta": delta,
+            "tolerance": tol,
+            "standard_error": se,
+            "mcnemar_p": mcnemar,
+            "n_golden": n,
+            "champion_scored": champ.scored,
+            "challenger_scored": chall.scored,
+            "reason": reason,
+            "label_changes": changes,
+        },
+    )
     return decision

@@ -29,8 +29,19 @@ from datacentric.errors import DatacentricError
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
     import numpy as np
 
-__all__ = ["MODEL_FILE", "OOF_FILE", "PROBE_FILE", "OutOfFold", "ProbeHead", "champion", "model_file", "read_oof",
-           "read_probe", "write_oof", "write_probe"]
+__all__ = [
+    "MODEL_FILE",
+    "OOF_FILE",
+    "PROBE_FILE",
+    "OutOfFold",
+    "ProbeHead",
+    "champion",
+    "model_file",
+    "read_oof",
+    "read_probe",
+    "write_oof",
+    "write_probe",
+]
 
 OOF_FILE = "oof.npz"
 MODEL_FILE = "model.pt"  # a whole torch classifier
@@ -71,8 +82,9 @@ def champion(train_runs: Sequence[R], retrain_runs: Sequence[RunRecord], *, comp
     challenger is trained without the golden set, so it has no out-of-sample prediction
     for those images -- and the champion when every such run left some out.
     """
-    rejected = {r.metrics.get("challenger") for r in retrain_runs
-                if r.status == "done" and r.metrics.get("promoted") is False}
+    rejected = {
+        r.metrics.get("challenger") for r in retrain_runs if r.status == "done" and r.metrics.get("promoted") is False
+    }
     in_charge = [r for r in train_runs if r.status == "done" and r.id not in rejected]
     if complete:
         whole = [r for r in in_charge if not r.config.get("excluded")]
@@ -105,9 +117,14 @@ def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
     extra = {"folds": np.asarray(oof.folds)} if oof.folds is not None else {}
     if oof.groups is not None:
         extra["groups"] = np.array(oof.groups, dtype=str)
-    np.savez(path, ids=np.array(oof.ids, dtype=str), labels=np.asarray(oof.labels, dtype=np.int64),
-             probs=np.asarray(oof.probs, dtype=np.float32), classes=np.array(oof.classes, dtype=str),
-             **extra)
+    np.savez(
+        path,
+        ids=np.array(oof.ids, dtype=str),
+        labels=np.asarray(oof.labels, dtype=np.int64),
+        probs=np.asarray(oof.probs, dtype=np.float32),
+        classes=np.array(oof.classes, dtype=str),
+        **extra,
+    )
     return path
 
 
@@ -153,11 +170,19 @@ def write_probe(run_dir: Path | str, head: ProbeHead) -> Path:
     bias = np.asarray(head.bias, dtype=np.float32)
     path = Path(run_dir) / PROBE_FILE
     if weight.ndim != 2 or bias.shape != (len(weight),) or len(weight) != len(head.classes):
-        raise DatacentricError(f"a probe head is (K, D) and (K,) for K classes, got {weight.shape} and "
-                               f"{bias.shape} for {len(head.classes)}", path)
-    meta = {"format": PROBE_FORMAT, "backbone": head.backbone, "classes": list(head.classes),
-            "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in head.data_config.items()},
-            "weights": head.weights, "pretrained": bool(head.pretrained)}
+        raise DatacentricError(
+            f"a probe head is (K, D) and (K,) for K classes, got {weight.shape} and "
+            f"{bias.shape} for {len(head.classes)}",
+            path,
+        )
+    meta = {
+        "format": PROBE_FORMAT,
+        "backbone": head.backbone,
+        "classes": list(head.classes),
+        "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in head.data_config.items()},
+        "weights": head.weights,
+        "pretrained": bool(head.pretrained),
+    }
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as handle:  # a file object: savez would add ".npz" to a name
         np.savez(handle, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
@@ -179,6 +204,12 @@ def read_probe(run) -> ProbeHead:
         raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
     if not isinstance(meta, dict) or meta.get("format") != PROBE_FORMAT:
         raise DatacentricError(f"not a datacentric probe file (expected format {PROBE_FORMAT})", path)
-    return ProbeHead(weight=weight, bias=bias, classes=[str(c) for c in meta["classes"]],
-                     backbone=str(meta["backbone"]), data_config=dict(meta["data_config"]),
-                     weights=meta.get("weights"), pretrained=bool(meta.get("pretrained", True)))
+    return ProbeHead(
+        weight=weight,
+        bias=bias,
+        classes=[str(c) for c in meta["classes"]],
+        backbone=str(meta["backbone"]),
+        data_config=dict(meta["data_config"]),
+        weights=meta.get("weights"),
+        pretrained=bool(meta.get("pretrained", True)),
+    )

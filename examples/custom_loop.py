@@ -51,8 +51,10 @@ def main(out: Path) -> None:
     hits = sum(paths[i].name in wrong for i in issues)
     print(f"cleanlab flags {len(issues)} images; {hits} of them are among the {len(wrong)} known wrong labels")
     for i in issues[:5]:
-        print(f"  {paths[i].parent.name}/{paths[i].name}: given {classes[y[i]]}, "
-              f"model says {classes[probs[i].argmax()]} ({probs[i].max():.2f})")
+        print(
+            f"  {paths[i].parent.name}/{paths[i].name}: given {classes[y[i]]}, "
+            f"model says {classes[probs[i].argmax()]} ({probs[i].max():.2f})"
+        )
 
     # 5. a final probe on everything: one linear map you can use (or copy into a torch head)
     probe = ProbeClassifier(n_classes=len(classes)).fit(X, y)

@@ -22,8 +22,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("project", help="datacentric project folder")
     parser.add_argument("--url", default=os.environ.get("LABEL_STUDIO_URL", "http://localhost:8080"))
-    parser.add_argument("--auto-review", action="store_true",
-                        help="annotate through the SDK instead of waiting for a person")
+    parser.add_argument(
+        "--auto-review", action="store_true", help="annotate through the SDK instead of waiting for a person"
+    )
     args = parser.parse_args()
     token = os.environ.get("LABEL_STUDIO_API_KEY")
     if not token:
@@ -35,16 +36,20 @@ def main() -> None:
         found = find_issues(proj)
         print(f"2. audit: {len(found.flagged)} images flagged")
         result = push(proj, args.url, token, only_flagged=True)
-        print(f"3. push: {result.tasks_created} new tasks in '{result.title}', {result.flagged} flagged "
-              f"first -> {result.url}/projects/{result.project_id}/data")
+        print(
+            f"3. push: {result.tasks_created} new tasks in '{result.title}', {result.flagged} flagged "
+            f"first -> {result.url}/projects/{result.project_id}/data"
+        )
 
         if args.auto_review:
             _review_by_script(result, token)
         else:
             input("4. fix the labels in Label Studio, then press Enter to pull ... ")
         pulled = pull(proj, token, url=args.url)
-        print(f"5. pull: {pulled.changed} labels changed, {pulled.confirmed} confirmed, {pulled.new} new "
-              f"by {', '.join(pulled.annotators) or 'nobody'} (history kept)")
+        print(
+            f"5. pull: {pulled.changed} labels changed, {pulled.confirmed} confirmed, {pulled.new} new "
+            f"by {', '.join(pulled.annotators) or 'nobody'} (history kept)"
+        )
         again = train(proj, mode="probe")
         print(f"6. train again: cross-validated accuracy {again.cv_accuracy:.3f}")
 
@@ -61,8 +66,10 @@ def _review_by_script(result, token: str) -> None:
         if task.predictions and not task.data.get("suggested"):
             label = task.predictions[0].result[0]["value"]["choices"][0]
         if label:
-            ls.annotations.create(id=task.id, result=[{"from_name": "label", "to_name": "image",
-                                                       "type": "choices", "value": {"choices": [label]}}])
+            ls.annotations.create(
+                id=task.id,
+                result=[{"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [label]}}],
+            )
     print("4. review: a scripted reviewer answered every task")
 
 

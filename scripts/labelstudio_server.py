@@ -46,8 +46,9 @@ def free_port() -> int:
 class LocalServer:
     """A label-studio process we own: start, wait until ready, stop (SIGTERM), restart."""
 
-    def __init__(self, binary: str, data_dir: Path, docroot: str = "/", port: int | None = None,
-                 token: str | None = None) -> None:
+    def __init__(
+        self, binary: str, data_dir: Path, docroot: str = "/", port: int | None = None, token: str | None = None
+    ) -> None:
         self.binary = binary
         self.data_dir = Path(data_dir).resolve()
         self.docroot = docroot
@@ -59,20 +60,25 @@ class LocalServer:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k not in ("USERNAME", "PASSWORD", "HOST", "PORT")}
         xdg = self.data_dir / "xdg"
-        env.update({
-            "LABEL_STUDIO_USERNAME": "admin@datacentric.test",
-            "LABEL_STUDIO_PASSWORD": "dc-admin-" + secrets.token_hex(6),
-            "LABEL_STUDIO_USER_TOKEN": self.token,
-            "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
-            "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
-            "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": self.docroot,
-            "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
-            "LABEL_STUDIO_PORT": str(self.port),
-            "SENTRY_DSN": "", "FRONTEND_SENTRY_DSN": "",
-            "COLLECT_ANALYTICS": "false", "LATEST_VERSION_CHECK": "false",
-            "XDG_CONFIG_HOME": str(xdg / "config"), "XDG_DATA_HOME": str(xdg / "data"),
-            "XDG_CACHE_HOME": str(xdg / "cache"),
-        })
+        env.update(
+            {
+                "LABEL_STUDIO_USERNAME": "admin@datacentric.test",
+                "LABEL_STUDIO_PASSWORD": "dc-admin-" + secrets.token_hex(6),
+                "LABEL_STUDIO_USER_TOKEN": self.token,
+                "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+                "LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED": "true",
+                "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT": self.docroot,
+                "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
+                "LABEL_STUDIO_PORT": str(self.port),
+                "SENTRY_DSN": "",
+                "FRONTEND_SENTRY_DSN": "",
+                "COLLECT_ANALYTICS": "false",
+                "LATEST_VERSION_CHECK": "false",
+                "XDG_CONFIG_HOME": str(xdg / "config"),
+                "XDG_DATA_HOME": str(xdg / "data"),
+                "XDG_CACHE_HOME": str(xdg / "cache"),
+            }
+        )
         return env
 
     def start(self, timeout: float = 180.0) -> "LocalServer":
@@ -84,26 +90,44 @@ class LocalServer:
             (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
         log = open(self.data_dir / "label-studio.log", "ab")
         self.proc = subprocess.Popen(
-            [self.binary, "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", str(self.data_dir / "ls"), "--log-level", "WARNING"],
-            env=self.env(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            [
+                self.binary,
+                "start",
+                "--no-browser",
+                "--internal-host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir / "ls"),
+                "--log-level",
+                "WARNING",
+            ],
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"Label Studio exited during start-up (code {self.proc.returncode}); "
-                                   f"see {self.data_dir / 'label-studio.log'}")
+                raise RuntimeError(
+                    f"Label Studio exited during start-up (code {self.proc.returncode}); "
+                    f"see {self.data_dir / 'label-studio.log'}"
+                )
             if self.ready():
                 return self
             time.sleep(1.0)
         self.stop()
-        raise RuntimeError(f"Label Studio not ready at {self.url} after {timeout:.0f} s; "
-                           f"see {self.data_dir / 'label-studio.log'}")
+        raise RuntimeError(
+            f"Label Studio not ready at {self.url} after {timeout:.0f} s; see {self.data_dir / 'label-studio.log'}"
+        )
 
     def ready(self) -> bool:
-        request = urllib.request.Request(f"{self.url}/api/current-user/whoami",
-                                         headers={"Authorization": f"Token {self.token}"})
+        request = urllib.request.Request(
+            f"{self.url}/api/current-user/whoami", headers={"Authorization": f"Token {self.token}"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status == 200
@@ -133,12 +157,16 @@ def main() -> None:
     parser.add_argument("--data-dir", default=".labelstudio", help="server data (kept between runs)")
     parser.add_argument("--docroot", default="/", help="local-files document root")
     parser.add_argument("--port", type=int, default=None)
-    parser.add_argument("--token", default=os.environ.get("LABEL_STUDIO_TEST_TOKEN"),
-                        help="admin token (default: $LABEL_STUDIO_TEST_TOKEN or random; fixed at first start)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("LABEL_STUDIO_TEST_TOKEN"),
+        help="admin token (default: $LABEL_STUDIO_TEST_TOKEN or random; fixed at first start)",
+    )
     args = parser.parse_args()
     if not args.bin:
-        sys.exit("error: no label-studio found; set LABEL_STUDIO_BIN or `pip install label-studio==1.23.2` "
-                 "into its own venv")
+        sys.exit(
+            "error: no label-studio found; set LABEL_STUDIO_BIN or `pip install label-studio==1.23.2` into its own venv"
+        )
     token_file = Path(args.data_dir) / "token"  # the token only takes effect at the first start
     token = args.token or (token_file.read_text().strip() if token_file.is_file() else None)
     server = LocalServer(args.bin, Path(args.data_dir), args.docroot, args.port, token)

@@ -99,8 +99,7 @@ def test_a_rename_keeps_a_tied_consensus(project, photos):
     import_folder(project, photos, annotator="mira")
     image = project.image("ok/ok_0.png")
     with project.transaction() as conn:  # tom disagrees later: a 1-1 tie goes to the newer label
-        project.add_annotation(conn, image_id=image.id, annotator="tom", label="pit",
-                               source="import")
+        project.add_annotation(conn, image_id=image.id, annotator="tom", label="pit", source="import")
     assert project.labels()[image.id] == "pit"
     project.rename_class("ok", "good", by="lead")
     assert project.labels()[image.id] == "pit"
@@ -121,6 +120,5 @@ def test_a_removed_class_comes_back_only_with_the_opt_in(tmp_path, photos):
         image = proj.image("ok/ok_0.png")
         with pytest.raises(DatacentricError, match="unknown label 'pit'"):
             with proj.transaction() as conn:
-                proj.add_annotation(conn, image_id=image.id, annotator="tom", label="pit",
-                                    source="import")
+                proj.add_annotation(conn, image_id=image.id, annotator="tom", label="pit", source="import")
         assert proj.config.classes == ["ok", "scratch"]

@@ -49,7 +49,8 @@ def test_relabel_and_history(tmp_path, photos):
     assert result.exit_code == 0 and "consensus is now scratch" in result.output
     history = json.loads(invoke("history", proj, "pit/pit_1.png", "--json").stdout)
     assert [(h["annotator"], h["label"], h["previous"]) for h in history] == [
-        ("mira", "pit", None), ("lead", "scratch", None)
+        ("mira", "pit", None),
+        ("lead", "scratch", None),
     ]
     assert history[1]["note"] == "thin line"
 
@@ -84,8 +85,10 @@ def test_status_says_how_many_metadata_values_it_does_not_list(tmp_path, photos)
     proj = tmp_path / "p"
     invoke("init", proj)
     invoke("import", proj, photos, "--annotator", "mira")
-    rows = [f"{label}/{label}_{i}.png,P{n:02d}" for n, (label, i) in
-            enumerate((label, i) for label in ("ok", "pit", "scratch") for i in range(4))]
+    rows = [
+        f"{label}/{label}_{i}.png,P{n:02d}"
+        for n, (label, i) in enumerate((label, i) for label in ("ok", "pit", "scratch") for i in range(4))
+    ]
     (photos / "parts.csv").write_text("file,part_id\n" + "\n".join(rows) + "\n")
     assert invoke("import", proj, photos / "parts.csv").exit_code == 0
     shown = invoke("status", proj).stdout

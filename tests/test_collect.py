@@ -14,8 +14,7 @@ from datacentric.improve.workflow import _advice
 
 def test_the_estimate_has_a_range_that_widens_with_noise():
     steady = estimate_more("pit", [5, 10, 15, 20], [0.40, 0.50, 0.56, 0.60])
-    noisy = estimate_more("pit", [5, 10, 15, 20], [0.40, 0.50, 0.56, 0.60],
-                          recall_std=[0.1] * 4)
+    noisy = estimate_more("pit", [5, 10, 15, 20], [0.40, 0.50, 0.56, 0.60], recall_std=[0.1] * 4)
     assert steady.more == noisy.more == 60
     assert noisy.low < steady.low <= steady.more <= steady.high and noisy.high is None
     assert "likely 59–61" in steady.text and "to over 140" in noisy.text

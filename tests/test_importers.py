@@ -74,7 +74,9 @@ def test_relabel_by_reviewer_wins_over_majority_and_keeps_history(project, photo
     image = project.image("pit/pit_0.png")
     assert project.labels()[image.id] == "scratch"
     assert [(h.annotator, h.label, h.source) for h in project.history(image.id)] == [
-        ("mira", "pit", "import"), ("tom", "pit", "import"), ("lead", "scratch", "relabel")
+        ("mira", "pit", "import"),
+        ("tom", "pit", "import"),
+        ("lead", "scratch", "relabel"),
     ]
 
 

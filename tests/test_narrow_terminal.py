@@ -11,8 +11,14 @@ import pytest
 
 def _run(columns: int, *args: object) -> str:
     env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
-    done = subprocess.run([sys.executable, "-m", "datacentric", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "datacentric", *map(str, args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     return done.stdout
 
 
@@ -49,8 +55,11 @@ def test_help_keeps_usage_and_examples_whole(columns):
         out = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": str(columns)}).output
         usage = next(line for line in out.splitlines() if "Usage:" in line)
         assert "{" not in usage, usage
-        examples = [line.split("Example:")[-1].strip() for line in callback.__doc__.splitlines()
-                    if line.strip().startswith(("Example:", "datacentric "))]
+        examples = [
+            line.split("Example:")[-1].strip()
+            for line in callback.__doc__.splitlines()
+            if line.strip().startswith(("Example:", "datacentric "))
+        ]
         for example in examples:
             assert any(example in line for line in out.splitlines()), (words, example, out)
 

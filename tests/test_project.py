@@ -61,9 +61,14 @@ def test_a_write_inside_a_transaction_lands_with_it_or_not_at_all(project, photo
 def test_sync_links_are_added_replaced_listed_by_system_and_forgotten(project, photos):
     import_folder(project, photos)
     a, b = [r.id for r in project.images()][:2]
-    project.save_sync_links([SyncLink("ls:a#1", a, "10", {"title": "one"}),
-                             SyncLink("ls:a#2", b, "20", {"title": "two"}),
-                             SyncLink("ls:b#3", a, "30"), SyncLink("LS:A#4", a, "40")])
+    project.save_sync_links(
+        [
+            SyncLink("ls:a#1", a, "10", {"title": "one"}),
+            SyncLink("ls:a#2", b, "20", {"title": "two"}),
+            SyncLink("ls:b#3", a, "30"),
+            SyncLink("LS:A#4", a, "40"),
+        ]
+    )
     project.save_sync_links([SyncLink("ls:a#1", a, "11", {"title": "uno"})])
     assert project.sync_links("ls:a#1") == [SyncLink("ls:a#1", a, "11", {"title": "uno"})]
     # a replaced link keeps its place: the system linked last is still ls:a#2

@@ -32,7 +32,8 @@ def test_albumentations_is_imported_without_its_update_check(monkeypatch):
 
     seen = []
     monkeypatch.delenv("NO_ALBUMENTATIONS_UPDATE", raising=False)
-    monkeypatch.setattr(quiet.importlib, "import_module",
-                        lambda name: seen.append((name, os.environ.get("NO_ALBUMENTATIONS_UPDATE"))))
+    monkeypatch.setattr(
+        quiet.importlib, "import_module", lambda name: seen.append((name, os.environ.get("NO_ALBUMENTATIONS_UPDATE")))
+    )
     quiet.import_albumentations()
     assert seen == [("albumentations", "1")] and "NO_ALBUMENTATIONS_UPDATE" not in os.environ

@@ -26,10 +26,9 @@ def _project(tmp_path, photos):
 def test_batch_relabel_applies_every_row_and_keeps_history(tmp_path, photos):
     proj = _project(tmp_path, photos)
     decisions = photos.parent / "decisions.csv"
-    decisions.write_text("file,label,annotator,note\n"
-                         "photos/pit/pit_1.png,scratch,lea,thin line\n"
-                         "ok_2.png,pit,,\n"
-                         "photos/ok/ok_3.png,,,\n")
+    decisions.write_text(
+        "file,label,annotator,note\nphotos/pit/pit_1.png,scratch,lea,thin line\nok_2.png,pit,,\nphotos/ok/ok_3.png,,,\n"
+    )
     result = invoke("relabel", proj, "--from", decisions, "--by", "tom")
     assert result.exit_code == 0, result.output
     assert "applied 2 decisions" in result.output and "2 consensus labels changed" in result.output
@@ -37,8 +36,10 @@ def test_batch_relabel_applies_every_row_and_keeps_history(tmp_path, photos):
     with Project.open(proj) as p:
         history = [(c.path.name, c.annotator, c.label, c.source, c.note) for c in p.history()]
         labels = {p.image(i).path.name: label for i, label in p.labels().items()}
-    assert history[-2:] == [("pit_1.png", "lea", "scratch", "relabel", "thin line"),
-                            ("ok_2.png", "tom", "pit", "relabel", None)]
+    assert history[-2:] == [
+        ("pit_1.png", "lea", "scratch", "relabel", "thin line"),
+        ("ok_2.png", "tom", "pit", "relabel", None),
+    ]
     assert labels["pit_1.png"] == "scratch" and labels["ok_2.png"] == "pit" and labels["ok_3.png"] == "ok"
 
 

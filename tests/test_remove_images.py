@@ -84,5 +84,7 @@ def test_a_csv_names_the_images_to_remove(tmp_path, photos):
     listing.write_text("file,reason\nphotos/ok/ok_0.png,blurry\npit_2.png,dark\n")
     result = invoke("remove-images", proj, listing, "--by", "lea", "--json")
     assert result.exit_code == 0, result.output
-    assert sorted(r["path"].rsplit("/", 1)[1] for r in json.loads(result.stdout)["removed"]) == \
-        ["ok_0.png", "pit_2.png"]
+    assert sorted(r["path"].rsplit("/", 1)[1] for r in json.loads(result.stdout)["removed"]) == [
+        "ok_0.png",
+        "pit_2.png",
+    ]

@@ -116,8 +116,7 @@ def test_golden_set_keeps_the_parts_the_champion_grouped(tiny_project, tmp_path)
     from datacentric.model import train
 
     records = sorted(tiny_project.images(), key=lambda r: r.path.name)
-    rows = ["file,label,part_id"] + [f"{r.path},{tiny_project.labels()[r.id]},p{k // 2}" for k, r in
-                                     enumerate(records)]
+    rows = ["file,label,part_id"] + [f"{r.path},{tiny_project.labels()[r.id]},p{k // 2}" for k, r in enumerate(records)]
     (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
     import_path(tiny_project, tmp_path / "parts.csv", annotator="mira")
     train(tiny_project, mode="probe", repeats=1, group_by="part_id")

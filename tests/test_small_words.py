@@ -28,13 +28,10 @@ def test_no_placeholder_is_printed_literally():
     """A command we print names the project: never a '{project}' left without its f."""
     for path in Path(datacentric.__file__).parent.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        in_f = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr)
-                for v in node.values}
+        in_f = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Constant) and isinstance(node.value, str)
-                    and id(node) not in in_f):
-                assert not re.search(r"\{(project|proj|root)\b[^}]*\}", node.value), (
-                    f"{path}:{node.lineno}")
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in in_f:
+                assert not re.search(r"\{(project|proj|root)\b[^}]*\}", node.value), f"{path}:{node.lineno}"
 
 
 def test_plugins_lists_the_drift_detectors_and_hides_the_test_backbone():

@@ -26,8 +26,7 @@ print(json.dumps({"code": code, "loaded": [m for m in HEAVY if m in sys.modules]
 
 def _modules_loaded(*args: str) -> dict:
     script = f"HEAVY = {HEAVY!r}\n" + _PROBE
-    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -42,8 +41,9 @@ def project_dir(tmp_path, photos):
 
 @pytest.mark.parametrize("command", ["status", "history", "relabel", "--help"])
 def test_store_only_commands_load_no_heavy_library(project_dir, command):
-    args = {"relabel": ["relabel", str(project_dir), "ok/ok_0.png", "pit", "--by", "lea"],
-            "--help": ["--help"]}.get(command, [command, str(project_dir)])
+    args = {"relabel": ["relabel", str(project_dir), "ok/ok_0.png", "pit", "--by", "lea"], "--help": ["--help"]}.get(
+        command, [command, str(project_dir)]
+    )
     result = _modules_loaded(*args)
     assert result["code"] in (0, None)
     assert result["loaded"] == []

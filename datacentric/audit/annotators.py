@@ -156,17 +156,24 @@ def annotator_consensus(
             if name in table.index:
                 row = table.loc[name]
                 worst = row["worst_class"]
-                stats.append(AnnotatorStats(
-                    name=name, n=int(got.sum()), quality=float(row["annotator_quality"]),
-                    agreement=agree,
-                    worst_class=str(classes[int(worst)]) if worst == worst and worst is not None else None,
-                ))
+                stats.append(
+                    AnnotatorStats(
+                        name=name,
+                        n=int(got.sum()),
+                        quality=float(row["annotator_quality"]),
+                        agreement=agree,
+                        worst_class=str(classes[int(worst)]) if worst == worst and worst is not None else None,
+                    )
+                )
         method = "crowdlab"
     else:
         for j, name in enumerate(names):
             got = ~np.isnan(matrix[:, j])
-            stats.append(AnnotatorStats(name=name, n=int(got.sum()), quality=float("nan"),
-                                        agreement=_agreement(matrix[:, j], consensus)))
+            stats.append(
+                AnnotatorStats(
+                    name=name, n=int(got.sum()), quality=float("nan"), agreement=_agreement(matrix[:, j], consensus)
+                )
+            )
     stats.sort(key=lambda s: (s.agreement, s.name))
     eligible = [s for s in stats if s.n >= min_labels] or stats
     worst = eligible[0].name if len(stats) >= 2 and eligible else None
@@ -176,20 +183,28 @@ def annotator_consensus(
         given = matrix[i][~np.isnan(matrix[i])].astype(int)
         if len(set(given.tolist())) > 1:
             disagreements.append(i)
-        result.append(ConsensusLabel(
-            image=images[i],
-            label=str(classes[consensus[i]]) if consensus[i] >= 0 else "",
-            agreement=float(agreement[i]),
-            quality=float(quality[i]),
-            majority=str(classes[majority[i]]) if majority[i] >= 0 else "",
-            n_annotations=int(given.size),
-            votes={names[j]: str(classes[int(matrix[i, j])]) for j in range(len(names)) if not np.isnan(matrix[i, j])},
-            index=i,
-        ))
+        result.append(
+            ConsensusLabel(
+                image=images[i],
+                label=str(classes[consensus[i]]) if consensus[i] >= 0 else "",
+                agreement=float(agreement[i]),
+                quality=float(quality[i]),
+                majority=str(classes[majority[i]]) if majority[i] >= 0 else "",
+                n_annotations=int(given.size),
+                votes={
+                    names[j]: str(classes[int(matrix[i, j])]) for j in range(len(names)) if not np.isnan(matrix[i, j])
+                },
+                index=i,
+            )
+        )
     differs = [i for i in range(n) if consensus[i] != majority[i]]
     return MultiAnnotatorResult(
-        consensus=result, annotators=stats, disagreements=disagreements,
-        differs_from_majority=differs, most_disagreeing=worst, method=method,
+        consensus=result,
+        annotators=stats,
+        disagreements=disagreements,
+        differs_from_majority=differs,
+        most_disagreeing=worst,
+        method=method,
     )
 
 

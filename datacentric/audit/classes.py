@@ -100,11 +100,19 @@ def class_health(
         weak = bool(reasons) and not too_few
         if confused and weak:
             reasons.append(f"often confused with {confused}")
-        result.append(ClassHealth(
-            name=str(name), n=n, label_quality=float(quality[c]), precision=precision, recall=recall,
-            weak=weak,
-            too_few=too_few, confused_with=confused, reason="; ".join(reasons),
-        ))
+        result.append(
+            ClassHealth(
+                name=str(name),
+                n=n,
+                label_quality=float(quality[c]),
+                precision=precision,
+                recall=recall,
+                weak=weak,
+                too_few=too_few,
+                confused_with=confused,
+                reason="; ".join(reasons),
+            )
+        )
     return result
 
 
@@ -153,9 +161,12 @@ def overlapping_classes(
         n = int(row["Num Overlapping Examples"])
         if n <= 0:
             continue
-        out.append(ClassOverlap(
-            a=str(classes[present[int(row["Class Index A"])]]),
-            b=str(classes[present[int(row["Class Index B"])]]),
-            n=n, joint=float(row["Joint Probability"]),
-        ))
+        out.append(
+            ClassOverlap(
+                a=str(classes[present[int(row["Class Index A"])]]),
+                b=str(classes[present[int(row["Class Index B"])]]),
+                n=n,
+                joint=float(row["Joint Probability"]),
+            )
+        )
     return out[:top]

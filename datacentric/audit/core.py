@@ -163,8 +163,9 @@ def audit_arrays(
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     notes: list[str] = []
 
-    issues = label_issues(labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class,
-                          filter_by=filter_by)
+    issues = label_issues(
+        labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class, filter_by=filter_by
+    )
     predicted = probs.argmax(axis=1)
     matrix = confusion_matrix(labels, predicted, labels=np.arange(k))
     accuracy = float(np.mean(predicted == labels)) if n else float("nan")
@@ -189,8 +190,17 @@ def audit_arrays(
             skip = set(np.flatnonzero(np.asarray(reviewed, dtype=bool)).tolist()) if reviewed is not None else set()
             issues = _with_consensus(issues, [c for c in consensus if c.index not in skip], classes, probs)
     else:
-        consensus = [ConsensusLabel(image=images[i], label=classes[labels[i]], agreement=1.0, majority=classes[labels[i]],
-                                    n_annotations=1, index=i) for i in range(n)]
+        consensus = [
+            ConsensusLabel(
+                image=images[i],
+                label=classes[labels[i]],
+                agreement=1.0,
+                majority=classes[labels[i]],
+                n_annotations=1,
+                index=i,
+            )
+            for i in range(n)
+        ]
         notes.append("no per-annotator labels: consensus is the given label")
 
     outliers: list[Outlier] = []
@@ -200,14 +210,19 @@ def audit_arrays(
         unit = unit_rows(emb)  # one float64 copy, normalised once, for every search below
         graph = knn_graph(emb, unit=unit)  # one k-NN graph for outliers and near-duplicates
         outliers = [o for o in find_outliers(emb, images=images, graph=graph, unit=unit) if o.is_outlier]
-        duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels],
-                                          folds=folds, graph=graph)
+        duplicates = find_near_duplicates(
+            emb, images=images, labels=[classes[c] for c in labels], folds=folds, graph=graph
+        )
         good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
         flagged = [issue for issue in issues if issue.is_issue]
         pools = [good & (labels == c) for c in range(len(classes))]
-        picks = nearest_each(emb, [issue.index for issue in flagged for _ in range(2)],
-                             [pools[classes.index(name)] for issue in flagged
-                              for name in (issue.given, issue.suggested)], k=neighbours, unit=unit)
+        picks = nearest_each(
+            emb,
+            [issue.index for issue in flagged for _ in range(2)],
+            [pools[classes.index(name)] for issue in flagged for name in (issue.given, issue.suggested)],
+            k=neighbours,
+            unit=unit,
+        )
         for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
             issue.nearest_given = [images[j] for j in given]
             issue.nearest_suggested = [images[j] for j in suggested]
@@ -215,16 +230,27 @@ def audit_arrays(
         notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
 
     result = AuditResult(
-        label_issues=issues, classes=health, slices=slices, annotators=annotator_stats, consensus=consensus,
-        outliers=outliers, near_duplicates=duplicates, overlapping_classes=overlaps, class_names=classes,
-        confusion=matrix.tolist(), accuracy=accuracy, most_disagreeing=most, notes=notes,
+        label_issues=issues,
+        classes=health,
+        slices=slices,
+        annotators=annotator_stats,
+        consensus=consensus,
+        outliers=outliers,
+        near_duplicates=duplicates,
+        overlapping_classes=overlaps,
+        class_names=classes,
+        confusion=matrix.tolist(),
+        accuracy=accuracy,
+        most_disagreeing=most,
+        notes=notes,
     )
     _summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
 
 
-def _with_consensus(issues: list[LabelIssue], consensus: list[ConsensusLabel], classes: list[str],
-                    probs: np.ndarray) -> list[LabelIssue]:
+def _with_consensus(
+    issues: list[LabelIssue], consensus: list[ConsensusLabel], classes: list[str], probs: np.ndarray
+) -> list[LabelIssue]:
     """Also flag images whose CROWDLAB consensus (annotators weighted by their quality, plus
     the model) differs from the given label; their quality becomes at most 1 - the consensus
     confidence. Returns the issues re-sorted worst first."""
@@ -246,8 +272,9 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
-def _summarise(result: AuditResult, *, project: str, min_per_class: int,
-               rules: Mapping[frozenset, str] | None = None) -> None:
+def _summarise(
+    result: AuditResult, *, project: str, min_per_class: int, rules: Mapping[frozenset, str] | None = None
+) -> None:
     """Fill counts, summary (plain words) and next steps (with commands)."""
     flagged = result.flagged
     n = len(result.label_issues)
@@ -259,10 +286,15 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
     conflicting = [d for d in result.near_duplicates if not d.same_label]
     disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
     result.counts = {
-        "images": n, "label_issues": len(flagged), "weak_classes": len(weak), "too_few_classes": len(too_few),
-        "weak_slices": len(weak_slices), "annotator_disagreements": len(disagree),
+        "images": n,
+        "label_issues": len(flagged),
+        "weak_classes": len(weak),
+        "too_few_classes": len(too_few),
+        "weak_slices": len(weak_slices),
+        "annotator_disagreements": len(disagree),
         "consensus_differs_from_majority": sum(1 for c in result.consensus if c.majority and c.label != c.majority),
-        "outliers": len(result.outliers), "near_duplicates": len(result.near_duplicates),
+        "outliers": len(result.outliers),
+        "near_duplicates": len(result.near_duplicates),
         "near_duplicates_across_folds": len(leaks),
     }
     s, steps = result.summary, result.next_steps
@@ -270,8 +302,10 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
     result.counts["weak_model"] = weak_model is not None
     if weak_model:
         s.append(weak_model)
-    s.append(f"The model, tested on images it did not train on, agrees with the given label on "
-             f"{_pct(result.accuracy)} of {n} images.")
+    s.append(
+        f"The model, tested on images it did not train on, agrees with the given label on "
+        f"{_pct(result.accuracy)} of {n} images."
+    )
     if flagged:
         text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
         if pairs:
@@ -279,9 +313,11 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
             if count >= 2:
                 text += f"; {count} of them are {a}↔{b}"
                 if len(result.class_names) > 2 and _confused_anyway(result, a, b):
-                    text += (f". The model mixes up {a} and {b} in general, so these flags may be its "
-                             f"weakness, not label errors: decide them by your labelling rule for "
-                             f"{a} vs {b}, not by following the suggestion")
+                    text += (
+                        f". The model mixes up {a} and {b} in general, so these flags may be its "
+                        f"weakness, not label errors: decide them by your labelling rule for "
+                        f"{a} vs {b}, not by following the suggestion"
+                    )
         s.append(text + ".")
     else:
         s.append("No image looks clearly mislabelled.")
@@ -291,25 +327,33 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
     if len(weak) > 3:
         s.append(f"{len(weak) - 3} more weak classes: {', '.join(c.name for c in weak[3:])} (see the report).")
     for c in too_few:
-        s.append(f"Class {c.name} has only {c.n} image{'s' if c.n != 1 else ''}: too few to judge "
-                 f"(needs at least {min_per_class}).")
+        s.append(
+            f"Class {c.name} has only {c.n} image{'s' if c.n != 1 else ''}: too few to judge "
+            f"(needs at least {min_per_class})."
+        )
     for sl in weak_slices:
-        s.append(f"Weak slice: {sl.column}={sl.value} (accuracy {sl.accuracy:.2f} vs {sl.rest_accuracy:.2f} "
-                 f"elsewhere, n={sl.n}).")
+        s.append(
+            f"Weak slice: {sl.column}={sl.value} (accuracy {sl.accuracy:.2f} vs {sl.rest_accuracy:.2f} "
+            f"elsewhere, n={sl.n})."
+        )
     if result.most_disagreeing and len(result.annotators) >= 2:
         worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
         others = [a.agreement for a in result.annotators if a.name != worst.name and a.n > 0]
         rest = f" (others {_pct(1 - max(others))}–{_pct(1 - min(others))})" if others else ""
         if len(others) == 1:
             rest = f" (other {_pct(1 - others[0])})"
-        s.append(f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
-                 f"their {worst.n} images{rest}.")
+        s.append(
+            f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
+            f"their {worst.n} images{rest}."
+        )
     if disagree:
         s.append(f"Annotators gave different labels to {plural(len(disagree), 'image')}.")
     if result.outliers:
         one = len(result.outliers) == 1
-        s.append(f"{len(result.outliers)} image{'' if one else 's'} look{'s' if one else ''} unlike the rest "
-                 f"(outlier{'' if one else 's'}).")
+        s.append(
+            f"{len(result.outliers)} image{'' if one else 's'} look{'s' if one else ''} unlike the rest "
+            f"(outlier{'' if one else 's'})."
+        )
     if result.near_duplicates:
         one = len(result.near_duplicates) == 1
         text = f"{len(result.near_duplicates)} pair{'' if one else 's'} of near-duplicate images"
@@ -320,46 +364,59 @@ def _summarise(result: AuditResult, *, project: str, min_per_class: int,
         s.append(text + ".")
 
     if flagged:
-        steps.append(f"Review the {len(flagged)} flagged images (worst first): "
-                     f"datacentric labelstudio push {project} --only-flagged — or fix one at a time: "
-                     f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY")
+        steps.append(
+            f"Review the {len(flagged)} flagged images (worst first): "
+            f"datacentric labelstudio push {project} --only-flagged — or fix one at a time: "
+            f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY"
+        )
         for (a, b), count in pairs.most_common(2):
             if count >= 2:
                 rule = rules.get(frozenset((a, b)))
                 if rule:
-                    steps.append(f"Check the {count} flagged images between {a} and {b} against your "
-                                 f"rule: {rule}")
+                    steps.append(f"Check the {count} flagged images between {a} and {b} against your rule: {rule}")
                 else:
-                    steps.append(f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
-                                 f"between them): datacentric labelbook {project} --rule "
-                                 f"{shlex.quote(f'{a} vs {b}: ...')}")
+                    steps.append(
+                        f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
+                        f"between them): datacentric labelbook {project} --rule "
+                        f"{shlex.quote(f'{a} vs {b}: ...')}"
+                    )
     for c in weak[:2]:
         where = ""
         for sl in weak_slices:
             where = f" from {sl.column}={sl.value}"
             break
         collect = estimate_more(c.name, have=c.n, recall_now=c.recall).text  # no number here
-        steps.append(f"{collect[0].upper()}{collect[1:]}{where}; how many (with its range) is "
-                     f"measured on a learning curve by: datacentric improve {project} "
-                     f"--class {shlex.quote(c.name)}")
+        steps.append(
+            f"{collect[0].upper()}{collect[1:]}{where}; how many (with its range) is "
+            f"measured on a learning curve by: datacentric improve {project} "
+            f"--class {shlex.quote(c.name)}"
+        )
     for c in too_few:
         steps.append(f"Collect more {c.name} images: with {c.n} the audit cannot judge the class.")
     if weak_slices and not weak:
         sl = weak_slices[0]
-        steps.append(f"Collect more images from {sl.column}={sl.value}, or check that station "
-                     f"(lighting, focus) — the model does worse there.")
+        steps.append(
+            f"Collect more images from {sl.column}={sl.value}, or check that station "
+            f"(lighting, focus) — the model does worse there."
+        )
     if result.most_disagreeing and len(result.annotators) >= 2:
         worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
         if worst.agreement < 0.9:
             about = f", starting with {worst.worst_class}" if worst.worst_class else ""
-            steps.append(f"Go through {worst.name}'s labels with them{about}; "
-                         f"agree on the labelling guide before the next batch.")
+            steps.append(
+                f"Go through {worst.name}'s labels with them{about}; "
+                f"agree on the labelling guide before the next batch."
+            )
     if leaks or conflicting:
-        steps.append("Remove or merge near-duplicate images (see the table): a twin in another fold makes "
-                     "cross-validation look better than it is.")
+        steps.append(
+            "Remove or merge near-duplicate images (see the table): a twin in another fold makes "
+            "cross-validation look better than it is."
+        )
     if result.outliers:
-        steps.append(f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
-                     f"kind of defect? Remove them or collect more like them.")
+        steps.append(
+            f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
+            f"kind of defect? Remove them or collect more like them."
+        )
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
 
 
@@ -383,13 +440,16 @@ def _weak_model_warning(result: AuditResult) -> str | None:
     skill = (result.accuracy - chance) / max(1e-9, 1.0 - chance)
     if skill >= WEAK_SKILL:
         return None
-    return (f"Caution: the model is weak on these images (right on {_pct(result.accuracy)}, where always "
-            f"answering the commonest class would be right on {_pct(chance)}), so many flags will be its "
-            f"own mistakes rather than wrong labels. Review them worst first and expect fewer real "
-            f"errors than flags; more labelled images or a better backbone make the flags sharper.")
+    return (
+        f"Caution: the model is weak on these images (right on {_pct(result.accuracy)}, where always "
+        f"answering the commonest class would be right on {_pct(chance)}), so many flags will be its "
+        f"own mistakes rather than wrong labels. Review them worst first and expect fewer real "
+        f"errors than flags; more labelled images or a better backbone make the flags sharper."
+    )
 
 
 # -- the project-level audit -----------------------------------------------------------
+
 
 def _resolve_train_run(project, run):
     """The train run to audit: a train run, the train run behind an audit run, or by default
@@ -448,8 +508,10 @@ def find_issues(
     records = {r.id: r for r in project.images(None)}
     missing = [i for i in ids if i not in records]
     if missing:
-        raise DatacentricError(f"{len(missing)} images of the train run are no longer in the project "
-                               "(removed since): train again first", oof_path)
+        raise DatacentricError(
+            f"{len(missing)} images of the train run are no longer in the project (removed since): train again first",
+            oof_path,
+        )
     recs = [records[i] for i in ids]
     current = project.labels()
     index = {c: j for j, c in enumerate(classes)}
@@ -480,12 +542,23 @@ def find_issues(
             votes.setdefault(ann.image_id, {})[ann.annotator] = ann.label
     matrix, names = label_matrix(votes, ids, classes)
     result = audit_arrays(
-        labels, probs, classes, images=[str(r.path) for r in recs], ids=ids, embeddings=embeddings,
-        metadata=[dict(r.metadata) for r in recs], annotator_labels=matrix, annotators=names, folds=folds,
+        labels,
+        probs,
+        classes,
+        images=[str(r.path) for r in recs],
+        ids=ids,
+        embeddings=embeddings,
+        metadata=[dict(r.metadata) for r in recs],
+        annotator_labels=matrix,
+        annotators=names,
+        folds=folds,
         groups=run_groups(oof.group_of(), ids, [dict(r.metadata) for r in recs], train.config.get("group_by")),
         reviewed=[i in reviewed_ids for i in ids],
-        min_per_class=min_per_class, min_slice=min_slice, alpha=alpha,
-        project=project_arg or _display(project.root), rules=_rules_in_force(project),
+        min_per_class=min_per_class,
+        min_slice=min_slice,
+        alpha=alpha,
+        project=project_arg or _display(project.root),
+        rules=_rules_in_force(project),
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
@@ -502,12 +575,18 @@ def find_issues(
 
         path = Path(audit_run.dir) / "report.html"
         result.report = str(path)
-        path.write_text(render_report(result, title=f"Audit of {project.root.name}",
-                                      subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}"),
-                        encoding="utf-8")
+        path.write_text(
+            render_report(
+                result,
+                title=f"Audit of {project.root.name}",
+                subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}",
+            ),
+            encoding="utf-8",
+        )
     (Path(audit_run.dir) / "audit.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
-    project.finish_run(audit_run, {**result.counts, "accuracy": result.accuracy,
-                                   "most_disagreeing": result.most_disagreeing})
+    project.finish_run(
+        audit_run, {**result.counts, "accuracy": result.accuracy, "most_disagreeing": result.most_disagreeing}
+    )
     return result
 
 
@@ -536,20 +615,27 @@ def _note_reviews(result: AuditResult, project) -> None:
             stored = load_audit(project, run.id)
         except (DatacentricError, OSError, ValueError):
             continue
-        earlier += [(i.get("id", ""), i.get("given", ""), run.created_at)
-                    for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
+        earlier += [
+            (i.get("id", ""), i.get("given", ""), run.created_at)
+            for i in stored.get("label_issues", [])
+            if i.get("is_issue") and i.get("id")
+        ]
     reviewed, real = review_outcomes(earlier, reviews)
     estimate = flag_precision(len(flagged), reviewed, real)
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
     if estimate is None:
-        line = ("How many flags are real errors is not measured yet: review some (relabel or Label "
-                "Studio) and the next audit counts them.")
+        line = (
+            "How many flags are real errors is not measured yet: review some (relabel or Label "
+            "Studio) and the next audit counts them."
+        )
     else:
         result.counts["expected_real_errors"] = round(estimate.expected, 1)
-        line = (f"Expect about {estimate.expected:.0f} of the {len(flagged)} flags to be real errors "
-                f"({estimate.low:.0f}-{estimate.high:.0f}): {real} of the {reviewed} earlier flags "
-                f"a reviewer settled were.")
+        line = (
+            f"Expect about {estimate.expected:.0f} of the {len(flagged)} flags to be real errors "
+            f"({estimate.low:.0f}-{estimate.high:.0f}): {real} of the {reviewed} earlier flags "
+            f"a reviewer settled were."
+        )
     result.summary.insert(at, line)
 
 
@@ -562,15 +648,20 @@ def _note_grouping(result: AuditResult, metrics: dict) -> None:
     if plain is None or not (column or twins):
         return
     grouped = float(metrics.get("cv_accuracy", float("nan")))
-    kept = " and ".join(([f"each {column}"] if column else [])
-                        + ([f"{twins} near-duplicate pair{'s' if twins != 1 else ''}"] if twins else []))
+    kept = " and ".join(
+        ([f"each {column}"] if column else [])
+        + ([f"{twins} near-duplicate pair{'s' if twins != 1 else ''}"] if twins else [])
+    )
     what = f"one {column}" if column else "near-duplicates"
     if column:
         result.counts["group_by"] = column
     result.counts["ungrouped_cv_accuracy"] = float(plain)
-    result.summary.insert(1, f"Cross-validation kept {kept} on one side: accuracy {grouped:.2f}, "
-                             f"where plain folds report {plain:.2f} ({plain - grouped:+.2f} from photos of "
-                             f"{what} validating each other).")
+    result.summary.insert(
+        1,
+        f"Cross-validation kept {kept} on one side: accuracy {grouped:.2f}, "
+        f"where plain folds report {plain:.2f} ({plain - grouped:+.2f} from photos of "
+        f"{what} validating each other).",
+    )
 
 
 def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:

@@ -108,18 +108,20 @@ def label_issues(
     order = np.lexsort((np.arange(n), quality))  # worst first, stable
     result = []
     for i in order:
-        result.append(LabelIssue(
-            image=str(images[i]) if images is not None else str(i),
-            given=str(classes[labels[i]]),
-            suggested=str(classes[suggested[i]]),
-            quality=float(quality[i]),
-            is_issue=bool(is_issue[i]),
-            judged=bool(judged[i]),
-            index=int(i),
-            id=str(ids[i]) if ids is not None else "",
-            confidence=float(probs[i, suggested[i]]),
-            reason=str(reasons[i]),
-        ))
+        result.append(
+            LabelIssue(
+                image=str(images[i]) if images is not None else str(i),
+                given=str(classes[labels[i]]),
+                suggested=str(classes[suggested[i]]),
+                quality=float(quality[i]),
+                is_issue=bool(is_issue[i]),
+                judged=bool(judged[i]),
+                index=int(i),
+                id=str(ids[i]) if ids is not None else "",
+                confidence=float(probs[i, suggested[i]]),
+                reason=str(reasons[i]),
+            )
+        )
     return result
 
 

@@ -52,7 +52,7 @@ def _steps(steps: list[str]) -> str:
     for step in steps:
         out, last = [], 0
         for match in _COMMAND.finditer(step):
-            out.append(H.escape(step[last:match.start()]))
+            out.append(H.escape(step[last : match.start()]))
             out.append(f"<code>{H.escape(match.group(1))}</code>")
             last = match.end()
         out.append(H.escape(step[last:]))
@@ -68,8 +68,11 @@ def _flagged_cards(result) -> str:
         who = votes.get(issue.image) or {}
         vote_text = ""
         if len(who) > 1:
-            vote_text = "<br><span class='muted'>annotators: " + H.escape(
-                ", ".join(f"{a}: {label}" for a, label in sorted(who.items()))) + "</span>"
+            vote_text = (
+                "<br><span class='muted'>annotators: "
+                + H.escape(", ".join(f"{a}: {label}" for a, label in sorted(who.items())))
+                + "</span>"
+            )
         caption = (
             f"<b>#{rank} {H.escape(_name(issue.image))}</b><br>"
             f"labelled <b>{H.escape(issue.given)}</b><br>"
@@ -78,18 +81,22 @@ def _flagged_cards(result) -> str:
         )
         main = H.thumbnail(issue.image, BIG, caption=caption, kind="bad", title=issue.image, zoom=FULL)
         groups = []
-        for label, paths, kind in ((issue.given, issue.nearest_given, "info"),
-                                   (issue.suggested, issue.nearest_suggested, "good")):
+        for label, paths, kind in (
+            (issue.given, issue.nearest_given, "info"),
+            (issue.suggested, issue.nearest_suggested, "good"),
+        ):
             if paths:
-                thumbs = "".join(
-                    H.thumbnail(p, SMALL, caption=H.escape(_name(p)), kind=kind, title=p) for p in paths)
+                thumbs = "".join(H.thumbnail(p, SMALL, caption=H.escape(_name(p)), kind=kind, title=p) for p in paths)
             else:
                 thumbs = f"<p class='muted' style='width:{SMALL}px'>no well-labelled example</p>"
             groups.append(
                 f"<div><div class='muted' style='font-size:13px;margin-bottom:3px'>most similar "
-                f"<b>{H.escape(label)}</b> images</div>{H.figure([thumbs])}</div>")
-        cards.append(f"<div class='card'><div class='row' style='flex-wrap:nowrap'>{main}"
-                     f"<div>{''.join(groups)}</div></div></div>")
+                f"<b>{H.escape(label)}</b> images</div>{H.figure([thumbs])}</div>"
+            )
+        cards.append(
+            f"<div class='card'><div class='row' style='flex-wrap:nowrap'>{main}"
+            f"<div>{''.join(groups)}</div></div></div>"
+        )
     more = ""
     if len(flagged) > MAX_FLAGGED:
         more = H.paragraph(f"{len(flagged) - MAX_FLAGGED} more flagged images are listed in audit.json.")
@@ -111,120 +118,232 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
 
     flagged = result.flagged
     if flagged:
-        intro = (f"{len(flagged)} images, most suspicious first. Red frame: the image and its current label. "
-                 "Beside it: the most similar images that are labelled with confidence as the current label "
-                 "(blue) and as the suggested label (green). If the red image looks like the green ones, "
-                 "change its label; if it looks like the blue ones, keep it. Label quality runs from 0 "
-                 "(surely wrong) to 1 (surely right).")
+        intro = (
+            f"{len(flagged)} images, most suspicious first. Red frame: the image and its current label. "
+            "Beside it: the most similar images that are labelled with confidence as the current label "
+            "(blue) and as the suggested label (green). If the red image looks like the green ones, "
+            "change its label; if it looks like the blue ones, keep it. Label quality runs from 0 "
+            "(surely wrong) to 1 (surely right)."
+        )
         body = _flagged_cards(result)
     else:
         intro = "No image was flagged. The least certain labels are in the table below."
         body = ""
     worst = [i for i in result.label_issues if not i.is_issue][:10]
     body += "<h3>Least certain labels that were not flagged</h3>" + H.table(
-        [{"image": _name(i.image), "given": i.given, "model's guess": i.suggested, "quality": i.quality,
-          "note": "" if i.judged else "class too small to judge"} for i in worst],
-        formats={"quality": ".2f"})
+        [
+            {
+                "image": _name(i.image),
+                "given": i.given,
+                "model's guess": i.suggested,
+                "quality": i.quality,
+                "note": "" if i.judged else "class too small to judge",
+            }
+            for i in worst
+        ],
+        formats={"quality": ".2f"},
+    )
     sections.append(H.section("Images that look mislabelled", body, intro=intro, id="issues"))
 
     cm = H.confusion_matrix_svg(result.confusion, result.class_names)
-    sections.append(H.section(
-        "Confusion matrix", cm, id="confusion",
-        intro=(f"Each row is a label as given, each column what the model predicted for images it had not "
-               f"seen. The diagonal (green) is agreement: {_pct(result.accuracy)} overall. Red cells are "
-               "mix-ups; a dark red cell is a pair of classes worth a labelling rule or more examples."),
-    ))
+    sections.append(
+        H.section(
+            "Confusion matrix",
+            cm,
+            id="confusion",
+            intro=(
+                f"Each row is a label as given, each column what the model predicted for images it had not "
+                f"seen. The diagonal (green) is agreement: {_pct(result.accuracy)} overall. Red cells are "
+                "mix-ups; a dark red cell is a pair of classes worth a labelling rule or more examples."
+            ),
+        )
+    )
 
     rows = []
     for c in result.classes:
-        verdict = (H.badge("too few to judge", "muted") if c.too_few else
-                   H.badge("weak", "bad") if c.weak else H.badge("ok", "good"))
-        rows.append({"class": c.name, "images": c.n, "recall": c.recall, "precision": c.precision,
-                     "label quality": c.label_quality, "verdict": verdict,
-                     "why": c.reason or (f"most often mistaken for {c.confused_with}" if c.confused_with else "")})
+        verdict = (
+            H.badge("too few to judge", "muted")
+            if c.too_few
+            else H.badge("weak", "bad")
+            if c.weak
+            else H.badge("ok", "good")
+        )
+        rows.append(
+            {
+                "class": c.name,
+                "images": c.n,
+                "recall": c.recall,
+                "precision": c.precision,
+                "label quality": c.label_quality,
+                "verdict": verdict,
+                "why": c.reason or (f"most often mistaken for {c.confused_with}" if c.confused_with else ""),
+            }
+        )
     overlap = ""
     if result.overlapping_classes:
         overlap = "<h3>Classes that overlap</h3>" + H.table(
-            [{"class A": o.a, "class B": o.b, "images in between (est.)": o.n, "share of data": o.joint}
-             for o in result.overlapping_classes], formats={"share of data": ".1%"})
-    sections.append(H.section(
-        "Classes", [_class_bars(result),
-                    H.table(rows, formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
-                            flag=[c.weak for c in result.classes]), overlap], id="classes",
-        intro=("Recall: of the images labelled as the class, the share the model recognised. Precision: of the "
-               "images the model called the class, the share labelled so. Label quality: 1 minus the estimated "
-               "share of wrong labels in the class. A class is weak when its recall or precision is more than "
-               "0.10 below the overall accuracy (or below 0.5 while also 0.05 below it), or its label quality is "
-               "below 0.8 and clearly below the other classes'. Classes with fewer than 5 images are not "
-               "judged. Bars: recall and precision per class, red for a weak class; the dashed line is the "
-               "overall accuracy."),
-    ))
+            [
+                {"class A": o.a, "class B": o.b, "images in between (est.)": o.n, "share of data": o.joint}
+                for o in result.overlapping_classes
+            ],
+            formats={"share of data": ".1%"},
+        )
+    sections.append(
+        H.section(
+            "Classes",
+            [
+                _class_bars(result),
+                H.table(
+                    rows,
+                    formats={"recall": ".2f", "precision": ".2f", "label quality": ".2f"},
+                    flag=[c.weak for c in result.classes],
+                ),
+                overlap,
+            ],
+            id="classes",
+            intro=(
+                "Recall: of the images labelled as the class, the share the model recognised. Precision: of the "
+                "images the model called the class, the share labelled so. Label quality: 1 minus the estimated "
+                "share of wrong labels in the class. A class is weak when its recall or precision is more than "
+                "0.10 below the overall accuracy (or below 0.5 while also 0.05 below it), or its label quality is "
+                "below 0.8 and clearly below the other classes'. Classes with fewer than 5 images are not "
+                "judged. Bars: recall and precision per class, red for a weak class; the dashed line is the "
+                "overall accuracy."
+            ),
+        )
+    )
 
     if result.slices:
         srows = []
         for s in result.slices:
-            verdict = (H.badge("weak", "bad") if s.weak else
-                       H.badge("ok", "good") if s.tested else H.badge("too small to test", "muted"))
-            srows.append({"column": s.column, "value": s.value, "images": s.n, "accuracy": s.accuracy,
-                          "accuracy elsewhere": s.rest_accuracy,
-                          "p (corrected)": _p(s.p_adjusted) if s.tested else None, "verdict": verdict})
-        sections.append(H.section(
-            "Slices", H.table(srows, formats={"accuracy": ".2f", "accuracy elsewhere": ".2f"},
-                              flag=[s.weak for s in result.slices]), id="slices",
-            intro=("Accuracy for each value of each metadata column (camera, line, shift, ...). A slice is "
-                   "weak when it is significantly worse than all other images: one-sided Fisher exact test, "
-                   "Holm-corrected over all slices, p < 0.05. Slices with fewer than 10 images are shown "
-                   "but never flagged, so a handful of unlucky images does not raise an alarm."),
-        ))
+            verdict = (
+                H.badge("weak", "bad")
+                if s.weak
+                else H.badge("ok", "good")
+                if s.tested
+                else H.badge("too small to test", "muted")
+            )
+            srows.append(
+                {
+                    "column": s.column,
+                    "value": s.value,
+                    "images": s.n,
+                    "accuracy": s.accuracy,
+                    "accuracy elsewhere": s.rest_accuracy,
+                    "p (corrected)": _p(s.p_adjusted) if s.tested else None,
+                    "verdict": verdict,
+                }
+            )
+        sections.append(
+            H.section(
+                "Slices",
+                H.table(
+                    srows,
+                    formats={"accuracy": ".2f", "accuracy elsewhere": ".2f"},
+                    flag=[s.weak for s in result.slices],
+                ),
+                id="slices",
+                intro=(
+                    "Accuracy for each value of each metadata column (camera, line, shift, ...). A slice is "
+                    "weak when it is significantly worse than all other images: one-sided Fisher exact test, "
+                    "Holm-corrected over all slices, p < 0.05. Slices with fewer than 10 images are shown "
+                    "but never flagged, so a handful of unlucky images does not raise an alarm."
+                ),
+            )
+        )
 
     if result.annotators:
-        arows = [{"annotator": a.name, "images": a.n, "agrees with consensus": a.agreement,
-                  "quality (CROWDLAB)": a.quality, "least reliable on": a.worst_class or "",
-                  "": H.badge("disagrees most", "warn") if a.name == result.most_disagreeing else ""}
-                 for a in result.annotators]
+        arows = [
+            {
+                "annotator": a.name,
+                "images": a.n,
+                "agrees with consensus": a.agreement,
+                "quality (CROWDLAB)": a.quality,
+                "least reliable on": a.worst_class or "",
+                "": H.badge("disagrees most", "warn") if a.name == result.most_disagreeing else "",
+            }
+            for a in result.annotators
+        ]
         differs = result.counts.get("consensus_differs_from_majority", 0)
         disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
-        thumbs = [H.thumbnail(c.image, SMALL, title=c.image, caption=(
-            f"{H.escape(_name(c.image))}<br>" + "<br>".join(
-                H.escape(f"{a}: {label}") for a, label in sorted(c.votes.items()))
-            + f"<br><b>consensus: {H.escape(c.label)}</b>")) for c in disagree[:24]]
+        thumbs = [
+            H.thumbnail(
+                c.image,
+                SMALL,
+                title=c.image,
+                caption=(
+                    f"{H.escape(_name(c.image))}<br>"
+                    + "<br>".join(H.escape(f"{a}: {label}") for a, label in sorted(c.votes.items()))
+                    + f"<br><b>consensus: {H.escape(c.label)}</b>"
+                ),
+            )
+            for c in disagree[:24]
+        ]
         more = f" (first 24 of {len(disagree)})" if len(disagree) > 24 else ""
-        body = [H.table(arows, formats={"agrees with consensus": ".0%", "quality (CROWDLAB)": ".2f"},
-                        flag=[a.name == result.most_disagreeing for a in result.annotators]),
-                H.paragraph(f"The consensus label differs from a plain majority vote on {differs} images."),
-                f"<h3>Images where annotators disagree{more}</h3>" + (H.figure(thumbs) if thumbs else
-                                                                      H.paragraph("None."))]
-        sections.append(H.section(
-            "Annotators", body, id="annotators",
-            intro=("Every annotator's labels are kept. The consensus label weighs each person by how often "
-                   "they agree with the others and with the model (CROWDLAB), instead of a plain vote; "
-                   "'agrees with consensus' is the share of their labels equal to it."),
-        ))
+        body = [
+            H.table(
+                arows,
+                formats={"agrees with consensus": ".0%", "quality (CROWDLAB)": ".2f"},
+                flag=[a.name == result.most_disagreeing for a in result.annotators],
+            ),
+            H.paragraph(f"The consensus label differs from a plain majority vote on {differs} images."),
+            f"<h3>Images where annotators disagree{more}</h3>" + (H.figure(thumbs) if thumbs else H.paragraph("None.")),
+        ]
+        sections.append(
+            H.section(
+                "Annotators",
+                body,
+                id="annotators",
+                intro=(
+                    "Every annotator's labels are kept. The consensus label weighs each person by how often "
+                    "they agree with the others and with the model (CROWDLAB), instead of a plain vote; "
+                    "'agrees with consensus' is the share of their labels equal to it."
+                ),
+            )
+        )
 
     extra = []
     if result.outliers:
-        extra.append("<h3>Unusual images</h3>" + H.figure(
-            H.thumbnail(o.image, SMALL, title=o.image,
-                        caption=f"{H.escape(_name(o.image))}<br><span class='muted'>score {o.score:.2f}</span>")
-            for o in result.outliers[:24]))
+        extra.append(
+            "<h3>Unusual images</h3>"
+            + H.figure(
+                H.thumbnail(
+                    o.image,
+                    SMALL,
+                    title=o.image,
+                    caption=f"{H.escape(_name(o.image))}<br><span class='muted'>score {o.score:.2f}</span>",
+                )
+                for o in result.outliers[:24]
+            )
+        )
     if result.near_duplicates:
         pairs = []
         for d in result.near_duplicates[:12]:
             tag = " · different labels" if not d.same_label else ""
             tag += " · in different folds" if d.leaks_across_folds else ""
-            thumbs = "".join(H.thumbnail(p, SMALL, title=p, caption=H.escape(f"{_name(p)} ({lab})"))
-                             for p, lab in zip(d.images, d.labels or ["", ""]))
-            pairs.append(f"<div class='card'>{thumbs}<div class='muted'>distance {d.distance:.4f}{H.escape(tag)}"
-                         f"</div></div>")
+            thumbs = "".join(
+                H.thumbnail(p, SMALL, title=p, caption=H.escape(f"{_name(p)} ({lab})"))
+                for p, lab in zip(d.images, d.labels or ["", ""])
+            )
+            pairs.append(
+                f"<div class='card'>{thumbs}<div class='muted'>distance {d.distance:.4f}{H.escape(tag)}</div></div>"
+            )
         extra.append("<h3>Near-duplicates</h3>" + H.figure(pairs))
     if extra:
-        sections.append(H.section(
-            "Outliers and near-duplicates", extra, id="outliers",
-            intro=("Unusual images are far from all others in the model's feature space (wrong part, bad framing, "
-                   "a new kind of defect). Near-duplicates are pairs much closer than images usually are: keep one, "
-                   "or keep both in the same cross-validation fold, else accuracy looks better than it is."),
-        ))
+        sections.append(
+            H.section(
+                "Outliers and near-duplicates",
+                extra,
+                id="outliers",
+                intro=(
+                    "Unusual images are far from all others in the model's feature space (wrong part, bad framing, "
+                    "a new kind of defect). Near-duplicates are pairs much closer than images usually are: keep one, "
+                    "or keep both in the same cross-validation fold, else accuracy looks better than it is."
+                ),
+            )
+        )
     if result.notes:
-        sections.append(H.section("Notes", "<ul>" + "".join(f"<li>{H.escape(n)}</li>" for n in result.notes)
-                                  + "</ul>", id="notes"))
+        sections.append(
+            H.section("Notes", "<ul>" + "".join(f"<li>{H.escape(n)}</li>" for n in result.notes) + "</ul>", id="notes")
+        )
     return H.page(title, sections, subtitle=subtitle)

@@ -58,6 +58,10 @@ def flag_precision(n_flags: int, reviewed: int, real: int, *, level: float = 0.9
 
     shape = (1 + real, 1 + reviewed - real)
     tail = (1 - level) / 2
-    return FlagPrecision(reviewed=reviewed, real=real, expected=n_flags * float(beta.mean(*shape)),
-                         low=n_flags * float(beta.ppf(tail, *shape)),
-                         high=n_flags * float(beta.ppf(1 - tail, *shape)))
+    return FlagPrecision(
+        reviewed=reviewed,
+        real=real,
+        expected=n_flags * float(beta.mean(*shape)),
+        low=n_flags * float(beta.ppf(tail, *shape)),
+        high=n_flags * float(beta.ppf(1 - tail, *shape)),
+    )

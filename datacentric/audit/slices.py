@@ -88,8 +88,9 @@ def slice_accuracy(
             k, rest = int(inside.sum()), int(n - inside.sum())
             acc = float(correct[inside].mean())
             rest_acc = float(correct[~inside].mean()) if rest else float("nan")
-            item = Slice(column=str(column), value=str(value), n=k, accuracy=acc, weak=False,
-                         rest_n=rest, rest_accuracy=rest_acc)
+            item = Slice(
+                column=str(column), value=str(value), n=k, accuracy=acc, weak=False, rest_n=rest, rest_accuracy=rest_acc
+            )
             inside_row, rest_row = _counts(correct, weight, inside), _counts(correct, weight, ~inside)
             if groups is not None:
                 item.groups = round(float(weight[inside].sum()), 2)

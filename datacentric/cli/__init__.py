@@ -38,8 +38,17 @@ from datacentric.cli import scale as _scale  # noqa: E402,F401
 # --help lists the commands in the order of the loop, one panel per step.
 STEPS = {
     "1. Set up": ["demo", "init", "import", "remove-images", "status"],
-    "2. Train and audit": ["train", "predict", "audit", "labelbook", "relabel", "history",
-                          "rename-class", "remove-class", "labelstudio"],
+    "2. Train and audit": [
+        "train",
+        "predict",
+        "audit",
+        "labelbook",
+        "relabel",
+        "history",
+        "rename-class",
+        "remove-class",
+        "labelstudio",
+    ],
     "3. Fix the data": ["improve", "synth", "plugins"],
     "4. Ship and watch": ["export", "embed", "drift", "retrain"],
 }
@@ -69,8 +78,10 @@ for _info in [*app.registered_commands, *app.registered_groups]:
     if command_name(_info) not in _PANEL:
         raise RuntimeError(f"command '{command_name(_info)}' is in no step of datacentric.cli.STEPS; add it there")
     _info.rich_help_panel = _PANEL[command_name(_info)]
-for _command in [*app.registered_commands,
-                 *(c for g in app.registered_groups for c in g.typer_instance.registered_commands)]:
+for _command in [
+    *app.registered_commands,
+    *(c for g in app.registered_groups for c in g.typer_instance.registered_commands),
+]:
     if _command.cls in (None, TyperCommand):
         _command.cls = PlainUsage
     if _command.help is None and _command.callback is not None and _command.callback.__doc__:

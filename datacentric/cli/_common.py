@@ -18,7 +18,15 @@ from datacentric.progress import set_enabled
 from datacentric.serialize import to_jsonable
 
 __all__ = [
-    "AddressOption", "EngineOption", "JsonOption", "PlainUsage", "ProjectArg", "console", "one_line", "print_json", "require_at_least",
+    "AddressOption",
+    "EngineOption",
+    "JsonOption",
+    "PlainUsage",
+    "ProjectArg",
+    "console",
+    "one_line",
+    "print_json",
+    "require_at_least",
     "to_jsonable",
 ]
 
@@ -32,12 +40,14 @@ err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True
 ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 EngineOption = Annotated[
-    str, typer.Option(help="local (this process, the default) or ray (Ray Data; pip install \"datacentric[ray]\").")
+    str, typer.Option(help='local (this process, the default) or ray (Ray Data; pip install "datacentric[ray]").')
 ]
 AddressOption = Annotated[
     Optional[str],
-    typer.Option(help="Ray cluster to join: auto (the one `ray start` runs here) or HOST:PORT. "
-                 "Default: a throw-away cluster on this machine."),
+    typer.Option(
+        help="Ray cluster to join: auto (the one `ray start` runs here) or HOST:PORT. "
+        "Default: a throw-away cluster on this machine."
+    ),
 ]
 
 

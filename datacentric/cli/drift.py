@@ -20,14 +20,26 @@ def drift(
     alpha: Annotated[float, typer.Option(help="False-alarm rate of the verdict.")] = 0.05,
     method: Annotated[str, typer.Option(help="mmd (kernel test, default) or ks (per-component KS).")] = "mmd",
     top: Annotated[int, typer.Option(help="How many of the most unusual images to list.")] = 20,
-    per: Annotated[Optional[str], typer.Option(
-        help="Test each group of these metadata columns apart (e.g. camera,shift; 'folder' = first "
-             "sub-folder), Holm-corrected across groups.")] = None,
-    window: Annotated[Optional[str], typer.Option(
-        help="Test each time window apart (30min, 1h, 1d): by the metadata's timestamp column, "
-             "else file modification time.")] = None,
-    metadata: Annotated[Optional[Path], typer.Option(
-        help="CSV with a file column (paths relative to the CSV) and metadata columns for --per/--window.")] = None,
+    per: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Test each group of these metadata columns apart (e.g. camera,shift; 'folder' = first "
+            "sub-folder), Holm-corrected across groups."
+        ),
+    ] = None,
+    window: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Test each time window apart (30min, 1h, 1d): by the metadata's timestamp column, "
+            "else file modification time."
+        ),
+    ] = None,
+    metadata: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="CSV with a file column (paths relative to the CSV) and metadata columns for --per/--window."
+        ),
+    ] = None,
     engine: EngineOption = "local",
     address: AddressOption = None,
     json: JsonOption = False,
@@ -51,8 +63,18 @@ def drift(
 
     columns = [c.strip() for c in (per or "").split(",") if c.strip()]
     with Project.open(project) as proj:
-        result = check_drift(proj, folder, alpha=alpha, method=method, top=top, per=columns,
-                             window=window, metadata=metadata, engine=engine, address=address)
+        result = check_drift(
+            proj,
+            folder,
+            alpha=alpha,
+            method=method,
+            top=top,
+            per=columns,
+            window=window,
+            metadata=metadata,
+            engine=engine,
+            address=address,
+        )
     if json:
         print_json(result)
         return
@@ -61,18 +83,26 @@ def drift(
     console.print(word + Text(f" (p = {result.p_value:.2g}, n = {result.n}){what}"))
     _print_groups(result.groups, result.alpha)
     emb, pix = result.embedding, result.pixel_stats
-    console.print(f"  embedding {emb['method']} p = {emb['p_value']:.2g} (statistic {emb['statistic']:.3g})"
-                  + (f" · pixel statistics p = {pix['p_value']:.2g}" if pix else "")
-                  + f" · {result.n_reference} training images, alpha {result.alpha}", markup=False)
+    console.print(
+        f"  embedding {emb['method']} p = {emb['p_value']:.2g} (statistic {emb['statistic']:.3g})"
+        + (f" · pixel statistics p = {pix['p_value']:.2g}" if pix else "")
+        + f" · {result.n_reference} training images, alpha {result.alpha}",
+        markup=False,
+    )
     mix, conf = result.class_mix, result.confidence
     moved = sorted(mix["batch"], key=lambda c: -abs(mix["batch"][c] - mix["reference"][c]))[:2]
     shifts = ", ".join(f"{c} {mix['reference'][c]:.2f} → {mix['batch'][c]:.2f}" for c in moved)
-    console.print(f"  predicted share: {shifts} (class mix p = {mix['p_value']:.2g}) · mean confidence "
-                  f"{conf['reference']:.2f} → {conf['batch']:.2f}")
+    console.print(
+        f"  predicted share: {shifts} (class mix p = {mix['p_value']:.2g}) · mean confidence "
+        f"{conf['reference']:.2f} → {conf['batch']:.2f}"
+    )
     if result.top_images:
         names = ", ".join(Path(t["image"]).name for t in result.top_images[:5])
-        console.print(f"  most different: {names}{' ...' if len(result.top_images) > 5 else ''} "
-                      f"({result.unusual} individually beyond {1 - result.alpha:.0%} of training)", markup=False)
+        console.print(
+            f"  most different: {names}{' ...' if len(result.top_images) > 5 else ''} "
+            f"({result.unusual} individually beyond {1 - result.alpha:.0%} of training)",
+            markup=False,
+        )
     for item in result.skipped:
         console.print(f"  skipped {item['image']}: {item['reason']}", markup=False)
     for line in result.advice:
@@ -91,8 +121,11 @@ def _print_groups(groups: list[dict], alpha: float) -> None:
             continue
         word = Text("DRIFT", style="red") if g["drift"] else Text("no drift", style="green")
         what = f": {g['description']}" if g["drift"] and g["description"] else ""
-        console.print(Text(f"    {g['group']}: ") + word
-                      + Text(f" (p = {g['p_adjusted']:.2g} Holm, {g['p_value']:.2g} alone, n = {g['n']}){what}"))
+        console.print(
+            Text(f"    {g['group']}: ")
+            + word
+            + Text(f" (p = {g['p_adjusted']:.2g} Holm, {g['p_value']:.2g} alone, n = {g['n']}){what}")
+        )
 
 
 @app.command()
@@ -100,8 +133,10 @@ def retrain(
     project: ProjectArg,
     golden: Annotated[
         Optional[str],
-        typer.Option(help="Golden set: CSV (file column) or list of images, or a stored golden run id. "
-                          "Default: a stratified holdout chosen once and kept."),
+        typer.Option(
+            help="Golden set: CSV (file column) or list of images, or a stored golden run id. "
+            "Default: a stratified holdout chosen once and kept."
+        ),
     ] = None,
     mode: Annotated[Optional[str], typer.Option(help="probe or finetune (default: the champion's).")] = None,
     tolerance: Annotated[
@@ -124,11 +159,19 @@ def retrain(
         return
     ch, cc = decision.challenger, decision.champion
     verdict = "challenger promoted" if decision.promoted else "champion kept"
-    console.print(f"challenger {ch.accuracy:.3f} vs champion {cc.accuracy:.3f} on the golden set "
-                  f"(n={decision.n_golden}) → {verdict}: {decision.reason}", soft_wrap=True)
-    console.print(f"  difference {decision.delta:+.3f} (± {decision.standard_error:.3f}; not worse means "
-                  f">= -{decision.tolerance:.3f}) · McNemar p = {decision.mcnemar_p:.3g}")
-    console.print(f"  champion {cc.run_id} ({cc.scored}), challenger {ch.run_id} ({ch.scored}); "
-                  f"in charge now: {decision.champion_after}", markup=False)
+    console.print(
+        f"challenger {ch.accuracy:.3f} vs champion {cc.accuracy:.3f} on the golden set "
+        f"(n={decision.n_golden}) → {verdict}: {decision.reason}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  difference {decision.delta:+.3f} (± {decision.standard_error:.3f}; not worse means "
+        f">= -{decision.tolerance:.3f}) · McNemar p = {decision.mcnemar_p:.3g}"
+    )
+    console.print(
+        f"  champion {cc.run_id} ({cc.scored}), challenger {ch.run_id} ({ch.scored}); "
+        f"in charge now: {decision.champion_after}",
+        markup=False,
+    )
     for note in decision.notes:
         console.print(f"  note: {note}", markup=False)

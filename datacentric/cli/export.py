@@ -20,7 +20,9 @@ def export_(
     project: ProjectArg,
     run: Annotated[Optional[str], typer.Option(help="Train run id (default: the latest).")] = None,
     format: Annotated[str, typer.Option("--format", help="Model format; only onnx for now.")] = "onnx",
-    int8: Annotated[bool, typer.Option("--int8", help="Quantize to int8 (static, calibrated on the project's images).")] = False,
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Quantize to int8 (static, calibrated on the project's images).")
+    ] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also copy the delivered model here.")] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Write the model even if it agrees with torch below the threshold.")
@@ -44,8 +46,7 @@ def export_(
     require_at_least(threads, 1, "--threads")
     with Project.open(project) as proj:
         try:
-            result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold,
-                                threads=threads)
+            result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
         except RefusedExport as refused:
             if not json:
                 _print_measurements(refused.result)
@@ -91,12 +92,15 @@ def _print_measurements(result) -> None:
         say(f"int8: {result.quantization}")
     if result.disagreements:
         ties = sum(d.near_tie for d in result.disagreements)
-        clearest = ", ".join(f"{Path(d.image).name} (torch {d.torch_label}, {d.label})"
-                             for d in result.disagreements[::-1][:3])
+        clearest = ", ".join(
+            f"{Path(d.image).name} (torch {d.torch_label}, {d.label})" for d in result.disagreements[::-1][:3]
+        )
         n = len(result.disagreements)
-        say(f"{result.formats[-1].name} disagrees with torch on {n} image{'s' * (n != 1)} "
+        say(
+            f"{result.formats[-1].name} disagrees with torch on {n} image{'s' * (n != 1)} "
             f"({ties} near-tie{'s' * (ties != 1)} for torch, its top two classes within {NEAR_TIE}); "
-            f"clearest first: {clearest}")
+            f"clearest first: {clearest}"
+        )
     for image, reason in result.skipped:
         say(f"  skipped {image}: {reason}")
 
@@ -107,11 +111,12 @@ def _say_what_was_kept(result, project: Path) -> None:
     refused = result.formats[-1]
     if fp32 is not None and fp32 is not refused:
         model = shlex.quote(str(fp32.path))
-        say(f"kept: the fp32 ONNX model ({fp32.agreement:.1%} agreement, {fp32.bytes / 1e6:.1f} MB) "
-            f"is at {fp32.path}")
+        say(f"kept: the fp32 ONNX model ({fp32.agreement:.1%} agreement, {fp32.bytes / 1e6:.1f} MB) is at {fp32.path}")
         say(f"use it: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
-    say(f"--force would ship {refused.name} anyway ({refused.agreement:.1%} agreement with torch, "
-        f"{refused.bytes / 1e6:.1f} MB)")
+    say(
+        f"--force would ship {refused.name} anyway ({refused.agreement:.1%} agreement with torch, "
+        f"{refused.bytes / 1e6:.1f} MB)"
+    )
 
 
 def _num(value: float | None, spec: str) -> str:

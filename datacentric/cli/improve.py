@@ -16,7 +16,8 @@ from datacentric.project import Project
 def improve(
     project: ProjectArg,
     class_: Annotated[
-        Optional[list[str]], typer.Option("--class", help="Class to improve (repeatable); default: the audit's weak classes.")
+        Optional[list[str]],
+        typer.Option("--class", help="Class to improve (repeatable); default: the audit's weak classes."),
     ] = None,
     budget: Annotated[int, typer.Option(help="Images generated per fix and class.")] = 100,
     seeds: Annotated[int, typer.Option(help="Repeated fold splits for the lift measurement.")] = 5,
@@ -24,8 +25,11 @@ def improve(
         Optional[list[str]], typer.Option(help="Generator to try (repeatable); default: every installed one.")
     ] = None,
     defect_type: Annotated[
-        Optional[list[str]], typer.Option("--defect-type", help="CLASS=TYPE: what a generator draws for "
-                                          "a class named unlike its defect (crack=scratch); repeatable.")
+        Optional[list[str]],
+        typer.Option(
+            "--defect-type",
+            help="CLASS=TYPE: what a generator draws for a class named unlike its defect (crack=scratch); repeatable.",
+        ),
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Measure only; add no images to the project.")] = False,
     json: JsonOption = False,
@@ -41,9 +45,15 @@ def improve(
     from datacentric.improve import improve_project
 
     with Project.open(project) as proj:
-        result = improve_project(proj, classes=class_ or None, budget=budget, seeds=seeds,
-                                 generators=generator or None, materialise=not dry_run,
-                                 defect_types=_pairs(defect_type or []))
+        result = improve_project(
+            proj,
+            classes=class_ or None,
+            budget=budget,
+            seeds=seeds,
+            generators=generator or None,
+            materialise=not dry_run,
+            defect_types=_pairs(defect_type or []),
+        )
     if json:
         print_json(result.to_json())
         return
@@ -53,8 +63,10 @@ def improve(
             b, a = fix.before.recall[target], fix.after.recall[target]
             mark = Text("kept", style="green") if fix.kept else Text("not kept")
             spread = fix.after.recall_std[target]
-            line = (f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {spread:.2f}  "
-                    f"accuracy {fix.before.accuracy:.2f} → {fix.after.accuracy:.2f}  ")
+            line = (
+                f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {spread:.2f}  "
+                f"accuracy {fix.before.accuracy:.2f} → {fix.after.accuracy:.2f}  "
+            )
             console.print(Text(line) + mark)
             console.print(f"      {fix.reason}", markup=False)
     if result.materialised:
@@ -87,8 +99,11 @@ def synth(
     n: Annotated[int, typer.Option("--n", help="How many images.")] = 40,
     generator: Annotated[str, typer.Option(help="Registered generator (see `datacentric plugins`).")] = "copy_paste",
     defect_type: Annotated[
-        Optional[str], typer.Option("--defect-type", help="What the generator draws for this class "
-                                    "(default: the class name), e.g. scratch for a class 'crack'.")
+        Optional[str],
+        typer.Option(
+            "--defect-type",
+            help="What the generator draws for this class (default: the class name), e.g. scratch for a class 'crack'.",
+        ),
     ] = None,
     json: JsonOption = False,
 ) -> None:
@@ -122,10 +137,12 @@ def plugins(json: JsonOption = False) -> None:
     entries = [e for e in registry.entries() if (e.kind, e.name) not in registry.INTERNAL]
     broken = registry.broken_plugins()
     if json:
-        print_json({
-            "plugins": [{"kind": e.kind, "name": e.name, "plugin": e.plugin, "source": e.source} for e in entries],
-            "broken": broken,
-        })
+        print_json(
+            {
+                "plugins": [{"kind": e.kind, "name": e.name, "plugin": e.plugin, "source": e.source} for e in entries],
+                "broken": broken,
+            }
+        )
         return
     for kind in registry.GROUPS:
         rows = [e for e in entries if e.kind == kind]

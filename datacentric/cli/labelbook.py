@@ -15,11 +15,16 @@ from datacentric.project import Project
 @app.command()
 def labelbook(
     project: ProjectArg,
-    out: Annotated[Optional[Path], typer.Option("--out", help="Where to write the HTML page "
-                                                "(default: PROJECT/labelbook.html).")] = None,
-    rule: Annotated[Optional[str], typer.Option("--rule", help="Keep a rule for two classes: "
-                                                "'pit vs scratch: longer than 2 mm is a scratch'.")] = None,
-    run: Annotated[Optional[str], typer.Option("--run", help="Train run id (default: the newest complete one).")] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Where to write the HTML page (default: PROJECT/labelbook.html).")
+    ] = None,
+    rule: Annotated[
+        Optional[str],
+        typer.Option("--rule", help="Keep a rule for two classes: 'pit vs scratch: longer than 2 mm is a scratch'."),
+    ] = None,
+    run: Annotated[
+        Optional[str], typer.Option("--run", help="Train run id (default: the newest complete one).")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Write the label book: examples everybody agrees on, the closest calls between classes

@@ -80,7 +80,7 @@ def push(
     if result.rules:
         extras.append(f"{result.rules} label book rule{'s' if result.rules != 1 else ''} in the instructions")
     console.print(
-        f"{total} tasks in project \"{result.title}\" (id {result.project_id}): {result.tasks_created} new, "
+        f'{total} tasks in project "{result.title}" (id {result.project_id}): {result.tasks_created} new, '
         f"{result.tasks_existing} already there, {result.predictions_added} pre-labels added"
         + (f" ({', '.join(extras)})" if extras else ""),
         markup=False,
@@ -99,7 +99,8 @@ def pull(
         typer.Option("--skip-bad", help="Pull the good labels and list the ones the project refuses."),
     ] = False,
     new_classes: Annotated[
-        bool, typer.Option("--new-classes", help="Let labels outside the known classes add classes."),
+        bool,
+        typer.Option("--new-classes", help="Let labels outside the known classes add classes."),
     ] = False,
     json: JsonOption = False,
 ) -> None:
@@ -115,15 +116,14 @@ def pull(
     from datacentric.labelstudio import pull as ls_pull  # httpx: only when used
 
     with Project.open(project) as proj:
-        result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad,
-                         new_classes=new_classes)
+        result = ls_pull(proj, token, url=url, title=title, skip_bad=skip_bad, new_classes=new_classes)
     if json:
         print_json(result)
         return
     console.print(
         f"{result.changed} labels changed, {result.confirmed} confirmed, {result.new} new "
         f"({result.added} added to the history, {result.consensus_changed} training labels changed) "
-        f"from \"{result.title}\" · history kept",
+        f'from "{result.title}" · history kept',
         markup=False,
     )
     if result.annotators:

@@ -9,7 +9,13 @@ import typer
 
 from datacentric.cli import app
 from datacentric.cli._common import (
-    AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json, require_at_least,
+    AddressOption,
+    EngineOption,
+    JsonOption,
+    ProjectArg,
+    console,
+    print_json,
+    require_at_least,
 )
 from datacentric.project import Project
 
@@ -28,8 +34,11 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Seed (default: the project's).")] = None,
     group_by: Annotated[
         Optional[str],
-        typer.Option("--group-by", help="Metadata column (part_id, lot, ...): its groups never straddle "
-                     "a CV split, so photos of one part never validate each other."),
+        typer.Option(
+            "--group-by",
+            help="Metadata column (part_id, lot, ...): its groups never straddle "
+            "a CV split, so photos of one part never validate each other.",
+        ),
     ] = None,
     json: JsonOption = False,
 ) -> None:
@@ -49,14 +58,24 @@ def train(
     with Project.open(project) as proj:
         result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone, group_by=group_by)
     if json:
-        print_json({
-            "run": result.run.id, "backbone": result.backbone, "mode": result.mode,
-            "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
-            "per_class": result.per_class, "seconds": round(result.seconds, 3),
-            "cpu_seconds": round(result.cpu_seconds, 3), "folds": result.folds, "repeats": result.repeats,
-            "group_by": result.group_by, "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
-            "twin_pairs": result.twin_pairs, "report": result.report,
-        })
+        print_json(
+            {
+                "run": result.run.id,
+                "backbone": result.backbone,
+                "mode": result.mode,
+                "cv_accuracy": result.cv_accuracy,
+                "cv_accuracy_std": result.cv_accuracy_std,
+                "per_class": result.per_class,
+                "seconds": round(result.seconds, 3),
+                "cpu_seconds": round(result.cpu_seconds, 3),
+                "folds": result.folds,
+                "repeats": result.repeats,
+                "group_by": result.group_by,
+                "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
+                "twin_pairs": result.twin_pairs,
+                "report": result.report,
+            }
+        )
         return
     from rich.table import Table
 
@@ -79,7 +98,9 @@ def train(
         console.print(
             f"folds keep {' and '.join(kept)} together; plain folds would report "
             f"{result.ungrouped_cv_accuracy:.3f} ({result.ungrouped_cv_accuracy - result.cv_accuracy:+.3f}: "
-            f"the leak that grouping closes)", markup=False)
+            f"the leak that grouping closes)",
+            markup=False,
+        )
     console.print(f"run {result.run.id} (model: {result.model})", markup=False)
     console.print(f"  report: {result.report}", markup=False)
 
@@ -93,8 +114,12 @@ def predict(
         Optional[Path], typer.Option("--model", help="An exported .onnx file: onnxruntime only, no torch.")
     ] = None,
     out: Annotated[
-        Optional[Path], typer.Option("--out", help="Write every prediction to this .parquet file "
-                                     "(path, id, label, probability, probs, error) instead of listing them.")
+        Optional[Path],
+        typer.Option(
+            "--out",
+            help="Write every prediction to this .parquet file "
+            "(path, id, label, probability, probs, error) instead of listing them.",
+        ),
     ] = None,
     engine: EngineOption = "local",
     address: AddressOption = None,
@@ -142,16 +167,17 @@ def _predict_to_file(project, images, run, model, out, engine, address, json) ->
     from datacentric.words import plural
 
     if out is None:
-        raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet",
-                               "--out")
+        raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet", "--out")
     with Project.open(project) as proj:
         result = predict_images(proj, images, out, engine=engine, address=address, run=run, model=model)
     if json:
         print_json(result)
         return
     counts = ", ".join(f"{label} {n}" for label, n in sorted(result.counts.items(), key=lambda kv: -kv[1]))
-    console.print(f"run {result.run} · {plural(result.n, 'image')}: {counts or 'none readable'} · "
-                  f"{result.engine} engine on {plural(len(result.nodes), 'node')} · {result.seconds:.1f} s")
+    console.print(
+        f"run {result.run} · {plural(result.n, 'image')}: {counts or 'none readable'} · "
+        f"{result.engine} engine on {plural(len(result.nodes), 'node')} · {result.seconds:.1f} s"
+    )
     if result.errors:
         console.print(f"{plural(len(result.errors), 'unreadable file')} (rows with an error in the file)")
     console.print(f"predictions: {result.out}")

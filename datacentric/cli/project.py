@@ -40,12 +40,8 @@ def init(
 def import_(
     project: ProjectArg,
     source: Annotated[Path, typer.Argument(help="A folder photos/<label>/*.png|jpg|bmp|tif, or a CSV.")],
-    annotator: Annotated[
-        Optional[str], typer.Option(help="Who labelled these (CSV rows may name their own).")
-    ] = None,
-    skip_bad: Annotated[
-        bool, typer.Option("--skip-bad", help="Import the good files and list the bad ones.")
-    ] = False,
+    annotator: Annotated[Optional[str], typer.Option(help="Who labelled these (CSV rows may name their own).")] = None,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Import the good files and list the bad ones.")] = False,
     new_classes: Annotated[
         bool, typer.Option("--new-classes", help="Let labels outside the known classes add classes.")
     ] = False,
@@ -65,8 +61,7 @@ def import_(
     from datacentric.importers import import_path  # Pillow: only when used
 
     with Project.open(project) as proj:
-        result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad,
-                             new_classes=new_classes)
+        result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad, new_classes=new_classes)
     if json:
         print_json(result)
         return
@@ -92,10 +87,14 @@ def import_(
 def _say_unlabelled(project: Path, source: Path, result) -> None:
     """Images that came in without a label: how many, why, how to label them, how to undo."""
     shown, where = shlex.quote(str(project)), shlex.quote(str(source))
-    console.print(f"  note: {plural(result.unlabelled, 'image has', 'images have')} no label: "
-                  f"{result.unlabelled_why}. Train, audit and drift use labelled images only.")
-    console.print(f"  label them: a CSV file,label (one row per image), then "
-                  f"datacentric import {shown} labels.csv; or datacentric labelstudio push {shown}")
+    console.print(
+        f"  note: {plural(result.unlabelled, 'image has', 'images have')} no label: "
+        f"{result.unlabelled_why}. Train, audit and drift use labelled images only."
+    )
+    console.print(
+        f"  label them: a CSV file,label (one row per image), then "
+        f"datacentric import {shown} labels.csv; or datacentric labelstudio push {shown}"
+    )
     console.print(f"  undo: datacentric remove-images {shown} {where} --unlabelled --by NAME")
 
 
@@ -119,9 +118,13 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     )
     console.print("  " + " · ".join(f"{k} {v}" for k, v in info.classes.items()))
     if info.metadata:
-        console.print("  metadata: " + ", ".join(
-            f"{k} ({', '.join(v[:6])}{f', ... {len(v)} values' if len(v) > 6 else ''})"
-            for k, v in info.metadata.items()))
+        console.print(
+            "  metadata: "
+            + ", ".join(
+                f"{k} ({', '.join(v[:6])}{f', ... {len(v)} values' if len(v) > 6 else ''})"
+                for k, v in info.metadata.items()
+            )
+        )
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
     removed = f" · removed {info.removed}" if info.removed else ""
     console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled}{removed} · backbone {info.backbone}")
@@ -138,17 +141,12 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
 @app.command()
 def relabel(
     project: ProjectArg,
-    image: Annotated[
-        Optional[str], typer.Argument(help="Image id (or unique prefix), path or file name.")
-    ] = None,
+    image: Annotated[Optional[str], typer.Argument(help="Image id (or unique prefix), path or file name.")] = None,
     label: Annotated[Optional[str], typer.Argument(help="The correct label.")] = None,
-    by: Annotated[
-        Optional[str], typer.Option("--by", help="Who decided (kept in the history).")
-    ] = None,
+    by: Annotated[Optional[str], typer.Option("--by", help="Who decided (kept in the history).")] = None,
     note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
     decisions: Annotated[
-        Optional[Path],
-        typer.Option("--from", help="A CSV of decisions: file,label[,annotator][,note].")
+        Optional[Path], typer.Option("--from", help="A CSV of decisions: file,label[,annotator][,note].")
     ] = None,
     new_class: Annotated[
         bool, typer.Option("--new-class", help="LABEL is a new class (else unknown labels are refused).")
@@ -181,8 +179,7 @@ def relabel(
     console.print(f"{image}: labelled {label} by {by}; consensus is now {consensus}")
 
 
-def _relabel_from(project: Path, decisions: Path, *, by: str | None, new_class: bool,
-                  json: bool) -> None:
+def _relabel_from(project: Path, decisions: Path, *, by: str | None, new_class: bool, json: bool) -> None:
     """``relabel --from``: apply a CSV of decisions and say what moved."""
     from datacentric.decisions import apply_decisions
 
@@ -191,14 +188,16 @@ def _relabel_from(project: Path, decisions: Path, *, by: str | None, new_class: 
     if json:
         print_json(result)
         return
-    console.print(f"applied {plural(len(result.annotations), 'decision')} from {result.source} "
-                  f"(each kept in the history); {plural(len(result.changed), 'consensus label')} changed")
+    console.print(
+        f"applied {plural(len(result.annotations), 'decision')} from {result.source} "
+        f"(each kept in the history); {plural(len(result.changed), 'consensus label')} changed"
+    )
     for item in result.changed:
-        console.print(f"  {one_line(Path(item['image']).name)}: {item['before'] or 'unlabelled'} "
-                      f"→ {item['after']}")
+        console.print(f"  {one_line(Path(item['image']).name)}: {item['before'] or 'unlabelled'} → {item['after']}")
     if result.left_alone:
-        console.print(f"  left alone: {plural(len(result.left_alone), 'row')} with no label "
-                      f"(first: {result.left_alone[0]})")
+        console.print(
+            f"  left alone: {plural(len(result.left_alone), 'row')} with no label (first: {result.left_alone[0]})"
+        )
     if result.ignored_columns:
         console.print(f"  ignored columns: {', '.join(map(one_line, result.ignored_columns))}")
 
@@ -246,8 +245,7 @@ def rename_class(
         merge = new.strip() in proj.classes()
         added = proj.rename_class(old, new, by=by, note=note)
     verb = "merged into" if merge else "renamed to"
-    console.print(f"class {old.strip()} {verb} {new.strip()}: {plural(added, 'label')} "
-                  "added to the history")
+    console.print(f"class {old.strip()} {verb} {new.strip()}: {plural(added, 'label')} added to the history")
 
 
 @app.command("remove-class")
@@ -273,9 +271,7 @@ def remove_images(
     ],
     by: Annotated[str, typer.Option("--by", help="Who decided (kept in the history).")],
     note: Annotated[Optional[str], typer.Option(help="Why, in a few words.")] = None,
-    unlabelled: Annotated[
-        bool, typer.Option("--unlabelled", help="Only the images that have no label.")
-    ] = False,
+    unlabelled: Annotated[bool, typer.Option("--unlabelled", help="Only the images that have no label.")] = False,
     json: JsonOption = False,
 ) -> None:
     """Take images out of the project (kept in the history; importing them again brings them back).

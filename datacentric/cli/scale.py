@@ -44,7 +44,8 @@ def embed(
     console.print(
         f"{plural(len(result.paths), 'image')}: {result.embedded} embedded now, {result.already} "
         f"already stored, {len(result.errors)} unreadable · {result.engine} engine on "
-        f"{plural(len(result.nodes), 'node')} · {result.seconds:.1f} s")
+        f"{plural(len(result.nodes), 'node')} · {result.seconds:.1f} s"
+    )
     for path, reason in list(result.errors.items())[:10]:
         console.print(f"  unreadable {path}: {reason}")
     if len(result.errors) > 10:

@@ -19,5 +19,11 @@ from datacentric.demo._generate import ANNOTATORS, SHIFTS, DemoData, generate_ba
 from datacentric.demo._render import CLASSES, UNSEEN
 
 __all__ = [
-    "ANNOTATORS", "CLASSES", "SHIFTS", "UNSEEN", "DemoData", "generate_batch", "generate_demo",
+    "ANNOTATORS",
+    "CLASSES",
+    "SHIFTS",
+    "UNSEEN",
+    "DemoData",
+    "generate_batch",
+    "generate_demo",
 ]

@@ -29,8 +29,7 @@ CONFUSIONS: dict[str, dict[str, float]] = {
 _P_CAMERA_B = 0.4  # camera B is the harder slice
 _P_NIGHT = 0.4
 _NIGHT = {"exposure": 0.88, "warm": -1.0}  # the night shift's lamps: a little dimmer and cooler
-_SHIFTED_CAMERA = Camera(exposure=1.05, contrast=1.15, cast=(1.10, 1.0, 0.84), noise=0.028,
-                         softness=2, gamma=0.85)
+_SHIFTED_CAMERA = Camera(exposure=1.05, contrast=1.15, cast=(1.10, 1.0, 0.84), noise=0.028, softness=2, gamma=0.85)
 _DEFECT_RATE_MIX = {"ok": 0.04, "scratch": 0.4, "dent": 0.08, "pit": 0.4, "discoloration": 0.08}
 _SHOTS_PER_PART = {1: 0.8, 2: 0.12, 3: 0.08}  # how many photos one physical part gets
 
@@ -102,15 +101,14 @@ def _assign_parts(rng: np.random.Generator, items: list[_Item]) -> None:
         pool = [buckets[key][int(i)] for i in rng.permutation(len(buckets[key]))]
         while pool:
             shots = sorted(pool[: int(rng.choice(sizes, p=odds / odds.sum()))], key=lambda it: it.index)
-            pool = pool[len(shots):]
+            pool = pool[len(shots) :]
             for shot, it in enumerate(shots):
                 it.part, it.shot = f"P{shots[0].index:04d}", shot
                 if shot:
                     it.scene = shots[0].scene
 
 
-def _picture(item: _Item, size: int, camera: Camera | None = None,
-             exposure: float = 1.0) -> Image.Image:
+def _picture(item: _Item, size: int, camera: Camera | None = None, exposure: float = 1.0) -> Image.Image:
     night = item.shift == "night"
     pixels = render(
         item.scene,
@@ -130,8 +128,7 @@ def _confuse(rng: np.random.Generator, label: str, exclude: frozenset[str] = fro
     return names[int(rng.choice(len(names), p=odds / odds.sum()))]
 
 
-def _pick(rng: np.random.Generator, candidates: np.ndarray, weights: np.ndarray,
-          k: int) -> np.ndarray:
+def _pick(rng: np.random.Generator, candidates: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
     k = min(k, len(candidates))
     if k <= 0:
         return np.array([], dtype=int)
@@ -180,9 +177,7 @@ def generate_demo(
     if image_size < 16:
         raise DatacentricError(f"image_size must be at least 16, got {image_size}", "generate_demo")
     if len(annotator_error) != len(ANNOTATORS):
-        raise DatacentricError(
-            f"annotator_error needs {len(ANNOTATORS)} rates (mira, tom, ana)", "generate_demo"
-        )
+        raise DatacentricError(f"annotator_error needs {len(ANNOTATORS)} rates (mira, tom, ana)", "generate_demo")
     rates = [_check_rate(f"annotator_error[{i}]", r) for i, r in enumerate(annotator_error)]
     share_wrong = _check_rate("wrong_labels", wrong_labels, 0.5)
 
@@ -276,13 +271,9 @@ def _prepare(root: Path, photos: Path, overwrite: bool) -> None:
     present = [p for p in photos.rglob("*") if p.is_file()] if photos.is_dir() else []
     earlier = sorted(photos.glob("*/part_*.png")) if photos.is_dir() else []
     if set(present) - set(earlier):
-        raise DatacentricError(
-            "photos/ holds files the demo did not write; choose an empty folder", photos
-        )
+        raise DatacentricError("photos/ holds files the demo did not write; choose an empty folder", photos)
     if earlier and not overwrite:
-        raise DatacentricError(
-            "a demo data set is already here (pass overwrite to replace it)", root
-        )
+        raise DatacentricError("a demo data set is already here (pass overwrite to replace it)", root)
     for path in earlier:
         path.unlink()
     for folder in sorted(photos.glob("*")) if photos.is_dir() else []:
@@ -316,15 +307,11 @@ def generate_batch(
     image_size : side of the square images in pixels.
     """
     if shift not in SHIFTS:
-        raise DatacentricError(
-            f"unknown shift '{shift}' (choose from {', '.join(SHIFTS)})", "generate_batch"
-        )
+        raise DatacentricError(f"unknown shift '{shift}' (choose from {', '.join(SHIFTS)})", "generate_batch")
     if n < 1:
         raise DatacentricError(f"n must be at least 1, got {n}", "generate_batch")
     if image_size < 16:
-        raise DatacentricError(
-            f"image_size must be at least 16, got {image_size}", "generate_batch"
-        )
+        raise DatacentricError(f"image_size must be at least 16, got {image_size}", "generate_batch")
     mix_rng = np.random.default_rng([seed, 2])
     if shift == "defect_rate":
         odds = np.array([_DEFECT_RATE_MIX[c] for c in CLASSES])

@@ -149,7 +149,7 @@ def _smooth_noise(rng, shape, cell):
     grid = ndimage.gaussian_filter(_normal(rng, (gh, gw)), 0.8)
     grid /= grid.std() + 1e-9
     big = _resize(grid, gw * cell, gh * cell, Image.BICUBIC)
-    return big[cell // 2: cell // 2 + h, cell // 2: cell // 2 + w]
+    return big[cell // 2 : cell // 2 + h, cell // 2 : cell // 2 + w]
 
 
 def _gauss_bump(X, Y, cx, cy, sx, sy, angle):
@@ -187,8 +187,7 @@ def _draw_polyline(m, pts, width, values):
     canvas = Image.new("L", (m, m), 0)
     draw = ImageDraw.Draw(canvas)
     for (x0, y0), (x1, y1), v in zip(pts[:-1], pts[1:], values[:-1]):
-        draw.line([(float(x0), float(y0)), (float(x1), float(y1))], fill=int(255 * v),
-                  width=max(1, int(round(width))))
+        draw.line([(float(x0), float(y0)), (float(x1), float(y1))], fill=int(255 * v), width=max(1, int(round(width))))
     return np.asarray(canvas, dtype=np.float32) / 255.0
 
 
@@ -289,8 +288,9 @@ def _rust(rng, X, Y, m):
 
 
 # -- the picture ----------------------------------------------------------------------
-def render(scene: Scene, size: int, camera: Camera, *, exposure: float = 1.0,
-           warm: float = 0.0, shot: int = 0) -> np.ndarray:
+def render(
+    scene: Scene, size: int, camera: Camera, *, exposure: float = 1.0, warm: float = 0.0, shot: int = 0
+) -> np.ndarray:
     """Render one picture as a ``(size, size, 3)`` uint8 array.
 
     ``exposure`` scales the scene light (the night shift runs a little darker),
@@ -413,8 +413,7 @@ def _camera(img: np.ndarray, cam: Camera, rng: np.random.Generator) -> np.ndarra
     if cam.softness > 1:
         small = max(1, size // cam.softness)
         img = np.stack(
-            [_resize(_resize(img[..., c], small, small, Image.BOX), size, size, Image.BILINEAR)
-             for c in range(3)],
+            [_resize(_resize(img[..., c], small, small, Image.BOX), size, size, Image.BILINEAR) for c in range(3)],
             axis=-1,
         )
     if cam.blur > 0:

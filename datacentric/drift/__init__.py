@@ -5,7 +5,8 @@ files (embeddings, pixel statistics and predicted classes, as many as you give);
 :class:`DriftDetector` is its embedding test alone (``fit(reference)`` then ``score(batch)``
 on plain embedding arrays), which misses changes the pixel statistics see (lighting);
 :class:`PixelStatsTest` tests per-image pixel statistics (brightness, contrast, sharpness,
-saturation, colour cast; :func:`image_statistics`) and says what changed in words; :func:`class_mix_test` tests the model's predicted class mix (chi-square
+saturation, colour cast; :func:`image_statistics`) and says what changed in words;
+:func:`class_mix_test` tests the model's predicted class mix (chi-square
 with a Monte Carlo p-value, valid for small batches; "more scratch predicted"), the test
 that sees a rise in the defect rate. :func:`check_drift` combines the three families for a
 project and a folder of new images (Bonferroni over the m families run, each at alpha / m:
@@ -37,6 +38,18 @@ def register_drift_detectors(register: Callable[..., None]) -> None:
 
 
 __all__ = [
-    "METHODS", "STATISTICS", "DriftCheck", "DriftCheckScore", "DriftDetector", "DriftResult",
-    "DriftScore", "PixelStatsTest", "StatsScore", "check_drift", "class_mix_test", "combine_p_values", "image_statistics", "mmd_permutation_test",
+    "METHODS",
+    "STATISTICS",
+    "DriftCheck",
+    "DriftCheckScore",
+    "DriftDetector",
+    "DriftResult",
+    "DriftScore",
+    "PixelStatsTest",
+    "StatsScore",
+    "check_drift",
+    "class_mix_test",
+    "combine_p_values",
+    "image_statistics",
+    "mmd_permutation_test",
 ]

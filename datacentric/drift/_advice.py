@@ -25,8 +25,9 @@ def next_steps(project, result, to_label: Path) -> list[str]:
     if not result.drift:
         lines = [f"no drift at alpha {result.alpha}: the batch looks like the training images"]
         if result.unusual:
-            lines.append(f"{plural(result.unusual, 'image is', 'images are')} individually unusual; "
-                         "glance at the report")
+            lines.append(
+                f"{plural(result.unusual, 'image is', 'images are')} individually unusual; glance at the report"
+            )
         return lines
     copies = sorted(p for p in to_label.iterdir() if p.is_file()) if to_label.is_dir() else []
     if not copies:

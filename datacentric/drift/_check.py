@@ -143,9 +143,7 @@ def check_drift(
         raise DatacentricError("no images in this folder (png, jpg, bmp, tif)", folder)
     reference_run = champion_run(project)
     if reference_run is None:
-        raise DatacentricError(
-            f"no trained reference yet: run `datacentric train {project.root}` first", project.root
-        )
+        raise DatacentricError(f"no trained reference yet: run `datacentric train {project.root}` first", project.root)
     oof = read_oof(reference_run)  # refuses a run without one before any image is read
     seed = project.config.seed if seed is None else int(seed)
 
@@ -156,8 +154,7 @@ def check_drift(
         good, skipped = _readable_images(files)
     else:
         backbone = reference_run.config.get("backbone") or project.config.backbone
-        good, skipped, new_features = _features_on_ray(project, files, reference_run, backbone,
-                                                       address, pixel_stats)
+        good, skipped, new_features = _features_on_ray(project, files, reference_run, backbone, address, pixel_stats)
     if len(good) < 2:
         raise DatacentricError(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
@@ -174,9 +171,7 @@ def check_drift(
     known = {r.id: r for r in project.images(None)}
     keep = [i for i, image_id in enumerate(ref_ids) if image_id in known and known[image_id].path.is_file()]
     if len(keep) < 5:
-        raise DatacentricError(
-            f"the reference has only {len(keep)} readable training images (need 5)", project.root
-        )
+        raise DatacentricError(f"the reference has only {len(keep)} readable training images (need 5)", project.root)
     ref_ids = [ref_ids[i] for i in keep]
     ref_probs = ref_probs[keep]
     ref_paths = [known[i].path for i in ref_ids]
@@ -193,18 +188,26 @@ def check_drift(
     predicted = probs.argmax(axis=1)
     ref_predicted = ref_probs.argmax(axis=1)
     check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
-        X_ref, statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
-        predicted=ref_predicted if class_mix else None, classes=classes)
-    verdict = check.score(X_new, statistics=new_statistics,
-                          predicted=predicted if class_mix else None)
+        X_ref,
+        statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
+        predicted=ref_predicted if class_mix else None,
+        classes=classes,
+    )
+    verdict = check.score(X_new, statistics=new_statistics, predicted=predicted if class_mix else None)
     detector, score = check.detector_, verdict.embedding
     stats_evidence = {}
     if pixel_stats:
-        stats_evidence = {"p_value": verdict.pixel_stats.p_value, "alpha": check.family_alpha_,
-                          "statistics": verdict.pixel_stats.statistics}
+        stats_evidence = {
+            "p_value": verdict.pixel_stats.p_value,
+            "alpha": check.family_alpha_,
+            "statistics": verdict.pixel_stats.statistics,
+        }
     # out of the verdict, the class mix is still measured and reported as evidence
-    mix = verdict.class_mix if class_mix else class_mix_test(
-        ref_predicted, predicted, classes, alpha=alpha, n_resamples=N_RESAMPLES, seed=seed)
+    mix = (
+        verdict.class_mix
+        if class_mix
+        else class_mix_test(ref_predicted, predicted, classes, alpha=alpha, n_resamples=N_RESAMPLES, seed=seed)
+    )
     mix["in_verdict"] = bool(class_mix)
     p_value, drift = verdict.p_value, verdict.drift
     changes, description = verdict.changes, verdict.description
@@ -217,8 +220,13 @@ def check_drift(
             unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
         description = f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
 
-    group_verdicts = score_groups(check, groups, alpha=alpha, X=X_new, statistics=new_statistics,
-                                  predicted=predicted if class_mix else None) if grouped else []
+    group_verdicts = (
+        score_groups(
+            check, groups, alpha=alpha, X=X_new, statistics=new_statistics, predicted=predicted if class_mix else None
+        )
+        if grouped
+        else []
+    )
     if grouped:
         p_value, drift, changes, description = _group_verdict(group_verdicts)
 
@@ -237,22 +245,48 @@ def check_drift(
     confidence = _confidence(ref_probs.max(axis=1), probs.max(axis=1))
     unusual = int(np.sum(score.novelty_percentile > 1 - alpha))
 
-    run = project.new_run("drift", {
-        "folder": str(folder.resolve()), "alpha": alpha, "method": method, "top": top,
-        "n_permutations": n_permutations, "seed": seed, "reference_run": reference_run.id,
-        "backbone": backbone, "pixel_stats": pixel_stats, "class_mix": class_mix,
-        **grouping,
-    })
+    run = project.new_run(
+        "drift",
+        {
+            "folder": str(folder.resolve()),
+            "alpha": alpha,
+            "method": method,
+            "top": top,
+            "n_permutations": n_permutations,
+            "seed": seed,
+            "reference_run": reference_run.id,
+            "backbone": backbone,
+            "pixel_stats": pixel_stats,
+            "class_mix": class_mix,
+            **grouping,
+        },
+    )
     result = DriftResult(
-        drift=drift, p_value=float(p_value), statistic=score.statistic, n=score.n, method=method,
-        alpha=alpha, folder=str(folder.resolve()), top_images=top_images, class_mix=mix,
-        confidence=confidence, unusual=unusual, n_reference=len(ref_ids), skipped=skipped,
-        reference_run=reference_run.id, run_id=run.id, report=str(run.dir / "report.html"),
-        description=description, changes=changes, pixel_stats=stats_evidence,
+        drift=drift,
+        p_value=float(p_value),
+        statistic=score.statistic,
+        n=score.n,
+        method=method,
+        alpha=alpha,
+        folder=str(folder.resolve()),
+        top_images=top_images,
+        class_mix=mix,
+        confidence=confidence,
+        unusual=unusual,
+        n_reference=len(ref_ids),
+        skipped=skipped,
+        reference_run=reference_run.id,
+        run_id=run.id,
+        report=str(run.dir / "report.html"),
+        description=description,
+        changes=changes,
+        pixel_stats=stats_evidence,
         embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
     )
-    result.distances = {"training": np.round(detector.reference_scores_, 4).tolist(),
-                        "batch": np.round(score.novelty, 4).tolist()}
+    result.distances = {
+        "training": np.round(detector.reference_scores_, 4).tolist(),
+        "batch": np.round(score.novelty, 4).tolist(),
+    }
     result.grouping, result.groups = grouping, [asdict(v) for v in group_verdicts]
     try:
         to_label = run.dir / "to_label"
@@ -272,14 +306,25 @@ def check_drift(
     except BaseException:
         project.finish_run(run, {"error": "drift check failed"}, status="failed")
         raise
-    project.finish_run(run, {
-        "drift": result.drift, "p_value": result.p_value, "statistic": result.statistic, "n": result.n,
-        "method": method, "unusual": unusual, "skipped": len(skipped), "embedding_p_value": score.p_value,
-        "pixel_stats_p_value": stats_evidence.get("p_value"), "changes": changes,
-        "class_mix_p_value": mix["p_value"], "class_mix_total_variation": mix["total_variation"],
-        "families": len(check.families_),
-        "confidence_shift": confidence["batch"] - confidence["reference"],
-    })
+    project.finish_run(
+        run,
+        {
+            "drift": result.drift,
+            "p_value": result.p_value,
+            "statistic": result.statistic,
+            "n": result.n,
+            "method": method,
+            "unusual": unusual,
+            "skipped": len(skipped),
+            "embedding_p_value": score.p_value,
+            "pixel_stats_p_value": stats_evidence.get("p_value"),
+            "changes": changes,
+            "class_mix_p_value": mix["p_value"],
+            "class_mix_total_variation": mix["total_variation"],
+            "families": len(check.families_),
+            "confidence_shift": confidence["batch"] - confidence["reference"],
+        },
+    )
     return result
 
 
@@ -295,8 +340,9 @@ def _readable_images(files: list[Path]) -> tuple[list[Path], list[dict]]:
     return good, skipped
 
 
-def _features_on_ray(project, files: list[Path], reference_run, backbone: str, address: str | None,
-                     pixel_stats: bool) -> tuple[list[Path], list[dict], dict]:
+def _features_on_ray(
+    project, files: list[Path], reference_run, backbone: str, address: str | None, pixel_stats: bool
+) -> tuple[list[Path], list[dict], dict]:
     """Embed, measure and predict the new images on a Ray cluster, in one session.
 
     Returns the readable files, the skipped ones and, in their order, ``ids``, ``probs`` and
@@ -307,12 +353,17 @@ def _features_on_ray(project, files: list[Path], reference_run, backbone: str, a
     from datacentric.scale.predict import predict_probs
 
     with ray_session(address):
-        done = embed_images(project, files, engine="ray", address=address, backbone=backbone,
-                            statistics=image_statistics if pixel_stats else None)
+        done = embed_images(
+            project,
+            files,
+            engine="ray",
+            address=address,
+            backbone=backbone,
+            statistics=image_statistics if pixel_stats else None,
+        )
         keep = [i for i, image_id in enumerate(done.ids) if image_id]
         good = [Path(done.paths[i]) for i in keep]
-        probs, errors = predict_probs(reference_run, good, engine="ray", address=address,
-                                      cache_dir=project.cache_dir)
+        probs, errors = predict_probs(reference_run, good, engine="ray", address=address, cache_dir=project.cache_dir)
     skipped = [{"image": path, "reason": reason} for path, reason in {**done.errors, **errors}.items()]
     statistics = done.statistics[keep] if pixel_stats and done.statistics is not None else None
     features = {"ids": [done.ids[i] for i in keep], "probs": probs, "statistics": statistics}
@@ -348,8 +399,7 @@ def _reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndar
         known.update({ids[i]: row for i, row in zip(missing, values)})
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, ids=np.array(list(known)), values=np.vstack(list(known.values())),
-                 names=np.array(STATISTICS))
+        np.savez(tmp, ids=np.array(list(known)), values=np.vstack(list(known.values())), names=np.array(STATISTICS))
         tmp.replace(cache)
     return np.vstack([known[i] for i in ids])
 
@@ -357,12 +407,16 @@ def _reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndar
 def _confidence(ref_conf: np.ndarray, batch_conf: np.ndarray) -> dict:
     """Mean top-class probability, reference (out-of-fold) vs batch, Mann-Whitney p-value."""
     p_value = float(stats.mannwhitneyu(ref_conf, batch_conf).pvalue)
-    return {"reference": round(float(ref_conf.mean()), 4), "batch": round(float(batch_conf.mean()), 4),
-            "p_value": p_value}
+    return {
+        "reference": round(float(ref_conf.mean()), 4),
+        "batch": round(float(batch_conf.mean()), 4),
+        "p_value": p_value,
+    }
 
 
-def _typical_reference(detector: DriftDetector, paths: list[Path], probs: np.ndarray,
-                       classes: list[str], per_class: int = 2) -> list[dict]:
+def _typical_reference(
+    detector: DriftDetector, paths: list[Path], probs: np.ndarray, classes: list[str], per_class: int = 2
+) -> list[dict]:
     """The most typical training images (lowest leave-one-out novelty), a few per predicted class."""
     novelty = detector.reference_scores_
     predicted = probs.argmax(axis=1)

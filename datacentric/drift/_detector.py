@@ -200,14 +200,16 @@ class DriftDetector(Params):
         """:meth:`transform` a chunk of :data:`SCORE_CHUNK` rows at a time: no (M, D) float64 copy."""
         if len(X) <= SCORE_CHUNK:
             return self.transform(X)
-        return np.vstack([self.transform(X[start:start + SCORE_CHUNK])
-                          for start in range(0, len(X), SCORE_CHUNK)])
+        return np.vstack([self.transform(X[start : start + SCORE_CHUNK]) for start in range(0, len(X), SCORE_CHUNK)])
 
     def _novelty_reduced(self, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Novelty and percentile of already reduced rows, a chunk at a time."""
-        novelty = np.concatenate([
-            self.neighbors_.kneighbors(B[start:start + SCORE_CHUNK], n_neighbors=self.k_)[0].mean(axis=1)
-            for start in range(0, len(B), SCORE_CHUNK)])
+        novelty = np.concatenate(
+            [
+                self.neighbors_.kneighbors(B[start : start + SCORE_CHUNK], n_neighbors=self.k_)[0].mean(axis=1)
+                for start in range(0, len(B), SCORE_CHUNK)
+            ]
+        )
         below = np.searchsorted(self.reference_novelty_, novelty, side="left")
         return novelty, below / len(self.reference_novelty_)
 
@@ -227,13 +229,12 @@ class DriftDetector(Params):
         cols = np.arange(len(B))
         if len(B) > self.max_batch:
             cols = np.sort(np.random.default_rng(self.seed).choice(len(B), self.max_batch, replace=False))
-        return np.concatenate([self._witness_rows(B, start, cols)
-                               for start in range(0, len(B), SCORE_CHUNK)])
+        return np.concatenate([self._witness_rows(B, start, cols) for start in range(0, len(B), SCORE_CHUNK)])
 
     def _witness_rows(self, B: np.ndarray, start: int, cols: np.ndarray) -> np.ndarray:
         """Witness of rows ``start:start + SCORE_CHUNK`` of B: (chunk, len(cols) + N_ref) kernels."""
         gamma = 1.0 / (2.0 * self.bandwidth_**2)
-        rows = B[start:start + SCORE_CHUNK]
+        rows = B[start : start + SCORE_CHUNK]
         to_batch = np.exp(-gamma * euclidean_distances(rows, B[cols], squared=True))
         own = (cols >= start) & (cols < start + len(rows))
         to_batch[cols[own] - start, np.flatnonzero(own)] = np.nan  # leave each image's own kernel out
@@ -283,12 +284,13 @@ class DriftDetector(Params):
             raise DatacentricError(f"a drift test needs at least 2 images, got {len(B)}")
         return self._decide(sample.rows(), len(B), *self._novelty_reduced(B), self._witness_reduced(B))
 
-    def _decide(self, batch: np.ndarray, n: int, novelty: np.ndarray, percentile: np.ndarray,
-                witness: np.ndarray) -> DriftScore:
+    def _decide(
+        self, batch: np.ndarray, n: int, novelty: np.ndarray, percentile: np.ndarray, witness: np.ndarray
+    ) -> DriftScore:
         """The two-sample test of ``batch`` (raw rows, subsampled) against the reference."""
         reference = self.test_reference_
         reduced = _pooled_components(np.vstack([reference, batch]), self.n_components)
-        ref_part, batch_part = reduced[: len(reference)], reduced[len(reference):]
+        ref_part, batch_part = reduced[: len(reference)], reduced[len(reference) :]
         if self.method == "ks":
             statistic, p_value = _ks_test(ref_part, batch_part)
         else:
@@ -296,9 +298,16 @@ class DriftDetector(Params):
                 ref_part, batch_part, n_permutations=self.n_permutations, seed=self.seed
             )
         return DriftScore(
-            drift=bool(p_value < self.alpha), p_value=float(p_value), statistic=float(statistic),
-            n=n, method=self.method, alpha=float(self.alpha), novelty=novelty,
-            novelty_percentile=percentile, witness=witness, n_reference=len(reference),
+            drift=bool(p_value < self.alpha),
+            p_value=float(p_value),
+            statistic=float(statistic),
+            n=n,
+            method=self.method,
+            alpha=float(self.alpha),
+            novelty=novelty,
+            novelty_percentile=percentile,
+            witness=witness,
+            n_reference=len(reference),
             n_tested=len(batch),
         )
 

@@ -73,30 +73,32 @@ class DriftCheck:
     (True, 'darker')
     """
 
-    def __init__(self, alpha: float = 0.05, method: str = "mmd", *, n_permutations: int = 1000,
-                 seed: int = 0) -> None:
+    def __init__(self, alpha: float = 0.05, method: str = "mmd", *, n_permutations: int = 1000, seed: int = 0) -> None:
         self.alpha = alpha
         self.method = method
         self.n_permutations = n_permutations
         self.seed = seed
 
-    def fit(self, X: np.ndarray | None = None, *, images: Sequence | None = None,
-            statistics: np.ndarray | None = None, predicted: np.ndarray | None = None,
-            classes: Sequence[str] | None = None) -> DriftCheck:
+    def fit(
+        self,
+        X: np.ndarray | None = None,
+        *,
+        images: Sequence | None = None,
+        statistics: np.ndarray | None = None,
+        predicted: np.ndarray | None = None,
+        classes: Sequence[str] | None = None,
+    ) -> DriftCheck:
         """Learn the reference (the training images) from every kind of evidence given."""
-        families = [X is not None, images is not None or statistics is not None,
-                    predicted is not None]
+        families = [X is not None, images is not None or statistics is not None, predicted is not None]
         self.families_ = [name for name, given in zip(_FAMILIES, families) if given]
         if not self.families_:
-            raise DatacentricError("DriftCheck.fit needs embeddings X, images/statistics or "
-                                   "predicted classes")
+            raise DatacentricError("DriftCheck.fit needs embeddings X, images/statistics or predicted classes")
         self.family_alpha_ = self.alpha / len(self.families_)
         if X is not None:
             detector = plugins.get("drift_detector", self.method)  # mmd, ks or a plugin's
             self.detector_ = detector(alpha=self.alpha, n_permutations=self.n_permutations, seed=self.seed).fit(X)
         if "pixel_stats" in self.families_:
-            self.stats_ = PixelStatsTest(alpha=self.family_alpha_).fit(
-                _statistics(images, statistics))
+            self.stats_ = PixelStatsTest(alpha=self.family_alpha_).fit(_statistics(images, statistics))
         if predicted is not None:
             if classes is None:
                 raise DatacentricError("DriftCheck.fit needs classes with predicted")
@@ -104,19 +106,25 @@ class DriftCheck:
             self.reference_predicted_ = _indices(predicted)
         return self
 
-    def score(self, X: np.ndarray | None = None, *, images: Sequence | None = None,
-              statistics: np.ndarray | None = None,
-              predicted: np.ndarray | None = None) -> DriftCheckScore:
+    def score(
+        self,
+        X: np.ndarray | None = None,
+        *,
+        images: Sequence | None = None,
+        statistics: np.ndarray | None = None,
+        predicted: np.ndarray | None = None,
+    ) -> DriftCheckScore:
         """Test one batch with every family fitted; the same evidence as at fit is needed."""
         if not hasattr(self, "families_"):
             raise DatacentricError("this DriftCheck is not fitted yet: call fit(...) first")
-        given = {"embedding": X is not None,
-                 "pixel_stats": images is not None or statistics is not None,
-                 "class_mix": predicted is not None}
+        given = {
+            "embedding": X is not None,
+            "pixel_stats": images is not None or statistics is not None,
+            "class_mix": predicted is not None,
+        }
         missing = [name for name in self.families_ if not given[name]]
         if missing:
-            raise DatacentricError(f"score needs the same evidence as fit: {', '.join(missing)} "
-                                   "missing")
+            raise DatacentricError(f"score needs the same evidence as fit: {', '.join(missing)} missing")
         p_values: dict[str, float] = {}
         worded: dict[str, tuple[list[str], str]] = {}
         result = DriftCheckScore(drift=False, p_value=1.0, alpha=float(self.alpha), n=0)
@@ -129,16 +137,23 @@ class DriftCheck:
             worded["pixel_stats"] = (result.pixel_stats.changes, result.pixel_stats.description)
         if "class_mix" in self.families_:
             batch = _indices(predicted)
-            result.class_mix = class_mix_test(self.reference_predicted_, batch, self.classes_,
-                                              alpha=self.family_alpha_, n_resamples=N_RESAMPLES,
-                                              seed=self.seed)
+            result.class_mix = class_mix_test(
+                self.reference_predicted_,
+                batch,
+                self.classes_,
+                alpha=self.family_alpha_,
+                n_resamples=N_RESAMPLES,
+                seed=self.seed,
+            )
             p_values["class_mix"], result.n = result.class_mix["p_value"], len(batch)
             worded["class_mix"] = (result.class_mix["changes"], result.class_mix["description"])
         result.p_values = p_values
         result.p_value = combine_p_values(*p_values.values())
         result.drift = bool(result.p_value < self.alpha)
-        speaking = sorted((name for name, (words, _) in worded.items()
-                           if words and p_values[name] < self.family_alpha_), key=p_values.get)
+        speaking = sorted(
+            (name for name, (words, _) in worded.items() if words and p_values[name] < self.family_alpha_),
+            key=p_values.get,
+        )
         result.changes = [w for name in speaking for w in worded[name][0]]
         result.description = "; ".join(worded[name][1] for name in speaking)
         return result

@@ -97,8 +97,11 @@ def group_images(
     columns = {c for row in rows.values() for c in row}
     unknown = [c for c in per if c != "folder" and c not in columns]
     if unknown:
-        where = f"columns of {metadata}: {', '.join(sorted(columns)) or 'none'}" if metadata else \
-            "give --metadata FILE.csv with a 'file' column, or use --per folder"
+        where = (
+            f"columns of {metadata}: {', '.join(sorted(columns)) or 'none'}"
+            if metadata
+            else "give --metadata FILE.csv with a 'file' column, or use --per folder"
+        )
         raise DatacentricError(f"no metadata column {', '.join(unknown)} ({where})")
     width = parse_window(window) if window else None
     groups: dict[str, list[int]] = {}
@@ -137,16 +140,26 @@ def _window_label(seconds: float, width: float) -> str:
     return start.strftime("%Y-%m-%dT%H:%M:%SZ" if width % 60 else "%Y-%m-%dT%H:%MZ")
 
 
-def score_groups(check, groups: dict[str, list[int]], *, alpha: float, X: np.ndarray,
-                statistics: np.ndarray | None, predicted: np.ndarray | None) -> list[GroupVerdict]:
+def score_groups(
+    check,
+    groups: dict[str, list[int]],
+    *,
+    alpha: float,
+    X: np.ndarray,
+    statistics: np.ndarray | None,
+    predicted: np.ndarray | None,
+) -> list[GroupVerdict]:
     """Score every group of at least :data:`MIN_GROUP` images with the fitted ``check``; Holm across them."""
     verdicts = []
     for name, members in groups.items():
         verdict = GroupVerdict(group=name, n=len(members), tested=len(members) >= MIN_GROUP)
         if verdict.tested:
             idx = np.asarray(members)
-            score = check.score(X[idx], statistics=None if statistics is None else statistics[idx],
-                                predicted=None if predicted is None else predicted[idx])
+            score = check.score(
+                X[idx],
+                statistics=None if statistics is None else statistics[idx],
+                predicted=None if predicted is None else predicted[idx],
+            )
             verdict.p_value, verdict.p_values = float(score.p_value), dict(score.p_values)
             verdict.changes, verdict.description = list(score.changes), score.description
         verdicts.append(verdict)

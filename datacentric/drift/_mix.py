@@ -91,17 +91,19 @@ def class_mix_test(
     entries = []
     for c, name in enumerate(classes):
         up = batch_share[c] > ref_share[c]
-        entries.append({
-            "name": name,
-            "reference": round(float(ref_share[c]), 4),
-            "batch": round(float(batch_share[c]), 4),
-            "reference_count": int(ref_counts[c]),
-            "batch_count": int(batch_counts[c]),
-            "p_value": float(raw[c]),
-            "p_adjusted": float(adjusted[c]),
-            "changed": bool(adjusted[c] < alpha and batch_share[c] != ref_share[c]),
-            "word": f"{'more' if up else 'fewer'} {name} predicted",
-        })
+        entries.append(
+            {
+                "name": name,
+                "reference": round(float(ref_share[c]), 4),
+                "batch": round(float(batch_share[c]), 4),
+                "reference_count": int(ref_counts[c]),
+                "batch_count": int(batch_counts[c]),
+                "p_value": float(raw[c]),
+                "p_adjusted": float(adjusted[c]),
+                "changed": bool(adjusted[c] < alpha and batch_share[c] != ref_share[c]),
+                "word": f"{'more' if up else 'fewer'} {name} predicted",
+            }
+        )
     changed = sorted((e for e in entries if e["changed"]), key=lambda e: (e["p_adjusted"], e["p_value"]))
     if not changed and p_value < alpha:
         moved = [e for e in entries if e["batch"] != e["reference"]]
@@ -126,8 +128,9 @@ def class_mix_test(
     }
 
 
-def mix_p_value(ref_counts: np.ndarray, batch_counts: np.ndarray, *, n_resamples: int = N_RESAMPLES,
-                seed: int | None = 0) -> tuple[float, float, float]:
+def mix_p_value(
+    ref_counts: np.ndarray, batch_counts: np.ndarray, *, n_resamples: int = N_RESAMPLES, seed: int | None = 0
+) -> tuple[float, float, float]:
     """Pearson chi-square of the 2 x k table and its Monte Carlo and asymptotic p-values.
 
     The Monte Carlo p-value is scipy's (``chi2_contingency`` with ``MonteCarloMethod``:
@@ -140,8 +143,10 @@ def mix_p_value(ref_counts: np.ndarray, batch_counts: np.ndarray, *, n_resamples
         return 0.0, 1.0, 1.0
     asymptotic = stats.chi2_contingency(table, correction=False)
     monte_carlo = stats.chi2_contingency(
-        table, correction=False,
-        method=stats.MonteCarloMethod(n_resamples=int(n_resamples), rng=np.random.default_rng(seed)))
+        table,
+        correction=False,
+        method=stats.MonteCarloMethod(n_resamples=int(n_resamples), rng=np.random.default_rng(seed)),
+    )
     return float(asymptotic.statistic), float(monte_carlo.pvalue), float(asymptotic.pvalue)
 
 

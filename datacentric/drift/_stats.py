@@ -66,8 +66,14 @@ _WORDS = {
     "red_green": ("redder", "greener"),
     "blue_green": ("bluer", "yellower"),
 }
-_FORMAT = {"brightness": ".0f", "contrast": ".2f", "sharpness": ".3g", "saturation": ".0f",
-           "red_green": ".1f", "blue_green": ".1f"}
+_FORMAT = {
+    "brightness": ".0f",
+    "contrast": ".2f",
+    "sharpness": ".3g",
+    "saturation": ".0f",
+    "red_green": ".1f",
+    "blue_green": ".1f",
+}
 
 
 def image_statistics(images: Iterable, *, size: int = 128) -> np.ndarray:
@@ -184,22 +190,28 @@ class PixelStatsTest:
             ref_median, batch_median = float(np.median(R[:, j])), float(np.median(S[:, j]))
             up = batch_median > ref_median
             changed = bool(adjusted[j] < self.alpha) and batch_median != ref_median
-            entries.append({
-                "name": name,
-                "reference": round(ref_median, 4),
-                "batch": round(batch_median, 4),
-                "percentile": round(float(np.mean(R[:, j] < batch_median)), 4),
-                "reference_quantiles": _quantiles(R[:, j]),
-                "batch_quantiles": _quantiles(S[:, j]),
-                "p_value": float(raw[j]),
-                "p_adjusted": float(adjusted[j]),
-                "changed": changed,
-                "word": _WORDS[name][0 if up else 1] if changed else "",
-            })
+            entries.append(
+                {
+                    "name": name,
+                    "reference": round(ref_median, 4),
+                    "batch": round(batch_median, 4),
+                    "percentile": round(float(np.mean(R[:, j] < batch_median)), 4),
+                    "reference_quantiles": _quantiles(R[:, j]),
+                    "batch_quantiles": _quantiles(S[:, j]),
+                    "p_value": float(raw[j]),
+                    "p_adjusted": float(adjusted[j]),
+                    "changed": changed,
+                    "word": _WORDS[name][0 if up else 1] if changed else "",
+                }
+            )
         strongest = sorted((e for e in entries if e["changed"]), key=lambda e: (e["p_adjusted"], e["p_value"]))
         return StatsScore(
-            p_value=float(adjusted.min()), n=len(S), alpha=float(self.alpha), statistics=entries,
-            changes=[e["word"] for e in strongest], description=describe(strongest),
+            p_value=float(adjusted.min()),
+            n=len(S),
+            alpha=float(self.alpha),
+            statistics=entries,
+            changes=[e["word"] for e in strongest],
+            description=describe(strongest),
         )
 
 
@@ -221,8 +233,10 @@ def describe(changed: list[dict], limit: int = 3) -> str:
     fmt = _FORMAT[first["name"]]
     up = first["batch"] > first["reference"]
     share = first["percentile"] if up else 1.0 - first["percentile"]
-    detail = (f"{first['name'].replace('_', '-')} {first['reference']:{fmt}} → {first['batch']:{fmt}}, "
-              f"{'higher' if up else 'lower'} than {share:.0%} of training images")
+    detail = (
+        f"{first['name'].replace('_', '-')} {first['reference']:{fmt}} → {first['batch']:{fmt}}, "
+        f"{'higher' if up else 'lower'} than {share:.0%} of training images"
+    )
     return ", ".join([f"{first['word']} ({detail})"] + [e["word"] for e in changed[1:limit]])
 
 

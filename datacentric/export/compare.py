@@ -116,11 +116,19 @@ def export_model(
         kept_paths = [paths[i] for i in keep]
         torch.set_num_threads(threads)  # every format's latency on the same threads
         timer = _Timer(inputs, repeats)
-        rows = [FormatResult(name="torch-fp32", bytes=torch_bytes or _torch_bytes(module),
-                             **timer.torch_latencies(module), agreement=1.0, max_prob_diff=0.0,
-                             accuracy=_accuracy(reference, labels_arr, mask))]
-        fp32_path = export_onnx(module, out_dir / "model.onnx", classes=classes, data_config=data_config,
-                                backbone=backbone)
+        rows = [
+            FormatResult(
+                name="torch-fp32",
+                bytes=torch_bytes or _torch_bytes(module),
+                **timer.torch_latencies(module),
+                agreement=1.0,
+                max_prob_diff=0.0,
+                accuracy=_accuracy(reference, labels_arr, mask),
+            )
+        ]
+        fp32_path = export_onnx(
+            module, out_dir / "model.onnx", classes=classes, data_config=data_config, backbone=backbone
+        )
         files = [("onnx-fp32", fp32_path)]
         quantization = None
         if int8:
@@ -128,20 +136,30 @@ def export_model(
             files.append(("onnx-int8", _quantize(fp32_path, out_dir, calib)))
             quantization = f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
         for name, file in files:
-            row, disagreements = _measure_onnx(name, file, inputs, reference, kept_paths, classes, labels_arr,
-                                               mask, timer, threads)
+            row, disagreements = _measure_onnx(
+                name, file, inputs, reference, kept_paths, classes, labels_arr, mask, timer, threads
+            )
             rows.append(row)
     finally:
         torch.set_num_threads(old_threads)
 
-    result = ExportResult(path=rows[-1].path, formats=rows, n_images=len(keep), n_accuracy=int(mask.sum()),
-                          threads=threads, threshold=threshold, quantization=quantization, skipped=skipped,
-                          disagreements=disagreements)
+    result = ExportResult(
+        path=rows[-1].path,
+        formats=rows,
+        n_images=len(keep),
+        n_accuracy=int(mask.sum()),
+        threads=threads,
+        threshold=threshold,
+        quantization=quantization,
+        skipped=skipped,
+        disagreements=disagreements,
+    )
     return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
 
 
-def _torch_reference(module: "torch.nn.Module", paths: list[Path], transform: Callable,
-                     config: edge.PreprocessConfig, out_dir: Path) -> tuple[np.ndarray, np.ndarray, list[int], list]:
+def _torch_reference(
+    module: "torch.nn.Module", paths: list[Path], transform: Callable, config: edge.PreprocessConfig, out_dir: Path
+) -> tuple[np.ndarray, np.ndarray, list[int], list]:
     """Torch's probabilities (timm's transform) and the edge inputs (our numpy preprocessing) per readable image.
 
     Returns (reference (N, K), inputs (N, 3, H, W), indices of the images kept, (path, reason) skipped).
@@ -211,23 +229,36 @@ def _quantize(fp32_path: Path, out_dir: Path, calib: list[Path]) -> Path:
         return quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
 
 
-def _measure_onnx(name: str, file: Path, inputs: np.ndarray, reference: np.ndarray, paths: list[Path],
-                  classes: list[str], labels: np.ndarray, mask: np.ndarray, timer: _Timer,
-                  threads: int) -> tuple[FormatResult, list]:
+def _measure_onnx(
+    name: str,
+    file: Path,
+    inputs: np.ndarray,
+    reference: np.ndarray,
+    paths: list[Path],
+    classes: list[str],
+    labels: np.ndarray,
+    mask: np.ndarray,
+    timer: _Timer,
+    threads: int,
+) -> tuple[FormatResult, list]:
     """One ONNX file's row of the table, and the images on which it disagrees with torch."""
     clf = edge.OnnxClassifier(file, threads=threads)
     starts = range(0, len(inputs), 16)
-    probs = np.concatenate([clf.run(inputs[s : s + 16])
-                            for s in track(starts, f"{name} agreement", total=len(starts))])
+    probs = np.concatenate([clf.run(inputs[s : s + 16]) for s in track(starts, f"{name} agreement", total=len(starts))])
     agree, diff = _agreement(probs, reference)
-    row = FormatResult(name=name, bytes=file.stat().st_size,
-                       **timer.latencies(lambda x: lambda: clf.run(x), timer.b1, timer.b16),
-                       agreement=agree, max_prob_diff=diff, accuracy=_accuracy(probs, labels, mask), path=file)
+    row = FormatResult(
+        name=name,
+        bytes=file.stat().st_size,
+        **timer.latencies(lambda x: lambda: clf.run(x), timer.b1, timer.b16),
+        agreement=agree,
+        max_prob_diff=diff,
+        accuracy=_accuracy(probs, labels, mask),
+        path=file,
+    )
     return row, _disagreements(probs, reference, paths, classes)
 
 
-def _deliver(result: ExportResult, delivered: FormatResult, out_dir: Path, *, int8: bool,
-             force: bool) -> ExportResult:
+def _deliver(result: ExportResult, delivered: FormatResult, out_dir: Path, *, int8: bool, force: bool) -> ExportResult:
     """Refuse a delivered format below the threshold (removing an int8 file), else give int8 its final name."""
     if delivered.agreement < result.threshold and not force:
         if delivered.path is not None and delivered.path.name.endswith(".partial"):

@@ -47,8 +47,9 @@ def export_run(
     train = project.train_run(run)
     saved = model_file(train)
     if saved is None:
-        raise DatacentricError("train run has no model (model.pt or probe.npz); run `datacentric train` again",
-                               train.dir)
+        raise DatacentricError(
+            "train run has no model (model.pt or probe.npz); run `datacentric train` again", train.dir
+        )
     clf = load_classifier(saved, cache_dir=project.cache_dir)
     records = project.images("real")
     consensus = project.labels()
@@ -57,7 +58,9 @@ def export_run(
     seen = _trained_ids(train)
     holdout = np.array([r.id not in seen for r in records]) if seen is not None else np.zeros(len(records), bool)
     has_holdout = bool((holdout & (labels >= 0)).any())
-    export = project.new_run("export", {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads})
+    export = project.new_run(
+        "export", {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads}
+    )
     try:
         result = export_model(
             clf.module,

@@ -22,8 +22,10 @@ from datacentric.progress import track
 __all__ = ["INT8_RECIPE", "ImageCalibrationReader", "optimized_op_counts", "quantize_int8"]
 
 BIAS_BATCH = 8  # calibration images per onnxruntime run in the bias correction (bounds its activations)
-INT8_RECIPE = ("static QDQ: asymmetric uint8 activations, per-channel symmetric int8 weights with adaptive "
-               f"rounding; float stem, head and any layer under {MIN_SQNR_DB:.0f} dB SQNR; head bias corrected")
+INT8_RECIPE = (
+    "static QDQ: asymmetric uint8 activations, per-channel symmetric int8 weights with adaptive "
+    f"rounding; float stem, head and any layer under {MIN_SQNR_DB:.0f} dB SQNR; head bias corrected"
+)
 
 
 class ImageCalibrationReader:
@@ -36,8 +38,14 @@ class ImageCalibrationReader:
     ``description``, each pass over the inputs shows a progress bar (with its time estimate).
     """
 
-    def __init__(self, paths: Sequence[Path | str], config: edge.PreprocessConfig, input_name: str = "input",
-                 *, description: str | None = None) -> None:
+    def __init__(
+        self,
+        paths: Sequence[Path | str],
+        config: edge.PreprocessConfig,
+        input_name: str = "input",
+        *,
+        description: str | None = None,
+    ) -> None:
         self.paths = list(paths)
         self.config = config
         self.input_name = input_name
@@ -53,8 +61,11 @@ class ImageCalibrationReader:
     def get_next(self) -> dict[str, np.ndarray] | None:
         """The next calibration input, or None when done."""
         if self._pass is None:
-            tracked = self.inputs if self.description is None else track(self.inputs, self.description,
-                                                                          total=len(self.inputs))
+            tracked = (
+                self.inputs
+                if self.description is None
+                else track(self.inputs, self.description, total=len(self.inputs))
+            )
             self._pass = iter(tracked)
         x = next(self._pass, None)
         return None if x is None else {self.input_name: x}
@@ -139,8 +150,9 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
         graph = onnx.load(str(prepared))
         exclude = _shape_nodes(graph) + _stem_nodes(graph) + _head_nodes(graph)
         reader = ImageCalibrationReader(calibration_paths, config, input_name, description="int8 calibration")
-        rounding = round_conv_weights(graph, track(reader.inputs, "int8 rounding: activations"), input_name=input_name,
-                                      skip=set(exclude))
+        rounding = round_conv_weights(
+            graph, track(reader.inputs, "int8 rounding: activations"), input_name=input_name, skip=set(exclude)
+        )
         exclude += _with_activations(graph, [layer.name for layer in rounding if layer.kept_float])
         onnx.save(graph, str(prepared))
         with warnings.catch_warnings():
@@ -199,8 +211,12 @@ def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.n
         # at once, bound them further (each image's logits are the same bits either way).
         options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        return np.concatenate([session.run(None, {name: np.concatenate(inputs[start:start + BIAS_BATCH])})[0]
-                               for start in range(0, len(inputs), BIAS_BATCH)])
+        return np.concatenate(
+            [
+                session.run(None, {name: np.concatenate(inputs[start : start + BIAS_BATCH])})[0]
+                for start in range(0, len(inputs), BIAS_BATCH)
+            ]
+        )
 
     shift = (logits(int8_path) - logits(fp32_path)).mean(axis=0)
     bias = numpy_helper.to_array(inits[bias_name])

@@ -55,11 +55,15 @@ def _agreement(probs: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     return agree, float(np.max(np.abs(probs - reference)))
 
 
-def _disagreements(probs: np.ndarray, reference: np.ndarray, paths: Sequence[Path], classes: Sequence[str]) -> list[Disagreement]:
+def _disagreements(
+    probs: np.ndarray, reference: np.ndarray, paths: Sequence[Path], classes: Sequence[str]
+) -> list[Disagreement]:
     top2 = np.sort(reference, axis=1)[:, -2:]
     gaps = top2[:, 1] - top2[:, 0]
     rows = [
-        Disagreement(str(paths[i]), classes[int(reference[i].argmax())], classes[int(probs[i].argmax())], float(gaps[i]))
+        Disagreement(
+            str(paths[i]), classes[int(reference[i].argmax())], classes[int(probs[i].argmax())], float(gaps[i])
+        )
         for i in np.flatnonzero(probs.argmax(1) != reference.argmax(1))
     ]
     return sorted(rows, key=lambda d: d.torch_gap)

@@ -85,7 +85,9 @@ def _patches(x: np.ndarray, node, kernel: tuple[int, int]) -> np.ndarray:
     return windows.reshape(groups, (cin // groups) * kh * kw, ho * wo)
 
 
-def conv_input_grams(model, inputs: Iterable[np.ndarray], *, input_name: str, convs: Collection[str]) -> dict[str, np.ndarray]:
+def conv_input_grams(
+    model, inputs: Iterable[np.ndarray], *, input_name: str, convs: Collection[str]
+) -> dict[str, np.ndarray]:
     """Per convolution in ``convs``: the Gram matrix (g, K, K) of its input windows over ``inputs``.
 
     ``model`` is an fp32 ``onnx.ModelProto``; each of ``inputs`` is one model input
@@ -168,7 +170,12 @@ def choose_rounding(weight: np.ndarray, gram: np.ndarray, *, sweeps: int = 6) ->
 
 
 def round_conv_weights(
-    model, inputs: Iterable[np.ndarray], *, input_name: str, skip: Collection[str] = (), min_sqnr_db: float = MIN_SQNR_DB
+    model,
+    inputs: Iterable[np.ndarray],
+    *,
+    input_name: str,
+    skip: Collection[str] = (),
+    min_sqnr_db: float = MIN_SQNR_DB,
 ) -> list[LayerRounding]:
     """Replace each convolution weight of ``model`` (in place) by its error-minimising int8 rounding.
 
@@ -204,8 +211,13 @@ def round_conv_weights(
         tensor = tensors[node.input[1]]
         flat = weight.reshape(weight.shape[0], -1)
         rounded, before, after, changed = choose_rounding(flat, grams[name])
-        layer = LayerRounding(name=name, energy=_output_energy(flat, grams[name]), error_nearest=before,
-                              error_chosen=after, changed=changed)
+        layer = LayerRounding(
+            name=name,
+            energy=_output_energy(flat, grams[name]),
+            error_nearest=before,
+            error_chosen=after,
+            changed=changed,
+        )
         layer.kept_float = layer.sqnr_db < min_sqnr_db
         if not layer.kept_float:
             tensor.CopyFrom(numpy_helper.from_array(rounded.reshape(weight.shape), tensor.name))

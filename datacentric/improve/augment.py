@@ -36,30 +36,36 @@ __all__ = ["RECIPES", "Augmented", "Recipe", "augment_images", "choose_recipes",
 
 
 def _geometry() -> A.Compose:
-    return A.Compose([
-        A.HorizontalFlip(p=0.5),
-        A.VerticalFlip(p=0.5),
-        A.RandomRotate90(p=1.0),
-        A.Affine(rotate=(-20, 20), scale=(0.9, 1.1), border_mode=4, p=0.7),  # 4 = reflect_101
-    ])
+    return A.Compose(
+        [
+            A.HorizontalFlip(p=0.5),
+            A.VerticalFlip(p=0.5),
+            A.RandomRotate90(p=1.0),
+            A.Affine(rotate=(-20, 20), scale=(0.9, 1.1), border_mode=4, p=0.7),  # 4 = reflect_101
+        ]
+    )
 
 
 def _lighting() -> A.Compose:
-    return A.Compose([
-        A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.9),
-        A.RandomGamma(gamma_limit=(70, 140), p=0.6),
-        A.CLAHE(clip_limit=(1, 3), p=0.3),
-        A.HorizontalFlip(p=0.5),
-    ])
+    return A.Compose(
+        [
+            A.RandomBrightnessContrast(brightness_limit=0.3, contrast_limit=0.3, p=0.9),
+            A.RandomGamma(gamma_limit=(70, 140), p=0.6),
+            A.CLAHE(clip_limit=(1, 3), p=0.3),
+            A.HorizontalFlip(p=0.5),
+        ]
+    )
 
 
 def _optics() -> A.Compose:
-    return A.Compose([
-        A.GaussianBlur(blur_limit=(3, 5), p=0.5),
-        A.GaussNoise(std_range=(0.02, 0.08), p=0.6),
-        A.ImageCompression(quality_range=(60, 95), p=0.4),
-        A.HorizontalFlip(p=0.5),
-    ])
+    return A.Compose(
+        [
+            A.GaussianBlur(blur_limit=(3, 5), p=0.5),
+            A.GaussNoise(std_range=(0.02, 0.08), p=0.6),
+            A.ImageCompression(quality_range=(60, 95), p=0.4),
+            A.HorizontalFlip(p=0.5),
+        ]
+    )
 
 
 RECIPES = {"geometry": _geometry, "lighting": _lighting, "optics": _optics}
@@ -76,8 +82,7 @@ class Recipe:
 
     def to_dict(self) -> dict:
         """JSON-able form: name, target, reason and the albumentations dict."""
-        return {"name": self.name, "target": self.target, "reason": self.reason,
-                "pipeline": A.to_dict(self.pipeline)}
+        return {"name": self.name, "target": self.target, "reason": self.reason, "pipeline": A.to_dict(self.pipeline)}
 
     def save(self, path: Path | str) -> Path:
         """Write :meth:`to_dict` as JSON; :meth:`load` reads it back."""
@@ -86,8 +91,12 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
         """Rebuild a recipe from :meth:`to_dict` output."""
-        return cls(name=data["name"], target=data["target"], reason=data.get("reason", ""),
-                   pipeline=A.from_dict(data["pipeline"]))
+        return cls(
+            name=data["name"],
+            target=data["target"],
+            reason=data.get("reason", ""),
+            pipeline=A.from_dict(data["pipeline"]),
+        )
 
     @classmethod
     def load(cls, path: Path | str) -> "Recipe":
@@ -131,11 +140,18 @@ def choose_recipes(
     acquisition = [t for t in texts if t not in optics]
     if acquisition and any(w in t.lower().split("=")[0] for t in acquisition for w in _ACQUISITION_WORDS):
         recipes.append(make_recipe("lighting", target, f"weak slice {', '.join(acquisition)}"))
-    elif (brightness_spread is not None and other_brightness_spread is not None
-          and brightness_spread > 1.25 * other_brightness_spread):
-        recipes.append(make_recipe(
-            "lighting", target,
-            f"{target} brightness varies more ({brightness_spread:.3f} vs {other_brightness_spread:.3f})"))
+    elif (
+        brightness_spread is not None
+        and other_brightness_spread is not None
+        and brightness_spread > 1.25 * other_brightness_spread
+    ):
+        recipes.append(
+            make_recipe(
+                "lighting",
+                target,
+                f"{target} brightness varies more ({brightness_spread:.3f} vs {other_brightness_spread:.3f})",
+            )
+        )
     if optics:
         recipes.append(make_recipe("optics", target, f"weak slice {', '.join(optics)}"))
     return recipes
@@ -164,6 +180,11 @@ def augment_images(images: Sequence[np.ndarray], recipe: Recipe, n: int, *, seed
         pipeline.set_random_seed(image_seed)
         out = pipeline(image=np.ascontiguousarray(images[parent]))
         applied = [name for name, _ in out.get("applied_transforms", [])]
-        result.append(Augmented(image=out["image"], parent=parent,
-                                params={"recipe": recipe.name, "seed": image_seed, "applied": applied}))
+        result.append(
+            Augmented(
+                image=out["image"],
+                parent=parent,
+                params={"recipe": recipe.name, "seed": image_seed, "applied": applied},
+            )
+        )
     return result

@@ -82,8 +82,12 @@ class Scores:
 
     def brief(self) -> dict:
         """The ``{"accuracy", "recall"}`` form used in JSON output."""
-        return {"accuracy": self.accuracy, "recall": self.recall,
-                "accuracy_std": self.accuracy_std, "recall_std": self.recall_std}
+        return {
+            "accuracy": self.accuracy,
+            "recall": self.recall,
+            "accuracy_std": self.accuracy_std,
+            "recall_std": self.recall_std,
+        }
 
 
 @dataclass
@@ -116,10 +120,19 @@ class LiftResult:
 
     def to_json(self) -> dict:
         """The entry of ``improve --json``'s "fixes" list."""
-        return {"name": self.name, "kind": self.kind, "before": self.before.brief(),
-                "after": self.after.brief(), "seeds": self.seeds, "kept": self.kept,
-                "reason": self.reason, "gain": self.gain, "noise": self.noise,
-                "n_extra": self.n_extra, "details": self.details}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "before": self.before.brief(),
+            "after": self.after.brief(),
+            "seeds": self.seeds,
+            "kept": self.kept,
+            "reason": self.reason,
+            "gain": self.gain,
+            "noise": self.noise,
+            "n_extra": self.n_extra,
+            "details": self.details,
+        }
 
 
 def _scores(probs: np.ndarray, y: np.ndarray, n_classes: int) -> tuple[float, np.ndarray]:
@@ -137,17 +150,28 @@ def _summary(acc: np.ndarray, rec: np.ndarray, classes: Sequence[str]) -> Scores
         return round(float(v), 4) if np.isfinite(v) else float("nan")
 
     return Scores(
-        accuracy=_r(acc.mean()), accuracy_std=_r(acc.std()),
-        recall={c: _r(np.nanmean(rec[:, k])) if np.isfinite(rec[:, k]).any() else float("nan")
-                for k, c in enumerate(classes)},
-        recall_std={c: _r(np.nanstd(rec[:, k])) if np.isfinite(rec[:, k]).any() else float("nan")
-                    for k, c in enumerate(classes)},
+        accuracy=_r(acc.mean()),
+        accuracy_std=_r(acc.std()),
+        recall={
+            c: _r(np.nanmean(rec[:, k])) if np.isfinite(rec[:, k]).any() else float("nan")
+            for k, c in enumerate(classes)
+        },
+        recall_std={
+            c: _r(np.nanstd(rec[:, k])) if np.isfinite(rec[:, k]).any() else float("nan") for k, c in enumerate(classes)
+        },
     )
 
 
 def baseline_scores(
-    X: np.ndarray, y: np.ndarray, *, n_classes: int, seeds: int = 5, folds: int = 5, seed: int = 0,
-    cross_val: CrossVal | None = None, groups: Sequence[str] | None = None,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_classes: int,
+    seeds: int = 5,
+    folds: int = 5,
+    seed: int = 0,
+    cross_val: CrossVal | None = None,
+    groups: Sequence[str] | None = None,
 ) -> Baseline:
     """Accuracy and per-class recall over ``seeds`` fold splits, real rows only (``groups`` kept whole)."""
     cross_val = cross_val or _default_cross_val()
@@ -161,8 +185,13 @@ def baseline_scores(
 
 
 def keep_rule(
-    d_accuracy: np.ndarray, d_recall: np.ndarray, classes: Sequence[str], targets: Sequence[str], *,
-    min_gain: float = 0.02, tolerance: float = 0.02,
+    d_accuracy: np.ndarray,
+    d_recall: np.ndarray,
+    classes: Sequence[str],
+    targets: Sequence[str],
+    *,
+    min_gain: float = 0.02,
+    tolerance: float = 0.02,
 ) -> tuple[bool, str, dict[str, float], dict[str, float]]:
     """Decide from per-seed differences (after - before): keep?, why, gains, noise.
 
@@ -174,8 +203,11 @@ def keep_rule(
         d = d[np.isfinite(d)]
         return float(2 * d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
 
-    gain = {c: round(float(np.nanmean(d_recall[:, k])), 4) for k, c in enumerate(classes)
-            if np.isfinite(d_recall[:, k]).any()}
+    gain = {
+        c: round(float(np.nanmean(d_recall[:, k])), 4)
+        for k, c in enumerate(classes)
+        if np.isfinite(d_recall[:, k]).any()
+    }
     noise = {c: round(noise_of(d_recall[:, k]), 4) for k, c in enumerate(classes) if c in gain}
     gain["accuracy"] = round(float(d_accuracy.mean()), 4)
     noise["accuracy"] = round(noise_of(d_accuracy), 4)
@@ -187,10 +219,10 @@ def keep_rule(
     bar = max(target_noise, min_gain)
     names = ", ".join(classes[i] for i in idx)
     if target_gain <= bar:
-        return False, (f"{names} recall {target_gain:+.3f} is within noise (needs > {bar:.3f}, "
-                       f"{s} seeds)"), gain, noise
-    hurt = [f"{c} {gain[c]:+.3f}" for c in list(classes) + ["accuracy"]
-            if c in gain and gain[c] < -max(noise[c], tolerance)]
+        return False, (f"{names} recall {target_gain:+.3f} is within noise (needs > {bar:.3f}, {s} seeds)"), gain, noise
+    hurt = [
+        f"{c} {gain[c]:+.3f}" for c in list(classes) + ["accuracy"] if c in gain and gain[c] < -max(noise[c], tolerance)
+    ]
     if hurt:
         return False, f"{names} recall {target_gain:+.3f}, but it hurts {', '.join(hurt)}", gain, noise
     return True, f"{names} recall {target_gain:+.3f} (noise {target_noise:.3f}), nothing else hurt", gain, noise
@@ -229,12 +261,21 @@ def measure_lift(
     classes = list(classes)
     cross_val = cross_val or _default_cross_val()
     if baseline is None:
-        baseline = baseline_scores(X, y, n_classes=len(classes), seeds=seeds, folds=folds, seed=seed,
-                                   cross_val=cross_val, groups=groups)
+        baseline = baseline_scores(
+            X, y, n_classes=len(classes), seeds=seeds, folds=folds, seed=seed, cross_val=cross_val, groups=groups
+        )
     acc, rec = [], []
     for s in baseline.seeds:
-        probs = cross_val(X, y, folds=baseline.folds, seed=s, extra_X=fix.X, extra_y=fix.y,
-                          extra_parent=fix.parent, **_grouped(groups))
+        probs = cross_val(
+            X,
+            y,
+            folds=baseline.folds,
+            seed=s,
+            extra_X=fix.X,
+            extra_y=fix.y,
+            extra_parent=fix.parent,
+            **_grouped(groups),
+        )
         if probs.shape[0] != len(y):
             raise ValueError("cross_val returned probabilities for rows other than the real ones")
         a, r = _scores(probs, y, len(classes))
@@ -242,14 +283,27 @@ def measure_lift(
         rec.append(r)
     acc_after, rec_after = np.array(acc), np.array(rec)
     kept, reason, gain, noise = keep_rule(
-        acc_after - baseline.accuracy, rec_after - baseline.recall, classes, target_classes,
-        min_gain=min_gain, tolerance=tolerance,
+        acc_after - baseline.accuracy,
+        rec_after - baseline.recall,
+        classes,
+        target_classes,
+        min_gain=min_gain,
+        tolerance=tolerance,
     )
     return LiftResult(
-        name=fix.name, kind=fix.kind, targets=list(target_classes), seeds=len(baseline.seeds),
-        folds=baseline.folds, before=_summary(baseline.accuracy, baseline.recall, classes),
-        after=_summary(acc_after, rec_after, classes), gain=gain, noise=noise, kept=kept,
-        reason=reason, n_extra=int(len(fix.y)), details=dict(fix.details),
+        name=fix.name,
+        kind=fix.kind,
+        targets=list(target_classes),
+        seeds=len(baseline.seeds),
+        folds=baseline.folds,
+        before=_summary(baseline.accuracy, baseline.recall, classes),
+        after=_summary(acc_after, rec_after, classes),
+        gain=gain,
+        noise=noise,
+        kept=kept,
+        reason=reason,
+        n_extra=int(len(fix.y)),
+        details=dict(fix.details),
     )
 
 
@@ -285,8 +339,16 @@ class LearningCurve:
 
 
 def learning_curve(
-    X: np.ndarray, y: np.ndarray, target: int, *, classes: Sequence[str], seeds: int = 3, folds: int = 5,
-    seed: int = 0, cross_val: CrossVal | None = None, groups: Sequence[str] | None = None,
+    X: np.ndarray,
+    y: np.ndarray,
+    target: int,
+    *,
+    classes: Sequence[str],
+    seeds: int = 3,
+    folds: int = 5,
+    seed: int = 0,
+    cross_val: CrossVal | None = None,
+    groups: Sequence[str] | None = None,
 ) -> LearningCurve:
     """Measure recall of class ``target`` with 1/4, 1/2, 3/4 and all of its real images (``groups`` kept whole)."""
     cross_val = cross_val or _default_cross_val()
@@ -302,8 +364,7 @@ def learning_curve(
             rng = np.random.default_rng(seed + 1000 * i + count)
             keep = np.sort(np.concatenate([others, rng.choice(members, size=count, replace=False)]))
             ys = y[keep]
-            probs = cross_val(X[keep], ys, folds=max(2, min(folds, count)), seed=seed + i,
-                              **_grouped(groups, keep))
+            probs = cross_val(X[keep], ys, folds=max(2, min(folds, count)), seed=seed + i, **_grouped(groups, keep))
             rows = ys == target
             values.append(float((probs[rows].argmax(1) == target).mean()))
         means.append(float(np.mean(values)))
@@ -312,5 +373,6 @@ def learning_curve(
         b, a = np.polyfit(np.log2(counts), means, 1)
     else:
         a, b = means[0], 0.0
-    return LearningCurve(target=classes[target], counts=list(map(int, counts)), recall=means,
-                         recall_std=stds, a=float(a), b=float(b))
+    return LearningCurve(
+        target=classes[target], counts=list(map(int, counts)), recall=means, recall_std=stds, a=float(a), b=float(b)
+    )

@@ -44,10 +44,17 @@ class ImproveResult:
     def to_json(self) -> dict:
         """The ``improve --json`` output."""
         return {
-            "targets": self.targets, "fixes": [f.to_json() for f in self.fixes], "advice": self.advice,
-            "kept": self.kept, "materialised": self.materialised, "recipes": [str(p) for p in self.recipes],
+            "targets": self.targets,
+            "fixes": [f.to_json() for f in self.fixes],
+            "advice": self.advice,
+            "kept": self.kept,
+            "materialised": self.materialised,
+            "recipes": [str(p) for p in self.recipes],
             "notes": self.notes,
-            "run": self.run_id, "report": str(self.report) if self.report else None,
-            "learning_curves": {t: {"counts": c.counts, "recall": c.recall, "per_doubling": round(c.b, 4)}
-                                for t, c in self.curves.items()},
+            "run": self.run_id,
+            "report": str(self.report) if self.report else None,
+            "learning_curves": {
+                t: {"counts": c.counts, "recall": c.recall, "per_doubling": round(c.b, 4)}
+                for t, c in self.curves.items()
+            },
         }

@@ -78,8 +78,10 @@ class Generator:
         if not self.kinds:
             return f"generator '{self.name}' cannot make '{target}' images"
         drawn = f"'{kind}' (asked for class '{target}')" if kind and kind != target else f"'{target}'"
-        return (f"generator '{self.name}' draws {', '.join(self.kinds)}, not {drawn}: say which one a "
-                f"'{target}' looks like with --defect-type (e.g. --defect-type {target}={self.kinds[0]})")
+        return (
+            f"generator '{self.name}' draws {', '.join(self.kinds)}, not {drawn}: say which one a "
+            f"'{target}' looks like with --defect-type (e.g. --defect-type {target}={self.kinds[0]})"
+        )
 
     def get_params(self) -> dict:
         """The options this generator was made with (stored with every image)."""
@@ -123,13 +125,15 @@ def _smooth_background(pixels: np.ndarray, size: int) -> np.ndarray:
     and a 300 px photo takes ~0.1 s instead of ~15 s.
     """
     if size <= MAX_WINDOW:
-        return np.stack([ndimage.median_filter(pixels[..., c], size=size, mode="reflect")
-                         for c in range(pixels.shape[-1])], axis=-1)
+        return np.stack(
+            [ndimage.median_filter(pixels[..., c], size=size, mode="reflect") for c in range(pixels.shape[-1])], axis=-1
+        )
     h, w = pixels.shape[:2]
     factor = size / MAX_WINDOW
     small = ndimage.zoom(pixels, (1 / factor, 1 / factor, 1), order=1)
-    background = np.stack([ndimage.median_filter(small[..., c], size=MAX_WINDOW, mode="reflect")
-                           for c in range(small.shape[-1])], axis=-1)
+    background = np.stack(
+        [ndimage.median_filter(small[..., c], size=MAX_WINDOW, mode="reflect") for c in range(small.shape[-1])], axis=-1
+    )
     zoom = (h / background.shape[0], w / background.shape[1], 1)
     return ndimage.zoom(background, zoom, order=1)[:h, :w]
 
@@ -163,8 +167,9 @@ def find_defect_region(image: np.ndarray, *, window: float = 0.25, k: float = 3.
     grown = ndimage.binary_dilation(component, iterations=margin)[y0:y1, x0:x1]
     alpha = ndimage.gaussian_filter(grown.astype(np.float32), sigma=1.0)
     alpha = np.clip(alpha / max(float(alpha.max()), 1e-6), 0.0, 1.0)
-    return DefectRegion(box=(int(y0), int(x0), int(y1), int(x1)), alpha=alpha,
-                        delta=delta[y0:y1, x0:x1], score=float(totals[best - 1]))
+    return DefectRegion(
+        box=(int(y0), int(x0), int(y1), int(x1)), alpha=alpha, delta=delta[y0:y1, x0:x1], score=float(totals[best - 1])
+    )
 
 
 def _orient(array: np.ndarray, turn: int, flip: bool) -> np.ndarray:
@@ -214,12 +219,22 @@ class CopyPaste(Generator):
             y = int(rng.integers(bh - ph + 1))
             x = int(rng.integers(bw - pw + 1))
             gain = float(rng.uniform(*self.strength))
-            base[y:y + ph, x:x + pw] += gain * alpha[..., None] * delta
-            results.append(Synthetic(
-                image=np.clip(base, 0, 255).round().astype(np.uint8), defect=d, background=b,
-                params={"region": list(region.box), "at": [y, x], "turn": turn, "flip": flip,
-                        "gain": round(gain, 4), "score": round(region.score, 2)},
-            ))
+            base[y : y + ph, x : x + pw] += gain * alpha[..., None] * delta
+            results.append(
+                Synthetic(
+                    image=np.clip(base, 0, 255).round().astype(np.uint8),
+                    defect=d,
+                    background=b,
+                    params={
+                        "region": list(region.box),
+                        "at": [y, x],
+                        "turn": turn,
+                        "flip": flip,
+                        "gain": round(gain, 4),
+                        "score": round(region.score, 2),
+                    },
+                )
+            )
         return results
 
 

@@ -81,8 +81,7 @@ def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tu
     source = f"lowest recall in train run {train.id}" if scores else "lowest recall measured now"
     scores = scores or {c: v for c, v in (recall or {}).items() if np.isfinite(v)}
     if not scores:
-        raise DatacentricError("no audit or train run to pick weak classes from; name one with --class",
-                               proj.root)
+        raise DatacentricError("no audit or train run to pick weak classes from; name one with --class", proj.root)
     low = min(scores.values())
     return [c for c, v in sorted(scores.items()) if v <= low + 0.02], source
 
@@ -131,21 +130,35 @@ def _arrays(paths: Sequence[Path]) -> list[np.ndarray]:
     return [np.asarray(load_image(p)) for p in paths]
 
 
-def _augment_candidate(recipe: Recipe, ids: list[str], images: list[np.ndarray], n: int, seed: int,
-                       folder: Path) -> Candidate:
+def _augment_candidate(
+    recipe: Recipe, ids: list[str], images: list[np.ndarray], n: int, seed: int, folder: Path
+) -> Candidate:
     made = augment_images(images, recipe, n, seed=seed)
     name = f"augment:{recipe.name}:{recipe.target}"
     return Candidate(
-        name=name, kind="augment", target=recipe.target,
+        name=name,
+        kind="augment",
+        target=recipe.target,
         paths=_write(folder, [m.image for m in made], f"{recipe.target}_{recipe.name}"),
-        parents=[ids[m.parent] for m in made], params=[m.params for m in made],
-        generator={"name": recipe.name, "kind": "augment", "reason": recipe.reason}, recipe=recipe,
+        parents=[ids[m.parent] for m in made],
+        params=[m.params for m in made],
+        generator={"name": recipe.name, "kind": "augment", "reason": recipe.reason},
+        recipe=recipe,
     )
 
 
-def _synth_candidate(generator_name: str, target: str, defect_ids: list[str], defects: list[np.ndarray],
-                     background_ids: list[str], backgrounds: list[np.ndarray], n: int, seed: int,
-                     folder: Path, kind: str | None = None) -> Candidate:
+def _synth_candidate(
+    generator_name: str,
+    target: str,
+    defect_ids: list[str],
+    defects: list[np.ndarray],
+    background_ids: list[str],
+    backgrounds: list[np.ndarray],
+    n: int,
+    seed: int,
+    folder: Path,
+    kind: str | None = None,
+) -> Candidate:
     """Images of class ``target`` drawn as defect type ``kind`` (default: the class name)."""
     generator = get_generator(generator_name)
     made = generator.generate(kind or target, defects, backgrounds, n, seed=seed)
@@ -160,9 +173,12 @@ def _synth_candidate(generator_name: str, target: str, defect_ids: list[str], de
         # the parent carries the label's evidence: the donor when there is one
         parents.append(extra.get("donor") or extra.get("background"))
     return Candidate(
-        name=f"synthetic:{generator_name}:{target}", kind="synthetic", target=target,
+        name=f"synthetic:{generator_name}:{target}",
+        kind="synthetic",
+        target=target,
         paths=_write(folder, [m.image for m in made], f"{target}_{generator_name}"),
-        parents=parents, params=params,
+        parents=parents,
+        params=params,
         generator={"name": generator_name, "kind": "synthetic", "options": _jsonable(generator.get_params())},
     )
 
@@ -185,12 +201,18 @@ def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
                 target.write_bytes(path.read_bytes())
             with Image.open(target) as im:
                 width, height = im.size
-            proj.add_image(conn, id=image_id, path=target, width=width, height=height,
-                           metadata={"generated_by": candidate.generator["name"], "run": run_id},
-                           origin=origin, parent=parent,
-                           generator={**candidate.generator, "params": params, "run": run_id})
-            proj.add_annotation(conn, image_id=image_id, annotator=ANNOTATOR, label=candidate.target,
-                                source=origin)
+            proj.add_image(
+                conn,
+                id=image_id,
+                path=target,
+                width=width,
+                height=height,
+                metadata={"generated_by": candidate.generator["name"], "run": run_id},
+                origin=origin,
+                parent=parent,
+                generator={**candidate.generator, "params": params, "run": run_id},
+            )
+            proj.add_annotation(conn, image_id=image_id, annotator=ANNOTATOR, label=candidate.target, source=origin)
             ids.append(image_id)
     return ids
 
@@ -198,8 +220,9 @@ def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
 def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
     from datacentric.model import embed
 
-    return embed(list(paths), backbone=proj.config.backbone, cache_dir=proj.cache_dir,
-                 image_size=proj.config.image_size)
+    return embed(
+        list(paths), backbone=proj.config.backbone, cache_dir=proj.cache_dir, image_size=proj.config.image_size
+    )
 
 
 def _groups(proj: Project, data, X: np.ndarray) -> list[str] | None:
@@ -261,15 +284,15 @@ def improve_project(
     X = _embed(proj, data.paths)
     y = data.labels
     groups = _groups(proj, data, X)
-    baseline = baseline_scores(X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed,
-                               cross_val=cross_val, groups=groups)
+    baseline = baseline_scores(
+        X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed, cross_val=cross_val, groups=groups
+    )
     if classes:
         targets = list(classes)
     else:
         recall_now = {c: float(np.nanmean(baseline.recall[:, k])) for k, c in enumerate(names)}
         targets, _ = find_targets(proj, recall=recall_now)
-    run = proj.new_run("improve", {"targets": targets, "budget": budget, "seeds": seeds, "folds": folds,
-                                   "seed": seed})
+    run = proj.new_run("improve", {"targets": targets, "budget": budget, "seeds": seeds, "folds": folds, "seed": seed})
     index = {image_id: i for i, image_id in enumerate(data.ids)}
     slices = _weak_slices(proj)
     generator_names = list(generators) if generators else plugins.names("generator")
@@ -288,8 +311,12 @@ def improve_project(
         defect_paths = [data.paths[i] for i in member_rows]
         defects = _arrays(defect_paths)
         other_paths = [data.paths[i] for i in np.flatnonzero(y != k)]
-        recipes = choose_recipes(target, weak_slices=slices, brightness_spread=_brightness(defect_paths),
-                                 other_brightness_spread=_brightness(other_paths[::3]))
+        recipes = choose_recipes(
+            target,
+            weak_slices=slices,
+            brightness_spread=_brightness(defect_paths),
+            other_brightness_spread=_brightness(other_paths[::3]),
+        )
         todo: list[Candidate] = []
         for recipe in recipes:
             folder = _candidates(proj, run, f"augment-{recipe.name}-{target}")
@@ -309,46 +336,85 @@ def improve_project(
                 if generator.needs_backgrounds and not backgrounds:
                     notes.append(f"generator '{name}' needs defect-free images to draw '{target}' on")
                     continue
-                todo.append(_synth_candidate(name, target, defect_ids, defects, background_ids, backgrounds,
-                                             budget, seed,
-                                             _candidates(proj, run, f"synthetic-{name}-{target}"), kind))
+                todo.append(
+                    _synth_candidate(
+                        name,
+                        target,
+                        defect_ids,
+                        defects,
+                        background_ids,
+                        backgrounds,
+                        budget,
+                        seed,
+                        _candidates(proj, run, f"synthetic-{name}-{target}"),
+                        kind,
+                    )
+                )
         best: tuple[float, LiftResult] | None = None
         for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
             extra_X = _embed(proj, cand.paths)
-            fix = Fix(name=cand.name, kind=cand.kind, X=extra_X, y=np.full(len(cand.paths), k, dtype=np.int64),
-                      parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
-                      details={"generator": cand.generator, "images": len(cand.paths),
-                               "folder": str(cand.paths[0].parent) if cand.paths else None})
-            lift = measure_lift(X, y, fix, classes=names, target_classes=[target], baseline=baseline,
-                                cross_val=cross_val, groups=groups)
+            fix = Fix(
+                name=cand.name,
+                kind=cand.kind,
+                X=extra_X,
+                y=np.full(len(cand.paths), k, dtype=np.int64),
+                parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
+                details={
+                    "generator": cand.generator,
+                    "images": len(cand.paths),
+                    "folder": str(cand.paths[0].parent) if cand.paths else None,
+                },
+            )
+            lift = measure_lift(
+                X, y, fix, classes=names, target_classes=[target], baseline=baseline, cross_val=cross_val, groups=groups
+            )
             results.append(lift)
             candidates[cand.name] = cand
             if lift.kept and (best is None or lift.gain[target] > best[0]):
                 best = (lift.gain[target], lift)
         if best is not None:
             kept[target] = best[1].name
-        curves[target] = learning_curve(X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed,
-                                        cross_val=cross_val, groups=groups)
+        curves[target] = learning_curve(
+            X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed, cross_val=cross_val, groups=groups
+        )
     recipes_saved: list[Path] = []
     materialised = 0
     for target, name in kept.items():
         cand = candidates[name]
         if cand.recipe is not None:
-            recipes_saved.append(cand.recipe.save(
-                proj.path("runs", run.id, f"recipe-{target}-{cand.recipe.name}.json")))
+            recipes_saved.append(
+                cand.recipe.save(proj.path("runs", run.id, f"recipe-{target}-{cand.recipe.name}.json"))
+            )
         if materialise:
             materialised += len(_materialise(proj, cand, run.id))
     advice = _advice(targets, kept, results, curves, counts)
-    result = ImproveResult(run_id=run.id, run_dir=run.dir, targets=targets, fixes=results, advice=advice,
-                           kept=kept, materialised=materialised, recipes=recipes_saved, curves=curves,
-                           notes=list(dict.fromkeys(notes)))
+    result = ImproveResult(
+        run_id=run.id,
+        run_dir=run.dir,
+        targets=targets,
+        fixes=results,
+        advice=advice,
+        kept=kept,
+        materialised=materialised,
+        recipes=recipes_saved,
+        curves=curves,
+        notes=list(dict.fromkeys(notes)),
+    )
     from datacentric.improve.report import write_report
 
     result.report = write_report(result, candidates, proj)
     summary = json.dumps(result.to_json(), indent=2, default=str)
     write_atomic(proj.path("runs", run.id, "improve.json"), summary)
-    proj.finish_run(run, {"targets": targets, "kept": kept, "materialised": materialised, "advice": advice,
-                          "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in results]})
+    proj.finish_run(
+        run,
+        {
+            "targets": targets,
+            "kept": kept,
+            "materialised": materialised,
+            "advice": advice,
+            "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in results],
+        },
+    )
     return result
 
 
@@ -362,8 +428,13 @@ def _candidates(proj: Project, run: Run, *name: str) -> Path:
     return proj.path("runs", run.id, "candidates", *name)
 
 
-def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
-            curves: dict[str, LearningCurve], counts: dict[str, int]) -> str:
+def _advice(
+    targets: list[str],
+    kept: dict[str, str],
+    results: list[LiftResult],
+    curves: dict[str, LearningCurve],
+    counts: dict[str, int],
+) -> str:
     parts = []
     for target in targets:
         curve = curves.get(target)
@@ -374,8 +445,10 @@ def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
         now = curve.recall[-1]
         needed = curve.needed(goal_for(now))
         if now >= 0.9 or (needed is not None and needed <= have):
-            parts.append(f"{target} recall is already {now:.2f} on real held-out images; "
-                         f"this class is not the bottleneck" + (f" (kept {kept[target]})." if target in kept else "."))
+            parts.append(
+                f"{target} recall is already {now:.2f} on real held-out images; "
+                f"this class is not the bottleneck" + (f" (kept {kept[target]})." if target in kept else ".")
+            )
             continue
         more = estimate_more(target, curve.counts, curve.recall, recall_std=curve.recall_std).text
         if target in kept:
@@ -387,9 +460,16 @@ def _advice(targets: list[str], kept: dict[str, str], results: list[LiftResult],
 
 
 # -- synth -------------------------------------------------------------------------------
-def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_paste",
-               background: str | None = None, seed: int | None = None,
-               defect_type: str | None = None) -> SynthResult:
+def synthesize(
+    proj: Project,
+    target: str,
+    n: int,
+    *,
+    generator: str = "copy_paste",
+    background: str | None = None,
+    seed: int | None = None,
+    defect_type: str | None = None,
+) -> SynthResult:
     """Make ``n`` synthetic images of ``target`` with a registered generator and add them, tagged.
 
     ``defect_type`` is what the generator should draw for the class (default: its name).
@@ -404,8 +484,11 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
     if target not in names:
         raise DatacentricError(f"unknown class '{target}' (classes: {', '.join(names)})", proj.root)
     if is_defect_free(target):
-        raise DatacentricError(f"'{target}' is the defect-free class: generators make defect images "
-                               f"(augmentation in `datacentric improve --class {target}` can help it)", proj.root)
+        raise DatacentricError(
+            f"'{target}' is the defect-free class: generators make defect images "
+            f"(augmentation in `datacentric improve --class {target}` can help it)",
+            proj.root,
+        )
     counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
     gen = get_generator(generator)
     kind = defect_type or target
@@ -419,9 +502,16 @@ def synthesize(proj: Project, target: str, n: int, *, generator: str = "copy_pas
         raise DatacentricError(f"generator '{generator}' needs real '{target}' images", proj.root)
     run = proj.new_run("synth", {"target": target, "n": n, "generator": generator, "seed": seed})
     cand = _synth_candidate(
-        generator, target, [data.ids[i] for i in rows], _arrays([data.paths[i] for i in rows]),
-        [data.ids[i] for i in bg_rows], _arrays([data.paths[i] for i in bg_rows]), n, seed,
-        _candidates(proj, run), kind,
+        generator,
+        target,
+        [data.ids[i] for i in rows],
+        _arrays([data.paths[i] for i in rows]),
+        [data.ids[i] for i in bg_rows],
+        _arrays([data.paths[i] for i in bg_rows]),
+        n,
+        seed,
+        _candidates(proj, run),
+        kind,
     )
     ids = _materialise(proj, cand, run.id)
     proj.finish_run(run, {"images": len(ids), "target": target, "generator": generator})

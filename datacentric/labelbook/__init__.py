@@ -12,5 +12,14 @@ from datacentric.labelbook.book import (
 )
 from datacentric.labelbook.render import render_labelbook
 
-__all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules",
-           "render_labelbook", "rules_in_force"]
+__all__ = [
+    "Borderline",
+    "Example",
+    "LabelBook",
+    "Rule",
+    "add_rule",
+    "build_labelbook",
+    "load_rules",
+    "render_labelbook",
+    "rules_in_force",
+]

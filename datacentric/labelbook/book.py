@@ -21,8 +21,7 @@ from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.runs import read_oof
 
-__all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules",
-           "rules_in_force"]
+__all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules", "rules_in_force"]
 
 RULES_FILE = "labelbook.json"
 CANONICAL, BORDERLINE = 4, 3  # examples per class; borderline images per direction of a pair
@@ -78,18 +77,36 @@ def build_labelbook(project, run=None) -> LabelBook:
     records = {r.id: r for r in project.images(None)}
     current, votes = project.labels(), project.current_labels()
     rows = [i for i, image_id in enumerate(ids) if current.get(image_id) in classes and image_id in records]
-    examples = [Example(image=str(records[ids[i]].path), label=current[ids[i]],
-                        probability=float(probs[i, classes.index(current[ids[i]])]),
-                        votes=dict(votes.get(ids[i], {}))) for i in rows]
+    examples = [
+        Example(
+            image=str(records[ids[i]].path),
+            label=current[ids[i]],
+            probability=float(probs[i, classes.index(current[ids[i]])]),
+            votes=dict(votes.get(ids[i], {})),
+        )
+        for i in rows
+    ]
     labels = np.array([classes.index(e.label) for e in examples], dtype=np.int64)
     probs = probs[rows]
     in_force = rules_in_force(project)
     pairs = _confused_pairs(labels, probs, classes)
-    borderline = [Borderline(a=a, b=b, confused=n, rule=in_force.get(frozenset((a, b))),
-                             examples=_closest_calls(examples, labels, probs, classes, a, b))
-                  for a, b, n in pairs]
-    return LabelBook(classes=classes, canonical=_canonical(examples, labels, classes),
-                     borderline=borderline, train_run=train.id, rules=list(in_force.values()))
+    borderline = [
+        Borderline(
+            a=a,
+            b=b,
+            confused=n,
+            rule=in_force.get(frozenset((a, b))),
+            examples=_closest_calls(examples, labels, probs, classes, a, b),
+        )
+        for a, b, n in pairs
+    ]
+    return LabelBook(
+        classes=classes,
+        canonical=_canonical(examples, labels, classes),
+        borderline=borderline,
+        train_run=train.id,
+        rules=list(in_force.values()),
+    )
 
 
 def _canonical(examples: list[Example], labels: np.ndarray, classes: list[str]) -> dict[str, list[Example]]:
@@ -107,8 +124,12 @@ def _confused_pairs(labels: np.ndarray, probs: np.ndarray, classes: list[str]) -
 
     k = len(classes)
     matrix = confusion_matrix(labels, probs.argmax(axis=1), labels=np.arange(k))
-    pairs = [(classes[i], classes[j], int(matrix[i, j] + matrix[j, i]))
-             for i in range(k) for j in range(i + 1, k) if matrix[i, j] + matrix[j, i] > 0]
+    pairs = [
+        (classes[i], classes[j], int(matrix[i, j] + matrix[j, i]))
+        for i in range(k)
+        for j in range(i + 1, k)
+        if matrix[i, j] + matrix[j, i] > 0
+    ]
     return sorted(pairs, key=lambda p: -p[2])
 
 
@@ -150,8 +171,7 @@ def add_rule(project, text: str) -> Rule:
     known = project.classes()
     for name in (a, b):
         if name not in known:
-            raise DatacentricError(f"unknown class {name!r} in the rule (classes: {', '.join(known)})",
-                                   "labelbook")
+            raise DatacentricError(f"unknown class {name!r} in the rule (classes: {', '.join(known)})", "labelbook")
     if a == b:
         raise DatacentricError("a rule tells two different classes apart", "labelbook")
     rule = Rule(a=a, b=b, text=body, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))

@@ -15,9 +15,10 @@ FULL = 1024
 
 def _card(example: Example, kind: str) -> str:
     votes = ", ".join(f"{who}: {label}" for who, label in sorted(example.votes.items()))
-    caption = (f"<b>{H.escape(Path(example.image).name)}</b><br>labelled <b>{H.escape(example.label)}</b> "
-               f"(model {example.probability:.0%})"
-               + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else ""))
+    caption = (
+        f"<b>{H.escape(Path(example.image).name)}</b><br>labelled <b>{H.escape(example.label)}</b> "
+        f"(model {example.probability:.0%})" + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else "")
+    )
     return H.thumbnail(example.image, SIZE, caption=caption, kind=kind, title=example.image, zoom=FULL)
 
 
@@ -26,20 +27,34 @@ def render_labelbook(book: LabelBook, *, title: str = "Label book") -> str:
     sections = []
     for name in book.classes:
         examples = book.canonical.get(name, [])
-        body = H.figure(_card(e, "good") for e in examples) if examples else H.paragraph(
-            "No image of this class that every annotator labelled alike and the model recognised.")
-        sections.append(H.section(
-            f"{name}: canonical examples", body,
-            intro="Images every annotator labelled alike and the model (tested on images it did not "
-                  "train on) recognised most surely: show these when you teach the class."))
+        body = (
+            H.figure(_card(e, "good") for e in examples)
+            if examples
+            else H.paragraph("No image of this class that every annotator labelled alike and the model recognised.")
+        )
+        sections.append(
+            H.section(
+                f"{name}: canonical examples",
+                body,
+                intro="Images every annotator labelled alike and the model (tested on images it did not "
+                "train on) recognised most surely: show these when you teach the class.",
+            )
+        )
     for pair in book.borderline:
-        rule = (f"<p><b>Rule:</b> {H.escape(pair.rule.text)} <span class='muted'>(written "
-                f"{H.escape(pair.rule.created_at)})</span></p>" if pair.rule else
-                "<p class='muted'>No rule yet. Write one: datacentric labelbook PROJECT --rule "
-                f"{H.escape(repr(f'{pair.a} vs {pair.b}: ...'))}</p>")
+        rule = (
+            f"<p><b>Rule:</b> {H.escape(pair.rule.text)} <span class='muted'>(written "
+            f"{H.escape(pair.rule.created_at)})</span></p>"
+            if pair.rule
+            else "<p class='muted'>No rule yet. Write one: datacentric labelbook PROJECT --rule "
+            f"{H.escape(repr(f'{pair.a} vs {pair.b}: ...'))}</p>"
+        )
         body = rule + H.figure(_card(e, "info") for e in pair.examples)
-        sections.append(H.section(
-            f"{pair.a} vs {pair.b}: borderline", body,
-            intro=f"{pair.confused} images of one are predicted as the other. These are the closest "
-                  f"calls, with each annotator's vote: decide them once, write the rule down."))
+        sections.append(
+            H.section(
+                f"{pair.a} vs {pair.b}: borderline",
+                body,
+                intro=f"{pair.confused} images of one are predicted as the other. These are the closest "
+                f"calls, with each annotator's vote: decide them once, write the rule down.",
+            )
+        )
     return H.page(title, sections, subtitle=f"from train run {book.train_run}")

@@ -69,7 +69,7 @@ def instructions(existing: str | None, section: str) -> str:
     start = text.find(RULES_START)
     end = text.find(RULES_END, start) if start >= 0 else -1
     if start >= 0 and end > start:
-        before, after = text[:start].rstrip("\n"), text[end + len(RULES_END):].lstrip("\n")
+        before, after = text[:start].rstrip("\n"), text[end + len(RULES_END) :].lstrip("\n")
     else:
         before, after = text.rstrip("\n"), ""
     return "\n".join(part for part in (before, section, after) if part)
@@ -200,8 +200,7 @@ def connect(url: str, token: str, *, timeout: float = 20.0) -> tuple[Connection,
 
 def _unreadable(doing: str, detail: str, url: str) -> DatacentricError:
     return DatacentricError(
-        f"Label Studio's answer during {doing} cannot be read ({detail}); "
-        "is this a Label Studio server?",
+        f"Label Studio's answer during {doing} cannot be read ({detail}); is this a Label Studio server?",
         url,
     )
 

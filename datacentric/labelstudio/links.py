@@ -26,14 +26,14 @@ def system_name(url: str, project_id: int) -> str:
 def linked_projects(proj: Project, url: str) -> dict[int, str]:
     """Label Studio project id -> title, for the projects on one server; most recent link last."""
     prefix = f"{PREFIX}{normalize_url(url)}#"
-    return {int(system[len(prefix):]): data.get("title", "") for system, data in proj.sync_systems(prefix).items()}
+    return {int(system[len(prefix) :]): data.get("title", "") for system, data in proj.sync_systems(prefix).items()}
 
 
 def pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str, int]:
     """The server and project id to pull from: the most recently linked one that fits ``url`` and ``title``."""
     targets = []
     for system, data in proj.sync_systems(PREFIX).items():
-        base, _, pid = system[len(PREFIX):].rpartition("#")
+        base, _, pid = system[len(PREFIX) :].rpartition("#")
         t = data.get("title", "")
         if url is not None and base != normalize_url(url):
             continue
@@ -42,8 +42,9 @@ def pull_target(proj: Project, url: str | None, title: str | None) -> tuple[str,
         targets.append((base, int(pid)))
     if not targets:
         where = f" at {normalize_url(url)}" if url else ""
-        raise DatacentricError(f"nothing pushed to Label Studio{where} yet; run `datacentric labelstudio push` first",
-                               proj.root)
+        raise DatacentricError(
+            f"nothing pushed to Label Studio{where} yet; run `datacentric labelstudio push` first", proj.root
+        )
     if len({base for base, _ in targets}) > 1:
         raise DatacentricError("pushed to several Label Studio servers; choose one with --url", proj.root)
     return targets[-1]  # the most recently linked project

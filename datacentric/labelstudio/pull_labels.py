@@ -82,8 +82,7 @@ def pull(
         conn.close()
 
 
-def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
-          new_classes: bool = False) -> PullResult:
+def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False, new_classes: bool = False) -> PullResult:
     conn.action = "pull"
     system = system_name(conn.url, pid)
     info, exported, users = _read_project(conn, pid)
@@ -97,11 +96,19 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False,
         proj.save_config()
     after = proj.labels()
     return PullResult(
-        url=conn.url, project_id=pid, title=info.title or "", annotations_seen=seen,
-        annotations_new=len(todo), added=counts["added"], changed=counts["changed"],
-        confirmed=counts["confirmed"], new=counts["new"],
+        url=conn.url,
+        project_id=pid,
+        title=info.title or "",
+        annotations_seen=seen,
+        annotations_new=len(todo),
+        added=counts["added"],
+        changed=counts["changed"],
+        confirmed=counts["confirmed"],
+        new=counts["new"],
         consensus_changed=sum(1 for i, lab in after.items() if before.get(i) != lab),
-        skipped=skipped, annotators=sorted(annotators), refused=gate.refused,
+        skipped=skipped,
+        annotators=sorted(annotators),
+        refused=gate.refused,
         new_classes=gate.new_classes,
     )
 
@@ -112,16 +119,22 @@ def _read_project(conn: Connection, pid: int) -> tuple[Any, list[dict], dict[int
         info = get_project(conn, pid)
         if info is None:
             raise DatacentricError(
-                f"Label Studio project {pid} was deleted on the server; nothing pulled "
-                "(labels pulled before are kept)", conn.url,
+                f"Label Studio project {pid} was deleted on the server; nothing pulled (labels pulled before are kept)",
+                conn.url,
             )
         exported = conn.sdk.projects.exports.as_json(pid)
         users = {u.id: (u.email or u.username or f"labelstudio-user-{u.id}") for u in conn.sdk.users.list()}
     return info, exported, users
 
 
-def _not_pulled(conn: Connection, exported: list[dict], links: dict[str, tuple[str, dict]], images: set[str],
-                users: dict[int, str], gate: _LabelGate) -> tuple[list[_Pulled], int, int]:
+def _not_pulled(
+    conn: Connection,
+    exported: list[dict],
+    links: dict[str, tuple[str, dict]],
+    images: set[str],
+    users: dict[int, str],
+    gate: _LabelGate,
+) -> tuple[list[_Pulled], int, int]:
     """The annotations not pulled yet (new, or edited since), oldest edit first; and how many
     annotations there are and how many were skipped."""
     todo = []
@@ -148,8 +161,9 @@ def _not_pulled(conn: Connection, exported: list[dict], links: dict[str, tuple[s
     return todo, seen, skipped
 
 
-def _add(proj: Project, system: str, title: str | None, todo: list[_Pulled], before: dict[str, str],
-         new_classes: bool) -> tuple[Counter, set[str]]:
+def _add(
+    proj: Project, system: str, title: str | None, todo: list[_Pulled], before: dict[str, str], new_classes: bool
+) -> tuple[Counter, set[str]]:
     """Append the pulled labels and mark them pulled in the links, in one transaction.
 
     Returns the counts (added, and new/confirmed/changed against ``before``) and the annotators.
@@ -163,11 +177,19 @@ def _add(proj: Project, system: str, title: str | None, todo: list[_Pulled], bef
             counts["new" if old is None else "confirmed" if old == item.label else "changed"] += 1
             annotators.add(item.annotator)
             note = f"Label Studio task {item.task}, annotation {item.annotation}"
-            if proj.add_annotation(db, image_id=item.image_id, annotator=item.annotator, label=item.label,
-                                   source=SOURCE, note=note, new_class=new_classes):
+            if proj.add_annotation(
+                db,
+                image_id=item.image_id,
+                annotator=item.annotator,
+                label=item.label,
+                source=SOURCE,
+                note=note,
+                new_class=new_classes,
+            ):
                 counts["added"] += 1
-            link = linked.get(item.image_id) or SyncLink(system, item.image_id, item.task,
-                                                         {"title": title, "pulled": {}})
+            link = linked.get(item.image_id) or SyncLink(
+                system, item.image_id, item.task, {"title": title, "pulled": {}}
+            )
             pulled = {**link.data.get("pulled", {}), str(item.annotation): item.updated_at}
             linked[item.image_id] = replace(link, data={**link.data, "pulled": pulled})
             proj.save_sync_links([linked[item.image_id]])
@@ -194,12 +216,14 @@ class _LabelGate:
     def admit(self, label: str, where: str) -> str | None:
         """The cleaned label, or None when refused under --skip-bad (else raises)."""
         try:
-            label = self.proj.check_label(label, pending=self.new_classes, where=where,
-                                          known=self.known, new_class=self.allow_new)
+            label = self.proj.check_label(
+                label, pending=self.new_classes, where=where, known=self.known, new_class=self.allow_new
+            )
         except DatacentricError as exc:
             if not self.skip_bad:
-                raise DatacentricError(f"pull refused, nothing pulled: {exc} "
-                                       "(use --skip-bad to pull the rest)", self.url) from None
+                raise DatacentricError(
+                    f"pull refused, nothing pulled: {exc} (use --skip-bad to pull the rest)", self.url
+                ) from None
             self.refused.append(str(exc))
             return None
         if label not in self.known and label not in self.new_classes:

@@ -102,17 +102,25 @@ def _push(conn: Connection, proj: Project, title: str | None, only_flagged: bool
     created_n, predictions = _create_tasks(conn, proj, pid, title, missing, content)
     updated, more = _update_tasks(conn, proj, existing, {r.id for r in records}, content)
     return PushResult(
-        url=conn.url, project_id=pid, title=title, tasks_created=created_n,
-        tasks_existing=sum(1 for r in records if r.id in existing), tasks_updated=updated,
-        uploaded=uploaded, predictions_added=predictions + more,
+        url=conn.url,
+        project_id=pid,
+        title=title,
+        tasks_created=created_n,
+        tasks_existing=sum(1 for r in records if r.id in existing),
+        tasks_updated=updated,
+        uploaded=uploaded,
+        predictions_added=predictions + more,
         flagged=sum(1 for r in records if r.id in flags),
-        model_version=run.id if run is not None else None, audit_run=audit_run, project_created=created,
+        model_version=run.id if run is not None else None,
+        audit_run=audit_run,
+        project_created=created,
         rules=rules,
     )
 
 
-def _create_tasks(conn: Connection, proj: Project, pid: int, title: str, missing: list[ImageRecord],
-                  content: TaskContent) -> tuple[int, int]:
+def _create_tasks(
+    conn: Connection, proj: Project, pid: int, title: str, missing: list[ImageRecord], content: TaskContent
+) -> tuple[int, int]:
     """Create a task for each image not on the server yet, linking each batch as it lands.
 
     Returns the tasks created and the pre-labels sent with them.
@@ -121,7 +129,7 @@ def _create_tasks(conn: Connection, proj: Project, pid: int, title: str, missing
     urls = upload_urls(conn, pid)
     created = predictions = 0
     for start in range(0, len(missing), TASK_BATCH):
-        batch = missing[start:start + TASK_BATCH]
+        batch = missing[start : start + TASK_BATCH]
         tasks = [_new_task(conn, rec, urls, content) for rec in batch]
         predictions += sum(1 for task in tasks if "predictions" in task)
         task_ids = import_batch(conn, pid, tasks)
@@ -144,8 +152,9 @@ def _new_task(conn: Connection, rec: ImageRecord, urls: dict[str, str], content:
     return task
 
 
-def _update_tasks(conn: Connection, proj: Project, existing: dict[str, dict], pushed: set[str],
-                  content: TaskContent) -> tuple[int, int]:
+def _update_tasks(
+    conn: Connection, proj: Project, existing: dict[str, dict], pushed: set[str], content: TaskContent
+) -> tuple[int, int]:
     """Bring the pushed images' existing tasks up to date: new data, and a pre-label of a new model.
 
     Returns the tasks updated and the pre-labels added.
@@ -162,7 +171,8 @@ def _update_tasks(conn: Connection, proj: Project, existing: dict[str, dict], pu
                 updated += 1
             found = content.prediction(rec)
             if found is not None and found["model_version"] not in task["versions"]:
-                conn.sdk.predictions.create(task=task["id"], result=found["result"], score=found["score"],
-                                            model_version=found["model_version"])
+                conn.sdk.predictions.create(
+                    task=task["id"], result=found["result"], score=found["score"], model_version=found["model_version"]
+                )
                 predictions += 1
     return updated, predictions

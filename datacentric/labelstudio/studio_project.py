@@ -16,8 +16,9 @@ from datacentric.project import ImageRecord, Project
 UPLOAD_BATCH = 20
 
 
-def find_or_create(conn: Connection, proj: Project, title: str | None, config: str,
-                   recreate: bool) -> tuple[int, str, bool]:
+def find_or_create(
+    conn: Connection, proj: Project, title: str | None, config: str, recreate: bool
+) -> tuple[int, str, bool]:
     """The linked Label Studio project (or one of that title), else a new one: id, title, created."""
     wanted = title or f"{proj.root.name} review"
     linked = linked_projects(proj, conn.url)  # pid -> title, most recent link last
@@ -40,8 +41,9 @@ def find_or_create(conn: Connection, proj: Project, title: str | None, config: s
         for p in conn.sdk.projects.list(title=wanted):
             if p.title == wanted:
                 return p.id, wanted, False
-        created = conn.sdk.projects.create(title=wanted, label_config=config, maximum_annotations=1,
-                                           description="Made by datacentric labelstudio push")
+        created = conn.sdk.projects.create(
+            title=wanted, label_config=config, maximum_annotations=1, description="Made by datacentric labelstudio push"
+        )
     return created.id, wanted, True
 
 
@@ -124,7 +126,7 @@ def upload(conn: Connection, pid: int, records: list[ImageRecord]) -> int:
         return 0
     have = upload_urls(conn, pid)
     todo = [r for r in records if upload_name(r) not in have]
-    batches = [todo[i:i + UPLOAD_BATCH] for i in range(0, len(todo), UPLOAD_BATCH)]
+    batches = [todo[i : i + UPLOAD_BATCH] for i in range(0, len(todo), UPLOAD_BATCH)]
     for batch in track(batches, "uploading images", total=len(batches)):
         for rec in batch:
             if not rec.path.is_file():

@@ -17,8 +17,18 @@ from datacentric.project import ImageRecord, Project, Run
 from datacentric.runs import OOF_FILE, model_file, read_oof
 
 # task data keys of our own: metadata under these names is left out of a task
-OWN_KEYS = ("image", "image_hash", "file", "given", "labels", "flag", "given_label", "suggested", "quality",
-            "review_rank")
+OWN_KEYS = (
+    "image",
+    "image_hash",
+    "file",
+    "given",
+    "labels",
+    "flag",
+    "given_label",
+    "suggested",
+    "quality",
+    "review_rank",
+)
 
 
 @dataclass
@@ -50,16 +60,18 @@ def task_data(rec: ImageRecord, labels: dict, consensus: dict, flags: dict) -> d
     """One image's task data: its metadata, hash, file name, labels and flag."""
     flag = flags.get(rec.id, {})
     data: dict[str, Any] = {k: v for k, v in rec.metadata.items() if k not in OWN_KEYS and k != TO_NAME}
-    data.update({
-        "image_hash": rec.id,
-        "file": rec.path.name,
-        "given": consensus.get(rec.id, ""),
-        "labels": "; ".join(f"{a}: {lab}" for a, lab in sorted(labels.get(rec.id, {}).items())),
-        "flag": "label issue" if flag else "",
-        "suggested": flag.get("suggested", "") if flag else "",
-        "quality": round(float(flag["quality"]), 4) if flag and flag.get("quality") is not None else None,
-        "review_rank": flag.get("rank") if flag else None,
-    })
+    data.update(
+        {
+            "image_hash": rec.id,
+            "file": rec.path.name,
+            "given": consensus.get(rec.id, ""),
+            "labels": "; ".join(f"{a}: {lab}" for a, lab in sorted(labels.get(rec.id, {}).items())),
+            "flag": "label issue" if flag else "",
+            "suggested": flag.get("suggested", "") if flag else "",
+            "quality": round(float(flag["quality"]), 4) if flag and flag.get("quality") is not None else None,
+            "review_rank": flag.get("rank") if flag else None,
+        }
+    )
     return data
 
 
@@ -70,8 +82,15 @@ def prediction(probs: dict[str, float], version: str) -> dict[str, Any]:
     return {
         "model_version": version,
         "score": score,
-        "result": [{"from_name": FROM_NAME, "to_name": TO_NAME, "type": "choices",
-                    "value": {"choices": [label]}, "score": score}],
+        "result": [
+            {
+                "from_name": FROM_NAME,
+                "to_name": TO_NAME,
+                "type": "choices",
+                "value": {"choices": [label]},
+                "score": score,
+            }
+        ],
     }
 
 
@@ -81,8 +100,9 @@ def review_order(proj: Project, only_flagged: bool) -> tuple[list[ImageRecord], 
     flags, audit_run = audit_flags(proj, records)
     if only_flagged:
         if audit_run is None:
-            raise DatacentricError("no audit run yet; run `datacentric audit` first, or push without --only-flagged",
-                                   proj.root)
+            raise DatacentricError(
+                "no audit run yet; run `datacentric audit` first, or push without --only-flagged", proj.root
+            )
         records = [r for r in records if r.id in flags]
     order = {image_id: flag["rank"] for image_id, flag in flags.items()}
     records.sort(key=lambda r: (0, order[r.id]) if r.id in order else (1, 0))
@@ -108,16 +128,23 @@ def audit_flags(proj: Project, records: list[ImageRecord]) -> tuple[dict[str, di
         image_id = _flagged_image(issue, by_id, records)
         if image_id is None or image_id in flags:
             continue
-        flags[image_id] = {"given": issue.get("given"), "suggested": issue.get("suggested"),
-                           "quality": issue.get("quality"), "rank": len(flags) + 1}
+        flags[image_id] = {
+            "given": issue.get("given"),
+            "suggested": issue.get("suggested"),
+            "quality": issue.get("quality"),
+            "rank": len(flags) + 1,
+        }
     return flags, run.id
 
 
 def _flagged_image(issue: dict, by_id: dict[str, str], records: list[ImageRecord]) -> str | None:
     """The id of the image an audit issue names: by id, path, file name or id prefix (>= 6)."""
     ref = str(issue.get("id") or issue.get("image", ""))  # audit writes id (hash) and image (path)
-    return (by_id.get(ref) or by_id.get(str(issue.get("image", "")))
-            or next((r.id for r in records if len(ref) >= 6 and r.id.startswith(ref)), None))
+    return (
+        by_id.get(ref)
+        or by_id.get(str(issue.get("image", "")))
+        or next((r.id for r in records if len(ref) >= 6 and r.id.startswith(ref)), None)
+    )
 
 
 def _latest_done(proj: Project, kind: str, needs: str) -> Run | None:
@@ -134,8 +161,11 @@ def pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, d
     if run is None:
         return None, {}
     oof = read_oof(run) if (run.dir / OOF_FILE).is_file() else None
-    result = {} if oof is None else {i: {c: float(p) for c, p in zip(oof.classes, row)}
-                                     for i, row in zip(oof.ids, oof.probs)}
+    result = (
+        {}
+        if oof is None
+        else {i: {c: float(p) for c, p in zip(oof.classes, row)} for i, row in zip(oof.ids, oof.probs)}
+    )
     rest = [r for r in records if r.id not in result]
     if rest and model_file(run) is not None:
         try:

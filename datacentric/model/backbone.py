@@ -67,8 +67,10 @@ def create_backbone(
     if factory is not None:  # a registered backbone plugin builds its own model
         parse_backbone(name)  # refuses NAME@weights
         model = factory(pretrained=pretrained, num_classes=num_classes)
-        return _finish(model, getattr(model, "datacentric_weights", None)
-                       or f"plugin-{name}-{'pretrained' if pretrained else 'random'}")
+        return _finish(
+            model,
+            getattr(model, "datacentric_weights", None) or f"plugin-{name}-{'pretrained' if pretrained else 'random'}",
+        )
     _fail_fast_without_weights(name, pretrained)
     import timm
     import torch
@@ -132,7 +134,8 @@ def _from_file(spec: BackboneSpec, path: Path, tag: str, cache: Path, num_classe
     )
     target = model.state_dict()
     keep = {
-        k: v for k, v in state.items()
+        k: v
+        for k, v in state.items()
         if k in target and (k not in head_keys or tuple(v.shape) == tuple(target[k].shape))
     }
     missing = [k for k in target if k not in keep]

@@ -59,8 +59,16 @@ class Classifier:
     use (a probe run's classifier answers ``classes`` without importing torch).
     """
 
-    def __init__(self, module, classes: Sequence[str], backbone: str, data_config: dict, mode: str = "probe",
-                 *, build: Callable[[], object] | None = None):
+    def __init__(
+        self,
+        module,
+        classes: Sequence[str],
+        backbone: str,
+        data_config: dict,
+        mode: str = "probe",
+        *,
+        build: Callable[[], object] | None = None,
+    ):
         if module is None and build is None:
             raise ValueError("give module or build")
         self._module = module.eval() if module is not None else None
@@ -177,8 +185,10 @@ def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
 
     clf = _load_probe(path, cache_dir)
     buffer = io.BytesIO()
-    torch.save(_payload(clf.module, classes=clf.classes, backbone=clf.backbone, data_config=clf.data_config,
-                        mode=clf.mode), buffer)
+    torch.save(
+        _payload(clf.module, classes=clf.classes, backbone=clf.backbone, data_config=clf.data_config, mode=clf.mode),
+        buffer,
+    )
     return buffer.getvalue()
 
 
@@ -197,12 +207,15 @@ def _probe_module(head: ProbeHead, cache_dir, where):
 
     from datacentric.model.backbone import create_backbone, weights_id
 
-    module = create_backbone(head.backbone, num_classes=len(head.classes), pretrained=head.pretrained,
-                             cache_dir=cache_dir)
+    module = create_backbone(
+        head.backbone, num_classes=len(head.classes), pretrained=head.pretrained, cache_dir=cache_dir
+    )
     if head.weights and weights_id(module) != head.weights:
         raise DatacentricError(
             f"the backbone's weights are not the ones this probe was trained on ({weights_id(module)}, "
-            f"trained on {head.weights}): train again", where)
+            f"trained on {head.weights}): train again",
+            where,
+        )
     layer = module.get_classifier()
     with torch.no_grad():
         layer.weight.copy_(torch.from_numpy(head.weight))
@@ -222,5 +235,6 @@ def classifier_from_payload(payload, where) -> Classifier:
         raise DatacentricError(f"not a datacentric model file (expected format {FORMAT})", where)
     module = rebuild(payload["arch"], len(payload["classes"]))
     module.load_state_dict(payload["state_dict"])
-    return Classifier(module, payload["classes"], payload["backbone"], _config(payload["data_config"]),
-                      payload.get("mode", "probe"))
+    return Classifier(
+        module, payload["classes"], payload["backbone"], _config(payload["data_config"]), payload.get("mode", "probe")
+    )

@@ -178,8 +178,7 @@ def plan_folds(
     k = max(2, min(k, n))
     too_few = [int(c) for c in np.flatnonzero((counts > 0) & (counts < folds))]
     if groups is not None:
-        return FoldPlan(folds=k, assignments=_group_assignments(y, groups, k, seed, repeats),
-                        too_few=too_few)
+        return FoldPlan(folds=k, assignments=_group_assignments(y, groups, k, seed, repeats), too_few=too_few)
     assignments = np.zeros((max(1, repeats), n), dtype=np.int64)
     for r in range(max(1, repeats)):
         rng = np.random.default_rng([seed, r])
@@ -204,11 +203,15 @@ def _group_assignments(y: np.ndarray, groups: Sequence[str], k: int, seed: int, 
     if len(distinct) < k:
         raise DatacentricError(
             f"only {len(distinct)} groups for {k} folds: every fold needs a group of its own "
-            f"(use fewer --folds or a finer --group-by column)", "train")
+            f"(use fewer --folds or a finer --group-by column)",
+            "train",
+        )
     if sizes.max() > len(y) / 2:
         raise DatacentricError(
             f"group '{distinct[sizes.argmax()]}' holds {sizes.max()} of {len(y)} images: more than "
-            f"half the set cannot be kept in one fold", "train")
+            f"half the set cannot be kept in one fold",
+            "train",
+        )
     assignments = np.zeros((max(1, repeats), len(y)), dtype=np.int64)
     for r in range(max(1, repeats)):
         seed_r = int(np.random.default_rng([seed, r]).integers(2**31 - 1))
@@ -329,8 +332,14 @@ def cross_validate(
         return ProbeClassifier(C=C, n_classes=k).fit(Xt, yt).predict_proba(X[val_idx])
 
     return run_folds(
-        y, fit_predict, n_classes=k, folds=folds, seed=seed, repeats=repeats,
-        extra_parent=extra_parent if has_extra else None, groups=groups,
+        y,
+        fit_predict,
+        n_classes=k,
+        folds=folds,
+        seed=seed,
+        repeats=repeats,
+        extra_parent=extra_parent if has_extra else None,
+        groups=groups,
     )
 
 
@@ -370,6 +379,13 @@ def cross_val_probs(
     True
     """
     return cross_validate(
-        X, y, folds=folds, seed=seed, repeats=repeats,
-        extra_X=extra_X, extra_y=extra_y, extra_parent=extra_parent, groups=groups,
+        X,
+        y,
+        folds=folds,
+        seed=seed,
+        repeats=repeats,
+        extra_X=extra_X,
+        extra_y=extra_y,
+        extra_parent=extra_parent,
+        groups=groups,
     ).probs

@@ -124,8 +124,7 @@ def write_part(folder: Path | str, ids: list[str], paths: list[str], vectors: np
         return None
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     column = pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), vectors.shape[1])
-    table = pa.table({"id": pa.array(ids, pa.string()), "path": pa.array(paths, pa.string()),
-                      "vector": column})
+    table = pa.table({"id": pa.array(ids, pa.string()), "path": pa.array(paths, pa.string()), "vector": column})
     target = Path(folder) / f"part-{uuid.uuid4().hex}.parquet"
     tmp = target.with_name(f".{target.name}.tmp")
     pq.write_table(table, tmp)
@@ -135,6 +134,7 @@ def write_part(folder: Path | str, ids: list[str], paths: list[str], vectors: np
 
 def _matrix(column) -> np.ndarray:
     """A (N, D) float32 array from a chunked fixed-size-list column."""
-    chunks = [chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), -1)
-              for chunk in column.chunks if len(chunk)]
+    chunks = [
+        chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), -1) for chunk in column.chunks if len(chunk)
+    ]
     return np.concatenate(chunks).astype(np.float32, copy=False)

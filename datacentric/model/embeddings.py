@@ -38,8 +38,15 @@ from datacentric.model.backbone import create_backbone, data_config, weights_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
-__all__ = ["embed", "embed_project", "embedding_config", "embedding_key", "feature_model", "iter_batches",
-           "runtime_model"]
+__all__ = [
+    "embed",
+    "embed_project",
+    "embedding_config",
+    "embedding_key",
+    "feature_model",
+    "iter_batches",
+    "runtime_model",
+]
 
 _MODELS: dict[tuple, object] = {}
 KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
@@ -199,10 +206,12 @@ def embed(
             _remember_key(cache, source, key)
         meta = folder / "key.json"
         if not meta.exists():
-            meta.write_text(json.dumps(
-                {"backbone": backbone, "weights": weights_id(model), "data": config, "runtime": runtime},
-                default=list,
-            ))
+            meta.write_text(
+                json.dumps(
+                    {"backbone": backbone, "weights": weights_id(model), "data": config, "runtime": runtime},
+                    default=list,
+                )
+            )
         if key != hinted:
             cached = _cached_rows(folder, hashes)
     for i, row in cached.items():
@@ -212,8 +221,9 @@ def embed(
         return out
     runner = runtime_model(model, backbone, config, cache, runtime)
     transform = timm.data.create_transform(**config, is_training=False)
-    batches = iter_batches([paths[i] for i in todo], transform, batch_size, workers=workers,
-                           channels_last=runtime == "torch")
+    batches = iter_batches(
+        [paths[i] for i in todo], transform, batch_size, workers=workers, channels_last=runtime == "torch"
+    )
     total = (len(todo) + batch_size - 1) // batch_size
     for indices, batch in track(batches, "embedding images", total=total):
         features = forward(runner, batch)
@@ -228,8 +238,7 @@ def embed(
     return out
 
 
-def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *,
-                  threads: int = 0):
+def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0):
     """What :func:`forward` runs for ``runtime``: the torch ``model`` itself, or its ONNX Runtime
     session (exported once under ``cache_dir/onnx/``, keyed by the torch embedding key) with
     ``threads`` intra-op threads (0 = torch's thread count)."""
@@ -237,13 +246,23 @@ def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, ru
         return model
     import torch
 
-    return onnx_features(model, embedding_key(backbone, model, config, "torch"), config, cache_dir,
-                         name=backbone, threads=threads or torch.get_num_threads())
+    return onnx_features(
+        model,
+        embedding_key(backbone, model, config, "torch"),
+        config,
+        cache_dir,
+        name=backbone,
+        threads=threads or torch.get_num_threads(),
+    )
 
 
 def embedding_config(
-    backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, image_size: int = 0,
-    cache_dir: Path | str | None = None, runtime: str = DEFAULT_RUNTIME,
+    backbone: str = DEFAULT_BACKBONE,
+    *,
+    pretrained: bool = True,
+    image_size: int = 0,
+    cache_dir: Path | str | None = None,
+    runtime: str = DEFAULT_RUNTIME,
 ) -> dict:
     """``{"weights": id, "data_config": timm data config}`` of the vectors :func:`embed` gives for
     these arguments: read beside the cached vectors when :func:`embed` found them there
@@ -285,8 +304,13 @@ def _source_id(backbone: str, pretrained: bool, image_size: int, runtime: str) -
         timm_version = importlib.metadata.version("timm")
     except importlib.metadata.PackageNotFoundError:
         return None
-    fields = {"backbone": name, "weights": source, "image_size": int(image_size or 0),
-              "timm": timm_version, "scheme": KEY_SCHEME}
+    fields = {
+        "backbone": name,
+        "weights": source,
+        "image_size": int(image_size or 0),
+        "timm": timm_version,
+        "scheme": KEY_SCHEME,
+    }
     if runtime != "torch":
         fields["runtime"] = runtime
     text = json.dumps(fields, sort_keys=True)

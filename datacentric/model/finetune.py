@@ -190,7 +190,7 @@ class FineTuner:
             order = torch.multinomial(sample_weight, len(y), replacement=True, generator=generator).numpy()
             total = 0.0
             for start in range(0, len(order), self.batch_size):
-                chosen = order[start:start + self.batch_size]
+                chosen = order[start : start + self.batch_size]
                 batch = torch.stack([augment(image=train_arrays[i])["image"] for i in chosen])
                 target = torch.as_tensor(y[chosen], device=device)
                 optimizer.zero_grad()
@@ -239,10 +239,12 @@ def _logits(module, x, batch_size: int = 64):
     import torch
 
     device = next(module.parameters()).device
-    return torch.cat([
-        module(x[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last))
-        for i in range(0, len(x), batch_size)
-    ])
+    return torch.cat(
+        [
+            module(x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last))
+            for i in range(0, len(x), batch_size)
+        ]
+    )
 
 
 def decode_images(paths: Sequence[Path | str], config: dict) -> dict:

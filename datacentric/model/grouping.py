@@ -92,12 +92,17 @@ def split_groups(
     if values is None and not pairs:
         return SplitGroups(names=None, column=None, twin_pairs=0)
     base = [str(v) for v in values] if values is not None else [str(i) for i in ids]
-    return SplitGroups(names=merge_groups(len(base), pairs, base), column=column if values is not None else None,
-                       twin_pairs=len(pairs))
+    return SplitGroups(
+        names=merge_groups(len(base), pairs, base), column=column if values is not None else None, twin_pairs=len(pairs)
+    )
 
 
-def run_groups(stored: Mapping[str, str], ids: Sequence[str], metadata: Sequence[Mapping[str, str]] | None = None,
-               column: str | None = None) -> list[str] | None:
+def run_groups(
+    stored: Mapping[str, str],
+    ids: Sequence[str],
+    metadata: Sequence[Mapping[str, str]] | None = None,
+    column: str | None = None,
+) -> list[str] | None:
     """The group of each image in ``ids`` as a train run stored it (``stored``: id -> group).
 
     An image the run did not see joins the stored group of an image with the same ``column``

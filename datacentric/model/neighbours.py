@@ -35,8 +35,16 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
-    "ANN_THRESHOLD", "NearDuplicate", "Outlier", "ann_neighbours", "find_near_duplicates", "find_outliers", "nearest", "nearest_each",
-    "neighbours", "unit_rows",
+    "ANN_THRESHOLD",
+    "NearDuplicate",
+    "Outlier",
+    "ann_neighbours",
+    "find_near_duplicates",
+    "find_outliers",
+    "nearest",
+    "nearest_each",
+    "neighbours",
+    "unit_rows",
 ]
 
 
@@ -84,7 +92,6 @@ def unit_rows(embeddings: np.ndarray) -> np.ndarray:
     return x / np.clip(np.linalg.norm(x, axis=1, keepdims=True), 1e-12, None)
 
 
-
 def _block_rows(n: int, limit: int = ROWS) -> int:
     """Rows per (rows, n) float64 block: at most ``limit`` and :data:`BLOCK_BYTES`."""
     return max(1, min(limit, BLOCK_BYTES // (8 * max(1, n))))
@@ -126,13 +133,13 @@ def neighbours(embeddings: np.ndarray, k: int = 10, *, unit: np.ndarray | None =
     idx_out = np.empty((n, k), dtype=np.intp)
     step = _block_rows(n)
     for start in range(0, n, step):
-        dist = x[start:start + step] @ x.T
+        dist = x[start : start + step] @ x.T
         np.subtract(1.0, dist, out=dist)  # in place: no second (rows, N) block
         rows = np.arange(len(dist))
         dist[rows, start + rows] = np.inf
         idx = _first_k(dist, k)
-        idx_out[start:start + step] = idx
-        dist_out[start:start + step] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
+        idx_out[start : start + step] = idx
+        dist_out[start : start + step] = np.clip(np.take_along_axis(dist, idx, axis=1), 0.0, 2.0)
         del dist
     return dist_out, idx_out
 
@@ -170,7 +177,7 @@ def _hnsw_index(embeddings: np.ndarray):
     index = faiss.IndexHNSWFlat(embeddings.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
     index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
     for start in range(0, len(embeddings), ANN_CHUNK):
-        index.add(_unit32(embeddings[start:start + ANN_CHUNK]))
+        index.add(_unit32(embeddings[start : start + ANN_CHUNK]))
     return index
 
 
@@ -212,7 +219,7 @@ def nearest_each(
     rows = _block_rows(len(x))  # (rows, N) float64 block
     picks: list[list[int]] = []
     for start in range(0, len(queries), rows):
-        block = list(queries[start:start + rows])
+        block = list(queries[start : start + rows])
         sims = x[block] @ x.T
         for row, query in enumerate(block):
             cand = np.asarray(candidates[start + row])
@@ -257,8 +264,13 @@ def find_outliers(
         scores = _cleanlab_scores(embeddings, k, unit=unit)
     order = np.lexsort((np.arange(n), scores))
     return [
-        Outlier(image=images[i], score=float(scores[i]), is_outlier=bool(mean[i] > cut),
-                distance=float(mean[i]), index=int(i))
+        Outlier(
+            image=images[i],
+            score=float(scores[i]),
+            is_outlier=bool(mean[i] > cut),
+            distance=float(mean[i]),
+            index=int(i),
+        )
         for i in order
     ]
 
@@ -291,7 +303,7 @@ def _scores_from_graph(dist: np.ndarray, k: int) -> np.ndarray:
     """
     from cleanlab.outlier import transform_distances_to_scores
 
-    mean = dist[:, :k - 1].sum(axis=1) / k
+    mean = dist[:, : k - 1].sum(axis=1) / k
     scale = float(max(np.median(mean), 100 * np.finfo(np.float64).eps))
     scores = transform_distances_to_scores(mean, t=1, scaling_factor=scale)
     scores[mean < 100 * np.finfo(np.float64).epsneg] = 1.0
@@ -344,11 +356,16 @@ def find_near_duplicates(
     for (a, b), d in sorted(pairs.items(), key=lambda item: (item[1], item[0])):
         same = labels is None or labels[a] == labels[b]
         leak = None if fold_rows is None else bool(np.any(fold_rows[:, a] != fold_rows[:, b]))
-        out.append(NearDuplicate(
-            images=[images[a], images[b]], distance=d, same_label=bool(same),
-            leaks_across_folds=leak, indices=[a, b],
-            labels=[str(labels[a]), str(labels[b])] if labels is not None else [],
-        ))
+        out.append(
+            NearDuplicate(
+                images=[images[a], images[b]],
+                distance=d,
+                same_label=bool(same),
+                leaks_across_folds=leak,
+                indices=[a, b],
+                labels=[str(labels[a]), str(labels[b])] if labels is not None else [],
+            )
+        )
     return out
 
 

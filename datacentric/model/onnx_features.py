@@ -26,8 +26,16 @@ from datacentric.errors import DatacentricError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["DEFAULT_RUNTIME", "OPSET", "RUNTIMES", "OnnxFeatures", "check_runtime", "onnx_features",
-           "static_same_padding", "trace_onnx"]
+__all__ = [
+    "DEFAULT_RUNTIME",
+    "OPSET",
+    "RUNTIMES",
+    "OnnxFeatures",
+    "check_runtime",
+    "onnx_features",
+    "static_same_padding",
+    "trace_onnx",
+]
 
 OPSET = 17
 RUNTIMES = ("onnxruntime", "torch")
@@ -132,8 +140,9 @@ def _conv_same_static(layer: Any, pad: tuple[int, int], x: "torch.Tensor") -> "t
 
     pad_h, pad_w = pad
     if pad_h % 2 == 0 and pad_w % 2 == 0:  # symmetric: the convolution's own padding
-        return F.conv2d(x, layer.weight, layer.bias, layer.stride, (pad_h // 2, pad_w // 2), layer.dilation,
-                        layer.groups)
+        return F.conv2d(
+            x, layer.weight, layer.bias, layer.stride, (pad_h // 2, pad_w // 2), layer.dilation, layer.groups
+        )
     x = F.pad(x, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))  # TF puts the odd pixel last
     return F.conv2d(x, layer.weight, layer.bias, layer.stride, 0, layer.dilation, layer.groups)
 
@@ -162,8 +171,9 @@ class OnnxFeatures:
         if threads:
             options.intra_op_num_threads = threads
         try:
-            self.session = ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
-                                                providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise _runtime_error(name, exc) from None
         self.input = self.session.get_inputs()[0].name
@@ -179,12 +189,12 @@ class OnnxFeatures:
 
 def _runtime_error(name: str, exc: BaseException) -> DatacentricError:
     reason = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:200]
-    return DatacentricError(f"ONNX Runtime cannot run backbone '{name}': {reason} "
-                            "(embed with runtime='torch' instead)")
+    return DatacentricError(f"ONNX Runtime cannot run backbone '{name}': {reason} (embed with runtime='torch' instead)")
 
 
-def onnx_features(model: "torch.nn.Module", key: str, config: dict, cache_dir: Path | None, *,
-                  name: str = "", threads: int = 0) -> OnnxFeatures:
+def onnx_features(
+    model: "torch.nn.Module", key: str, config: dict, cache_dir: Path | None, *, name: str = "", threads: int = 0
+) -> OnnxFeatures:
     """The onnxruntime session of the torch feature model ``model`` (built once per process).
 
     ``key`` is the model's *torch* embedding key (backbone, weights, preprocessing), so the

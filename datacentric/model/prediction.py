@@ -53,19 +53,26 @@ def predict(project, paths: Sequence[Path | str] | Path | str, *, run=None, batc
     classifier = load_classifier(train_run, cache_dir=project.cache_dir)
     files = expand_paths(paths)
     if not files:
-        raise DatacentricError("no image files to predict", ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)))
+        raise DatacentricError(
+            "no image files to predict",
+            ", ".join(str(p) for p in ([paths] if isinstance(paths, (str, Path)) else paths)),
+        )
     probs, errors = classifier.predict_files(files, batch_size=batch_size)
     out = []
     for i, path in enumerate(files):
         if i in errors:
-            out.append(Prediction(path=path, label=None, probability=0.0, run=train_run.id,
-                                  error=errors[i].what))
+            out.append(Prediction(path=path, label=None, probability=0.0, run=train_run.id, error=errors[i].what))
             continue
         best = int(np.argmax(probs[i]))
-        out.append(Prediction(
-            path=path, label=classifier.classes[best], probability=float(probs[i, best]),
-            probs={c: float(p) for c, p in zip(classifier.classes, probs[i])}, run=train_run.id,
-        ))
+        out.append(
+            Prediction(
+                path=path,
+                label=classifier.classes[best],
+                probability=float(probs[i, best]),
+                probs={c: float(p) for c, p in zip(classifier.classes, probs[i])},
+                run=train_run.id,
+            )
+        )
     return out
 
 

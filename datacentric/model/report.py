@@ -22,8 +22,7 @@ def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
     """Classes whose recall or precision is clearly below the overall accuracy (judged ones only):
     more than 0.10 below it, or below 0.5 while also 0.05 below it."""
     bar = min(max(FLOOR, accuracy - MARGIN), accuracy - MARGIN / 2)
-    return [name for name, m in per_class.items()
-            if not m["too_few"] and (m["recall"] < bar or m["precision"] < bar)]
+    return [name for name, m in per_class.items() if not m["too_few"] and (m["recall"] < bar or m["precision"] < bar)]
 
 
 def write_train_report(result, project_root: Path, path: Path) -> Path:
@@ -31,26 +30,47 @@ def write_train_report(result, project_root: Path, path: Path) -> Path:
     weak = weak_classes(result.per_class, result.cv_accuracy)
     sections = [
         H.section("Summary", _summary(result, weak), id="summary"),
-        H.section("Classes", _classes(result, weak), id="classes", intro=(
-            "Recall: of the images labelled as the class, the share the model recognised. Precision: of "
-            "the images the model called the class, the share labelled so. Both come from models that "
-            "never saw the image (cross-validation). Red: a weak class, its recall or precision more "
-            "than 0.10 below the overall accuracy (or below 0.5 while also 0.05 below it); the dashed "
-            "line is the overall accuracy. Classes with too few images to judge are left out of the "
-            "bars.")),
+        H.section(
+            "Classes",
+            _classes(result, weak),
+            id="classes",
+            intro=(
+                "Recall: of the images labelled as the class, the share the model recognised. Precision: of "
+                "the images the model called the class, the share labelled so. Both come from models that "
+                "never saw the image (cross-validation). Red: a weak class, its recall or precision more "
+                "than 0.10 below the overall accuracy (or below 0.5 while also 0.05 below it); the dashed "
+                "line is the overall accuracy. Classes with too few images to judge are left out of the "
+                "bars."
+            ),
+        ),
     ]
     if result.labels is not None and result.probs is not None and len(result.classes) > 1:
         matrix = _confusion(result.labels, result.probs, len(result.classes))
-        sections.append(H.section(
-            "Confusion matrix", H.confusion_matrix_svg(matrix.tolist(), result.classes), id="confusion",
-            intro=("Each row is a label as given, each column what the model predicted for images it had "
-                   "not seen. The diagonal (green) is agreement; red cells are mix-ups.")))
+        sections.append(
+            H.section(
+                "Confusion matrix",
+                H.confusion_matrix_svg(matrix.tolist(), result.classes),
+                id="confusion",
+                intro=(
+                    "Each row is a label as given, each column what the model predicted for images it had "
+                    "not seen. The diagonal (green) is agreement; red cells are mix-ups."
+                ),
+            )
+        )
     root = shlex.quote(str(project_root))
-    steps = [("Look for wrong labels and weak classes", f"datacentric audit {root}"),
-             ("then fix the data", f"datacentric improve {root}")]
-    sections.append(H.section("What to do next", '<ul class="steps">' + "".join(
-        f"<li>{H.escape(what)}: <code>{H.escape(command)}</code></li>" for what, command in steps)
-        + "</ul>", id="next"))
+    steps = [
+        ("Look for wrong labels and weak classes", f"datacentric audit {root}"),
+        ("then fix the data", f"datacentric improve {root}"),
+    ]
+    sections.append(
+        H.section(
+            "What to do next",
+            '<ul class="steps">'
+            + "".join(f"<li>{H.escape(what)}: <code>{H.escape(command)}</code></li>" for what, command in steps)
+            + "</ul>",
+            id="next",
+        )
+    )
     title = f"Training {result.run.id}"
     return H.write(path, H.page(title, sections, subtitle=f"{result.mode} on {result.backbone}"))
 
@@ -68,21 +88,36 @@ def _summary(result, weak: list[str]) -> list[str]:
         {"what": "time", "value": f"{result.seconds:.1f} s"},
     ]
     if result.ungrouped_cv_accuracy is not None:
-        facts.append({"what": f"plain folds (no {result.group_by} groups)",
-                      "value": f"{result.ungrouped_cv_accuracy:.3f}"})
+        facts.append(
+            {"what": f"plain folds (no {result.group_by} groups)", "value": f"{result.ungrouped_cv_accuracy:.3f}"}
+        )
     return [H.table(facts, {"what": "", "value": ""})]
 
 
 def _classes(result, weak: list[str]) -> list[str]:
-    judged = [(name, m["recall"], m["precision"], name in weak)
-              for name, m in result.per_class.items() if not m["too_few"]]
-    rows = [{"class": name, "images": m["n"], "recall": m["recall"], "precision": m["precision"],
-             "verdict": (H.badge("too few to judge", "muted") if m["too_few"] else
-                         H.badge("weak", "bad") if name in weak else H.badge("ok", "good"))}
-            for name, m in result.per_class.items()]
+    judged = [
+        (name, m["recall"], m["precision"], name in weak) for name, m in result.per_class.items() if not m["too_few"]
+    ]
+    rows = [
+        {
+            "class": name,
+            "images": m["n"],
+            "recall": m["recall"],
+            "precision": m["precision"],
+            "verdict": (
+                H.badge("too few to judge", "muted")
+                if m["too_few"]
+                else H.badge("weak", "bad")
+                if name in weak
+                else H.badge("ok", "good")
+            ),
+        }
+        for name, m in result.per_class.items()
+    ]
     bars = [H.figure([H.class_bars_svg(judged, reference=result.cv_accuracy)])] if judged else []
-    return bars + [H.table(rows, formats={"recall": ".2f", "precision": ".2f"},
-                           flag=[name in weak for name in result.per_class])]
+    return bars + [
+        H.table(rows, formats={"recall": ".2f", "precision": ".2f"}, flag=[name in weak for name in result.per_class])
+    ]
 
 
 def _confusion(labels: np.ndarray, probs: np.ndarray, k: int) -> np.ndarray:

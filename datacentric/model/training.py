@@ -12,7 +12,8 @@ A "train" run folder holds:
 
 Run metrics: cv_accuracy, cv_accuracy_std (over folds), per_class {label: {precision,
 recall, n, too_few}}, seconds, cpu_seconds, backbone, mode, folds, repeats, params (the parameters
-trained: the probe's head, or the whole finetuned network), model_bytes (the model file), twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
+trained: the probe's head, or the whole finetuned network), model_bytes (the model file),
+twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
 also group_by, groups and ungrouped_cv_accuracy (what plain stratified folds report on the
 same images: the gap is the leak the groups closed). ``oof.npz`` then stores each image's group.
 """
@@ -161,8 +162,16 @@ def train(
     extra_y = everything.labels[extra]
     extra_parent = np.array([index.get(everything.parents[i] or "", -1) for i in extra], dtype=np.int64)
     repeats = int(repeats or default_repeats(len(real)))
-    config = {"mode": mode, "backbone": backbone, "folds": folds, "seed": seed, "repeats": repeats,
-              "image_size": project.config.image_size, "pretrained": pretrained, "excluded": exclude}
+    config = {
+        "mode": mode,
+        "backbone": backbone,
+        "folds": folds,
+        "seed": seed,
+        "repeats": repeats,
+        "image_size": project.config.image_size,
+        "pretrained": pretrained,
+        "excluded": exclude,
+    }
     if group_by:
         config["group_by"] = group_by
     config["twins"] = twins
@@ -177,41 +186,100 @@ def train(
         if mode == "probe":
             from datacentric.model.embeddings import embedding_config
 
-            cv, probe = _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone,
-                               folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, C=C,
-                               groups=groups, X=X)
+            cv, probe = _probe(
+                project,
+                real,
+                extra_paths,
+                extra_ids,
+                extra_y,
+                extra_parent,
+                backbone,
+                folds=folds,
+                seed=seed,
+                repeats=repeats,
+                pretrained=pretrained,
+                C=C,
+                groups=groups,
+                X=X,
+            )
             # no torch, no backbone: the model is built from the head when a command needs it
-            made = embedding_config(backbone, pretrained=pretrained, image_size=project.config.image_size,
-                                    cache_dir=project.cache_dir)
-            model_path = write_probe(run.dir, ProbeHead(
-                weight=probe.weight_, bias=probe.bias_, classes=classes, backbone=backbone,
-                data_config=made["data_config"], weights=made["weights"], pretrained=pretrained))
+            made = embedding_config(
+                backbone, pretrained=pretrained, image_size=project.config.image_size, cache_dir=project.cache_dir
+            )
+            model_path = write_probe(
+                run.dir,
+                ProbeHead(
+                    weight=probe.weight_,
+                    bias=probe.bias_,
+                    classes=classes,
+                    backbone=backbone,
+                    data_config=made["data_config"],
+                    weights=made["weights"],
+                    pretrained=pretrained,
+                ),
+            )
             model_bytes = model_path.stat().st_size
             params = int(probe.weight_.size + probe.bias_.size)
         else:
             from datacentric.model.classifier import save_classifier
 
-            cv, module, data_cfg = _finetune(project, real, extra_paths, extra_y, extra_parent, backbone,
-                                             folds=folds, seed=seed, repeats=repeats, pretrained=pretrained,
-                                             epochs=epochs, device=device, groups=groups,
-                                             checkpoints=run.dir / "checkpoints" if keep_checkpoints else None)
+            cv, module, data_cfg = _finetune(
+                project,
+                real,
+                extra_paths,
+                extra_y,
+                extra_parent,
+                backbone,
+                folds=folds,
+                seed=seed,
+                repeats=repeats,
+                pretrained=pretrained,
+                epochs=epochs,
+                device=device,
+                groups=groups,
+                checkpoints=run.dir / "checkpoints" if keep_checkpoints else None,
+            )
             model_path = run.dir / MODEL_FILE
-            model_bytes = save_classifier(module, model_path, classes=classes, backbone=backbone,
-                                          data_config=data_cfg, mode=mode)
+            model_bytes = save_classifier(
+                module, model_path, classes=classes, backbone=backbone, data_config=data_cfg, mode=mode
+            )
             params = sum(p.numel() for p in module.parameters())
-        write_oof(run.dir, OutOfFold(ids=list(real.ids), labels=real.labels, probs=cv.probs,
-                                     classes=classes, folds=cv.assignments, groups=groups))
+        write_oof(
+            run.dir,
+            OutOfFold(
+                ids=list(real.ids),
+                labels=real.labels,
+                probs=cv.probs,
+                classes=classes,
+                folds=cv.assignments,
+                groups=groups,
+            ),
+        )
     except BaseException:
         project.finish_run(run, {"error": "training failed"}, status="failed")
         raise
     per_class = per_class_metrics(real.labels, cv.probs, classes, cv.too_few)
     result = TrainResult(
-        run=run, backbone=backbone, mode=mode, cv_accuracy=cv.accuracy, cv_accuracy_std=cv.accuracy_std,
-        per_class=per_class, seconds=time.perf_counter() - start, cpu_seconds=time.process_time() - cpu_start,
-        folds=cv.folds, repeats=cv.repeats, params=params,
-        model_bytes=model_bytes, ids=list(real.ids), labels=real.labels, probs=cv.probs, classes=classes,
-        group_by=group_by, ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
-        twin_pairs=split.twin_pairs, model=model_path,
+        run=run,
+        backbone=backbone,
+        mode=mode,
+        cv_accuracy=cv.accuracy,
+        cv_accuracy_std=cv.accuracy_std,
+        per_class=per_class,
+        seconds=time.perf_counter() - start,
+        cpu_seconds=time.process_time() - cpu_start,
+        folds=cv.folds,
+        repeats=cv.repeats,
+        params=params,
+        model_bytes=model_bytes,
+        ids=list(real.ids),
+        labels=real.labels,
+        probs=cv.probs,
+        classes=classes,
+        group_by=group_by,
+        ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
+        twin_pairs=split.twin_pairs,
+        model=model_path,
     )
     try:
         from datacentric.model.report import write_train_report
@@ -221,12 +289,22 @@ def train(
         project.finish_run(run, {"error": "writing the report failed"}, status="failed")
         raise
     metrics = {
-        "cv_accuracy": result.cv_accuracy, "cv_accuracy_std": result.cv_accuracy_std,
-        "fold_accuracies": cv.fold_accuracies, "per_class": per_class,
-        "seconds": round(result.seconds, 3), "cpu_seconds": round(result.cpu_seconds, 3),
-        "backbone": backbone, "mode": mode, "folds": cv.folds, "repeats": cv.repeats,
-        "params": result.params, "model_bytes": model_bytes, "n_images": len(real), "n_extra": len(extra),
-        "twin_pairs": split.twin_pairs, **cv.extra,
+        "cv_accuracy": result.cv_accuracy,
+        "cv_accuracy_std": result.cv_accuracy_std,
+        "fold_accuracies": cv.fold_accuracies,
+        "per_class": per_class,
+        "seconds": round(result.seconds, 3),
+        "cpu_seconds": round(result.cpu_seconds, 3),
+        "backbone": backbone,
+        "mode": mode,
+        "folds": cv.folds,
+        "repeats": cv.repeats,
+        "params": result.params,
+        "model_bytes": model_bytes,
+        "n_images": len(real),
+        "n_extra": len(extra),
+        "twin_pairs": split.twin_pairs,
+        **cv.extra,
     }
     if groups is not None:
         metrics.update(group_by=group_by, groups=split.count)
@@ -240,12 +318,13 @@ def _groups(real, column: str, where) -> list[str]:
     missing = [p for p, v in zip(real.paths, values) if v is None or str(v).strip() == ""]
     if len(missing) == len(values):
         known = sorted({k for m in real.metadata for k in m})
-        raise DatacentricError(
-            f"no image has metadata column '{column}' (known: {', '.join(known) or 'none'})", where)
+        raise DatacentricError(f"no image has metadata column '{column}' (known: {', '.join(known) or 'none'})", where)
     if missing:
         raise DatacentricError(
             f"{len(missing)} of {len(values)} images have no '{column}' (e.g. {missing[0]}): "
-            f"import a CSV that gives every image one", where)
+            f"import a CSV that gives every image one",
+            where,
+        )
     return [str(v) for v in values]
 
 
@@ -253,22 +332,52 @@ def _embed_real(project, real, backbone: str, pretrained: bool) -> np.ndarray:
     """Cached embeddings of the labelled real images (for the probe and the twin check)."""
     from datacentric.model.embeddings import embed
 
-    return embed(real.paths, ids=real.ids, backbone=backbone, cache_dir=project.cache_dir,
-                 pretrained=pretrained, image_size=project.config.image_size)
+    return embed(
+        real.paths,
+        ids=real.ids,
+        backbone=backbone,
+        cache_dir=project.cache_dir,
+        pretrained=pretrained,
+        image_size=project.config.image_size,
+    )
 
 
-def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbone, *,
-           folds, seed, repeats, pretrained, C, groups=None, X=None) -> tuple[CrossValResult, ProbeClassifier]:
+def _probe(
+    project,
+    real,
+    extra_paths,
+    extra_ids,
+    extra_y,
+    extra_parent,
+    backbone,
+    *,
+    folds,
+    seed,
+    repeats,
+    pretrained,
+    C,
+    groups=None,
+    X=None,
+) -> tuple[CrossValResult, ProbeClassifier]:
     """Cross-validate the probe, then fit it on every labelled row (real and extra)."""
     from datacentric.model.embeddings import embed
 
-    common = dict(backbone=backbone, cache_dir=project.cache_dir, pretrained=pretrained,
-                  image_size=project.config.image_size)
+    common = dict(
+        backbone=backbone, cache_dir=project.cache_dir, pretrained=pretrained, image_size=project.config.image_size
+    )
     X = _embed_real(project, real, backbone, pretrained) if X is None else X
     extra_X = embed(extra_paths, ids=extra_ids, **common) if extra_paths else None
     k = len(real.classes)
-    common_cv = dict(folds=folds, seed=seed, repeats=repeats, extra_X=extra_X, extra_y=extra_y,
-                     extra_parent=extra_parent, n_classes=k, C=C)
+    common_cv = dict(
+        folds=folds,
+        seed=seed,
+        repeats=repeats,
+        extra_X=extra_X,
+        extra_y=extra_y,
+        extra_parent=extra_parent,
+        n_classes=k,
+        C=C,
+    )
     cv = cross_validate(X, real.labels, groups=groups, **common_cv)
     if groups is not None:  # the same probe on plain stratified folds: the leak the groups close
         cv.extra["ungrouped_cv_accuracy"] = cross_validate(X, real.labels, **common_cv).accuracy
@@ -277,42 +386,78 @@ def _probe(project, real, extra_paths, extra_ids, extra_y, extra_parent, backbon
     return cv, ProbeClassifier(C=C, n_classes=k).fit(all_X, all_y)
 
 
-def _finetune(project, real, extra_paths, extra_y, extra_parent, backbone, *,
-              folds, seed, repeats, pretrained, epochs, checkpoints: Path | None, device: str | None,
-              groups=None):
+def _finetune(
+    project,
+    real,
+    extra_paths,
+    extra_y,
+    extra_parent,
+    backbone,
+    *,
+    folds,
+    seed,
+    repeats,
+    pretrained,
+    epochs,
+    checkpoints: Path | None,
+    device: str | None,
+    groups=None,
+):
     from datacentric.model.backbone import create_backbone, data_config
     from datacentric.model.finetune import FineTuner, decode_images
 
     k = len(real.classes)
-    cfg = data_config(create_backbone(backbone, pretrained=pretrained, cache_dir=project.cache_dir),
-                      project.config.image_size)
+    cfg = data_config(
+        create_backbone(backbone, pretrained=pretrained, cache_dir=project.cache_dir), project.config.image_size
+    )
     paths = [Path(p) for p in real.paths]
     extra_paths = [Path(p) for p in extra_paths]
     images = decode_images(paths + extra_paths, cfg)
-    options = dict(n_classes=k, epochs=epochs, image_size=project.config.image_size, pretrained=pretrained,
-                   cache_dir=project.cache_dir, device=device)
+    options = dict(
+        n_classes=k,
+        epochs=epochs,
+        image_size=project.config.image_size,
+        pretrained=pretrained,
+        cache_dir=project.cache_dir,
+        device=device,
+    )
     if checkpoints is not None:
         checkpoints.mkdir(parents=True, exist_ok=True)
     best_epochs: list[int] = []
 
     def fit_predict(train_idx, extra_idx, val_idx):
         fold = len(best_epochs)
-        tuner = FineTuner(backbone, seed=seed * 1000 + fold, **options,
-                          checkpoint=checkpoints / f"fold{fold}.pt" if checkpoints is not None else None)
+        tuner = FineTuner(
+            backbone,
+            seed=seed * 1000 + fold,
+            **options,
+            checkpoint=checkpoints / f"fold{fold}.pt" if checkpoints is not None else None,
+        )
         train_paths = [paths[i] for i in train_idx] + [extra_paths[i] for i in extra_idx]
-        train_y = np.concatenate([real.labels[train_idx], extra_y[extra_idx]]) if len(extra_idx) else \
-            real.labels[train_idx]
-        tuner.fit(train_paths, train_y, val_paths=[paths[i] for i in val_idx], val_y=real.labels[val_idx],
-                  images=images)
+        train_y = (
+            np.concatenate([real.labels[train_idx], extra_y[extra_idx]]) if len(extra_idx) else real.labels[train_idx]
+        )
+        tuner.fit(
+            train_paths, train_y, val_paths=[paths[i] for i in val_idx], val_y=real.labels[val_idx], images=images
+        )
         best_epochs.append(tuner.best_epoch_)
         return tuner.predict_proba([paths[i] for i in val_idx], images=images)
 
-    cv: CrossValResult = run_folds(real.labels, fit_predict, n_classes=k, folds=folds, seed=seed,
-                                   repeats=repeats, extra_parent=extra_parent, description="fine-tuning folds",
-                                   groups=groups)
+    cv: CrossValResult = run_folds(
+        real.labels,
+        fit_predict,
+        n_classes=k,
+        folds=folds,
+        seed=seed,
+        repeats=repeats,
+        extra_parent=extra_parent,
+        description="fine-tuning folds",
+        groups=groups,
+    )
     final_epochs = max(1, int(round(float(np.median(best_epochs)))))
     final = FineTuner(backbone, seed=seed, **{**options, "epochs": final_epochs})
-    final.fit(paths + extra_paths, np.concatenate([real.labels, extra_y]) if extra_paths else real.labels,
-              images=images)
+    final.fit(
+        paths + extra_paths, np.concatenate([real.labels, extra_y]) if extra_paths else real.labels, images=images
+    )
     cv.extra = {**cv.extra, "best_epochs": best_epochs, "final_epochs": final_epochs}
     return cv, final.module_.cpu().eval(), cfg

@@ -158,13 +158,13 @@ def parse_backbone(spec: str) -> BackboneSpec:
     entry = plugins.find("backbone", name)
     if entry is not None and entry.source != "built-in":
         if weights is not None:
-            raise DatacentricError(f"backbone plugin '{name}' finds its own weights: drop '@{weights}'",
-                                   "backbone")
+            raise DatacentricError(f"backbone plugin '{name}' finds its own weights: drop '@{weights}'", "backbone")
         return BackboneSpec(spec=text, name=name, weights=None)
     if entry is None and not _timm_knows(name):  # built-ins are timm names: no need to import timm (seconds)
         raise DatacentricError(
             f"unknown backbone '{name}' (any timm model name or backbone plugin works, see "
-            "timm.list_models() and `datacentric plugins`)", "backbone"
+            "timm.list_models() and `datacentric plugins`)",
+            "backbone",
         )
     if weights is not None and weights.lower() != RANDOM:
         weights = str(Path(weights).expanduser())

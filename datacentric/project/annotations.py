@@ -35,8 +35,11 @@ class Annotations:
             sql += " WHERE image_id = ?"
             params = (image_id,)
         gone = set() if removed else self.removed_ids()
-        return [annotation_record(row) for row in self._conn.execute(sql + " ORDER BY id", params)
-                if row["image_id"] not in gone]
+        return [
+            annotation_record(row)
+            for row in self._conn.execute(sql + " ORDER BY id", params)
+            if row["image_id"] not in gone
+        ]
 
     def add_annotation(
         self,
@@ -70,8 +73,15 @@ class Annotations:
             self.config.classes.append(label)
         return True
 
-    def check_label(self, label: str, *, pending: Iterable[str] = (), where: object | None = None,
-                    new_class: bool = False, known: list[str] | None = None) -> str:
+    def check_label(
+        self,
+        label: str,
+        *,
+        pending: Iterable[str] = (),
+        where: object | None = None,
+        new_class: bool = False,
+        known: list[str] | None = None,
+    ) -> str:
         """Return ``label`` cleaned (see :mod:`datacentric.names`) if the project accepts it.
 
         Once the project has classes (a fixed list, or labels already given), a label
@@ -88,14 +98,14 @@ class Annotations:
             return name
         twin = case_twin(name, [*known, *pending])
         if twin is not None:
-            raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'",
-                                   where)
+            raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)
         if known and not new_class:
             raise DatacentricError(unknown_label(name, known), where)
         return name
 
-    def relabel(self, ref: str | Path, label: str, *, by: str, note: str | None = None,
-                new_class: bool = False) -> Annotation:
+    def relabel(
+        self, ref: str | Path, label: str, *, by: str, note: str | None = None, new_class: bool = False
+    ) -> Annotation:
         """Record a reviewer's label for one image; it decides the consensus from now on.
 
         A label outside the known classes is refused unless ``new_class`` is set.
@@ -135,7 +145,7 @@ class Annotations:
             self.config.classes.extend(n for n in pending if n not in self.config.classes)
             self.save_config()
         rows = self._conn.execute("SELECT * FROM annotations WHERE id > ? ORDER BY id", (first,))
-        return [annotation_record(row) for row in rows][:len(checked)]
+        return [annotation_record(row) for row in rows][: len(checked)]
 
     def labels_given_since(self, at: str) -> int:
         """How many labels were given after ``at`` (a time as the store writes it), removed images' too."""
@@ -143,12 +153,12 @@ class Annotations:
         return int(self._conn.execute(sql, (at,)).fetchone()[0])
 
     @staticmethod
-    def _append(conn: sqlite3.Connection, image_id: str, annotator: str, label: str, source: str,
-                note: str | None) -> None:
+    def _append(
+        conn: sqlite3.Connection, image_id: str, annotator: str, label: str, source: str, note: str | None
+    ) -> None:
         """The one write of the label history, inside an open transaction: a row is only ever appended."""
         conn.execute(
-            "INSERT INTO annotations(image_id, annotator, label, source, note, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO annotations(image_id, annotator, label, source, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (image_id, annotator, label, source, note, now()),
         )
 
@@ -158,8 +168,9 @@ class Annotations:
         return self._conn.execute(sql, (name,)).fetchone() is not None
 
 
-def unknown_label(name: str, known: list[str], *, kind: str = "label",
-                  hint: str = "--new-class adds it as a class") -> str:
+def unknown_label(
+    name: str, known: list[str], *, kind: str = "label", hint: str = "--new-class adds it as a class"
+) -> str:
     """``unknown label 'defekt' — did you mean 'defect'?`` and how to add a class instead."""
     close = get_close_matches(name, known, n=1, cutoff=0.6)
     guess = f" — did you mean '{close[0]}'?" if close else ""

@@ -34,15 +34,13 @@ class ClassChanges:
         known = self.classes()
         old = clean_class_name(old, self.root)
         if old not in known:
-            raise DatacentricError(unknown_label(old, known, kind="class", hint=""),
-                                   self.root)
+            raise DatacentricError(unknown_label(old, known, kind="class", hint=""), self.root)
         new = clean_class_name(new, self.root)
         if new == old:
             raise DatacentricError(f"class '{old}' already has that name", self.root)
         twin = case_twin(new, [k for k in known if k != old])
         if twin is not None:
-            raise DatacentricError(f"'{new}' differs only by case from the class '{twin}'",
-                                   self.root)
+            raise DatacentricError(f"'{new}' differs only by case from the class '{twin}'", self.root)
         verb = "merged into" if new in known else "renamed to"
         why = f"class '{old}' {verb} '{new}' by {by}" + (f": {note}" if note else "")
         added = 0
@@ -63,13 +61,14 @@ class ClassChanges:
         known = self.classes()
         name = clean_class_name(name, self.root)
         if name not in known:
-            raise DatacentricError(unknown_label(name, known, kind="class", hint=""),
-                                   self.root)
+            raise DatacentricError(unknown_label(name, known, kind="class", hint=""), self.root)
         left = len({a.image_id for a in self._current_of(name)})
         if left:
             raise DatacentricError(
                 f"class '{name}' still labels {plural(left, 'image')}; relabel them or merge "
-                f"the class first (datacentric rename-class)", self.root)
+                f"the class first (datacentric rename-class)",
+                self.root,
+            )
         if self.config.classes:
             self.config.classes = [c for c in self.config.classes if c != name]
             self.save_config()

@@ -28,8 +28,11 @@ class Images:
             sql += " WHERE origin = ?"
             params = (origin,)
         gone = set() if removed else self.removed_ids()
-        return [image_record(row) for row in self._conn.execute(sql + " ORDER BY added_at, id", params)
-                if row["id"] not in gone]
+        return [
+            image_record(row)
+            for row in self._conn.execute(sql + " ORDER BY added_at, id", params)
+            if row["id"] not in gone
+        ]
 
     def image(self, ref: str | Path, *, removed: bool = False) -> ImageRecord:
         """Find one image by id, unique id prefix (>= 6 characters), path or unique file name.
@@ -55,8 +58,11 @@ class Images:
         if len(found) > 1:
             raise DatacentricError(f"'{text}' matches {len(found)} images; give the image id", self.root)
         if not found and rows:
-            raise DatacentricError(f"image '{text}' was removed from the project (datacentric "
-                                   "history shows when; importing it again brings it back)", self.root)
+            raise DatacentricError(
+                f"image '{text}' was removed from the project (datacentric "
+                "history shows when; importing it again brings it back)",
+                self.root,
+            )
         if not found:
             raise DatacentricError(f"no image '{text}' in the project", self.root)
         return image_record(found[0])
@@ -90,8 +96,11 @@ class Images:
             self.attach_metadata(conn, id, metadata)
             if id not in self._removed_in(conn, [id]):
                 return False
-            conn.execute("INSERT INTO removals(image_id, action, annotator, note, created_at)"
-                         " VALUES (?, 'restore', ?, 'imported again', ?)", (id, by, now()))
+            conn.execute(
+                "INSERT INTO removals(image_id, action, annotator, note, created_at)"
+                " VALUES (?, 'restore', ?, 'imported again', ?)",
+                (id, by, now()),
+            )
             return True
         conn.execute(
             "INSERT INTO images(id, path, width, height, metadata, origin, parent, generator, added_at)"

@@ -13,13 +13,14 @@ class JobLog:
 
     _conn: sqlite3.Connection
 
-    def record_embedding_job(self, job: str, *, key: str, engine: str, images: int, embedded: int,
-                             errors: int) -> None:
+    def record_embedding_job(self, job: str, *, key: str, engine: str, images: int, embedded: int, errors: int) -> None:
         """Record a committed job of the Parquet embedding store (one transaction)."""
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO embedding_jobs(id, key, engine, images, embedded, errors, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (job, key, engine, images, embedded, errors, now()))
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job, key, engine, images, embedded, errors, now()),
+            )
 
     def embedding_jobs(self) -> list[dict]:
         """Committed embedding jobs, oldest first."""

@@ -43,20 +43,36 @@ class Labels:
         changes = []
         for ann in self.annotations(image_id, removed=True):
             key = (ann.image_id, ann.annotator)
-            changes.append(LabelChange(
-                image_id=ann.image_id, path=paths[ann.image_id], annotator=ann.annotator,
-                label=ann.label, previous=previous.get(key), source=ann.source,
-                note=ann.note, at=ann.created_at,
-            ))
+            changes.append(
+                LabelChange(
+                    image_id=ann.image_id,
+                    path=paths[ann.image_id],
+                    annotator=ann.annotator,
+                    label=ann.label,
+                    previous=previous.get(key),
+                    source=ann.source,
+                    note=ann.note,
+                    at=ann.created_at,
+                )
+            )
             previous[key] = ann.label
         sql, params = "SELECT * FROM removals", ()
         if image_id is not None:
             sql, params = sql + " WHERE image_id = ?", (image_id,)
-        events = [LabelChange(
-            image_id=row["image_id"], path=paths[row["image_id"]], annotator=row["annotator"],
-            label="", previous=None, source=row["action"], note=row["note"], at=row["created_at"],
-            event="removed" if row["action"] == "remove" else "restored",
-        ) for row in self._conn.execute(sql + " ORDER BY id", params)]
+        events = [
+            LabelChange(
+                image_id=row["image_id"],
+                path=paths[row["image_id"]],
+                annotator=row["annotator"],
+                label="",
+                previous=None,
+                source=row["action"],
+                note=row["note"],
+                at=row["created_at"],
+                event="removed" if row["action"] == "remove" else "restored",
+            )
+            for row in self._conn.execute(sql + " ORDER BY id", params)
+        ]
         if events:  # in time order; sorted() is stable, so one moment's labels keep their order
             changes = sorted(changes + events, key=lambda c: c.at)
         return changes

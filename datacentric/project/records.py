@@ -106,8 +106,11 @@ class LabeledSet:
     def without(self, ids: Iterable[str]) -> "LabeledSet":
         """The same set less the given images (and anything made from them)."""
         drop = set(ids)
-        keep = [i for i, (image_id, parent) in enumerate(zip(self.ids, self.parents))
-                if image_id not in drop and parent not in drop]
+        keep = [
+            i
+            for i, (image_id, parent) in enumerate(zip(self.ids, self.parents))
+            if image_id not in drop and parent not in drop
+        ]
         return LabeledSet(
             ids=[self.ids[i] for i in keep],
             paths=[self.paths[i] for i in keep],

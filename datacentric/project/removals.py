@@ -24,8 +24,9 @@ class Removals:
             state[row["image_id"]] = row["action"]
         return {image_id for image_id, action in state.items() if action == "remove"}
 
-    def remove_images(self, refs: Iterable[str | Path], *, by: str, note: str | None = None,
-                      unlabelled_only: bool = False) -> list[ImageRecord]:
+    def remove_images(
+        self, refs: Iterable[str | Path], *, by: str, note: str | None = None, unlabelled_only: bool = False
+    ) -> list[ImageRecord]:
         """Take images out of the project, in one transaction; returns those removed.
 
         Each of ``refs`` is an image (as :meth:`image` finds it) or a folder (every image
@@ -46,15 +47,16 @@ class Removals:
             labelled = self.labels()
             chosen = {k: r for k, r in chosen.items() if k not in labelled}
             if not chosen:
-                raise DatacentricError("every image given has a label; nothing removed (--unlabelled)",
-                                       self.root)
+                raise DatacentricError("every image given has a label; nothing removed (--unlabelled)", self.root)
         for record in self.images(None):
             if record.parent in chosen:
                 chosen.setdefault(record.id, record)
         with self.transaction() as conn:
             for image_id in chosen:
-                conn.execute("INSERT INTO removals(image_id, action, annotator, note, created_at)"
-                             " VALUES (?, 'remove', ?, ?, ?)", (image_id, by, note, now()))
+                conn.execute(
+                    "INSERT INTO removals(image_id, action, annotator, note, created_at) VALUES (?, 'remove', ?, ?, ?)",
+                    (image_id, by, note, now()),
+                )
         return list(chosen.values())
 
     def _matching(self, ref: str | Path) -> list[ImageRecord]:
@@ -74,8 +76,7 @@ class Removals:
         """Which of ``ids`` are removed, read inside an open transaction."""
         marks = ",".join("?" * len(ids))
         state: dict[str, str] = {}
-        for row in conn.execute(f"SELECT image_id, action FROM removals WHERE image_id IN ({marks})"
-                                " ORDER BY id", ids):
+        for row in conn.execute(f"SELECT image_id, action FROM removals WHERE image_id IN ({marks}) ORDER BY id", ids):
             state[row["image_id"]] = row["action"]
         return {i for i, action in state.items() if action == "remove"}
 

@@ -35,8 +35,9 @@ class RunLog:
             suffix += 1
             run_id = f"{stamp}-{kind}-{suffix}"
         self.path("runs", run_id).mkdir(parents=True)
-        write_atomic(self.path("runs", run_id, OWNER_FILE),
-                     json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+        write_atomic(
+            self.path("runs", run_id, OWNER_FILE), json.dumps({"pid": os.getpid(), "host": socket.gethostname()})
+        )
         created = now()
         with self.transaction() as conn:
             conn.execute(

@@ -111,17 +111,14 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
-    ).fetchone()
+    has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone()
     version = 0
     if has_meta:
         row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         version = int(row[0]) if row else 0
     if version > SCHEMA_VERSION:
         raise DatacentricError(
-            f"store has schema version {version}, newer than this datacentric "
-            f"({SCHEMA_VERSION}); upgrade datacentric",
+            f"store has schema version {version}, newer than this datacentric ({SCHEMA_VERSION}); upgrade datacentric",
             path,
         )
     for step in range(version, SCHEMA_VERSION):

@@ -22,10 +22,12 @@ class SyncLinks:
     def sync_links(self, system: str) -> list[SyncLink]:
         """Every link of one outside system, in the order they were made."""
         rows = self._conn.execute(
-            "SELECT system, image_id, external_id, data FROM sync_links WHERE system = ? ORDER BY rowid",
-            (system,))
-        return [SyncLink(row["system"], row["image_id"], row["external_id"], json.loads(row["data"] or "{}"))
-                for row in rows]
+            "SELECT system, image_id, external_id, data FROM sync_links WHERE system = ? ORDER BY rowid", (system,)
+        )
+        return [
+            SyncLink(row["system"], row["image_id"], row["external_id"], json.loads(row["data"] or "{}"))
+            for row in rows
+        ]
 
     def sync_systems(self, prefix: str) -> dict[str, dict]:
         """The linked systems whose name starts with ``prefix``, the most recently linked last.
@@ -35,9 +37,10 @@ class SyncLinks:
         """
         rows = self._conn.execute(
             "SELECT system, MAX(rowid) AS last, MAX(data) AS data FROM sync_links WHERE system LIKE ? "
-            "GROUP BY system ORDER BY last", (prefix.replace("%", "") + "%",))
-        return {row["system"]: json.loads(row["data"] or "{}") for row in rows
-                if row["system"].startswith(prefix)}
+            "GROUP BY system ORDER BY last",
+            (prefix.replace("%", "") + "%",),
+        )
+        return {row["system"]: json.loads(row["data"] or "{}") for row in rows if row["system"].startswith(prefix)}
 
     def save_sync_links(self, links: Iterable[SyncLink]) -> None:
         """Add links, or replace the external id and data of known ones, in one transaction.
@@ -50,7 +53,8 @@ class SyncLinks:
                     "INSERT INTO sync_links(system, image_id, external_id, data) VALUES (?, ?, ?, ?) "
                     "ON CONFLICT(system, image_id) DO UPDATE SET external_id = excluded.external_id, "
                     "data = excluded.data",
-                    (link.system, link.image_id, link.external_id, json.dumps(link.data)))
+                    (link.system, link.image_id, link.external_id, json.dumps(link.data)),
+                )
 
     def forget_sync_system(self, system: str) -> None:
         """Drop every link of one outside system (it is gone there); images and labels stay."""

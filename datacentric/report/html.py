@@ -141,8 +141,8 @@ def page(title: str, sections: Iterable[str], *, subtitle: str | None = None, to
         links = f'<nav class="toc">{links}</nav>' if links else ""
     sub = f'<div class="sub">{escape(subtitle)}</div>' if subtitle else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{escape(title)}</h1>{sub}{links}</header>\n<main>\n"
         + "\n".join(sections)
@@ -153,10 +153,10 @@ def page(title: str, sections: Iterable[str], *, subtitle: str | None = None, to
 def _toc_entry(fragment: str) -> tuple[str | None, str | None]:
     if not fragment.startswith('<section id="'):
         return None, None
-    ident = fragment[len('<section id="'):].split('"', 1)[0]
+    ident = fragment[len('<section id="') :].split('"', 1)[0]
     start = fragment.find("<h2>")
     end = fragment.find("</h2>")
-    title = _html.unescape(fragment[start + 4:end]) if start >= 0 and end > start else ident
+    title = _html.unescape(fragment[start + 4 : end]) if start >= 0 and end > start else ident
     return ident, title
 
 
@@ -297,7 +297,9 @@ def thumbnail(
     hover = escape(title if title is not None else Path(path).name)
     try:
         uri = image_data_uri(path, size)
-        img = f'<img src="{uri}" width="{size}" height="{size}" style="object-fit:contain" alt="{hover}" title="{hover}">'
+        img = (
+            f'<img src="{uri}" width="{size}" height="{size}" style="object-fit:contain" alt="{hover}" title="{hover}">'
+        )
         if zoom:
             img = _zoomable(img, image_data_uri(path, _native_side(path, zoom), quality=92), hover)
     except Exception:  # noqa: BLE001  (a report must not fail on one unreadable image)
@@ -318,9 +320,11 @@ def _native_side(path: str | Path, limit: int) -> int:
 def _zoomable(img: str, full_uri: str, hover: str) -> str:
     """Wrap a thumbnail in a link that opens the full-size copy over the page."""
     anchor = "zoom-" + hashlib.sha256(full_uri.encode("ascii")).hexdigest()[:12]
-    return (f'<a class="zoom-in" href="#{anchor}" title="click for full size">{img}</a>'
-            f'<div class="zoom" id="{anchor}"><img src="{full_uri}" alt="{hover}">'
-            f'<a href="#_">close</a></div>')
+    return (
+        f'<a class="zoom-in" href="#{anchor}" title="click for full size">{img}</a>'
+        f'<div class="zoom" id="{anchor}"><img src="{full_uri}" alt="{hover}">'
+        f'<a href="#_">close</a></div>'
+    )
 
 
 def figure(fragments: Iterable[str]) -> str:
@@ -361,7 +365,7 @@ def confusion_matrix_svg(
         f'viewBox="0 0 {width} {height}" role="img">'
     ]
     if title:
-        parts.append(f'<title>{escape(title)}</title>')
+        parts.append(f"<title>{escape(title)}</title>")
     for i in range(k):
         total = sum(counts[i]) or 1.0
         for j in range(k):
@@ -377,7 +381,8 @@ def confusion_matrix_svg(
             text = f"{int(value)}" if float(value).is_integer() else f"{value:.2f}"
             parts.append(
                 f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" rx="3" fill="{fill}">'
-                f"<title>{escape(classes[i])} → {escape(classes[j])}: {escape(text)} ({share:.0%} of row)</title></rect>"
+                f"<title>{escape(classes[i])} → {escape(classes[j])}: {escape(text)} ({share:.0%} of row)"
+                "</title></rect>"
             )
             parts.append(
                 f'<text x="{x + (cell - 2) / 2}" y="{y + (cell - 2) / 2 + 5}" text-anchor="middle" '
@@ -421,13 +426,17 @@ def bar_chart_svg(
     left = 12 + min(220, 8 * longest)
     plot = width - left - 60
     height = len(labels) * (bar + 6) + 12
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+    ]
     for i, (name, value) in enumerate(zip(labels, values)):
         y = 6 + i * (bar + 6)
         v = 0.0 if value is None or math.isnan(float(value)) else float(value)
         w = max(0.0, plot * v / top) if top else 0.0
         fill = "#c8372d" if highlight is not None and highlight[i] else "#4a78c2"
-        parts.append(f'<text x="{left - 6}" y="{y + bar / 2 + 5}" text-anchor="end" font-size="13">{escape(name)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + bar / 2 + 5}" text-anchor="end" font-size="13">{escape(name)}</text>'
+        )
         parts.append(f'<rect x="{left}" y="{y}" width="{w:.1f}" height="{bar}" rx="2" fill="{fill}"/>')
         parts.append(
             f'<text x="{left + w + 5:.1f}" y="{y + bar / 2 + 5}" font-size="12">{escape(format(v, fmt))}</text>'
@@ -482,22 +491,28 @@ def learning_curve_svg(
 
     parts = [f'<svg width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">']
     for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        parts.append(f'<line x1="{left}" y1="{y_of(v):.1f}" x2="{width - right}" y2="{y_of(v):.1f}" '
-                     f'stroke="#e3e6ec"/><text x="{left - 6}" y="{y_of(v) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11">{v:.2f}</text>')
+        parts.append(
+            f'<line x1="{left}" y1="{y_of(v):.1f}" x2="{width - right}" y2="{y_of(v):.1f}" '
+            f'stroke="#e3e6ec"/><text x="{left - 6}" y="{y_of(v) + 4:.1f}" text-anchor="end" '
+            f'font-size="11">{v:.2f}</text>'
+        )
     if len(fitted) >= 2:
         points = " ".join(f"{x_of(x):.1f},{y_of(y):.1f}" for x, y in fitted)
         parts.append(f'<polyline points="{points}" fill="none" stroke="#8a93a6" stroke-dasharray="5 4"/>')
     for n, v, s in zip(counts, values, spread):
         x = x_of(float(n))
-        parts.append(f'<line x1="{x:.1f}" y1="{y_of(v - s):.1f}" x2="{x:.1f}" y2="{y_of(v + s):.1f}" '
-                     f'stroke="#4a78c2"/><circle cx="{x:.1f}" cy="{y_of(v):.1f}" r="4" fill="#4a78c2"/>'
-                     f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
-                     f'font-size="11">{int(n)}</text>')
-    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
-                 f'real images of the class (log scale)</text>'
-                 f'<text x="12" y="{top + ph / 2:.1f}" font-size="12" transform="rotate(-90 12 '
-                 f'{top + ph / 2:.1f})" text-anchor="middle">{escape(label)}</text></svg>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{y_of(v - s):.1f}" x2="{x:.1f}" y2="{y_of(v + s):.1f}" '
+            f'stroke="#4a78c2"/><circle cx="{x:.1f}" cy="{y_of(v):.1f}" r="4" fill="#4a78c2"/>'
+            f'<text x="{x:.1f}" y="{height - bottom + 16}" text-anchor="middle" '
+            f'font-size="11">{int(n)}</text>'
+        )
+    parts.append(
+        f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+        f"real images of the class (log scale)</text>"
+        f'<text x="12" y="{top + ph / 2:.1f}" font-size="12" transform="rotate(-90 12 '
+        f'{top + ph / 2:.1f})" text-anchor="middle">{escape(label)}</text></svg>'
+    )
     return Html("".join(parts))
 
 
@@ -524,8 +539,9 @@ def distribution_strips_svg(
         def x_of(v: float) -> float:
             return left + plot * (float(v) - lo) / span
 
-        parts.append(f'<text x="{left - 8}" y="{y0 + band + 4}" text-anchor="end" font-size="13">'
-                     f'{escape(label)}</text>')
+        parts.append(
+            f'<text x="{left - 8}" y="{y0 + band + 4}" text-anchor="end" font-size="13">{escape(label)}</text>'
+        )
         red = highlight is not None and highlight[i]
         for j, (q, name) in enumerate(((first, names[0]), (second, names[1]))):
             y = y0 + j * band
@@ -537,7 +553,8 @@ def distribution_strips_svg(
                 f'height="{band - 8}" fill="{colour}" fill-opacity="0.35" stroke="{colour}"/>'
                 f'<line x1="{q50:.1f}" y1="{y + 2}" x2="{q50:.1f}" y2="{y + band - 2}" stroke="{colour}" '
                 f'stroke-width="3"/><text x="{width - right + 8}" y="{y + band / 2 + 4:.1f}" '
-                f'font-size="11">{escape(name)}</text>')
+                f'font-size="11">{escape(name)}</text>'
+            )
     parts.append("</svg>")
     return Html("".join(parts))
 
@@ -575,39 +592,50 @@ def histogram_svg(
         return top + ph * (1.0 - share / top_share)
 
     label = f"{names[0]} and {names[1]}: {axis}"
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
-             f'<title>{escape(label)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}">'
+        f"<title>{escape(label)}</title>"
+    ]
     for j in range(bins):
         x, share = left + j * step, shares[0][j]
-        parts.append(f'<rect x="{x + 1:.1f}" y="{y_of(share):.1f}" width="{step - 2:.1f}" '
-                     f'height="{top + ph - y_of(share):.1f}" fill="{FIRST_COLOUR}" fill-opacity="0.45">'
-                     f'<title>{escape(names[0])}: {share:.0%}</title></rect>')
+        parts.append(
+            f'<rect x="{x + 1:.1f}" y="{y_of(share):.1f}" width="{step - 2:.1f}" '
+            f'height="{top + ph - y_of(share):.1f}" fill="{FIRST_COLOUR}" fill-opacity="0.45">'
+            f"<title>{escape(names[0])}: {share:.0%}</title></rect>"
+        )
     outline = [f"{left:.1f},{top + ph:.1f}"]
     for j, share in enumerate(shares[1]):
         outline += [f"{left + j * step:.1f},{y_of(share):.1f}", f"{left + (j + 1) * step:.1f},{y_of(share):.1f}"]
     outline.append(f"{left + pw:.1f},{top + ph:.1f}")
-    parts.append(f'<polyline points="{" ".join(outline)}" fill="none" stroke="{SECOND_COLOUR}" '
-                 f'stroke-width="2.5"/>')
+    parts.append(f'<polyline points="{" ".join(outline)}" fill="none" stroke="{SECOND_COLOUR}" stroke-width="2.5"/>')
     parts.append(f'<line x1="{left}" y1="{top + ph}" x2="{left + pw}" y2="{top + ph}" stroke="#5b6475"/>')
     for v in (lo, lo + span / 2, hi):
         x = left + pw * (v - lo) / span
-        parts.append(f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle" font-size="11">'
-                     f'{escape(format(v, ".3g"))}</text>')
-    parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
-                 f'{escape(axis)}</text><text x="12" y="{top + ph / 2:.1f}" font-size="12" '
-                 f'transform="rotate(-90 12 {top + ph / 2:.1f})" text-anchor="middle">share of images</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{top + ph + 15}" text-anchor="middle" font-size="11">'
+            f"{escape(format(v, '.3g'))}</text>"
+        )
+    parts.append(
+        f'<text x="{left + pw / 2:.1f}" y="{height - 6}" text-anchor="middle" font-size="12">'
+        f'{escape(axis)}</text><text x="12" y="{top + ph / 2:.1f}" font-size="12" '
+        f'transform="rotate(-90 12 {top + ph / 2:.1f})" text-anchor="middle">share of images</text>'
+    )
     if marker is not None and lo <= float(marker) <= hi:
         x = left + pw * (float(marker) - lo) / span
         right_half = x > left + pw / 2  # the label goes on the side with room, never off the plot
         anchor, tx = ("end", x - 4) if right_half else ("start", x + 4)
-        parts.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + ph}" stroke="#1d2330" '
-                     f'stroke-dasharray="4 3"/><text x="{tx:.1f}" y="{top + 8}" font-size="11" '
-                     f'text-anchor="{anchor}">{escape(marker_label)}</text>')
-    parts.append(f'<rect x="{left}" y="6" width="14" height="10" fill="{FIRST_COLOUR}" fill-opacity="0.45"/>'
-                 f'<text x="{left + 18}" y="15" font-size="12">{escape(names[0])}</text>'
-                 f'<line x1="{left + 110}" y1="11" x2="{left + 124}" y2="11" stroke="{SECOND_COLOUR}" '
-                 f'stroke-width="2.5"/><text x="{left + 128}" y="15" font-size="12">{escape(names[1])}</text>')
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{top + ph}" stroke="#1d2330" '
+            f'stroke-dasharray="4 3"/><text x="{tx:.1f}" y="{top + 8}" font-size="11" '
+            f'text-anchor="{anchor}">{escape(marker_label)}</text>'
+        )
+    parts.append(
+        f'<rect x="{left}" y="6" width="14" height="10" fill="{FIRST_COLOUR}" fill-opacity="0.45"/>'
+        f'<text x="{left + 18}" y="15" font-size="12">{escape(names[0])}</text>'
+        f'<line x1="{left + 110}" y1="11" x2="{left + 124}" y2="11" stroke="{SECOND_COLOUR}" '
+        f'stroke-width="2.5"/><text x="{left + 128}" y="15" font-size="12">{escape(names[1])}</text>'
+    )
     parts.append("</svg>")
     return Html("".join(parts))
 

@@ -75,23 +75,38 @@ def embed_images(
     import torch
 
     threads = torch.get_num_threads()
-    spec = replace(spec, staging=str(job), skip=frozenset(store.ids()) | _cached_ids(store.folder),
-                 statistics=statistics, threads=threads)
+    spec = replace(
+        spec,
+        staging=str(job),
+        skip=frozenset(store.ids()) | _cached_ids(store.folder),
+        statistics=statistics,
+        threads=threads,
+    )
     from datacentric.scale.workers import Embedder
 
     rows: dict[str, dict] = {}
     try:
-        for batch in run_batches(Embedder, (spec,), readable, engine=engine, address=address,
-                                 batch_size=batch_size, description="embedding images",
-                                 threads=threads):
+        for batch in run_batches(
+            Embedder,
+            (spec,),
+            readable,
+            engine=engine,
+            address=address,
+            batch_size=batch_size,
+            description="embedding images",
+            threads=threads,
+        ):
             _collect(batch, rows)
         embedded = sum(1 for row in rows.values() if row["embedded"])
         errors.update({path: row["error"] for path, row in rows.items() if row["error"]})
         committed = None
         if embedded:
-            committed = store.commit(job, lambda: project.record_embedding_job(
-                job.name, key=store.key, engine=engine, images=len(files), embedded=embedded,
-                errors=len(errors)))
+            committed = store.commit(
+                job,
+                lambda: project.record_embedding_job(
+                    job.name, key=store.key, engine=engine, images=len(files), embedded=embedded, errors=len(errors)
+                ),
+            )
         else:
             store.discard(job)
     except BaseException:
@@ -101,14 +116,22 @@ def embed_images(
     stats = None
     if statistics is not None:
         width = next((len(r["statistics"]) for r in rows.values()), 0)
-        stats = np.array([rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan)
-                          for p in files]).reshape(len(files), width)
+        stats = np.array(
+            [rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan) for p in files]
+        ).reshape(len(files), width)
     return EmbedResult(
-        engine=engine, key=store.key, store=str(store.folder), paths=[str(p) for p in files],
-        ids=ids, embedded=embedded, already=sum(1 for i in ids if i) - embedded, errors=errors,
+        engine=engine,
+        key=store.key,
+        store=str(store.folder),
+        paths=[str(p) for p in files],
+        ids=ids,
+        embedded=embedded,
+        already=sum(1 for i in ids if i) - embedded,
+        errors=errors,
         nodes=dict(Counter(row["node"] for row in rows.values())),
         job=committed.name if committed is not None else None,
-        seconds=time.perf_counter() - started, statistics=stats,
+        seconds=time.perf_counter() - started,
+        statistics=stats,
     )
 
 
@@ -123,8 +146,13 @@ def _spec_and_store(project, pretrained: bool, backbone: str | None):
     backbone, size = backbone or project.config.backbone, project.config.image_size
     model = feature_model(backbone, pretrained=pretrained, cache_dir=project.cache_dir)
     key = embedding_key(backbone, model, data_config(model, size), DEFAULT_RUNTIME)
-    spec = EmbedSpec(backbone=backbone, image_size=size, pretrained=pretrained,
-                     cache_dir=str(project.cache_dir), runtime=DEFAULT_RUNTIME)
+    spec = EmbedSpec(
+        backbone=backbone,
+        image_size=size,
+        pretrained=pretrained,
+        cache_dir=str(project.cache_dir),
+        runtime=DEFAULT_RUNTIME,
+    )
     return spec, EmbeddingStore(project.cache_dir, key)
 
 
@@ -140,7 +168,9 @@ def _collect(batch: dict, rows: dict[str, dict]) -> None:
     stats = batch.get("statistics")
     for i, path in enumerate(batch["path"]):
         rows[str(path)] = {
-            "id": str(batch["id"][i]), "error": str(batch["error"][i]),
-            "embedded": bool(batch["embedded"][i]), "node": str(batch["node"][i]),
+            "id": str(batch["id"][i]),
+            "error": str(batch["error"][i]),
+            "embedded": bool(batch["embedded"][i]),
+            "node": str(batch["node"][i]),
             "statistics": None if stats is None else np.asarray(stats[i], dtype=np.float64),
         }

@@ -29,7 +29,13 @@ from datacentric.errors import DatacentricError
 from datacentric.progress import track
 
 __all__ = [
-    "ENGINES", "RAY_EXTRA", "check_engine", "ray_session", "readable_files", "require_ray", "run_batches",
+    "ENGINES",
+    "RAY_EXTRA",
+    "check_engine",
+    "ray_session",
+    "readable_files",
+    "require_ray",
+    "run_batches",
 ]
 
 ENGINES = ("local", "ray")
@@ -77,12 +83,12 @@ def ray_session(address: str | None = None) -> Iterator[object]:
         if address:
             ray.init(address=address, **options)
         else:
-            ray.init(num_cpus=os.cpu_count() or 1, object_store_memory=256 * 2**20,
-                     _node_ip_address="127.0.0.1", **options)
+            ray.init(
+                num_cpus=os.cpu_count() or 1, object_store_memory=256 * 2**20, _node_ip_address="127.0.0.1", **options
+            )
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = address or "a local cluster"
-        raise DatacentricError(f"cannot start or join Ray ({where}): {str(exc).splitlines()[0]}",
-                               "--address") from None
+        raise DatacentricError(f"cannot start or join Ray ({where}): {str(exc).splitlines()[0]}", "--address") from None
     try:
         yield ray
     finally:
@@ -100,8 +106,7 @@ def _check_reachable(address: str, timeout: float = 10.0) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
             pass
     except OSError as exc:
-        raise DatacentricError(f"cannot reach the Ray head at {address}: {exc.strerror or exc}",
-                               "--address") from None
+        raise DatacentricError(f"cannot reach the Ray head at {address}: {exc.strerror or exc}", "--address") from None
 
 
 def readable_files(files: Sequence[Path]) -> tuple[list[Path], dict[str, str]]:
@@ -164,19 +169,22 @@ def _local(worker: type, args: tuple, paths: Sequence[Path], batch_size: int) ->
     with ThreadPoolExecutor(max_workers=2) as pool:
         ahead = None
         for b, start in enumerate(starts):
-            chunk = paths[start:start + batch_size]
+            chunk = paths[start : start + batch_size]
             blobs = list(ahead.result()) if ahead is not None else list(pool.map(_read, chunk))
             if b + 1 < len(starts):
-                nxt = paths[starts[b + 1]:starts[b + 1] + batch_size]
+                nxt = paths[starts[b + 1] : starts[b + 1] + batch_size]
                 ahead = pool.submit(lambda files: list(map(_read, files)), nxt)
             else:
                 ahead = None
-            yield instance({"path": np.array([str(p) for p in chunk], dtype=object),
-                            "bytes": [blob if blob is not None else b"" for blob in blobs]})
+            yield instance(
+                {
+                    "path": np.array([str(p) for p in chunk], dtype=object),
+                    "bytes": [blob if blob is not None else b"" for blob in blobs],
+                }
+            )
 
 
-def _ray(ray, worker: type, args: tuple, paths: Sequence[Path], batch_size: int,
-         threads: int) -> Iterator[dict]:
+def _ray(ray, worker: type, args: tuple, paths: Sequence[Path], batch_size: int, threads: int) -> Iterator[dict]:
     import ray.data
 
     context = ray.data.DataContext.get_current()
@@ -187,13 +195,19 @@ def _ray(ray, worker: type, args: tuple, paths: Sequence[Path], batch_size: int,
     nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     actors = max(1, nodes, int(cpus // max(1, threads)))
     dataset = ray.data.read_binary_files(
-        [str(p) for p in paths], include_paths=True, num_cpus=READ_CPUS,
+        [str(p) for p in paths],
+        include_paths=True,
+        num_cpus=READ_CPUS,
         # a block per batch: results stream back (and progress moves) batch by batch
         override_num_blocks=max(1, min(-(-len(paths) // batch_size), MAX_BLOCKS)),
     )
     results = dataset.map_batches(
-        worker, fn_constructor_args=args, batch_size=batch_size, batch_format="numpy",
-        compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=ACTOR_CPUS,
+        worker,
+        fn_constructor_args=args,
+        batch_size=batch_size,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=ACTOR_CPUS,
     )
     yield from results.iter_batches(batch_size=None, batch_format="numpy")
 
@@ -219,8 +233,9 @@ def _watched(batches: Iterator[dict], stall_seconds: float) -> Iterator[dict]:
             item = inbox.get(timeout=stall_seconds)
         except queue.Empty:
             raise DatacentricError(
-                f"the Ray job made no progress for {stall_seconds:.0f} s (cluster busy, or a worker "
-                "stuck?); stopped", "ray") from None
+                f"the Ray job made no progress for {stall_seconds:.0f} s (cluster busy, or a worker stuck?); stopped",
+                "ray",
+            ) from None
         if item is _END:
             return
         if isinstance(item, BaseException):

@@ -72,9 +72,16 @@ def predict_images(
     try:
         with pq.ParquetWriter(tmp, schema.with_metadata({"classes": json.dumps(classes)})) as writer:
             threads = _torch_threads() if model is None else 0  # 0: onnxruntime's own choice
-            for batch in run_batches(worker, (model_data, threads), readable,
-                                     engine=engine, address=address, batch_size=batch_size,
-                                     description="predicting", threads=threads):
+            for batch in run_batches(
+                worker,
+                (model_data, threads),
+                readable,
+                engine=engine,
+                address=address,
+                batch_size=batch_size,
+                description="predicting",
+                threads=threads,
+            ):
                 table = _table(batch, classes, schema)
                 writer.write_table(table)
                 counts.update(label for label in table.column("label").to_pylist() if label)
@@ -88,9 +95,17 @@ def predict_images(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return PredictResult(engine=engine, run=run_id, out=str(out), classes=list(classes), n=len(files),
-                         counts=dict(counts), errors=errors, nodes=dict(nodes),
-                         seconds=time.perf_counter() - started)
+    return PredictResult(
+        engine=engine,
+        run=run_id,
+        out=str(out),
+        classes=list(classes),
+        n=len(files),
+        counts=dict(counts),
+        errors=errors,
+        nodes=dict(nodes),
+        seconds=time.perf_counter() - started,
+    )
 
 
 def _torch_threads() -> int:
@@ -127,9 +142,16 @@ def _model(project, run, model) -> tuple[type, bytes, str, list[str]]:
 def _schema(k: int):
     import pyarrow as pa
 
-    return pa.schema([("path", pa.string()), ("id", pa.string()), ("label", pa.string()),
-                      ("probability", pa.float32()), ("probs", pa.list_(pa.float32(), k)),
-                      ("error", pa.string())])
+    return pa.schema(
+        [
+            ("path", pa.string()),
+            ("id", pa.string()),
+            ("label", pa.string()),
+            ("probability", pa.float32()),
+            ("probs", pa.list_(pa.float32(), k)),
+            ("error", pa.string()),
+        ]
+    )
 
 
 def _table(batch: dict, classes: list[str], schema):
@@ -141,25 +163,44 @@ def _table(batch: dict, classes: list[str], schema):
     labels = [classes[b] if good else None for b, good in zip(best, ok)]
     top = [float(probs[i, b]) if good else None for i, (b, good) in enumerate(zip(best, ok))]
     column = pa.FixedSizeListArray.from_arrays(pa.array(probs.reshape(-1)), len(classes))
-    return pa.table({
-        "path": [str(p) for p in batch["path"]], "id": [str(i) for i in batch["id"]], "label": labels,
-        "probability": pa.array(top, pa.float32()), "probs": column,
-        "error": [str(e) or None for e in batch["error"]],
-    }, schema=schema)
+    return pa.table(
+        {
+            "path": [str(p) for p in batch["path"]],
+            "id": [str(i) for i in batch["id"]],
+            "label": labels,
+            "probability": pa.array(top, pa.float32()),
+            "probs": column,
+            "error": [str(e) or None for e in batch["error"]],
+        },
+        schema=schema,
+    )
 
 
 def _error_table(paths: list[str], errors: dict[str, str], k: int, schema):
     import pyarrow as pa
 
     empty = pa.FixedSizeListArray.from_arrays(pa.array(np.full(len(paths) * k, np.nan, dtype=np.float32)), k)
-    return pa.table({"path": paths, "id": [None] * len(paths), "label": [None] * len(paths),
-                     "probability": pa.array([None] * len(paths), pa.float32()), "probs": empty,
-                     "error": [errors[p] for p in paths]}, schema=schema)
+    return pa.table(
+        {
+            "path": paths,
+            "id": [None] * len(paths),
+            "label": [None] * len(paths),
+            "probability": pa.array([None] * len(paths), pa.float32()),
+            "probs": empty,
+            "error": [errors[p] for p in paths],
+        },
+        schema=schema,
+    )
 
 
 def predict_probs(
-    train_run, files: Sequence[Path], *, engine: str = "local", address: str | None = None,
-    batch_size: int = 32, cache_dir: Path | str | None = None,
+    train_run,
+    files: Sequence[Path],
+    *,
+    engine: str = "local",
+    address: str | None = None,
+    batch_size: int = 32,
+    cache_dir: Path | str | None = None,
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Probabilities (N, K) of a train run's model for ``files``, in their order (NaN rows
     for unreadable files), and ``{path: reason}`` for those. ``cache_dir`` (the project's)
@@ -172,14 +213,22 @@ def predict_probs(
     data = model_bytes(train_run, cache_dir=cache_dir)  # self-contained: a worker needs no weights of its own
     rows: dict[str, np.ndarray] = {}
     threads = _torch_threads()
-    for batch in run_batches(Predictor, (data, threads), readable, engine=engine,
-                             address=address, batch_size=batch_size, description="predicting",
-                             threads=threads):
+    for batch in run_batches(
+        Predictor,
+        (data, threads),
+        readable,
+        engine=engine,
+        address=address,
+        batch_size=batch_size,
+        description="predicting",
+        threads=threads,
+    ):
         for path, probs, error in zip(batch["path"], batch["probs"], batch["error"]):
             rows[str(path)] = np.asarray(probs, dtype=np.float32)
             if error:
                 errors[str(path)] = str(error)
     width = next((len(v) for v in rows.values()), 0)
-    out = np.array([rows.get(str(f), np.full(width, np.nan, np.float32)) for f in files],
-                   dtype=np.float32).reshape(len(files), width)
+    out = np.array([rows.get(str(f), np.full(width, np.nan, np.float32)) for f in files], dtype=np.float32).reshape(
+        len(files), width
+    )
     return out, errors

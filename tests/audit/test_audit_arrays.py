@@ -12,9 +12,17 @@ def test_audit_arrays_end_to_end(synthetic, tiny_images):
     matrix = np.stack([s.labels, s.labels, s.labels], 1).astype(float)
     matrix[::6, 2] = (s.labels[::6] + 1) % 3
     matrix[1, 1:] = np.nan  # labelled by one of three annotators
-    result = audit_arrays(s.labels, s.probs, s.classes, images=paths, embeddings=s.embeddings,
-                          metadata=s.metadata, annotator_labels=matrix, annotators=["mira", "tom", "ana"],
-                          project="parts/")
+    result = audit_arrays(
+        s.labels,
+        s.probs,
+        s.classes,
+        images=paths,
+        embeddings=s.embeddings,
+        metadata=s.metadata,
+        annotator_labels=matrix,
+        annotators=["mira", "tom", "ana"],
+        project="parts/",
+    )
     flagged = {i.index for i in result.flagged}
     assert set(s.wrong) <= flagged
     assert result.most_disagreeing == "ana"
@@ -29,7 +37,7 @@ def test_audit_arrays_end_to_end(synthetic, tiny_images):
     doc = json.dumps(result.to_json())  # JSON-able, no NaN
     assert "NaN" not in doc
     html = render_report(result)
-    assert html.count("<figure class=\"thumb bad\"") == len(flagged)
+    assert html.count('<figure class="thumb bad"') == len(flagged)
     assert "<code>datacentric labelstudio push parts/ --only-flagged</code>" in html
     assert "Confusion matrix" in html and "<svg" in html
 
@@ -57,8 +65,9 @@ def test_crowdlab_consensus_flags_a_label_the_annotators_outvote():
     assert top.index == 4 and top.is_issue and top.reason == "annotators" and top.suggested == "a"
     reviewed = np.zeros(30, bool)
     reviewed[4] = True  # a reviewer settled it: no override
-    result = audit_arrays(given, probs, ["a", "b", "c"], annotator_labels=matrix, annotators=["x", "y", "z"],
-                          reviewed=reviewed)
+    result = audit_arrays(
+        given, probs, ["a", "b", "c"], annotator_labels=matrix, annotators=["x", "y", "z"], reviewed=reviewed
+    )
     assert not result.flagged
 
 

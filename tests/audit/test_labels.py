@@ -42,8 +42,14 @@ def test_one_example_class_is_not_judged():
 def test_images_and_ids_name_the_entries():
     labels = np.array([0, 0, 0, 1, 1, 1])
     probs = np.eye(2)[labels] * 0.8 + 0.1
-    issues = label_issues(labels, probs, ["x", "y"], images=[f"p{i}.png" for i in range(6)],
-                          ids=[f"id{i}" for i in range(6)], min_per_class=1)
+    issues = label_issues(
+        labels,
+        probs,
+        ["x", "y"],
+        images=[f"p{i}.png" for i in range(6)],
+        ids=[f"id{i}" for i in range(6)],
+        min_per_class=1,
+    )
     assert {i.image for i in issues} == {f"p{i}.png" for i in range(6)}
     assert all(i.id == "id" + i.image[1] for i in issues)
 
@@ -72,5 +78,5 @@ def test_default_rule_flags_fewer_model_mistakes_than_prune_by_noise_rate():
     ours = {i.index for i in label_issues(s.labels, probs, s.classes) if i.is_issue}
     old = label_issues(s.labels, probs, s.classes, filter_by="prune_by_noise_rate")
     old_flags = [i.is_issue for i in old]
-    assert not all(old_flags[:sum(old_flags)])  # the override reaches cleanlab
+    assert not all(old_flags[: sum(old_flags)])  # the override reaches cleanlab
     assert wrong <= ours and len(ours - wrong) < len({i.index for i in old if i.is_issue} - wrong)

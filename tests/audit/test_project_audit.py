@@ -43,8 +43,11 @@ def audited_project(tmp_path):
         arr = (np.array(colours[t]) + rng.integers(0, 60, (40, 40, 3))).clip(0, 255).astype("uint8")
         Image.fromarray(arr).save(folder / f"img{i:02d}.png")
         camera = "B" if i % 3 == 0 else "A"
-        rows.append(f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},tom,{camera}" if i % 4 else
-                    f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},ana,{camera}")
+        rows.append(
+            f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},tom,{camera}"
+            if i % 4
+            else f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[g]},ana,{camera}"
+        )
         if i % 5 == 0:  # ana again, sloppy
             rows.append(f"photos/{CLASSES[g]}/img{i:02d}.png,{CLASSES[(g + 1) % 3]},ana,{camera}")
     (tmp_path / "extra.csv").write_text("\n".join(rows) + "\n")
@@ -58,8 +61,14 @@ def audited_project(tmp_path):
     probs = np.full((len(t), 3), 0.05)
     probs[np.arange(len(t)), t] = 0.9
     run = proj.new_run("train", {"mode": "probe"})
-    np.savez(run.dir / "oof.npz", ids=np.array(data.ids), labels=data.labels, probs=probs.astype(np.float32),
-             classes=np.array(data.classes), folds=np.arange(len(t)) % 5)
+    np.savez(
+        run.dir / "oof.npz",
+        ids=np.array(data.ids),
+        labels=data.labels,
+        probs=probs.astype(np.float32),
+        classes=np.array(data.classes),
+        folds=np.arange(len(t)) % 5,
+    )
     proj.finish_run(run, {"cv_accuracy": 0.9})
     emb = np.eye(3)[t] * 5 + rng.normal(size=(len(t), 3)) * 0.3
     emb[by_name["img07.png"]] = emb[by_name["img08.png"]] + 1e-6  # near-duplicates
@@ -137,8 +146,14 @@ def test_default_audit_skips_a_challenger_that_left_the_golden_set_out(audited_p
     challenger = proj.new_run("train", {"mode": "probe", "excluded": golden})
     keep = [i for i, image_id in enumerate(data.ids) if image_id not in golden]
     oof = dict(np.load(full.dir / "oof.npz"))
-    np.savez(challenger.dir / "oof.npz", ids=oof["ids"][keep], labels=oof["labels"][keep],
-             probs=oof["probs"][keep], classes=oof["classes"], folds=oof["folds"][keep])
+    np.savez(
+        challenger.dir / "oof.npz",
+        ids=oof["ids"][keep],
+        labels=oof["labels"][keep],
+        probs=oof["probs"][keep],
+        classes=oof["classes"],
+        folds=oof["folds"][keep],
+    )
     proj.finish_run(challenger, {"cv_accuracy": 0.9})
     result = find_issues(proj, embeddings=emb, report=False)
     assert len(result.label_issues) == len(data.ids)  # the golden images are audited too
@@ -165,8 +180,11 @@ def test_review_outcomes_count_each_image_once_and_only_after_its_flag():
     from datacentric.audit.reviews import review_outcomes
 
     flags = [("a", "ok", "2026-01-02"), ("b", "pit", "2026-01-02"), ("a", "ok", "2026-01-05")]
-    reviews = [("a", "pit", "2026-01-03"),  # before a's latest flag: does not settle it
-               ("a", "ok", "2026-01-06"),   # confirmed: a false alarm
-               ("b", "scratch", "2026-01-03"), ("b", "pit", "2026-01-04"),  # the first one counts
-               ("c", "ok", "2026-01-03")]   # never flagged
+    reviews = [
+        ("a", "pit", "2026-01-03"),  # before a's latest flag: does not settle it
+        ("a", "ok", "2026-01-06"),  # confirmed: a false alarm
+        ("b", "scratch", "2026-01-03"),
+        ("b", "pit", "2026-01-04"),  # the first one counts
+        ("c", "ok", "2026-01-03"),
+    ]  # never flagged
     assert review_outcomes(flags, reviews) == (2, 1)

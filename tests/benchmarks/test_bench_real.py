@@ -66,8 +66,10 @@ def test_biased_annotator_set_counts_flags_that_push_the_bias():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(importlib.util.find_spec("elpv_dataset") is None,
-                    reason='real EL cells need the optional extra: pip install -e ".[bench]"')
+@pytest.mark.skipif(
+    importlib.util.find_spec("elpv_dataset") is None,
+    reason='real EL cells need the optional extra: pip install -e ".[bench]"',
+)
 def test_real_cells_end_to_end(tmp_path):
     pool = bench.load_poly_pool(tmp_path, per_grade=12)
     assert sorted(np.bincount(pool.grade).tolist()) == [12, 12, 12]

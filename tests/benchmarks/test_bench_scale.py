@@ -17,9 +17,28 @@ def test_synthetic_embeddings_are_seeded_and_hold_near_copies():
 
 
 def test_the_benchmark_prints_every_section(capsys):
-    bench.main(["--sizes", "300,900", "--dim", "16", "--exact-max", "300", "--ann-max", "900",
-                "--drift-new", "5000", "--drift-ref", "100", "--timeout", "120",
-                "--throughput", "12", "--backbone", "test_efficientnet@random"])
+    bench.main(
+        [
+            "--sizes",
+            "300,900",
+            "--dim",
+            "16",
+            "--exact-max",
+            "300",
+            "--ann-max",
+            "900",
+            "--drift-new",
+            "5000",
+            "--drift-ref",
+            "100",
+            "--timeout",
+            "120",
+            "--throughput",
+            "12",
+            "--backbone",
+            "test_efficientnet@random",
+        ]
+    )
     out = capsys.readouterr().out
     rows = {tuple(line.split()[:2]) for line in out.splitlines() if line[:1].isdigit()}
     assert {("300", "exact"), ("300", "ann"), ("900", "exact"), ("900", "ann")} <= rows

@@ -29,4 +29,3 @@ def test_audit_finds_planted_label_errors_sloppy_annotator_and_dark_camera(full_
     assert result.most_disagreeing == "ana"
     weak = {(s.column, s.value) for s in result.slices if s.weak}
     assert ("camera", "B") in weak
-

@@ -13,8 +13,14 @@ from datacentric.images import inspect_image
 
 from tests.support.files import read_rows
 
-PLAUSIBLE = {("pit", "scratch"), ("scratch", "pit"), ("dent", "ok"), ("ok", "dent"),
-             ("discoloration", "ok"), ("ok", "discoloration")}
+PLAUSIBLE = {
+    ("pit", "scratch"),
+    ("scratch", "pit"),
+    ("dent", "ok"),
+    ("ok", "dent"),
+    ("discoloration", "ok"),
+    ("ok", "discoloration"),
+}
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
@@ -50,8 +56,7 @@ def test_csv_columns_and_rows(demo):
     extra = read_rows(demo.labels_csv)
     truth = read_rows(demo.ground_truth_csv)
     assert list(extra[0]) == ["file", "label", "annotator", "line", "camera", "shift", "part_id"]
-    assert list(truth[0]) == ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label",
-                              *ANNOTATORS]
+    assert list(truth[0]) == ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label", *ANNOTATORS]
     assert len(truth) == 40
     per_annotator = Counter(r["annotator"] for r in extra)
     assert per_annotator["mira"] == per_annotator["tom"] == 40
@@ -66,7 +71,11 @@ def test_csv_columns_and_rows(demo):
     for row in extra:
         t = by_file[row["file"]]
         assert (row["line"], row["camera"], row["shift"], row["part_id"]) == (
-            t["line"], t["camera"], t["shift"], t["part_id"])
+            t["line"],
+            t["camera"],
+            t["shift"],
+            t["part_id"],
+        )
         assert t[row["annotator"]] == row["label"]
     assert {r["camera"] for r in truth} == {"A", "B"}
 
@@ -84,8 +93,7 @@ def test_wrong_label_flags_match_the_annotators(demo):
 
 def test_annotator_error_rates_follow_the_configuration(tmp_path):
     rates = (0.1, 0.2, 0.4)
-    data = generate_demo(tmp_path / "d", per_class=20, seed=1, image_size=16,
-                         annotator_error=rates, wrong_labels=0.05)
+    data = generate_demo(tmp_path / "d", per_class=20, seed=1, image_size=16, annotator_error=rates, wrong_labels=0.05)
     truth = read_rows(data.ground_truth_csv)
     clean = [r for r in truth if r["wrong_label"] == "0"]
     pairs = []
@@ -114,13 +122,16 @@ def test_a_second_run_needs_overwrite_and_leaves_foreign_files_alone(tmp_path):
         generate_demo(tmp_path / "d", per_class=2, seed=0, image_size=16, overwrite=True)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"per_class": 0}, "per_class"),
-    ({"annotator_error": (0.1, 1.5, 0.1)}, "annotator_error"),
-    ({"annotator_error": (0.1, 0.1)}, "3 rates"),
-    ({"wrong_labels": 0.7}, "wrong_labels"),
-    ({"image_size": 8}, "image_size"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"per_class": 0}, "per_class"),
+        ({"annotator_error": (0.1, 1.5, 0.1)}, "annotator_error"),
+        ({"annotator_error": (0.1, 0.1)}, "3 rates"),
+        ({"wrong_labels": 0.7}, "wrong_labels"),
+        ({"image_size": 8}, "image_size"),
+    ],
+)
 def test_bad_arguments_are_refused(tmp_path, kwargs, message):
     with pytest.raises(DatacentricError, match=message):
         generate_demo(tmp_path / "d", **kwargs)
@@ -147,7 +158,6 @@ def test_some_parts_are_photographed_several_times(tmp_path):
         return float(np.abs(pixels[a["file"]] - pixels[b["file"]]).mean())
 
     shots = [rows for rows in parts.values() if len(rows) > 1]
-    strangers = [(truth[i], truth[i + 1]) for i in range(0, 20, 2)
-                 if truth[i]["part_id"] != truth[i + 1]["part_id"]]
+    strangers = [(truth[i], truth[i + 1]) for i in range(0, 20, 2) if truth[i]["part_id"] != truth[i + 1]["part_id"]]
     assert all(0 < gap(rows[0], rows[1]) for rows in shots)  # a new photo, not a copy
     assert np.median([gap(r[0], r[1]) for r in shots]) < np.median([gap(a, b) for a, b in strangers])

@@ -33,7 +33,11 @@ def test_import_twice_changes_nothing(demo, tmp_path):
         truth = {content_hash(demo.root / r["file"]): r for r in read_rows(demo.ground_truth_csv)}
         for record in proj.images():
             row = truth[record.id]
-            assert record.metadata == {"line": row["line"], "camera": row["camera"], "shift": row["shift"],
-                                       "part_id": row["part_id"]}
+            assert record.metadata == {
+                "line": row["line"],
+                "camera": row["camera"],
+                "shift": row["shift"],
+                "part_id": row["part_id"],
+            }
         for image_id, labels in proj.current_labels().items():
             assert labels == {a: truth[image_id][a] for a in ANNOTATORS if truth[image_id][a]}

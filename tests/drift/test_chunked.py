@@ -19,7 +19,7 @@ def _fitted(rng, n_ref=300, d=8, **kwargs):
 def _chunks(X, sizes):
     start = 0
     for size in sizes:
-        yield X[start:start + size]
+        yield X[start : start + size]
         start += size
     if start < len(X):
         yield X[start:]

@@ -35,14 +35,18 @@ def test_windows_are_durations():
 
 def test_groups_from_a_metadata_csv_and_sub_folders(tmp_path):
     paths = _files(tmp_path / "new", ["cam1/a.png", "cam1/b.png", "cam2/c.png", "d.png"])
-    (tmp_path / "meta.csv").write_text("file,camera,shift\nnew/cam1/a.png,A,day\nnew/cam1/b.png,A,night\n"
-                                       f"{paths[2]},B,day\n", encoding="utf-8")
+    (tmp_path / "meta.csv").write_text(
+        f"file,camera,shift\nnew/cam1/a.png,A,day\nnew/cam1/b.png,A,night\n{paths[2]},B,day\n", encoding="utf-8"
+    )
     groups = group_images(paths, tmp_path / "new", per=["camera"], metadata=tmp_path / "meta.csv")
     assert groups == {"camera=(missing)": [3], "camera=A": [0, 1], "camera=B": [2]}
     both = group_images(paths, tmp_path / "new", per=["camera", "shift"], metadata=tmp_path / "meta.csv")
     assert both["camera=A, shift=night"] == [1] and len(both) == 4
     assert group_images(paths, tmp_path / "new", per=["folder"]) == {
-        "folder=.": [3], "folder=cam1": [0, 1], "folder=cam2": [2]}
+        "folder=.": [3],
+        "folder=cam1": [0, 1],
+        "folder=cam2": [2],
+    }
 
 
 def test_unknown_columns_and_a_csv_without_file_are_one_line_errors(tmp_path):
@@ -59,13 +63,16 @@ def test_windows_by_modification_time_or_a_timestamp_column(tmp_path):
     base = 1_790_000_000  # 2026-09-21T14:13:20Z
     for path, offset in zip(paths, (0, 600, 4000)):
         os.utime(path, (base + offset, base + offset))
-    assert group_images(paths, tmp_path / "new", window="1h") == {
-        "2026-09-21T14:00Z": [0, 1], "2026-09-21T15:00Z": [2]}
-    (tmp_path / "meta.csv").write_text("file,timestamp\nnew/a.png,2026-11-02T23:59:59Z\n"
-                                       "new/b.png,2026-11-03T00:00:00+00:00\nnew/c.png,2026-11-03 08:00\n",
-                                       encoding="utf-8")
+    assert group_images(paths, tmp_path / "new", window="1h") == {"2026-09-21T14:00Z": [0, 1], "2026-09-21T15:00Z": [2]}
+    (tmp_path / "meta.csv").write_text(
+        "file,timestamp\nnew/a.png,2026-11-02T23:59:59Z\n"
+        "new/b.png,2026-11-03T00:00:00+00:00\nnew/c.png,2026-11-03 08:00\n",
+        encoding="utf-8",
+    )
     assert group_images(paths, tmp_path / "new", window="1d", metadata=tmp_path / "meta.csv") == {
-        "2026-11-02T00:00Z": [0], "2026-11-03T00:00Z": [1, 2]}
+        "2026-11-02T00:00Z": [0],
+        "2026-11-03T00:00Z": [1, 2],
+    }
 
 
 def test_only_the_shifted_group_drifts_after_holm(rng):

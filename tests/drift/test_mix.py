@@ -76,7 +76,7 @@ def test_three_family_verdict_false_alarm_rate_stays_at_alpha():
 
     def draw(n):
         X = rng.normal(size=(n, 6))
-        S = X[:, :len(STATISTICS)] + rng.normal(scale=0.5, size=(n, len(STATISTICS)))
+        S = X[:, : len(STATISTICS)] + rng.normal(scale=0.5, size=(n, len(STATISTICS)))
         labels = np.digitize(X[:, 0] + rng.normal(scale=0.3, size=n), [0.8, 1.4, 2.0])  # shares ~.76/.14/.06/.03
         return X, S, labels
 
@@ -86,8 +86,11 @@ def test_three_family_verdict_false_alarm_rate_stays_at_alpha():
     alarms = uncorrected = 0
     for r in range(repeats):
         X, S, y = draw(15)
-        p = (detector.score(X).p_value, pixel.score(S).p_value,
-             class_mix_test(y_ref, y, ["a", "b", "c", "d"], alpha=alpha / 3, n_resamples=999, seed=r)["p_value"])
+        p = (
+            detector.score(X).p_value,
+            pixel.score(S).p_value,
+            class_mix_test(y_ref, y, ["a", "b", "c", "d"], alpha=alpha / 3, n_resamples=999, seed=r)["p_value"],
+        )
         alarms += combine_p_values(*p) < alpha
         uncorrected += min(p) < alpha
     # se 0.017 at 0.1; without the correction the three families together false-alarm far more often

@@ -27,11 +27,11 @@ def test_report_has_the_distance_histogram_training_vs_batch(tiny_trained, tmp_p
     card = dom.by_id("distances")
     assert card is not None and card.tag == "section"
     assert any(a.attrs.get("href") == "#distances" for a in dom.find_all("a"))  # in the contents
-    svg, = card.find_all("svg")
+    (svg,) = card.find_all("svg")
     assert svg.attrs["role"] == "img" and "training and new batch" in svg.attrs["aria-label"]
     bars = [r for r in svg.find_all("rect") if r.find_all("title")]
     assert len(bars) == 20 and all(r.attrs["fill"] == "#0072b2" for r in bars)  # training: filled bars
-    outline, = svg.find_all("polyline")
+    (outline,) = svg.find_all("polyline")
     assert outline.attrs["stroke"] == "#d55e00" and outline.attrs["fill"] == "none"  # batch: an outline
     assert "95% of training closer" in svg.text and "new batch" in svg.text
     words = " ".join(card.text.split())

@@ -20,7 +20,7 @@ def scenes(rng, n, *, size=48, exposure=1.0, blur=0.0, cast=(1.0, 1.0, 1.0)):
         for _ in range(rng.integers(3, 7)):
             y, x = rng.integers(0, size - 8, 2)
             h, w = rng.integers(4, size // 2, 2)
-            img[y:y + h, x:x + w] = rng.uniform(20, 240, 3)
+            img[y : y + h, x : x + w] = rng.uniform(20, 240, 3)
         pil = Image.fromarray(img.astype(np.uint8))
         if blur:
             pil = pil.filter(ImageFilter.GaussianBlur(blur))
@@ -62,7 +62,9 @@ def test_lighting_and_blur_detected_and_described():
     tester = PixelStatsTest(alpha=0.025).fit(image_statistics(scenes(rng, 60), size=48))
     dark = tester.score(image_statistics(scenes(rng, 10, exposure=0.5), size=48))
     assert dark.p_value < 0.001 and dark.changes[0] == "darker"
-    assert dark.description.startswith("darker (brightness ") and "lower than 100% of training images" in dark.description
+    assert (
+        dark.description.startswith("darker (brightness ") and "lower than 100% of training images" in dark.description
+    )
     blurry = tester.score(image_statistics(scenes(rng, 15, blur=2.0), size=48))
     assert blurry.p_value < 0.01 and blurry.changes[0] == "less sharp" and "darker" not in blurry.changes
     same = tester.score(image_statistics(scenes(rng, 10), size=48))

@@ -31,8 +31,17 @@ def exported(tiny, images, tmp_path_factory):
     module, classes, config = tiny
     out = tmp_path_factory.mktemp("export")
     result = export_model(
-        module, classes, config, out, paths=images, labels=[i % 3 for i in range(len(images))],
-        int8=True, force=True, repeats=2, threads=1, backbone="test_efficientnet",
+        module,
+        classes,
+        config,
+        out,
+        paths=images,
+        labels=[i % 3 for i in range(len(images))],
+        int8=True,
+        force=True,
+        repeats=2,
+        threads=1,
+        backbone="test_efficientnet",
     )
     return result
 

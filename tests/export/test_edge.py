@@ -36,10 +36,17 @@ def test_preprocess_matches_timm_eval_transform(size, interpolation, tiny):
     rng = np.random.default_rng(sum(size))
     image = Image.fromarray((rng.random((size[1], size[0], 3)) * 255).astype(np.uint8))
     expected = timm.data.create_transform(**config, is_training=False)(image).numpy()
-    got = edge.preprocess(image, edge.PreprocessConfig(
-        input_size=tuple(config["input_size"]), mean=tuple(config["mean"]), std=tuple(config["std"]),
-        interpolation=interpolation, crop_pct=config["crop_pct"], crop_mode=config["crop_mode"],
-    ))
+    got = edge.preprocess(
+        image,
+        edge.PreprocessConfig(
+            input_size=tuple(config["input_size"]),
+            mean=tuple(config["mean"]),
+            std=tuple(config["std"]),
+            interpolation=interpolation,
+            crop_pct=config["crop_pct"],
+            crop_mode=config["crop_mode"],
+        ),
+    )
     assert got.shape == expected.shape == (3, 64, 64) and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
@@ -53,7 +60,9 @@ def test_predictor_runs_with_torch_blocked_and_gives_torch_labels(exported, imag
     alone = tmp_path / "device"
     alone.mkdir()
     shutil.copy(Path(edge.__file__), alone / "edge_predict.py")
-    script = BLOCK_TORCH + f"""
+    script = (
+        BLOCK_TORCH
+        + f"""
 import json, sys
 sys.path.insert(0, {str(alone)!r})
 import edge_predict
@@ -61,6 +70,7 @@ clf = edge_predict.OnnxClassifier({str(model)!r})
 preds = clf.predict({[str(p) for p in images]!r})
 print(json.dumps({{"labels": [p.label for p in preds], "torch": "torch" in sys.modules}}))
 """
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])

@@ -118,8 +118,14 @@ def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, images, tmp_pa
     finally:
         progress.set_enabled(False)
     drawn = screen.getvalue()
-    for step in ["torch reference", "int8 rounding: activations", "int8 rounding: layers", "int8 calibration",
-                 "onnx-fp32 agreement", "onnx-int8 agreement"]:
+    for step in [
+        "torch reference",
+        "int8 rounding: activations",
+        "int8 rounding: layers",
+        "int8 calibration",
+        "onnx-fp32 agreement",
+        "onnx-int8 agreement",
+    ]:
         assert step in drawn, step
     assert re.search(r"-:--:--|\d:\d\d:\d\d", drawn)  # rich's time-remaining column
 
@@ -127,7 +133,9 @@ def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, images, tmp_pa
 def test_disagreements_list_the_images_nearest_tie_first():
     reference = np.array([[0.5, 0.3, 0.2], [0.34, 0.33, 0.33], [0.1, 0.8, 0.1]])
     probs = np.array([[0.3, 0.5, 0.2], [0.33, 0.34, 0.33], [0.1, 0.8, 0.1]])
-    rows = measuring._disagreements(probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"])
+    rows = measuring._disagreements(
+        probs, reference, [Path("a.png"), Path("b.png"), Path("c.png")], ["ok", "pit", "dent"]
+    )
     assert [(d.image, d.torch_label, d.label) for d in rows] == [("b.png", "ok", "pit"), ("a.png", "ok", "pit")]
     assert rows[0].torch_gap == pytest.approx(0.01) and rows[0].near_tie
     assert rows[1].torch_gap == pytest.approx(0.2) and not rows[1].near_tie

@@ -26,8 +26,10 @@ def test_export_run_records_an_export_run_and_matches_torch(trained_root, tmp_pa
         run = proj.run(result.run_id)
         train_run = proj.latest_run("train")
         paths = [r.path for r in proj.images("real")]
-        torch_labels = [train_run and load_classifier(train_run).classes[i]
-                        for i in load_classifier(train_run).predict_proba(paths).argmax(1)]
+        torch_labels = [
+            train_run and load_classifier(train_run).classes[i]
+            for i in load_classifier(train_run).predict_proba(paths).argmax(1)
+        ]
     assert run.kind == "export" and run.status == "done"
     assert run.metrics["path"] == str(tmp_path / "m.onnx")
     assert [f["name"] for f in run.metrics["formats"]] == ["torch-fp32", "onnx-fp32", "onnx-int8"]
@@ -75,8 +77,14 @@ def test_a_run_with_model_pt_from_before_probe_npz_still_exports(trained_root, t
     with Project.open(work) as proj:
         train_run = proj.latest_run("train")
         clf = load_classifier(train_run, cache_dir=proj.cache_dir)
-        save_classifier(clf.module, train_run.dir / "model.pt", classes=clf.classes, backbone=clf.backbone,
-                        data_config=clf.data_config, mode="probe")
+        save_classifier(
+            clf.module,
+            train_run.dir / "model.pt",
+            classes=clf.classes,
+            backbone=clf.backbone,
+            data_config=clf.data_config,
+            mode="probe",
+        )
         (train_run.dir / "probe.npz").unlink()
         result = export_run(proj, repeats=0)
     assert result.format("torch-fp32").bytes == (train_run.dir / "model.pt").stat().st_size
@@ -160,14 +168,31 @@ def test_predict_with_model_needs_no_torch(trained_root, tmp_path):
     )
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-c", script, "predict", str(trained_root), str(folder), str(bad), "--model", str(model), "--json"],
-        capture_output=True, text=True, timeout=120, cwd=root, env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        [
+            sys.executable,
+            "-c",
+            script,
+            "predict",
+            str(trained_root),
+            str(folder),
+            str(bad),
+            "--model",
+            str(model),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
     )
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     got = {p["path"]: p["label"] for p in data["predictions"]}
     assert got[str(bad)] is None
-    assert {k: v for k, v in got.items() if k != str(bad)} == {k: v for k, v in expected.items() if k.startswith(str(folder))}
+    assert {k: v for k, v in got.items() if k != str(bad)} == {
+        k: v for k, v in expected.items() if k.startswith(str(folder))
+    }
     assert data["run"] == str(model)
 
 

@@ -78,8 +78,11 @@ def test_int8_activations_are_uint8_and_weights_per_channel_int8(tf_int8):
     inits = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     quantize = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
     assert quantize and all(inits[n.input[2]].dtype == np.uint8 for n in quantize)
-    weights = [n for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits
-               and inits[n.input[0]].ndim == 4]
+    weights = [
+        n
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear" and n.input[0] in inits and inits[n.input[0]].ndim == 4
+    ]
     assert weights
     for n in weights:
         assert inits[n.input[0]].dtype == np.int8

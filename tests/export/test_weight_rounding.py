@@ -66,7 +66,8 @@ def _conv_model(weight: np.ndarray, *, group: int, pads: list[int], strides: lis
     cin = weight.shape[1] * group
     nodes = [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", group=group, pads=pads, strides=strides)]
     graph = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [None, cin, 12, 12])],
         [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)],
         [numpy_helper.from_array(weight, "w")],

@@ -24,8 +24,11 @@ def defect_project(tmp_path: Path):
 
     rng = np.random.default_rng(0)
     photos = tmp_path / "photos"
-    makers = {"ok": (12, lambda im: im), "scratch": (10, lambda im: with_scratch(im, rng)),
-              "pit": (5, lambda im: with_pit(im, rng))}
+    makers = {
+        "ok": (12, lambda im: im),
+        "scratch": (10, lambda im: with_scratch(im, rng)),
+        "pit": (5, lambda im: with_pit(im, rng)),
+    }
     for label, (count, make) in makers.items():
         (photos / label).mkdir(parents=True)
         for i in range(count):

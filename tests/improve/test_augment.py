@@ -12,7 +12,8 @@ def test_recipe_saves_and_loads_as_albumentations_json(tmp_path):
     loaded = Recipe.load(path)
     assert (loaded.name, loaded.target, loaded.reason) == ("lighting", "pit", "camera B is dark")
     assert [type(t).__name__ for t in loaded.pipeline.transforms] == [
-        type(t).__name__ for t in recipe.pipeline.transforms]
+        type(t).__name__ for t in recipe.pipeline.transforms
+    ]
     image = texture(np.random.default_rng(0))
     a = augment_images([image], recipe, 2, seed=5)
     b = augment_images([image], loaded, 2, seed=5)

@@ -11,8 +11,9 @@ CLASSES = ["ok", "scratch", "pit"]
 
 def blobs(seed: int = 0, n_pit: int = 6):
     rng = np.random.default_rng(seed)
-    X = np.vstack([rng.normal((0, 0), 0.7, (40, 2)), rng.normal((3, 0), 0.7, (40, 2)),
-                   rng.normal((1.5, 2.6), 0.7, (n_pit, 2))])
+    X = np.vstack(
+        [rng.normal((0, 0), 0.7, (40, 2)), rng.normal((3, 0), 0.7, (40, 2)), rng.normal((1.5, 2.6), 0.7, (n_pit, 2))]
+    )
     y = np.array([0] * 40 + [1] * 40 + [2] * n_pit)
     return X, y
 
@@ -29,14 +30,28 @@ def test_helpful_fix_is_kept_and_harmful_one_rejected():
     X, y = blobs()
     base = baseline_scores(X, y, n_classes=3, seeds=5, folds=3, cross_val=fake_cross_val)
     ex, ey, ep = jittered_copies(X, y, 2, per=3, spread=0.3)
-    good = measure_lift(X, y, Fix("copies", "augment", ex, ey, ep), classes=CLASSES, target_classes=["pit"],
-                        baseline=base, cross_val=fake_cross_val)
+    good = measure_lift(
+        X,
+        y,
+        Fix("copies", "augment", ex, ey, ep),
+        classes=CLASSES,
+        target_classes=["pit"],
+        baseline=base,
+        cross_val=fake_cross_val,
+    )
     assert good.after.recall["pit"] > good.before.recall["pit"]
     assert good.kept, good.reason
     # pit-labelled rows placed on top of the ok cluster: pit "improves" by stealing ok
     bx, by, bp = jittered_copies(X, y, 2, per=10, spread=0.4, shift=(-1.5, -2.6))
-    bad = measure_lift(X, y, Fix("mislabelled", "synthetic", bx, by, bp), classes=CLASSES,
-                       target_classes=["pit"], baseline=base, cross_val=fake_cross_val)
+    bad = measure_lift(
+        X,
+        y,
+        Fix("mislabelled", "synthetic", bx, by, bp),
+        classes=CLASSES,
+        target_classes=["pit"],
+        baseline=base,
+        cross_val=fake_cross_val,
+    )
     assert not bad.kept
     assert bad.gain["ok"] < 0
 
@@ -45,8 +60,16 @@ def test_fix_within_noise_is_not_kept():
     X, y = blobs()
     # more ok images do nothing for pit
     ex, ey, ep = jittered_copies(X, y, 0, per=1, spread=0.1)
-    result = measure_lift(X, y, Fix("more ok", "augment", ex, ey, ep), classes=CLASSES, target_classes=["pit"],
-                          seeds=3, folds=3, cross_val=fake_cross_val)
+    result = measure_lift(
+        X,
+        y,
+        Fix("more ok", "augment", ex, ey, ep),
+        classes=CLASSES,
+        target_classes=["pit"],
+        seeds=3,
+        folds=3,
+        cross_val=fake_cross_val,
+    )
     assert not result.kept
     assert "within noise" in result.reason
 
@@ -60,8 +83,16 @@ def test_extra_rows_are_never_validated():
         return fake_cross_val(Xa, ya, **kw)
 
     ex, ey, ep = jittered_copies(X, y, 2, per=5, spread=0.3)
-    result = measure_lift(X, y, Fix("copies", "augment", ex, ey, ep), classes=CLASSES, target_classes=["pit"],
-                          seeds=2, folds=3, cross_val=spy)
+    result = measure_lift(
+        X,
+        y,
+        Fix("copies", "augment", ex, ey, ep),
+        classes=CLASSES,
+        target_classes=["pit"],
+        seeds=2,
+        folds=3,
+        cross_val=spy,
+    )
     # every call scores exactly the N real rows; extras only ever arrive as extra_X
     assert all(n == len(y) for n, _ in seen)
     assert sum(e is not None for _, e in seen) == 2
@@ -69,12 +100,23 @@ def test_extra_rows_are_never_validated():
 
     def leaky(Xa, ya, **kw):
         extra = kw.get("extra_X")
-        return fake_cross_val(np.vstack([Xa, extra]), np.concatenate([ya, kw["extra_y"]]), folds=3) if extra is not None \
+        return (
+            fake_cross_val(np.vstack([Xa, extra]), np.concatenate([ya, kw["extra_y"]]), folds=3)
+            if extra is not None
             else fake_cross_val(Xa, ya, **kw)
+        )
 
     with pytest.raises(ValueError, match="real"):
-        measure_lift(X, y, Fix("x", "augment", ex, ey, ep), classes=CLASSES, target_classes=["pit"], seeds=1,
-                     folds=3, cross_val=leaky)
+        measure_lift(
+            X,
+            y,
+            Fix("x", "augment", ex, ey, ep),
+            classes=CLASSES,
+            target_classes=["pit"],
+            seeds=1,
+            folds=3,
+            cross_val=leaky,
+        )
 
 
 def test_keep_rule_rejects_when_another_class_drops():

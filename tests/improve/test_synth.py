@@ -82,7 +82,9 @@ def test_a_generator_that_cannot_draw_the_class_says_what_it_draws_and_how_to_ma
     from datacentric.errors import DatacentricError
 
     pytest.importorskip("datacentric_procedural")
-    with pytest.raises(DatacentricError, match=r"draws scratch, pit, .* not 'blob' \(asked for class 'pit'\).*--defect-type pit="):
+    with pytest.raises(
+        DatacentricError, match=r"draws scratch, pit, .* not 'blob' \(asked for class 'pit'\).*--defect-type pit="
+    ):
         synthesize(defect_project, "pit", 2, generator="procedural", defect_type="blob")
     made = synthesize(defect_project, "pit", 2, generator="procedural", defect_type="scratch")
     assert len(made.ids) == 2 and made.target == "pit"  # labelled pit, drawn as a scratch
@@ -90,9 +92,16 @@ def test_a_generator_that_cannot_draw_the_class_says_what_it_draws_and_how_to_ma
 
 def test_improve_says_which_generator_made_nothing_and_why(defect_project, fake_model):
     pytest.importorskip("datacentric_procedural")
-    result = improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3,
-                             generators=["procedural"], defect_types={"pit": "blob"}, materialise=False)
-    assert any("draws scratch" in note and "not 'blob' (asked for class 'pit')" in note
-               for note in result.notes)
+    result = improve_project(
+        defect_project,
+        classes=["pit"],
+        budget=4,
+        seeds=2,
+        folds=3,
+        generators=["procedural"],
+        defect_types={"pit": "blob"},
+        materialise=False,
+    )
+    assert any("draws scratch" in note and "not 'blob' (asked for class 'pit')" in note for note in result.notes)
     assert not any(f.kind == "synthetic" for f in result.fixes)
     assert result.to_json()["notes"] == result.notes

@@ -44,7 +44,7 @@ def test_improve_measures_fixes_on_real_rows_only(defect_project, fake_model, mo
     assert len(proj.dataset("real")) == n_real
     report = result.report.read_text()
     # every fix has its section, and generated images are shown tagged beside their real parent
-    assert all(f'<h2>{name}</h2>' in report for name in names)
+    assert all(f"<h2>{name}</h2>" in report for name in names)
     assert "synthetic · " in report and "augmented · " in report and "real · pit_" in report
     assert "data:image/" in report and "http" not in report.split("<body>")[1]
     curve = report.split('id="learning-curve"')[1]
@@ -60,8 +60,7 @@ def test_improve_saves_the_winning_recipe(defect_project, fake_model, monkeypatc
 
     # force a verdict: every fix "helps", so the best augmentation is kept and its recipe saved
     monkeypatch.setattr(workflow, "measure_lift", _always_kept(lift.measure_lift))
-    result = improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3,
-                             generators=[])
+    result = improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3, generators=[])
     assert result.kept == {"pit": "augment:geometry:pit"}
     assert len(result.recipes) == 1 and Recipe.load(result.recipes[0]).target == "pit"
     extra = [r for r in defect_project.images(origin=None) if r.origin != "real"]
@@ -84,8 +83,9 @@ def test_cli_improve_json_schema(defect_project, fake_model):
 
     root = defect_project.root
     defect_project.close()
-    out = CliRunner().invoke(app, ["improve", str(root), "--class", "pit", "--budget", "4", "--seeds", "2",
-                                   "--dry-run", "--json"])
+    out = CliRunner().invoke(
+        app, ["improve", str(root), "--class", "pit", "--budget", "4", "--seeds", "2", "--dry-run", "--json"]
+    )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
     assert data["targets"] == ["pit"] and isinstance(data["advice"], str) and data["materialised"] == 0
@@ -127,8 +127,9 @@ def test_synthetic_defects_go_on_defect_free_parts_even_when_ok_is_a_target(defe
     ok_ids = {r.id for r in proj.images() if proj.annotations(r.id)[0].label == "ok"}
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(workflow, "_synth_candidate", spy)
-        improve_project(proj, classes=["ok", "pit"], budget=4, seeds=2, folds=3,
-                        generators=["copy_paste"], materialise=False)
+        improve_project(
+            proj, classes=["ok", "pit"], budget=4, seeds=2, folds=3, generators=["copy_paste"], materialise=False
+        )
     assert {c.target for c in made} == {"pit"}
     # ok being a target too does not turn scratch images into the canvas for pits
     assert all(p["background"] in ok_ids for c in made for p in c.params)
@@ -169,8 +170,9 @@ def test_improve_measures_on_the_folds_of_the_train_runs_groups(defect_project, 
     parts = [f"part{i // 2}" for i in range(n)]
     monkeypatch.setattr(workflow, "_cross_val", lambda: spy)
     monkeypatch.setattr(workflow, "_groups", lambda proj, data, X: parts)
-    improve_project(defect_project, classes=["pit"], budget=4, seeds=2, folds=3, generators=["copy_paste"],
-                    materialise=False)
+    improve_project(
+        defect_project, classes=["pit"], budget=4, seeds=2, folds=3, generators=["copy_paste"], materialise=False
+    )
     full = [g for g in seen if g is not None and len(g) == n]
     assert seen and all(g is not None for g in seen)  # baseline, every fix and the learning curve
     assert full and all(g == parts for g in full)
@@ -189,8 +191,9 @@ def test_improve_groups_come_from_the_train_run(tmp_path):
     proj.config.image_size, proj.config.folds = 32, 3
     proj.save_config()
     import_path(proj, tmp_path / "photos", annotator="mira")
-    rows = ["file,label,part_id"] + [f"{p},{label},{label}-{i // 2}" for label, paths in images.items()
-                                     for i, p in enumerate(paths)]
+    rows = ["file,label,part_id"] + [
+        f"{p},{label},{label}-{i // 2}" for label, paths in images.items() for i, p in enumerate(paths)
+    ]
     (tmp_path / "parts.csv").write_text("\n".join(rows) + "\n")
     import_path(proj, tmp_path / "parts.csv", annotator="mira")
     train(proj, mode="probe", repeats=1, group_by="part_id")

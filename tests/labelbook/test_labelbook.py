@@ -45,8 +45,13 @@ def project(tmp_path):
             probs[row, y] = 0.9 - 0.1 * i
             probs[row, 1 - y] = 0.98 - probs[row, y]
     run = proj.new_run("train", {"mode": "probe"})
-    np.savez(run.dir / "oof.npz", ids=np.array(data.ids), labels=data.labels,
-             probs=probs.astype(np.float32), classes=np.array(data.classes))
+    np.savez(
+        run.dir / "oof.npz",
+        ids=np.array(data.ids),
+        labels=data.labels,
+        probs=probs.astype(np.float32),
+        classes=np.array(data.classes),
+    )
     proj.finish_run(run, {"cv_accuracy": 0.8})
     yield proj
     proj.close()
@@ -76,12 +81,15 @@ def test_the_confused_pair_shows_its_closest_calls_and_the_rule(project):
     assert "any visible crack is minor" in page and "<script" not in page and "http" not in page
 
 
-@pytest.mark.parametrize("text, message", [
-    ("ok minor crack", "a rule reads"),
-    ("ok vs scratch: long", "unknown class 'scratch'"),
-    ("ok vs ok: same", "two different classes"),
-    ("ok vs minor:   ", "a rule reads"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("ok minor crack", "a rule reads"),
+        ("ok vs scratch: long", "unknown class 'scratch'"),
+        ("ok vs ok: same", "two different classes"),
+        ("ok vs minor:   ", "a rule reads"),
+    ],
+)
 def test_bad_rules_are_refused_and_nothing_is_written(project, text, message):
     with pytest.raises(DatacentricError, match=message):
         add_rule(project, text)

@@ -32,8 +32,20 @@ def test_wrong_token_is_one_clear_line_and_never_printed(small_project, ls_serve
         push(small_project, ls_server.url, "not-the-token", title=title)
     secret = "wrong-token-1234567890"
     monkeypatch.setenv("MY_LS_TOKEN", secret)
-    out = CliRunner().invoke(app, ["labelstudio", "push", str(small_project.root), "--url", ls_server.url,
-                                   "--token-env", "MY_LS_TOKEN", "--project", title])
+    out = CliRunner().invoke(
+        app,
+        [
+            "labelstudio",
+            "push",
+            str(small_project.root),
+            "--url",
+            ls_server.url,
+            "--token-env",
+            "MY_LS_TOKEN",
+            "--project",
+            title,
+        ],
+    )
     assert out.exit_code == 1
     assert "401" in out.output and secret not in out.output
     assert len(out.output.strip().splitlines()) == 1
@@ -52,8 +64,9 @@ def test_unreachable_server_fails_fast(small_project, title):
 def test_cli_round_trip_reads_the_token_from_the_environment(small_project, ls_server, title, monkeypatch):
     monkeypatch.setenv("LABEL_STUDIO_API_KEY", ls_server.token)
     runner = CliRunner()
-    out = runner.invoke(app, ["labelstudio", "push", str(small_project.root), "--url", ls_server.url,
-                              "--project", title, "--json"])
+    out = runner.invoke(
+        app, ["labelstudio", "push", str(small_project.root), "--url", ls_server.url, "--project", title, "--json"]
+    )
     assert out.exit_code == 0, out.output
     assert '"tasks_created": 9' in out.output and ls_server.token not in out.output
     out = runner.invoke(app, ["labelstudio", "pull", str(small_project.root), "--json"])
@@ -104,7 +117,8 @@ def test_server_stopping_mid_push_then_rerun_has_no_duplicates(small_project, sd
 
 
 def test_server_stopping_mid_pull_changes_nothing_then_rerun_completes(
-        small_project, sdk, users, outage, title, monkeypatch):
+    small_project, sdk, users, outage, title, monkeypatch
+):
     result = push(small_project, outage.url, outage.token, title=title)
     for task in list(sdk.tasks.list(project=result.project_id, fields="all", page_size=100))[:4]:
         sdk.annotations.create(id=task.id, result=_choice("scratch"), completed_by=users["bob"].id)

@@ -35,13 +35,13 @@ def test_push_makes_one_task_per_image_and_serves_the_image(small_project, ls_se
     assert served.content == images[task.data["image_hash"]].path.read_bytes()
     config = sdk.projects.get(id=result.project_id).label_config
     assert all(f'<Choice value="{c}"/>' in config for c in small_project.classes())
-    links = small_project.query("SELECT external_id FROM sync_links WHERE system = ?",
-                                (system_name(ls_server.url, result.project_id),))
+    links = small_project.query(
+        "SELECT external_id FROM sync_links WHERE system = ?", (system_name(ls_server.url, result.project_id),)
+    )
     assert sorted(int(r[0]) for r in links) == [t.id for t in tasks]
 
     again = push(small_project, ls_server.url, ls_server.token, title=title)
-    assert (again.project_id, again.tasks_created, again.tasks_existing, again.uploaded) == (
-        result.project_id, 0, 9, 0)
+    assert (again.project_id, again.tasks_created, again.tasks_existing, again.uploaded) == (result.project_id, 0, 9, 0)
     assert len(_tasks(sdk, result.project_id)) == 9
 
 
@@ -63,8 +63,11 @@ def test_two_reviewers_round_trip_keeps_history(small_project, ls_server, sdk, u
     current = small_project.current_labels()[ok0]
     assert current == {"mira": "ok", alice.email: "scratch", bob.email: "ok"}
     history = [(c.annotator, c.label, c.source) for c in small_project.history("ok_0.png")]
-    assert history == [("mira", "ok", "import"), (alice.email, "scratch", "labelstudio"),
-                       (bob.email, "ok", "labelstudio")]
+    assert history == [
+        ("mira", "ok", "import"),
+        (alice.email, "scratch", "labelstudio"),
+        (bob.email, "ok", "labelstudio"),
+    ]
     assert small_project.labels()[ok0] == "ok"  # reviewers tie: the latest review wins
 
     twice = pull(small_project, ls_server.token, url=ls_server.url, title=title)
@@ -83,18 +86,20 @@ def _fake_train_run(proj):
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(len(data.classes)), size=len(data)).astype(np.float32)
     run = proj.new_run("train", {"mode": "probe"})
-    np.savez(run.dir / "oof.npz", ids=np.array(data.ids), labels=data.labels, probs=probs,
-             classes=np.array(data.classes))
+    np.savez(
+        run.dir / "oof.npz", ids=np.array(data.ids), labels=data.labels, probs=probs, classes=np.array(data.classes)
+    )
     proj.finish_run(run, {"cv_accuracy": 0.5})
     return run, dict(zip(data.ids, probs)), data.classes
 
 
 def _fake_audit_run(proj, flagged):
     run = proj.new_run("audit", {})
-    issues = [{"image": image_id, "given": given, "suggested": suggested, "quality": q, "is_issue": True}
-              for image_id, given, suggested, q in flagged]
-    issues.append({"image": proj.images()[0].id, "given": "ok", "suggested": "ok", "quality": 0.9,
-                   "is_issue": False})
+    issues = [
+        {"image": image_id, "given": given, "suggested": suggested, "quality": q, "is_issue": True}
+        for image_id, given, suggested, q in flagged
+    ]
+    issues.append({"image": proj.images()[0].id, "given": "ok", "suggested": "ok", "quality": 0.9, "is_issue": False})
     (run.dir / "audit.json").write_text(json.dumps({"label_issues": issues}))
     proj.finish_run(run, {})
     return run
@@ -112,7 +117,10 @@ def test_prelabels_and_flags_sort_first_without_duplicates(small_project, ls_ser
     tasks = _tasks(sdk, result.project_id)
     assert [t.data["image_hash"] for t in tasks[:2]] == [scratch2, pit1]  # worst label quality first
     assert (tasks[0].data["flag"], tasks[0].data["given"], tasks[0].data["suggested"]) == (
-        "label issue", "scratch", "ok")
+        "label issue",
+        "scratch",
+        "ok",
+    )
     assert tasks[0].meta["datacentric"]["flag"]["rank"] == 1
     assert all(t.data["flag"] == "" for t in tasks[2:])
     for task in tasks:

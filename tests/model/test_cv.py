@@ -90,6 +90,7 @@ def test_extra_rows_train_only_with_their_parent_in_training():
             assert set(parent[extra_idx]) == set(train_idx)  # every allowed extra row used
             seen.append(len(extra_idx))
             return fit_predict(train_idx, extra_idx, val_idx)
+
         return real_run(y_, wrapped, **kw)
 
     cv.run_folds = spy
@@ -174,10 +175,13 @@ def test_repeated_shots_flatter_plain_folds_and_groups_close_the_leak():
     assert grouped < 0.75  # with the twins kept together there is nothing to learn
 
 
-@pytest.mark.parametrize("groups, message", [
-    (["a", "b", "a", "b", "a", "b"], "only 2 groups for 3 folds"),
-    (["a", "a", "a", "a", "b", "c"], "holds 4 of 6 images"),
-])
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        (["a", "b", "a", "b", "a", "b"], "only 2 groups for 3 folds"),
+        (["a", "a", "a", "a", "b", "c"], "holds 4 of 6 images"),
+    ],
+)
 def test_groups_that_cannot_fill_the_folds_are_refused(groups, message):
     with pytest.raises(DatacentricError, match=message):
         plan_folds(np.array([0, 1, 0, 1, 0, 1]), folds=3, groups=groups)
@@ -223,8 +227,12 @@ def test_the_first_probe_fit_of_a_process_runs_on_one_thread():
         "ProbeClassifier().fit(X, np.arange(20) % 2)\n"
         "print(seen)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "OMP_NUM_THREADS": "2",
-           "OPENBLAS_NUM_THREADS": "2"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "OMP_NUM_THREADS": "2",
+        "OPENBLAS_NUM_THREADS": "2",
+    }
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)

@@ -52,8 +52,13 @@ def test_fully_cached_run_builds_no_model(images, tmp_path: Path, monkeypatch):
     monkeypatch.setattr(embed_mod, "feature_model", no_model)
     np.testing.assert_array_equal(embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32), first)
     with pytest.raises(AssertionError, match="model was built"):  # one new image needs the model
-        embed(paths + [paths[0].with_name("new.png")], backbone=TINY, cache_dir=tmp_path / "cache",
-              image_size=32, ids=[p.name for p in paths] + ["new"])
+        embed(
+            paths + [paths[0].with_name("new.png")],
+            backbone=TINY,
+            cache_dir=tmp_path / "cache",
+            image_size=32,
+            ids=[p.name for p in paths] + ["new"],
+        )
     with pytest.raises(AssertionError, match="model was built"):  # so does another image size
         embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=48)
 
@@ -64,9 +69,11 @@ def test_fully_cached_run_imports_neither_torch_nor_timm(images, tmp_path: Path)
 
     paths = [p for ps in images.values() for p in ps]
     embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
-    script = ("import sys; from datacentric.model import embed; "
-              f"embed({[str(p) for p in paths]!r}, backbone={TINY!r}, cache_dir={str(tmp_path / 'cache')!r}, "
-              "image_size=32); print(sorted(m for m in ('torch', 'timm') if m in sys.modules))")
+    script = (
+        "import sys; from datacentric.model import embed; "
+        f"embed({[str(p) for p in paths]!r}, backbone={TINY!r}, cache_dir={str(tmp_path / 'cache')!r}, "
+        "image_size=32); print(sorted(m for m in ('torch', 'timm') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

@@ -97,6 +97,7 @@ def test_a_shared_graph_changes_no_outlier_or_duplicate():
     graph = _old_neighbours(x)
     assert find_outliers(x, graph=graph) == find_outliers(x)
     assert find_near_duplicates(x, labels=labels, folds=folds, graph=graph) == find_near_duplicates(
-        x, labels=labels, folds=folds)
+        x, labels=labels, folds=folds
+    )
     assert any(o.is_outlier and o.index == 7 for o in find_outliers(x))
     assert {(40, 41), (50, 51)} <= {tuple(d.indices) for d in find_near_duplicates(x)}

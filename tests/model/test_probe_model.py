@@ -57,8 +57,14 @@ def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers
     new = predict(project, project.dataset().paths[:4])
     module = _old_way(project, run)
     clf = load_classifier(run)
-    save_classifier(module, run.dir / "model.pt", classes=clf.classes, backbone=clf.backbone,
-                    data_config=clf.data_config, mode="probe")
+    save_classifier(
+        module,
+        run.dir / "model.pt",
+        classes=clf.classes,
+        backbone=clf.backbone,
+        data_config=clf.data_config,
+        mode="probe",
+    )
     (run.dir / "probe.npz").unlink()
     assert model_file(run) == run.dir / "model.pt"
     old = load_classifier(run)

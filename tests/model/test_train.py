@@ -28,8 +28,18 @@ def test_probe_train_writes_the_contracted_run(colour_project):
     assert oof["probs"].shape == (24, 3) and oof["probs"].dtype == np.float32
     assert list(oof["classes"]) == ["blue", "green", "red"]
     m = run.metrics
-    for key in ("cv_accuracy", "cv_accuracy_std", "per_class", "seconds", "cpu_seconds", "backbone",
-                "mode", "folds", "params", "model_bytes"):
+    for key in (
+        "cv_accuracy",
+        "cv_accuracy_std",
+        "per_class",
+        "seconds",
+        "cpu_seconds",
+        "backbone",
+        "mode",
+        "folds",
+        "params",
+        "model_bytes",
+    ):
         assert key in m, key
     assert m["mode"] == "probe" and m["backbone"] == TINY and m["folds"] == 3
     assert m["per_class"]["red"]["n"] == 8 and m["per_class"]["red"]["too_few"] is False
@@ -100,12 +110,22 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
     with colour_project.transaction() as conn:
         for path in extra:
             info = inspect_image(path)
-            colour_project.add_image(conn, id=info.id, path=path, width=info.width, height=info.height,
-                              origin="augmented", parent=parent, generator={"name": "test"})
+            colour_project.add_image(
+                conn,
+                id=info.id,
+                path=path,
+                width=info.width,
+                height=info.height,
+                origin="augmented",
+                parent=parent,
+                generator={"name": "test"},
+            )
             colour_project.add_annotation(conn, image_id=info.id, annotator="aug", label="red", source="augment")
     result = train(colour_project)
     oof = np.load(result.run.dir / "oof.npz")
-    assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {__import__("datacentric").images.content_hash(p) for p in extra}
+    assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {
+        __import__("datacentric").images.content_hash(p) for p in extra
+    }
     assert result.run.metrics["n_extra"] == 3 and result.per_class["red"]["n"] == 8
 
 

@@ -45,10 +45,23 @@ def test_weak_class_bars_are_red_and_a_small_class_is_not_judged(tmp_path: Path)
     }
     labels = np.array([0] * 40 + [1] * 10 + [2] * 2)
     probs = np.eye(3)[np.r_[labels[:50], [0, 0]]]
-    result = TrainResult(run=SimpleNamespace(id="r1"), backbone="tiny", mode="probe", cv_accuracy=0.82,
-                         cv_accuracy_std=0.03, per_class=per_class, seconds=1.0, cpu_seconds=1.0, folds=5,
-                         repeats=1, params=1, model_bytes=1, labels=labels, probs=probs,
-                         classes=list(per_class))
+    result = TrainResult(
+        run=SimpleNamespace(id="r1"),
+        backbone="tiny",
+        mode="probe",
+        cv_accuracy=0.82,
+        cv_accuracy_std=0.03,
+        per_class=per_class,
+        seconds=1.0,
+        cpu_seconds=1.0,
+        folds=5,
+        repeats=1,
+        params=1,
+        model_bytes=1,
+        labels=labels,
+        probs=probs,
+        classes=list(per_class),
+    )
     assert weak_classes(per_class, 0.82) == ["<b>pit</b>"]
     dom = parse(write_train_report(result, tmp_path / "p q", tmp_path / "report.html").read_text())
     svg = dom.by_id("classes").find_all("svg")[0]

@@ -78,10 +78,14 @@ def test_procedural_generator_makes_tagged_images(fresh_registry):
     json.dumps([m.params for m in made])  # parameters are stored with each image
 
 
-@pytest.mark.skipif(importlib.util.find_spec("datacentric_procedural") is None
-                    or not any(ep.name == "procedural" for ep in
-                               __import__("importlib.metadata").metadata.entry_points(group="datacentric.generators")),
-                    reason="datacentric-procedural not installed (CI installs it: pip install ./plugins/datacentric-procedural)")
+@pytest.mark.skipif(
+    importlib.util.find_spec("datacentric_procedural") is None
+    or not any(
+        ep.name == "procedural"
+        for ep in __import__("importlib.metadata").metadata.entry_points(group="datacentric.generators")
+    ),
+    reason="datacentric-procedural not installed (CI installs it: pip install ./plugins/datacentric-procedural)",
+)
 def test_installed_plugin_is_discovered_through_its_entry_point(fresh_registry):
     entry = next(e for e in fresh_registry.entries("generator") if e.name == "procedural")
     assert entry.source.startswith("datacentric-procedural ")

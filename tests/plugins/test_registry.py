@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from datacentric.errors import DatacentricError
 
-GOOD = '''
+GOOD = """
 from datacentric.improve.synth import Generator, Synthetic
 
 class Stripes(Generator):
@@ -16,7 +16,7 @@ class Stripes(Generator):
 
 def register_generators(register):
     register(Stripes)
-'''
+"""
 
 
 def test_builtins_register_through_the_hooks(fresh_registry):

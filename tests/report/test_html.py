@@ -12,8 +12,9 @@ from datacentric.report import html as H
 
 
 def test_page_is_self_contained_with_toc():
-    doc = H.page("Audit <1>", [H.section("Label issues", H.paragraph("a < b")), H.section("Slices", "")],
-                 subtitle="run x")
+    doc = H.page(
+        "Audit <1>", [H.section("Label issues", H.paragraph("a < b")), H.section("Slices", "")], subtitle="run x"
+    )
     assert doc.startswith("<!DOCTYPE html>") and "<style>" in doc
     assert "Audit &lt;1&gt;" in doc and "a &lt; b" in doc
     assert '<a href="#label-issues">Label issues</a>' in doc and '<a href="#slices">' in doc
@@ -21,8 +22,10 @@ def test_page_is_self_contained_with_toc():
 
 
 def test_table_formats_escapes_and_flags():
-    rows = [{"name": "<pit>", "n": 3, "acc": 0.5, "ok": True, "p": float("nan"), "tag": H.badge("weak", "bad")},
-            {"name": "ok", "n": np.int64(40), "acc": np.float64(0.925), "ok": False, "p": 0.01, "tag": ""}]
+    rows = [
+        {"name": "<pit>", "n": 3, "acc": 0.5, "ok": True, "p": float("nan"), "tag": H.badge("weak", "bad")},
+        {"name": "ok", "n": np.int64(40), "acc": np.float64(0.925), "ok": False, "p": 0.01, "tag": ""},
+    ]
     out = H.table(rows, formats={"acc": ".1%"}, flag=[True, False], max_rows=1, caption="per class")
     assert "&lt;pit&gt;" in out and "<pit>" not in out
     assert '<td class="num">50.0%</td>' in out and '<tr class="flag">' in out
@@ -71,8 +74,9 @@ def test_zoomable_thumbnail_opens_the_image_at_full_size_without_script(tmp_path
 
 
 def test_learning_curve_svg_places_points_on_a_log_axis_and_draws_the_fit():
-    svg = H.learning_curve_svg([4, 8, 16], [0.5, 0.6, 0.7], [0.1, 0.05, 0.0],
-                               fitted=[(4, 0.5), (64, 0.9)], label="pit <recall>")
+    svg = H.learning_curve_svg(
+        [4, 8, 16], [0.5, 0.6, 0.7], [0.1, 0.05, 0.0], fitted=[(4, 0.5), (64, 0.9)], label="pit <recall>"
+    )
     xs = [float(part.split('"')[0]) for part in svg.split('<circle cx="')[1:]]
     assert len(xs) == 3 and xs[1] - xs[0] == pytest.approx(xs[2] - xs[1], abs=0.2)  # doublings equal
     assert "<polyline" in svg and "stroke-dasharray" in svg
@@ -80,8 +84,16 @@ def test_learning_curve_svg_places_points_on_a_log_axis_and_draws_the_fit():
 
 
 def test_histogram_svg_shares_per_group_and_keeps_the_marker_label_inside():
-    svg = H.histogram_svg([1.0, 1.0, 5.0, 5.0], [9.0], names=("training", "new"), axis="distance",
-                          marker=8.5, marker_label="95% closer", bins=4, width=400)
+    svg = H.histogram_svg(
+        [1.0, 1.0, 5.0, 5.0],
+        [9.0],
+        names=("training", "new"),
+        axis="distance",
+        marker=8.5,
+        marker_label="95% closer",
+        bins=4,
+        width=400,
+    )
     assert svg.count("<rect") == 4 + 1  # four training bars and the legend swatch
     assert "<title>training: 50%</title>" in svg and "<title>training: 0%</title>" in svg
     assert 'text-anchor="end">95% closer' in svg  # near the right edge: drawn leftwards

@@ -44,9 +44,7 @@ def test_hostile_class_names_are_refused_by_the_rule(name):
 
 
 @promise("S1")
-@pytest.mark.parametrize(
-    "name", ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b"]
-)
+@pytest.mark.parametrize("name", ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b"])
 def test_ordinary_names_pass_and_are_stripped(name):
     assert clean_class_name(f"  {name}\u00a0") == name
 
@@ -111,9 +109,7 @@ def test_case_variants_inside_one_batch_are_refused(tmp_path):
 @promise("S1")
 def test_relabel_refuses_a_hostile_or_case_twin_label(proj):
     before = store_digest(proj)
-    assert_one_line_error(
-        invoke("relabel", proj, "ok_0.png", "../../x", "--by", "ann"), "class name"
-    )
+    assert_one_line_error(invoke("relabel", proj, "ok_0.png", "../../x", "--by", "ann"), "class name")
     assert_one_line_error(invoke("relabel", proj, "ok_0.png", "PIT", "--by", "ann"), "class 'pit'")
     assert store_digest(proj) == before
 

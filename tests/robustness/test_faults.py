@@ -80,9 +80,7 @@ def test_markup_in_paths_labels_and_notes_never_breaks_a_command(tmp_path, photo
     relabel = invoke("relabel", root, "ok_0.png", "[red]x[bold]", "--by", MARKUP, "--note", MARKUP)
     assert relabel.exit_code == 0 and MARKUP in _unwrapped(relabel)
     history = invoke("history", root, "ok_0.png")
-    assert (
-        history.exit_code == 0 and _unwrapped(history).count(MARKUP) == 3
-    )  # two annotators, one note
+    assert history.exit_code == 0 and _unwrapped(history).count(MARKUP) == 3  # two annotators, one note
 
 
 def _unwrapped(result) -> str:

@@ -31,9 +31,7 @@ def test_a_broken_link_in_an_import_folder_refuses_the_batch(tmp_path, proj, kin
 @promise("U4")
 def test_one_annotator_two_labels_for_one_image_in_a_csv_is_said(tmp_path, proj, two_images):
     """U4: both rows are kept in the history, in order, and the import says so."""
-    manifest = write_csv(
-        two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,ann\n"
-    )
+    manifest = write_csv(two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,ann\n")
     result = invoke("import", proj, manifest)
     assert result.exit_code == 0
     text = " ".join(result.output.split())
@@ -60,9 +58,7 @@ def test_the_same_bytes_in_two_class_folders_is_said(tmp_path, project):
 
 @promise("U3", "U4")
 def test_two_annotators_may_disagree_without_a_warning(tmp_path, project, two_images):
-    manifest = write_csv(
-        two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,bob\n"
-    )
+    manifest = write_csv(two_images / "m.csv", "file,label,annotator\na.png,ok,ann\na.png,pit,bob\n")
     assert import_path(project, manifest).warnings == []
 
 

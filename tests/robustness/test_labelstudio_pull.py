@@ -32,9 +32,7 @@ class FakeServer:
             get=lambda id: SimpleNamespace(title="review"),
             exports=SimpleNamespace(as_json=lambda pid: tasks),
         )
-        users = SimpleNamespace(
-            list=lambda: [SimpleNamespace(id=1, email="rev@lab", username="rev")]
-        )
+        users = SimpleNamespace(list=lambda: [SimpleNamespace(id=1, email="rev@lab", username="rev")])
         self.sdk = SimpleNamespace(projects=projects, users=users)
 
     @contextmanager
@@ -58,8 +56,9 @@ def _task(task_id: int, image_id: str, *labels: str) -> dict:
 def _linked(root) -> tuple[Project, list[str]]:
     proj = Project.open(root)
     ids = [r.id for r in proj.images()]
-    proj.save_sync_links(SyncLink(system_name(URL, PID), image_id, str(n + 1), {"title": "review"})
-                         for n, image_id in enumerate(ids))
+    proj.save_sync_links(
+        SyncLink(system_name(URL, PID), image_id, str(n + 1), {"title": "review"}) for n, image_id in enumerate(ids)
+    )
     return proj, ids
 
 
@@ -102,9 +101,7 @@ def test_one_unknown_label_names_task_annotation_and_reviewer(fixed):
 @promise("U8")
 def test_skip_bad_pulls_the_rest_and_lists_what_it_left(fixed):
     proj, ids = fixed
-    result = _pull(
-        FakeServer([_task(1, ids[0], "pit"), _task(2, ids[1], "dent")]), proj, PID, skip_bad=True
-    )
+    result = _pull(FakeServer([_task(1, ids[0], "pit"), _task(2, ids[1], "dent")]), proj, PID, skip_bad=True)
     assert result.added == 1 and len(result.refused) == 1 and "task 2" in result.refused[0]
     assert proj.labels()[ids[0]] == "pit"
 

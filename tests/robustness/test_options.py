@@ -32,9 +32,7 @@ def test_an_option_out_of_range_is_one_line_and_changes_nothing(proj, args, need
 @promise("X4")
 def test_a_project_folder_that_cannot_be_made_is_one_line(tmp_path):
     (tmp_path / "file").write_text("x")
-    assert_one_line_error(
-        invoke("init", tmp_path / "file" / "p"), "cannot create the project folder"
-    )
+    assert_one_line_error(invoke("init", tmp_path / "file" / "p"), "cannot create the project folder")
     assert_one_line_error(invoke("init", tmp_path / "p", "--seed", "-2"), "setting 'seed'")
     assert not (tmp_path / "p").exists()
 

@@ -59,9 +59,7 @@ def _load(text: str | bytes) -> ProjectConfig | None:
             return None
 
 
-NAMES = st.lists(
-    st.sampled_from(["ok", "pit", " pit ", "Pit", "../x", "a\x00b", "", "[/]"]), max_size=3
-)
+NAMES = st.lists(st.sampled_from(["ok", "pit", " pit ", "Pit", "../x", "a\x00b", "", "[/]"]), max_size=3)
 SETTINGS = st.one_of(
     st.dictionaries(st.sampled_from(KEYS), VALUES, max_size=6),
     st.fixed_dictionaries(
@@ -167,9 +165,7 @@ ROWS = st.lists(
     skip_bad=st.booleans(),
     raw=st.one_of(st.none(), st.binary(max_size=80)),
 )
-def test_any_csv_imports_or_fails_and_a_failure_changes_nothing(
-    shots, header, rows, fixed, skip_bad, raw
-):
+def test_any_csv_imports_or_fails_and_a_failure_changes_nothing(shots, header, rows, fixed, skip_bad, raw):
     with tempfile.TemporaryDirectory() as folder:
         manifest = Path(shots) / f"m-{Path(folder).name}.csv"
         if raw is None:

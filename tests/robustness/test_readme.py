@@ -19,11 +19,7 @@ def _promise_section() -> str:
 
 
 def _readme_cases() -> set[str]:
-    return {
-        case
-        for group in re.findall(r"\[([A-Z0-9, ]+)\]", _promise_section())
-        for case in re.split(r",\s*", group)
-    }
+    return {case for group in re.findall(r"\[([A-Z0-9, ]+)\]", _promise_section()) for case in re.split(r",\s*", group)}
 
 
 def _tested_cases() -> dict[str, list[str]]:

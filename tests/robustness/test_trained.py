@@ -21,11 +21,7 @@ ODD = "[red]x[bold]"  # a class name that is rich markup
 def _trained(root: Path, photos: Path) -> Path:
     assert invoke("init", root, "--backbone", TINY).exit_code == 0
     settings = root / "datacentric.toml"
-    text = (
-        settings.read_text()
-        .replace("image_size = 0", "image_size = 32")
-        .replace("folds = 5", "folds = 2")
-    )
+    text = settings.read_text().replace("image_size = 0", "image_size = 32").replace("folds = 5", "folds = 2")
     settings.write_text(text)
     assert invoke("import", root, photos).exit_code == 0
     result = invoke("train", root)
@@ -62,9 +58,7 @@ def test_predict_lists_a_decompression_bomb_as_unreadable(odd_classes_trained, t
     result = invoke("predict", odd_classes_trained, bomb, fine)
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert (
-        "bomb.png: unreadable — image too large" in text and "1 unreadable file(s) skipped" in text
-    )
+    assert "bomb.png: unreadable — image too large" in text and "1 unreadable file(s) skipped" in text
 
 
 @promise("F4")

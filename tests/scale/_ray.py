@@ -20,8 +20,10 @@ def require_isolated_ray() -> None:
     else:
         interfaces = sorted(name for _, name in socket.if_nameindex())
         if interfaces != ["lo"]:
-            reason = ("starts Ray, which probes outside addresses: run inside a loopback-only "
-                      "network namespace (scripts/loopback_only, as make test does)")
+            reason = (
+                "starts Ray, which probes outside addresses: run inside a loopback-only "
+                "network namespace (scripts/loopback_only, as make test does)"
+            )
     if reason is None:
         return
     if os.environ.get("CI"):

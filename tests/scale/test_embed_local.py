@@ -36,8 +36,7 @@ def test_stored_vectors_equal_the_local_embed_function(scaled):
     with Project.open(root) as project:
         result = embed_images(project, new, batch_size=4)
         good = [p for p, i in zip(result.paths, result.ids) if i]
-        from_store = embed(good, backbone=project.config.backbone, cache_dir=project.cache_dir,
-                           image_size=32)
+        from_store = embed(good, backbone=project.config.backbone, cache_dir=project.cache_dir, image_size=32)
     fresh = embed(good, backbone=project.config.backbone, cache_dir=None, image_size=32)
     assert np.array_equal(from_store, fresh)
 
@@ -115,12 +114,19 @@ def test_predict_out_runs_an_exported_onnx_model_too(scaled, tmp_path):
     with Project.open(root) as project:
         classifier = load_classifier(project.train_run())
         photos = [r.path for r in project.images()]
-        exported = export_model(classifier.module, classifier.classes, classifier.data_config,
-                                tmp_path / "export", paths=photos[:6], force=True, repeats=1,
-                                threads=1, backbone=classifier.backbone)
+        exported = export_model(
+            classifier.module,
+            classifier.classes,
+            classifier.data_config,
+            tmp_path / "export",
+            paths=photos[:6],
+            force=True,
+            repeats=1,
+            threads=1,
+            backbone=classifier.backbone,
+        )
         torch_out = predict_images(project, new, tmp_path / "torch.parquet", batch_size=4)
-        onnx_out = predict_images(project, new, tmp_path / "onnx.parquet", batch_size=4,
-                                  model=exported.path)
+        onnx_out = predict_images(project, new, tmp_path / "onnx.parquet", batch_size=4, model=exported.path)
     assert onnx_out.run == str(exported.path) and onnx_out.classes == torch_out.classes
     a = {r["path"]: r for r in pq.read_table(torch_out.out).to_pylist()}
     b = {r["path"]: r for r in pq.read_table(onnx_out.out).to_pylist()}

@@ -12,11 +12,14 @@ from ._ray import require_isolated_ray
 pytestmark = pytest.mark.ray
 
 
-@pytest.mark.parametrize("address, message", [
-    ("127.0.0.1:1", "cannot reach the Ray head at 127.0.0.1:1"),
-    ("nonsense", "not a Ray address"),
-    ("auto", "Could not find any running Ray instance"),
-])
+@pytest.mark.parametrize(
+    "address, message",
+    [
+        ("127.0.0.1:1", "cannot reach the Ray head at 127.0.0.1:1"),
+        ("nonsense", "not a Ray address"),
+        ("auto", "Could not find any running Ray instance"),
+    ],
+)
 def test_a_missing_cluster_is_one_line_and_exit_1(scaled, address, message):
     require_isolated_ray()
     import ray

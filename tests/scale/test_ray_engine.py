@@ -109,12 +109,21 @@ def test_predict_on_ray_with_an_exported_onnx_model(cluster, scaled, tmp_path):
     root, new = scaled
     with Project.open(root) as project:
         classifier = load_classifier(project.train_run())
-        exported = export_model(classifier.module, classifier.classes, classifier.data_config,
-                                tmp_path / "export", paths=[r.path for r in project.images()][:6],
-                                force=True, repeats=1, threads=1, backbone=classifier.backbone)
+        exported = export_model(
+            classifier.module,
+            classifier.classes,
+            classifier.data_config,
+            tmp_path / "export",
+            paths=[r.path for r in project.images()][:6],
+            force=True,
+            repeats=1,
+            threads=1,
+            backbone=classifier.backbone,
+        )
         here = predict_images(project, new, tmp_path / "here.parquet", model=exported.path)
-        there = predict_images(project, new, tmp_path / "there.parquet", model=exported.path,
-                               engine="ray", batch_size=4)
+        there = predict_images(
+            project, new, tmp_path / "there.parquet", model=exported.path, engine="ray", batch_size=4
+        )
     a = {r["path"]: r["label"] for r in pq.read_table(here.out).to_pylist()}
     b = {r["path"]: r["label"] for r in pq.read_table(there.out).to_pylist()}
     assert a == b and len(there.errors) == 1

@@ -23,9 +23,7 @@ def invoke(*args: object):
 def assert_one_line_error(result, *needles: str) -> str:
     """A refusal: exit code != 0, no traceback, exactly one line starting ``error:``."""
     assert result.exit_code != 0, result.output
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
-        result.exception
-    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     for needle in needles:

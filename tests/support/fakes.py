@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+
 def fake_cross_val(X, y, *, folds=5, seed=0, repeats=1, extra_X=None, extra_y=None, extra_parent=None):
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold

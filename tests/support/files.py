@@ -6,6 +6,7 @@ import csv
 import hashlib
 from pathlib import Path
 
+
 def store_digest(root: Path) -> str:
     """sha256 of the store file: equal before and after means byte-identical."""
     return hashlib.sha256((Path(root) / "datacentric.db").read_bytes()).hexdigest()

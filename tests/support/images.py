@@ -73,7 +73,7 @@ def with_pit(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def with_scratch(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = image.copy()
     row = rng.integers(6, out.shape[0] - 6)
-    out[row:row + 2, 4:-4] = 60
+    out[row : row + 2, 4:-4] = 60
     return out
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 
-
 CLASSES = ["ok", "pit", "scratch"]
 
 

@@ -11,7 +11,7 @@ __all__ = ["dent", "discoloration", "pit", "scratch"]
 
 
 def _grid(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    ys, xs = np.mgrid[0 : shape[0], 0 : shape[1]]
     return ys.astype(np.float32), xs.astype(np.float32)
 
 
@@ -35,17 +35,17 @@ def scratch(image: np.ndarray, points: np.ndarray, width: float, depth: float) -
     return _add(image, depth * profile)
 
 
-def pit(image: np.ndarray, center: tuple[float, float], radius: float, depth: float,
-        rim: float = 0.25) -> np.ndarray:
+def pit(image: np.ndarray, center: tuple[float, float], radius: float, depth: float, rim: float = 0.25) -> np.ndarray:
     """A small round pit: a dark core of ``radius`` and a faint bright rim (``rim`` x depth)."""
     ys, xs = _grid(image.shape)
     r = np.hypot(ys - center[0], xs - center[1]) / max(radius, 0.5)
-    change = -depth * np.exp(-(r ** 2)) + rim * depth * np.exp(-(((r - 1.4) / 0.35) ** 2))
+    change = -depth * np.exp(-(r**2)) + rim * depth * np.exp(-(((r - 1.4) / 0.35) ** 2))
     return _add(image, change)
 
 
-def dent(image: np.ndarray, center: tuple[float, float], radii: tuple[float, float], angle: float,
-         depth: float, light: float) -> np.ndarray:
+def dent(
+    image: np.ndarray, center: tuple[float, float], radii: tuple[float, float], angle: float, depth: float, light: float
+) -> np.ndarray:
     """A shallow dent: a bowl in an elliptical height map, shaded by light from angle ``light``.
 
     The lit side of the slope gets brighter, the far side darker (Lambert-like, small slopes).
@@ -55,22 +55,28 @@ def dent(image: np.ndarray, center: tuple[float, float], radii: tuple[float, flo
     c, s = np.cos(angle), np.sin(angle)
     u = ((xs - cx) * c + (ys - cy) * s) / max(radii[1], 1.0)
     v = (-(xs - cx) * s + (ys - cy) * c) / max(radii[0], 1.0)
-    height = -np.exp(-(u ** 2 + v ** 2) * 2.0)
+    height = -np.exp(-(u**2 + v**2) * 2.0)
     gy, gx = np.gradient(height)
     shade = gx * np.cos(light) + gy * np.sin(light)
     scale = max(float(np.abs(shade).max()), 1e-6)
     return _add(image, depth * shade / scale)
 
 
-def discoloration(image: np.ndarray, center: tuple[float, float], radii: tuple[float, float], angle: float,
-                  tint: tuple[float, float, float], strength: float) -> np.ndarray:
+def discoloration(
+    image: np.ndarray,
+    center: tuple[float, float],
+    radii: tuple[float, float],
+    angle: float,
+    tint: tuple[float, float, float],
+    strength: float,
+) -> np.ndarray:
     """A soft elliptical stain: pixels move towards colour ``tint`` (RGB 0..255) by up to ``strength``."""
     ys, xs = _grid(image.shape)
     cy, cx = center
     c, s = np.cos(angle), np.sin(angle)
     u = ((xs - cx) * c + (ys - cy) * s) / max(radii[1], 1.0)
     v = (-(xs - cx) * s + (ys - cy) * c) / max(radii[0], 1.0)
-    weight = strength * np.exp(-((u ** 2 + v ** 2) ** 1.5))
+    weight = strength * np.exp(-((u**2 + v**2) ** 1.5))
     pixels = image.astype(np.float32)
     change = weight[..., None] * (np.asarray(tint, dtype=np.float32) - pixels)
     return _add(image, change)

@@ -13,8 +13,7 @@ from datacentric_procedural.transforms import Dent, Discoloration, Pit, Scratch
 __all__ = ["DEFECTS", "ProceduralGenerator"]
 
 # class name -> transform making it (p=1: always applied)
-DEFECTS = {"scratch": Scratch, "pit": Pit, "dent": Dent, "discoloration": Discoloration,
-           "stain": Discoloration}
+DEFECTS = {"scratch": Scratch, "pit": Pit, "dent": Dent, "discoloration": Discoloration, "stain": Discoloration}
 
 
 def _plain(value: object) -> object:
@@ -47,8 +46,9 @@ class ProceduralGenerator(Generator):
         """The albumentations pipeline used for ``target`` (serialisable)."""
         return A.Compose([DEFECTS[target.lower()](p=1.0, **self.options)], save_applied_params=True)
 
-    def generate(self, target: str, defects: Sequence[np.ndarray], backgrounds: Sequence[np.ndarray], n: int,
-                 *, seed: int = 0) -> list[Synthetic]:
+    def generate(
+        self, target: str, defects: Sequence[np.ndarray], backgrounds: Sequence[np.ndarray], n: int, *, seed: int = 0
+    ) -> list[Synthetic]:
         if not self.supports(target):
             raise ValueError(f"procedural cannot make '{target}' (knows {', '.join(DEFECTS)})")
         if not backgrounds:
@@ -61,8 +61,16 @@ class ProceduralGenerator(Generator):
             image_seed = int(rng.integers(2**31 - 1))
             pipeline.set_random_seed(image_seed)
             out = pipeline(image=np.ascontiguousarray(backgrounds[b]))
-            applied = {name: {k: _plain(v) for k, v in p.items() if k != "shape"}
-                       for name, p in out.get("applied_transforms", [])}
-            results.append(Synthetic(image=out["image"], defect=None, background=b,
-                                     params={"defect": target.lower(), "seed": image_seed, "applied": applied}))
+            applied = {
+                name: {k: _plain(v) for k, v in p.items() if k != "shape"}
+                for name, p in out.get("applied_transforms", [])
+            }
+            results.append(
+                Synthetic(
+                    image=out["image"],
+                    defect=None,
+                    background=b,
+                    params={"defect": target.lower(), "seed": image_seed, "applied": applied},
+                )
+            )
         return results

@@ -49,8 +49,14 @@ class Scratch(ImageOnlyTransform):
         depth_range: tuple[float, float] = (40.0, 90.0)
         bend: float = 0.15
 
-    def __init__(self, length_range: Range = (0.3, 0.7), width_range: Range = (0.6, 1.6),
-                 depth_range: Range = (40.0, 90.0), bend: float = 0.15, p: float = 0.5) -> None:
+    def __init__(
+        self,
+        length_range: Range = (0.3, 0.7),
+        width_range: Range = (0.6, 1.6),
+        depth_range: Range = (40.0, 90.0),
+        bend: float = 0.15,
+        p: float = 0.5,
+    ) -> None:
         super().__init__(p=p)
         self.length_range = length_range
         self.width_range = width_range
@@ -68,11 +74,13 @@ class Scratch(ImageOnlyTransform):
         mid = (cy + off * np.cos(theta), cx - off * np.sin(theta))
         points = np.array([(cy - dy, cx - dx), mid, (cy + dy, cx + dx)], dtype=np.float32)
         sign = 1.0 if rng.random() < 0.3 else -1.0
-        return {"points": points, "width": float(rng.uniform(*self.width_range)),
-                "depth": sign * float(rng.uniform(*self.depth_range))}
+        return {
+            "points": points,
+            "width": float(rng.uniform(*self.width_range)),
+            "depth": sign * float(rng.uniform(*self.depth_range)),
+        }
 
-    def apply(self, img: np.ndarray, points: np.ndarray, width: float, depth: float,
-              **params: Any) -> np.ndarray:
+    def apply(self, img: np.ndarray, points: np.ndarray, width: float, depth: float, **params: Any) -> np.ndarray:
         return F.scratch(img, points, width, depth)
 
 
@@ -91,8 +99,9 @@ class Pit(ImageOnlyTransform):
         depth_range: tuple[float, float] = (50.0, 110.0)
         rim: float = 0.25
 
-    def __init__(self, radius_range: Range = (0.02, 0.05), depth_range: Range = (50.0, 110.0),
-                 rim: float = 0.25, p: float = 0.5) -> None:
+    def __init__(
+        self, radius_range: Range = (0.02, 0.05), depth_range: Range = (50.0, 110.0), rim: float = 0.25, p: float = 0.5
+    ) -> None:
         super().__init__(p=p)
         self.radius_range = radius_range
         self.depth_range = depth_range
@@ -102,11 +111,15 @@ class Pit(ImageOnlyTransform):
         shape = params["shape"]
         rng = self.random_generator
         radius = float(rng.uniform(*self.radius_range) * min(shape[:2]))
-        return {"center": _center(rng, shape, 3 * radius), "radius": max(radius, 0.8),
-                "depth": float(rng.uniform(*self.depth_range))}
+        return {
+            "center": _center(rng, shape, 3 * radius),
+            "radius": max(radius, 0.8),
+            "depth": float(rng.uniform(*self.depth_range)),
+        }
 
-    def apply(self, img: np.ndarray, center: tuple[float, float], radius: float, depth: float,
-              **params: Any) -> np.ndarray:
+    def apply(
+        self, img: np.ndarray, center: tuple[float, float], radius: float, depth: float, **params: Any
+    ) -> np.ndarray:
         return F.pit(img, center, radius, depth, self.rim)
 
 
@@ -123,8 +136,7 @@ class Dent(ImageOnlyTransform):
         radius_range: tuple[float, float] = (0.08, 0.18)
         depth_range: tuple[float, float] = (30.0, 70.0)
 
-    def __init__(self, radius_range: Range = (0.08, 0.18), depth_range: Range = (30.0, 70.0),
-                 p: float = 0.5) -> None:
+    def __init__(self, radius_range: Range = (0.08, 0.18), depth_range: Range = (30.0, 70.0), p: float = 0.5) -> None:
         super().__init__(p=p)
         self.radius_range = radius_range
         self.depth_range = depth_range
@@ -134,12 +146,24 @@ class Dent(ImageOnlyTransform):
         rng = self.random_generator
         side = min(shape[:2])
         radii = (float(rng.uniform(*self.radius_range) * side), float(rng.uniform(*self.radius_range) * side))
-        return {"center": _center(rng, shape, max(radii)), "radii": radii,
-                "angle": float(rng.uniform(0, np.pi)), "depth": float(rng.uniform(*self.depth_range)),
-                "light": float(rng.uniform(0, 2 * np.pi))}
+        return {
+            "center": _center(rng, shape, max(radii)),
+            "radii": radii,
+            "angle": float(rng.uniform(0, np.pi)),
+            "depth": float(rng.uniform(*self.depth_range)),
+            "light": float(rng.uniform(0, 2 * np.pi)),
+        }
 
-    def apply(self, img: np.ndarray, center: tuple[float, float], radii: tuple[float, float], angle: float,
-              depth: float, light: float, **params: Any) -> np.ndarray:
+    def apply(
+        self,
+        img: np.ndarray,
+        center: tuple[float, float],
+        radii: tuple[float, float],
+        angle: float,
+        depth: float,
+        light: float,
+        **params: Any,
+    ) -> np.ndarray:
         return F.dent(img, center, radii, angle, depth, light)
 
 
@@ -156,13 +180,15 @@ class Discoloration(ImageOnlyTransform):
     class InitSchema(_Schema):
         radius_range: tuple[float, float] = (0.12, 0.3)
         strength_range: tuple[float, float] = (0.25, 0.55)
-        tints: tuple[tuple[float, float, float], ...] = ((150.0, 100.0, 40.0), (90.0, 60.0, 30.0),
-                                                         (60.0, 90.0, 110.0))
+        tints: tuple[tuple[float, float, float], ...] = ((150.0, 100.0, 40.0), (90.0, 60.0, 30.0), (60.0, 90.0, 110.0))
 
-    def __init__(self, radius_range: Range = (0.12, 0.3), strength_range: Range = (0.25, 0.55),
-                 tints: tuple[tuple[float, float, float], ...] = ((150.0, 100.0, 40.0), (90.0, 60.0, 30.0),
-                                                                  (60.0, 90.0, 110.0)),
-                 p: float = 0.5) -> None:
+    def __init__(
+        self,
+        radius_range: Range = (0.12, 0.3),
+        strength_range: Range = (0.25, 0.55),
+        tints: tuple[tuple[float, float, float], ...] = ((150.0, 100.0, 40.0), (90.0, 60.0, 30.0), (60.0, 90.0, 110.0)),
+        p: float = 0.5,
+    ) -> None:
         super().__init__(p=p)
         self.radius_range = radius_range
         self.strength_range = strength_range
@@ -174,9 +200,22 @@ class Discoloration(ImageOnlyTransform):
         side = min(shape[:2])
         radii = (float(rng.uniform(*self.radius_range) * side), float(rng.uniform(*self.radius_range) * side))
         tint = tuple(float(v) for v in self.tints[int(rng.integers(len(self.tints)))])
-        return {"center": _center(rng, shape, min(radii)), "radii": radii, "angle": float(rng.uniform(0, np.pi)),
-                "tint": tint, "strength": float(rng.uniform(*self.strength_range))}
+        return {
+            "center": _center(rng, shape, min(radii)),
+            "radii": radii,
+            "angle": float(rng.uniform(0, np.pi)),
+            "tint": tint,
+            "strength": float(rng.uniform(*self.strength_range)),
+        }
 
-    def apply(self, img: np.ndarray, center: tuple[float, float], radii: tuple[float, float], angle: float,
-              tint: tuple[float, float, float], strength: float, **params: Any) -> np.ndarray:
+    def apply(
+        self,
+        img: np.ndarray,
+        center: tuple[float, float],
+        radii: tuple[float, float],
+        angle: float,
+        tint: tuple[float, float, float],
+        strength: float,
+        **params: Any,
+    ) -> np.ndarray:
         return F.discoloration(img, center, radii, angle, tint, strength)
