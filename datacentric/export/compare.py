@@ -171,7 +171,8 @@ def _torch_reference(
     # The reference pass is not timed: one thread, as its batch-1 forwards between image
     # decodes ran 10x slower on two threads of a busy 2-core machine (threads wait on each other).
     torch.set_num_threads(1)
-    torch_probs, edge_inputs, keep, skipped = [], [], [], []
+    torch_probs, keep, skipped = [], [], []
+    edge_inputs = None  # (N, 3, H, W), filled in place: a list then np.stack held it twice
     for i, path in enumerate(track(paths, "torch reference", total=len(paths))):
         try:
             image = load_image(path)
@@ -181,11 +182,14 @@ def _torch_reference(
         with torch.inference_mode():
             logits = module(transform(image).unsqueeze(0))
         torch_probs.append(torch.softmax(logits.float(), dim=1).numpy()[0])
-        edge_inputs.append(edge.preprocess(image, config))
+        x = edge.preprocess(image, config)
+        if edge_inputs is None:
+            edge_inputs = np.empty((len(paths), *x.shape), dtype=x.dtype)
+        edge_inputs[len(keep)] = x
         keep.append(i)
     if not keep:
         raise DatacentricError("none of the real images could be read", out_dir)
-    return np.stack(torch_probs), np.stack(edge_inputs), keep, skipped
+    return np.stack(torch_probs), edge_inputs[: len(keep)], keep, skipped
 
 
 class _Timer:
