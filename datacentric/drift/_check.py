@@ -132,59 +132,33 @@ def check_drift(
         and/or time window (``"1h"``) on its own, Holm-corrected across groups; the verdict
         is then the groups' (see :mod:`datacentric.drift._groups`). Default: one batch.
     """
-    from datacentric.model import embed, load_classifier
-    from datacentric.retrain import champion_run
-
     folder = Path(folder)
-    if not folder.is_dir():
-        raise DatacentricError("folder not found", folder)
-    files = [p.resolve() for p in list_images(folder)]
-    if not files:
-        raise DatacentricError("no images in this folder (png, jpg, bmp, tif)", folder)
-    reference_run = champion_run(project)
-    if reference_run is None:
-        raise DatacentricError(f"no trained reference yet: run `datacentric train {project.root}` first", project.root)
-    oof = read_oof(reference_run)  # refuses a run without one before any image is read
+    files = _new_images(folder)
+    reference_run, oof = _reference(project)
     seed = project.config.seed if seed is None else int(seed)
+    backbone = reference_run.config.get("backbone") or project.config.backbone
 
     from datacentric.scale.engine import check_engine
 
     check_engine(engine)
     if engine == "local":
         good, skipped = _readable_images(files)
+        new_features = None
     else:
-        backbone = reference_run.config.get("backbone") or project.config.backbone
         good, skipped, new_features = _features_on_ray(project, files, reference_run, backbone, address, pixel_stats)
     if len(good) < 2:
         raise DatacentricError(
             f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
         )
-    grouped = bool(per or window)
-    if metadata is not None and not grouped:
-        raise DatacentricError("--metadata is for grouping: give --per COLUMN[,COLUMN] or --window")
-    groups = group_images(good, folder, per=per, window=window, metadata=metadata) if grouped else {}
-    if grouped and max(len(members) for members in groups.values()) < MIN_GROUP:
-        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
-    grouping = {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None} if grouped else {}
+    groups, grouping = _groups(good, folder, per=per, window=window, metadata=metadata)
+    ref_ids, ref_probs, ref_paths = _reference_images(project, oof)
+    classes = oof.classes
 
-    ref_ids, ref_probs, classes = oof.ids, oof.probs, oof.classes
-    known = {r.id: r for r in project.images(None)}
-    keep = [i for i, image_id in enumerate(ref_ids) if image_id in known and known[image_id].path.is_file()]
-    if len(keep) < 5:
-        raise DatacentricError(f"the reference has only {len(keep)} readable training images (need 5)", project.root)
-    ref_ids = [ref_ids[i] for i in keep]
-    ref_probs = ref_probs[keep]
-    ref_paths = [known[i].path for i in ref_ids]
-    backbone = reference_run.config.get("backbone") or project.config.backbone
+    from datacentric.model import embed
+
     common = dict(backbone=backbone, cache_dir=project.cache_dir, image_size=project.config.image_size)
     X_ref = embed(ref_paths, ids=ref_ids, **common)
-    if engine == "local":
-        X_new = embed(good, **common)
-        probs = load_classifier(reference_run, cache_dir=project.cache_dir).predict_proba(good)
-        new_statistics = image_statistics(good) if pixel_stats else None
-    else:
-        X_new = embed(good, ids=new_features["ids"], **common)  # all stored by the Ray job
-        probs, new_statistics = new_features["probs"], new_features["statistics"]
+    X_new, probs, new_statistics = _batch_features(project, reference_run, good, new_features, common, pixel_stats)
     predicted = probs.argmax(axis=1)
     ref_predicted = ref_probs.argmax(axis=1)
     check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
@@ -209,39 +183,15 @@ def check_drift(
         else class_mix_test(ref_predicted, predicted, classes, alpha=alpha, n_resamples=N_RESAMPLES, seed=seed)
     )
     mix["in_verdict"] = bool(class_mix)
-    p_value, drift = verdict.p_value, verdict.drift
-    changes, description = verdict.changes, verdict.description
+    p_value, drift, changes, description = verdict.p_value, verdict.drift, verdict.changes, verdict.description
     if drift and not description:
-        tested = ["brightness", "contrast", "sharpness", "colour"] * bool(pixel_stats)
-        tested += ["the predicted class mix"] * bool(class_mix)
-        unchanged = ""
-        if tested:
-            listed = tested[0] if len(tested) == 1 else f"{', '.join(tested[:-1])} and {tested[-1]}"
-            unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
-        description = f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
-
-    group_verdicts = (
-        score_groups(
+        description = _embedding_only(pixel_stats, class_mix)
+    group_verdicts = []
+    if groups:
+        group_verdicts = score_groups(
             check, groups, alpha=alpha, X=X_new, statistics=new_statistics, predicted=predicted if class_mix else None
         )
-        if grouped
-        else []
-    )
-    if grouped:
         p_value, drift, changes, description = _group_verdict(group_verdicts)
-
-    order = np.argsort(-score.witness, kind="stable")  # most responsible for the shift first
-    top_images = [
-        {
-            "image": str(good[i]),
-            "score": round(float(score.witness[i]), 4),
-            "novelty": round(float(score.novelty[i]), 4),
-            "percentile": round(float(score.novelty_percentile[i]), 4),
-            "predicted": classes[int(predicted[i])],
-            "confidence": round(float(probs[i].max()), 4),
-        }
-        for i in order[: max(0, top)]
-    ]
     confidence = _confidence(ref_probs.max(axis=1), probs.max(axis=1))
     unusual = int(np.sum(score.novelty_percentile > 1 - alpha))
 
@@ -269,7 +219,7 @@ def check_drift(
         method=method,
         alpha=alpha,
         folder=str(folder.resolve()),
-        top_images=top_images,
+        top_images=_top_images(good, score, probs, predicted, classes, top),
         class_mix=mix,
         confidence=confidence,
         unusual=unusual,
@@ -289,20 +239,7 @@ def check_drift(
     }
     result.grouping, result.groups = grouping, [asdict(v) for v in group_verdicts]
     try:
-        to_label = run.dir / "to_label"
-        if result.drift and top_images:
-            to_label.mkdir()
-            for rank, item in enumerate(top_images):
-                source = Path(item["image"])
-                shutil.copy2(source, to_label / f"{rank:03d}_{source.name}")
-        result.advice = _advice(project, result, to_label)
-        typical = _typical_reference(detector, ref_paths, ref_probs, classes)
-        from datacentric.drift._report import write_report
-
-        write_report(result, typical, run.dir / "report.html")
-        document = asdict(result)
-        (run.dir / "drift.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
-        project.record_drift_check(folder=result.folder, run_id=run.id, result=document)
+        _write_outputs(project, run, result, _typical_reference(detector, ref_paths, ref_probs, classes))
     except BaseException:
         project.finish_run(run, {"error": "drift check failed"}, status="failed")
         raise
@@ -326,6 +263,105 @@ def check_drift(
         },
     )
     return result
+
+
+def _new_images(folder: Path) -> list[Path]:
+    """The batch's image files (resolved), refusing a missing or empty folder."""
+    if not folder.is_dir():
+        raise DatacentricError("folder not found", folder)
+    files = [p.resolve() for p in list_images(folder)]
+    if not files:
+        raise DatacentricError("no images in this folder (png, jpg, bmp, tif)", folder)
+    return files
+
+
+def _reference(project):
+    """The champion train run and its out-of-fold predictions, refused before any image is read."""
+    from datacentric.retrain import champion_run
+
+    reference_run = champion_run(project)
+    if reference_run is None:
+        raise DatacentricError(f"no trained reference yet: run `datacentric train {project.root}` first", project.root)
+    return reference_run, read_oof(reference_run)
+
+
+def _groups(good: list[Path], folder: Path, *, per, window, metadata) -> tuple[dict, dict]:
+    """The batch's groups (empty: one batch) and the grouping settings to record."""
+    grouped = bool(per or window)
+    if metadata is not None and not grouped:
+        raise DatacentricError("--metadata is for grouping: give --per COLUMN[,COLUMN] or --window")
+    if not grouped:
+        return {}, {}
+    groups = group_images(good, folder, per=per, window=window, metadata=metadata)
+    if max(len(members) for members in groups.values()) < MIN_GROUP:
+        raise DatacentricError(f"no group has {MIN_GROUP} images to test: use fewer columns or a longer window")
+    return groups, {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
+
+
+def _reference_images(project, oof) -> tuple[list[str], np.ndarray, list[Path]]:
+    """The training images still in the project and on disk: ids, out-of-fold probabilities, paths."""
+    known = {r.id: r for r in project.images(None)}
+    keep = [i for i, image_id in enumerate(oof.ids) if image_id in known and known[image_id].path.is_file()]
+    if len(keep) < 5:
+        raise DatacentricError(f"the reference has only {len(keep)} readable training images (need 5)", project.root)
+    ref_ids = [oof.ids[i] for i in keep]
+    return ref_ids, oof.probs[keep], [known[i].path for i in ref_ids]
+
+
+def _batch_features(project, reference_run, good, new_features, common: dict, pixel_stats: bool):
+    """Embeddings, predicted probabilities and pixel statistics of the batch (here, or from the Ray job)."""
+    from datacentric.model import embed, load_classifier
+
+    if new_features is None:
+        X_new = embed(good, **common)
+        probs = load_classifier(reference_run, cache_dir=project.cache_dir).predict_proba(good)
+        return X_new, probs, image_statistics(good) if pixel_stats else None
+    X_new = embed(good, ids=new_features["ids"], **common)  # all stored by the Ray job
+    return X_new, new_features["probs"], new_features["statistics"]
+
+
+def _embedding_only(pixel_stats: bool, class_mix: bool) -> str:
+    """What to say when only the embedding test found the difference."""
+    tested = ["brightness", "contrast", "sharpness", "colour"] * bool(pixel_stats)
+    tested += ["the predicted class mix"] * bool(class_mix)
+    unchanged = ""
+    if tested:
+        listed = tested[0] if len(tested) == 1 else f"{', '.join(tested[:-1])} and {tested[-1]}"
+        unchanged = f" but {listed} {'is' if len(tested) == 1 else 'are'} unchanged"
+    return f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
+
+
+def _top_images(good, score, probs, predicted, classes, top: int) -> list[dict]:
+    """The ``top`` images most responsible for the shift, first."""
+    order = np.argsort(-score.witness, kind="stable")
+    return [
+        {
+            "image": str(good[i]),
+            "score": round(float(score.witness[i]), 4),
+            "novelty": round(float(score.novelty[i]), 4),
+            "percentile": round(float(score.novelty_percentile[i]), 4),
+            "predicted": classes[int(predicted[i])],
+            "confidence": round(float(probs[i].max()), 4),
+        }
+        for i in order[: max(0, top)]
+    ]
+
+
+def _write_outputs(project, run, result: DriftResult, typical) -> None:
+    """``to_label/`` copies (on drift), the advice, report.html, drift.json and the store's record."""
+    to_label = run.dir / "to_label"
+    if result.drift and result.top_images:
+        to_label.mkdir()
+        for rank, item in enumerate(result.top_images):
+            source = Path(item["image"])
+            shutil.copy2(source, to_label / f"{rank:03d}_{source.name}")
+    result.advice = _advice(project, result, to_label)
+    from datacentric.drift._report import write_report
+
+    write_report(result, typical, run.dir / "report.html")
+    document = asdict(result)
+    (run.dir / "drift.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    project.record_drift_check(folder=result.folder, run_id=run.id, result=document)
 
 
 def _readable_images(files: list[Path]) -> tuple[list[Path], list[dict]]:
