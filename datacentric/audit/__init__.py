@@ -22,7 +22,8 @@ from datacentric.audit.annotators import (
     majority_vote,
 )
 from datacentric.audit.classes import ClassHealth, ClassOverlap, class_health, overlapping_classes
-from datacentric.audit.core import AuditResult, audit_arrays, find_issues, load_audit
+from datacentric.audit.core import AuditResult, audit_arrays
+from datacentric.audit.from_project import find_issues, load_audit
 from datacentric.audit.labels import LabelIssue, label_issues
 from datacentric.model.neighbours import NearDuplicate, Outlier, find_near_duplicates, find_outliers
 from datacentric.audit.slices import Slice, slice_accuracy

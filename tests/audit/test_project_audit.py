@@ -119,7 +119,7 @@ def test_without_train_run_is_a_clear_error(tmp_path):
 
 def test_cli_audit_json_and_summary(audited_project, monkeypatch):
     proj, emb, data, truth = audited_project
-    import datacentric.audit.core as core
+    import datacentric.audit.from_project as core
 
     original = core.find_issues
     monkeypatch.setattr(core, "find_issues", lambda p, r=None, **kw: original(p, r, embeddings=emb, **kw))

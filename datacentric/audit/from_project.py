@@ -1,0 +1,262 @@
+"""The audit of a project: read the champion train run, run :func:`audit_arrays`, note reviews and
+grouping, and write an "audit" run with ``audit.json`` and a self-contained ``report.html``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from datacentric.audit.annotators import (
+    label_matrix,
+)
+from datacentric.errors import DatacentricError
+from datacentric.runs import OOF_FILE, read_oof
+from datacentric.audit.core import audit_arrays
+from datacentric.audit.result import AuditResult
+
+
+__all__ = ["find_issues", "load_audit"]
+
+
+def _resolve_train_run(project, run):
+    """The train run to audit: a train run, the train run behind an audit run, or by default
+    the champion that left no image out (:func:`datacentric.runs.champion` with ``complete``).
+
+    A challenger from ``retrain`` is trained without the golden set, so it has no
+    out-of-sample predictions for those images: auditing it would silently skip them.
+    """
+    if run is not None and not isinstance(run, str):
+        return run
+    if run is not None:
+        found = project.run(run)
+        if found.kind == "audit" and found.config.get("train_run"):
+            return project.run(found.config["train_run"])
+    return project.train_run(run, complete=True)
+
+
+def find_issues(
+    project,
+    run=None,
+    *,
+    embeddings: np.ndarray | None = None,
+    min_per_class: int = 5,
+    min_slice: int = 10,
+    alpha: float = 0.05,
+    report: bool = True,
+    project_arg: str | None = None,
+) -> AuditResult:
+    """Audit a project on the out-of-sample probabilities of a train run; write an "audit" run.
+
+    Parameters
+    ----------
+    project : Project
+    run : str or Run, optional
+        The train run (id or object) to audit; default the latest finished one.
+    embeddings : (N, D) array, optional
+        Embeddings in the train run's image order; default
+        :func:`datacentric.model.embed_project` (cached).
+    min_per_class, min_slice, alpha : see :func:`audit_arrays`
+    report : bool, default True
+        Also write ``report.html`` in the run folder.
+    project_arg : str, optional
+        The project folder as the user typed it (for commands in the next steps).
+
+    Returns
+    -------
+    AuditResult with ``run_id`` and ``report`` set. The run folder holds ``audit.json``
+    (``AuditResult.to_json()``) and ``report.html``.
+    """
+    train = _resolve_train_run(project, run)
+    oof = read_oof(train)
+    oof_path = Path(train.dir) / OOF_FILE
+    ids, labels, probs, classes, folds = oof.ids, oof.labels, oof.probs, oof.classes, oof.folds
+    if folds is None:
+        folds = _train_folds(project, train, labels)
+    records = {r.id: r for r in project.images(None)}
+    missing = [i for i in ids if i not in records]
+    if missing:
+        raise DatacentricError(
+            f"{len(missing)} images of the train run are no longer in the project (removed since): train again first",
+            oof_path,
+        )
+    recs = [records[i] for i in ids]
+    current = project.labels()
+    index = {c: j for j, c in enumerate(classes)}
+    changed = 0
+    for row, image_id in enumerate(ids):  # labels fixed since training count as given now
+        label = current.get(image_id)
+        if label in index and index[label] != labels[row]:
+            labels[row] = index[label]
+            changed += 1
+    notes = []
+    if embeddings is None:
+        try:
+            from datacentric.model import embed_project
+
+            embeddings = embed_project(project, recs)
+        except Exception as exc:  # noqa: BLE001  (the other checks still stand without embeddings)
+            notes.append(f"embeddings unavailable ({exc}): outliers and near-duplicates skipped")
+            embeddings = None
+    from datacentric.model.grouping import run_groups
+    from datacentric.project import REVIEW_SOURCES
+
+    votes: dict[str, dict[str, str]] = {}
+    reviewed_ids = set()
+    for ann in project.annotations():  # annotators' latest labels; reviews are not votes
+        if ann.source in REVIEW_SOURCES:
+            reviewed_ids.add(ann.image_id)
+        else:
+            votes.setdefault(ann.image_id, {})[ann.annotator] = ann.label
+    matrix, names = label_matrix(votes, ids, classes)
+    result = audit_arrays(
+        labels,
+        probs,
+        classes,
+        images=[str(r.path) for r in recs],
+        ids=ids,
+        embeddings=embeddings,
+        metadata=[dict(r.metadata) for r in recs],
+        annotator_labels=matrix,
+        annotators=names,
+        folds=folds,
+        groups=run_groups(oof.group_of(), ids, [dict(r.metadata) for r in recs], train.config.get("group_by")),
+        reviewed=[i in reviewed_ids for i in ids],
+        min_per_class=min_per_class,
+        min_slice=min_slice,
+        alpha=alpha,
+        project=project_arg or _display(project.root),
+        rules=_rules_in_force(project),
+    )
+    result.notes = notes + result.notes
+    _note_grouping(result, train.metrics)
+    _note_reviews(result, project)
+    if changed:
+        result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
+    if folds is None and result.near_duplicates:
+        result.notes.append("fold assignment not stored in the train run: leaks across folds unknown")
+    config = {"train_run": train.id, "min_per_class": min_per_class, "min_slice": min_slice, "alpha": alpha}
+    audit_run = project.new_run("audit", config)
+    result.run_id, result.train_run = audit_run.id, train.id
+    if report:
+        from datacentric.audit.report import render_report
+
+        path = Path(audit_run.dir) / "report.html"
+        result.report = str(path)
+        path.write_text(
+            render_report(
+                result,
+                title=f"Audit of {project.root.name}",
+                subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}",
+            ),
+            encoding="utf-8",
+        )
+    (Path(audit_run.dir) / "audit.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    project.finish_run(
+        audit_run, {**result.counts, "accuracy": result.accuracy, "most_disagreeing": result.most_disagreeing}
+    )
+    return result
+
+
+def _rules_in_force(project) -> dict[frozenset, str]:
+    """The label book's latest rule per class pair."""
+    from datacentric.labelbook import rules_in_force
+
+    return {pair: rule.text for pair, rule in rules_in_force(project).items()}
+
+
+def _note_reviews(result: AuditResult, project) -> None:
+    """Say how many of today's flags the reviews of earlier flags predict to be real errors."""
+    from datacentric.audit.reviews import flag_precision, review_outcomes
+    from datacentric.project import REVIEW_SOURCES
+
+    flagged = result.flagged
+    if not flagged:
+        return
+    reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
+    last_review = max((when for _, _, when in reviews), default="")
+    earlier = []
+    for run in project.runs("audit"):  # only audits a later review can have settled are read
+        if run.status != "done" or run.created_at >= last_review:
+            continue
+        try:
+            stored = load_audit(project, run.id)
+        except (DatacentricError, OSError, ValueError):
+            continue
+        earlier += [
+            (i.get("id", ""), i.get("given", ""), run.created_at)
+            for i in stored.get("label_issues", [])
+            if i.get("is_issue") and i.get("id")
+        ]
+    reviewed, real = review_outcomes(earlier, reviews)
+    estimate = flag_precision(len(flagged), reviewed, real)
+    result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
+    at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
+    if estimate is None:
+        line = (
+            "How many flags are real errors is not measured yet: review some (relabel or Label "
+            "Studio) and the next audit counts them."
+        )
+    else:
+        result.counts["expected_real_errors"] = round(estimate.expected, 1)
+        line = (
+            f"Expect about {estimate.expected:.0f} of the {len(flagged)} flags to be real errors "
+            f"({estimate.low:.0f}-{estimate.high:.0f}): {real} of the {reviewed} earlier flags "
+            f"a reviewer settled were."
+        )
+    result.summary.insert(at, line)
+
+
+def _note_grouping(result: AuditResult, metrics: dict) -> None:
+    """Say how much accuracy grouped folds cost against plain ones (the leak they closed)."""
+    plain = metrics.get("ungrouped_cv_accuracy")
+    column = metrics.get("group_by")
+    twins = int(metrics.get("twin_pairs") or 0)
+    result.counts["twin_pairs_kept_together"] = twins
+    if plain is None or not (column or twins):
+        return
+    grouped = float(metrics.get("cv_accuracy", float("nan")))
+    kept = " and ".join(
+        ([f"each {column}"] if column else [])
+        + ([f"{twins} near-duplicate pair{'s' if twins != 1 else ''}"] if twins else [])
+    )
+    what = f"one {column}" if column else "near-duplicates"
+    if column:
+        result.counts["group_by"] = column
+    result.counts["ungrouped_cv_accuracy"] = float(plain)
+    result.summary.insert(
+        1,
+        f"Cross-validation kept {kept} on one side: accuracy {grouped:.2f}, "
+        f"where plain folds report {plain:.2f} ({plain - grouped:+.2f} from photos of "
+        f"{what} validating each other).",
+    )
+
+
+def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:
+    """Rebuild the train run's fold assignment (R, N) when oof.npz does not store it."""
+    try:
+        from datacentric.model import plan_folds
+
+        folds = int(train.metrics.get("folds") or train.config.get("folds") or project.config.folds)
+        seed = train.config.get("seed", train.metrics.get("seed", project.config.seed))
+        repeats = int(train.metrics.get("repeats") or train.config.get("repeats") or 1)
+        return plan_folds(labels, folds=folds, seed=int(seed), repeats=repeats).assignments
+    except Exception:  # noqa: BLE001  (without folds the leak check says "unknown")
+        return None
+
+
+def load_audit(project, run: str | None = None) -> dict:
+    """The stored ``audit.json`` of an audit run (default: the latest) as a dict."""
+    found = project.run(run) if run else project.latest_run("audit")
+    if found is None:
+        raise DatacentricError("no audit run yet; run: datacentric audit PROJECT", project.root)
+    return json.loads((Path(found.dir) / "audit.json").read_text(encoding="utf-8"))
+
+
+def _display(root: Path) -> str:
+    try:
+        rel = Path(root).resolve().relative_to(Path.cwd().resolve())
+        return f"{rel}/" if str(rel) != "." else "./"
+    except ValueError:
+        return f"{root}/"

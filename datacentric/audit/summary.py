@@ -1,0 +1,196 @@
+"""The audit's words: the summary lines, next steps and the weak-model caution, from an :class:`AuditResult`."""
+
+from __future__ import annotations
+
+import shlex
+from collections import Counter
+from collections.abc import Mapping
+
+from datacentric.collect import estimate_more
+from datacentric.words import plural
+from datacentric.audit.result import AuditResult
+
+__all__ = ["summarise"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def summarise(
+    result: AuditResult, *, project: str, min_per_class: int, rules: Mapping[frozenset, str] | None = None
+) -> None:
+    """Fill counts, summary (plain words) and next steps (with commands)."""
+    flagged = result.flagged
+    n = len(result.label_issues)
+    weak = [c for c in result.classes if c.weak]
+    too_few = [c for c in result.classes if c.too_few and c.n > 0]
+    weak_slices = [s for s in result.slices if s.weak]
+    pairs = Counter(tuple(sorted((i.given, i.suggested))) for i in flagged)
+    leaks = [d for d in result.near_duplicates if d.leaks_across_folds]
+    conflicting = [d for d in result.near_duplicates if not d.same_label]
+    disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
+    result.counts = {
+        "images": n,
+        "label_issues": len(flagged),
+        "weak_classes": len(weak),
+        "too_few_classes": len(too_few),
+        "weak_slices": len(weak_slices),
+        "annotator_disagreements": len(disagree),
+        "consensus_differs_from_majority": sum(1 for c in result.consensus if c.majority and c.label != c.majority),
+        "outliers": len(result.outliers),
+        "near_duplicates": len(result.near_duplicates),
+        "near_duplicates_across_folds": len(leaks),
+    }
+    s, steps = result.summary, result.next_steps
+    weak_model = _weak_model_warning(result)
+    result.counts["weak_model"] = weak_model is not None
+    if weak_model:
+        s.append(weak_model)
+    s.append(
+        f"The model, tested on images it did not train on, agrees with the given label on "
+        f"{_pct(result.accuracy)} of {n} images."
+    )
+    if flagged:
+        text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
+        if pairs:
+            (a, b), count = pairs.most_common(1)[0]
+            if count >= 2:
+                text += f"; {count} of them are {a}↔{b}"
+                if len(result.class_names) > 2 and _confused_anyway(result, a, b):
+                    text += (
+                        f". The model mixes up {a} and {b} in general, so these flags may be its "
+                        f"weakness, not label errors: decide them by your labelling rule for "
+                        f"{a} vs {b}, not by following the suggestion"
+                    )
+        s.append(text + ".")
+    else:
+        s.append("No image looks clearly mislabelled.")
+    weak.sort(key=lambda c: min(c.recall, c.precision if c.precision == c.precision else 1.0, c.label_quality))
+    for c in weak[:3]:
+        s.append(f"Weak class: {c.name} ({c.reason}; n={c.n}).")
+    if len(weak) > 3:
+        s.append(f"{len(weak) - 3} more weak classes: {', '.join(c.name for c in weak[3:])} (see the report).")
+    for c in too_few:
+        s.append(
+            f"Class {c.name} has only {c.n} image{'s' if c.n != 1 else ''}: too few to judge "
+            f"(needs at least {min_per_class})."
+        )
+    for sl in weak_slices:
+        s.append(
+            f"Weak slice: {sl.column}={sl.value} (accuracy {sl.accuracy:.2f} vs {sl.rest_accuracy:.2f} "
+            f"elsewhere, n={sl.n})."
+        )
+    if result.most_disagreeing and len(result.annotators) >= 2:
+        worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
+        others = [a.agreement for a in result.annotators if a.name != worst.name and a.n > 0]
+        rest = f" (others {_pct(1 - max(others))}–{_pct(1 - min(others))})" if others else ""
+        if len(others) == 1:
+            rest = f" (other {_pct(1 - others[0])})"
+        s.append(
+            f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
+            f"their {worst.n} images{rest}."
+        )
+    if disagree:
+        s.append(f"Annotators gave different labels to {plural(len(disagree), 'image')}.")
+    if result.outliers:
+        one = len(result.outliers) == 1
+        s.append(
+            f"{len(result.outliers)} image{'' if one else 's'} look{'s' if one else ''} unlike the rest "
+            f"(outlier{'' if one else 's'})."
+        )
+    if result.near_duplicates:
+        one = len(result.near_duplicates) == 1
+        text = f"{len(result.near_duplicates)} pair{'' if one else 's'} of near-duplicate images"
+        if leaks:
+            text += f", {len(leaks)} split across cross-validation folds (flatters accuracy)"
+        if conflicting:
+            text += f", {len(conflicting)} with different labels"
+        s.append(text + ".")
+
+    if flagged:
+        steps.append(
+            f"Review the {len(flagged)} flagged images (worst first): "
+            f"datacentric labelstudio push {project} --only-flagged — or fix one at a time: "
+            f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY"
+        )
+        for (a, b), count in pairs.most_common(2):
+            if count >= 2:
+                rule = rules.get(frozenset((a, b)))
+                if rule:
+                    steps.append(f"Check the {count} flagged images between {a} and {b} against your rule: {rule}")
+                else:
+                    steps.append(
+                        f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
+                        f"between them): datacentric labelbook {project} --rule "
+                        f"{shlex.quote(f'{a} vs {b}: ...')}"
+                    )
+    for c in weak[:2]:
+        where = ""
+        for sl in weak_slices:
+            where = f" from {sl.column}={sl.value}"
+            break
+        collect = estimate_more(c.name, have=c.n, recall_now=c.recall).text  # no number here
+        steps.append(
+            f"{collect[0].upper()}{collect[1:]}{where}; how many (with its range) is "
+            f"measured on a learning curve by: datacentric improve {project} "
+            f"--class {shlex.quote(c.name)}"
+        )
+    for c in too_few:
+        steps.append(f"Collect more {c.name} images: with {c.n} the audit cannot judge the class.")
+    if weak_slices and not weak:
+        sl = weak_slices[0]
+        steps.append(
+            f"Collect more images from {sl.column}={sl.value}, or check that station "
+            f"(lighting, focus) — the model does worse there."
+        )
+    if result.most_disagreeing and len(result.annotators) >= 2:
+        worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
+        if worst.agreement < 0.9:
+            about = f", starting with {worst.worst_class}" if worst.worst_class else ""
+            steps.append(
+                f"Go through {worst.name}'s labels with them{about}; "
+                f"agree on the labelling guide before the next batch."
+            )
+    if leaks or conflicting:
+        steps.append(
+            "Remove or merge near-duplicate images (see the table): a twin in another fold makes "
+            "cross-validation look better than it is."
+        )
+    if result.outliers:
+        steps.append(
+            f"Look at the {len(result.outliers)} unusual image(s): wrong part, bad framing or a new "
+            f"kind of defect? Remove them or collect more like them."
+        )
+    steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+
+
+def _confused_anyway(result: AuditResult, a: str, b: str) -> bool:
+    """Whether the class table already sees classes ``a`` and ``b`` mixed up."""
+    overlap = any({o.a, o.b} == {a, b} for o in result.overlapping_classes)
+    confused = any(c.name in (a, b) and c.weak and c.confused_with in (a, b) for c in result.classes)
+    return overlap or confused
+
+
+WEAK_SKILL = 0.7  # share of the way from "always the commonest class" to perfect
+
+
+def _weak_model_warning(result: AuditResult) -> str | None:
+    """A caution for the top of the summary when the model is too weak to trust its flags."""
+    counts = [c.n for c in result.classes]
+    n = sum(counts)
+    if n == 0 or not result.accuracy == result.accuracy:
+        return None
+    chance = max(counts) / n
+    skill = (result.accuracy - chance) / max(1e-9, 1.0 - chance)
+    if skill >= WEAK_SKILL:
+        return None
+    return (
+        f"Caution: the model is weak on these images (right on {_pct(result.accuracy)}, where always "
+        f"answering the commonest class would be right on {_pct(chance)}), so many flags will be its "
+        f"own mistakes rather than wrong labels. Review them worst first and expect fewer real "
+        f"errors than flags; more labelled images or a better backbone make the flags sharper."
+    )
+
+
+# -- the project-level audit -----------------------------------------------------------
