@@ -85,7 +85,8 @@ def label_matrix(
 
 def majority_vote(matrix: np.ndarray, pred_probs: np.ndarray | None = None) -> np.ndarray:
     """Plain majority vote per row; ties go to the class the model finds more probable
-    (or the lowest index without a model). Rows with no label get -1."""
+    (or the lowest index without a model). Rows with no label get -1.
+    """
     n = matrix.shape[0]
     k = pred_probs.shape[1] if pred_probs is not None else int(np.nanmax(matrix, initial=0)) + 1
     out = np.full(n, -1, dtype=np.int64)

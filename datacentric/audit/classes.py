@@ -141,7 +141,8 @@ def overlapping_classes(
     labels: np.ndarray, pred_probs: np.ndarray, classes: Sequence[str], *, top: int = 5
 ) -> list[ClassOverlap]:
     """Class pairs most often mixed up (estimated by cleanlab), most overlap first; pairs
-    with no estimated overlap are left out."""
+    with no estimated overlap are left out.
+    """
     from cleanlab.dataset import find_overlapping_classes
 
     labels = np.asarray(labels, dtype=np.int64)

@@ -194,7 +194,8 @@ def _with_consensus(
 ) -> list[LabelIssue]:
     """Also flag images whose CROWDLAB consensus (annotators weighted by their quality, plus
     the model) differs from the given label; their quality becomes at most 1 - the consensus
-    confidence. Returns the issues re-sorted worst first."""
+    confidence. Returns the issues re-sorted worst first.
+    """
     by_index = {c.index: c for c in consensus}
     for issue in issues:
         c = by_index.get(issue.index)

@@ -1,5 +1,6 @@
 """The audit of a project: read the champion train run, run :func:`audit_arrays`, note reviews and
-grouping, and write an "audit" run with ``audit.json`` and a self-contained ``report.html``."""
+grouping, and write an "audit" run with ``audit.json`` and a self-contained ``report.html``.
+"""
 
 from __future__ import annotations
 

@@ -62,7 +62,8 @@ def command_name(info) -> str:
 
 def reflow(doc: str) -> str:
     """A docstring as help text: each prose paragraph on one line, so the terminal wraps it
-    at its own width (no orphaned words at 80 columns); example lines stay as written."""
+    at its own width (no orphaned words at 80 columns); example lines stay as written.
+    """
     import inspect
 
     paragraphs = []

@@ -108,7 +108,8 @@ def require_at_least(value: int | None, least: int, option: str) -> None:
 
 def _tolerant_streams() -> None:
     """Print any text: a file name that is not valid UTF-8 comes out escaped, never as a crash
-    after the store was written (commit, then report, must not fail in the report)."""
+    after the store was written (commit, then report, must not fail in the report).
+    """
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

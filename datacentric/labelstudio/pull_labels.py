@@ -136,7 +136,8 @@ def _not_pulled(
     gate: _LabelGate,
 ) -> tuple[list[_Pulled], int, int]:
     """The annotations not pulled yet (new, or edited since), oldest edit first; and how many
-    annotations there are and how many were skipped."""
+    annotations there are and how many were skipped.
+    """
     todo = []
     seen = skipped = 0
     with conn.errors():  # a task of the wrong shape is the server's answer, not our bug

@@ -61,7 +61,8 @@ def get_project(conn: Connection, pid: int):
 
 def add_classes_and_rules(conn: Connection, proj: Project, pid: int, classes: list[str]) -> int:
     """Add the project's classes missing from the labelling config, and the label book's rules
-    to the instructions; how many rules there are."""
+    to the instructions; how many rules there are.
+    """
     with conn.errors():
         info = conn.sdk.projects.get(id=pid)
         known = config_classes(info.label_config or "")

@@ -156,7 +156,8 @@ def _latest_done(proj: Project, kind: str, needs: str) -> Run | None:
 
 def pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, dict[str, dict[str, float]]]:
     """Probabilities per image from the champion train run: out-of-sample (oof.npz) where the
-    image was in training, else the run's final model (when it can be loaded)."""
+    image was in training, else the run's final model (when it can be loaded).
+    """
     run = proj.champion()
     if run is None:
         return None, {}

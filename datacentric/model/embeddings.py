@@ -71,7 +71,8 @@ def feature_model(backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, 
 
 def embedding_key(backbone: str, model, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
     """Cache key for (backbone, weights, preprocessing, runtime); torch's key is the one of
-    versions before the runtime existed, so caches made then stay valid for ``runtime="torch"``."""
+    versions before the runtime existed, so caches made then stay valid for ``runtime="torch"``.
+    """
     fields = {"backbone": backbone.split("@", 1)[0], "weights": weights_id(model), "data": config}
     if check_runtime(runtime) != "torch":
         fields["runtime"] = runtime
@@ -133,7 +134,8 @@ def iter_batches(
 
 def forward(model, batch) -> np.ndarray:
     """Features of one NCHW batch (no gradients), as float32 numpy; ``model`` is a torch
-    module or an :class:`OnnxFeatures` session."""
+    module or an :class:`OnnxFeatures` session.
+    """
     import torch
 
     if isinstance(model, OnnxFeatures):
@@ -241,7 +243,8 @@ def embed(
 def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0):
     """What :func:`forward` runs for ``runtime``: the torch ``model`` itself, or its ONNX Runtime
     session (exported once under ``cache_dir/onnx/``, keyed by the torch embedding key) with
-    ``threads`` intra-op threads (0 = torch's thread count)."""
+    ``threads`` intra-op threads (0 = torch's thread count).
+    """
     if check_runtime(runtime) == "torch":
         return model
     import torch
@@ -266,7 +269,8 @@ def embedding_config(
 ) -> dict:
     """``{"weights": id, "data_config": timm data config}`` of the vectors :func:`embed` gives for
     these arguments: read beside the cached vectors when :func:`embed` found them there
-    (no torch, no model), else from the (built once per process) model."""
+    (no torch, no model), else from the (built once per process) model.
+    """
     cache = Path(cache_dir) if cache_dir is not None else None
     source = _source_id(backbone, pretrained, image_size, runtime) if cache is not None else None
     key = _known_keys(cache).get(source) if source is not None else None
@@ -283,7 +287,8 @@ def embedding_config(
 
 def _source_id(backbone: str, pretrained: bool, image_size: int, runtime: str) -> str | None:
     """A cheap id of what decides the embedding key (no torch, no model), or None when only
-    the built model can tell (weights from the hub)."""
+    the built model can tell (weights from the hub).
+    """
     from datacentric.model.weights import RANDOM, file_digest, package_weights_file
 
     name, _, weights = str(backbone).strip().partition("@")

@@ -20,7 +20,8 @@ MARGIN, FLOOR = 0.10, 0.5  # the audit's rule for a weak class (datacentric.audi
 
 def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
     """Classes whose recall or precision is clearly below the overall accuracy (judged ones only):
-    more than 0.10 below it, or below 0.5 while also 0.05 below it."""
+    more than 0.10 below it, or below 0.5 while also 0.05 below it.
+    """
     bar = min(max(FLOOR, accuracy - MARGIN), accuracy - MARGIN / 2)
     return [name for name, m in per_class.items() if not m["too_few"] and (m["recall"] < bar or m["precision"] < bar)]
 

@@ -252,7 +252,8 @@ def table(
 def image_data_uri(path: str | Path, size: int = 180, *, fmt: str = "JPEG", quality: int = 85) -> str:
     """Load an image (any format :func:`datacentric.images.load_image` reads), fit it in a
     ``size`` x ``size`` box (small images are enlarged, so a 64 px image is still visible)
-    and return it as a ``data:`` URI."""
+    and return it as a ``data:`` URI.
+    """
     return _data_uri(str(path), int(size), fmt.upper(), int(quality))
 
 
@@ -420,7 +421,8 @@ def bar_chart_svg(
     bar: int = 22,
 ) -> Html:
     """Horizontal bars, one per label (e.g. recall per class); ``highlight`` bars are red,
-    ``reference`` draws a dashed vertical line (e.g. overall accuracy)."""
+    ``reference`` draws a dashed vertical line (e.g. overall accuracy).
+    """
     top = max_value if max_value is not None else max([float(v) for v in values] + [1e-9])
     longest = max((len(str(s)) for s in labels), default=1)
     left = 12 + min(220, 8 * longest)
@@ -456,7 +458,8 @@ def class_bars_svg(
     reference: float | None = None,
 ) -> Html:
     """Recall and precision per class as bars: ``rows`` are (class, recall, precision, weak);
-    a weak class's bars are red, ``reference`` (overall accuracy) a dashed line."""
+    a weak class's bars are red, ``reference`` (overall accuracy) a dashed line.
+    """
     labels, values, weak = [], [], []
     for name, recall, precision, is_weak in rows:
         for what, value in (("recall", recall), ("precision", precision)):
@@ -477,7 +480,8 @@ def learning_curve_svg(
     height: int = 240,
 ) -> Html:
     """Measured points (mean ± spread as whiskers) against a log2 x axis, with an optional
-    dashed fitted line through ``fitted`` (x, y) points extending beyond the data."""
+    dashed fitted line through ``fitted`` (x, y) points extending beyond the data.
+    """
     xs = [float(x) for x in counts] + [float(x) for x, _ in fitted]
     lo, hi = math.log2(max(1.0, min(xs))), math.log2(max(xs) * 1.05 + 1)
     left, right, top, bottom = 48, 16, 14, 40
@@ -525,7 +529,8 @@ def distribution_strips_svg(
 ) -> Html:
     """Two distributions per row, each drawn from five quantiles (10/25/50/75/90 %): whiskers,
     a box and the median. Each row has its own scale (the statistics differ in units);
-    ``highlight`` rows (changed) draw the second distribution in red."""
+    ``highlight`` rows (changed) draw the second distribution in red.
+    """
     left, right, band = 150, 84, 22  # the right margin holds the two names
     plot = width - left - right
     height = len(rows) * (2 * band + 14) + 8
@@ -578,7 +583,8 @@ def histogram_svg(
 ) -> Html:
     """Two histograms on one axis, each as the share of its own images per bin (the two
     groups may differ in size): ``first`` as filled bars, ``second`` as an outline.
-    ``marker`` draws a dashed vertical line labelled ``marker_label``."""
+    ``marker`` draws a dashed vertical line labelled ``marker_label``.
+    """
     values = [float(v) for v in [*first, *second] if v == v]
     lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
     span = (hi - lo) or 1.0

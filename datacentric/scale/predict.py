@@ -204,7 +204,8 @@ def predict_probs(
 ) -> tuple[np.ndarray, dict[str, str]]:
     """Probabilities (N, K) of a train run's model for ``files``, in their order (NaN rows
     for unreadable files), and ``{path: reason}`` for those. ``cache_dir`` (the project's)
-    holds converted backbone weights for a probe's model."""
+    holds converted backbone weights for a probe's model.
+    """
     from datacentric.model.classifier import model_bytes
     from datacentric.scale.workers import Predictor
 

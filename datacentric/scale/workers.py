@@ -89,6 +89,7 @@ class Embedder:
         self.transform = timm.data.create_transform(**config, is_training=False)
 
     def __call__(self, batch: dict) -> dict:
+        """Embed one batch of raw image bytes: one vector (or an error) per row, written as a part."""
         from datacentric.model.embedding_store import write_part
         from datacentric.model.embeddings import forward
 
@@ -146,6 +147,7 @@ class Predictor:
         self.classifier = classifier_from_payload(payload, "model.pt")
 
     def __call__(self, batch: dict) -> dict:
+        """Predict one batch of raw image bytes with torch: probabilities (or an error) per row."""
         import torch
 
         paths, ids, images, errors = _decode_all(batch)
@@ -177,6 +179,7 @@ class OnnxPredictor:
         self.classifier = OnnxClassifier(path, threads=threads or None)
 
     def __call__(self, batch: dict) -> dict:
+        """Predict one batch of raw image bytes with ONNX Runtime: probabilities (or an error) per row."""
         from datacentric.edge import preprocess
 
         paths, ids, images, errors = _decode_all(batch)
