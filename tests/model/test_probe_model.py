@@ -22,12 +22,12 @@ from datacentric.scale.predict import predict_probs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _old_way(project, run) -> torch.nn.Module:
+def _old_way(colour_project, run) -> torch.nn.Module:
     """The model a probe run saved as model.pt before probe.npz: backbone plus the probe's head."""
-    data = project.dataset()
-    X = embed(data.paths, backbone=run.config["backbone"], cache_dir=project.cache_dir, image_size=32)
+    data = colour_project.dataset()
+    X = embed(data.paths, backbone=run.config["backbone"], cache_dir=colour_project.cache_dir, image_size=32)
     probe = ProbeClassifier(C=run.config["C"], n_classes=3).fit(X, data.labels)
-    module = create_backbone(run.config["backbone"], num_classes=3, cache_dir=project.cache_dir)
+    module = create_backbone(run.config["backbone"], num_classes=3, cache_dir=colour_project.cache_dir)
     with torch.no_grad():
         module.get_classifier().weight.copy_(torch.from_numpy(probe.weight_))
         module.get_classifier().bias.copy_(torch.from_numpy(probe.bias_))
@@ -39,23 +39,23 @@ def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def test_the_model_built_from_probe_npz_is_the_one_model_pt_held(project):
-    run = train(project).run
+def test_the_model_built_from_probe_npz_is_the_one_model_pt_held(colour_project):
+    run = train(colour_project).run
     assert model_file(run) == run.dir / "probe.npz"
-    clf = load_classifier(run, cache_dir=project.cache_dir)
-    assert _same(clf.module, _old_way(project, run))
+    clf = load_classifier(run, cache_dir=colour_project.cache_dir)
+    assert _same(clf.module, _old_way(colour_project, run))
     # workers get it as self-contained model.pt bytes
-    payload = torch.load(io.BytesIO(model_bytes(run, cache_dir=project.cache_dir)), weights_only=True)
+    payload = torch.load(io.BytesIO(model_bytes(run, cache_dir=colour_project.cache_dir)), weights_only=True)
     again = classifier_from_payload(payload, "bytes")
     assert _same(again.module, clf.module) and again.classes == clf.classes
     assert again.data_config == clf.data_config and again.mode == "probe"
 
 
-def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers(project):
+def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers(colour_project):
     """Back-compat: probe runs made before probe.npz hold model.pt; every reader still takes it."""
-    run = train(project).run
-    new = predict(project, project.dataset().paths[:4])
-    module = _old_way(project, run)
+    run = train(colour_project).run
+    new = predict(colour_project, colour_project.dataset().paths[:4])
+    module = _old_way(colour_project, run)
     clf = load_classifier(run)
     save_classifier(
         module,
@@ -69,15 +69,15 @@ def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers
     assert model_file(run) == run.dir / "model.pt"
     old = load_classifier(run)
     assert _same(old.module, module) and old.classes == clf.classes and old.data_config == clf.data_config
-    assert [p.probs for p in predict(project, project.dataset().paths[:4])] == [p.probs for p in new]
+    assert [p.probs for p in predict(colour_project, colour_project.dataset().paths[:4])] == [p.probs for p in new]
     assert model_bytes(run) == (run.dir / "model.pt").read_bytes()
-    files = project.dataset().paths[:4]
+    files = colour_project.dataset().paths[:4]
     probs, errors = predict_probs(run, files)  # the scale workers' path
     assert not errors and np.allclose(probs, [list(p.probs.values()) for p in new], atol=1e-6)
 
 
-def test_a_probe_refuses_backbone_weights_it_was_not_trained_on(project):
-    run = train(project).run
+def test_a_probe_refuses_backbone_weights_it_was_not_trained_on(colour_project):
+    run = train(colour_project).run
     path = run.dir / "probe.npz"
     with np.load(path) as data:
         arrays = {k: data[k] for k in data.files}
@@ -104,14 +104,14 @@ def test_a_broken_probe_file_is_a_clear_error(tmp_path):
         load_classifier(tmp_path / "empty")
 
 
-def test_training_a_probe_on_cached_embeddings_imports_no_torch(project):
+def test_training_a_probe_on_cached_embeddings_imports_no_torch(colour_project):
     """Torch and timm cost seconds to import: a probe on cached embeddings needs neither."""
-    first = train(project)  # fills the embedding cache
+    first = train(colour_project)  # fills the embedding cache
     script = (
         "import sys\n"
         "from datacentric.project import Project\n"
         "from datacentric.model import train\n"
-        f"with Project.open({str(project.root)!r}) as p:\n"
+        f"with Project.open({str(colour_project.root)!r}) as p:\n"
         "    result = train(p)\n"
         "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules))\n"
         "print(result.run.dir)\n"
