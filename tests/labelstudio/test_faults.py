@@ -58,7 +58,9 @@ def test_unreachable_server_fails_fast(small_project, title):
     start = time.monotonic()
     with pytest.raises(DatacentricError, match="cannot reach Label Studio"):
         push(small_project, f"http://127.0.0.1:{port}", "token", title=title)
-    assert time.monotonic() - start < 10
+    # no retry loop: one refused connection ends it (a retrying client would take minutes); the bound is loose
+    # so that a loaded CI machine cannot fail it
+    assert time.monotonic() - start < 60
 
 
 def test_cli_round_trip_reads_the_token_from_the_environment(small_project, ls_server, title, monkeypatch):
