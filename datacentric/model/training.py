@@ -154,13 +154,7 @@ def train(
     X = _embed_real(project, real, backbone, pretrained) if (twins or mode == "probe") else None
     split = split_groups(real.ids, column=group_by, values=values, embeddings=X if twins else None)
     groups = split.names
-    everything = project.dataset(None).without(exclude)
-    index = {image_id: i for i, image_id in enumerate(real.ids)}
-    extra = [i for i, o in enumerate(everything.origin) if o != "real"]
-    extra_paths = [everything.paths[i] for i in extra]
-    extra_ids = [everything.ids[i] for i in extra]
-    extra_y = everything.labels[extra]
-    extra_parent = np.array([index.get(everything.parents[i] or "", -1) for i in extra], dtype=np.int64)
+    extra_paths, extra_ids, extra_y, extra_parent = _augmented(project, real, exclude)
     repeats = int(repeats or default_repeats(len(real)))
     config = {
         "mode": mode,
@@ -175,75 +169,28 @@ def train(
     if group_by:
         config["group_by"] = group_by
     config["twins"] = twins
-    if mode == "probe":
-        config["C"] = C
-    else:
-        config["epochs"] = epochs
-        config["device"] = device or "auto"
+    config.update({"C": C} if mode == "probe" else {"epochs": epochs, "device": device or "auto"})
     run = project.new_run("train", config)
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
+        common = dict(folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, groups=groups)
+        extra = (extra_paths, extra_y, extra_parent)
         if mode == "probe":
-            from datacentric.model.embeddings import embedding_config
-
-            cv, probe = _probe(
-                project,
-                real,
-                extra_paths,
-                extra_ids,
-                extra_y,
-                extra_parent,
-                backbone,
-                folds=folds,
-                seed=seed,
-                repeats=repeats,
-                pretrained=pretrained,
-                C=C,
-                groups=groups,
-                X=X,
+            cv, model_path, model_bytes, params = _train_probe(
+                project, run, real, extra_ids, extra, backbone, C=C, X=X, **common
             )
-            # no torch, no backbone: the model is built from the head when a command needs it
-            made = embedding_config(
-                backbone, pretrained=pretrained, image_size=project.config.image_size, cache_dir=project.cache_dir
-            )
-            model_path = write_probe(
-                run.dir,
-                ProbeHead(
-                    weight=probe.weight_,
-                    bias=probe.bias_,
-                    classes=classes,
-                    backbone=backbone,
-                    data_config=made["data_config"],
-                    weights=made["weights"],
-                    pretrained=pretrained,
-                ),
-            )
-            model_bytes = model_path.stat().st_size
-            params = int(probe.weight_.size + probe.bias_.size)
         else:
-            from datacentric.model.classifier import save_classifier
-
-            cv, module, data_cfg = _finetune(
+            cv, model_path, model_bytes, params = _train_finetune(
                 project,
+                run,
                 real,
-                extra_paths,
-                extra_y,
-                extra_parent,
+                extra,
                 backbone,
-                folds=folds,
-                seed=seed,
-                repeats=repeats,
-                pretrained=pretrained,
                 epochs=epochs,
                 device=device,
-                groups=groups,
-                checkpoints=run.dir / "checkpoints" if keep_checkpoints else None,
+                keep_checkpoints=keep_checkpoints,
+                **common,
             )
-            model_path = run.dir / MODEL_FILE
-            model_bytes = save_classifier(
-                module, model_path, classes=classes, backbone=backbone, data_config=data_cfg, mode=mode
-            )
-            params = sum(p.numel() for p in module.parameters())
         write_oof(
             run.dir,
             OutOfFold(
@@ -310,6 +257,78 @@ def train(
         metrics.update(group_by=group_by, groups=split.count)
     result.run = project.finish_run(run, metrics)
     return result
+
+
+def _augmented(project, real, exclude: list[str]):
+    """The augmented and synthetic images (never validated): paths, ids, labels and each one's
+    parent (its real image's row in ``real``, -1 when that image is not in it).
+    """
+    everything = project.dataset(None).without(exclude)
+    index = {image_id: i for i, image_id in enumerate(real.ids)}
+    extra = [i for i, o in enumerate(everything.origin) if o != "real"]
+    paths = [everything.paths[i] for i in extra]
+    ids = [everything.ids[i] for i in extra]
+    parent = np.array([index.get(everything.parents[i] or "", -1) for i in extra], dtype=np.int64)
+    return paths, ids, everything.labels[extra], parent
+
+
+def _train_probe(project, run, real, extra_ids, extra, backbone, *, C, X, pretrained, **common):
+    """Cross-validate the probe, then save its head (``probe.npz``): (cv, model file, bytes, params)."""
+    from datacentric.model.embeddings import embedding_config
+
+    extra_paths, extra_y, extra_parent = extra
+    cv, probe = _probe(
+        project,
+        real,
+        extra_paths,
+        extra_ids,
+        extra_y,
+        extra_parent,
+        backbone,
+        pretrained=pretrained,
+        C=C,
+        X=X,
+        **common,
+    )
+    # no torch, no backbone: the model is built from the head when a command needs it
+    made = embedding_config(
+        backbone, pretrained=pretrained, image_size=project.config.image_size, cache_dir=project.cache_dir
+    )
+    head = ProbeHead(
+        weight=probe.weight_,
+        bias=probe.bias_,
+        classes=list(real.classes),
+        backbone=backbone,
+        data_config=made["data_config"],
+        weights=made["weights"],
+        pretrained=pretrained,
+    )
+    model_path = write_probe(run.dir, head)
+    return cv, model_path, model_path.stat().st_size, int(probe.weight_.size + probe.bias_.size)
+
+
+def _train_finetune(project, run, real, extra, backbone, *, epochs, device, keep_checkpoints, **common):
+    """Cross-validate fine-tuning, then save the whole network (``model.pt``): (cv, model file, bytes, params)."""
+    from datacentric.model.classifier import save_classifier
+
+    extra_paths, extra_y, extra_parent = extra
+    cv, module, data_cfg = _finetune(
+        project,
+        real,
+        extra_paths,
+        extra_y,
+        extra_parent,
+        backbone,
+        epochs=epochs,
+        device=device,
+        checkpoints=run.dir / "checkpoints" if keep_checkpoints else None,
+        **common,
+    )
+    model_path = run.dir / MODEL_FILE
+    model_bytes = save_classifier(
+        module, model_path, classes=list(real.classes), backbone=backbone, data_config=data_cfg, mode="finetune"
+    )
+    return cv, model_path, model_bytes, sum(p.numel() for p in module.parameters())
 
 
 def _groups(real, column: str, where) -> list[str]:
