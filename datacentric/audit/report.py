@@ -111,11 +111,27 @@ def _class_bars(result) -> str:
 
 def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:
     """Render an :class:`~datacentric.audit.AuditResult` as one self-contained HTML page."""
-    sections = []
     summary = '<ul class="summary">' + "".join(f"<li>{H.escape(s)}</li>" for s in result.summary) + "</ul>"
-    sections.append(H.section("Summary", [summary, H.paragraph(_HOW)], id="summary"))
-    sections.append(H.section("What to do next", _steps(result.next_steps), id="next"))
+    sections = [
+        H.section("Summary", [summary, H.paragraph(_HOW)], id="summary"),
+        H.section("What to do next", _steps(result.next_steps), id="next"),
+    ]
+    for part in (
+        _issues_section,
+        _confusion_section,
+        _classes_section,
+        _slices_section,
+        _annotators_section,
+        _outliers_section,
+        _notes_section,
+    ):
+        sections += part(result)
+    return H.page(title, sections, subtitle=subtitle)
 
+
+def _issues_section(result) -> list[str]:
+    """The flagged images as cards, then the least certain labels that were not flagged."""
+    sections: list[str] = []
     flagged = result.flagged
     if flagged:
         intro = (
@@ -144,7 +160,12 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
         formats={"quality": ".2f"},
     )
     sections.append(H.section("Images that look mislabelled", body, intro=intro, id="issues"))
+    return sections
 
+
+def _confusion_section(result) -> list[str]:
+    """The confusion matrix of given against predicted labels."""
+    sections: list[str] = []
     cm = H.confusion_matrix_svg(result.confusion, result.class_names)
     sections.append(
         H.section(
@@ -158,7 +179,12 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
             ),
         )
     )
+    return sections
 
+
+def _classes_section(result) -> list[str]:
+    """Per-class bars and table, and the classes that overlap."""
+    sections: list[str] = []
     rows = []
     for c in result.classes:
         verdict = (
@@ -212,7 +238,12 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
             ),
         )
     )
+    return sections
 
+
+def _slices_section(result) -> list[str]:
+    """Accuracy per metadata value, weak slices flagged (none without metadata)."""
+    sections: list[str] = []
     if result.slices:
         srows = []
         for s in result.slices:
@@ -251,7 +282,12 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
                 ),
             )
         )
+    return sections
 
+
+def _annotators_section(result) -> list[str]:
+    """Annotators against the consensus, and the images they disagree on."""
+    sections: list[str] = []
     if result.annotators:
         arows = [
             {
@@ -301,7 +337,12 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
                 ),
             )
         )
+    return sections
 
+
+def _outliers_section(result) -> list[str]:
+    """Unusual images and near-duplicate pairs."""
+    sections: list[str] = []
     extra = []
     if result.outliers:
         extra.append(
@@ -342,8 +383,14 @@ def render_report(result, *, title: str = "Label audit", subtitle: str | None = 
                 ),
             )
         )
+    return sections
+
+
+def _notes_section(result) -> list[str]:
+    """The audit's notes."""
+    sections: list[str] = []
     if result.notes:
         sections.append(
             H.section("Notes", "<ul>" + "".join(f"<li>{H.escape(n)}</li>" for n in result.notes) + "</ul>", id="notes")
         )
-    return H.page(title, sections, subtitle=subtitle)
+    return sections
