@@ -25,13 +25,36 @@ __all__ = ["write_report"]
 
 def write_report(result, typical: list[dict], path: Path) -> Path:
     """Write ``report.html`` for one :class:`DriftResult`; ``typical`` are reference images."""
-    verdict = badge("DRIFT", "bad") if result.drift else badge("no drift", "good")
-    summary = table(_verdict_rows(result, verdict), {"what": "", "value": ""})
-    families = (
+    sections = [_verdict_section(result)]
+    if result.groups:
+        sections.append(_groups_section(result))
+    distances = _distance_section(result)
+    if distances:
+        sections.append(distances)
+    pixel = _pixel_section(result)
+    if pixel:
+        sections.append(pixel)
+    sections += _image_sections(result, typical)
+    sections.append(_class_mix_section(result))
+    if result.skipped:
+        sections.append(section("Unreadable files (left out)", table(result.skipped)))
+    return write(path, page(f"Drift check {result.run_id}", sections, subtitle=result.folder))
+
+
+def _families(result) -> list[str]:
+    """The test families in the verdict, in the order their p-values combine."""
+    return (
         ["embedding test"]
         + (["pixel statistics"] if result.pixel_stats else [])
         + (["predicted class mix"] if result.class_mix.get("in_verdict") else [])
     )
+
+
+def _verdict_section(result) -> str:
+    """The verdict, the rule that combined the families, and the advice."""
+    verdict = badge("DRIFT", "bad") if result.drift else badge("no drift", "good")
+    summary = table(_verdict_rows(result, verdict), {"what": "", "value": ""})
+    families = _families(result)
     m = len(families)
     rule = (
         f"The verdict combines {m} test families ({', '.join(families)}) with Bonferroni: each is judged at "
@@ -40,67 +63,68 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
         if m > 1
         else f"The embedding test alone decides, at alpha = {result.alpha:g}."
     )
-    sections = [
-        section(
-            "Verdict",
-            [summary, paragraph(rule)] + [paragraph(a) for a in result.advice],
-            intro=f"Batch {result.folder} against the training images of run {result.reference_run}.",
-        )
-    ]
-    if result.groups:
-        sections.append(_groups_section(result))
-    distances = _distance_section(result)
-    if distances:
-        sections.append(distances)
+    return section(
+        "Verdict",
+        [summary, paragraph(rule)] + [paragraph(a) for a in result.advice],
+        intro=f"Batch {result.folder} against the training images of run {result.reference_run}.",
+    )
+
+
+def _pixel_section(result) -> str | None:
+    """What changed in simple image statistics (None when they were not tested)."""
+    m = len(_families(result))
     mix = result.class_mix
     pixel = result.pixel_stats.get("statistics", [])
-    if pixel:
-        rows = [
-            {
-                "statistic": e["name"].replace("_", "-"),
-                "training (median)": e["reference"],
-                "new (median)": e["batch"],
-                "new median above % of training": e["percentile"],
-                "p-value (Holm)": e["p_adjusted"],
-                "change": e["word"] or "-",
-            }
+    if not pixel:
+        return None
+    rows = [
+        {
+            "statistic": e["name"].replace("_", "-"),
+            "training (median)": e["reference"],
+            "new (median)": e["batch"],
+            "new median above % of training": e["percentile"],
+            "p-value (Holm)": e["p_adjusted"],
+            "change": e["word"] or "-",
+        }
+        for e in pixel
+    ]
+    strips = distribution_strips_svg(
+        [
+            (e["name"].replace("_", "-"), e["reference_quantiles"], e["batch_quantiles"])
             for e in pixel
-        ]
-        strips = distribution_strips_svg(
-            [
-                (e["name"].replace("_", "-"), e["reference_quantiles"], e["batch_quantiles"])
-                for e in pixel
-                if "reference_quantiles" in e
-            ],
-            names=("training", "new batch"),
-            highlight=[bool(e["changed"]) for e in pixel],
-        )
-        sections.append(
-            section(
-                "What changed: simple image statistics",
-                [
-                    figure([strips]),
-                    table(
-                        rows,
-                        formats={
-                            "training (median)": ".3g",
-                            "new (median)": ".3g",
-                            "new median above % of training": ".0%",
-                            "p-value (Holm)": ".3g",
-                        },
-                    ),
-                ],
-                intro=(
-                    f"{_words(pixel) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
-                    f"training, Holm-corrected and judged at alpha/{m} = {result.pixel_stats['alpha']:.3g}; the "
-                    f"embedding test (p = {result.embedding['p_value']:.3g})"
-                    + (f" and the class mix (p = {mix['p_value']:.3g}) take" if mix.get("in_verdict") else " takes")
-                    + " the rest of alpha. Contrast is std/mean luminance, sharpness the share of fine detail, colour "
-                    "the mean chromaticity difference. Strips: the middle half of the images (box), 10-90% "
-                    "(whiskers) and the median (bar), training against the new batch; red: changed."
-                ),
-            )
-        )
+            if "reference_quantiles" in e
+        ],
+        names=("training", "new batch"),
+        highlight=[bool(e["changed"]) for e in pixel],
+    )
+    return section(
+        "What changed: simple image statistics",
+        [
+            figure([strips]),
+            table(
+                rows,
+                formats={
+                    "training (median)": ".3g",
+                    "new (median)": ".3g",
+                    "new median above % of training": ".0%",
+                    "p-value (Holm)": ".3g",
+                },
+            ),
+        ],
+        intro=(
+            f"{_words(pixel) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
+            f"training, Holm-corrected and judged at alpha/{m} = {result.pixel_stats['alpha']:.3g}; the "
+            f"embedding test (p = {result.embedding['p_value']:.3g})"
+            + (f" and the class mix (p = {mix['p_value']:.3g}) take" if mix.get("in_verdict") else " takes")
+            + " the rest of alpha. Contrast is std/mean luminance, sharpness the share of fine detail, colour "
+            "the mean chromaticity difference. Strips: the middle half of the images (box), 10-90% "
+            "(whiskers) and the median (bar), training against the new batch; red: changed."
+        ),
+    )
+
+
+def _image_sections(result, typical: list[dict]) -> list[str]:
+    """The new images most responsible for the shift, and typical training images beside them."""
     tiles = [
         thumbnail(
             item["image"],
@@ -114,23 +138,26 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
         )
         for item in result.top_images
     ]
-    sections.append(
-        section(
-            "New images most responsible for the shift",
-            figure(tiles) if tiles else paragraph("none"),
-            intro="Ranked by shift score (MMD witness: how much more of the batch than of the training "
-            "images lies around each image); red border: individually more unusual "
-            "than (1 - alpha) of the training images.",
-        )
+    shift = section(
+        "New images most responsible for the shift",
+        figure(tiles) if tiles else paragraph("none"),
+        intro="Ranked by shift score (MMD witness: how much more of the batch than of the training "
+        "images lies around each image); red border: individually more unusual "
+        "than (1 - alpha) of the training images.",
     )
     typical_tiles = [thumbnail(item["image"], 110, caption=escape(item["label"])) for item in typical]
-    sections.append(
-        section(
-            "Typical training images",
-            figure(typical_tiles),
-            intro="The most central training images per predicted class, for comparison.",
-        )
+    typical_section = section(
+        "Typical training images",
+        figure(typical_tiles),
+        intro="The most central training images per predicted class, for comparison.",
     )
+    return [shift, typical_section]
+
+
+def _class_mix_section(result) -> str:
+    """The predicted class mix and the mean confidence, training against the batch."""
+    m = len(_families(result))
+    mix = result.class_mix
     names = list(mix.get("reference", {}))
     labels = [f"{n} (train)" if j == 0 else f"{n} (new)" for n in names for j in (0, 1)]
     values = [mix["reference"][n] if j == 0 else mix["batch"][n] for n in names for j in (0, 1)]
@@ -155,44 +182,36 @@ def write_report(result, typical: list[dict], path: Path) -> Path:
         }
         for e in mix.get("classes", [])
     ]
-    sections.append(
-        section(
-            "Predicted class mix and confidence",
-            [
-                bar_chart_svg(
-                    labels, values, max_value=1.0, fmt=".0%", highlight=[j == 1 for _ in names for j in (0, 1)]
-                ),
-                table(
-                    [
-                        {
-                            "signal": "class mix (total variation)",
-                            "training": 0.0,
-                            "new": mix.get("total_variation"),
-                            "p-value": mix.get("p_value"),
-                        },
-                        {
-                            "signal": "mean confidence (evidence only)",
-                            "training": result.confidence.get("reference"),
-                            "new": result.confidence.get("batch"),
-                            "p-value": result.confidence.get("p_value"),
-                        },
-                    ],
-                    formats={"p-value": ".3g"},
-                    caption="Training: the champion model's out-of-fold predictions; "
-                    "new: its predictions on the batch.",
-                ),
-            ]
-            + (
-                [table(class_rows, formats={"training": ".0%", "new": ".0%", "p-value (Holm)": ".3g"})]
-                if class_rows
-                else []
+    return section(
+        "Predicted class mix and confidence",
+        [
+            bar_chart_svg(labels, values, max_value=1.0, fmt=".0%", highlight=[j == 1 for _ in names for j in (0, 1)]),
+            table(
+                [
+                    {
+                        "signal": "class mix (total variation)",
+                        "training": 0.0,
+                        "new": mix.get("total_variation"),
+                        "p-value": mix.get("p_value"),
+                    },
+                    {
+                        "signal": "mean confidence (evidence only)",
+                        "training": result.confidence.get("reference"),
+                        "new": result.confidence.get("batch"),
+                        "p-value": result.confidence.get("p_value"),
+                    },
+                ],
+                formats={"p-value": ".3g"},
+                caption="Training: the champion model's out-of-fold predictions; new: its predictions on the batch.",
             ),
-            intro=mix_intro,
-        )
+        ]
+        + (
+            [table(class_rows, formats={"training": ".0%", "new": ".0%", "p-value (Holm)": ".3g"})]
+            if class_rows
+            else []
+        ),
+        intro=mix_intro,
     )
-    if result.skipped:
-        sections.append(section("Unreadable files (left out)", table(result.skipped)))
-    return write(path, page(f"Drift check {result.run_id}", sections, subtitle=result.folder))
 
 
 def _distance_section(result) -> str:
