@@ -323,57 +323,27 @@ def improve_project(
             todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed, folder))
         # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
         if not is_defect_free(target):
-            # the canvas for this target's defects: never another target's defect images
-            bg_rows = np.flatnonzero(y == names.index(background_class(names, [target], counts)))
-            backgrounds = _arrays([data.paths[i] for i in bg_rows])
-            background_ids = [data.ids[i] for i in bg_rows]
-            kind = kinds.get(target, target)
-            for name in generator_names:
-                generator = get_generator(name)
-                if not generator.supports(kind):
-                    notes.append(generator.cannot_make(target, kind))
-                    continue
-                if generator.needs_backgrounds and not backgrounds:
-                    notes.append(f"generator '{name}' needs defect-free images to draw '{target}' on")
-                    continue
-                todo.append(
-                    _synth_candidate(
-                        name,
-                        target,
-                        defect_ids,
-                        defects,
-                        background_ids,
-                        backgrounds,
-                        budget,
-                        seed,
-                        _candidates(proj, run, f"synthetic-{name}-{target}"),
-                        kind,
-                    )
-                )
-        best: tuple[float, LiftResult] | None = None
-        for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
-            extra_X = _embed(proj, cand.paths)
-            fix = Fix(
-                name=cand.name,
-                kind=cand.kind,
-                X=extra_X,
-                y=np.full(len(cand.paths), k, dtype=np.int64),
-                parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
-                details={
-                    "generator": cand.generator,
-                    "images": len(cand.paths),
-                    "folder": str(cand.paths[0].parent) if cand.paths else None,
-                },
+            todo += _generator_candidates(
+                proj,
+                run,
+                data,
+                target,
+                counts,
+                generator_names,
+                kinds.get(target, target),
+                (defect_ids, defects),
+                budget,
+                seed,
+                notes,
             )
-            lift = measure_lift(
-                X, y, fix, classes=names, target_classes=[target], baseline=baseline, cross_val=cross_val, groups=groups
-            )
-            results.append(lift)
-            candidates[cand.name] = cand
-            if lift.kept and (best is None or lift.gain[target] > best[0]):
-                best = (lift.gain[target], lift)
+        lifts = _measure_candidates(
+            proj, todo, target, X, y, names, index, baseline=baseline, cross_val=cross_val, groups=groups
+        )
+        results += lifts
+        candidates.update({cand.name: cand for cand in todo})
+        best = max((lift for lift in lifts if lift.kept), key=lambda lift: lift.gain[target], default=None)
         if best is not None:
-            kept[target] = best[1].name
+            kept[target] = best.name
         curves[target] = learning_curve(
             X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed, cross_val=cross_val, groups=groups
         )
@@ -416,6 +386,63 @@ def improve_project(
         },
     )
     return result
+
+
+def _generator_candidates(
+    proj, run, data, target, counts, generator_names, kind, defects, budget, seed, notes
+) -> list[Candidate]:
+    """Synthetic-defect candidates for ``target`` from every generator that can draw ``kind``, on the
+    defect-free images; a generator that cannot says why in ``notes``.
+    """
+    defect_ids, defect_arrays = defects
+    names = list(data.classes)
+    # the canvas for this target's defects: never another target's defect images
+    bg_rows = np.flatnonzero(data.labels == names.index(background_class(names, [target], counts)))
+    backgrounds = _arrays([data.paths[i] for i in bg_rows])
+    background_ids = [data.ids[i] for i in bg_rows]
+    out = []
+    for name in generator_names:
+        generator = get_generator(name)
+        if not generator.supports(kind):
+            notes.append(generator.cannot_make(target, kind))
+            continue
+        if generator.needs_backgrounds and not backgrounds:
+            notes.append(f"generator '{name}' needs defect-free images to draw '{target}' on")
+            continue
+        folder = _candidates(proj, run, f"synthetic-{name}-{target}")
+        out.append(
+            _synth_candidate(
+                name, target, defect_ids, defect_arrays, background_ids, backgrounds, budget, seed, folder, kind
+            )
+        )
+    return out
+
+
+def _measure_candidates(
+    proj, todo: list[Candidate], target: str, X, y, names, index, *, baseline, cross_val, groups
+) -> list[LiftResult]:
+    """The lift of each candidate fix for ``target``, measured on real images only."""
+    k = names.index(target)
+    lifts = []
+    for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
+        fix = Fix(
+            name=cand.name,
+            kind=cand.kind,
+            X=_embed(proj, cand.paths),
+            y=np.full(len(cand.paths), k, dtype=np.int64),
+            parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
+            details={
+                "generator": cand.generator,
+                "images": len(cand.paths),
+                "folder": str(cand.paths[0].parent) if cand.paths else None,
+            },
+        )
+        lifts.append(
+            measure_lift(
+                X, y, fix, classes=names, target_classes=[target], baseline=baseline, cross_val=cross_val, groups=groups
+            )
+        )
+    return lifts
 
 
 def _at_least(value: int, least: int, option: str) -> None:
