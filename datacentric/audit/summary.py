@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from datacentric.collect import estimate_more
 from datacentric.words import plural
@@ -21,32 +22,66 @@ def summarise(
     result: AuditResult, *, project: str, min_per_class: int, rules: Mapping[frozenset, str] | None = None
 ) -> None:
     """Fill counts, summary (plain words) and next steps (with commands)."""
-    flagged = result.flagged
-    n = len(result.label_issues)
-    weak = [c for c in result.classes if c.weak]
-    too_few = [c for c in result.classes if c.too_few and c.n > 0]
-    weak_slices = [s for s in result.slices if s.weak]
-    pairs = Counter(tuple(sorted((i.given, i.suggested))) for i in flagged)
-    leaks = [d for d in result.near_duplicates if d.leaks_across_folds]
-    conflicting = [d for d in result.near_duplicates if not d.same_label]
-    disagree = [c for c in result.consensus if len(set(c.votes.values())) > 1]
-    result.counts = {
-        "images": n,
-        "label_issues": len(flagged),
-        "weak_classes": len(weak),
-        "too_few_classes": len(too_few),
-        "weak_slices": len(weak_slices),
-        "annotator_disagreements": len(disagree),
-        "consensus_differs_from_majority": sum(1 for c in result.consensus if c.majority and c.label != c.majority),
-        "outliers": len(result.outliers),
-        "near_duplicates": len(result.near_duplicates),
-        "near_duplicates_across_folds": len(leaks),
-    }
-    s, steps = result.summary, result.next_steps
+    found = _findings(result)
+    result.counts = _counts(result, found)
     weak_model = _weak_model_warning(result)
     result.counts["weak_model"] = weak_model is not None
     if weak_model:
-        s.append(weak_model)
+        result.summary.append(weak_model)
+    result.summary.extend(_summary_lines(result, found, min_per_class))
+    result.next_steps.extend(_next_steps(result, found, project, rules))
+
+
+@dataclass
+class _Findings:
+    """What the summary and the next steps talk about, picked from an :class:`AuditResult` once."""
+
+    flagged: list
+    weak: list  # weakest first
+    too_few: list
+    weak_slices: list
+    pairs: Counter  # (class a, class b) -> flagged images between them
+    leaks: list
+    conflicting: list
+    disagree: list
+
+
+def _findings(result: AuditResult) -> _Findings:
+    weak = [c for c in result.classes if c.weak]
+    weak.sort(key=lambda c: min(c.recall, c.precision if c.precision == c.precision else 1.0, c.label_quality))
+    return _Findings(
+        flagged=result.flagged,
+        weak=weak,
+        too_few=[c for c in result.classes if c.too_few and c.n > 0],
+        weak_slices=[s for s in result.slices if s.weak],
+        pairs=Counter(tuple(sorted((i.given, i.suggested))) for i in result.flagged),
+        leaks=[d for d in result.near_duplicates if d.leaks_across_folds],
+        conflicting=[d for d in result.near_duplicates if not d.same_label],
+        disagree=[c for c in result.consensus if len(set(c.votes.values())) > 1],
+    )
+
+
+def _counts(result: AuditResult, found: _Findings) -> dict:
+    return {
+        "images": len(result.label_issues),
+        "label_issues": len(found.flagged),
+        "weak_classes": len(found.weak),
+        "too_few_classes": len(found.too_few),
+        "weak_slices": len(found.weak_slices),
+        "annotator_disagreements": len(found.disagree),
+        "consensus_differs_from_majority": sum(1 for c in result.consensus if c.majority and c.label != c.majority),
+        "outliers": len(result.outliers),
+        "near_duplicates": len(result.near_duplicates),
+        "near_duplicates_across_folds": len(found.leaks),
+    }
+
+
+def _summary_lines(result: AuditResult, found: _Findings, min_per_class: int) -> list[str]:
+    """The summary in plain words, most important first."""
+    s: list[str] = []
+    n = len(result.label_issues)
+    flagged, weak, too_few, weak_slices = found.flagged, found.weak, found.too_few, found.weak_slices
+    pairs, leaks, conflicting, disagree = found.pairs, found.leaks, found.conflicting, found.disagree
     s.append(
         f"The model, tested on images it did not train on, agrees with the given label on "
         f"{_pct(result.accuracy)} of {n} images."
@@ -66,7 +101,6 @@ def summarise(
         s.append(text + ".")
     else:
         s.append("No image looks clearly mislabelled.")
-    weak.sort(key=lambda c: min(c.recall, c.precision if c.precision == c.precision else 1.0, c.label_quality))
     for c in weak[:3]:
         s.append(f"Weak class: {c.name} ({c.reason}; n={c.n}).")
     if len(weak) > 3:
@@ -107,7 +141,16 @@ def summarise(
         if conflicting:
             text += f", {len(conflicting)} with different labels"
         s.append(text + ".")
+    return s
 
+
+def _next_steps(
+    result: AuditResult, found: _Findings, project: str, rules: Mapping[frozenset, str] | None
+) -> list[str]:
+    """What to do next, each step with the command that does it."""
+    steps: list[str] = []
+    flagged, weak, too_few, weak_slices = found.flagged, found.weak, found.too_few, found.weak_slices
+    pairs, leaks, conflicting = found.pairs, found.leaks, found.conflicting
     if flagged:
         steps.append(
             f"Review the {len(flagged)} flagged images (worst first): "
@@ -163,6 +206,7 @@ def summarise(
             f"kind of defect? Remove them or collect more like them."
         )
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+    return steps
 
 
 def _confused_anyway(result: AuditResult, a: str, b: str) -> bool:
