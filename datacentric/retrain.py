@@ -311,34 +311,12 @@ def retrain(
             f"no model to compare with yet: run `datacentric train {project.root}` first", project.root
         )
     gold = golden_set(project, golden)
-    labels = project.labels()
-    records = {r.id: r for r in project.images("real")}
-    gold_ids = [i for i in gold.ids if i in labels and i in records]
-    notes = []
-    if len(gold_ids) < len(gold.ids):
-        notes.append(f"{len(gold.ids) - len(gold_ids)} golden images have no label now and are left out")
-    if not gold_ids:
-        raise DatacentricError("no labelled images left in the golden set", gold.source)
-    gold_paths = [records[i].path for i in gold_ids]
-    gold_labels = [labels[i] for i in gold_ids]
-
-    options = {"mode": mode or champion.config.get("mode", "probe"), "seed": seed, **train_options}
-    if "backbone" not in options and champion.config.get("backbone"):
-        options["backbone"] = champion.config["backbone"]
-    if "group_by" not in options and champion.config.get("group_by"):  # the golden set was split by it
-        options["group_by"] = champion.config["group_by"]
-    options["exclude"] = gold_ids
+    gold_ids, gold_paths, gold_labels, notes = _golden_images(project, gold)
+    options = {**_challenger_options(champion, mode, seed, train_options), "exclude": gold_ids}
     challenger_run = train(project, **options).run
     champ = _score(project, champion, gold_ids, gold_paths, gold_labels)
     chall = _score(project, challenger_run, gold_ids, gold_paths, gold_labels)
-
-    d = np.array(chall.correct, dtype=float) - np.array(champ.correct, dtype=float)
-    n = len(d)
-    delta = float(d.mean())
-    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else 1.0
-    tol = float(tolerance) if tolerance is not None else max(se, 1.0 / n)
-    better, worse = int((d > 0).sum()), int((d < 0).sum())
-    mcnemar = float(stats.binomtest(better, better + worse, 0.5).pvalue) if better + worse else 1.0
+    n, delta, se, tol, mcnemar = _paired(champ.correct, chall.correct, tolerance)
     changes = project.labels_given_since(champion.created_at)
     promoted, reason = decide(delta, tol, changes)
     after = challenger_run.id if promoted else champion.id
@@ -398,3 +376,37 @@ def retrain(
         },
     )
     return decision
+
+
+def _golden_images(project, gold: GoldenSet) -> tuple[list[str], list[Path], list[str], list[str]]:
+    """The golden images that still have a label: ids, paths, labels, and a note on any left out."""
+    labels = project.labels()
+    records = {r.id: r for r in project.images("real")}
+    gold_ids = [i for i in gold.ids if i in labels and i in records]
+    notes = []
+    if len(gold_ids) < len(gold.ids):
+        notes.append(f"{len(gold.ids) - len(gold_ids)} golden images have no label now and are left out")
+    if not gold_ids:
+        raise DatacentricError("no labelled images left in the golden set", gold.source)
+    return gold_ids, [records[i].path for i in gold_ids], [labels[i] for i in gold_ids], notes
+
+
+def _challenger_options(champion, mode: str | None, seed: int | None, train_options: dict) -> dict:
+    """``train``'s options for the challenger: the champion's mode, backbone and grouping unless given."""
+    options = {"mode": mode or champion.config.get("mode", "probe"), "seed": seed, **train_options}
+    if "backbone" not in options and champion.config.get("backbone"):
+        options["backbone"] = champion.config["backbone"]
+    if "group_by" not in options and champion.config.get("group_by"):  # the golden set was split by it
+        options["group_by"] = champion.config["group_by"]
+    return options
+
+
+def _paired(champion_correct, challenger_correct, tolerance: float | None) -> tuple[int, float, float, float, float]:
+    """(n, accuracy difference, its standard error, the tolerance used, McNemar's exact p) on the same images."""
+    d = np.array(challenger_correct, dtype=float) - np.array(champion_correct, dtype=float)
+    n = len(d)
+    se = float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else 1.0
+    tol = float(tolerance) if tolerance is not None else max(se, 1.0 / n)
+    better, worse = int((d > 0).sum()), int((d < 0).sum())
+    mcnemar = float(stats.binomtest(better, better + worse, 0.5).pvalue) if better + worse else 1.0
+    return n, float(d.mean()), se, tol, mcnemar
