@@ -131,42 +131,15 @@ def audit_arrays(
             skip = set(np.flatnonzero(np.asarray(reviewed, dtype=bool)).tolist()) if reviewed is not None else set()
             issues = _with_consensus(issues, [c for c in consensus if c.index not in skip], classes, probs)
     else:
-        consensus = [
-            ConsensusLabel(
-                image=images[i],
-                label=classes[labels[i]],
-                agreement=1.0,
-                majority=classes[labels[i]],
-                n_annotations=1,
-                index=i,
-            )
-            for i in range(n)
-        ]
+        consensus = _given_as_consensus(labels, classes, images)
         notes.append("no per-annotator labels: consensus is the given label")
 
     outliers: list[Outlier] = []
     duplicates: list[NearDuplicate] = []
     if embeddings is not None and len(embeddings) == n and n >= 3:
-        emb = np.asarray(embeddings)
-        unit = unit_rows(emb)  # one float64 copy, normalised once, for every search below
-        graph = knn_graph(emb, unit=unit)  # one k-NN graph for outliers and near-duplicates
-        outliers = [o for o in find_outliers(emb, images=images, graph=graph, unit=unit) if o.is_outlier]
-        duplicates = find_near_duplicates(
-            emb, images=images, labels=[classes[c] for c in labels], folds=folds, graph=graph
+        outliers, duplicates = _neighbourhood(
+            np.asarray(embeddings), issues, labels, predicted, classes, images, folds=folds, neighbours=neighbours
         )
-        good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
-        flagged = [issue for issue in issues if issue.is_issue]
-        pools = [good & (labels == c) for c in range(len(classes))]
-        picks = nearest_each(
-            emb,
-            [issue.index for issue in flagged for _ in range(2)],
-            [pools[classes.index(name)] for issue in flagged for name in (issue.given, issue.suggested)],
-            k=neighbours,
-            unit=unit,
-        )
-        for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
-            issue.nearest_given = [images[j] for j in given]
-            issue.nearest_suggested = [images[j] for j in suggested]
     else:
         notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
 
@@ -187,6 +160,47 @@ def audit_arrays(
     )
     summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
+
+
+def _given_as_consensus(labels: np.ndarray, classes: list[str], images: list[str]) -> list[ConsensusLabel]:
+    """One annotator per image: the given label is the consensus."""
+    return [
+        ConsensusLabel(
+            image=images[i],
+            label=classes[labels[i]],
+            agreement=1.0,
+            majority=classes[labels[i]],
+            n_annotations=1,
+            index=i,
+        )
+        for i in range(len(labels))
+    ]
+
+
+def _neighbourhood(
+    emb: np.ndarray, issues, labels, predicted, classes, images, *, folds, neighbours: int
+) -> tuple[list[Outlier], list[NearDuplicate]]:
+    """Outliers and near-duplicates from one k-NN graph; each flagged issue gets its nearest
+    well-labelled examples of the given and of the suggested class.
+    """
+    unit = unit_rows(emb)  # one float64 copy, normalised once, for every search below
+    graph = knn_graph(emb, unit=unit)  # one k-NN graph for outliers and near-duplicates
+    outliers = [o for o in find_outliers(emb, images=images, graph=graph, unit=unit) if o.is_outlier]
+    duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels], folds=folds, graph=graph)
+    good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
+    flagged = [issue for issue in issues if issue.is_issue]
+    pools = [good & (labels == c) for c in range(len(classes))]
+    picks = nearest_each(
+        emb,
+        [issue.index for issue in flagged for _ in range(2)],
+        [pools[classes.index(name)] for issue in flagged for name in (issue.given, issue.suggested)],
+        k=neighbours,
+        unit=unit,
+    )
+    for issue, given, suggested in zip(flagged, picks[::2], picks[1::2]):
+        issue.nearest_given = [images[j] for j in given]
+        issue.nearest_suggested = [images[j] for j in suggested]
+    return outliers, duplicates
 
 
 def _with_consensus(
