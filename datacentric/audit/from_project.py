@@ -83,14 +83,7 @@ def find_issues(
             oof_path,
         )
     recs = [records[i] for i in ids]
-    current = project.labels()
-    index = {c: j for j, c in enumerate(classes)}
-    changed = 0
-    for row, image_id in enumerate(ids):  # labels fixed since training count as given now
-        label = current.get(image_id)
-        if label in index and index[label] != labels[row]:
-            labels[row] = index[label]
-            changed += 1
+    changed = _current_labels(project, ids, classes, labels)
     notes = []
     if embeddings is None:
         try:
@@ -101,15 +94,8 @@ def find_issues(
             notes.append(f"embeddings unavailable ({exc}): outliers and near-duplicates skipped")
             embeddings = None
     from datacentric.model.grouping import run_groups
-    from datacentric.project import REVIEW_SOURCES
 
-    votes: dict[str, dict[str, str]] = {}
-    reviewed_ids = set()
-    for ann in project.annotations():  # annotators' latest labels; reviews are not votes
-        if ann.source in REVIEW_SOURCES:
-            reviewed_ids.add(ann.image_id)
-        else:
-            votes.setdefault(ann.image_id, {})[ann.annotator] = ann.label
+    votes, reviewed_ids = _votes_and_reviews(project)
     matrix, names = label_matrix(votes, ids, classes)
     result = audit_arrays(
         labels,
@@ -141,23 +127,53 @@ def find_issues(
     audit_run = project.new_run("audit", config)
     result.run_id, result.train_run = audit_run.id, train.id
     if report:
-        from datacentric.audit.report import render_report
-
-        path = Path(audit_run.dir) / "report.html"
-        result.report = str(path)
-        path.write_text(
-            render_report(
-                result,
-                title=f"Audit of {project.root.name}",
-                subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}",
-            ),
-            encoding="utf-8",
-        )
+        result.report = _write_report(result, project, audit_run, train)
     (Path(audit_run.dir) / "audit.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
     project.finish_run(
         audit_run, {**result.counts, "accuracy": result.accuracy, "most_disagreeing": result.most_disagreeing}
     )
     return result
+
+
+def _current_labels(project, ids: list[str], classes: list[str], labels: np.ndarray) -> int:
+    """Put labels fixed since training in place of the trained ones (in ``labels``); how many changed."""
+    current = project.labels()
+    index = {c: j for j, c in enumerate(classes)}
+    changed = 0
+    for row, image_id in enumerate(ids):
+        label = current.get(image_id)
+        if label in index and index[label] != labels[row]:
+            labels[row] = index[label]
+            changed += 1
+    return changed
+
+
+def _votes_and_reviews(project) -> tuple[dict[str, dict[str, str]], set[str]]:
+    """Each annotator's latest label per image, and the images a reviewer settled (reviews are not votes)."""
+    from datacentric.project import REVIEW_SOURCES
+
+    votes: dict[str, dict[str, str]] = {}
+    reviewed_ids = set()
+    for ann in project.annotations():
+        if ann.source in REVIEW_SOURCES:
+            reviewed_ids.add(ann.image_id)
+        else:
+            votes.setdefault(ann.image_id, {})[ann.annotator] = ann.label
+    return votes, reviewed_ids
+
+
+def _write_report(result: AuditResult, project, audit_run, train) -> str:
+    """``report.html`` in the audit run's folder; its path."""
+    from datacentric.audit.report import render_report
+
+    path = Path(audit_run.dir) / "report.html"
+    html = render_report(
+        result,
+        title=f"Audit of {project.root.name}",
+        subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}",
+    )
+    path.write_text(html, encoding="utf-8")
+    return str(path)
 
 
 def _rules_in_force(project) -> dict[frozenset, str]:
