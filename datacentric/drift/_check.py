@@ -243,26 +243,28 @@ def check_drift(
     except BaseException:
         project.finish_run(run, {"error": "drift check failed"}, status="failed")
         raise
-    project.finish_run(
-        run,
-        {
-            "drift": result.drift,
-            "p_value": result.p_value,
-            "statistic": result.statistic,
-            "n": result.n,
-            "method": method,
-            "unusual": unusual,
-            "skipped": len(skipped),
-            "embedding_p_value": score.p_value,
-            "pixel_stats_p_value": stats_evidence.get("p_value"),
-            "changes": changes,
-            "class_mix_p_value": mix["p_value"],
-            "class_mix_total_variation": mix["total_variation"],
-            "families": len(check.families_),
-            "confidence_shift": confidence["batch"] - confidence["reference"],
-        },
-    )
+    project.finish_run(run, _run_metrics(result, check, score, confidence))
     return result
+
+
+def _run_metrics(result: DriftResult, check: DriftCheck, score, confidence: dict) -> dict:
+    """The drift run's metrics in the store (``datacentric history``)."""
+    return {
+        "drift": result.drift,
+        "p_value": result.p_value,
+        "statistic": result.statistic,
+        "n": result.n,
+        "method": result.method,
+        "unusual": result.unusual,
+        "skipped": len(result.skipped),
+        "embedding_p_value": score.p_value,
+        "pixel_stats_p_value": result.pixel_stats.get("p_value"),
+        "changes": result.changes,
+        "class_mix_p_value": result.class_mix["p_value"],
+        "class_mix_total_variation": result.class_mix["total_variation"],
+        "families": len(check.families_),
+        "confidence_shift": confidence["batch"] - confidence["reference"],
+    }
 
 
 def _new_images(folder: Path) -> list[Path]:
