@@ -174,17 +174,17 @@ def train(
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         common = dict(folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, groups=groups)
-        extra = (extra_paths, extra_y, extra_parent)
+        augmented = (extra_paths, extra_y, extra_parent)
         if mode == "probe":
             cv, model_path, model_bytes, params = _train_probe(
-                project, run, real, extra_ids, extra, backbone, C=C, X=X, **common
+                project, run, real, extra_ids, augmented, backbone, C=C, X=X, **common
             )
         else:
             cv, model_path, model_bytes, params = _train_finetune(
                 project,
                 run,
                 real,
-                extra,
+                augmented,
                 backbone,
                 epochs=epochs,
                 device=device,
@@ -249,7 +249,7 @@ def train(
         "params": result.params,
         "model_bytes": model_bytes,
         "n_images": len(real),
-        "n_extra": len(extra),
+        "n_extra": len(extra_paths),
         "twin_pairs": split.twin_pairs,
         **cv.extra,
     }

@@ -102,7 +102,7 @@ def test_small_classes_train_and_are_flagged(tmp_path: Path, make_images):
 
 def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_images):
     """An augmented copy with its parent's label never gets validated nor counted."""
-    extra = make_images(tmp_path / "aug", {"red": 3}, seed=9)["red"]
+    extra = make_images(tmp_path / "aug", {"red": 5}, seed=9)["red"]
     data = colour_project.dataset()
     parent = data.ids[list(data.labels).index(2)]
     from datacentric.images import inspect_image
@@ -126,7 +126,7 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
     assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {
         __import__("datacentric").images.content_hash(p) for p in extra
     }
-    assert result.run.metrics["n_extra"] == 3 and result.per_class["red"]["n"] == 8
+    assert result.run.metrics["n_extra"] == 5 and result.per_class["red"]["n"] == 8
 
 
 def test_finetune_mode_same_shape_and_repeatable(colour_project):
