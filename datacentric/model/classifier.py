@@ -159,9 +159,7 @@ def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Clas
     ``cache_dir`` (a project's) is where a probe's backbone finds converted weights when its
     model is built (default ``~/.cache/datacentric``).
     """
-    path = Path(getattr(run_or_path, "dir", run_or_path))
-    if path.is_dir():
-        path = model_file(path) or path / MODEL_FILE
+    path = _model_path(run_or_path)
     if not path.is_file():
         raise DatacentricError("no model here (train a model first: datacentric train PROJECT)", path)
     if path.suffix == ".npz":
@@ -177,8 +175,7 @@ def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Clas
 
 def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
     """A train run's model as ``model.pt`` bytes (self-contained: for workers that lack the weights)."""
-    path = Path(getattr(run_or_path, "dir", run_or_path))
-    path = (model_file(path) or path / MODEL_FILE) if path.is_dir() else path
+    path = _model_path(run_or_path)
     if path.suffix != ".npz":
         return path.read_bytes()
     import torch
@@ -190,6 +187,12 @@ def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
         buffer,
     )
     return buffer.getvalue()
+
+
+def _model_path(run_or_path) -> Path:
+    """The model file of a train run (``Run``) or run folder (``probe.npz`` or ``model.pt``), or the path given."""
+    path = Path(getattr(run_or_path, "dir", run_or_path))
+    return (model_file(path) or path / MODEL_FILE) if path.is_dir() else path
 
 
 def _load_probe(path: Path, cache_dir) -> Classifier:
