@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.images import COLOURS, TINY, write_image, write_images
+from tests.support.images import COLOURS, write_image, write_images
+from tests.support.projects import tiny_colour_project
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -35,17 +36,10 @@ def tiny_project(tmp_path):
     """A project with 3 colour classes x 10 images, not trained yet."""
     import torch
 
-    from datacentric.importers import import_path
-    from datacentric.project import Project
-
     torch.set_num_threads(2)
     for name in COLOURS:
         write_images(tmp_path / "photos" / name, {name: COLOURS[name]}, 10, seed=len(name))
-    proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)
-    proj.config.image_size = 32
-    proj.config.folds = 3
-    proj.save_config()
-    import_path(proj, tmp_path / "photos", annotator="mira")
+    proj = tiny_colour_project(tmp_path / "parts", tmp_path / "photos")
     yield proj
     proj.close()
 

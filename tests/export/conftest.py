@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 from tests.support.images import varied_images
 from tests.support.models import CLASSES, small_model
+from tests.support.projects import tiny_colour_project
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +52,7 @@ def trained_root(tmp_path_factory):
     """A project of 18 tiny coloured images with a probe model trained on the random tiny backbone."""
     import torch
 
-    from datacentric.importers import import_path
     from datacentric.model import train
-    from datacentric.project import Project
 
     torch.set_num_threads(2)
     root = tmp_path_factory.mktemp("proj")
@@ -64,11 +63,7 @@ def trained_root(tmp_path_factory):
         for i in range(6):
             pixels = np.clip(np.array(base) + rng.normal(0, 25, (40, 40, 3)), 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / "photos" / label / f"{label}_{i}.png")
-    proj = Project.init(root / "parts", backbone="test_efficientnet@random", seed=0)
-    proj.config.image_size = 32
-    proj.config.folds = 3
-    proj.save_config()
-    import_path(proj, root / "photos", annotator="mira")
+    proj = tiny_colour_project(root / "parts", root / "photos")
     train(proj, mode="probe", repeats=1)
     proj.close()
     return root / "parts"

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from datacentric.importers import import_path
 from datacentric.project import Project
-from tests.support.images import TINY, make_images
+from tests.support.images import make_images
+from tests.support.projects import tiny_colour_project
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +30,6 @@ def images(tmp_path: Path) -> dict[str, list[Path]]:
 
 @pytest.fixture
 def colour_project(tmp_path: Path, images) -> Project:
-    proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)
-    proj.config.image_size = 32
-    proj.config.folds = 3
-    proj.save_config()
-    import_path(proj, tmp_path / "photos", annotator="mira")
+    proj = tiny_colour_project(tmp_path / "parts", tmp_path / "photos")
     yield proj
     proj.close()
