@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from datacentric.errors import DatacentricError
+from datacentric.serialize import to_jsonable
 
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
     import numpy as np
@@ -179,7 +180,7 @@ def write_probe(run_dir: Path | str, head: ProbeHead) -> Path:
         "format": PROBE_FORMAT,
         "backbone": head.backbone,
         "classes": list(head.classes),
-        "data_config": {k: list(v) if isinstance(v, tuple) else v for k, v in head.data_config.items()},
+        "data_config": to_jsonable(head.data_config),
         "weights": head.weights,
         "pretrained": bool(head.pretrained),
     }

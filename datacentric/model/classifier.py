@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.serialize import to_jsonable
 from datacentric.runs import MODEL_FILE, ProbeHead, model_file, read_probe
 
 __all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "model_bytes", "save_classifier"]
@@ -143,14 +144,10 @@ def _payload(module, *, classes: Sequence[str], backbone: str, data_config: dict
         "backbone": backbone,
         "arch": parse_backbone(backbone).name,
         "classes": list(classes),
-        "data_config": _jsonable(data_config),
+        "data_config": to_jsonable(data_config),
         "mode": mode,
         "state_dict": {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()},
     }
-
-
-def _jsonable(data_config: dict) -> dict:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in data_config.items()}
 
 
 def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Classifier:
