@@ -202,9 +202,9 @@ def _attach_csv(
         )
     result = ImportResult(source=str(manifest), skipped=problems, metadata_columns=extra)
     changed: set[str] = set()
-    with project.transaction() as conn:
+    with project.transaction():
         for image_id, metadata in found:
-            if project.attach_metadata(conn, image_id, metadata):
+            if project.attach_metadata(image_id, metadata):
                 changed.add(image_id)
     result.images_known = len({image_id for image_id, _ in found})
     result.metadata_updated = len(changed)
@@ -280,17 +280,12 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
     seen: set[str] = set()
     removed = project.removed_ids()
     updated: set[str] = set()
-    with project.transaction() as conn:
+    with project.transaction():
         for row in good:
             info = infos[row.path]
-            if (
-                row.metadata
-                and conn.execute("SELECT 1 FROM images WHERE id = ?", (info.id,)).fetchone()
-                and project.attach_metadata(conn, info.id, row.metadata)
-            ):
+            if row.metadata and project.has_image(info.id) and project.attach_metadata(info.id, row.metadata):
                 updated.add(info.id)
             added = project.add_image(
-                conn,
                 id=info.id,
                 path=info.path,
                 width=info.width,
@@ -307,7 +302,6 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
                 else:
                     result.images_known += 1
             if row.label is not None and project.add_annotation(
-                conn,
                 image_id=info.id,
                 annotator=row.annotator,
                 label=row.label,

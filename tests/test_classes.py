@@ -98,8 +98,8 @@ def test_class_commands_are_one_line_each(tmp_path, photos):
 def test_a_rename_keeps_a_tied_consensus(project, photos):
     import_folder(project, photos, annotator="mira")
     image = project.image("ok/ok_0.png")
-    with project.transaction() as conn:  # tom disagrees later: a 1-1 tie goes to the newer label
-        project.add_annotation(conn, image_id=image.id, annotator="tom", label="pit", source="import")
+    with project.transaction():  # tom disagrees later: a 1-1 tie goes to the newer label
+        project.add_annotation(image_id=image.id, annotator="tom", label="pit", source="import")
     assert project.labels()[image.id] == "pit"
     project.rename_class("ok", "good", by="lead")
     assert project.labels()[image.id] == "pit"
@@ -119,6 +119,6 @@ def test_a_removed_class_comes_back_only_with_the_opt_in(tmp_path, photos):
         proj.rename_class("pit", "scratch", by="lead")
         image = proj.image("ok/ok_0.png")
         with pytest.raises(DatacentricError, match="unknown label 'pit'"):
-            with proj.transaction() as conn:
-                proj.add_annotation(conn, image_id=image.id, annotator="tom", label="pit", source="import")
+            with proj.transaction():
+                proj.add_annotation(image_id=image.id, annotator="tom", label="pit", source="import")
         assert proj.config.classes == ["ok", "scratch"]

@@ -8,14 +8,15 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv, import_folder, import_path
 from datacentric.project import Project
+from tests.support.files import store_rows
 from tests.support.images import write_image
 
 
 def snapshot(project: Project) -> tuple:
     """Everything an import could change, to prove a refused import changed nothing."""
     return (
-        [tuple(r) for r in project.query("SELECT * FROM images ORDER BY id")],
-        [tuple(r) for r in project.query("SELECT * FROM annotations ORDER BY id")],
+        store_rows(project.root, "SELECT * FROM images ORDER BY id"),
+        store_rows(project.root, "SELECT * FROM annotations ORDER BY id"),
     )
 
 

@@ -10,13 +10,14 @@ from datacentric.importers import import_folder
 from datacentric.project import Project, SyncLink
 from datacentric.status import project_status
 from datacentric.project.store import SCHEMA_VERSION
+from tests.support.files import store_rows
 
 
 def test_init_then_open_round_trips_settings(tmp_path):
     Project.init(tmp_path / "p", classes=["ok", "pit"], seed=3).close()
     with Project.open(tmp_path / "p") as proj:
         assert proj.config.classes == ["ok", "pit"] and proj.config.seed == 3
-        assert proj.query("SELECT value FROM meta WHERE key='schema_version'")[0][0] == str(SCHEMA_VERSION)
+        assert store_rows(proj.root, "SELECT value FROM meta WHERE key='schema_version'")[0][0] == str(SCHEMA_VERSION)
 
 
 def test_init_twice_and_open_missing_are_errors(tmp_path):

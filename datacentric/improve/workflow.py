@@ -193,7 +193,7 @@ def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
     folder = proj.path("generated", origin, candidate.target)
     folder.mkdir(parents=True, exist_ok=True)
     ids = []
-    with proj.transaction() as conn:
+    with proj.transaction():
         for path, parent, params in zip(candidate.paths, candidate.parents, candidate.params):
             image_id = content_hash(path)
             target = folder / f"{image_id[:16]}.png"
@@ -202,7 +202,6 @@ def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
             with Image.open(target) as im:
                 width, height = im.size
             proj.add_image(
-                conn,
                 id=image_id,
                 path=target,
                 width=width,
@@ -212,7 +211,7 @@ def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
                 parent=parent,
                 generator={**candidate.generator, "params": params, "run": run_id},
             )
-            proj.add_annotation(conn, image_id=image_id, annotator=ANNOTATOR, label=candidate.target, source=origin)
+            proj.add_annotation(image_id=image_id, annotator=ANNOTATOR, label=candidate.target, source=origin)
             ids.append(image_id)
     return ids
 

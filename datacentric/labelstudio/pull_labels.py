@@ -171,7 +171,7 @@ def _add(
     """
     counts: Counter = Counter()
     annotators = set()
-    with proj.transaction() as db:
+    with proj.transaction():
         linked = {link.image_id: link for link in proj.sync_links(system)}
         for item in todo:
             old = before.get(item.image_id)
@@ -179,7 +179,6 @@ def _add(
             annotators.add(item.annotator)
             note = f"Label Studio task {item.task}, annotation {item.annotation}"
             if proj.add_annotation(
-                db,
                 image_id=item.image_id,
                 annotator=item.annotator,
                 label=item.label,

@@ -43,7 +43,6 @@ class Annotations:
 
     def add_annotation(
         self,
-        conn: sqlite3.Connection,
         *,
         image_id: str,
         annotator: str,
@@ -52,7 +51,7 @@ class Annotations:
         note: str | None = None,
         new_class: bool = False,
     ) -> bool:
-        """Append a label inside an open transaction, unless it repeats the annotator's current one.
+        """Append a label, unless it repeats the annotator's current one; joins an open :meth:`transaction`.
 
         Returns True when a row was added. Earlier labels stay: the table is the history.
         Check a batch's labels with :meth:`check_label` first: here a label outside a fixed
@@ -62,13 +61,14 @@ class Annotations:
         fixed = self.config.classes
         if not (label in fixed or (not fixed and self._seen(label))):
             label = self.check_label(label, new_class=new_class or not fixed)
-        current = conn.execute(
-            "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
-            (image_id, annotator),
-        ).fetchone()
-        if current is not None and current["label"] == label:
-            return False
-        self._append(conn, image_id, annotator, label, source, note)
+        with self.transaction() as conn:
+            current = conn.execute(
+                "SELECT label FROM annotations WHERE image_id = ? AND annotator = ? ORDER BY id DESC LIMIT 1",
+                (image_id, annotator),
+            ).fetchone()
+            if current is not None and current["label"] == label:
+                return False
+            self._append(conn, image_id, annotator, label, source, note)
         if self.config.classes and label not in self.config.classes:
             self.config.classes.append(label)
         return True

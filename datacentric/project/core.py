@@ -114,7 +114,3 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
             return
         with transaction(self._conn) as conn:
             yield conn
-
-    def query(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
-        """Run a read-only SQL query on the store."""
-        return self._conn.execute(sql, tuple(params)).fetchall()

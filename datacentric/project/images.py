@@ -73,7 +73,6 @@ class Images:
 
     def add_image(
         self,
-        conn: sqlite3.Connection,
         *,
         id: str,
         path: Path,
@@ -85,15 +84,31 @@ class Images:
         generator: dict | None = None,
         by: str = "import",
     ) -> bool:
-        """Insert an image inside an open transaction; merge metadata if known. True if new.
+        """Insert an image, or merge its metadata if known; True if new.
 
         A removed image comes back (a "restore" entry in the history by ``by``); that
-        counts as new too.
+        counts as new too. Inside :meth:`transaction` it joins that write.
         """
+        with self.transaction() as conn:
+            return self._add_image(conn, id, path, width, height, metadata, origin, parent, generator, by)
+
+    def _add_image(
+        self,
+        conn: sqlite3.Connection,
+        id: str,
+        path: Path,
+        width: int,
+        height: int,
+        metadata: dict[str, str] | None,
+        origin: str,
+        parent: str | None,
+        generator: dict | None,
+        by: str,
+    ) -> bool:
         row = conn.execute("SELECT metadata FROM images WHERE id = ?", (id,)).fetchone()
         metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         if row is not None:
-            self.attach_metadata(conn, id, metadata)
+            self.attach_metadata(id, metadata)
             if id not in self._removed_in(conn, [id]):
                 return False
             conn.execute(
@@ -119,8 +134,12 @@ class Images:
         )
         return True
 
-    def attach_metadata(self, conn: sqlite3.Connection, image_id: str, metadata: dict[str, str]) -> bool:
-        """Merge ``metadata`` into a known image's, inside an open transaction. True if it changed."""
+    def attach_metadata(self, image_id: str, metadata: dict[str, str]) -> bool:
+        """Merge ``metadata`` into a known image's; True if it changed. Joins an open :meth:`transaction`."""
+        with self.transaction() as conn:
+            return self._attach_metadata(conn, image_id, metadata)
+
+    def _attach_metadata(self, conn: sqlite3.Connection, image_id: str, metadata: dict[str, str]) -> bool:
         row = conn.execute("SELECT metadata FROM images WHERE id = ?", (image_id,)).fetchone()
         if row is None:
             raise DatacentricError(f"no image '{image_id}' in the project", self.root)

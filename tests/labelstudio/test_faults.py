@@ -12,14 +12,15 @@ from typer.testing import CliRunner
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio import pull, push, push_tasks
+from tests.support.files import store_rows
 
 pytestmark = pytest.mark.labelstudio
 
 
 def _store(proj):
     return (
-        [tuple(r) for r in proj.query("SELECT * FROM annotations ORDER BY id")],
-        [tuple(r) for r in proj.query("SELECT * FROM sync_links ORDER BY system, image_id")],
+        store_rows(proj.root, "SELECT * FROM annotations ORDER BY id"),
+        store_rows(proj.root, "SELECT * FROM sync_links ORDER BY system, image_id"),
     )
 
 

@@ -35,10 +35,8 @@ def test_push_makes_one_task_per_image_and_serves_the_image(small_project, ls_se
     assert served.content == images[task.data["image_hash"]].path.read_bytes()
     config = sdk.projects.get(id=result.project_id).label_config
     assert all(f'<Choice value="{c}"/>' in config for c in small_project.classes())
-    links = small_project.query(
-        "SELECT external_id FROM sync_links WHERE system = ?", (system_name(ls_server.url, result.project_id),)
-    )
-    assert sorted(int(r[0]) for r in links) == [t.id for t in tasks]
+    links = small_project.sync_links(system_name(ls_server.url, result.project_id))
+    assert sorted(int(link.external_id) for link in links) == [t.id for t in tasks]
 
     again = push(small_project, ls_server.url, ls_server.token, title=title)
     assert (again.project_id, again.tasks_created, again.tasks_existing, again.uploaded) == (result.project_id, 0, 9, 0)

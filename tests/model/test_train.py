@@ -107,11 +107,10 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
     parent = data.ids[list(data.labels).index(2)]
     from datacentric.images import inspect_image
 
-    with colour_project.transaction() as conn:
+    with colour_project.transaction():
         for path in extra:
             info = inspect_image(path)
             colour_project.add_image(
-                conn,
                 id=info.id,
                 path=path,
                 width=info.width,
@@ -120,7 +119,7 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
                 parent=parent,
                 generator={"name": "test"},
             )
-            colour_project.add_annotation(conn, image_id=info.id, annotator="aug", label="red", source="augment")
+            colour_project.add_annotation(image_id=info.id, annotator="aug", label="red", source="augment")
     result = train(colour_project)
     oof = np.load(result.run.dir / "oof.npz")
     assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {

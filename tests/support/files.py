@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import sqlite3
 from pathlib import Path
 
 
 def store_digest(root: Path) -> str:
     """sha256 of the store file: equal before and after means byte-identical."""
     return hashlib.sha256((Path(root) / "datacentric.db").read_bytes()).hexdigest()
+
+
+def store_rows(root: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    """Rows of a read-only SQL query on a project's store, opened apart from the project."""
+    uri = (Path(root) / "datacentric.db").resolve().as_uri() + "?mode=ro"
+    with sqlite3.connect(uri, uri=True) as conn:
+        return [tuple(row) for row in conn.execute(sql, params)]
 
 
 def files_under(root: Path) -> set[Path]:
