@@ -13,7 +13,9 @@ A train run's final model lies in ``model.pt`` (a whole torch classifier, read a
 and ``meta`` (JSON text: format "datacentric-probe/1", backbone, classes, data_config, weights,
 pretrained); numpy reads it with ``allow_pickle=False``.
 
-:func:`champion` is the one rule for "which train run" every command uses by default.
+:func:`champion` is the one rule for "which train run" every command uses by default;
+:func:`latest_audit` the one rule for "which audit" (the newest finished one with ``audit.json``,
+read with :func:`read_audit`, written with :func:`write_audit`).
 """
 
 from __future__ import annotations
@@ -31,20 +33,25 @@ if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the sto
     import numpy as np
 
 __all__ = [
+    "AUDIT_FILE",
     "MODEL_FILE",
     "OOF_FILE",
     "PROBE_FILE",
     "OutOfFold",
     "ProbeHead",
     "champion",
+    "latest_audit",
     "model_file",
+    "read_audit",
     "read_oof",
     "read_probe",
+    "write_audit",
     "write_oof",
     "write_probe",
 ]
 
 OOF_FILE = "oof.npz"
+AUDIT_FILE = "audit.json"  # an audit run's result (AuditResult.to_json())
 MODEL_FILE = "model.pt"  # a whole torch classifier
 PROBE_FILE = "probe.npz"  # a probe's head; the torch classifier is built from it when needed
 PROBE_FORMAT = "datacentric-probe/1"
@@ -214,3 +221,27 @@ def read_probe(run) -> ProbeHead:
         weights=meta.get("weights"),
         pretrained=bool(meta.get("pretrained", True)),
     )
+
+
+def latest_audit(audit_runs: Sequence[R]) -> R | None:
+    """The audit in charge: the newest finished audit run (runs oldest first) that holds ``audit.json``."""
+    for run in reversed(audit_runs):
+        if run.status == "done" and (Path(getattr(run, "dir", "")) / AUDIT_FILE).is_file():
+            return run
+    return None
+
+
+def write_audit(run_dir: Path | str, result: dict) -> Path:
+    """Write an audit run's result (JSON-able) as ``audit.json``."""
+    path = Path(run_dir) / AUDIT_FILE
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return path
+
+
+def read_audit(run) -> dict:
+    """An audit run's ``audit.json`` as a dict (``run`` is a Run or its folder)."""
+    path = Path(getattr(run, "dir", run)) / AUDIT_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatacentricError(f"cannot read the audit report ({exc})", path) from None

@@ -4,7 +4,6 @@ grouping, and write an "audit" run with ``audit.json`` and a self-contained ``re
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ from datacentric.audit.annotators import (
     label_matrix,
 )
 from datacentric.errors import DatacentricError
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import OOF_FILE, read_audit, read_oof, write_audit
 from datacentric.audit.core import audit_arrays
 from datacentric.audit.result import AuditResult
 
@@ -128,7 +127,7 @@ def find_issues(
     result.run_id, result.train_run = audit_run.id, train.id
     if report:
         result.report = _write_report(result, project, audit_run, train)
-    (Path(audit_run.dir) / "audit.json").write_text(json.dumps(result.to_json(), indent=2), encoding="utf-8")
+    write_audit(audit_run.dir, result.to_json())
     project.finish_run(
         audit_run, {**result.counts, "accuracy": result.accuracy, "most_disagreeing": result.most_disagreeing}
     )
@@ -265,10 +264,10 @@ def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:
 
 def load_audit(project, run: str | None = None) -> dict:
     """The stored ``audit.json`` of an audit run (default: the latest) as a dict."""
-    found = project.run(run) if run else project.latest_run("audit")
+    found = project.run(run) if run else project.latest_audit()
     if found is None:
         raise DatacentricError("no audit run yet; run: datacentric audit PROJECT", project.root)
-    return json.loads((Path(found.dir) / "audit.json").read_text(encoding="utf-8"))
+    return read_audit(found)
 
 
 def _display(root: Path) -> str:

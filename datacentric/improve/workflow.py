@@ -35,6 +35,7 @@ from datacentric.names import clean_class_name
 from datacentric.paths import inside, write_atomic
 from datacentric.progress import track
 from datacentric.project import Project, Run
+from datacentric.runs import read_audit
 
 __all__ = [
     "ANNOTATOR",
@@ -69,9 +70,9 @@ def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tu
     The latest audit's weak classes; else the lowest-recall class of the champion
     train run; else of ``recall`` (a baseline measured now).
     """
-    audit = proj.latest_run("audit")
-    if audit is not None and (audit.dir / "audit.json").exists():
-        data = json.loads((audit.dir / "audit.json").read_text(encoding="utf-8"))
+    audit = proj.latest_audit()
+    if audit is not None:
+        data = read_audit(audit)
         weak = [c["name"] for c in data.get("classes", []) if c.get("weak")]
         if weak:
             return weak, f"weak classes of audit {audit.id}"
@@ -103,10 +104,10 @@ def background_class(classes: Sequence[str], targets: Sequence[str], counts: dic
 
 
 def _weak_slices(proj: Project) -> list[dict]:
-    audit = proj.latest_run("audit")
-    if audit is None or not (audit.dir / "audit.json").exists():
+    audit = proj.latest_audit()
+    if audit is None:
         return []
-    data = json.loads((audit.dir / "audit.json").read_text(encoding="utf-8"))
+    data = read_audit(audit)
     return [s for s in data.get("slices", []) if s.get("weak")]
 
 

@@ -7,14 +7,13 @@ pre-label.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio.client import FROM_NAME, TO_NAME
 from datacentric.project import ImageRecord, Project, Run
-from datacentric.runs import OOF_FILE, model_file, read_oof
+from datacentric.runs import OOF_FILE, model_file, read_audit, read_oof
 
 # task data keys of our own: metadata under these names is left out of a task
 OWN_KEYS = (
@@ -111,13 +110,10 @@ def review_order(proj: Project, only_flagged: bool) -> tuple[list[ImageRecord], 
 
 def audit_flags(proj: Project, records: list[ImageRecord]) -> tuple[dict[str, dict], str | None]:
     """The label issues of the newest finished audit, ranked worst quality first; and its run id."""
-    run = _latest_done(proj, "audit", "audit.json")
+    run = proj.latest_audit()
     if run is None:
         return {}, None
-    try:
-        report = json.loads((run.dir / "audit.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise DatacentricError(f"cannot read the audit report ({exc})", run.dir / "audit.json") from None
+    report = read_audit(run)
     by_id = {r.id: r.id for r in records}
     by_id.update({str(r.path): r.id for r in records})
     by_id.update({r.path.name: r.id for r in records})
@@ -145,13 +141,6 @@ def _flagged_image(issue: dict, by_id: dict[str, str], records: list[ImageRecord
         or by_id.get(str(issue.get("image", "")))
         or next((r.id for r in records if len(ref) >= 6 and r.id.startswith(ref)), None)
     )
-
-
-def _latest_done(proj: Project, kind: str, needs: str) -> Run | None:
-    for run in sorted(proj.runs(kind), key=lambda r: r.created_at, reverse=True):
-        if run.status == "done" and (run.dir / needs).is_file():
-            return run
-    return None
 
 
 def pre_labels(proj: Project, records: list[ImageRecord]) -> tuple[Run | None, dict[str, dict[str, float]]]:

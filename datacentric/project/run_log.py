@@ -12,7 +12,7 @@ from pathlib import Path
 from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.project.records import Run
-from datacentric.runs import champion
+from datacentric.runs import champion, latest_audit
 from datacentric.project.store import now
 
 # In each run folder: which process (pid, host) started the run, to tell a killed run
@@ -82,6 +82,10 @@ class RunLog:
         and what ``complete`` does, is :func:`datacentric.runs.champion`.
         """
         return champion(self.runs("train"), self.runs("retrain"), complete=complete)
+
+    def latest_audit(self) -> Run | None:
+        """The audit in charge: the newest finished one with a result (:func:`datacentric.runs.latest_audit`)."""
+        return latest_audit(self.runs("audit"))
 
     def train_run(self, run: "str | Run | None" = None, *, complete: bool = False) -> Run:
         """A finished train run by id, or the one in charge (:meth:`champion`) when None."""
