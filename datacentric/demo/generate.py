@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datacentric.demo._render import CAMERAS, CLASSES, UNSEEN, Camera, Scene, draw_scene, render
+from datacentric.demo.render import CAMERAS, Camera, render
+from datacentric.demo.scene import CLASSES, UNSEEN, Scene, draw_scene
 from datacentric.errors import DatacentricError
 
 __all__ = ["ANNOTATORS", "SHIFTS", "DemoData", "generate_batch", "generate_demo"]
