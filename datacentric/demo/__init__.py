@@ -15,7 +15,8 @@ drift checks. Both are deterministic for a seed.
 
 from __future__ import annotations
 
-from datacentric.demo.generate import ANNOTATORS, SHIFTS, DemoData, generate_batch, generate_demo
+from datacentric.demo.annotators import ANNOTATORS
+from datacentric.demo.generate import SHIFTS, DemoData, generate_batch, generate_demo
 from datacentric.demo.scene import CLASSES, UNSEEN
 
 __all__ = [
