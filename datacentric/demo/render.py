@@ -1,4 +1,5 @@
-"""Pixel maths of the demo generator: machined and moulded part surfaces with defects.
+"""Rendering one demo picture: a part surface (from :mod:`~datacentric.demo.defects` and
+:mod:`~datacentric.demo.textures`) under light, through a camera.
 
 Every function is pure given its random generator. A picture is rendered at twice
 its output size in linear float RGB as albedo (surface colour), a height map
