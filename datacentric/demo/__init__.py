@@ -15,8 +15,9 @@ drift checks. Both are deterministic for a seed.
 
 from __future__ import annotations
 
-from datacentric.demo._generate import ANNOTATORS, SHIFTS, DemoData, generate_batch, generate_demo
-from datacentric.demo._render import CLASSES, UNSEEN
+from datacentric.demo.annotators import ANNOTATORS
+from datacentric.demo.generate import SHIFTS, DemoData, generate_batch, generate_demo
+from datacentric.demo.scene import CLASSES, UNSEEN
 
 __all__ = [
     "ANNOTATORS",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from datacentric.labelbook.book import Example, LabelBook
-from datacentric.report import html as H
+from datacentric import report as H
 
 __all__ = ["render_labelbook"]
 

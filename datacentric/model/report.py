@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datacentric.report import html as H
+from datacentric import report as H
 
 __all__ = ["weak_classes", "write_train_report"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datacentric.report import html as H
+from datacentric import report as H
 
 
 def test_page_is_self_contained_with_toc():

@@ -9,22 +9,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datacentric.demo._render import CAMERAS, CLASSES, UNSEEN, Camera, Scene, draw_scene, render
+from datacentric.demo.annotators import ANNOTATORS, Annotations, annotate
+from datacentric.demo.render import CAMERAS, Camera, render
+from datacentric.demo.scene import CLASSES, UNSEEN, Scene, draw_scene
 from datacentric.errors import DatacentricError
 
-__all__ = ["ANNOTATORS", "SHIFTS", "DemoData", "generate_batch", "generate_demo"]
+__all__ = ["SHIFTS", "DemoData", "generate_batch", "generate_demo"]
 
-ANNOTATORS = ("mira", "tom", "ana")
 SHIFTS = ("none", "lighting", "blur", "new_camera", "defect_rate", "unseen_defect")
-
-# Who mistakes what for what: a row gives the odds of each wrong label for a true label.
-CONFUSIONS: dict[str, dict[str, float]] = {
-    "ok": {"dent": 0.35, "discoloration": 0.35, "pit": 0.15, "scratch": 0.15},
-    "scratch": {"pit": 0.5, "ok": 0.3, "dent": 0.1, "discoloration": 0.1},
-    "dent": {"ok": 0.6, "pit": 0.2, "scratch": 0.1, "discoloration": 0.1},
-    "pit": {"scratch": 0.5, "dent": 0.25, "ok": 0.15, "discoloration": 0.1},
-    "discoloration": {"ok": 0.6, "dent": 0.2, "pit": 0.1, "scratch": 0.1},
-}
 
 _P_CAMERA_B = 0.4  # camera B is the harder slice
 _P_NIGHT = 0.4
@@ -121,20 +113,6 @@ def _picture(item: _Item, size: int, camera: Camera | None = None, exposure: flo
     return Image.fromarray(pixels, mode="RGB")
 
 
-def _confuse(rng: np.random.Generator, label: str, exclude: frozenset[str] = frozenset()) -> str:
-    row = CONFUSIONS[label]
-    names = sorted(n for n in row if n not in exclude)
-    odds = np.array([row[n] for n in names])
-    return names[int(rng.choice(len(names), p=odds / odds.sum()))]
-
-
-def _pick(rng: np.random.Generator, candidates: np.ndarray, weights: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, len(candidates))
-    if k <= 0:
-        return np.array([], dtype=int)
-    return rng.choice(candidates, size=k, replace=False, p=weights / weights.sum())
-
-
 def _check_rate(name: str, value: float, top: float = 1.0) -> float:
     value = float(value)
     if not 0.0 <= value < top:
@@ -172,86 +150,21 @@ def generate_demo(
     image_size : side of the square images in pixels.
     overwrite : replace an earlier demo in ``out_dir`` (only the files it writes are removed).
     """
-    if per_class < 1:
-        raise DatacentricError(f"per_class must be at least 1, got {per_class}", "generate_demo")
-    if image_size < 16:
-        raise DatacentricError(f"image_size must be at least 16, got {image_size}", "generate_demo")
-    if len(annotator_error) != len(ANNOTATORS):
-        raise DatacentricError(f"annotator_error needs {len(ANNOTATORS)} rates (mira, tom, ana)", "generate_demo")
-    rates = [_check_rate(f"annotator_error[{i}]", r) for i, r in enumerate(annotator_error)]
-    share_wrong = _check_rate("wrong_labels", wrong_labels, 0.5)
-
+    rates, share_wrong = _check_demo_args(per_class, image_size, annotator_error, wrong_labels)
     root = Path(out_dir)
     photos = root / "photos"
     _prepare(root, photos, overwrite)
 
-    # images: depend only on seed, per_class and image_size
-    scene_rng = np.random.default_rng([seed, 0])
-    labels = [c for c in CLASSES for _ in range(per_class)]
-    labels = [labels[i] for i in scene_rng.permutation(len(labels))]
-    items = _draw_items(scene_rng, labels)
-    n = len(items)
-
+    items, difficulty = _draw_photos(seed, per_class)
     # annotations: their own random stream
-    rng = np.random.default_rng([seed, 1])
-    truth = np.array(labels)
-    # mean ~1: errors fall on hard images
-    difficulty = 0.5 + np.array([it.scene.subtlety for it in items])
-    # parts after difficulty: how hard a photo is to label stays its own draw, so making some
-    # photos repeated shots of a part moves no label of the others
-    _assign_parts(np.random.default_rng([seed, 5]), items)
-    given = {a: truth.copy() for a in ANNOTATORS}
-    ana_labelled = np.zeros(n, dtype=bool)
-    ana_labelled[rng.permutation(n)[: (n + 1) // 2]] = True
-    labelled = {"mira": np.ones(n, bool), "tom": np.ones(n, bool), "ana": ana_labelled}
+    truth = np.array([it.label for it in items])
+    notes = annotate(np.random.default_rng([seed, 1]), truth, difficulty, rates, share_wrong)
 
-    wrong = np.zeros(n, dtype=bool)
-    for i in _pick(rng, np.arange(n), difficulty, int(round(share_wrong * n))):
-        wrong[i] = True
-        shared = _confuse(rng, truth[i])
-        for a in ANNOTATORS:
-            given[a][i] = shared
-    slips: list[set[str]] = [set() for _ in range(n)]  # independent wrong labels per image
-    for a, rate in zip(ANNOTATORS, rates):
-        candidates = np.flatnonzero(labelled[a] & ~wrong)
-        # prefer images nobody else got wrong, so a majority vote can still fix these; where two
-        # annotators slip on one image they pick different labels, so only the flagged images
-        # have every annotator agree on a wrong label
-        weights = difficulty[candidates] * np.array([0.02 if slips[i] else 1.0 for i in candidates])
-        for i in _pick(rng, candidates, weights, int(round(rate * len(candidates)))):
-            given[a][i] = _confuse(rng, truth[i], frozenset(slips[i]))
-            slips[i].add(given[a][i])
-
-    # write
-    files: list[Path] = []
-    rel: list[str] = []
-    for it in items:
-        folder = photos / given["mira"][it.index]
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"part_{it.index:04d}.png"
-        _picture(it, image_size).save(path, format="PNG", optimize=False)
-        files.append(path)
-        rel.append(path.relative_to(root).as_posix())
-
-    labels_csv = root / "labels_extra.csv"
-    with open(labels_csv, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["file", "label", "annotator", "line", "camera", "shift", "part_id"])
-        for it in items:
-            for a in ANNOTATORS:
-                if labelled[a][it.index]:
-                    label = given[a][it.index]
-                    writer.writerow([rel[it.index], label, a, it.line, it.camera, it.shift, it.part])
-    truth_csv = root / "ground_truth.csv"
-    with open(truth_csv, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        header = ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label"]
-        writer.writerow([*header, *ANNOTATORS])
-        for it in items:
-            i = it.index
-            marks = [given[a][i] if labelled[a][i] else "" for a in ANNOTATORS]
-            writer.writerow([rel[i], truth[i], it.line, it.camera, it.shift, it.part, int(wrong[i]), *marks])
-
+    files = _write_photos(items, notes.given["mira"], photos, image_size)
+    rel = [path.relative_to(root).as_posix() for path in files]
+    labels_csv = _write_labels_csv(root / "labels_extra.csv", items, rel, notes)
+    truth_csv = _write_truth_csv(root / "ground_truth.csv", items, rel, notes)
+    given, labelled = notes.given, notes.labelled
     return DemoData(
         root=root,
         photos_dir=photos,
@@ -261,10 +174,80 @@ def generate_demo(
         files=files,
         counts={c: int((truth == c).sum()) for c in CLASSES},
         folder_counts={c: int((given["mira"] == c).sum()) for c in CLASSES},
-        wrong_files=[files[i] for i in np.flatnonzero(wrong)],
+        wrong_files=[files[i] for i in np.flatnonzero(notes.wrong)],
         errors={a: int(((given[a] != truth) & labelled[a]).sum()) for a in ANNOTATORS},
         labelled={a: int(labelled[a].sum()) for a in ANNOTATORS},
     )
+
+
+def _draw_photos(seed: int, per_class: int) -> tuple[list[_Item], np.ndarray]:
+    """The photos to render, shuffled, and how hard each is to label (mean ~1).
+
+    They depend only on ``seed`` and ``per_class`` (and the image size, when rendered).
+    """
+    scene_rng = np.random.default_rng([seed, 0])
+    labels = [c for c in CLASSES for _ in range(per_class)]
+    labels = [labels[i] for i in scene_rng.permutation(len(labels))]
+    items = _draw_items(scene_rng, labels)
+    # mean ~1: errors fall on hard images
+    difficulty = 0.5 + np.array([it.scene.subtlety for it in items])
+    # parts after difficulty: how hard a photo is to label stays its own draw, so making some
+    # photos repeated shots of a part moves no label of the others
+    _assign_parts(np.random.default_rng([seed, 5]), items)
+    return items, difficulty
+
+
+def _check_demo_args(
+    per_class: int, image_size: int, annotator_error: tuple[float, ...], wrong_labels: float
+) -> tuple[list[float], float]:
+    """Refuse impossible settings; the annotators' error rates and the share of shared wrong labels."""
+    if per_class < 1:
+        raise DatacentricError(f"per_class must be at least 1, got {per_class}", "generate_demo")
+    if image_size < 16:
+        raise DatacentricError(f"image_size must be at least 16, got {image_size}", "generate_demo")
+    if len(annotator_error) != len(ANNOTATORS):
+        raise DatacentricError(f"annotator_error needs {len(ANNOTATORS)} rates (mira, tom, ana)", "generate_demo")
+    rates = [_check_rate(f"annotator_error[{i}]", r) for i, r in enumerate(annotator_error)]
+    return rates, _check_rate("wrong_labels", wrong_labels, 0.5)
+
+
+def _write_photos(items: list[_Item], folders: np.ndarray, photos: Path, image_size: int) -> list[Path]:
+    """Render every item into ``photos/<folder label>/part_NNNN.png``; the paths in item order."""
+    files: list[Path] = []
+    for it in items:
+        folder = photos / folders[it.index]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"part_{it.index:04d}.png"
+        _picture(it, image_size).save(path, format="PNG", optimize=False)
+        files.append(path)
+    return files
+
+
+def _write_labels_csv(path: Path, items: list[_Item], rel: list[str], notes: Annotations) -> Path:
+    """``labels_extra.csv``: one row per label an annotator gave, with the photo's metadata."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["file", "label", "annotator", "line", "camera", "shift", "part_id"])
+        for it in items:
+            for a in ANNOTATORS:
+                if notes.labelled[a][it.index]:
+                    label = notes.given[a][it.index]
+                    writer.writerow([rel[it.index], label, a, it.line, it.camera, it.shift, it.part])
+    return path
+
+
+def _write_truth_csv(path: Path, items: list[_Item], rel: list[str], notes: Annotations) -> Path:
+    """``ground_truth.csv``: each photo's true label, metadata, shared-wrong flag and every annotator's label."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        header = ["file", "true_label", "line", "camera", "shift", "part_id", "wrong_label"]
+        writer.writerow([*header, *ANNOTATORS])
+        for it in items:
+            i = it.index
+            marks = [notes.given[a][i] if notes.labelled[a][i] else "" for a in ANNOTATORS]
+            row = [rel[i], notes.truth[i], it.line, it.camera, it.shift, it.part, int(notes.wrong[i])]
+            writer.writerow([*row, *marks])
+    return path
 
 
 def _prepare(root: Path, photos: Path, overwrite: bool) -> None:
@@ -312,22 +295,10 @@ def generate_batch(
         raise DatacentricError(f"n must be at least 1, got {n}", "generate_batch")
     if image_size < 16:
         raise DatacentricError(f"image_size must be at least 16, got {image_size}", "generate_batch")
-    mix_rng = np.random.default_rng([seed, 2])
-    if shift == "defect_rate":
-        odds = np.array([_DEFECT_RATE_MIX[c] for c in CLASSES])
-        picks = mix_rng.choice(len(CLASSES), size=n, p=odds / odds.sum())
-        labels = [CLASSES[int(k)] for k in picks]
-    else:
-        labels = [CLASSES[int(k)] for k in mix_rng.integers(len(CLASSES), size=n)]
-    if shift == "unseen_defect":
-        novel = mix_rng.random(n) < 0.5
-        kinds = mix_rng.integers(len(UNSEEN), size=n)
-        labels = [UNSEEN[int(k)] if new else lab for lab, new, k in zip(labels, novel, kinds)]
-
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     paths = []
-    for i, label in enumerate(labels):
+    for i, label in enumerate(_batch_labels(np.random.default_rng([seed, 2]), n, shift)):
         item = _draw_items(np.random.default_rng([seed, 3, i]), [label])[0]
         camera, exposure = None, 1.0
         if shift == "lighting":
@@ -342,3 +313,18 @@ def generate_batch(
         _picture(item, image_size, camera, exposure).save(path, format="PNG", optimize=False)
         paths.append(path)
     return paths
+
+
+def _batch_labels(mix_rng: np.random.Generator, n: int, shift: str) -> list[str]:
+    """The true class of each of ``n`` production parts: the demo's mix, or the shifted one."""
+    if shift == "defect_rate":
+        odds = np.array([_DEFECT_RATE_MIX[c] for c in CLASSES])
+        picks = mix_rng.choice(len(CLASSES), size=n, p=odds / odds.sum())
+        labels = [CLASSES[int(k)] for k in picks]
+    else:
+        labels = [CLASSES[int(k)] for k in mix_rng.integers(len(CLASSES), size=n)]
+    if shift == "unseen_defect":
+        novel = mix_rng.random(n) < 0.5
+        kinds = mix_rng.integers(len(UNSEEN), size=n)
+        labels = [UNSEEN[int(k)] if new else lab for lab, new, k in zip(labels, novel, kinds)]
+    return labels
