@@ -16,11 +16,11 @@ project and a folder of new images (Bonferroni over the m families run, each at 
 
 from collections.abc import Callable
 
-from datacentric.drift._check import DriftResult, check_drift
-from datacentric.drift._detector import METHODS, DriftDetector, DriftScore, mmd_permutation_test
-from datacentric.drift._full import DriftCheck, DriftCheckScore
-from datacentric.drift._mix import class_mix_test
-from datacentric.drift._stats import (
+from datacentric.drift.from_project import DriftResult, check_drift
+from datacentric.drift.detector import METHODS, DriftDetector, DriftScore, mmd_permutation_test
+from datacentric.drift.check import DriftCheck, DriftCheckScore
+from datacentric.drift.class_mix import class_mix_test
+from datacentric.drift.pixel_stats import (
     STATISTICS,
     PixelStatsTest,
     StatsScore,

@@ -195,7 +195,7 @@ def test_drift_and_audit_hints_quote_the_project_and_folder(tmp_path):
     from types import SimpleNamespace
 
     from datacentric.cli.audit import _shown
-    from datacentric.drift._check import _advice
+    from datacentric.drift.from_project import _advice
 
     assert _shown(Path("my parts")) == "'my parts/'"
     result = SimpleNamespace(drift=True, alpha=0.05, unusual=3, top_images=[{}, {}])

@@ -5,12 +5,12 @@ promoted by the last ``retrain``, else the latest ``train``), embedded with that
 backbone (cached). The batch is every image file under the folder; unreadable files are
 reported and left out. The verdict combines three test families, each at alpha / m
 (Bonferroni over the m families run, so the false-alarm rate stays at most alpha under
-any dependence; see :mod:`datacentric.drift._stats`):
+any dependence; see :mod:`datacentric.drift.pixel_stats`):
 
 - :class:`DriftDetector` in embedding space (does the model see a difference?);
 - :class:`PixelStatsTest` on per-image brightness, contrast, sharpness, saturation and
   colour cast (what changed, in words: "darker", "less sharp");
-- the predicted class mix (:func:`~datacentric.drift._mix.class_mix_test`): the champion
+- the predicted class mix (:func:`~datacentric.drift.class_mix.class_mix_test`): the champion
   model's predictions on the batch vs its out-of-fold predictions on the reference,
   chi-square with a Monte Carlo p-value (valid for batches of 10-30 images, where the
   asymptotic chi-square is anti-conservative), in words: "more scratch predicted (share
@@ -40,11 +40,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from datacentric.drift._detector import DriftDetector
-from datacentric.drift._mix import N_RESAMPLES, class_mix_test
-from datacentric.drift._full import DriftCheck
-from datacentric.drift._groups import MIN_GROUP, GroupVerdict, group_images, score_groups
-from datacentric.drift._stats import STATISTICS, image_statistics
+from datacentric.drift.detector import DriftDetector
+from datacentric.drift.class_mix import N_RESAMPLES, class_mix_test
+from datacentric.drift.check import DriftCheck
+from datacentric.drift.groups import MIN_GROUP, GroupVerdict, group_images, score_groups
+from datacentric.drift.pixel_stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
 from datacentric.runs import read_oof
 from datacentric.images import inspect_image, list_images
@@ -130,7 +130,7 @@ def check_drift(
     per, window, metadata
         Test each metadata group (``per`` columns of the ``metadata`` CSV, or ``folder``)
         and/or time window (``"1h"``) on its own, Holm-corrected across groups; the verdict
-        is then the groups' (see :mod:`datacentric.drift._groups`). Default: one batch.
+        is then the groups' (see :mod:`datacentric.drift.groups`). Default: one batch.
     """
     folder = Path(folder)
     files = _new_images(folder)
@@ -358,7 +358,7 @@ def _write_outputs(project, run, result: DriftResult, typical) -> None:
             source = Path(item["image"])
             shutil.copy2(source, to_label / f"{rank:03d}_{source.name}")
     result.advice = _advice(project, result, to_label)
-    from datacentric.drift._report import write_report
+    from datacentric.drift.report import write_report
 
     write_report(result, typical, run.dir / "report.html")
     document = asdict(result)
@@ -467,6 +467,6 @@ def _typical_reference(
 
 
 def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
-    from datacentric.drift._advice import next_steps  # the advice lives with the report
+    from datacentric.drift.advice import next_steps  # the advice lives with the report
 
     return next_steps(project, result, to_label)

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from datacentric.drift._stats import holm
+from datacentric.drift.pixel_stats import holm
 
 __all__ = ["N_RESAMPLES", "class_mix_test"]
 
