@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datacentric.drift.check import DriftCheck, DriftCheckScore
 from datacentric.drift.class_mix import class_mix_test
 from datacentric.drift.detector import METHODS, DriftDetector, DriftScore
-from datacentric.drift.from_project import DriftResult, check_drift
+from datacentric.drift.from_project import check_drift
 from datacentric.drift.pixel_stats import (
     STATISTICS,
     PixelStatsTest,
@@ -27,6 +27,7 @@ from datacentric.drift.pixel_stats import (
     combine_p_values,
     image_statistics,
 )
+from datacentric.drift.result import DriftResult
 from datacentric.drift.two_sample import mmd_permutation_test
 
 

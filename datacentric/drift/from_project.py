@@ -3,9 +3,10 @@
 The reference is the labelled real images of the champion model's train run (the model
 promoted by the last ``retrain``, else the latest ``train``), embedded with that run's
 backbone (cached). The batch is every image file under the folder; unreadable files are
-reported and left out. The verdict combines three test families, each at alpha / m
-(Bonferroni over the m families run, so the false-alarm rate stays at most alpha under
-any dependence; see :mod:`datacentric.drift.pixel_stats`):
+reported and left out (both read by :mod:`datacentric.drift.project_inputs`). The
+verdict combines three test families, each at alpha / m (Bonferroni over the m families
+run, so the false-alarm rate stays at most alpha under any dependence; see
+:mod:`datacentric.drift.pixel_stats`):
 
 - :class:`DriftDetector` in embedding space (does the model see a difference?);
 - :class:`PixelStatsTest` on per-image brightness, contrast, sharpness, saturation and
@@ -34,56 +35,44 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
-from datacentric.drift.detector import DriftDetector
+from datacentric.drift.advice import next_steps
+from datacentric.drift.check import DriftCheck, DriftCheckScore
 from datacentric.drift.class_mix import N_RESAMPLES, class_mix_test
-from datacentric.drift.check import DriftCheck
+from datacentric.drift.detector import DriftDetector, DriftScore
 from datacentric.drift.groups import MIN_GROUP, GroupVerdict, group_images, score_groups
-from datacentric.drift.pixel_stats import STATISTICS, image_statistics
+from datacentric.drift.project_inputs import (
+    Batch,
+    Reference,
+    champion_reference,
+    load_batch,
+    load_reference,
+    new_images,
+    read_batch,
+    reference_statistics,
+)
+from datacentric.drift.result import DriftResult
 from datacentric.errors import DatacentricError
-from datacentric.runs import read_oof
-from datacentric.images import inspect_image, list_images
 
-__all__ = ["DriftResult", "check_drift"]
+__all__ = ["check_drift"]
 
 
 @dataclass
-class DriftResult:
-    """One stored drift check: the verdict, the evidence and what to do."""
+class _Options:
+    """The settings one check runs with (``seed`` resolved to the project's when not given)."""
 
-    drift: bool  # p_value < alpha
-    p_value: float  # combined: min(1, m * min(embedding p, pixel-statistics p, class-mix p)), m families run
-    statistic: float  # embedding test: MMD^2 (mmd) or largest KS distance (ks)
-    n: int  # readable batch images tested
-    method: str
     alpha: float
-    folder: str
-    top_images: list[dict] = field(default_factory=list)  # [{image, score (witness), novelty, percentile, ...}]
-    # {reference: {c: share}, batch: {...}, p_value, alpha, in_verdict, changes, description, classes, ...}
-    class_mix: dict = field(default_factory=dict)
-    confidence: dict = field(default_factory=dict)  # {reference, batch, p_value}
-    unusual: int = 0  # batch images more novel than 1 - alpha of the reference images
-    n_reference: int = 0
-    skipped: list[dict] = field(default_factory=list)  # [{image, reason}] unreadable files
-    reference_run: str = ""  # the train run used as reference and model
-    run_id: str = ""
-    report: str = ""  # path of report.html
-    advice: list[str] = field(default_factory=list)
-    description: str = ""  # what changed, e.g. "darker (brightness 93 → 40, lower than 88% of training images)"
-    changes: list[str] = field(default_factory=list)  # words for every changed statistic / class, strongest first
-    embedding: dict = field(default_factory=dict)  # {method, p_value, statistic}: the embedding test alone
-    pixel_stats: dict = field(default_factory=dict)  # {p_value, statistics: [{name, reference, batch, ...}]}
-    # embedding distance of each image to its nearest training images (training: leave-one-out)
-    distances: dict = field(default_factory=dict)  # {training: [...], batch: [...]}
-    # with --per / --window: {per, window, metadata} and one GroupVerdict (as a dict) per group;
-    # drift and p_value are then the groups' (any group drifts; smallest Holm-adjusted p-value)
-    grouping: dict = field(default_factory=dict)
-    groups: list[dict] = field(default_factory=list)
+    method: str
+    top: int
+    n_permutations: int
+    seed: int
+    pixel_stats: bool
+    class_mix: bool
 
 
 def check_drift(
@@ -133,121 +122,148 @@ def check_drift(
         is then the groups' (see :mod:`datacentric.drift.groups`). Default: one batch.
     """
     folder = Path(folder)
-    files = _new_images(folder)
-    reference_run, oof = _reference(project)
+    files = new_images(folder)
+    reference_run, oof = champion_reference(project)
     seed = project.config.seed if seed is None else int(seed)
+    options = _Options(alpha, method, top, n_permutations, seed, pixel_stats, class_mix)
     backbone = reference_run.config.get("backbone") or project.config.backbone
-
-    from datacentric.scale.engine import check_engine
-
-    check_engine(engine)
-    if engine == "local":
-        good, skipped = _readable_images(files)
-        new_features = None
-    else:
-        good, skipped, new_features = _features_on_ray(project, files, reference_run, backbone, address, pixel_stats)
-    if len(good) < 2:
-        raise DatacentricError(
-            f"need at least 2 readable images to test, found {len(good)} ({len(skipped)} unreadable)", folder
-        )
+    good, skipped, features = read_batch(
+        project, folder, files, reference_run, backbone, engine=engine, address=address, pixel_stats=pixel_stats
+    )
     groups, grouping = _groups(good, folder, per=per, window=window, metadata=metadata)
-    ref_ids, ref_probs, ref_paths = _reference_images(project, oof)
-    classes = oof.classes
-
-    from datacentric.model import embed
-
-    common = dict(backbone=backbone, cache_dir=project.cache_dir, image_size=project.config.image_size)
-    X_ref = embed(ref_paths, ids=ref_ids, **common)
-    X_new, probs, new_statistics = _batch_features(project, reference_run, good, new_features, common, pixel_stats)
-    predicted = probs.argmax(axis=1)
-    ref_predicted = ref_probs.argmax(axis=1)
-    check = DriftCheck(alpha=alpha, method=method, n_permutations=n_permutations, seed=seed).fit(
-        X_ref,
-        statistics=_reference_statistics(project, ref_ids, ref_paths) if pixel_stats else None,
-        predicted=ref_predicted if class_mix else None,
-        classes=classes,
-    )
-    verdict = check.score(X_new, statistics=new_statistics, predicted=predicted if class_mix else None)
-    detector, score = check.detector_, verdict.embedding
-    stats_evidence = {}
-    if pixel_stats:
-        stats_evidence = {
-            "p_value": verdict.pixel_stats.p_value,
-            "alpha": check.family_alpha_,
-            "statistics": verdict.pixel_stats.statistics,
-        }
-    # out of the verdict, the class mix is still measured and reported as evidence
-    mix = (
-        verdict.class_mix
-        if class_mix
-        else class_mix_test(ref_predicted, predicted, classes, alpha=alpha, n_resamples=N_RESAMPLES, seed=seed)
-    )
-    mix["in_verdict"] = bool(class_mix)
-    p_value, drift, changes, description = verdict.p_value, verdict.drift, verdict.changes, verdict.description
-    if drift and not description:
-        description = _embedding_only(pixel_stats, class_mix)
-    group_verdicts = []
+    reference = load_reference(project, reference_run, oof, backbone)
+    batch = load_batch(project, reference, good, skipped, features, pixel_stats)
+    check, verdict = _run_tests(project, options, reference, batch)
+    result = _result(folder, options, reference, batch, check, verdict)
     if groups:
-        group_verdicts = score_groups(
-            check, groups, alpha=alpha, X=X_new, statistics=new_statistics, predicted=predicted if class_mix else None
-        )
-        p_value, drift, changes, description = _group_verdict(group_verdicts)
-    confidence = _confidence(ref_probs.max(axis=1), probs.max(axis=1))
-    unusual = int(np.sum(score.novelty_percentile > 1 - alpha))
-
-    run = project.new_run(
-        "drift",
-        {
-            "folder": str(folder.resolve()),
-            "alpha": alpha,
-            "method": method,
-            "top": top,
-            "n_permutations": n_permutations,
-            "seed": seed,
-            "reference_run": reference_run.id,
-            "backbone": backbone,
-            "pixel_stats": pixel_stats,
-            "class_mix": class_mix,
-            **grouping,
-        },
-    )
-    result = DriftResult(
-        drift=drift,
-        p_value=float(p_value),
-        statistic=score.statistic,
-        n=score.n,
-        method=method,
-        alpha=alpha,
-        folder=str(folder.resolve()),
-        top_images=_top_images(good, score, probs, predicted, classes, top),
-        class_mix=mix,
-        confidence=confidence,
-        unusual=unusual,
-        n_reference=len(ref_ids),
-        skipped=skipped,
-        reference_run=reference_run.id,
-        run_id=run.id,
-        report=str(run.dir / "report.html"),
-        description=description,
-        changes=changes,
-        pixel_stats=stats_evidence,
-        embedding={"method": method, "p_value": score.p_value, "statistic": score.statistic},
-    )
-    result.distances = {
-        "training": np.round(detector.reference_scores_, 4).tolist(),
-        "batch": np.round(score.novelty, 4).tolist(),
-    }
-    result.grouping, result.groups = grouping, [asdict(v) for v in group_verdicts]
-    try:
-        _write_outputs(project, run, result, _typical_reference(detector, ref_paths, ref_probs, classes))
-    except BaseException:
-        project.finish_run(run, {"error": "drift check failed"}, status="failed")
-        raise
-    project.finish_run(run, _run_metrics(result, check, score, confidence))
+        _judge_groups(result, check, groups, options, batch)
+    result.grouping = grouping
+    _store(project, _run_config(result, options, reference, grouping), result, check, reference)
     return result
 
 
-def _run_metrics(result: DriftResult, check: DriftCheck, score, confidence: dict) -> dict:
+def _run_tests(project, options: _Options, reference: Reference, batch: Batch) -> tuple[DriftCheck, DriftCheckScore]:
+    """Fit the check on the reference with the families the options ask for, then score the batch."""
+    check = DriftCheck(
+        alpha=options.alpha, method=options.method, n_permutations=options.n_permutations, seed=options.seed
+    ).fit(
+        reference.X,
+        statistics=reference_statistics(project, reference.ids, reference.paths) if options.pixel_stats else None,
+        predicted=reference.predicted if options.class_mix else None,
+        classes=reference.classes,
+    )
+    return check, check.score(batch.X, statistics=batch.statistics, predicted=_tested_classes(options, batch))
+
+
+def _judge_groups(result: DriftResult, check: DriftCheck, groups: dict, options: _Options, batch: Batch) -> None:
+    """Test each group on its own; the verdict, p-value and words become the groups'."""
+    verdicts = score_groups(
+        check,
+        groups,
+        alpha=options.alpha,
+        X=batch.X,
+        statistics=batch.statistics,
+        predicted=_tested_classes(options, batch),
+    )
+    result.p_value, result.drift, result.changes, result.description = _group_verdict(verdicts)
+    result.groups = [asdict(v) for v in verdicts]
+
+
+def _tested_classes(options: _Options, batch: Batch) -> np.ndarray | None:
+    """The batch's predicted classes when the class mix is in the verdict, else None."""
+    return batch.predicted if options.class_mix else None
+
+
+def _result(
+    folder: Path, options: _Options, reference: Reference, batch: Batch, check: DriftCheck, verdict: DriftCheckScore
+) -> DriftResult:
+    """The answer of an ungrouped check: verdict, evidence, images listed first (not stored yet)."""
+    score = verdict.embedding
+    description = verdict.description
+    if verdict.drift and not description:
+        description = _embedding_only(options.pixel_stats, options.class_mix)
+    return DriftResult(
+        drift=verdict.drift,
+        p_value=float(verdict.p_value),
+        statistic=score.statistic,
+        n=score.n,
+        method=options.method,
+        alpha=options.alpha,
+        folder=str(folder.resolve()),
+        top_images=_top_images(batch, score, reference.classes, options.top),
+        class_mix=_class_mix(options, reference, batch, verdict),
+        confidence=_confidence(reference.probs.max(axis=1), batch.probs.max(axis=1)),
+        unusual=int(np.sum(score.novelty_percentile > 1 - options.alpha)),
+        n_reference=len(reference.ids),
+        skipped=batch.skipped,
+        reference_run=reference.run.id,
+        description=description,
+        changes=verdict.changes,
+        pixel_stats=_pixel_evidence(check, verdict) if options.pixel_stats else {},
+        embedding={"method": options.method, "p_value": score.p_value, "statistic": score.statistic},
+        distances={
+            "training": np.round(check.detector_.reference_scores_, 4).tolist(),
+            "batch": np.round(score.novelty, 4).tolist(),
+        },
+    )
+
+
+def _pixel_evidence(check: DriftCheck, verdict: DriftCheckScore) -> dict:
+    """The pixel-statistics family's p-value, its share of alpha and every statistic."""
+    return {
+        "p_value": verdict.pixel_stats.p_value,
+        "alpha": check.family_alpha_,
+        "statistics": verdict.pixel_stats.statistics,
+    }
+
+
+def _class_mix(options: _Options, reference: Reference, batch: Batch, verdict: DriftCheckScore) -> dict:
+    """The class-mix test: the verdict's, or (out of the verdict) measured at alpha as evidence."""
+    if options.class_mix:
+        mix = verdict.class_mix
+    else:
+        mix = class_mix_test(
+            reference.predicted,
+            batch.predicted,
+            reference.classes,
+            alpha=options.alpha,
+            n_resamples=N_RESAMPLES,
+            seed=options.seed,
+        )
+    mix["in_verdict"] = bool(options.class_mix)
+    return mix
+
+
+def _run_config(result: DriftResult, options: _Options, reference: Reference, grouping: dict) -> dict:
+    """The drift run's config in the store: the check's settings."""
+    return {
+        "folder": result.folder,
+        "alpha": options.alpha,
+        "method": options.method,
+        "top": options.top,
+        "n_permutations": options.n_permutations,
+        "seed": options.seed,
+        "reference_run": reference.run.id,
+        "backbone": reference.backbone,
+        "pixel_stats": options.pixel_stats,
+        "class_mix": options.class_mix,
+        **grouping,
+    }
+
+
+def _store(project, config: dict, result: DriftResult, check: DriftCheck, reference: Reference) -> None:
+    """Store the check as a "drift" run (marked failed if writing its outputs fails)."""
+    run = project.new_run("drift", config)
+    result.run_id, result.report = run.id, str(run.dir / "report.html")
+    try:
+        _write_outputs(project, run, result, _typical_reference(check.detector_, reference))
+    except BaseException:
+        project.finish_run(run, {"error": "drift check failed"}, status="failed")
+        raise
+    project.finish_run(run, _run_metrics(result, check))
+
+
+def _run_metrics(result: DriftResult, check: DriftCheck) -> dict:
     """The drift run's metrics in the store (``datacentric history``)."""
     return {
         "drift": result.drift,
@@ -257,34 +273,14 @@ def _run_metrics(result: DriftResult, check: DriftCheck, score, confidence: dict
         "method": result.method,
         "unusual": result.unusual,
         "skipped": len(result.skipped),
-        "embedding_p_value": score.p_value,
+        "embedding_p_value": result.embedding["p_value"],
         "pixel_stats_p_value": result.pixel_stats.get("p_value"),
         "changes": result.changes,
         "class_mix_p_value": result.class_mix["p_value"],
         "class_mix_total_variation": result.class_mix["total_variation"],
         "families": len(check.families_),
-        "confidence_shift": confidence["batch"] - confidence["reference"],
+        "confidence_shift": result.confidence["batch"] - result.confidence["reference"],
     }
-
-
-def _new_images(folder: Path) -> list[Path]:
-    """The batch's image files (resolved), refusing a missing or empty folder."""
-    if not folder.is_dir():
-        raise DatacentricError("folder not found", folder)
-    files = [p.resolve() for p in list_images(folder)]
-    if not files:
-        raise DatacentricError("no images in this folder (png, jpg, bmp, tif)", folder)
-    return files
-
-
-def _reference(project):
-    """The champion train run and its out-of-fold predictions, refused before any image is read."""
-    from datacentric.retrain import champion_run
-
-    reference_run = champion_run(project)
-    if reference_run is None:
-        raise DatacentricError(f"no trained reference yet: run `datacentric train {project.root}` first", project.root)
-    return reference_run, read_oof(reference_run)
 
 
 def _groups(good: list[Path], folder: Path, *, per, window, metadata) -> tuple[dict, dict]:
@@ -300,28 +296,6 @@ def _groups(good: list[Path], folder: Path, *, per, window, metadata) -> tuple[d
     return groups, {"per": list(per), "window": window, "metadata": str(metadata) if metadata else None}
 
 
-def _reference_images(project, oof) -> tuple[list[str], np.ndarray, list[Path]]:
-    """The training images still in the project and on disk: ids, out-of-fold probabilities, paths."""
-    known = {r.id: r for r in project.images(None)}
-    keep = [i for i, image_id in enumerate(oof.ids) if image_id in known and known[image_id].path.is_file()]
-    if len(keep) < 5:
-        raise DatacentricError(f"the reference has only {len(keep)} readable training images (need 5)", project.root)
-    ref_ids = [oof.ids[i] for i in keep]
-    return ref_ids, oof.probs[keep], [known[i].path for i in ref_ids]
-
-
-def _batch_features(project, reference_run, good, new_features, common: dict, pixel_stats: bool):
-    """Embeddings, predicted probabilities and pixel statistics of the batch (here, or from the Ray job)."""
-    from datacentric.model import embed, load_classifier
-
-    if new_features is None:
-        X_new = embed(good, **common)
-        probs = load_classifier(reference_run, cache_dir=project.cache_dir).predict_proba(good)
-        return X_new, probs, image_statistics(good) if pixel_stats else None
-    X_new = embed(good, ids=new_features["ids"], **common)  # all stored by the Ray job
-    return X_new, new_features["probs"], new_features["statistics"]
-
-
 def _embedding_only(pixel_stats: bool, class_mix: bool) -> str:
     """What to say when only the embedding test found the difference."""
     tested = ["brightness", "contrast", "sharpness", "colour"] * bool(pixel_stats)
@@ -333,23 +307,24 @@ def _embedding_only(pixel_stats: bool, class_mix: bool) -> str:
     return f"the model sees a difference (embedding test){unchanged}: look at the images listed first"
 
 
-def _top_images(good, score, probs, predicted, classes, top: int) -> list[dict]:
+def _top_images(batch: Batch, score: DriftScore, classes: list[str], top: int) -> list[dict]:
     """The ``top`` images most responsible for the shift, first."""
     order = np.argsort(-score.witness, kind="stable")
+    predicted = batch.predicted
     return [
         {
-            "image": str(good[i]),
+            "image": str(batch.images[i]),
             "score": round(float(score.witness[i]), 4),
             "novelty": round(float(score.novelty[i]), 4),
             "percentile": round(float(score.novelty_percentile[i]), 4),
             "predicted": classes[int(predicted[i])],
-            "confidence": round(float(probs[i].max()), 4),
+            "confidence": round(float(batch.probs[i].max()), 4),
         }
         for i in order[: max(0, top)]
     ]
 
 
-def _write_outputs(project, run, result: DriftResult, typical) -> None:
+def _write_outputs(project, run, result: DriftResult, typical: list[dict]) -> None:
     """``to_label/`` copies (on drift), the advice, report.html, drift.json and the store's record."""
     to_label = run.dir / "to_label"
     if result.drift and result.top_images:
@@ -357,7 +332,7 @@ def _write_outputs(project, run, result: DriftResult, typical) -> None:
         for rank, item in enumerate(result.top_images):
             source = Path(item["image"])
             shutil.copy2(source, to_label / f"{rank:03d}_{source.name}")
-    result.advice = _advice(project, result, to_label)
+    result.advice = next_steps(project, result, to_label)
     from datacentric.drift.report import write_report
 
     write_report(result, typical, run.dir / "report.html")
@@ -366,80 +341,13 @@ def _write_outputs(project, run, result: DriftResult, typical) -> None:
     project.record_drift_check(folder=result.folder, run_id=run.id, result=document)
 
 
-def _readable_images(files: list[Path]) -> tuple[list[Path], list[dict]]:
-    """The files that open as images, and ``{"image", "reason"}`` for each that does not."""
-    good, skipped = [], []
-    for path in files:
-        try:
-            inspect_image(path)
-            good.append(path)
-        except DatacentricError as exc:
-            skipped.append({"image": str(path), "reason": exc.what})
-    return good, skipped
-
-
-def _features_on_ray(
-    project, files: list[Path], reference_run, backbone: str, address: str | None, pixel_stats: bool
-) -> tuple[list[Path], list[dict], dict]:
-    """Embed, measure and predict the new images on a Ray cluster, in one session.
-
-    Returns the readable files, the skipped ones and, in their order, ``ids``, ``probs`` and
-    ``statistics`` (None without ``pixel_stats``).
-    """
-    from datacentric.scale.embed import embed_images
-    from datacentric.scale.engine import ray_session
-    from datacentric.scale.predict import predict_probs
-
-    with ray_session(address):
-        done = embed_images(
-            project,
-            files,
-            engine="ray",
-            address=address,
-            backbone=backbone,
-            statistics=image_statistics if pixel_stats else None,
-        )
-        keep = [i for i, image_id in enumerate(done.ids) if image_id]
-        good = [Path(done.paths[i]) for i in keep]
-        probs, errors = predict_probs(reference_run, good, engine="ray", address=address, cache_dir=project.cache_dir)
-    skipped = [{"image": path, "reason": reason} for path, reason in {**done.errors, **errors}.items()]
-    statistics = done.statistics[keep] if pixel_stats and done.statistics is not None else None
-    features = {"ids": [done.ids[i] for i in keep], "probs": probs, "statistics": statistics}
-    return good, skipped, features
-
-
 def _group_verdict(verdicts: list[GroupVerdict]) -> tuple[float, bool, list[str], str]:
     """p-value, drift, changes and description of a grouped check, from its groups."""
     tested = [v for v in verdicts if v.tested]
     drifting = sorted((v for v in tested if v.drift), key=lambda v: v.p_adjusted)
     changes = list(dict.fromkeys(w for v in drifting for w in v.changes))
     description = "; ".join(f"{v.group}: {v.description or 'the model sees a difference'}" for v in drifting)
-    return min(v.p_adjusted for v in tested), bool(drifting), changes, description
-
-
-_STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change
-
-
-def _reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndarray:
-    """Pixel statistics of the reference images, cached in the project cache by image hash."""
-    cache = Path(project.cache_dir) / _STATS_CACHE
-    known: dict[str, np.ndarray] = {}
-    if cache.is_file():
-        try:
-            with np.load(cache) as stored:
-                if [str(n) for n in stored["names"]] == list(STATISTICS):
-                    known = dict(zip((str(i) for i in stored["ids"]), stored["values"]))
-        except (OSError, KeyError, ValueError):
-            known = {}  # unreadable cache: recompute
-    missing = [i for i, image_id in enumerate(ids) if image_id not in known]
-    if missing:
-        values = image_statistics([paths[i] for i in missing])
-        known.update({ids[i]: row for i, row in zip(missing, values)})
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, ids=np.array(list(known)), values=np.vstack(list(known.values())), names=np.array(STATISTICS))
-        tmp.replace(cache)
-    return np.vstack([known[i] for i in ids])
+    return float(min(v.p_adjusted for v in tested)), bool(drifting), changes, description
 
 
 def _confidence(ref_conf: np.ndarray, batch_conf: np.ndarray) -> dict:
@@ -452,21 +360,13 @@ def _confidence(ref_conf: np.ndarray, batch_conf: np.ndarray) -> dict:
     }
 
 
-def _typical_reference(
-    detector: DriftDetector, paths: list[Path], probs: np.ndarray, classes: list[str], per_class: int = 2
-) -> list[dict]:
+def _typical_reference(detector: DriftDetector, reference: Reference, per_class: int = 2) -> list[dict]:
     """The most typical training images (lowest leave-one-out novelty), a few per predicted class."""
     novelty = detector.reference_scores_
-    predicted = probs.argmax(axis=1)
+    predicted = reference.predicted
     out = []
-    for c, name in enumerate(classes):
+    for c, name in enumerate(reference.classes):
         members = np.flatnonzero(predicted == c)
         for i in members[np.argsort(novelty[members])][:per_class]:
-            out.append({"image": str(paths[i]), "label": name, "score": round(float(novelty[i]), 4)})
+            out.append({"image": str(reference.paths[i]), "label": name, "score": round(float(novelty[i]), 4)})
     return out
-
-
-def _advice(project, result: DriftResult, to_label: Path) -> list[str]:
-    from datacentric.drift.advice import next_steps  # the advice lives with the report
-
-    return next_steps(project, result, to_label)
