@@ -16,6 +16,6 @@ def test_holm_adjusts_step_down_keeps_the_input_order_and_caps_at_one():
 
 def test_audit_and_drift_correct_with_the_same_function():
     from datacentric.audit import slices
-    from datacentric.drift import _stats
+    from datacentric.drift import pixel_stats
 
-    assert slices.holm is holm and _stats.holm is holm
+    assert slices.holm is holm and pixel_stats.holm is holm

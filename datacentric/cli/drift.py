@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.text import Text
@@ -11,6 +11,28 @@ from rich.text import Text
 from datacentric.cli import app
 from datacentric.cli._common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
+
+if TYPE_CHECKING:
+    from datacentric.drift import DriftResult
+
+PerOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Test each group of these metadata columns apart (e.g. camera,shift; 'folder' = first "
+        "sub-folder), Holm-corrected across groups."
+    ),
+]
+WindowOption = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Test each time window apart (30min, 1h, 1d): by the metadata's timestamp column, "
+        "else file modification time."
+    ),
+]
+MetadataOption = Annotated[
+    Optional[Path],
+    typer.Option(help="CSV with a file column (paths relative to the CSV) and metadata columns for --per/--window."),
+]
 
 
 @app.command()
@@ -20,26 +42,9 @@ def drift(
     alpha: Annotated[float, typer.Option(help="False-alarm rate of the verdict.")] = 0.05,
     method: Annotated[str, typer.Option(help="mmd (kernel test, default) or ks (per-component KS).")] = "mmd",
     top: Annotated[int, typer.Option(help="How many of the most unusual images to list.")] = 20,
-    per: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Test each group of these metadata columns apart (e.g. camera,shift; 'folder' = first "
-            "sub-folder), Holm-corrected across groups."
-        ),
-    ] = None,
-    window: Annotated[
-        Optional[str],
-        typer.Option(
-            help="Test each time window apart (30min, 1h, 1d): by the metadata's timestamp column, "
-            "else file modification time."
-        ),
-    ] = None,
-    metadata: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="CSV with a file column (paths relative to the CSV) and metadata columns for --per/--window."
-        ),
-    ] = None,
+    per: PerOption = None,
+    window: WindowOption = None,
+    metadata: MetadataOption = None,
     engine: EngineOption = "local",
     address: AddressOption = None,
     json: JsonOption = False,
@@ -78,6 +83,11 @@ def drift(
     if json:
         print_json(result)
         return
+    _print_result(result)
+
+
+def _print_result(result: DriftResult) -> None:
+    """The verdict, each family's evidence, the images listed first, the advice and the report."""
     word = Text("DRIFT", style="red") if result.drift else Text("no drift", style="green")
     what = f": {result.description}" if result.description else ""
     console.print(word + Text(f" (p = {result.p_value:.2g}, n = {result.n}){what}"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from datacentric.drift import DriftDetector
-from datacentric.drift import _detector as mod
+from datacentric.drift import detector as mod
 from datacentric.errors import DatacentricError
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.drift import DriftCheck, check_drift
-from datacentric.drift._groups import group_images, parse_window, score_groups
+from datacentric.drift.groups import group_images, parse_window, score_groups
 from datacentric.errors import DatacentricError
 
 from tests.support.images import COLOURS, write_images

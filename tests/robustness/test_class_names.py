@@ -195,14 +195,14 @@ def test_drift_and_audit_hints_quote_the_project_and_folder(tmp_path):
     from types import SimpleNamespace
 
     from datacentric.cli.audit import _shown
-    from datacentric.drift._check import _advice
+    from datacentric.drift.advice import next_steps
 
     assert _shown(Path("my parts")) == "'my parts/'"
     result = SimpleNamespace(drift=True, alpha=0.05, unusual=3, top_images=[{}, {}])
     root, to_label = tmp_path / "my parts", tmp_path / "my parts" / "runs" / "x y" / "to_label"
     to_label.mkdir(parents=True)
     (to_label / "000_a b.png").write_bytes(b"")
-    lines = _advice(SimpleNamespace(root=root), result, to_label)
+    lines = next_steps(SimpleNamespace(root=root), result, to_label)
     form = to_label.parent / "to_label.csv"
     assert f"datacentric import '{root}' '{form}' --annotator NAME" in lines[0]
     assert f"datacentric import '{root}' '{to_label}' && datacentric labelstudio push '{root}'" in lines[1]

@@ -7,7 +7,7 @@ night is diluted by everything else. ``datacentric drift ... --per camera,shift`
 training images (the full check of :class:`~datacentric.drift.DriftCheck`: embedding,
 pixel statistics and class mix, Bonferroni over the families). Testing many groups raises
 the chance that one of them rejects by luck, so the group p-values are Holm-corrected
-(:func:`datacentric.drift._stats.holm`: family-wise error at most alpha over all groups);
+(:func:`datacentric.drift.pixel_stats.holm`: family-wise error at most alpha over all groups);
 a group drifts when its corrected p-value is below alpha.
 
 Where the groups come from
@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from datacentric.drift._stats import holm
+from datacentric.drift.pixel_stats import holm
 from datacentric.errors import DatacentricError
 
 __all__ = ["MIN_GROUP", "GroupVerdict", "group_images", "parse_window", "score_groups"]

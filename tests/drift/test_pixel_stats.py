@@ -7,7 +7,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from datacentric.drift import STATISTICS, PixelStatsTest, image_statistics
-from datacentric.drift._stats import holm
+from datacentric.drift.pixel_stats import holm
 from datacentric.errors import DatacentricError
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from datacentric.drift._stats import holm
+from datacentric.drift.pixel_stats import holm
 
 __all__ = ["N_RESAMPLES", "class_mix_test"]
 
@@ -86,8 +86,30 @@ def class_mix_test(
     ref_share, batch_share = ref_counts / max(n_ref, 1), batch_counts / max(n, 1)
     statistic, p_value, p_asymptotic = mix_p_value(ref_counts, batch_counts, n_resamples=n_resamples, seed=seed)
 
-    raw = np.array([_fisher(ref_counts[c], n_ref, batch_counts[c], n) for c in range(k)])
-    adjusted = holm(raw) if k else raw
+    entries = _class_entries(classes, ref_counts, batch_counts, alpha)
+    changed = _named(entries, p_value, alpha)
+    return {
+        "reference": {c: round(float(s), 4) for c, s in zip(classes, ref_share)},
+        "batch": {c: round(float(s), 4) for c, s in zip(classes, batch_share)},
+        "total_variation": round(float(0.5 * np.abs(ref_share - batch_share).sum()), 4),
+        "statistic": statistic,
+        "p_value": p_value,
+        "p_value_asymptotic": p_asymptotic,
+        "method": "chi-square, Monte Carlo p-value (tables with the observed margins)",
+        "n_resamples": int(n_resamples),
+        "alpha": float(alpha),
+        "classes": entries,
+        "changes": [e["word"] for e in changed],
+        "description": describe_mix(changed),
+    }
+
+
+def _class_entries(classes: list[str], ref_counts: np.ndarray, batch_counts: np.ndarray, alpha: float) -> list[dict]:
+    """Per class: shares, counts, Fisher p-value (raw and Holm-adjusted), changed and its word."""
+    n_ref, n = int(ref_counts.sum()), int(batch_counts.sum())
+    ref_share, batch_share = ref_counts / max(n_ref, 1), batch_counts / max(n, 1)
+    raw = np.array([_fisher(ref_counts[c], n_ref, batch_counts[c], n) for c in range(len(classes))])
+    adjusted = holm(raw) if len(classes) else raw
     entries = []
     for c, name in enumerate(classes):
         up = batch_share[c] > ref_share[c]
@@ -104,6 +126,14 @@ def class_mix_test(
                 "word": f"{'more' if up else 'fewer'} {name} predicted",
             }
         )
+    return entries
+
+
+def _named(entries: list[dict], p_value: float, alpha: float) -> list[dict]:
+    """The classes named as changed, strongest first (the likeliest one when only the family test rejects).
+
+    The other entries' words are blanked.
+    """
     changed = sorted((e for e in entries if e["changed"]), key=lambda e: (e["p_adjusted"], e["p_value"]))
     if not changed and p_value < alpha:
         moved = [e for e in entries if e["batch"] != e["reference"]]
@@ -112,20 +142,7 @@ def class_mix_test(
     for e in entries:
         if id(e) not in named:
             e["word"] = ""
-    return {
-        "reference": {c: round(float(s), 4) for c, s in zip(classes, ref_share)},
-        "batch": {c: round(float(s), 4) for c, s in zip(classes, batch_share)},
-        "total_variation": round(float(0.5 * np.abs(ref_share - batch_share).sum()), 4),
-        "statistic": statistic,
-        "p_value": p_value,
-        "p_value_asymptotic": p_asymptotic,
-        "method": "chi-square, Monte Carlo p-value (tables with the observed margins)",
-        "n_resamples": int(n_resamples),
-        "alpha": float(alpha),
-        "classes": entries,
-        "changes": [e["word"] for e in changed],
-        "description": describe_mix(changed),
-    }
+    return changed
 
 
 def mix_p_value(

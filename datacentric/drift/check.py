@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from datacentric import plugins
-from datacentric.drift._detector import DriftScore
-from datacentric.drift._mix import N_RESAMPLES, class_mix_test
-from datacentric.drift._stats import PixelStatsTest, StatsScore, combine_p_values, image_statistics
+from datacentric.drift.detector import DriftScore
+from datacentric.drift.class_mix import N_RESAMPLES, class_mix_test
+from datacentric.drift.pixel_stats import PixelStatsTest, StatsScore, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
 
 __all__ = ["DriftCheck", "DriftCheckScore"]

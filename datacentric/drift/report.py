@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from datacentric.drift._stats import describe
+from datacentric.drift.pixel_stats import describe
 from datacentric.report import (
     badge,
     bar_chart_svg,

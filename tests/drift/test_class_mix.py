@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from datacentric.drift import DriftDetector, PixelStatsTest, STATISTICS, class_mix_test, combine_p_values, check_drift
-from datacentric.drift._mix import mix_p_value
+from datacentric.drift.class_mix import mix_p_value
 from datacentric.errors import DatacentricError
 
 from tests.support.images import COLOURS, write_images

@@ -1,18 +1,8 @@
 """A two-sample drift test in embedding space, and per-image novelty scores.
 
 Shapes: the reference is N_ref rows of D-dimensional embeddings, a batch is M rows.
-
-Why our own ~150 lines instead of a library
--------------------------------------------
-* ``alibi-detect`` (``MMDDrift``, ``KSDrift``) is the best-known implementation, but
-  since 0.12 it is under the Business Source License 1.1 (not open source, so it cannot
-  ship in an AGPL toolkit) and pulls numba, opencv, pandas and transformers.
-* ``torchdrift`` (``KernelMMDDriftDetector``) has had no release since 2021.
-* ``scipy.stats`` has ``ks_2samp`` (used by ``method="ks"``) but no MMD test; scikit-learn
-  has the kernels and PCA we use.
-So the MMD permutation test is written here on top of numpy/scikit-learn (a kernel
-matrix, then every permutation's statistic as one matrix product), and the KS variant
-uses scipy's ``ks_2samp`` directly.
+The two-sample tests themselves (and why they are our own) are in
+:mod:`datacentric.drift.two_sample`.
 
 The test
 --------
@@ -61,15 +51,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
 from sklearn.decomposition import PCA
 from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.neighbors import NearestNeighbors
 
 from datacentric.errors import DatacentricError
 from datacentric.estimator import Params
+from datacentric.drift.two_sample import ks_test, mmd_permutation_test, pooled_components
 
-__all__ = ["METHODS", "DriftDetector", "DriftScore", "mmd_permutation_test"]
+__all__ = ["METHODS", "DriftDetector", "DriftScore"]
 
 METHODS = ("mmd", "ks")
 SCORE_CHUNK = 4096  # batch rows scored at once: bounds the (rows, N_ref) distance blocks
@@ -289,10 +279,10 @@ class DriftDetector(Params):
     ) -> DriftScore:
         """The two-sample test of ``batch`` (raw rows, subsampled) against the reference."""
         reference = self.test_reference_
-        reduced = _pooled_components(np.vstack([reference, batch]), self.n_components)
+        reduced = pooled_components(np.vstack([reference, batch]), self.n_components)
         ref_part, batch_part = reduced[: len(reference)], reduced[len(reference) :]
         if self.method == "ks":
-            statistic, p_value = _ks_test(ref_part, batch_part)
+            statistic, p_value = ks_test(ref_part, batch_part)
         else:
             statistic, p_value = mmd_permutation_test(
                 ref_part, batch_part, n_permutations=self.n_permutations, seed=self.seed
@@ -353,53 +343,6 @@ class _Reservoir:
         return self.kept[0][np.argsort(self.order)] if self.kept else np.empty((0, 0))
 
 
-def mmd_permutation_test(
-    X: np.ndarray, Y: np.ndarray, *, n_permutations: int = 1000, seed: int = 0, chunk: int = 256
-) -> tuple[float, float]:
-    """Biased MMD^2 between samples X (n, d) and Y (m, d) with a permutation p-value.
-
-    RBF kernel ``exp(-|a - b|^2 / (2 s^2))`` with ``s`` the median pairwise distance of
-    the pooled sample. Returns ``(mmd2, p_value)``.
-    """
-    n, m = len(X), len(Y)
-    Z = np.vstack([X, Y])
-    sq = euclidean_distances(Z, squared=True)
-    upper = sq[np.triu_indices(len(Z), k=1)]
-    median = float(np.median(upper))
-    if median <= 0:
-        positive = upper[upper > 0]
-        median = float(positive.mean()) if len(positive) else 1.0
-    K = np.exp(-sq / (2.0 * median))
-    rng = np.random.default_rng(seed)
-    weights_x, weights_y = 1.0 / n, -1.0 / m
-
-    def statistics(in_x: np.ndarray) -> np.ndarray:  # in_x: (P, n+m) bool
-        W = np.where(in_x, weights_x, weights_y)  # (P, N)
-        return np.einsum("pi,pi->p", W @ K, W)
-
-    observed_mask = np.zeros((1, n + m), dtype=bool)
-    observed_mask[0, :n] = True
-    observed = float(statistics(observed_mask)[0])
-    exceed = 0
-    done = 0
-    while done < n_permutations:
-        size = min(chunk, n_permutations - done)
-        order = np.argsort(rng.random((size, n + m)), axis=1)
-        mask = np.zeros((size, n + m), dtype=bool)
-        np.put_along_axis(mask, order[:, :n], True, axis=1)
-        exceed += int(np.sum(statistics(mask) >= observed - 1e-12))
-        done += size
-    return observed, (1 + exceed) / (1 + n_permutations)
-
-
-def _ks_test(X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
-    """Largest per-component KS distance and the Bonferroni-corrected smallest p-value."""
-    result = stats.ks_2samp(X, Y, axis=0)
-    statistic = np.atleast_1d(result.statistic)
-    p_values = np.atleast_1d(result.pvalue)
-    return float(statistic.max()), float(min(1.0, p_values.min() * len(p_values)))
-
-
 def _as_matrix(X: np.ndarray, what: str) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
@@ -419,22 +362,3 @@ def _reducer(X: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray, 
     n_components = max(1, min(n_components, len(X) - 1, X.shape[1]))
     pca = PCA(n_components=n_components, svd_solver="full").fit((X - mean) / scale)
     return mean, scale, pca
-
-
-def _pooled_components(Z: np.ndarray, n_components: int) -> np.ndarray:
-    """Standardise Z (N, D) and return its top principal-component scores (N, k).
-
-    Uses the N x N Gram matrix when N <= D (embeddings: a few hundred rows, ~1000
-    dimensions), else the D x D covariance: either way one small symmetric eigenproblem
-    instead of an SVD of the full matrix. Permuting Z's rows permutes the scores' rows.
-    """
-    scale = Z.std(axis=0)
-    Z = (Z - Z.mean(axis=0)) / np.where(scale > 1e-12, scale, 1.0)
-    k = max(1, min(n_components, len(Z) - 1, Z.shape[1]))
-    if len(Z) <= Z.shape[1]:
-        values, vectors = np.linalg.eigh(Z @ Z.T)
-        top = np.argsort(values)[::-1][:k]
-        return vectors[:, top] * np.sqrt(np.clip(values[top], 0.0, None))
-    values, vectors = np.linalg.eigh(Z.T @ Z)
-    top = np.argsort(values)[::-1][:k]
-    return Z @ vectors[:, top]

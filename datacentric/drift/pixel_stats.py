@@ -34,7 +34,7 @@ How :func:`check_drift` combines it with the other tests
 -------------------------------------------------------
 ``p = min(1, m * min(p_embedding, p_stats, p_class_mix))`` (:func:`combine_p_values`):
 Bonferroni over the m families run (embedding test, these pixel statistics, the predicted
-class mix of :mod:`datacentric.drift._mix`; m = 3 by default), i.e. each family tested at
+class mix of :mod:`datacentric.drift.class_mix`; m = 3 by default), i.e. each family tested at
 alpha / m. Bonferroni is valid under any dependence, and the tests are strongly dependent
 (a lighting change moves both the embeddings and the pixel statistics), so Fisher's or
 Stouffer's combination (which assume independence) would raise the false-alarm rate above
