@@ -16,6 +16,9 @@ trained: the probe's head, or the whole finetuned network), model_bytes (the mod
 twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
 also group_by, groups and ungrouped_cv_accuracy (what plain stratified folds report on the
 same images: the gap is the leak the groups closed). ``oof.npz`` then stores each image's group.
+
+:mod:`.train_data` gathers what a run learns from; :mod:`.probe_cv` and :mod:`.finetune_cv`
+cross-validate and train each mode's model.
 """
 
 from __future__ import annotations
