@@ -55,3 +55,19 @@ def test_batch_relabel_and_remove_images_load_no_heavy_library(project_dir, phot
     relabel = _modules_loaded("relabel", str(project_dir), "--from", str(decisions), "--by", "lea")
     remove = _modules_loaded("remove-images", str(project_dir), "ok_2.png", "--by", "lea")
     assert relabel == {"code": 0, "loaded": []} and remove == {"code": 0, "loaded": []}
+
+
+def test_the_console_entry_point_spares_the_interpreter_a_last_gc_pass_at_exit():
+    """``main`` freezes what is alive when a command ends, so shutdown does not walk it once more."""
+    script = (
+        "import gc, sys\n"
+        "from datacentric.cli import main\n"
+        "sys.argv = ['datacentric', '--help']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit_:\n"
+        "    assert exit_.code in (0, None), exit_.code\n"
+        "print(gc.get_freeze_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip().splitlines()[-1]) > 1000

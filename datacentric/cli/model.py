@@ -58,25 +58,33 @@ def train(
     with Project.open(project) as proj:
         result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone, group_by=group_by)
     if json:
-        print_json(
-            {
-                "run": result.run.id,
-                "backbone": result.backbone,
-                "mode": result.mode,
-                "cv_accuracy": result.cv_accuracy,
-                "cv_accuracy_std": result.cv_accuracy_std,
-                "per_class": result.per_class,
-                "seconds": round(result.seconds, 3),
-                "cpu_seconds": round(result.cpu_seconds, 3),
-                "folds": result.folds,
-                "repeats": result.repeats,
-                "group_by": result.group_by,
-                "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
-                "twin_pairs": result.twin_pairs,
-                "report": result.report,
-            }
-        )
+        print_json(_train_json(result))
         return
+    _print_train(result)
+
+
+def _train_json(result) -> dict:
+    """What ``train --json`` prints."""
+    return {
+        "run": result.run.id,
+        "backbone": result.backbone,
+        "mode": result.mode,
+        "cv_accuracy": result.cv_accuracy,
+        "cv_accuracy_std": result.cv_accuracy_std,
+        "per_class": result.per_class,
+        "seconds": round(result.seconds, 3),
+        "cpu_seconds": round(result.cpu_seconds, 3),
+        "folds": result.folds,
+        "repeats": result.repeats,
+        "group_by": result.group_by,
+        "ungrouped_cv_accuracy": result.ungrouped_cv_accuracy,
+        "twin_pairs": result.twin_pairs,
+        "report": result.report,
+    }
+
+
+def _print_train(result) -> None:
+    """Per-class table, accuracy, the grouping's leak and where the run is."""
     from rich.table import Table
 
     table = Table(title=f"{result.folds}-fold CV x {result.repeats}, real images")

@@ -72,20 +72,30 @@ def create_backbone(
             getattr(model, "datacentric_weights", None) or f"plugin-{name}-{'pretrained' if pretrained else 'random'}",
         )
     _fail_fast_without_weights(name, pretrained)
+    spec = parse_backbone(name)
+    if not pretrained or spec.weights == RANDOM:
+        return _random_model(spec, num_classes)
+    return _pretrained_model(spec, num_classes, Path(cache_dir) if cache_dir is not None else user_cache_dir())
+
+
+def _random_model(spec: BackboneSpec, num_classes: int):
+    """A randomly initialised model, seeded so it is the same every time, whatever its head."""
     import timm
     import torch
 
-    spec = parse_backbone(name)
-    if not pretrained or spec.weights == RANDOM:
-        with torch.random.fork_rng():
-            torch.manual_seed(0)
-            # same trunk whatever the head: build with the default head, then replace it
-            model = timm.create_model(spec.name, pretrained=False)
-            if num_classes != model.num_classes:
-                model.reset_classifier(num_classes)
-        return _finish(model, "random")
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        # same trunk whatever the head: build with the default head, then replace it
+        model = timm.create_model(spec.name, pretrained=False)
+        if num_classes != model.num_classes:
+            model.reset_classifier(num_classes)
+    return _finish(model, "random")
 
-    cache = Path(cache_dir) if cache_dir is not None else user_cache_dir()
+
+def _pretrained_model(spec: BackboneSpec, num_classes: int, cache: Path):
+    """Pretrained weights from the spec's file, an installed weights package, or (online) the hub."""
+    import timm
+
     if spec.weights is not None:
         path = Path(spec.weights)
         if not path.is_file():

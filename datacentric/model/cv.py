@@ -8,6 +8,7 @@ has no parent), so no copy of a validation image leaks into training.
 
 from __future__ import annotations
 
+import gc
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,15 +64,23 @@ class ProbeClassifier(Params):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> "ProbeClassifier":
         """Fit on features X (N, D) and integer labels y (N,)."""
-        import sklearn.linear_model  # noqa: F401 - loaded before the limit below, see there
-        from threadpoolctl import threadpool_limits
+        # No cyclic GC passes over the ~10^5 objects that importing sklearn (scipy.stats, pandas)
+        # makes: a fit makes arrays, not cycles. 0.2-0.3 of the cached probe's ~3 CPU-s.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            import sklearn.linear_model  # noqa: F401 - loaded before the limit below, see there
+            from threadpoolctl import threadpool_limits
 
-        # One BLAS thread: these small SVDs and solves ran 20-60x slower with two threads
-        # fighting each other (and anything else on the machine); the result is the same.
-        # The limit reaches only libraries already loaded: sklearn (scipy's BLAS, OpenMP) is
-        # imported first, or the process's first fit thrashes unlimited (1.5 CPU-s here).
-        with threadpool_limits(limits=1):
-            return self._fit(X, y)
+            # One BLAS thread: these small SVDs and solves ran 20-60x slower with two threads
+            # fighting each other (and anything else on the machine); the result is the same.
+            # The limit reaches only libraries already loaded: sklearn (scipy's BLAS, OpenMP) is
+            # imported first, or the process's first fit thrashes unlimited (1.5 CPU-s here).
+            with threadpool_limits(limits=1):
+                return self._fit(X, y)
+        finally:
+            if collecting:
+                gc.enable()
 
     def _fit(self, X: np.ndarray, y: np.ndarray) -> "ProbeClassifier":
         from sklearn.linear_model import LogisticRegression

@@ -14,19 +14,19 @@ the demo's 1280-d vectors), but their vectors are cached under different keys.
 
 Finding ``key`` needs the model (its data config), which costs seconds to build. So
 ``<cache_dir>/embeddings/keys.json`` remembers which ``key`` a cheap *source id* led to
-(backbone name, weights file or package id, image size, timm version): when every image
-is cached under it, :func:`embed` returns without importing torch or building the model.
+(backbone name, weights file or package id, image size, timm version; see :mod:`.key_hints`):
+when every image is cached under it, :func:`embed` returns without importing torch or building the model.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
+from datacentric.model.key_hints import known_keys, remember_key, source_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
@@ -49,7 +50,6 @@ __all__ = [
 ]
 
 _MODELS: dict[tuple, object] = {}
-KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
 
 
 def feature_model(backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, cache_dir: Path | None = None):
@@ -181,63 +181,89 @@ def embed(
     check_runtime(runtime)
     paths = [Path(p) for p in paths]
     cache = Path(cache_dir) if cache_dir is not None else None
-    hashes: list[str] = []
-    cached: dict[int, np.ndarray] = {}  # row -> vector found in the cache
-    source = hinted = None
+    hint = _CacheHint()
     if cache is not None and paths:
-        hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
-        source = _source_id(backbone, pretrained, image_size, runtime)
-        hinted = _known_keys(cache).get(source) if source is not None else None
-        if isinstance(hinted, str):  # the key this source led to before: no model needed to look
-            cached = _cached_rows(cache / "embeddings" / hinted, hashes)
-            if len(cached) == len(paths):
-                return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
-    import timm.data
-
+        hint = _look_up_hint(cache, paths, ids, backbone, pretrained, image_size, runtime)
+        if len(hint.cached) == len(paths):  # the key this source led to before: no model needed
+            return np.stack([hint.cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     config = data_config(model, image_size)
     out = np.zeros((len(paths), model.num_features), dtype=np.float32)
     if not paths:
         return out
-    folder = None
+    folder, cached = None, hint.cached
     if cache is not None:
-        key = embedding_key(backbone, model, config, runtime)
-        folder = cache / "embeddings" / key
-        folder.mkdir(parents=True, exist_ok=True)
-        if source is not None:
-            _remember_key(cache, source, key)
-        meta = folder / "key.json"
-        if not meta.exists():
-            meta.write_text(
-                json.dumps(
-                    {"backbone": backbone, "weights": weights_id(model), "data": config, "runtime": runtime},
-                    default=list,
-                )
-            )
-        if key != hinted:
-            cached = _cached_rows(folder, hashes)
+        folder, key = _key_folder(cache, backbone, model, config, runtime, hint.source)
+        if key != hint.hinted:
+            cached = _cached_rows(folder, hint.hashes)
     for i, row in cached.items():
         out[i] = row
     todo = [i for i in range(len(paths)) if i not in cached]
-    if not todo:
-        return out
-    runner = runtime_model(model, backbone, config, cache, runtime)
-    transform = timm.data.create_transform(**config, is_training=False)
-    batches = iter_batches(
-        [paths[i] for i in todo], transform, batch_size, workers=workers, channels_last=runtime == "torch"
-    )
-    total = (len(todo) + batch_size - 1) // batch_size
-    for indices, batch in track(batches, "embedding images", total=total):
-        features = forward(runner, batch)
-        for j, row in zip(indices, features):
+    if todo:
+        runner = runtime_model(model, backbone, config, cache, runtime)
+        rows = _forward_files(runner, config, [paths[i] for i in todo], batch_size, workers, runtime)
+        for j, row in rows:
             i = todo[j]
             out[i] = row
             if folder is not None:
-                target = folder / f"{hashes[i]}.npy"
-                tmp = folder / f".{hashes[i]}.{os.getpid()}.npy"
-                np.save(tmp, row)
-                tmp.replace(target)
+                _save_row(folder, hint.hashes[i], row)
     return out
+
+
+@dataclass
+class _CacheHint:
+    """What :func:`embed` found in the cache before building any model."""
+
+    hashes: list[str] = field(default_factory=list)  # the images' content hashes
+    source: str | None = None  # cheap id of the key's inputs (see source_id)
+    hinted: str | None = None  # the key ``source`` led to before
+    cached: dict[int, np.ndarray] = field(default_factory=dict)  # row -> vector cached under ``hinted``
+
+
+def _look_up_hint(cache: Path, paths, ids, backbone, pretrained, image_size, runtime) -> _CacheHint:
+    """Hash the images and read the vectors cached under the key their source led to before."""
+    hashes = list(ids) if ids is not None else [content_hash(p) for p in paths]
+    source = source_id(backbone, pretrained, image_size, runtime)
+    hinted = known_keys(cache).get(source) if source is not None else None
+    if not isinstance(hinted, str):
+        return _CacheHint(hashes=hashes, source=source, hinted=hinted)
+    return _CacheHint(
+        hashes=hashes, source=source, hinted=hinted, cached=_cached_rows(cache / "embeddings" / hinted, hashes)
+    )
+
+
+def _key_folder(cache: Path, backbone: str, model, config: dict, runtime: str, source: str | None) -> tuple[Path, str]:
+    """The cache folder of the model's embedding key (made, with its ``key.json``), and the key;
+    remembers that ``source`` leads to it.
+    """
+    key = embedding_key(backbone, model, config, runtime)
+    folder = cache / "embeddings" / key
+    folder.mkdir(parents=True, exist_ok=True)
+    if source is not None:
+        remember_key(cache, source, key)
+    meta = folder / "key.json"
+    if not meta.exists():
+        fields = {"backbone": backbone, "weights": weights_id(model), "data": config, "runtime": runtime}
+        meta.write_text(json.dumps(fields, default=list))
+    return folder, key
+
+
+def _forward_files(runner, config: dict, paths: list[Path], batch_size: int, workers: int, runtime: str):
+    """Yield ``(index into paths, feature row)`` for every image, batch by batch, with a progress bar."""
+    import timm.data
+
+    transform = timm.data.create_transform(**config, is_training=False)
+    batches = iter_batches(paths, transform, batch_size, workers=workers, channels_last=runtime == "torch")
+    total = (len(paths) + batch_size - 1) // batch_size
+    for indices, batch in track(batches, "embedding images", total=total):
+        yield from zip(indices, forward(runner, batch))
+
+
+def _save_row(folder: Path, digest: str, row: np.ndarray) -> None:
+    """Cache one vector as ``<digest>.npy`` (written aside, then renamed: readers never see half a file)."""
+    tmp = folder / f".{digest}.{os.getpid()}.npy"
+    np.save(tmp, row)
+    tmp.replace(folder / f"{digest}.npy")
 
 
 def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0):
@@ -272,8 +298,8 @@ def embedding_config(
     (no torch, no model), else from the (built once per process) model.
     """
     cache = Path(cache_dir) if cache_dir is not None else None
-    source = _source_id(backbone, pretrained, image_size, runtime) if cache is not None else None
-    key = _known_keys(cache).get(source) if source is not None else None
+    source = source_id(backbone, pretrained, image_size, runtime) if cache is not None else None
+    key = known_keys(cache).get(source) if source is not None else None
     if isinstance(key, str):
         try:
             meta = json.loads((cache / "embeddings" / key / "key.json").read_text(encoding="utf-8"))
@@ -283,69 +309,6 @@ def embedding_config(
             return {"weights": meta["weights"], "data_config": meta["data"]}
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     return {"weights": weights_id(model), "data_config": data_config(model, image_size)}
-
-
-def _source_id(backbone: str, pretrained: bool, image_size: int, runtime: str) -> str | None:
-    """A cheap id of what decides the embedding key (no torch, no model), or None when only
-    the built model can tell (weights from the hub).
-    """
-    from datacentric.model.weights import RANDOM, file_digest, package_weights_file
-
-    name, _, weights = str(backbone).strip().partition("@")
-    name, weights = name.strip(), weights.strip()
-    if not pretrained or weights.lower() == RANDOM:
-        source = RANDOM
-    elif weights:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            return None
-        source = f"file-{file_digest(path)[:16]}"
-    else:
-        found = package_weights_file(name) if "." not in name else None  # a tag picks other weights
-        if found is None:
-            return None
-        source = found[1]
-    try:
-        timm_version = importlib.metadata.version("timm")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    fields = {
-        "backbone": name,
-        "weights": source,
-        "image_size": int(image_size or 0),
-        "timm": timm_version,
-        "scheme": KEY_SCHEME,
-    }
-    if runtime != "torch":
-        fields["runtime"] = runtime
-    text = json.dumps(fields, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _keys_file(cache: Path) -> Path:
-    return cache / "embeddings" / "keys.json"
-
-
-def _known_keys(cache: Path) -> dict[str, str]:
-    try:
-        known = json.loads(_keys_file(cache).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return known if isinstance(known, dict) else {}
-
-
-def _remember_key(cache: Path, source: str, key: str) -> None:
-    """Record that ``source`` leads to embedding ``key`` (atomic write, best effort)."""
-    from datacentric.paths import write_atomic
-
-    known = _known_keys(cache)
-    if known.get(source) == key:
-        return
-    known[source] = key
-    try:
-        write_atomic(_keys_file(cache), json.dumps(known, indent=1, sort_keys=True))
-    except (OSError, DatacentricError):
-        pass  # without the hint the next call builds the model to find the key: slower, not wrong
 
 
 def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:

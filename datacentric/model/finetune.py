@@ -162,48 +162,41 @@ class FineTuner:
         module = self._new_module().to(device)
         self.data_config_ = data_config(module, self.image_size)
         images = images if images is not None else decode_images([*paths, *(val_paths or [])], self.data_config_)
-        train_arrays = [images[Path(p)][0] for p in paths]
-        has_val = val_paths is not None and len(val_paths) > 0
-        if has_val:
+        val = None
+        if val_paths is not None and len(val_paths) > 0:
             val_x = torch.stack([images[Path(p)][1] for p in val_paths])
-            val_t = torch.as_tensor(np.asarray(val_y, dtype=np.int64), device=device)
+            val = (val_x, torch.as_tensor(np.asarray(val_y, dtype=np.int64), device=device))
+        best_epoch = self._train(module, [images[Path(p)][0] for p in paths], y, val, device)
+        module.eval()
+        self.module_ = module
+        self.best_epoch_ = best_epoch
+        if self.checkpoint is not None:
+            torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, Path(self.checkpoint))
+        return self
+
+    def _train(self, module, arrays: list[np.ndarray], y: np.ndarray, val: tuple | None, device) -> int:
+        """Run the epochs, early-stopped on ``val`` (tensors x, y) when given; leave the best
+        epoch's weights in ``module``; fill ``history_``; return the best epoch.
+        """
+        import torch
 
         augment = default_augment(self.data_config_, seed=self.seed)
         generator = torch.Generator().manual_seed(self.seed)
         counts = np.bincount(y, minlength=self.n_classes).astype(np.float64)
         sample_weight = torch.as_tensor(1.0 / counts[y])
-        head = module.get_classifier()
-        head_ids = {id(p) for p in head.parameters()}
-        trunk = [p for p in module.parameters() if id(p) not in head_ids]
-        optimizer = torch.optim.AdamW(
-            [{"params": list(head.parameters()), "lr": self.lr}, {"params": trunk, "lr": self.lr / 3}],
-            weight_decay=self.weight_decay,
-        )
+        optimizer = self._optimizer(module)
         loss_fn = torch.nn.CrossEntropyLoss()
         best_loss, best_state, best_epoch, waited = float("inf"), None, 0, 0
         self.history_ = []
         for epoch in range(1, self.epochs + 1):
-            module.train()
-            for layer in module.modules():  # keep pretrained BatchNorm statistics
-                if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
-                    layer.eval()
+            _train_mode(module)
             order = torch.multinomial(sample_weight, len(y), replacement=True, generator=generator).numpy()
-            total = 0.0
-            for start in range(0, len(order), self.batch_size):
-                chosen = order[start : start + self.batch_size]
-                batch = torch.stack([augment(image=train_arrays[i])["image"] for i in chosen])
-                target = torch.as_tensor(y[chosen], device=device)
-                optimizer.zero_grad()
-                batch = batch.to(device).contiguous(memory_format=torch.channels_last)
-                loss = loss_fn(module(batch), target)
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(chosen)
-            record = {"epoch": epoch, "train_loss": total / len(order)}
-            if has_val:
+            train_loss = self._epoch(module, optimizer, loss_fn, augment, arrays, y, order, device)
+            record = {"epoch": epoch, "train_loss": train_loss}
+            if val is not None:
                 module.eval()
                 with torch.inference_mode():
-                    val_loss = float(loss_fn(_logits(module, val_x), val_t))
+                    val_loss = float(loss_fn(_logits(module, val[0]), val[1]))
                 record["val_loss"] = val_loss
                 if val_loss < best_loss - 1e-4:
                     best_loss, best_epoch, waited = val_loss, epoch, 0
@@ -211,18 +204,41 @@ class FineTuner:
                 else:
                     waited += 1
             self.history_.append(record)
-            if has_val and waited >= self.patience:
+            if val is not None and waited >= self.patience:
                 break
-        if best_state is not None:
-            module.load_state_dict(best_state)
-        else:
-            best_epoch = len(self.history_)
-        module.eval()
-        self.module_ = module
-        self.best_epoch_ = best_epoch
-        if self.checkpoint is not None:
-            torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, Path(self.checkpoint))
-        return self
+        if best_state is None:
+            return len(self.history_)
+        module.load_state_dict(best_state)
+        return best_epoch
+
+    def _optimizer(self, module):
+        """AdamW: the head at ``lr``, the trunk at ``lr / 3``."""
+        import torch
+
+        head = module.get_classifier()
+        head_ids = {id(p) for p in head.parameters()}
+        trunk = [p for p in module.parameters() if id(p) not in head_ids]
+        return torch.optim.AdamW(
+            [{"params": list(head.parameters()), "lr": self.lr}, {"params": trunk, "lr": self.lr / 3}],
+            weight_decay=self.weight_decay,
+        )
+
+    def _epoch(self, module, optimizer, loss_fn, augment, arrays, y: np.ndarray, order: np.ndarray, device) -> float:
+        """One pass over the sampled ``order`` in batches of augmented images; the mean training loss."""
+        import torch
+
+        total = 0.0
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start : start + self.batch_size]
+            batch = torch.stack([augment(image=arrays[i])["image"] for i in chosen])
+            target = torch.as_tensor(y[chosen], device=device)
+            optimizer.zero_grad()
+            batch = batch.to(device).contiguous(memory_format=torch.channels_last)
+            loss = loss_fn(module(batch), target)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(chosen)
+        return total / len(order)
 
     def predict_proba(self, paths: Sequence[Path | str], *, images: dict | None = None) -> np.ndarray:
         """Class probabilities (N, K) for image files."""
@@ -233,6 +249,16 @@ class FineTuner:
         self.module_.eval()
         with torch.inference_mode():
             return _logits(self.module_, x).softmax(-1).float().cpu().numpy()
+
+
+def _train_mode(module) -> None:
+    """Training mode, but BatchNorm layers keep their pretrained statistics."""
+    import torch
+
+    module.train()
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            layer.eval()
 
 
 def _logits(module, x, batch_size: int = 64):

@@ -16,22 +16,24 @@ trained: the probe's head, or the whole finetuned network), model_bytes (the mod
 twin_pairs (near-duplicate pairs kept in one fold); with ``group_by`` or twins,
 also group_by, groups and ungrouped_cv_accuracy (what plain stratified folds report on the
 same images: the gap is the leak the groups closed). ``oof.npz`` then stores each image's group.
+
+:mod:`.train_data` gathers what a run learns from; :mod:`.probe_cv` and :mod:`.finetune_cv`
+cross-validate and train each mode's model.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.runs import MODEL_FILE, OutOfFold, ProbeHead, write_oof, write_probe
-from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate, default_repeats, run_folds
-from datacentric.model.grouping import split_groups
+from datacentric.model.cv import CrossValResult, default_repeats
+from datacentric.model.train_data import TrainData, gather_train_data
+from datacentric.runs import OutOfFold, write_oof
 
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
 
@@ -133,101 +135,142 @@ def train(
         Keep the pairs the audit calls near-duplicates in one fold too (they validate each
         other otherwise); their groups join ``group_by``'s.
     """
+    folds, seed, backbone = _settings(project, mode, folds, seed, backbone, pretrained)
+    exclude = sorted(set(exclude))
+    data = gather_train_data(
+        project,
+        exclude,
+        backbone=backbone,
+        pretrained=pretrained,
+        group_by=group_by,
+        twins=twins,
+        embed=mode == "probe",
+    )
+    common = dict(
+        folds=folds, seed=seed, repeats=int(repeats or default_repeats(len(data.real))), pretrained=pretrained
+    )
+    options = {"C": C} if mode == "probe" else {"epochs": epochs, "device": device}
+    run = project.new_run("train", _run_config(project, mode, backbone, common, exclude, group_by, twins, options))
+    start, cpu_start = time.perf_counter(), time.process_time()
+    try:
+        fitted = _fit(project, run, data, mode, backbone, common, options, keep_checkpoints=keep_checkpoints)
+    except BaseException:
+        project.finish_run(run, {"error": "training failed"}, status="failed")
+        raise
+    result = _result(run, data, fitted, mode=mode, backbone=backbone, group_by=group_by, started=(start, cpu_start))
+    _write_report(project, run, result)
+    result.run = project.finish_run(run, _metrics(result, fitted.cv, data, group_by))
+    return result
+
+
+@dataclass
+class _Fitted:
+    """What cross-validating and training the final model gave."""
+
+    cv: CrossValResult
+    model: Path  # runs/<id>/probe.npz or model.pt
+    model_bytes: int
+    params: int
+
+
+def _settings(project, mode: str, folds, seed, backbone, pretrained: bool) -> tuple[int, int, str]:
+    """(folds, seed, backbone) with the project's defaults; refuse an unknown mode, or a
+    backbone without weights, before a run is recorded.
+    """
+    from datacentric.model.backbone import _fail_fast_without_weights
+    from datacentric.model.weights import parse_backbone
+
     if mode not in MODES:
         raise DatacentricError(f"unknown mode '{mode}' (choose probe or finetune)", "train")
     folds = int(folds or project.config.folds)
     seed = int(project.config.seed if seed is None else seed)
     backbone = backbone or project.config.backbone
-    from datacentric.model.backbone import _fail_fast_without_weights
-    from datacentric.model.weights import parse_backbone
-
-    _fail_fast_without_weights(backbone, pretrained)  # refuse before a run is recorded
+    _fail_fast_without_weights(backbone, pretrained)
     parse_backbone(backbone)
-    exclude = sorted(set(exclude))
-    real = project.dataset("real").without(exclude)
-    classes = list(real.classes)
-    if len(real) < 2:
-        raise DatacentricError(f"need at least 2 labelled real images to train, found {len(real)}", project.root)
-    if len(np.unique(real.labels)) < 2:
-        raise DatacentricError("need labelled images of at least 2 classes to train", project.root)
-    values = _groups(real, group_by, project.root) if group_by else None
-    X = _embed_real(project, real, backbone, pretrained) if (twins or mode == "probe") else None
-    split = split_groups(real.ids, column=group_by, values=values, embeddings=X if twins else None)
-    groups = split.names
-    extra_paths, extra_ids, extra_y, extra_parent = _augmented(project, real, exclude)
-    repeats = int(repeats or default_repeats(len(real)))
+    return folds, seed, backbone
+
+
+def _run_config(project, mode, backbone, common: dict, exclude, group_by, twins: bool, options: dict) -> dict:
+    """The train run's config, as stored with it."""
     config = {
         "mode": mode,
         "backbone": backbone,
-        "folds": folds,
-        "seed": seed,
-        "repeats": repeats,
+        "folds": common["folds"],
+        "seed": common["seed"],
+        "repeats": common["repeats"],
         "image_size": project.config.image_size,
-        "pretrained": pretrained,
+        "pretrained": common["pretrained"],
         "excluded": exclude,
     }
     if group_by:
         config["group_by"] = group_by
     config["twins"] = twins
-    config.update({"C": C} if mode == "probe" else {"epochs": epochs, "device": device or "auto"})
-    run = project.new_run("train", config)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    try:
-        common = dict(folds=folds, seed=seed, repeats=repeats, pretrained=pretrained, groups=groups)
-        augmented = (extra_paths, extra_y, extra_parent)
-        if mode == "probe":
-            cv, model_path, model_bytes, params = _train_probe(
-                project, run, real, extra_ids, augmented, backbone, C=C, X=X, **common
+    if mode == "probe":
+        config["C"] = options["C"]
+    else:
+        config.update(epochs=options["epochs"], device=options["device"] or "auto")
+    return config
+
+
+def _fit(project, run, data: TrainData, mode, backbone, common: dict, options: dict, *, keep_checkpoints) -> _Fitted:
+    """Cross-validate and train the final model of ``mode``; write ``oof.npz`` and the model file."""
+    groups = data.split.names
+    if mode == "probe":
+        from datacentric.model.probe_cv import train_probe
+
+        fitted = _Fitted(*train_probe(project, run, data, backbone, **options, **common, groups=groups))
+    else:
+        from datacentric.model.finetune_cv import train_finetune
+
+        fitted = _Fitted(
+            *train_finetune(
+                project, run, data, backbone, **options, keep_checkpoints=keep_checkpoints, **common, groups=groups
             )
-        else:
-            cv, model_path, model_bytes, params = _train_finetune(
-                project,
-                run,
-                real,
-                augmented,
-                backbone,
-                epochs=epochs,
-                device=device,
-                keep_checkpoints=keep_checkpoints,
-                **common,
-            )
-        write_oof(
-            run.dir,
-            OutOfFold(
-                ids=list(real.ids),
-                labels=real.labels,
-                probs=cv.probs,
-                classes=classes,
-                folds=cv.assignments,
-                groups=groups,
-            ),
         )
-    except BaseException:
-        project.finish_run(run, {"error": "training failed"}, status="failed")
-        raise
+    real = data.real
+    oof = OutOfFold(
+        ids=list(real.ids),
+        labels=real.labels,
+        probs=fitted.cv.probs,
+        classes=list(real.classes),
+        folds=fitted.cv.assignments,
+        groups=groups,
+    )
+    write_oof(run.dir, oof)
+    return fitted
+
+
+def _result(run, data: TrainData, fitted: _Fitted, *, mode, backbone, group_by, started) -> TrainResult:
+    """The :class:`TrainResult` of a finished fit (``started``: perf_counter and process_time at the start)."""
+    cv, real = fitted.cv, data.real
+    classes = list(real.classes)
     per_class = per_class_metrics(real.labels, cv.probs, classes, cv.too_few)
-    result = TrainResult(
+    return TrainResult(
         run=run,
         backbone=backbone,
         mode=mode,
         cv_accuracy=cv.accuracy,
         cv_accuracy_std=cv.accuracy_std,
         per_class=per_class,
-        seconds=time.perf_counter() - start,
-        cpu_seconds=time.process_time() - cpu_start,
+        seconds=time.perf_counter() - started[0],
+        cpu_seconds=time.process_time() - started[1],
         folds=cv.folds,
         repeats=cv.repeats,
-        params=params,
-        model_bytes=model_bytes,
+        params=fitted.params,
+        model_bytes=fitted.model_bytes,
         ids=list(real.ids),
         labels=real.labels,
         probs=cv.probs,
         classes=classes,
         group_by=group_by,
         ungrouped_cv_accuracy=cv.extra.get("ungrouped_cv_accuracy"),
-        twin_pairs=split.twin_pairs,
-        model=model_path,
+        twin_pairs=data.split.twin_pairs,
+        model=fitted.model,
     )
+
+
+def _write_report(project, run, result: TrainResult) -> None:
+    """Draw ``runs/<id>/report.html`` into ``result.report``; a failure marks the run failed."""
     try:
         from datacentric.model.report import write_train_report
 
@@ -235,248 +278,28 @@ def train(
     except BaseException:
         project.finish_run(run, {"error": "writing the report failed"}, status="failed")
         raise
+
+
+def _metrics(result: TrainResult, cv: CrossValResult, data: TrainData, group_by: str | None) -> dict:
+    """The run's metrics (see the module docstring)."""
     metrics = {
         "cv_accuracy": result.cv_accuracy,
         "cv_accuracy_std": result.cv_accuracy_std,
         "fold_accuracies": cv.fold_accuracies,
-        "per_class": per_class,
+        "per_class": result.per_class,
         "seconds": round(result.seconds, 3),
         "cpu_seconds": round(result.cpu_seconds, 3),
-        "backbone": backbone,
-        "mode": mode,
+        "backbone": result.backbone,
+        "mode": result.mode,
         "folds": cv.folds,
         "repeats": cv.repeats,
         "params": result.params,
-        "model_bytes": model_bytes,
-        "n_images": len(real),
-        "n_extra": len(extra_paths),
-        "twin_pairs": split.twin_pairs,
+        "model_bytes": result.model_bytes,
+        "n_images": len(data.real),
+        "n_extra": len(data.extra.paths),
+        "twin_pairs": data.split.twin_pairs,
         **cv.extra,
     }
-    if groups is not None:
-        metrics.update(group_by=group_by, groups=split.count)
-    result.run = project.finish_run(run, metrics)
-    return result
-
-
-def _augmented(project, real, exclude: list[str]):
-    """The augmented and synthetic images (never validated): paths, ids, labels and each one's
-    parent (its real image's row in ``real``, -1 when that image is not in it).
-    """
-    everything = project.dataset(None).without(exclude)
-    index = {image_id: i for i, image_id in enumerate(real.ids)}
-    extra = [i for i, o in enumerate(everything.origin) if o != "real"]
-    paths = [everything.paths[i] for i in extra]
-    ids = [everything.ids[i] for i in extra]
-    parent = np.array([index.get(everything.parents[i] or "", -1) for i in extra], dtype=np.int64)
-    return paths, ids, everything.labels[extra], parent
-
-
-def _train_probe(project, run, real, extra_ids, extra, backbone, *, C, X, pretrained, **common):
-    """Cross-validate the probe, then save its head (``probe.npz``): (cv, model file, bytes, params)."""
-    from datacentric.model.embeddings import embedding_config
-
-    extra_paths, extra_y, extra_parent = extra
-    cv, probe = _probe(
-        project,
-        real,
-        extra_paths,
-        extra_ids,
-        extra_y,
-        extra_parent,
-        backbone,
-        pretrained=pretrained,
-        C=C,
-        X=X,
-        **common,
-    )
-    # no torch, no backbone: the model is built from the head when a command needs it
-    made = embedding_config(
-        backbone, pretrained=pretrained, image_size=project.config.image_size, cache_dir=project.cache_dir
-    )
-    head = ProbeHead(
-        weight=probe.weight_,
-        bias=probe.bias_,
-        classes=list(real.classes),
-        backbone=backbone,
-        data_config=made["data_config"],
-        weights=made["weights"],
-        pretrained=pretrained,
-    )
-    model_path = write_probe(run.dir, head)
-    return cv, model_path, model_path.stat().st_size, int(probe.weight_.size + probe.bias_.size)
-
-
-def _train_finetune(project, run, real, extra, backbone, *, epochs, device, keep_checkpoints, **common):
-    """Cross-validate fine-tuning, then save the whole network (``model.pt``): (cv, model file, bytes, params)."""
-    from datacentric.model.classifier import save_classifier
-
-    extra_paths, extra_y, extra_parent = extra
-    cv, module, data_cfg = _finetune(
-        project,
-        real,
-        extra_paths,
-        extra_y,
-        extra_parent,
-        backbone,
-        epochs=epochs,
-        device=device,
-        checkpoints=run.dir / "checkpoints" if keep_checkpoints else None,
-        **common,
-    )
-    model_path = run.dir / MODEL_FILE
-    model_bytes = save_classifier(
-        module, model_path, classes=list(real.classes), backbone=backbone, data_config=data_cfg, mode="finetune"
-    )
-    return cv, model_path, model_bytes, sum(p.numel() for p in module.parameters())
-
-
-def _groups(real, column: str, where) -> list[str]:
-    """Each real image's value of metadata ``column``; refuse an unknown or incomplete column."""
-    values = [m.get(column) for m in real.metadata]
-    missing = [p for p, v in zip(real.paths, values) if v is None or str(v).strip() == ""]
-    if len(missing) == len(values):
-        known = sorted({k for m in real.metadata for k in m})
-        raise DatacentricError(f"no image has metadata column '{column}' (known: {', '.join(known) or 'none'})", where)
-    if missing:
-        raise DatacentricError(
-            f"{len(missing)} of {len(values)} images have no '{column}' (e.g. {missing[0]}): "
-            f"import a CSV that gives every image one",
-            where,
-        )
-    return [str(v) for v in values]
-
-
-def _embed_real(project, real, backbone: str, pretrained: bool) -> np.ndarray:
-    """Cached embeddings of the labelled real images (for the probe and the twin check)."""
-    from datacentric.model.embeddings import embed
-
-    return embed(
-        real.paths,
-        ids=real.ids,
-        backbone=backbone,
-        cache_dir=project.cache_dir,
-        pretrained=pretrained,
-        image_size=project.config.image_size,
-    )
-
-
-def _probe(
-    project,
-    real,
-    extra_paths,
-    extra_ids,
-    extra_y,
-    extra_parent,
-    backbone,
-    *,
-    folds,
-    seed,
-    repeats,
-    pretrained,
-    C,
-    groups=None,
-    X=None,
-) -> tuple[CrossValResult, ProbeClassifier]:
-    """Cross-validate the probe, then fit it on every labelled row (real and extra)."""
-    from datacentric.model.embeddings import embed
-
-    common = dict(
-        backbone=backbone, cache_dir=project.cache_dir, pretrained=pretrained, image_size=project.config.image_size
-    )
-    X = _embed_real(project, real, backbone, pretrained) if X is None else X
-    extra_X = embed(extra_paths, ids=extra_ids, **common) if extra_paths else None
-    k = len(real.classes)
-    common_cv = dict(
-        folds=folds,
-        seed=seed,
-        repeats=repeats,
-        extra_X=extra_X,
-        extra_y=extra_y,
-        extra_parent=extra_parent,
-        n_classes=k,
-        C=C,
-    )
-    cv = cross_validate(X, real.labels, groups=groups, **common_cv)
-    if groups is not None:  # the same probe on plain stratified folds: the leak the groups close
-        cv.extra["ungrouped_cv_accuracy"] = cross_validate(X, real.labels, **common_cv).accuracy
-    all_X = X if extra_X is None else np.concatenate([X, extra_X])
-    all_y = real.labels if extra_X is None else np.concatenate([real.labels, extra_y])
-    return cv, ProbeClassifier(C=C, n_classes=k).fit(all_X, all_y)
-
-
-def _finetune(
-    project,
-    real,
-    extra_paths,
-    extra_y,
-    extra_parent,
-    backbone,
-    *,
-    folds,
-    seed,
-    repeats,
-    pretrained,
-    epochs,
-    checkpoints: Path | None,
-    device: str | None,
-    groups=None,
-):
-    from datacentric.model.backbone import create_backbone, data_config
-    from datacentric.model.finetune import FineTuner, decode_images
-
-    k = len(real.classes)
-    cfg = data_config(
-        create_backbone(backbone, pretrained=pretrained, cache_dir=project.cache_dir), project.config.image_size
-    )
-    paths = [Path(p) for p in real.paths]
-    extra_paths = [Path(p) for p in extra_paths]
-    images = decode_images(paths + extra_paths, cfg)
-    options = dict(
-        n_classes=k,
-        epochs=epochs,
-        image_size=project.config.image_size,
-        pretrained=pretrained,
-        cache_dir=project.cache_dir,
-        device=device,
-    )
-    if checkpoints is not None:
-        checkpoints.mkdir(parents=True, exist_ok=True)
-    best_epochs: list[int] = []
-
-    def fit_predict(train_idx, extra_idx, val_idx):
-        fold = len(best_epochs)
-        tuner = FineTuner(
-            backbone,
-            seed=seed * 1000 + fold,
-            **options,
-            checkpoint=checkpoints / f"fold{fold}.pt" if checkpoints is not None else None,
-        )
-        train_paths = [paths[i] for i in train_idx] + [extra_paths[i] for i in extra_idx]
-        train_y = (
-            np.concatenate([real.labels[train_idx], extra_y[extra_idx]]) if len(extra_idx) else real.labels[train_idx]
-        )
-        tuner.fit(
-            train_paths, train_y, val_paths=[paths[i] for i in val_idx], val_y=real.labels[val_idx], images=images
-        )
-        best_epochs.append(tuner.best_epoch_)
-        return tuner.predict_proba([paths[i] for i in val_idx], images=images)
-
-    cv: CrossValResult = run_folds(
-        real.labels,
-        fit_predict,
-        n_classes=k,
-        folds=folds,
-        seed=seed,
-        repeats=repeats,
-        extra_parent=extra_parent,
-        description="fine-tuning folds",
-        groups=groups,
-    )
-    final_epochs = max(1, int(round(float(np.median(best_epochs)))))
-    final = FineTuner(backbone, seed=seed, **{**options, "epochs": final_epochs})
-    final.fit(
-        paths + extra_paths, np.concatenate([real.labels, extra_y]) if extra_paths else real.labels, images=images
-    )
-    cv.extra = {**cv.extra, "best_epochs": best_epochs, "final_epochs": final_epochs}
-    return cv, final.module_.cpu().eval(), cfg
+    if data.split.names is not None:
+        metrics.update(group_by=group_by, groups=data.split.count)
+    return metrics

@@ -82,43 +82,9 @@ def embed_images(
         statistics=statistics,
         threads=threads,
     )
-    from datacentric.scale.workers import Embedder
-
-    rows: dict[str, dict] = {}
-    try:
-        for batch in run_batches(
-            Embedder,
-            (spec,),
-            readable,
-            engine=engine,
-            address=address,
-            batch_size=batch_size,
-            description="embedding images",
-            threads=threads,
-        ):
-            _collect(batch, rows)
-        embedded = sum(1 for row in rows.values() if row["embedded"])
-        errors.update({path: row["error"] for path, row in rows.items() if row["error"]})
-        committed = None
-        if embedded:
-            committed = store.commit(
-                job,
-                lambda: project.record_embedding_job(
-                    job.name, key=store.key, engine=engine, images=len(files), embedded=embedded, errors=len(errors)
-                ),
-            )
-        else:
-            store.discard(job)
-    except BaseException:
-        store.discard(job)
-        raise
+    rows, committed = _run_job(project, store, job, spec, readable, errors, engine, address, batch_size, len(files))
     ids = [rows[str(p)]["id"] if str(p) in rows and not rows[str(p)]["error"] else "" for p in files]
-    stats = None
-    if statistics is not None:
-        width = next((len(r["statistics"]) for r in rows.values()), 0)
-        stats = np.array(
-            [rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan) for p in files]
-        ).reshape(len(files), width)
+    embedded = sum(1 for row in rows.values() if row["embedded"])
     return EmbedResult(
         engine=engine,
         key=store.key,
@@ -131,7 +97,52 @@ def embed_images(
         nodes=dict(Counter(row["node"] for row in rows.values())),
         job=committed.name if committed is not None else None,
         seconds=time.perf_counter() - started,
-        statistics=stats,
+        statistics=_statistics(rows, files) if statistics is not None else None,
+    )
+
+
+def _run_job(project, store, job, spec, readable, errors: dict, engine, address, batch_size: int, n_files: int):
+    """Embed ``readable`` files on the engine into the ``job`` folder, then commit the job (or
+    discard it when nothing new was embedded, or on any failure); unreadable files join ``errors``.
+    Returns (path -> row, the committed job or None).
+    """
+    from datacentric.scale.workers import Embedder
+
+    rows: dict[str, dict] = {}
+    try:
+        for batch in run_batches(
+            Embedder,
+            (spec,),
+            readable,
+            engine=engine,
+            address=address,
+            batch_size=batch_size,
+            description="embedding images",
+            threads=spec.threads,
+        ):
+            _collect(batch, rows)
+        embedded = sum(1 for row in rows.values() if row["embedded"])
+        errors.update({path: row["error"] for path, row in rows.items() if row["error"]})
+        if not embedded:
+            store.discard(job)
+            return rows, None
+        committed = store.commit(
+            job,
+            lambda: project.record_embedding_job(
+                job.name, key=store.key, engine=engine, images=n_files, embedded=embedded, errors=len(errors)
+            ),
+        )
+    except BaseException:
+        store.discard(job)
+        raise
+    return rows, committed
+
+
+def _statistics(rows: dict[str, dict], files: list[Path]) -> np.ndarray:
+    """The ``statistics`` rows in the order of ``files`` (NaN rows where a file gave none)."""
+    width = next((len(r["statistics"]) for r in rows.values()), 0)
+    return np.array([rows[str(p)]["statistics"] if str(p) in rows else np.full(width, np.nan) for p in files]).reshape(
+        len(files), width
     )
 
 

@@ -237,3 +237,32 @@ def test_the_first_probe_fit_of_a_process_runs_on_one_thread():
     assert done.returncode == 0, done.stderr
     counts = json.loads(done.stdout)
     assert len(counts) >= 3 and set(counts) == {1}  # numpy's BLAS, scipy's BLAS, sklearn's OpenMP
+
+
+def test_a_probe_fit_pauses_the_cyclic_gc_and_leaves_it_as_it_was(monkeypatch):
+    """The fit runs without cyclic GC passes (they walk every object sklearn's import made),
+    and the collector is back as the caller had it afterwards, also when the fit fails."""
+    import gc
+
+    seen = []
+    inner = ProbeClassifier._fit
+
+    def spy(self, X, y):
+        seen.append(gc.isenabled())
+        return inner(self, X, y)
+
+    monkeypatch.setattr(ProbeClassifier, "_fit", spy)
+    X, y = np.random.default_rng(0).normal(size=(20, 30)), np.arange(20) % 2
+    assert gc.isenabled()
+    ProbeClassifier().fit(X, y)
+    assert gc.isenabled()
+    with pytest.raises(DatacentricError):
+        ProbeClassifier().fit(X[:, 0], y)  # 1-d X: refused inside the fit
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        ProbeClassifier().fit(X, y)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False, False, False]
