@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -81,80 +83,110 @@ def export_model(
     threads : int
         Threads for torch and onnxruntime alike, for a fair latency comparison.
     repeats : int
-        Timed runs per latency figure at batch 1 (batch 16 uses a quarter as many, at least 3);
-        0 skips the latency columns (None).
+        Timed runs per latency at batch 1 (a quarter, at least 3, at batch 16); 0: no latencies (None).
     torch_bytes : int, optional
         Size of the torch model file (default: its state dict, serialised).
 
     Raises
     ------
     DatacentricError
-        When the delivered format's agreement is below ``threshold`` and not ``force``;
-        the message says by how many points it missed. Nothing is delivered then.
+        When the delivered format's agreement is below ``threshold`` and not ``force`` (a
+        :class:`RefusedExport`, saying by how many points it missed); nothing is delivered then.
     """
     import timm.data
-    import torch
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise DatacentricError("no real images to check the exported model on", out_dir)
-    classes = list(classes)
-    labels_arr = np.full(len(paths), -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
-    mask = labels_arr >= 0
-    if accuracy_mask is not None:
-        mask &= np.asarray(accuracy_mask, dtype=bool)
+    images = _Images.of(paths, labels, accuracy_mask, out_dir)
     transform = transform or timm.data.create_transform(**data_config, is_training=False)
-    config = config_from_metadata(onnx_metadata(classes, data_config, backbone))
+    onnx_file = _OnnxFile(list(classes), data_config, backbone, out_dir)
+    with _torch_threads(threads):
+        module = module.eval()
+        reference, inputs, keep, skipped = _torch_reference(module, images.paths, transform, onnx_file.config, out_dir)
+        images = images.kept(keep)
+        timer = _Timer(inputs, repeats)
+        rows = [_torch_row(module, reference, images, timer, torch_bytes=torch_bytes, threads=threads)]
+        files, quantization = onnx_file.write(module, images, int8=int8, calibration_size=calibration_size, seed=seed)
+        for name, file in files:
+            row, disagreements = _measure_onnx(name, file, inputs, reference, images, onnx_file.classes, timer, threads)
+            rows.append(row)
+    result = _table(rows, images, skipped, disagreements, quantization, threads=threads, threshold=threshold)
+    return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
+
+
+@dataclass
+class _Images:
+    """The real images an export is checked on: N paths, their labels and which count for accuracy."""
+
+    paths: list[Path]
+    labels: np.ndarray  # (N,) class index, -1 for unlabelled
+    mask: np.ndarray  # (N,) bool: labelled and counted for accuracy
+
+    @classmethod
+    def of(
+        cls,
+        paths: Sequence[Path | str],
+        labels: Sequence[int] | np.ndarray | None,
+        accuracy_mask: Sequence[bool] | np.ndarray | None,
+        out_dir: Path,
+    ) -> _Images:
+        """The images, with -1 labels when none are given; raises when there are none."""
+        paths = [Path(p) for p in paths]
+        if not paths:
+            raise DatacentricError("no real images to check the exported model on", out_dir)
+        labels_arr = np.full(len(paths), -1, dtype=np.int64) if labels is None else np.asarray(labels, dtype=np.int64)
+        mask = labels_arr >= 0
+        if accuracy_mask is not None:
+            mask &= np.asarray(accuracy_mask, dtype=bool)
+        return cls(paths, labels_arr, mask)
+
+    def kept(self, keep: list[int]) -> _Images:
+        """Only the images at the indices ``keep`` (those that could be read)."""
+        return _Images([self.paths[i] for i in keep], self.labels[keep], self.mask[keep])
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """Restore torch's thread count afterwards (the steps inside set it: 1 untimed, ``threads`` timed)."""
+    import torch
 
     old_threads = torch.get_num_threads()
     try:
-        module = module.eval()
-        reference, inputs, keep, skipped = _torch_reference(module, paths, transform, config, out_dir)
-        labels_arr, mask = labels_arr[keep], mask[keep]
-        kept_paths = [paths[i] for i in keep]
-        torch.set_num_threads(threads)  # every format's latency on the same threads
-        timer = _Timer(inputs, repeats)
-        rows = [
-            FormatResult(
-                name="torch-fp32",
-                bytes=torch_bytes or _torch_bytes(module),
-                **timer.torch_latencies(module),
-                agreement=1.0,
-                max_prob_diff=0.0,
-                accuracy=_accuracy(reference, labels_arr, mask),
-            )
-        ]
-        fp32_path = export_onnx(
-            module, out_dir / "model.onnx", classes=classes, data_config=data_config, backbone=backbone
-        )
-        files = [("onnx-fp32", fp32_path)]
-        quantization = None
-        if int8:
-            calib = _calibration_choice(kept_paths, labels_arr, calibration_size, seed)
-            files.append(("onnx-int8", _quantize(fp32_path, out_dir, calib)))
-            quantization = f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
-        for name, file in files:
-            row, disagreements = _measure_onnx(
-                name, file, inputs, reference, kept_paths, classes, labels_arr, mask, timer, threads
-            )
-            rows.append(row)
+        yield
     finally:
         torch.set_num_threads(old_threads)
 
-    result = ExportResult(
-        path=rows[-1].path,
-        formats=rows,
-        n_images=len(keep),
-        n_accuracy=int(mask.sum()),
-        threads=threads,
-        threshold=threshold,
-        quantization=quantization,
-        skipped=skipped,
-        disagreements=disagreements,
-    )
-    return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
+
+@dataclass
+class _OnnxFile:
+    """Writes the ONNX files of one export: fp32, and int8 calibrated on the real images when asked."""
+
+    classes: list[str]
+    data_config: dict
+    backbone: str
+    out_dir: Path
+
+    @property
+    def config(self) -> edge.PreprocessConfig:
+        """The edge preprocessing the files' metadata will describe."""
+        return config_from_metadata(onnx_metadata(self.classes, self.data_config, self.backbone))
+
+    def write(
+        self, module: "torch.nn.Module", images: _Images, *, int8: bool, calibration_size: int, seed: int
+    ) -> tuple[list[tuple[str, Path]], str | None]:
+        """The (format name, file) pairs written, and how int8 was made (None without int8)."""
+        fp32_path = export_onnx(
+            module,
+            self.out_dir / "model.onnx",
+            classes=self.classes,
+            data_config=self.data_config,
+            backbone=self.backbone,
+        )
+        if not int8:
+            return [("onnx-fp32", fp32_path)], None
+        calib = _calibration_choice(images.paths, images.labels, calibration_size, seed)
+        files = [("onnx-fp32", fp32_path), ("onnx-int8", _quantize(fp32_path, self.out_dir, calib))]
+        return files, f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
 
 
 def _torch_reference(
@@ -233,15 +265,36 @@ def _quantize(fp32_path: Path, out_dir: Path, calib: list[Path]) -> Path:
         return quantize_int8(fp32_path, out_dir / "model.int8.onnx.partial", calib)
 
 
+def _torch_row(
+    module: "torch.nn.Module",
+    reference: np.ndarray,
+    images: _Images,
+    timer: _Timer,
+    *,
+    torch_bytes: int | None,
+    threads: int,
+) -> FormatResult:
+    """The torch model's row of the table: the reference every other format is measured against."""
+    import torch
+
+    torch.set_num_threads(threads)  # every format's latency on the same threads
+    return FormatResult(
+        name="torch-fp32",
+        bytes=torch_bytes or _torch_bytes(module),
+        **timer.torch_latencies(module),
+        agreement=1.0,
+        max_prob_diff=0.0,
+        accuracy=_accuracy(reference, images.labels, images.mask),
+    )
+
+
 def _measure_onnx(
     name: str,
     file: Path,
     inputs: np.ndarray,
     reference: np.ndarray,
-    paths: list[Path],
+    images: _Images,
     classes: list[str],
-    labels: np.ndarray,
-    mask: np.ndarray,
     timer: _Timer,
     threads: int,
 ) -> tuple[FormatResult, list]:
@@ -256,10 +309,34 @@ def _measure_onnx(
         **timer.latencies(lambda x: lambda: clf.run(x), timer.b1, timer.b16),
         agreement=agree,
         max_prob_diff=diff,
-        accuracy=_accuracy(probs, labels, mask),
+        accuracy=_accuracy(probs, images.labels, images.mask),
         path=file,
     )
-    return row, _disagreements(probs, reference, paths, classes)
+    return row, _disagreements(probs, reference, images.paths, classes)
+
+
+def _table(
+    rows: list[FormatResult],
+    images: _Images,
+    skipped: list,
+    disagreements: list,
+    quantization: str | None,
+    *,
+    threads: int,
+    threshold: float,
+) -> ExportResult:
+    """The export's result: every format's row, the delivered (last) one's path and disagreements."""
+    return ExportResult(
+        path=rows[-1].path,
+        formats=rows,
+        n_images=len(images.paths),
+        n_accuracy=int(images.mask.sum()),
+        threads=threads,
+        threshold=threshold,
+        quantization=quantization,
+        skipped=skipped,
+        disagreements=disagreements,
+    )
 
 
 def _deliver(result: ExportResult, delivered: FormatResult, out_dir: Path, *, int8: bool, force: bool) -> ExportResult:
