@@ -13,7 +13,7 @@ import numpy as np
 
 from datacentric import edge
 from datacentric.errors import DatacentricError
-from datacentric.export.int8 import INT8_RECIPE, quantize_int8
+from datacentric.export.int8 import INT8_RECIPE, calibration_choice, quantize_int8
 from datacentric.export.measuring import (
     _accuracy,
     _agreement,
@@ -49,6 +49,7 @@ def export_model(
     calibration_size: int = 32,
     threads: int = 2,
     repeats: int = 20,
+    torch_b16: bool = True,
     seed: int = 0,
     torch_bytes: int | None = None,
 ) -> ExportResult:
@@ -84,27 +85,25 @@ def export_model(
         Threads for torch and onnxruntime alike, for a fair latency comparison.
     repeats : int
         Timed runs per latency at batch 1 (a quarter, at least 3, at batch 16); 0: no latencies (None).
+    torch_b16 : bool
+        Time torch at batch 16 (False: None there; it is the export's slowest, most memory-hungry timing).
     torch_bytes : int, optional
         Size of the torch model file (default: its state dict, serialised).
 
     Raises
     ------
-    DatacentricError
-        When the delivered format's agreement is below ``threshold`` and not ``force`` (a
-        :class:`RefusedExport`, saying by how many points it missed); nothing is delivered then.
+    RefusedExport
+        When the delivered format agrees below ``threshold`` and not ``force``; nothing is delivered.
     """
-    import timm.data
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     images = _Images.of(paths, labels, accuracy_mask, out_dir)
-    transform = transform or timm.data.create_transform(**data_config, is_training=False)
+    transform = transform or _eval_transform(data_config)
     onnx_file = _OnnxFile(list(classes), data_config, backbone, out_dir)
     with _torch_threads(threads):
-        module = module.eval()
         reference, inputs, keep, skipped = _torch_reference(module, images.paths, transform, onnx_file.config, out_dir)
         images = images.kept(keep)
-        timer = _Timer(inputs, repeats)
+        timer = _Timer(inputs, repeats, torch_b16=torch_b16)
         rows = [_torch_row(module, reference, images, timer, torch_bytes=torch_bytes, threads=threads)]
         files, quantization = onnx_file.write(module, images, int8=int8, calibration_size=calibration_size, seed=seed)
         for name, file in files:
@@ -184,9 +183,16 @@ class _OnnxFile:
         )
         if not int8:
             return [("onnx-fp32", fp32_path)], None
-        calib = _calibration_choice(images.paths, images.labels, calibration_size, seed)
+        calib = calibration_choice(images.paths, images.labels, calibration_size, seed)
         files = [("onnx-fp32", fp32_path), ("onnx-int8", _quantize(fp32_path, self.out_dir, calib))]
         return files, f"{INT8_RECIPE}; min/max calibration on {len(calib)} real images"
+
+
+def _eval_transform(data_config: dict) -> Callable:
+    """timm's evaluation transform of ``data_config`` (PIL image -> normalised tensor)."""
+    import timm.data
+
+    return timm.data.create_transform(**data_config, is_training=False)
 
 
 def _torch_reference(
@@ -203,6 +209,7 @@ def _torch_reference(
     # The reference pass is not timed: one thread, as its batch-1 forwards between image
     # decodes ran 10x slower on two threads of a busy 2-core machine (threads wait on each other).
     torch.set_num_threads(1)
+    module.eval()  # in place: the latencies and the ONNX export that follow see eval mode too
     torch_probs, keep, skipped = [], [], []
     edge_inputs = None  # (N, 3, H, W), filled in place: a list then np.stack held it twice
     for i, path in enumerate(track(paths, "torch reference", total=len(paths))):
@@ -225,11 +232,16 @@ def _torch_reference(
 
 
 class _Timer:
-    """Latency per image at batch 1 and 16 on the same inputs for every format (None when ``repeats`` is 0)."""
+    """Latency per image at batch 1 and 16 on the same inputs for every format (None when ``repeats`` is 0).
 
-    def __init__(self, inputs: np.ndarray, repeats: int) -> None:
+    Without ``torch_b16``, torch's batch of 16 is not timed (None): it is the export's slowest
+    timing and its largest torch memory peak (~0.3 GB for EfficientNet-Lite0 at 224 px).
+    """
+
+    def __init__(self, inputs: np.ndarray, repeats: int, *, torch_b16: bool = True) -> None:
         self.b1, self.b16 = _batch_of(inputs, 1), _batch_of(inputs, 16)
         self.repeats = repeats
+        self.torch_b16 = torch_b16
 
     def latencies(self, make: Callable[[Any], Callable[[], Any]], b1: Any, b16: Any) -> dict[str, float | None]:
         """``latency_ms_b1`` and ``latency_ms_b16`` of ``make(batch)()``."""
@@ -246,7 +258,9 @@ class _Timer:
 
             return run
 
-        return self.latencies(torch_run, torch.from_numpy(self.b1), torch.from_numpy(self.b16))
+        if self.torch_b16:
+            return self.latencies(torch_run, torch.from_numpy(self.b1), torch.from_numpy(self.b16))
+        return {"latency_ms_b1": self._latency(torch_run, torch.from_numpy(self.b1), 1), "latency_ms_b16": None}
 
     def _latency(self, make: Callable[[Any], Callable[[], Any]], batch: Any, size: int) -> float | None:
         if self.repeats <= 0:
@@ -372,18 +386,3 @@ class RefusedExport(DatacentricError):
             f"{len(result.disagreements)} disagreements are near-ties for torch, top two classes within "
             f"{NEAR_TIE:.2f}); not written (use --force to write it anyway)",
         )
-
-
-def _calibration_choice(paths: list[Path], labels: np.ndarray, size: int, seed: int) -> list[Path]:
-    """Up to ``size`` images, chosen at random but round-robin over classes (unlabelled last)."""
-    rng = np.random.default_rng(seed)
-    groups: dict[int, list[int]] = {}
-    for i in rng.permutation(len(paths)):
-        groups.setdefault(int(labels[i]), []).append(int(i))
-    order = [groups[k] for k in sorted(groups, key=lambda k: (k < 0, k))]
-    chosen: list[int] = []
-    while len(chosen) < min(size, len(paths)):
-        for group in order:
-            if group and len(chosen) < size:
-                chosen.append(group.pop())
-    return [paths[i] for i in sorted(chosen)]

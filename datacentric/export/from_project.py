@@ -13,7 +13,7 @@ from datacentric.errors import DatacentricError
 from datacentric.export.compare import RefusedExport, export_model
 from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
 from datacentric.paths import copy_atomic
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import MODEL_FILE, OOF_FILE, read_oof
 
 if TYPE_CHECKING:  # pragma: no cover
     from datacentric.model import Classifier
@@ -32,6 +32,7 @@ def export_run(
     threshold: float = DEFAULT_THRESHOLD,
     threads: int = 2,
     repeats: int = 20,
+    torch_b16: bool = True,
 ) -> ExportResult:
     """Export a train run's model (default: the latest) and record an "export" run with the table.
 
@@ -41,16 +42,14 @@ def export_run(
     labelled real images the train run did not see, if any, else on all labelled real
     images -- which the final model was trained on, so that accuracy is optimistic
     (``accuracy_on`` says which; the train run's ``cv_accuracy`` is the honest figure).
+    Without ``torch_b16``, torch is not timed at batch 16 (see :func:`export_model`).
     """
-    from datacentric.runs import MODEL_FILE
-
     train = project.train_run(run)
     saved, clf = _trained_model(project, train)
     records = project.images("real")
     labels, holdout = _labels_and_holdout(project, records, clf.classes, train)
     has_holdout = bool((holdout & (labels >= 0)).any())
-    settings = {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads}
-    export = project.new_run("export", settings)
+    export = project.new_run("export", _settings(train, int8, threshold, threads, torch_b16))
     try:
         result = export_model(
             clf.module,
@@ -67,6 +66,7 @@ def export_run(
             backbone=clf.backbone,
             threads=threads,
             repeats=repeats,
+            torch_b16=torch_b16,
             seed=project.config.seed,
             # a probe's head file is no torch model: then the size of the model built from it
             torch_bytes=saved.stat().st_size if saved.name == MODEL_FILE else None,
@@ -81,6 +81,14 @@ def export_run(
         result.path = out.resolve()
     project.finish_run(export, _metrics(result))
     return result
+
+
+def _settings(train: "Run", int8: bool, threshold: float, threads: int, torch_b16: bool) -> dict:
+    """The export run's parameters (``torch_b16`` only when off: it says why torch has no batch-16 latency)."""
+    settings = {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads}
+    if not torch_b16:
+        settings["torch_b16"] = False
+    return settings
 
 
 def _trained_model(project: "Project", train: "Run") -> tuple[Path, "Classifier"]:

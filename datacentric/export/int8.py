@@ -40,7 +40,7 @@ from datacentric.export.to_onnx import config_from_metadata, set_metadata
 from datacentric.export.weight_rounding import MIN_SQNR_DB, round_conv_weights
 from datacentric.progress import track
 
-__all__ = ["INT8_RECIPE", "ImageCalibrationReader", "optimized_op_counts", "quantize_int8"]
+__all__ = ["INT8_RECIPE", "ImageCalibrationReader", "calibration_choice", "optimized_op_counts", "quantize_int8"]
 
 BIAS_BATCH = 8  # calibration images per onnxruntime run in the bias correction (bounds its activations)
 INT8_RECIPE = (
@@ -203,6 +203,24 @@ def _quantize_static(prepared: Path, out: Path, reader: ImageCalibrationReader, 
             nodes_to_exclude=exclude,
             extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
         )
+
+
+def calibration_choice(paths: list[Path], labels: np.ndarray, size: int, seed: int) -> list[Path]:
+    """Up to ``size`` of ``paths`` to calibrate int8 with: at random, but round-robin over classes (unlabelled last).
+
+    ``labels`` holds each path's class index (-1: unlabelled); ``seed`` fixes the choice.
+    """
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[int]] = {}
+    for i in rng.permutation(len(paths)):
+        groups.setdefault(int(labels[i]), []).append(int(i))
+    order = [groups[k] for k in sorted(groups, key=lambda k: (k < 0, k))]
+    chosen: list[int] = []
+    while len(chosen) < min(size, len(paths)):
+        for group in order:
+            if group and len(chosen) < size:
+                chosen.append(group.pop())
+    return [paths[i] for i in sorted(chosen)]
 
 
 def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.ndarray]) -> bool:

@@ -136,3 +136,10 @@ def test_model_without_metadata_is_refused(tiny, tmp_path):
         edge.OnnxClassifier(path)
     with pytest.raises(FileNotFoundError):
         edge.OnnxClassifier(tmp_path / "nope.onnx")
+
+
+def test_predictor_plans_no_memory_pattern_but_keeps_the_arena(exported):
+    """Batch-16 runs reuse the arena (fast) without a planned block per input shape on top (memory)."""
+    clf = edge.OnnxClassifier(exported.format("onnx-fp32").path, threads=1)
+    config = clf.session.get_session_options()
+    assert config.enable_mem_pattern is False and config.enable_cpu_mem_arena is True
