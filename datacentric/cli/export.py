@@ -29,6 +29,12 @@ def export_(
     ] = False,
     threshold: Annotated[float, typer.Option(help="Least top-1 agreement with the torch model.")] = 0.99,
     threads: Annotated[int, typer.Option(help="CPU threads for every format's latency.")] = 2,
+    skip_torch_b16: Annotated[
+        bool,
+        typer.Option(
+            "--skip-torch-b16", help="Do not time torch at batch 16 (the slowest, most memory-hungry timing)."
+        ),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
     """Export the trained model to ONNX and compare it with torch: size, latency, agreement, accuracy.
@@ -46,7 +52,16 @@ def export_(
     require_at_least(threads, 1, "--threads")
     with Project.open(project) as proj:
         try:
-            result = export_run(proj, run, int8=int8, out=out, force=force, threshold=threshold, threads=threads)
+            result = export_run(
+                proj,
+                run,
+                int8=int8,
+                out=out,
+                force=force,
+                threshold=threshold,
+                threads=threads,
+                torch_b16=not skip_torch_b16,
+            )
         except RefusedExport as refused:
             if not json:
                 _print_measurements(refused.result)
@@ -88,6 +103,9 @@ def _print_measurements(result) -> None:
     where = "held-out real images" if result.accuracy_on == "holdout" else "real images the model was trained on"
     cv = f"; cross-validated accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else ""
     say(f"agreement on {result.n_images} real images; accuracy on {result.n_accuracy} {where}{cv}")
+    torch_row = result.formats[0]
+    if torch_row.latency_ms_b1 is not None and torch_row.latency_ms_b16 is None:
+        say(f"not timed: {torch_row.name} at batch 16 (skipped on request, --skip-torch-b16)")
     if result.quantization:
         say(f"int8: {result.quantization}")
     if result.disagreements:

@@ -13,9 +13,10 @@ from datacentric.errors import DatacentricError
 from datacentric.export.compare import RefusedExport, export_model
 from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
 from datacentric.paths import copy_atomic
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import MODEL_FILE, OOF_FILE, read_oof
 
 if TYPE_CHECKING:  # pragma: no cover
+    from datacentric.model import Classifier
     from datacentric.project import Project, Run
 
 __all__ = ["export_run"]
@@ -31,6 +32,7 @@ def export_run(
     threshold: float = DEFAULT_THRESHOLD,
     threads: int = 2,
     repeats: int = 20,
+    torch_b16: bool = True,
 ) -> ExportResult:
     """Export a train run's model (default: the latest) and record an "export" run with the table.
 
@@ -40,27 +42,14 @@ def export_run(
     labelled real images the train run did not see, if any, else on all labelled real
     images -- which the final model was trained on, so that accuracy is optimistic
     (``accuracy_on`` says which; the train run's ``cv_accuracy`` is the honest figure).
+    Without ``torch_b16``, torch is not timed at batch 16 (see :func:`export_model`).
     """
-    from datacentric.model import load_classifier
-    from datacentric.runs import MODEL_FILE, model_file
-
     train = project.train_run(run)
-    saved = model_file(train)
-    if saved is None:
-        raise DatacentricError(
-            "train run has no model (model.pt or probe.npz); run `datacentric train` again", train.dir
-        )
-    clf = load_classifier(saved, cache_dir=project.cache_dir)
+    saved, clf = _trained_model(project, train)
     records = project.images("real")
-    consensus = project.labels()
-    index = {c: i for i, c in enumerate(clf.classes)}
-    labels = np.array([index.get(consensus.get(r.id, ""), -1) for r in records], dtype=np.int64)
-    seen = _trained_ids(train)
-    holdout = np.array([r.id not in seen for r in records]) if seen is not None else np.zeros(len(records), bool)
+    labels, holdout = _labels_and_holdout(project, records, clf.classes, train)
     has_holdout = bool((holdout & (labels >= 0)).any())
-    export = project.new_run(
-        "export", {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads}
-    )
+    export = project.new_run("export", _settings(train, int8, threshold, threads, torch_b16))
     try:
         result = export_model(
             clf.module,
@@ -77,16 +66,13 @@ def export_run(
             backbone=clf.backbone,
             threads=threads,
             repeats=repeats,
+            torch_b16=torch_b16,
             seed=project.config.seed,
             # a probe's head file is no torch model: then the size of the model built from it
             torch_bytes=saved.stat().st_size if saved.name == MODEL_FILE else None,
         )
-    except RefusedExport as exc:
-        _describe(exc.result, train, export, has_holdout)
-        project.finish_run(export, _metrics(exc.result), status="failed")
-        raise
-    except BaseException:
-        project.finish_run(export, {}, status="failed")
+    except BaseException as exc:
+        _fail(project, exc, train, export, has_holdout)
         raise
     _describe(result, train, export, has_holdout)
     if out is not None:
@@ -95,6 +81,48 @@ def export_run(
         result.path = out.resolve()
     project.finish_run(export, _metrics(result))
     return result
+
+
+def _settings(train: "Run", int8: bool, threshold: float, threads: int, torch_b16: bool) -> dict:
+    """The export run's parameters (``torch_b16`` only when off: it says why torch has no batch-16 latency)."""
+    settings = {"train_run": train.id, "int8": int8, "threshold": threshold, "threads": threads}
+    if not torch_b16:
+        settings["torch_b16"] = False
+    return settings
+
+
+def _trained_model(project: "Project", train: "Run") -> tuple[Path, "Classifier"]:
+    """The train run's model file and the classifier loaded from it."""
+    from datacentric.model import load_classifier
+    from datacentric.runs import model_file
+
+    saved = model_file(train)
+    if saved is None:
+        raise DatacentricError(
+            "train run has no model (model.pt or probe.npz); run `datacentric train` again", train.dir
+        )
+    return saved, load_classifier(saved, cache_dir=project.cache_dir)
+
+
+def _labels_and_holdout(
+    project: "Project", records: list, classes: list[str], train: "Run"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each real image's consensus class index (-1: none or unknown) and whether the train run left it out."""
+    consensus = project.labels()
+    index = {c: i for i, c in enumerate(classes)}
+    labels = np.array([index.get(consensus.get(r.id, ""), -1) for r in records], dtype=np.int64)
+    seen = _trained_ids(train)
+    holdout = np.array([r.id not in seen for r in records]) if seen is not None else np.zeros(len(records), bool)
+    return labels, holdout
+
+
+def _fail(project: "Project", exc: BaseException, train: "Run", export: "Run", has_holdout: bool) -> None:
+    """Record the export run as failed: with the measured table when the model was refused, else empty."""
+    if isinstance(exc, RefusedExport):
+        _describe(exc.result, train, export, has_holdout)
+        project.finish_run(export, _metrics(exc.result), status="failed")
+    else:
+        project.finish_run(export, {}, status="failed")
 
 
 def _describe(result: ExportResult, train: "Run", export: "Run", has_holdout: bool) -> None:

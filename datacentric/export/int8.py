@@ -1,4 +1,25 @@
-"""Static int8 quantization of an fp32 ONNX classifier, calibrated on the project's real images."""
+"""Static int8 quantization of an fp32 ONNX classifier, calibrated on the project's real images.
+
+Why this recipe (demo projects of 250 images, seeds 0-2, tf_efficientnet_lite0):
+
+* Speed. uint8 asymmetric activations let onnxruntime fuse the convolutions and
+  residual adds into its int8 kernels (QLinearConv, QLinearAdd; see
+  :func:`optimized_op_counts`), the ReLU6 Clips vanishing into the quantized
+  range; signed symmetric activations left 14 of 49 convolutions and all Clips in
+  float and ran 1.7x *slower* than fp32. The two float convolutions (stem and
+  first depthwise, 1.2k weights) cost no measurable time.
+* Agreement. Round-to-nearest int8 moved the logits by 0.34-0.43 (RMS) and agreed
+  with torch on 95.6-98.0% of the images. Most of it came from the weights of the
+  first depthwise convolution, whose edge filters (large weights of opposite sign)
+  turn 0.3% weight errors into output errors the rest of the network amplifies.
+  With adaptive rounding, the float stem and that layer float, the logits move by
+  0.10-0.11 and agreement is 98.0-99.6%; bias correction takes that to 0.09-0.10
+  and 98.4-99.6%. What still disagrees is images torch is unsure about (its top two
+  probabilities within 0.03 after correction). The remaining error is split between
+  the weights (0.07) and the 8-bit activations (0.08). Calibration alternatives measured no better:
+  entropy, percentile (99.99 / 99.999), moving-average min/max, ``reduce_range``,
+  32, 64 or 128 calibration images; per-tensor weights gave 76%.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +40,7 @@ from datacentric.export.to_onnx import config_from_metadata, set_metadata
 from datacentric.export.weight_rounding import MIN_SQNR_DB, round_conv_weights
 from datacentric.progress import track
 
-__all__ = ["INT8_RECIPE", "ImageCalibrationReader", "optimized_op_counts", "quantize_int8"]
+__all__ = ["INT8_RECIPE", "ImageCalibrationReader", "calibration_choice", "optimized_op_counts", "quantize_int8"]
 
 BIAS_BATCH = 8  # calibration images per onnxruntime run in the bias correction (bounds its activations)
 INT8_RECIPE = (
@@ -106,75 +127,100 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
     run-time "SAME" padding, which quantizing would round; :func:`export_onnx` writes
     constant padding, so the guard is for other files). Metadata is carried over.
 
-    Why this recipe (demo projects of 250 images, seeds 0-2, tf_efficientnet_lite0):
-
-    * Speed. uint8 asymmetric activations let onnxruntime fuse the convolutions and
-      residual adds into its int8 kernels (QLinearConv, QLinearAdd; see
-      :func:`optimized_op_counts`), the ReLU6 Clips vanishing into the quantized
-      range; signed symmetric activations left 14 of 49 convolutions and all Clips in
-      float and ran 1.7x *slower* than fp32. The two float convolutions (stem and
-      first depthwise, 1.2k weights) cost no measurable time.
-    * Agreement. Round-to-nearest int8 moved the logits by 0.34-0.43 (RMS) and agreed
-      with torch on 95.6-98.0% of the images. Most of it came from the weights of the
-      first depthwise convolution, whose edge filters (large weights of opposite sign)
-      turn 0.3% weight errors into output errors the rest of the network amplifies.
-      With adaptive rounding, the float stem and that layer float, the logits move by
-      0.10-0.11 and agreement is 98.0-99.6%; bias correction takes that to 0.09-0.10
-      and 98.4-99.6%. What still disagrees is images torch is unsure about (its top two
-      probabilities within 0.03 after correction). The remaining error is split between
-      the weights (0.07) and the 8-bit activations (0.08). Calibration alternatives measured no better:
-      entropy, percentile (99.99 / 99.999), moving-average min/max, ``reduce_range``,
-      32, 64 or 128 calibration images; per-tensor weights gave 76%.
+    See the module docstring for why this recipe.
 
     Returns the path written.
     """
     import onnx
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
 
     fp32_path, out = Path(fp32_path), Path(out)
     if not calibration_paths:
         raise DatacentricError("no images to calibrate int8 quantization with", fp32_path)
-    model = onnx.load(str(fp32_path))
-    metadata = {p.key: p.value for p in model.metadata_props}
-    config = config_from_metadata(metadata)
-    input_name = model.graph.input[0].name
+    metadata = {p.key: p.value for p in onnx.load(str(fp32_path)).metadata_props}
     ort.set_default_logger_severity(3)  # the optimiser's notes on unused initialisers are noise here
     with tempfile.TemporaryDirectory(prefix="datacentric-quant-") as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        try:
-            quant_pre_process(str(fp32_path), str(prepared))
-        except Exception:  # noqa: BLE001 - the optimiser is optional; quantize the plain graph
-            shutil.copyfile(fp32_path, prepared)
-        graph = onnx.load(str(prepared))
-        exclude = _shape_nodes(graph) + _stem_nodes(graph) + _head_nodes(graph)
-        reader = ImageCalibrationReader(calibration_paths, config, input_name, description="int8 calibration")
-        rounding = round_conv_weights(
-            graph, track(reader.inputs, "int8 rounding: activations"), input_name=input_name, skip=set(exclude)
-        )
-        exclude += _with_activations(graph, [layer.name for layer in rounding if layer.kept_float])
-        onnx.save(graph, str(prepared))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            quantize_static(
-                str(prepared),
-                str(Path(tmp) / "int8.onnx"),
-                reader,
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax,
-                nodes_to_exclude=exclude,
-                extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
-            )
-        _correct_output_bias(Path(tmp) / "int8.onnx", fp32_path, reader.inputs)
+        prepared, int8 = _prepared(fp32_path, Path(tmp)), Path(tmp) / "int8.onnx"
+        reader, exclude = _round_weights(prepared, calibration_paths, config_from_metadata(metadata))
+        _quantize_static(prepared, int8, reader, exclude)
+        _correct_output_bias(int8, fp32_path, reader.inputs)
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(Path(tmp) / "int8.onnx"), out)
+        shutil.move(str(int8), out)
     set_metadata(out, {**metadata, "quantization": json.dumps(INT8_RECIPE)})
     onnx.checker.check_model(str(out))
     return out
+
+
+def _prepared(fp32_path: Path, tmp: Path) -> Path:
+    """``quant_pre_process``'s graph (shape inference, constant folding, optimisation), else the plain one."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = tmp / "prepared.onnx"
+    try:
+        quant_pre_process(str(fp32_path), str(prepared))
+    except Exception:  # noqa: BLE001 - the optimiser is optional; quantize the plain graph
+        shutil.copyfile(fp32_path, prepared)
+    return prepared
+
+
+def _round_weights(
+    prepared: Path, calibration_paths: Sequence[Path | str], config: edge.PreprocessConfig
+) -> tuple[ImageCalibrationReader, list[str]]:
+    """Round the convolutions of ``prepared`` adaptively (in place); the calibration reader and the nodes kept float.
+
+    Float: shape arithmetic, the stem, the head, and each convolution (with its activation)
+    that adaptive rounding found too lossy.
+    """
+    import onnx
+
+    graph = onnx.load(str(prepared))
+    input_name = graph.graph.input[0].name
+    exclude = _shape_nodes(graph) + _stem_nodes(graph) + _head_nodes(graph)
+    reader = ImageCalibrationReader(calibration_paths, config, input_name, description="int8 calibration")
+    rounding = round_conv_weights(
+        graph, track(reader.inputs, "int8 rounding: activations"), input_name=input_name, skip=set(exclude)
+    )
+    exclude += _with_activations(graph, [layer.name for layer in rounding if layer.kept_float])
+    onnx.save(graph, str(prepared))
+    return reader, exclude
+
+
+def _quantize_static(prepared: Path, out: Path, reader: ImageCalibrationReader, exclude: list[str]) -> None:
+    """onnxruntime's static QDQ quantization, U8S8 per-channel, min/max calibrated; ``exclude`` stays float."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        quantize_static(
+            str(prepared),
+            str(out),
+            reader,
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=exclude,
+            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
+        )
+
+
+def calibration_choice(paths: list[Path], labels: np.ndarray, size: int, seed: int) -> list[Path]:
+    """Up to ``size`` of ``paths`` to calibrate int8 with: at random, but round-robin over classes (unlabelled last).
+
+    ``labels`` holds each path's class index (-1: unlabelled); ``seed`` fixes the choice.
+    """
+    rng = np.random.default_rng(seed)
+    groups: dict[int, list[int]] = {}
+    for i in rng.permutation(len(paths)):
+        groups.setdefault(int(labels[i]), []).append(int(i))
+    order = [groups[k] for k in sorted(groups, key=lambda k: (k < 0, k))]
+    chosen: list[int] = []
+    while len(chosen) < min(size, len(paths)):
+        for group in order:
+            if group and len(chosen) < size:
+                chosen.append(group.pop())
+    return [paths[i] for i in sorted(chosen)]
 
 
 def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.ndarray]) -> bool:

@@ -117,7 +117,10 @@ def conv_input_grams(
             for sample in acts[node.input[0]]:
                 cols = _patches(sample, node, kernels[name])
                 gram = np.matmul(cols, cols.transpose(0, 2, 1)).astype(np.float64)
-                grams[name] = grams[name] + gram if name in grams else gram
+                if name in grams:
+                    grams[name] += gram  # in place: a new sum per image fragmented the heap (~0.1 GB more peak)
+                else:
+                    grams[name] = gram
     return grams
 
 

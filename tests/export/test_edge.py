@@ -136,3 +136,21 @@ def test_model_without_metadata_is_refused(tiny, tmp_path):
         edge.OnnxClassifier(path)
     with pytest.raises(FileNotFoundError):
         edge.OnnxClassifier(tmp_path / "nope.onnx")
+
+
+def test_predictor_plans_no_memory_pattern_but_keeps_the_arena(exported):
+    """Batch-16 runs reuse the arena (fast) without a planned block per input shape on top (memory)."""
+    clf = edge.OnnxClassifier(exported.format("onnx-fp32").path, threads=1)
+    config = clf.session.get_session_options()
+    assert config.enable_mem_pattern is False and config.enable_cpu_mem_arena is True
+
+
+def test_normalising_a_batch_of_crops_gives_the_bits_of_preprocess(images, exported):
+    """The export keeps uint8 crops and normalises them batch by batch: it must see preprocess's inputs exactly."""
+    config = edge.OnnxClassifier(exported.format("onnx-fp32").path).config
+    rgb = [edge.load_rgb(p) for p in images[:5]]
+    crops = np.stack([edge.crop(image, config) for image in rgb])
+    assert crops.dtype == np.uint8 and crops.shape == (5, 64, 64, 3)
+    batch = edge.normalise(crops, config)
+    assert batch.shape == (5, 3, 64, 64) and batch.flags["C_CONTIGUOUS"]
+    assert np.array_equal(batch, np.stack([edge.preprocess(image, config) for image in rgb]))

@@ -111,6 +111,28 @@ def test_cli_export_prints_a_table(trained_root):
         assert text in done.output, text
 
 
+def test_cli_skip_torch_b16_leaves_that_cell_empty_and_says_so(trained_root):
+    done = runner.invoke(app, ["export", str(trained_root), "--skip-torch-b16"])
+    assert done.exit_code == 0, done.output
+    text = " ".join(done.output.split())
+    assert "not timed: torch-fp32 at batch 16 (skipped on request, --skip-torch-b16)" in text
+    with Project.open(trained_root) as proj:
+        run = proj.runs("export")[-1]
+    torch_row, onnx_row = run.metrics["formats"]
+    assert torch_row["latency_ms_b1"] > 0 and torch_row["latency_ms_b16"] is None
+    assert onnx_row["latency_ms_b16"] > 0  # only torch's batch of 16 is left out
+    assert run.config["torch_b16"] is False
+
+
+def test_cli_export_times_torch_b16_unless_asked_not_to(trained_root):
+    done = runner.invoke(app, ["export", str(trained_root)])
+    assert done.exit_code == 0, done.output
+    assert "not timed" not in done.output
+    with Project.open(trained_root) as proj:
+        run = proj.runs("export")[-1]
+    assert run.metrics["formats"][0]["latency_ms_b16"] > 0 and "torch_b16" not in run.config
+
+
 def test_cli_int8_refusal_shows_the_table_and_the_kept_fp32_model(trained_root):
     done = runner.invoke(app, ["export", str(trained_root), "--int8", "--threshold", "1.01"])
     assert done.exit_code == 1
