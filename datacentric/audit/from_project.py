@@ -13,7 +13,7 @@ from datacentric.audit.annotators import (
     label_matrix,
 )
 from datacentric.errors import DatacentricError
-from datacentric.runs import OOF_FILE, read_oof
+from datacentric.runs import OOF_FILE, OutOfFold, read_oof
 from datacentric.audit.core import audit_arrays
 from datacentric.audit.result import AuditResult
 
@@ -114,7 +114,9 @@ def _project_embeddings(project, recs: list, notes: list[str]) -> np.ndarray | N
         return None
 
 
-def _audit_oof(project, train, oof, recs: list, *, folds, embeddings, shown: str, settings: dict) -> AuditResult:
+def _audit_oof(
+    project, train, oof: OutOfFold, recs: list, *, folds, embeddings, shown: str, settings: dict
+) -> AuditResult:
     """:func:`audit_arrays` on the train run's out-of-sample predictions, with the project's
     metadata, annotators' votes, reviews, grouping and label book rules.
     """
