@@ -124,89 +124,142 @@ def annotator_consensus(
     matrix = np.asarray(matrix, dtype=float)
     pred_probs = np.asarray(pred_probs, dtype=float)
     n = matrix.shape[0]
-    names = [str(a) for a in annotators]
     images = [str(x) for x in images] if images is not None else [str(i) for i in range(n)]
-    used = ~np.all(np.isnan(matrix), axis=0)
-    matrix, names = matrix[:, used], [a for a, u in zip(names, used) if u]
+    matrix, names = _drop_silent(matrix, [str(a) for a in annotators])
     labelled = ~np.all(np.isnan(matrix), axis=1) if matrix.shape[1] else np.zeros(n, bool)
     majority = majority_vote(matrix, pred_probs) if matrix.shape[1] else np.full(n, -1)
-    consensus = majority.copy()
-    quality = np.full(n, np.nan)
-    agreement = np.ones(n)
-    stats: list[AnnotatorStats] = []
-    method = "single"
     multi = labelled & (np.sum(~np.isnan(matrix), axis=1) >= 2) if matrix.shape[1] else labelled
     if matrix.shape[1] >= 2 and multi.any():
-        from cleanlab.multiannotator import get_label_quality_multiannotator
-        import pandas as pd
-
-        rows = np.flatnonzero(labelled)
-        frame = pd.DataFrame(matrix[rows], columns=names)
-        keep = [a for a in names if frame[a].notna().any()]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = get_label_quality_multiannotator(frame[keep], _norm(pred_probs[rows]), verbose=False)
-        lq = out["label_quality"]
-        consensus[rows] = lq["consensus_label"].to_numpy(dtype=np.int64)
-        quality[rows] = lq["consensus_quality_score"].to_numpy(dtype=float)
-        agreement[rows] = lq["annotator_agreement"].to_numpy(dtype=float)
-        table = out["annotator_stats"]
-        for name in names:
-            got = ~np.isnan(matrix[:, names.index(name)])
-            agree = _agreement(matrix[:, names.index(name)], consensus)
-            if name in table.index:
-                row = table.loc[name]
-                worst = row["worst_class"]
-                stats.append(
-                    AnnotatorStats(
-                        name=name,
-                        n=int(got.sum()),
-                        quality=float(row["annotator_quality"]),
-                        agreement=agree,
-                        worst_class=str(classes[int(worst)]) if worst == worst and worst is not None else None,
-                    )
-                )
-        method = "crowdlab"
+        crowd = _crowdlab(matrix, names, pred_probs, labelled=labelled, majority=majority, classes=classes)
     else:
-        for j, name in enumerate(names):
-            got = ~np.isnan(matrix[:, j])
-            stats.append(
+        crowd = _single(matrix, names, majority)
+    crowd.stats.sort(key=lambda s: (s.agreement, s.name))
+    return MultiAnnotatorResult(
+        consensus=_consensus_labels(matrix, names, crowd, majority=majority, classes=classes, images=images),
+        annotators=crowd.stats,
+        disagreements=[i for i in range(n) if _disagree(matrix[i])],
+        differs_from_majority=[i for i in range(n) if crowd.consensus[i] != majority[i]],
+        most_disagreeing=_most_disagreeing(crowd.stats, min_labels),
+        method=crowd.method,
+    )
+
+
+@dataclass
+class _Crowd:
+    """Per image (N,): the consensus class (-1 = nobody labelled it), its quality and the
+    annotators' agreement with it; per annotator: their stats (unsorted); and the method.
+    """
+
+    consensus: np.ndarray
+    quality: np.ndarray
+    agreement: np.ndarray
+    stats: list[AnnotatorStats]
+    method: str
+
+
+def _drop_silent(matrix: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The label matrix and annotator names without the annotators who labelled nothing."""
+    used = ~np.all(np.isnan(matrix), axis=0)
+    return matrix[:, used], [a for a, u in zip(names, used) if u]
+
+
+def _single(matrix: np.ndarray, names: list[str], majority: np.ndarray) -> _Crowd:
+    """No image with two annotators: the consensus is the (majority) label, agreement 1."""
+    n = matrix.shape[0]
+    consensus = majority.copy()
+    stats = [
+        AnnotatorStats(
+            name=name,
+            n=int((~np.isnan(matrix[:, j])).sum()),
+            quality=float("nan"),
+            agreement=_agreement(matrix[:, j], consensus),
+        )
+        for j, name in enumerate(names)
+    ]
+    return _Crowd(consensus, np.full(n, np.nan), np.ones(n), stats, "single")
+
+
+def _crowdlab(
+    matrix: np.ndarray,
+    names: list[str],
+    pred_probs: np.ndarray,
+    *,
+    labelled: np.ndarray,
+    majority: np.ndarray,
+    classes: Sequence[str],
+) -> _Crowd:
+    """CROWDLAB (:func:`cleanlab.multiannotator.get_label_quality_multiannotator`) on the labelled rows."""
+    from cleanlab.multiannotator import get_label_quality_multiannotator
+    import pandas as pd
+
+    n = matrix.shape[0]
+    crowd = _Crowd(majority.copy(), np.full(n, np.nan), np.ones(n), [], "crowdlab")
+    rows = np.flatnonzero(labelled)
+    frame = pd.DataFrame(matrix[rows], columns=names)
+    keep = [a for a in names if frame[a].notna().any()]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = get_label_quality_multiannotator(frame[keep], _norm(pred_probs[rows]), verbose=False)
+    lq = out["label_quality"]
+    crowd.consensus[rows] = lq["consensus_label"].to_numpy(dtype=np.int64)
+    crowd.quality[rows] = lq["consensus_quality_score"].to_numpy(dtype=float)
+    crowd.agreement[rows] = lq["annotator_agreement"].to_numpy(dtype=float)
+    table = out["annotator_stats"]
+    for j, name in enumerate(names):
+        if name in table.index:
+            row = table.loc[name]
+            worst = row["worst_class"]
+            crowd.stats.append(
                 AnnotatorStats(
-                    name=name, n=int(got.sum()), quality=float("nan"), agreement=_agreement(matrix[:, j], consensus)
+                    name=name,
+                    n=int((~np.isnan(matrix[:, j])).sum()),
+                    quality=float(row["annotator_quality"]),
+                    agreement=_agreement(matrix[:, j], crowd.consensus),
+                    worst_class=str(classes[int(worst)]) if worst == worst and worst is not None else None,
                 )
             )
-    stats.sort(key=lambda s: (s.agreement, s.name))
+    return crowd
+
+
+def _most_disagreeing(stats: list[AnnotatorStats], min_labels: int) -> str | None:
+    """The first of ``stats`` (sorted by agreement) among those with ``min_labels`` images; None below two."""
     eligible = [s for s in stats if s.n >= min_labels] or stats
-    worst = eligible[0].name if len(stats) >= 2 and eligible else None
+    return eligible[0].name if len(stats) >= 2 and eligible else None
+
+
+def _disagree(row: np.ndarray) -> bool:
+    """Whether the annotators of one image (a row of the label matrix) gave different labels."""
+    return len(set(row[~np.isnan(row)].astype(int).tolist())) > 1
+
+
+def _consensus_labels(
+    matrix: np.ndarray,
+    names: list[str],
+    crowd: _Crowd,
+    *,
+    majority: np.ndarray,
+    classes: Sequence[str],
+    images: list[str],
+) -> list[ConsensusLabel]:
+    """One :class:`ConsensusLabel` per image, in input order."""
     result = []
-    disagreements = []
-    for i in range(n):
-        given = matrix[i][~np.isnan(matrix[i])].astype(int)
-        if len(set(given.tolist())) > 1:
-            disagreements.append(i)
+    for i in range(matrix.shape[0]):
+        consensus = crowd.consensus[i]
         result.append(
             ConsensusLabel(
                 image=images[i],
-                label=str(classes[consensus[i]]) if consensus[i] >= 0 else "",
-                agreement=float(agreement[i]),
-                quality=float(quality[i]),
+                label=str(classes[consensus]) if consensus >= 0 else "",
+                agreement=float(crowd.agreement[i]),
+                quality=float(crowd.quality[i]),
                 majority=str(classes[majority[i]]) if majority[i] >= 0 else "",
-                n_annotations=int(given.size),
+                n_annotations=int((~np.isnan(matrix[i])).sum()),
                 votes={
                     names[j]: str(classes[int(matrix[i, j])]) for j in range(len(names)) if not np.isnan(matrix[i, j])
                 },
                 index=i,
             )
         )
-    differs = [i for i in range(n) if consensus[i] != majority[i]]
-    return MultiAnnotatorResult(
-        consensus=result,
-        annotators=stats,
-        disagreements=disagreements,
-        differs_from_majority=differs,
-        most_disagreeing=worst,
-        method=method,
-    )
+    return result
 
 
 def _agreement(column: np.ndarray, consensus: np.ndarray) -> float:

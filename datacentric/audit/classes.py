@@ -69,51 +69,72 @@ def class_health(
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=float)
     k = len(classes)
-    predicted = probs.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted, labels=np.arange(k))
+    matrix = confusion_matrix(labels, probs.argmax(axis=1), labels=np.arange(k))
     accuracy = float(np.trace(matrix) / max(1, matrix.sum()))
     counts = matrix.sum(axis=1)
     quality = _label_quality(labels, probs, k)
     judged = [q for q, c in zip(quality, counts) if c >= min_per_class and q == q]
     quality_bar = min(quality_floor, float(np.median(judged)) - margin) if judged else quality_floor
-    result = []
-    for c, name in enumerate(classes):
-        n = int(counts[c])
-        recall = float(matrix[c, c] / n) if n else float("nan")
-        col = int(matrix[:, c].sum())
-        precision = float(matrix[c, c] / col) if col else float("nan")
-        row = matrix[c].copy()
-        row[c] = 0
-        confused = str(classes[int(row.argmax())]) if row.max() > 0 else None
-        too_few = n < min_per_class
-        reasons = []
-        if not too_few:
-            bar = min(max(floor, accuracy - margin), accuracy - margin / 2)
-            if recall < bar:
-                reasons.append(f"recall {recall:.2f} vs {accuracy:.2f} overall")
-            if not np.isnan(precision) and precision < bar:
-                reasons.append(f"precision {precision:.2f} vs {accuracy:.2f} overall")
-            if np.isnan(precision) and n > 0:
-                reasons.append("never predicted")
-            if quality[c] < quality_bar:
-                reasons.append(f"label quality {quality[c]:.2f}: many labels look wrong")
-        weak = bool(reasons) and not too_few
-        if confused and weak:
-            reasons.append(f"often confused with {confused}")
-        result.append(
-            ClassHealth(
-                name=str(name),
-                n=n,
-                label_quality=float(quality[c]),
-                precision=precision,
-                recall=recall,
-                weak=weak,
-                too_few=too_few,
-                confused_with=confused,
-                reason="; ".join(reasons),
-            )
+    bar = min(max(floor, accuracy - margin), accuracy - margin / 2)
+    return [
+        _one_class(
+            matrix, c, classes, float(quality[c]), min_per_class=min_per_class, bars=(accuracy, bar, quality_bar)
         )
-    return result
+        for c in range(k)
+    ]
+
+
+def _one_class(
+    matrix: np.ndarray,
+    c: int,
+    classes: Sequence[str],
+    quality: float,
+    *,
+    min_per_class: int,
+    bars: tuple[float, float, float],
+) -> ClassHealth:
+    """Class ``c``'s row of the table; ``bars`` are the overall accuracy, the recall/precision bar
+    and the label quality bar.
+    """
+    n = int(matrix[c].sum())
+    recall = float(matrix[c, c] / n) if n else float("nan")
+    col = int(matrix[:, c].sum())
+    precision = float(matrix[c, c] / col) if col else float("nan")
+    row = matrix[c].copy()
+    row[c] = 0
+    confused = str(classes[int(row.argmax())]) if row.max() > 0 else None
+    too_few = n < min_per_class
+    reasons = [] if too_few else _weak_reasons(n, recall, precision, quality, *bars)
+    weak = bool(reasons) and not too_few
+    if confused and weak:
+        reasons.append(f"often confused with {confused}")
+    return ClassHealth(
+        name=str(classes[c]),
+        n=n,
+        label_quality=quality,
+        precision=precision,
+        recall=recall,
+        weak=weak,
+        too_few=too_few,
+        confused_with=confused,
+        reason="; ".join(reasons),
+    )
+
+
+def _weak_reasons(
+    n: int, recall: float, precision: float, quality: float, accuracy: float, bar: float, quality_bar: float
+) -> list[str]:
+    """Why a class big enough to judge is weak, in words (empty when it is not)."""
+    reasons = []
+    if recall < bar:
+        reasons.append(f"recall {recall:.2f} vs {accuracy:.2f} overall")
+    if not np.isnan(precision) and precision < bar:
+        reasons.append(f"precision {precision:.2f} vs {accuracy:.2f} overall")
+    if np.isnan(precision) and n > 0:
+        reasons.append("never predicted")
+    if quality < quality_bar:
+        reasons.append(f"label quality {quality:.2f}: many labels look wrong")
+    return reasons
 
 
 def _label_quality(labels: np.ndarray, probs: np.ndarray, k: int) -> np.ndarray:

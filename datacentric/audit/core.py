@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.metrics import confusion_matrix
@@ -97,69 +98,87 @@ def audit_arrays(
     rules : {frozenset({class_a, class_b}): rule text}, optional
         The team's labelling rules (the label book's); next steps quote them.
     """
-    labels = np.asarray(labels, dtype=np.int64)
-    probs = np.asarray(pred_probs, dtype=np.float64)
-    n, k = probs.shape
-    classes = [str(c) for c in classes]
-    images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
+    data = _Inputs.of(labels, pred_probs, classes, images)
     notes: list[str] = []
-
     issues = label_issues(
-        labels, probs, classes, images=images, ids=ids, min_per_class=min_per_class, filter_by=filter_by
+        data.labels,
+        data.probs,
+        data.classes,
+        images=data.images,
+        ids=ids,
+        min_per_class=min_per_class,
+        filter_by=filter_by,
     )
-    predicted = probs.argmax(axis=1)
-    matrix = confusion_matrix(labels, predicted, labels=np.arange(k))
-    accuracy = float(np.mean(predicted == labels)) if n else float("nan")
-    health = class_health(labels, probs, classes, min_per_class=min_per_class)
-    overlaps = overlapping_classes(labels, probs, classes)
-
-    slices: list[Slice] = []
-    if metadata is not None and any(metadata):
-        slices = slice_accuracy(predicted == labels, metadata, min_size=min_slice, alpha=alpha, groups=groups)
-    else:
-        notes.append("no metadata columns: error slicing skipped")
-
-    consensus: list[ConsensusLabel]
-    annotator_stats: list[AnnotatorStats] = []
-    most = None
-    if annotator_labels is not None and annotators is not None and len(annotators) > 0:
-        multi = annotator_consensus(annotator_labels, probs, annotators=annotators, classes=classes, images=images)
-        consensus, annotator_stats, most = multi.consensus, multi.annotators, multi.most_disagreeing
-        if multi.method != "crowdlab":
-            notes.append("only one annotator per image: no consensus to compute")
-        else:
-            skip = set(np.flatnonzero(np.asarray(reviewed, dtype=bool)).tolist()) if reviewed is not None else set()
-            issues = _with_consensus(issues, [c for c in consensus if c.index not in skip], classes, probs)
-    else:
-        consensus = _given_as_consensus(labels, classes, images)
-        notes.append("no per-annotator labels: consensus is the given label")
-
-    outliers: list[Outlier] = []
-    duplicates: list[NearDuplicate] = []
-    if embeddings is not None and len(embeddings) == n and n >= 3:
-        outliers, duplicates = _neighbourhood(
-            np.asarray(embeddings), issues, labels, predicted, classes, images, folds=folds, neighbours=neighbours
-        )
-    else:
-        notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
-
-    result = AuditResult(
-        label_issues=issues,
-        classes=health,
-        slices=slices,
-        annotators=annotator_stats,
-        consensus=consensus,
-        outliers=outliers,
-        near_duplicates=duplicates,
-        overlapping_classes=overlaps,
-        class_names=classes,
-        confusion=matrix.tolist(),
-        accuracy=accuracy,
-        most_disagreeing=most,
-        notes=notes,
-    )
+    slices = _error_slices(data, metadata, groups=groups, min_slice=min_slice, alpha=alpha, notes=notes)
+    crowd = _crowd(data, annotator_labels, annotators, notes=notes)
+    issues = _with_consensus(issues, crowd, reviewed, data)
+    near = _neighbourhood(data, embeddings, issues, folds=folds, neighbours=neighbours, notes=notes)
+    result = _assemble(data, issues, slices, crowd, near, min_per_class=min_per_class, notes=notes)
     summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
+
+
+@dataclass
+class _Inputs:
+    """The arrays every check reads: labels (N,), probabilities (N, K), class and image names."""
+
+    labels: np.ndarray
+    probs: np.ndarray
+    classes: list[str]
+    images: list[str]
+
+    @classmethod
+    def of(
+        cls, labels: np.ndarray, pred_probs: np.ndarray, classes: Sequence[str], images: Sequence[str] | None
+    ) -> _Inputs:
+        """Typed copies; images are named by their row number when no names are given."""
+        probs = np.asarray(pred_probs, dtype=np.float64)
+        names = [str(s) for s in images] if images is not None else [str(i) for i in range(len(probs))]
+        return cls(np.asarray(labels, dtype=np.int64), probs, [str(c) for c in classes], names)
+
+    @property
+    def predicted(self) -> np.ndarray:
+        """The most probable class of each image (N,)."""
+        return self.probs.argmax(axis=1)
+
+
+@dataclass
+class _Crowd:
+    """The consensus step's answer: consensus per image, annotator stats, and whether CROWDLAB's
+    consensus may flag labels (it ran on images with several annotators).
+    """
+
+    consensus: list[ConsensusLabel]
+    annotators: list[AnnotatorStats] = field(default_factory=list)
+    most_disagreeing: str | None = None
+    overrides: bool = False
+
+
+def _error_slices(data: _Inputs, metadata, *, groups, min_slice: int, alpha: float, notes: list[str]) -> list[Slice]:
+    """Accuracy per metadata value (a note instead when there is no metadata)."""
+    if metadata is not None and any(metadata):
+        return slice_accuracy(data.predicted == data.labels, metadata, min_size=min_slice, alpha=alpha, groups=groups)
+    notes.append("no metadata columns: error slicing skipped")
+    return []
+
+
+def _crowd(data: _Inputs, annotator_labels, annotators, *, notes: list[str]) -> _Crowd:
+    """CROWDLAB consensus and annotator quality, or the given label as consensus (with a note why)."""
+    if annotator_labels is None or annotators is None or len(annotators) == 0:
+        notes.append("no per-annotator labels: consensus is the given label")
+        return _Crowd(_given_as_consensus(data.labels, data.classes, data.images))
+    multi = annotator_consensus(
+        annotator_labels, data.probs, annotators=annotators, classes=data.classes, images=data.images
+    )
+    if multi.method != "crowdlab":
+        notes.append("only one annotator per image: no consensus to compute")
+    return _Crowd(multi.consensus, multi.annotators, multi.most_disagreeing, overrides=multi.method == "crowdlab")
+
+
+def _unreviewed(consensus: list[ConsensusLabel], reviewed: Sequence[bool] | None) -> list[ConsensusLabel]:
+    """The consensus of the images no reviewer has settled."""
+    skip = set(np.flatnonzero(np.asarray(reviewed, dtype=bool)).tolist()) if reviewed is not None else set()
+    return [c for c in consensus if c.index not in skip]
 
 
 def _given_as_consensus(labels: np.ndarray, classes: list[str], images: list[str]) -> list[ConsensusLabel]:
@@ -178,16 +197,23 @@ def _given_as_consensus(labels: np.ndarray, classes: list[str], images: list[str
 
 
 def _neighbourhood(
-    emb: np.ndarray, issues, labels, predicted, classes, images, *, folds, neighbours: int
+    data: _Inputs, embeddings, issues: list[LabelIssue], *, folds, neighbours: int, notes: list[str]
 ) -> tuple[list[Outlier], list[NearDuplicate]]:
     """Outliers and near-duplicates from one k-NN graph; each flagged issue gets its nearest
-    well-labelled examples of the given and of the suggested class.
+    well-labelled examples of the given and of the suggested class (a note instead without embeddings).
     """
+    n = len(data.probs)
+    if embeddings is None or len(embeddings) != n or n < 3:
+        notes.append("no embeddings: outliers, near-duplicates and example neighbours skipped")
+        return [], []
+    emb, labels, classes, images = np.asarray(embeddings), data.labels, data.classes, data.images
     unit = unit_rows(emb)  # one float64 copy, normalised once, for every search below
     graph = knn_graph(emb, unit=unit)  # one k-NN graph for outliers and near-duplicates
     outliers = [o for o in find_outliers(emb, images=images, graph=graph, unit=unit) if o.is_outlier]
     duplicates = find_near_duplicates(emb, images=images, labels=[classes[c] for c in labels], folds=folds, graph=graph)
-    good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (predicted == labels)
+    good = np.array([not issue.is_issue for issue in sorted(issues, key=lambda x: x.index)]) & (
+        data.predicted == labels
+    )
     flagged = [issue for issue in issues if issue.is_issue]
     pools = [good & (labels == c) for c in range(len(classes))]
     picks = nearest_each(
@@ -203,13 +229,46 @@ def _neighbourhood(
     return outliers, duplicates
 
 
+def _assemble(
+    data: _Inputs,
+    issues: list[LabelIssue],
+    slices: list[Slice],
+    crowd: _Crowd,
+    near: tuple[list[Outlier], list[NearDuplicate]],
+    *,
+    min_per_class: int,
+    notes: list[str],
+) -> AuditResult:
+    """The checks' answers, with the class table, class overlaps and confusion matrix, as one result."""
+    labels, predicted, k = data.labels, data.predicted, len(data.classes)
+    return AuditResult(
+        label_issues=issues,
+        classes=class_health(labels, data.probs, data.classes, min_per_class=min_per_class),
+        slices=slices,
+        annotators=crowd.annotators,
+        consensus=crowd.consensus,
+        outliers=near[0],
+        near_duplicates=near[1],
+        overlapping_classes=overlapping_classes(labels, data.probs, data.classes),
+        class_names=data.classes,
+        confusion=confusion_matrix(labels, predicted, labels=np.arange(k)).tolist(),
+        accuracy=float(np.mean(predicted == labels)) if len(labels) else float("nan"),
+        most_disagreeing=crowd.most_disagreeing,
+        notes=notes,
+    )
+
+
 def _with_consensus(
-    issues: list[LabelIssue], consensus: list[ConsensusLabel], classes: list[str], probs: np.ndarray
+    issues: list[LabelIssue], crowd: _Crowd, reviewed: Sequence[bool] | None, data: _Inputs
 ) -> list[LabelIssue]:
     """Also flag images whose CROWDLAB consensus (annotators weighted by their quality, plus
-    the model) differs from the given label; their quality becomes at most 1 - the consensus
-    confidence. Returns the issues re-sorted worst first.
+    the model) differs from the given label, unless a reviewer settled them; their quality
+    becomes at most 1 - the consensus confidence. Returns the issues re-sorted worst first
+    (unchanged when CROWDLAB did not run).
     """
+    if not crowd.overrides:
+        return issues
+    consensus, classes, probs = _unreviewed(crowd.consensus, reviewed), data.classes, data.probs
     by_index = {c.index: c for c in consensus}
     for issue in issues:
         c = by_index.get(issue.index)

@@ -12,7 +12,7 @@ from datacentric.audit.annotators import (
     label_matrix,
 )
 from datacentric.errors import DatacentricError
-from datacentric.runs import OOF_FILE, read_audit, read_oof, write_audit
+from datacentric.runs import OOF_FILE, OutOfFold, read_audit, read_oof, write_audit
 from datacentric.audit.core import audit_arrays
 from datacentric.audit.result import AuditResult
 
@@ -70,51 +70,15 @@ def find_issues(
     """
     train = _resolve_train_run(project, run)
     oof = read_oof(train)
-    oof_path = Path(train.dir) / OOF_FILE
-    ids, labels, probs, classes, folds = oof.ids, oof.labels, oof.probs, oof.classes, oof.folds
-    if folds is None:
-        folds = _train_folds(project, train, labels)
-    records = {r.id: r for r in project.images(None)}
-    missing = [i for i in ids if i not in records]
-    if missing:
-        raise DatacentricError(
-            f"{len(missing)} images of the train run are no longer in the project (removed since): train again first",
-            oof_path,
-        )
-    recs = [records[i] for i in ids]
-    changed = _current_labels(project, ids, classes, labels)
-    notes = []
+    folds = oof.folds if oof.folds is not None else _train_folds(project, train, oof.labels)
+    recs = _train_records(project, train, oof.ids)
+    changed = _current_labels(project, oof.ids, oof.classes, oof.labels)
+    notes: list[str] = []
     if embeddings is None:
-        try:
-            from datacentric.model import embed_project
-
-            embeddings = embed_project(project, recs)
-        except Exception as exc:  # noqa: BLE001  (the other checks still stand without embeddings)
-            notes.append(f"embeddings unavailable ({exc}): outliers and near-duplicates skipped")
-            embeddings = None
-    from datacentric.model.grouping import run_groups
-
-    votes, reviewed_ids = _votes_and_reviews(project)
-    matrix, names = label_matrix(votes, ids, classes)
-    result = audit_arrays(
-        labels,
-        probs,
-        classes,
-        images=[str(r.path) for r in recs],
-        ids=ids,
-        embeddings=embeddings,
-        metadata=[dict(r.metadata) for r in recs],
-        annotator_labels=matrix,
-        annotators=names,
-        folds=folds,
-        groups=run_groups(oof.group_of(), ids, [dict(r.metadata) for r in recs], train.config.get("group_by")),
-        reviewed=[i in reviewed_ids for i in ids],
-        min_per_class=min_per_class,
-        min_slice=min_slice,
-        alpha=alpha,
-        project=project_arg or _display(project.root),
-        rules=_rules_in_force(project),
-    )
+        embeddings = _project_embeddings(project, recs, notes)
+    settings = {"min_per_class": min_per_class, "min_slice": min_slice, "alpha": alpha}
+    shown = project_arg or _display(project.root)
+    result = _audit_oof(project, train, oof, recs, folds=folds, embeddings=embeddings, shown=shown, settings=settings)
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
     _note_reviews(result, project)
@@ -122,7 +86,66 @@ def find_issues(
         result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
     if folds is None and result.near_duplicates:
         result.notes.append("fold assignment not stored in the train run: leaks across folds unknown")
-    config = {"train_run": train.id, "min_per_class": min_per_class, "min_slice": min_slice, "alpha": alpha}
+    _save_audit_run(project, result, train, config={"train_run": train.id, **settings}, report=report)
+    return result
+
+
+def _train_records(project, train, ids: list[str]) -> list:
+    """The project's image records in the train run's order; an error when one was removed since."""
+    records = {r.id: r for r in project.images(None)}
+    missing = [i for i in ids if i not in records]
+    if missing:
+        raise DatacentricError(
+            f"{len(missing)} images of the train run are no longer in the project (removed since): train again first",
+            Path(train.dir) / OOF_FILE,
+        )
+    return [records[i] for i in ids]
+
+
+def _project_embeddings(project, recs: list, notes: list[str]) -> np.ndarray | None:
+    """:func:`datacentric.model.embed_project` of the records (cached); None with a note when it fails."""
+    try:
+        from datacentric.model import embed_project
+
+        return embed_project(project, recs)
+    except Exception as exc:  # noqa: BLE001  (the other checks still stand without embeddings)
+        notes.append(f"embeddings unavailable ({exc}): outliers and near-duplicates skipped")
+        return None
+
+
+def _audit_oof(
+    project, train, oof: OutOfFold, recs: list, *, folds, embeddings, shown: str, settings: dict
+) -> AuditResult:
+    """:func:`audit_arrays` on the train run's out-of-sample predictions, with the project's
+    metadata, annotators' votes, reviews, grouping and label book rules.
+    """
+    from datacentric.model.grouping import run_groups
+
+    ids = oof.ids
+    votes, reviewed_ids = _votes_and_reviews(project)
+    matrix, names = label_matrix(votes, ids, oof.classes)
+    metadata = [dict(r.metadata) for r in recs]
+    return audit_arrays(
+        oof.labels,
+        oof.probs,
+        oof.classes,
+        images=[str(r.path) for r in recs],
+        ids=ids,
+        embeddings=embeddings,
+        metadata=metadata,
+        annotator_labels=matrix,
+        annotators=names,
+        folds=folds,
+        groups=run_groups(oof.group_of(), ids, metadata, train.config.get("group_by")),
+        reviewed=[i in reviewed_ids for i in ids],
+        project=shown,
+        rules=_rules_in_force(project),
+        **settings,
+    )
+
+
+def _save_audit_run(project, result: AuditResult, train, *, config: dict, report: bool) -> None:
+    """Write the "audit" run: ``report.html`` (when asked) and ``audit.json``; set the result's run ids."""
     audit_run = project.new_run("audit", config)
     result.run_id, result.train_run = audit_run.id, train.id
     if report:
@@ -131,7 +154,6 @@ def find_issues(
     project.finish_run(
         audit_run, {**result.counts, "accuracy": result.accuracy, "most_disagreeing": result.most_disagreeing}
     )
-    return result
 
 
 def _current_labels(project, ids: list[str], classes: list[str], labels: np.ndarray) -> int:

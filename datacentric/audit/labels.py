@@ -77,52 +77,90 @@ def label_issues(
     filter_by, method : passed to cleanlab; ``filter_by=None`` means ``"low_" + method``
         for the methods cleanlab supports that way, else ``"prune_by_noise_rate"``.
     """
-    from cleanlab.filter import find_label_issues
-    from cleanlab.rank import get_label_quality_scores
+    labels, probs = _checked(labels, pred_probs, classes)
+    if len(labels) == 0:
+        return []
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    quality, flags = _scores_and_flags(labels, probs, filter_by=filter_by or _default_filter(method), method=method)
+    suggested = _suggested(labels, probs, flags)
+    small = class_counts(labels, probs.shape[1]) < min_per_class
+    judged = ~small[labels] & ~small[suggested]
+    rows = _Rows(quality=quality, suggested=suggested, is_issue=flags & judged, judged=judged)
+    return _worst_first(labels, probs, classes, rows, images=images, ids=ids)
 
+
+def _checked(labels: np.ndarray, pred_probs: np.ndarray, classes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels as int64 and probabilities as float64, after checking that their shapes agree with ``classes``."""
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=np.float64)
     n, k = probs.shape
     if len(labels) != n or len(classes) != k:
         raise ValueError(f"labels ({len(labels)}), pred_probs {probs.shape} and classes ({len(classes)}) disagree")
-    if n == 0:
-        return []
-    probs = probs / probs.sum(axis=1, keepdims=True)
-    filter_by = filter_by or _default_filter(method)
-    counts = class_counts(labels, k)
-    small = counts < min_per_class
+    return labels, probs
+
+
+def _scores_and_flags(
+    labels: np.ndarray, probs: np.ndarray, *, filter_by: str, method: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """cleanlab's label quality score and flag of every image (no flags with a single class present)."""
+    from cleanlab.filter import find_label_issues
+    from cleanlab.rank import get_label_quality_scores
+
+    n = len(labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quality = get_label_quality_scores(labels, probs, method=method)
-        present = counts > 0
+        present = class_counts(labels, probs.shape[1]) > 0
         if present.sum() >= 2 and n > present.sum():
             flags = _find(find_label_issues, labels, probs, filter_by)
         else:  # one class only: nothing to contradict
             flags = np.zeros(n, dtype=bool)
+    return quality, flags
+
+
+def _suggested(labels: np.ndarray, probs: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """The most probable other class for a flagged image, else the most probable class."""
     other = probs.copy()
-    other[np.arange(n), labels] = -1.0
-    suggested = np.where(flags, other.argmax(axis=1), probs.argmax(axis=1))
-    judged = ~small[labels] & ~small[suggested]
-    is_issue = flags & judged
-    reasons = np.where(is_issue, "model", "")
-    order = np.lexsort((np.arange(n), quality))  # worst first, stable
-    result = []
-    for i in order:
-        result.append(
-            LabelIssue(
-                image=str(images[i]) if images is not None else str(i),
-                given=str(classes[labels[i]]),
-                suggested=str(classes[suggested[i]]),
-                quality=float(quality[i]),
-                is_issue=bool(is_issue[i]),
-                judged=bool(judged[i]),
-                index=int(i),
-                id=str(ids[i]) if ids is not None else "",
-                confidence=float(probs[i, suggested[i]]),
-                reason=str(reasons[i]),
-            )
+    other[np.arange(len(labels)), labels] = -1.0
+    return np.where(flags, other.argmax(axis=1), probs.argmax(axis=1))
+
+
+@dataclass
+class _Rows:
+    """Per-image verdicts (N,) that :func:`_worst_first` turns into :class:`LabelIssue` rows."""
+
+    quality: np.ndarray
+    suggested: np.ndarray
+    is_issue: np.ndarray
+    judged: np.ndarray
+
+
+def _worst_first(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    classes: Sequence[str],
+    rows: _Rows,
+    *,
+    images: Sequence[str] | None,
+    ids: Sequence[str] | None,
+) -> list[LabelIssue]:
+    """One :class:`LabelIssue` per image, lowest quality first (ties in input order)."""
+    order = np.lexsort((np.arange(len(labels)), rows.quality))  # worst first, stable
+    return [
+        LabelIssue(
+            image=str(images[i]) if images is not None else str(i),
+            given=str(classes[labels[i]]),
+            suggested=str(classes[rows.suggested[i]]),
+            quality=float(rows.quality[i]),
+            is_issue=bool(rows.is_issue[i]),
+            judged=bool(rows.judged[i]),
+            index=int(i),
+            id=str(ids[i]) if ids is not None else "",
+            confidence=float(probs[i, rows.suggested[i]]),
+            reason="model" if rows.is_issue[i] else "",
         )
-    return result
+        for i in order
+    ]
 
 
 def _default_filter(method: str) -> str:

@@ -69,42 +69,54 @@ def slice_accuracy(
 
     Returns slices grouped by column (in ``columns`` order, else sorted), worst accuracy first.
     """
-    from scipy.stats import fisher_exact
-
     correct = np.asarray(correct, dtype=bool)
-    n = len(correct)
-    weight = _unit_weights(groups, n)
+    weight = _unit_weights(groups, len(correct))
     if columns is None:
         columns = sorted({key for row in metadata for key in row})
     result: list[Slice] = []
     for column in columns:
         values = np.array([str(row.get(column, "") or MISSING) for row in metadata], dtype=object)
         distinct = sorted(set(values.tolist()))
-        if len(distinct) < 2 or len(distinct) > max_values:
-            continue
-        group = []
-        for value in distinct:
-            inside = values == value
-            k, rest = int(inside.sum()), int(n - inside.sum())
-            acc = float(correct[inside].mean())
-            rest_acc = float(correct[~inside].mean()) if rest else float("nan")
-            item = Slice(
-                column=str(column), value=str(value), n=k, accuracy=acc, weak=False, rest_n=rest, rest_accuracy=rest_acc
-            )
-            inside_row, rest_row = _counts(correct, weight, inside), _counts(correct, weight, ~inside)
-            if groups is not None:
-                item.groups = round(float(weight[inside].sum()), 2)
-            if sum(inside_row) >= min_size and sum(rest_row) >= min_size:
-                item.p_value = float(fisher_exact([inside_row, rest_row], alternative="less")[1])
-                item.tested = True
-            group.append(item)
-        group.sort(key=lambda s: (s.accuracy, s.value))
-        result.extend(group)
-    tested = [s for s in result if s.tested]
+        if 2 <= len(distinct) <= max_values:
+            group = [_slice(column, value, values == value, correct, weight, groups, min_size) for value in distinct]
+            result.extend(sorted(group, key=lambda s: (s.accuracy, s.value)))
+    _mark_weak(result, alpha)
+    return result
+
+
+def _slice(
+    column: str,
+    value: str,
+    inside: np.ndarray,
+    correct: np.ndarray,
+    weight: np.ndarray,
+    groups: Sequence[str] | None,
+    min_size: int,
+) -> Slice:
+    """One slice's accuracy against the rest, with Fisher's p-value when both sides are big enough."""
+    from scipy.stats import fisher_exact
+
+    k, rest = int(inside.sum()), int(len(correct) - inside.sum())
+    acc = float(correct[inside].mean())
+    rest_acc = float(correct[~inside].mean()) if rest else float("nan")
+    item = Slice(
+        column=str(column), value=str(value), n=k, accuracy=acc, weak=False, rest_n=rest, rest_accuracy=rest_acc
+    )
+    inside_row, rest_row = _counts(correct, weight, inside), _counts(correct, weight, ~inside)
+    if groups is not None:
+        item.groups = round(float(weight[inside].sum()), 2)
+    if sum(inside_row) >= min_size and sum(rest_row) >= min_size:
+        item.p_value = float(fisher_exact([inside_row, rest_row], alternative="less")[1])
+        item.tested = True
+    return item
+
+
+def _mark_weak(slices: list[Slice], alpha: float) -> None:
+    """Holm-correct the tested slices' p-values together; weak = below ``alpha`` and worse than the rest."""
+    tested = [s for s in slices if s.tested]
     for item, adjusted in zip(tested, holm([s.p_value for s in tested])):
         item.p_adjusted = float(adjusted)
         item.weak = bool(adjusted < alpha and item.accuracy < item.rest_accuracy)
-    return result
 
 
 def _unit_weights(groups: Sequence[str] | None, n: int) -> np.ndarray:

@@ -80,53 +80,30 @@ def _summary_lines(result: AuditResult, found: _Findings, min_per_class: int) ->
     """The summary in plain words, most important first."""
     s: list[str] = []
     n = len(result.label_issues)
-    flagged, weak, too_few, weak_slices = found.flagged, found.weak, found.too_few, found.weak_slices
-    pairs, leaks, conflicting, disagree = found.pairs, found.leaks, found.conflicting, found.disagree
     s.append(
         f"The model, tested on images it did not train on, agrees with the given label on "
         f"{_pct(result.accuracy)} of {n} images."
     )
-    if flagged:
-        text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
-        if pairs:
-            (a, b), count = pairs.most_common(1)[0]
-            if count >= 2:
-                text += f"; {count} of them are {a}↔{b}"
-                if len(result.class_names) > 2 and _confused_anyway(result, a, b):
-                    text += (
-                        f". The model mixes up {a} and {b} in general, so these flags may be its "
-                        f"weakness, not label errors: decide them by your labelling rule for "
-                        f"{a} vs {b}, not by following the suggestion"
-                    )
-        s.append(text + ".")
-    else:
-        s.append("No image looks clearly mislabelled.")
+    s.append(_flagged_line(result, found))
+    weak = found.weak
     for c in weak[:3]:
         s.append(f"Weak class: {c.name} ({c.reason}; n={c.n}).")
     if len(weak) > 3:
         s.append(f"{len(weak) - 3} more weak classes: {', '.join(c.name for c in weak[3:])} (see the report).")
-    for c in too_few:
+    for c in found.too_few:
         s.append(
             f"Class {c.name} has only {c.n} image{'s' if c.n != 1 else ''}: too few to judge "
             f"(needs at least {min_per_class})."
         )
-    for sl in weak_slices:
+    for sl in found.weak_slices:
         s.append(
             f"Weak slice: {sl.column}={sl.value} (accuracy {sl.accuracy:.2f} vs {sl.rest_accuracy:.2f} "
             f"elsewhere, n={sl.n})."
         )
     if result.most_disagreeing and len(result.annotators) >= 2:
-        worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
-        others = [a.agreement for a in result.annotators if a.name != worst.name and a.n > 0]
-        rest = f" (others {_pct(1 - max(others))}–{_pct(1 - min(others))})" if others else ""
-        if len(others) == 1:
-            rest = f" (other {_pct(1 - others[0])})"
-        s.append(
-            f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
-            f"their {worst.n} images{rest}."
-        )
-    if disagree:
-        s.append(f"Annotators gave different labels to {plural(len(disagree), 'image')}.")
+        s.append(_annotator_line(result))
+    if found.disagree:
+        s.append(f"Annotators gave different labels to {plural(len(found.disagree), 'image')}.")
     if result.outliers:
         one = len(result.outliers) == 1
         s.append(
@@ -134,52 +111,68 @@ def _summary_lines(result: AuditResult, found: _Findings, min_per_class: int) ->
             f"(outlier{'' if one else 's'})."
         )
     if result.near_duplicates:
-        one = len(result.near_duplicates) == 1
-        text = f"{len(result.near_duplicates)} pair{'' if one else 's'} of near-duplicate images"
-        if leaks:
-            text += f", {len(leaks)} split across cross-validation folds (flatters accuracy)"
-        if conflicting:
-            text += f", {len(conflicting)} with different labels"
-        s.append(text + ".")
+        s.append(_duplicates_line(result, found))
     return s
+
+
+def _flagged_line(result: AuditResult, found: _Findings) -> str:
+    """How many images look mislabelled, and between which two classes most of them sit."""
+    flagged, pairs = found.flagged, found.pairs
+    if not flagged:
+        return "No image looks clearly mislabelled."
+    text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
+    if pairs:
+        (a, b), count = pairs.most_common(1)[0]
+        if count >= 2:
+            text += f"; {count} of them are {a}↔{b}"
+            if len(result.class_names) > 2 and _confused_anyway(result, a, b):
+                text += (
+                    f". The model mixes up {a} and {b} in general, so these flags may be its "
+                    f"weakness, not label errors: decide them by your labelling rule for "
+                    f"{a} vs {b}, not by following the suggestion"
+                )
+    return text + "."
+
+
+def _annotator_line(result: AuditResult) -> str:
+    """The annotator who disagrees most with the consensus, beside the others."""
+    worst = next(a for a in result.annotators if a.name == result.most_disagreeing)
+    others = [a.agreement for a in result.annotators if a.name != worst.name and a.n > 0]
+    rest = f" (others {_pct(1 - max(others))}–{_pct(1 - min(others))})" if others else ""
+    if len(others) == 1:
+        rest = f" (other {_pct(1 - others[0])})"
+    return (
+        f"Annotator {worst.name} disagrees with the consensus on {_pct(1 - worst.agreement)} of "
+        f"their {worst.n} images{rest}."
+    )
+
+
+def _duplicates_line(result: AuditResult, found: _Findings) -> str:
+    """How many near-duplicate pairs, how many leak across folds and how many disagree on the label."""
+    one = len(result.near_duplicates) == 1
+    text = f"{len(result.near_duplicates)} pair{'' if one else 's'} of near-duplicate images"
+    if found.leaks:
+        text += f", {len(found.leaks)} split across cross-validation folds (flatters accuracy)"
+    if found.conflicting:
+        text += f", {len(found.conflicting)} with different labels"
+    return text + "."
 
 
 def _next_steps(
     result: AuditResult, found: _Findings, project: str, rules: Mapping[frozenset, str] | None
 ) -> list[str]:
     """What to do next, each step with the command that does it."""
-    steps: list[str] = []
-    flagged, weak, too_few, weak_slices = found.flagged, found.weak, found.too_few, found.weak_slices
-    pairs, leaks, conflicting = found.pairs, found.leaks, found.conflicting
-    if flagged:
-        steps.append(
-            f"Review the {len(flagged)} flagged images (worst first): "
-            f"datacentric labelstudio push {project} --only-flagged — or fix one at a time: "
-            f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY"
-        )
-        for (a, b), count in pairs.most_common(2):
-            if count >= 2:
-                rule = rules.get(frozenset((a, b)))
-                if rule:
-                    steps.append(f"Check the {count} flagged images between {a} and {b} against your rule: {rule}")
-                else:
-                    steps.append(
-                        f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
-                        f"between them): datacentric labelbook {project} --rule "
-                        f"{shlex.quote(f'{a} vs {b}: ...')}"
-                    )
+    steps = _flagged_steps(found, project, rules)
+    weak, weak_slices = found.weak, found.weak_slices
     for c in weak[:2]:
-        where = ""
-        for sl in weak_slices:
-            where = f" from {sl.column}={sl.value}"
-            break
+        where = f" from {weak_slices[0].column}={weak_slices[0].value}" if weak_slices else ""
         collect = estimate_more(c.name, have=c.n, recall_now=c.recall).text  # no number here
         steps.append(
             f"{collect[0].upper()}{collect[1:]}{where}; how many (with its range) is "
             f"measured on a learning curve by: datacentric improve {project} "
             f"--class {shlex.quote(c.name)}"
         )
-    for c in too_few:
+    for c in found.too_few:
         steps.append(f"Collect more {c.name} images: with {c.n} the audit cannot judge the class.")
     if weak_slices and not weak:
         sl = weak_slices[0]
@@ -195,7 +188,7 @@ def _next_steps(
                 f"Go through {worst.name}'s labels with them{about}; "
                 f"agree on the labelling guide before the next batch."
             )
-    if leaks or conflicting:
+    if found.leaks or found.conflicting:
         steps.append(
             "Remove or merge near-duplicate images (see the table): a twin in another fold makes "
             "cross-validation look better than it is."
@@ -206,6 +199,29 @@ def _next_steps(
             f"kind of defect? Remove them or collect more like them."
         )
     steps.append(f"After fixing labels: datacentric train {project} && datacentric audit {project}")
+    return steps
+
+
+def _flagged_steps(found: _Findings, project: str, rules: Mapping[frozenset, str] | None) -> list[str]:
+    """Review the flagged images; check (or write) the rule for the pairs most of them sit between."""
+    if not found.flagged:
+        return []
+    steps = [
+        f"Review the {len(found.flagged)} flagged images (worst first): "
+        f"datacentric labelstudio push {project} --only-flagged — or fix one at a time: "
+        f"datacentric relabel {project} IMAGE LABEL --by NAME --note WHY"
+    ]
+    for (a, b), count in found.pairs.most_common(2):
+        if count >= 2:
+            rule = rules.get(frozenset((a, b)))
+            if rule:
+                steps.append(f"Check the {count} flagged images between {a} and {b} against your rule: {rule}")
+            else:
+                steps.append(
+                    f"Write a tie-breaking rule for {a} vs {b} ({count} flagged images sit "
+                    f"between them): datacentric labelbook {project} --rule "
+                    f"{shlex.quote(f'{a} vs {b}: ...')}"
+                )
     return steps
 
 
