@@ -10,7 +10,7 @@ __all__ = ["to_jsonable"]
 
 
 def to_jsonable(value: Any) -> Any:
-    """Convert data classes, paths and numpy values into plain JSON types."""
+    """Convert data classes, paths and numpy values into plain JSON types; anything else becomes its ``str``."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -21,4 +21,6 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
-    return value
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

@@ -42,7 +42,7 @@ def _finished_train(project, recall, probs):
 
 
 def test_pre_labels_and_improve_follow_the_champion_not_a_rejected_challenger(project):
-    from datacentric.improve.workflow import find_targets
+    from datacentric.improve import find_targets
     from datacentric.labelstudio.tasks import pre_labels
 
     first = _finished_train(project, [0.2, 0.9], [[0.9, 0.1], [0.2, 0.8]])

@@ -10,7 +10,7 @@ import gc
 import typer
 from typer.core import TyperCommand
 
-from datacentric.cli._common import ErrorsAsOneLine, PlainUsage
+from datacentric.cli.common import ErrorsAsOneLine, PlainUsage
 
 app = typer.Typer(
     cls=ErrorsAsOneLine,

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
 
 

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import console
+from datacentric.cli.common import console
 from datacentric.errors import DatacentricError
 
 

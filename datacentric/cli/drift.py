@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
 
 if TYPE_CHECKING:

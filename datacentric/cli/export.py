@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json, require_at_least
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json, require_at_least
 from datacentric.errors import DatacentricError
 
 

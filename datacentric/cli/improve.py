@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
+
+if TYPE_CHECKING:
+    from datacentric.improve import ImproveResult
 
 
 @app.command()
@@ -56,7 +59,12 @@ def improve(
         )
     if json:
         print_json(result.to_json())
-        return
+    else:
+        _print_improve(result)
+
+
+def _print_improve(result: ImproveResult) -> None:
+    """Each fix's before → after on its target with the verdict and why, then what was kept and the advice."""
     console.print(f"targets: {', '.join(result.targets)}")
     for fix in result.fixes:
         for target in fix.targets:

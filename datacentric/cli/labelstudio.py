@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json
 from datacentric.errors import DatacentricError
 from datacentric.project import Project
 

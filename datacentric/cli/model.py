@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import (
+from datacentric.cli.common import (
     AddressOption,
     EngineOption,
     JsonOption,

@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli._common import JsonOption, ProjectArg, console, one_line, print_json
+from datacentric.cli.common import JsonOption, ProjectArg, console, one_line, print_json
 from datacentric.errors import DatacentricError
 from datacentric.project import Project
 from datacentric.words import plural

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from datacentric.cli import app
-from datacentric.cli._common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
 from datacentric.project import Project
 from datacentric.words import plural
 

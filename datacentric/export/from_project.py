@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +12,7 @@ from datacentric.export.compare import RefusedExport, export_model
 from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
 from datacentric.paths import copy_atomic
 from datacentric.runs import MODEL_FILE, OOF_FILE, read_oof
+from datacentric.serialize import to_jsonable
 
 if TYPE_CHECKING:  # pragma: no cover
     from datacentric.model import Classifier
@@ -135,7 +134,7 @@ def _describe(result: ExportResult, train: "Run", export: "Run", has_holdout: bo
 
 def _metrics(result: ExportResult) -> dict:
     """The result as plain JSON types, for the run's metrics."""
-    return json.loads(json.dumps(asdict(result), default=str))
+    return to_jsonable(result)
 
 
 def _trained_ids(train: "Run") -> set[str] | None:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 from datacentric.improve.augment import Augmented, Recipe, augment_images, choose_recipes, make_recipe
+from datacentric.improve.generate import SynthResult, synthesize
 from datacentric.improve.lift import (
     Baseline,
     Fix,
@@ -28,7 +29,8 @@ from datacentric.improve.synth import (
     get_generator,
 )
 from datacentric.improve.results import ImproveResult
-from datacentric.improve.workflow import SynthResult, find_targets, improve_project, synthesize
+from datacentric.improve.targets import find_targets
+from datacentric.improve.workflow import improve_project
 
 __all__ = [
     "Augmented",

@@ -264,24 +264,7 @@ def measure_lift(
         baseline = baseline_scores(
             X, y, n_classes=len(classes), seeds=seeds, folds=folds, seed=seed, cross_val=cross_val, groups=groups
         )
-    acc, rec = [], []
-    for s in baseline.seeds:
-        probs = cross_val(
-            X,
-            y,
-            folds=baseline.folds,
-            seed=s,
-            extra_X=fix.X,
-            extra_y=fix.y,
-            extra_parent=fix.parent,
-            **_grouped(groups),
-        )
-        if probs.shape[0] != len(y):
-            raise ValueError("cross_val returned probabilities for rows other than the real ones")
-        a, r = _scores(probs, y, len(classes))
-        acc.append(a)
-        rec.append(r)
-    acc_after, rec_after = np.array(acc), np.array(rec)
+    acc_after, rec_after = _scores_with_fix(X, y, fix, baseline, cross_val, groups, len(classes))
     kept, reason, gain, noise = keep_rule(
         acc_after - baseline.accuracy,
         rec_after - baseline.recall,
@@ -305,6 +288,39 @@ def measure_lift(
         n_extra=int(len(fix.y)),
         details=dict(fix.details),
     )
+
+
+def _scores_with_fix(
+    X: np.ndarray,
+    y: np.ndarray,
+    fix: Fix,
+    baseline: Baseline,
+    cross_val: CrossVal,
+    groups: Sequence[str] | None,
+    n_classes: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy (S,) and per-class recall (S, K) on the real rows, the fix's rows added to training.
+
+    The same fold splits as ``baseline``, seed by seed, so the differences are paired.
+    """
+    acc, rec = [], []
+    for s in baseline.seeds:
+        probs = cross_val(
+            X,
+            y,
+            folds=baseline.folds,
+            seed=s,
+            extra_X=fix.X,
+            extra_y=fix.y,
+            extra_parent=fix.parent,
+            **_grouped(groups),
+        )
+        if probs.shape[0] != len(y):
+            raise ValueError("cross_val returned probabilities for rows other than the real ones")
+        a, r = _scores(probs, y, n_classes)
+        acc.append(a)
+        rec.append(r)
+    return np.array(acc), np.array(rec)
 
 
 @dataclass

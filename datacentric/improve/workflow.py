@@ -1,27 +1,32 @@
-"""Project-level steps: ``improve`` (try fixes, keep what helps) and ``synth`` (make images).
+"""The ``improve`` step: try class-targeted fixes for weak classes, keep what measurably helps.
 
-Every generated or augmented image is written under ``<project>/generated/``,
-added with origin ``synthetic`` or ``augmented``, its parent image id and the
-generator's name and parameters, and labelled by annotator ``datacentric``
-with annotation source ``synthetic``/``augmented``. ``Project.dataset()``
-(origin ``real``) never returns them, so they never reach validation or metrics.
+``improve`` measures the real images' baseline once, then for each target class makes
+candidate fixes (:mod:`datacentric.improve.candidates`), measures each one's lift on the
+real images only (:mod:`datacentric.improve.lift`), keeps the best one that helps, and
+fits the class's learning curve to advise on collecting real images instead.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from datacentric.collect import estimate_more, goal_for
 from datacentric.errors import DatacentricError
-from datacentric.images import content_hash, load_image
-from datacentric.improve.augment import Recipe, augment_images, choose_recipes
+from datacentric.improve.augment import choose_recipes
+from datacentric.improve.candidates import (
+    add_to_project,
+    augment_candidate,
+    candidate_folder,
+    generator_candidates,
+    load_arrays,
+)
 from datacentric.improve.lift import (
+    Baseline,
     Fix,
     LearningCurve,
     LiftResult,
@@ -30,193 +35,15 @@ from datacentric.improve.lift import (
     measure_lift,
 )
 from datacentric.improve.results import Candidate, ImproveResult
-from datacentric.improve.synth import get_generator
-from datacentric.names import clean_class_name
-from datacentric.paths import inside, write_atomic
+from datacentric.improve.targets import brightness_spread, find_targets, is_defect_free, weak_slices
+from datacentric.paths import write_atomic
 from datacentric.progress import track
-from datacentric.project import Project, Run
-from datacentric.runs import read_audit
+from datacentric.project import LabeledSet, Project, Run
 
-__all__ = [
-    "ANNOTATOR",
-    "ImproveResult",
-    "SynthResult",
-    "background_class",
-    "is_defect_free",
-    "find_targets",
-    "improve_project",
-    "synthesize",
-]
-
-ANNOTATOR = "datacentric"
-BACKGROUND_NAMES = ("ok", "good", "normal", "pass", "background", "none", "no_defect")
-ORIGIN = {"augment": "augmented", "synthetic": "synthetic"}
+__all__ = ["ImproveResult", "improve_project"]
 
 
-@dataclass
-class SynthResult:
-    """Images added by ``synth``."""
-
-    target: str
-    generator: str
-    paths: list[Path]
-    ids: list[str]
-
-
-# -- choosing what to fix --------------------------------------------------------------
-def find_targets(proj: Project, *, recall: dict[str, float] | None = None) -> tuple[list[str], str]:
-    """The classes to improve and where that came from.
-
-    The latest audit's weak classes; else the lowest-recall class of the champion
-    train run; else of ``recall`` (a baseline measured now).
-    """
-    audit = proj.latest_audit()
-    if audit is not None:
-        data = read_audit(audit)
-        weak = [c["name"] for c in data.get("classes", []) if c.get("weak")]
-        if weak:
-            return weak, f"weak classes of audit {audit.id}"
-    train = proj.champion()
-    per_class = (train.metrics.get("per_class") if train is not None else None) or {}
-    scores = {c: v.get("recall") for c, v in per_class.items() if v.get("recall") is not None}
-    source = f"lowest recall in train run {train.id}" if scores else "lowest recall measured now"
-    scores = scores or {c: v for c, v in (recall or {}).items() if np.isfinite(v)}
-    if not scores:
-        raise DatacentricError("no audit or train run to pick weak classes from; name one with --class", proj.root)
-    low = min(scores.values())
-    return [c for c, v in sorted(scores.items()) if v <= low + 0.02], source
-
-
-def is_defect_free(name: str) -> bool:
-    """Whether ``name`` is the class of parts without a defect ('ok', 'good', ...)."""
-    return name.lower() in BACKGROUND_NAMES
-
-
-def background_class(classes: Sequence[str], targets: Sequence[str], counts: dict[str, int]) -> str:
-    """The defect-free class synthetic defects are pasted onto: 'ok' (or alike), else the largest other."""
-    for name in classes:
-        if is_defect_free(name) and name not in targets:
-            return name
-    others = [c for c in classes if c not in targets and counts.get(c, 0)]
-    if not others:
-        raise DatacentricError("no defect-free class to use as background")
-    return max(others, key=lambda c: counts[c])
-
-
-def _weak_slices(proj: Project) -> list[dict]:
-    audit = proj.latest_audit()
-    if audit is None:
-        return []
-    data = read_audit(audit)
-    return [s for s in data.get("slices", []) if s.get("weak")]
-
-
-def _brightness(paths: Sequence[Path], limit: int = 60) -> float:
-    values = [float(np.asarray(load_image(p).convert("L").resize((32, 32))).mean()) / 255 for p in paths[:limit]]
-    return float(np.std(values)) if len(values) > 1 else 0.0
-
-
-# -- making candidate images -------------------------------------------------------------
-def _write(folder: Path, images: Sequence[np.ndarray], prefix: str) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, pixels in enumerate(images):
-        path = inside(folder, f"{prefix}_{i:04d}.png")
-        Image.fromarray(pixels).save(path)
-        paths.append(path)
-    return paths
-
-
-def _arrays(paths: Sequence[Path]) -> list[np.ndarray]:
-    return [np.asarray(load_image(p)) for p in paths]
-
-
-def _augment_candidate(
-    recipe: Recipe, ids: list[str], images: list[np.ndarray], n: int, seed: int, folder: Path
-) -> Candidate:
-    made = augment_images(images, recipe, n, seed=seed)
-    name = f"augment:{recipe.name}:{recipe.target}"
-    return Candidate(
-        name=name,
-        kind="augment",
-        target=recipe.target,
-        paths=_write(folder, [m.image for m in made], f"{recipe.target}_{recipe.name}"),
-        parents=[ids[m.parent] for m in made],
-        params=[m.params for m in made],
-        generator={"name": recipe.name, "kind": "augment", "reason": recipe.reason},
-        recipe=recipe,
-    )
-
-
-def _synth_candidate(
-    generator_name: str,
-    target: str,
-    defect_ids: list[str],
-    defects: list[np.ndarray],
-    background_ids: list[str],
-    backgrounds: list[np.ndarray],
-    n: int,
-    seed: int,
-    folder: Path,
-    kind: str | None = None,
-) -> Candidate:
-    """Images of class ``target`` drawn as defect type ``kind`` (default: the class name)."""
-    generator = get_generator(generator_name)
-    made = generator.generate(kind or target, defects, backgrounds, n, seed=seed)
-    params, parents = [], []
-    for m in made:
-        extra = {}
-        if m.defect is not None:
-            extra["donor"] = defect_ids[m.defect]
-        if m.background is not None:
-            extra["background"] = background_ids[m.background]
-        params.append({**m.params, **extra})
-        # the parent carries the label's evidence: the donor when there is one
-        parents.append(extra.get("donor") or extra.get("background"))
-    return Candidate(
-        name=f"synthetic:{generator_name}:{target}",
-        kind="synthetic",
-        target=target,
-        paths=_write(folder, [m.image for m in made], f"{target}_{generator_name}"),
-        parents=parents,
-        params=params,
-        generator={"name": generator_name, "kind": "synthetic", "options": _jsonable(generator.get_params())},
-    )
-
-
-def _jsonable(value: object) -> object:
-    return json.loads(json.dumps(value, default=str))
-
-
-def _materialise(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
-    """Copy a candidate's images under <project>/generated/ and add them, tagged, to the store."""
-    origin = ORIGIN[candidate.kind]
-    folder = proj.path("generated", origin, candidate.target)
-    folder.mkdir(parents=True, exist_ok=True)
-    ids = []
-    with proj.transaction():
-        for path, parent, params in zip(candidate.paths, candidate.parents, candidate.params):
-            image_id = content_hash(path)
-            target = folder / f"{image_id[:16]}.png"
-            if not target.exists():
-                target.write_bytes(path.read_bytes())
-            with Image.open(target) as im:
-                width, height = im.size
-            proj.add_image(
-                id=image_id,
-                path=target,
-                width=width,
-                height=height,
-                metadata={"generated_by": candidate.generator["name"], "run": run_id},
-                origin=origin,
-                parent=parent,
-                generator={**candidate.generator, "params": params, "run": run_id},
-            )
-            proj.add_annotation(image_id=image_id, annotator=ANNOTATOR, label=candidate.target, source=origin)
-            ids.append(image_id)
-    return ids
-
-
+# -- the model, reached lazily (tests swap these for stand-ins) ---------------------------
 def _embed(proj: Project, paths: Sequence[Path]) -> np.ndarray:
     from datacentric.model import embed
 
@@ -240,6 +67,44 @@ def _cross_val():
 
 
 # -- improve -----------------------------------------------------------------------------
+@dataclass
+class _Experiment:
+    """The real images every fix is measured on, and the baseline each fix is compared with."""
+
+    proj: Project
+    data: LabeledSet
+    names: list[str]
+    counts: dict[str, int]  # real images per class
+    X: np.ndarray  # (N, D) embeddings of the real images
+    groups: list[str] | None
+    baseline: Baseline
+    cross_val: Callable[..., np.ndarray]
+    seeds: int
+    folds: int
+    seed: int
+
+
+@dataclass
+class _Plan:
+    """What to try for each target."""
+
+    budget: int
+    slices: list[dict]  # the audit's weak slices
+    generators: list[str]
+    defect_types: dict[str, str]
+
+
+@dataclass
+class _Tried:
+    """What the fixes for every target made, measured and kept."""
+
+    fixes: list[LiftResult] = field(default_factory=list)
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+    kept: dict[str, str] = field(default_factory=dict)  # target -> name of the kept fix
+    curves: dict[str, LearningCurve] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # generators that made nothing, and why
+
+
 def improve_project(
     proj: Project,
     *,
@@ -272,163 +137,146 @@ def improve_project(
     _at_least(seeds, 1, "seeds")
     seed = proj.config.seed if seed is None else seed
     folds = folds or proj.config.folds
-    data = proj.dataset("real")
-    if len(data) == 0:
-        raise DatacentricError("no labelled real images", proj.root)
-    names = list(data.classes)
-    counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
-    unknown = [c for c in classes or () if c not in names]
-    if unknown:  # before any embedding or cross-validation: a typo costs no waiting
-        raise DatacentricError(f"unknown class {', '.join(unknown)} (classes: {', '.join(names)})", proj.root)
-    cross_val = _cross_val()
-    X = _embed(proj, data.paths)
-    y = data.labels
-    groups = _groups(proj, data, X)
-    baseline = baseline_scores(
-        X, y, n_classes=len(names), seeds=seeds, folds=folds, seed=seed, cross_val=cross_val, groups=groups
-    )
-    if classes:
-        targets = list(classes)
-    else:
-        recall_now = {c: float(np.nanmean(baseline.recall[:, k])) for k, c in enumerate(names)}
-        targets, _ = find_targets(proj, recall=recall_now)
+    exp = _measure_baseline(proj, _real_images(proj, classes), seeds=seeds, folds=folds, seed=seed)
+    targets = list(classes) if classes else _weakest(exp)
     run = proj.new_run("improve", {"targets": targets, "budget": budget, "seeds": seeds, "folds": folds, "seed": seed})
-    index = {image_id: i for i, image_id in enumerate(data.ids)}
-    slices = _weak_slices(proj)
-    generator_names = list(generators) if generators else plugins.names("generator")
-    kinds = dict(defect_types or {})
-    notes: list[str] = []  # generators that made nothing, and why
-    results: list[LiftResult] = []
-    candidates: dict[str, Candidate] = {}
-    kept: dict[str, str] = {}
-    curves: dict[str, LearningCurve] = {}
+    plan = _Plan(
+        budget=budget,
+        slices=weak_slices(proj),
+        generators=list(generators) if generators else plugins.names("generator"),
+        defect_types=dict(defect_types or {}),
+    )
+    tried = _Tried()
     for target in targets:
-        k = names.index(target)
-        member_rows = np.flatnonzero(y == k)
-        if len(member_rows) == 0:
-            continue
-        defect_ids = [data.ids[i] for i in member_rows]
-        defect_paths = [data.paths[i] for i in member_rows]
-        defects = _arrays(defect_paths)
-        other_paths = [data.paths[i] for i in np.flatnonzero(y != k)]
-        recipes = choose_recipes(
-            target,
-            weak_slices=slices,
-            brightness_spread=_brightness(defect_paths),
-            other_brightness_spread=_brightness(other_paths[::3]),
-        )
-        todo: list[Candidate] = []
-        for recipe in recipes:
-            folder = _candidates(proj, run, f"augment-{recipe.name}-{target}")
-            todo.append(_augment_candidate(recipe, defect_ids, defects, budget, seed, folder))
-        # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
-        if not is_defect_free(target):
-            todo += _generator_candidates(
-                proj,
-                run,
-                data,
-                target,
-                counts,
-                generator_names,
-                kinds.get(target, target),
-                (defect_ids, defects),
-                budget,
-                seed,
-                notes,
-            )
-        lifts = _measure_candidates(
-            proj, todo, target, X, y, names, index, baseline=baseline, cross_val=cross_val, groups=groups
-        )
-        results += lifts
-        candidates.update({cand.name: cand for cand in todo})
-        best = max((lift for lift in lifts if lift.kept), key=lambda lift: lift.gain[target], default=None)
-        if best is not None:
-            kept[target] = best.name
-        curves[target] = learning_curve(
-            X, y, k, classes=names, seeds=min(seeds, 3), folds=folds, seed=seed, cross_val=cross_val, groups=groups
-        )
-    recipes_saved: list[Path] = []
-    materialised = 0
-    for target, name in kept.items():
-        cand = candidates[name]
-        if cand.recipe is not None:
-            recipes_saved.append(
-                cand.recipe.save(proj.path("runs", run.id, f"recipe-{target}-{cand.recipe.name}.json"))
-            )
-        if materialise:
-            materialised += len(_materialise(proj, cand, run.id))
-    advice = _advice(targets, kept, results, curves, counts)
+        _try_fixes(exp, run, target, plan, tried)
+    recipes, added = _keep(proj, run, tried, materialise)
     result = ImproveResult(
         run_id=run.id,
         run_dir=run.dir,
         targets=targets,
-        fixes=results,
-        advice=advice,
-        kept=kept,
-        materialised=materialised,
-        recipes=recipes_saved,
-        curves=curves,
-        notes=list(dict.fromkeys(notes)),
+        fixes=tried.fixes,
+        advice=_advice(targets, tried.kept, tried.fixes, tried.curves, exp.counts),
+        kept=tried.kept,
+        materialised=added,
+        recipes=recipes,
+        curves=tried.curves,
+        notes=list(dict.fromkeys(tried.notes)),
     )
-    from datacentric.improve.report import write_report
-
-    result.report = write_report(result, candidates, proj)
-    summary = json.dumps(result.to_json(), indent=2, default=str)
-    write_atomic(proj.path("runs", run.id, "improve.json"), summary)
-    proj.finish_run(
-        run,
-        {
-            "targets": targets,
-            "kept": kept,
-            "materialised": materialised,
-            "advice": advice,
-            "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in results],
-        },
-    )
+    _record(proj, run, result, tried.candidates)
     return result
 
 
-def _generator_candidates(
-    proj, run, data, target, counts, generator_names, kind, defects, budget, seed, notes
-) -> list[Candidate]:
-    """Synthetic-defect candidates for ``target`` from every generator that can draw ``kind``, on the
-    defect-free images; a generator that cannot says why in ``notes``.
-    """
-    defect_ids, defect_arrays = defects
+def _real_images(proj: Project, classes: Sequence[str] | None) -> LabeledSet:
+    """The labelled real images; refuses none, and an unknown class before any slow step."""
+    data = proj.dataset("real")
+    if len(data) == 0:
+        raise DatacentricError("no labelled real images", proj.root)
     names = list(data.classes)
-    # the canvas for this target's defects: never another target's defect images
-    bg_rows = np.flatnonzero(data.labels == names.index(background_class(names, [target], counts)))
-    backgrounds = _arrays([data.paths[i] for i in bg_rows])
-    background_ids = [data.ids[i] for i in bg_rows]
-    out = []
-    for name in generator_names:
-        generator = get_generator(name)
-        if not generator.supports(kind):
-            notes.append(generator.cannot_make(target, kind))
-            continue
-        if generator.needs_backgrounds and not backgrounds:
-            notes.append(f"generator '{name}' needs defect-free images to draw '{target}' on")
-            continue
-        folder = _candidates(proj, run, f"synthetic-{name}-{target}")
-        out.append(
-            _synth_candidate(
-                name, target, defect_ids, defect_arrays, background_ids, backgrounds, budget, seed, folder, kind
-            )
+    unknown = [c for c in classes or () if c not in names]
+    if unknown:  # before any embedding or cross-validation: a typo costs no waiting
+        raise DatacentricError(f"unknown class {', '.join(unknown)} (classes: {', '.join(names)})", proj.root)
+    return data
+
+
+def _measure_baseline(proj: Project, data: LabeledSet, *, seeds: int, folds: int, seed: int) -> _Experiment:
+    """Embed the real images and score them without any fix over ``seeds`` fold splits."""
+    names = list(data.classes)
+    cross_val = _cross_val()
+    X = _embed(proj, data.paths)
+    groups = _groups(proj, data, X)
+    baseline = baseline_scores(
+        X, data.labels, n_classes=len(names), seeds=seeds, folds=folds, seed=seed, cross_val=cross_val, groups=groups
+    )
+    counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
+    return _Experiment(proj, data, names, counts, X, groups, baseline, cross_val, seeds, folds, seed)
+
+
+def _weakest(exp: _Experiment) -> list[str]:
+    """The default targets (:func:`find_targets`), with the baseline's recall as the last resort."""
+    recall_now = {c: float(np.nanmean(exp.baseline.recall[:, k])) for k, c in enumerate(exp.names)}
+    return find_targets(exp.proj, recall=recall_now)[0]
+
+
+def _try_fixes(exp: _Experiment, run: Run, target: str, plan: _Plan, tried: _Tried) -> None:
+    """Make and measure every fix for ``target``, keep the best that helps, and fit its learning curve."""
+    k = exp.names.index(target)
+    members = np.flatnonzero(exp.data.labels == k)
+    if len(members) == 0:
+        return
+    todo = _make_candidates(exp, run, target, members, plan, tried.notes)
+    lifts = _measure_candidates(exp, todo, target)
+    tried.fixes += lifts
+    tried.candidates.update({cand.name: cand for cand in todo})
+    best = max((lift for lift in lifts if lift.kept), key=lambda lift: lift.gain[target], default=None)
+    if best is not None:
+        tried.kept[target] = best.name
+    tried.curves[target] = learning_curve(
+        exp.X,
+        exp.data.labels,
+        k,
+        classes=exp.names,
+        seeds=min(exp.seeds, 3),
+        folds=exp.folds,
+        seed=exp.seed,
+        cross_val=exp.cross_val,
+        groups=exp.groups,
+    )
+
+
+def _make_candidates(
+    exp: _Experiment, run: Run, target: str, members: np.ndarray, plan: _Plan, notes: list[str]
+) -> list[Candidate]:
+    """The augmentations chosen for ``target`` and, for a defect class, every generator's images."""
+    data = exp.data
+    defect_ids = [data.ids[i] for i in members]
+    defect_paths = [data.paths[i] for i in members]
+    defects = load_arrays(defect_paths)
+    other_paths = [data.paths[i] for i in np.flatnonzero(data.labels != exp.names.index(target))]
+    recipes = choose_recipes(
+        target,
+        weak_slices=plan.slices,
+        brightness_spread=brightness_spread(defect_paths),
+        other_brightness_spread=brightness_spread(other_paths[::3]),
+    )
+    todo = [
+        augment_candidate(
+            recipe,
+            defect_ids,
+            defects,
+            plan.budget,
+            exp.seed,
+            candidate_folder(exp.proj, run, f"augment-{recipe.name}-{target}"),
         )
-    return out
+        for recipe in recipes
+    ]
+    # a synthetic defect pasted on a part is not a defect-free part: no generator makes 'ok'
+    if not is_defect_free(target):
+        todo += generator_candidates(
+            exp.proj,
+            run,
+            data,
+            target,
+            counts=exp.counts,
+            generators=plan.generators,
+            kind=plan.defect_types.get(target, target),
+            defects=(defect_ids, defects),
+            budget=plan.budget,
+            seed=exp.seed,
+            notes=notes,
+        )
+    return todo
 
 
-def _measure_candidates(
-    proj, todo: list[Candidate], target: str, X, y, names, index, *, baseline, cross_val, groups
-) -> list[LiftResult]:
+def _measure_candidates(exp: _Experiment, todo: list[Candidate], target: str) -> list[LiftResult]:
     """The lift of each candidate fix for ``target``, measured on real images only."""
-    k = names.index(target)
+    k = exp.names.index(target)
+    index = {image_id: i for i, image_id in enumerate(exp.data.ids)}
     lifts = []
     for cand in track(todo, f"measuring fixes for {target}", total=len(todo)):
         fix = Fix(
             name=cand.name,
             kind=cand.kind,
-            X=_embed(proj, cand.paths),
+            X=_embed(exp.proj, cand.paths),
             y=np.full(len(cand.paths), k, dtype=np.int64),
             parent=np.array([index.get(p, -1) for p in cand.parents], dtype=np.int64),
             details={
@@ -439,20 +287,54 @@ def _measure_candidates(
         )
         lifts.append(
             measure_lift(
-                X, y, fix, classes=names, target_classes=[target], baseline=baseline, cross_val=cross_val, groups=groups
+                exp.X,
+                exp.data.labels,
+                fix,
+                classes=exp.names,
+                target_classes=[target],
+                baseline=exp.baseline,
+                cross_val=exp.cross_val,
+                groups=exp.groups,
             )
         )
     return lifts
 
 
+def _keep(proj: Project, run: Run, tried: _Tried, add: bool) -> tuple[list[Path], int]:
+    """Save the kept augmentations' recipes in the run and, when ``add``, add every kept fix's images."""
+    recipes: list[Path] = []
+    added = 0
+    for target, name in tried.kept.items():
+        cand = tried.candidates[name]
+        if cand.recipe is not None:
+            recipes.append(cand.recipe.save(proj.path("runs", run.id, f"recipe-{target}-{cand.recipe.name}.json")))
+        if add:
+            added += len(add_to_project(proj, cand, run.id))
+    return recipes, added
+
+
+def _record(proj: Project, run: Run, result: ImproveResult, candidates: dict[str, Candidate]) -> None:
+    """Write the run's report and ``improve.json``, and finish the run with its summary."""
+    from datacentric.improve.report import write_report
+
+    result.report = write_report(result, candidates, proj)
+    summary = json.dumps(result.to_json(), indent=2, default=str)
+    write_atomic(proj.path("runs", run.id, "improve.json"), summary)
+    proj.finish_run(
+        run,
+        {
+            "targets": result.targets,
+            "kept": result.kept,
+            "materialised": result.materialised,
+            "advice": result.advice,
+            "fixes": [{"name": f.name, "kept": f.kept, "gain": f.gain} for f in result.fixes],
+        },
+    )
+
+
 def _at_least(value: int, least: int, option: str) -> None:
     if value < least:
         raise DatacentricError(f"{option} must be at least {least}, got {value}", f"--{option}")
-
-
-def _candidates(proj: Project, run: Run, *name: str) -> Path:
-    """The folder of one candidate fix inside the run (names come from data: checked)."""
-    return proj.path("runs", run.id, "candidates", *name)
 
 
 def _advice(
@@ -484,63 +366,3 @@ def _advice(
         else:
             parts.append(f"nothing tried helped {target} beyond noise; real images are the better move: {more}.")
     return " ".join(parts)
-
-
-# -- synth -------------------------------------------------------------------------------
-def synthesize(
-    proj: Project,
-    target: str,
-    n: int,
-    *,
-    generator: str = "copy_paste",
-    background: str | None = None,
-    seed: int | None = None,
-    defect_type: str | None = None,
-) -> SynthResult:
-    """Make ``n`` synthetic images of ``target`` with a registered generator and add them, tagged.
-
-    ``defect_type`` is what the generator should draw for the class (default: its name).
-    They are not measured here (``improve`` does that); they are training-only like every
-    synthetic image.
-    """
-    target = clean_class_name(target, "--class")
-    _at_least(n, 1, "n")
-    seed = proj.config.seed if seed is None else seed
-    data = proj.dataset("real")
-    names = list(data.classes)
-    if target not in names:
-        raise DatacentricError(f"unknown class '{target}' (classes: {', '.join(names)})", proj.root)
-    if is_defect_free(target):
-        raise DatacentricError(
-            f"'{target}' is the defect-free class: generators make defect images "
-            f"(augmentation in `datacentric improve --class {target}` can help it)",
-            proj.root,
-        )
-    counts = {c: int((data.labels == k).sum()) for k, c in enumerate(names)}
-    gen = get_generator(generator)
-    kind = defect_type or target
-    if not gen.supports(kind):
-        raise DatacentricError(gen.cannot_make(target, kind), proj.root)
-    k = names.index(target)
-    bg = background or background_class(names, [target], counts)
-    rows = np.flatnonzero(data.labels == k)
-    bg_rows = np.flatnonzero(data.labels == names.index(bg))
-    if gen.needs_defects and len(rows) == 0:
-        raise DatacentricError(f"generator '{generator}' needs real '{target}' images", proj.root)
-    run = proj.new_run("synth", {"target": target, "n": n, "generator": generator, "seed": seed})
-    cand = _synth_candidate(
-        generator,
-        target,
-        [data.ids[i] for i in rows],
-        _arrays([data.paths[i] for i in rows]),
-        [data.ids[i] for i in bg_rows],
-        _arrays([data.paths[i] for i in bg_rows]),
-        n,
-        seed,
-        _candidates(proj, run),
-        kind,
-    )
-    ids = _materialise(proj, cand, run.id)
-    proj.finish_run(run, {"images": len(ids), "target": target, "generator": generator})
-    folder = proj.path("generated", "synthetic", target)
-    return SynthResult(target=target, generator=generator, paths=[folder / f"{i[:16]}.png" for i in ids], ids=ids)

@@ -113,10 +113,10 @@ def test_improve_makes_no_synthetic_images_of_the_defect_free_class(defect_proje
 
 
 def test_synthetic_defects_go_on_defect_free_parts_even_when_ok_is_a_target(defect_project, fake_model):
-    from datacentric.improve import workflow
+    from datacentric.improve import candidates
 
     made = []
-    real_candidate = workflow._synth_candidate
+    real_candidate = candidates.synth_candidate
 
     def spy(name, target, *args, **kwargs):
         cand = real_candidate(name, target, *args, **kwargs)
@@ -126,7 +126,7 @@ def test_synthetic_defects_go_on_defect_free_parts_even_when_ok_is_a_target(defe
     proj = defect_project
     ok_ids = {r.id for r in proj.images() if proj.annotations(r.id)[0].label == "ok"}
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(workflow, "_synth_candidate", spy)
+        mp.setattr(candidates, "synth_candidate", spy)
         improve_project(
             proj, classes=["ok", "pit"], budget=4, seeds=2, folds=3, generators=["copy_paste"], materialise=False
         )
