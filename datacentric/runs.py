@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from datacentric.errors import DatacentricError
+from datacentric.paths import write_atomic
 from datacentric.serialize import to_jsonable
 
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
@@ -233,9 +234,7 @@ def latest_audit(audit_runs: Sequence[R]) -> R | None:
 
 def write_audit(run_dir: Path | str, result: dict) -> Path:
     """Write an audit run's result (JSON-able) as ``audit.json``."""
-    path = Path(run_dir) / AUDIT_FILE
-    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return path
+    return write_atomic(Path(run_dir) / AUDIT_FILE, json.dumps(result, indent=2))
 
 
 def read_audit(run) -> dict:

@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.images import COLOURS, write_image, write_images
-from tests.support.projects import tiny_colour_project
+from tests.support.factories import COLOURS, write_image, write_images, tiny_colour_project
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 
-from datacentric.drift import DriftDetector
+from datacentric.drift import DriftCheck, DriftDetector
+from datacentric.drift.pixel_stats import PixelStatsTest
 from datacentric.model import ProbeClassifier
+from datacentric.model.finetune import FineTuner
 
 ESTIMATORS = [
     (ProbeClassifier(C=0.5, n_classes=3), {"C": 0.5, "n_classes": 3, "max_iter": 2000}),
@@ -42,3 +44,18 @@ def test_set_params_changes_settings_and_refuses_unknown_names():
     assert clone(probe).max_iter == 10
     with pytest.raises(ValueError, match="invalid parameter 'gamma'"):
         probe.set_params(gamma=1.0)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        DriftCheck(alpha=0.01, method="ks", n_permutations=50, seed=3),
+        PixelStatsTest(alpha=0.2),
+        FineTuner("test_efficientnet@random", n_classes=3, epochs=2, lr=0.01, seed=5),
+    ],
+    ids=["DriftCheck", "PixelStatsTest", "FineTuner"],
+)
+def test_every_other_estimator_clones_with_its_settings(estimator):
+    copy = clone(estimator)
+    assert type(copy) is type(estimator) and copy is not estimator
+    assert copy.get_params() == estimator.get_params() and set(copy.get_params()) == set(vars(estimator))

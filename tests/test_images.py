@@ -6,7 +6,7 @@ from PIL import Image
 
 from datacentric.errors import DatacentricError
 from datacentric.images import content_hash, inspect_image, load_image
-from tests.support.images import write_image
+from tests.support.factories import write_image
 
 
 def test_grayscale_rgba_and_16bit_load_as_8bit_rgb(tmp_path):

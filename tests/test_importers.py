@@ -9,7 +9,7 @@ from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv, import_folder, import_path
 from datacentric.project import Project
 from tests.support.files import store_rows
-from tests.support.images import write_image
+from tests.support.factories import write_image
 
 
 def snapshot(project: Project) -> tuple:

@@ -29,7 +29,7 @@ def demo_commands(root: Path, data: Path) -> list[list[str]]:
         ["train", project],
         ["audit", project],
         ["improve", project, "--seeds", "3", "--budget", "30"],
-        ["export", project, "--int8", "--out", model],
+        ["export", project, "--int8", "--out", model, "--skip-torch-b16"],
         ["predict", project, str(root / "tonight"), "--model", model],
         ["drift", project, str(root / "tonight")],
         ["retrain", project],

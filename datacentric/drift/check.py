@@ -20,6 +20,7 @@ from datacentric.drift.detector import DriftScore
 from datacentric.drift.class_mix import N_RESAMPLES, class_mix_test
 from datacentric.drift.pixel_stats import PixelStatsTest, StatsScore, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
+from datacentric.estimator import Params
 
 __all__ = ["DriftCheck", "DriftCheckScore"]
 
@@ -40,7 +41,7 @@ class DriftCheckScore:
     class_mix: dict = field(default_factory=dict)  # see class_mix_test
 
 
-class DriftCheck:
+class DriftCheck(Params):
     """Every drift test of ``datacentric drift`` on arrays or paths (fit, then score).
 
     Give ``fit`` and ``score`` the same kinds of evidence; each one given is a family:

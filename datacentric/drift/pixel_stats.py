@@ -52,6 +52,7 @@ import numpy as np
 from scipy import stats
 
 from datacentric.errors import DatacentricError
+from datacentric.estimator import Params
 from datacentric.stats import holm
 
 __all__ = ["STATISTICS", "PixelStatsTest", "StatsScore", "combine_p_values", "image_statistics"]
@@ -140,7 +141,7 @@ class StatsScore:
     description: str = ""  # e.g. "darker (brightness 100 → 51, lower than 97% of training images), less sharp"
 
 
-class PixelStatsTest:
+class PixelStatsTest(Params):
     """Mann-Whitney tests of per-image pixel statistics, batch vs reference, Holm-corrected.
 
     Parameters

@@ -19,6 +19,7 @@ import numpy as np
 
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
+from datacentric.estimator import Params
 from datacentric.images import load_image
 
 __all__ = ["FineTuner", "default_augment"]
@@ -64,7 +65,7 @@ class _Images:
             self.eval_tensors.append(transform(image))
 
 
-class FineTuner:
+class FineTuner(Params):
     """Fine-tune a timm backbone with a K-class head (scikit-learn style).
 
     Parameters

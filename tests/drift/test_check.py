@@ -7,7 +7,7 @@ import pytest
 
 from datacentric.drift import DriftCheck, DriftDetector, combine_p_values, image_statistics
 from datacentric.errors import DatacentricError
-from tests.support.images import write_image
+from tests.support.factories import write_image
 
 
 def _pictures(rng, n, scale=1.0):

@@ -10,7 +10,7 @@ from datacentric.drift import DriftDetector, PixelStatsTest, STATISTICS, class_m
 from datacentric.drift.class_mix import mix_p_value
 from datacentric.errors import DatacentricError
 
-from tests.support.images import COLOURS, write_images
+from tests.support.factories import COLOURS, write_images
 
 FACTORY = np.array([0.9, 0.06, 0.03, 0.01])  # most parts good, a few rare defect classes
 

@@ -12,7 +12,7 @@ from datacentric.cli import app
 from datacentric.drift import check_drift
 from datacentric.errors import DatacentricError
 
-from tests.support.images import COLOURS, write_images
+from tests.support.factories import COLOURS, write_images
 
 
 def test_no_trained_reference_names_the_command(tiny_project, tmp_path):

@@ -13,7 +13,7 @@ from datacentric.drift import DriftCheck, check_drift
 from datacentric.drift.groups import group_images, parse_window, score_groups
 from datacentric.errors import DatacentricError
 
-from tests.support.images import COLOURS, write_images
+from tests.support.factories import COLOURS, write_images
 
 
 def _files(folder, names):

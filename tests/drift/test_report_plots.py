@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.drift import check_drift
-from tests.support.images import COLOURS, write_images
+from tests.support.factories import COLOURS, write_images
 from tests.support.dom import parse
 
 

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from tests.support.images import varied_images
+from tests.support.factories import varied_images, tiny_colour_project
 from tests.support.models import CLASSES, small_model
-from tests.support.projects import tiny_colour_project
 
 
 @pytest.fixture(scope="module")
@@ -20,12 +19,12 @@ def tiny():
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory) -> list[Path]:
+def varied_photos(tmp_path_factory) -> list[Path]:
     return varied_images(tmp_path_factory.mktemp("images"))
 
 
 @pytest.fixture(scope="module")
-def exported(tiny, images, tmp_path_factory):
+def exported(tiny, varied_photos, tmp_path_factory):
     """One fp32 + int8 export (forced: a random model need not pass the threshold)."""
     from datacentric.export import export_model
 
@@ -36,8 +35,8 @@ def exported(tiny, images, tmp_path_factory):
         classes,
         config,
         out,
-        paths=images,
-        labels=[i % 3 for i in range(len(images))],
+        paths=varied_photos,
+        labels=[i % 3 for i in range(len(varied_photos))],
         int8=True,
         force=True,
         repeats=2,

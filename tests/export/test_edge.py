@@ -51,11 +51,11 @@ def test_preprocess_matches_timm_eval_transform(size, interpolation, tiny):
     np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
-def test_predictor_runs_with_torch_blocked_and_gives_torch_labels(exported, images, tmp_path):
+def test_predictor_runs_with_torch_blocked_and_gives_torch_labels(exported, varied_photos, tmp_path):
     from datacentric.export import export_model  # noqa: F401  (the torch side lives in this process)
 
     model = exported.format("onnx-fp32").path
-    expected = [p.label for p in edge.OnnxClassifier(model).predict(images)]
+    expected = [p.label for p in edge.OnnxClassifier(model).predict(varied_photos)]
     # The module file alone, copied next to nothing else of datacentric.
     alone = tmp_path / "device"
     alone.mkdir()
@@ -67,7 +67,7 @@ import json, sys
 sys.path.insert(0, {str(alone)!r})
 import edge_predict
 clf = edge_predict.OnnxClassifier({str(model)!r})
-preds = clf.predict({[str(p) for p in images]!r})
+preds = clf.predict({[str(p) for p in varied_photos]!r})
 print(json.dumps({{"labels": [p.label for p in preds], "torch": "torch" in sys.modules}}))
 """
     )
@@ -77,7 +77,7 @@ print(json.dumps({{"labels": [p.label for p in preds], "torch": "torch" in sys.m
     assert out == {"labels": expected, "torch": False}
 
 
-def test_predictor_labels_match_torch_model(tiny, exported, images):
+def test_predictor_labels_match_torch_model(tiny, exported, varied_photos):
     import timm.data
     import torch
 
@@ -86,9 +86,9 @@ def test_predictor_labels_match_torch_model(tiny, exported, images):
     module, classes, config = tiny
     transform = timm.data.create_transform(**config, is_training=False)
     with torch.inference_mode():
-        logits = module(torch.stack([transform(load_image(p)) for p in images]))
+        logits = module(torch.stack([transform(load_image(p)) for p in varied_photos]))
     torch_labels = [classes[i] for i in logits.argmax(1).tolist()]
-    preds = edge.OnnxClassifier(exported.format("onnx-fp32").path).predict(images)
+    preds = edge.OnnxClassifier(exported.format("onnx-fp32").path).predict(varied_photos)
     assert [p.label for p in preds] == torch_labels
     assert all(abs(sum(p.probs.values()) - 1) < 1e-4 and p.probability == max(p.probs.values()) for p in preds)
 
@@ -100,12 +100,12 @@ def test_package_import_of_edge_does_not_import_torch():
     assert done.stdout.strip() == "False"
 
 
-def test_bad_images_are_reported_not_fatal(exported, images, tmp_path):
+def test_bad_images_are_reported_not_fatal(exported, varied_photos, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\\x89PNG garbage")
     missing = tmp_path / "missing.png"
-    preds = edge.OnnxClassifier(exported.path).predict([images[0], broken, missing, images[1]])
-    assert [p.path for p in preds] == [images[0], broken, missing, images[1]]
+    preds = edge.OnnxClassifier(exported.path).predict([varied_photos[0], broken, missing, varied_photos[1]])
+    assert [p.path for p in preds] == [varied_photos[0], broken, missing, varied_photos[1]]
     assert preds[0].label in ("ok", "pit", "scratch")
     assert preds[1].label is None and preds[1].probability == 0.0 and preds[1].probs == {}
     assert preds[1].error and preds[2].label is None and "No such file" in preds[2].error
@@ -145,10 +145,10 @@ def test_predictor_plans_no_memory_pattern_but_keeps_the_arena(exported):
     assert config.enable_mem_pattern is False and config.enable_cpu_mem_arena is True
 
 
-def test_normalising_a_batch_of_crops_gives_the_bits_of_preprocess(images, exported):
+def test_normalising_a_batch_of_crops_gives_the_bits_of_preprocess(varied_photos, exported):
     """The export keeps uint8 crops and normalises them batch by batch: it must see preprocess's inputs exactly."""
     config = edge.OnnxClassifier(exported.format("onnx-fp32").path).config
-    rgb = [edge.load_rgb(p) for p in images[:5]]
+    rgb = [edge.load_rgb(p) for p in varied_photos[:5]]
     crops = np.stack([edge.crop(image, config) for image in rgb])
     assert crops.dtype == np.uint8 and crops.shape == (5, 64, 64, 3)
     batch = edge.normalise(crops, config)

@@ -28,10 +28,10 @@ def torch_probs(module, config, paths):
         return torch.softmax(module(x), dim=1).numpy()
 
 
-def test_onnx_fp32_round_trips_torch_probabilities(tiny, images, exported):
+def test_onnx_fp32_round_trips_torch_probabilities(tiny, varied_photos, exported):
     module, classes, config = tiny
     clf = edge.OnnxClassifier(exported.format("onnx-fp32").path)
-    np.testing.assert_allclose(clf.predict_proba(images), torch_probs(module, config, images), atol=1e-4)
+    np.testing.assert_allclose(clf.predict_proba(varied_photos), torch_probs(module, config, varied_photos), atol=1e-4)
     row = exported.format("onnx-fp32")
     assert row.agreement == 1.0
     assert row.max_prob_diff < 1e-4
@@ -75,10 +75,10 @@ def test_batch_axis_is_dynamic(exported):
         np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
 
 
-def test_int8_refused_below_threshold_says_by_how_much(tiny, images, tmp_path):
+def test_int8_refused_below_threshold_says_by_how_much(tiny, varied_photos, tmp_path):
     module, classes, config = tiny
     with pytest.raises(DatacentricError) as err:
-        export_model(module, classes, config, tmp_path, paths=images[:4], int8=True, threshold=1.01, repeats=0)
+        export_model(module, classes, config, tmp_path, paths=varied_photos[:4], int8=True, threshold=1.01, repeats=0)
     message = str(err.value)
     agreement = err.value.result.format("onnx-int8").agreement
     assert "onnx-int8" in message and "below the 101.0% threshold" in message
@@ -92,16 +92,16 @@ def test_int8_refused_below_threshold_says_by_how_much(tiny, images, tmp_path):
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_int8_forced_below_threshold_is_written(tiny, images, tmp_path):
+def test_int8_forced_below_threshold_is_written(tiny, varied_photos, tmp_path):
     module, classes, config = tiny
     result = export_model(
-        module, classes, config, tmp_path, paths=images[:4], int8=True, threshold=1.01, force=True, repeats=0
+        module, classes, config, tmp_path, paths=varied_photos[:4], int8=True, threshold=1.01, force=True, repeats=0
     )
     assert result.path == tmp_path / "model.int8.onnx" and result.path.exists()
     assert result.format("onnx-int8").latency_ms_b1 is None
 
 
-def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, images, tmp_path, monkeypatch):
+def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, varied_photos, tmp_path, monkeypatch):
     """Calibration, rounding and each format's agreement check draw a bar with the time left."""
     import io
 
@@ -114,7 +114,7 @@ def test_slow_int8_steps_show_progress_with_a_time_estimate(tiny, images, tmp_pa
     progress.set_enabled(True)
     try:
         module, classes, config = tiny
-        export_model(module, classes, config, tmp_path, paths=images[:4], int8=True, force=True, repeats=0)
+        export_model(module, classes, config, tmp_path, paths=varied_photos[:4], int8=True, force=True, repeats=0)
     finally:
         progress.set_enabled(False)
     drawn = screen.getvalue()
@@ -148,11 +148,11 @@ def test_fp32_export_writes_a_valid_model(tiny, tmp_path):
     assert edge.OnnxClassifier(path).classes == classes
 
 
-def test_unreadable_images_are_skipped_not_fatal(tiny, images, tmp_path):
+def test_unreadable_images_are_skipped_not_fatal(tiny, varied_photos, tmp_path):
     module, classes, config = tiny
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
-    result = export_model(module, classes, config, tmp_path / "out", paths=[*images[:3], bad], repeats=0)
+    result = export_model(module, classes, config, tmp_path / "out", paths=[*varied_photos[:3], bad], repeats=0)
     assert result.n_images == 3
     assert [s[0] for s in result.skipped] == [str(bad)]
 

@@ -31,12 +31,12 @@ def tf_model():
 
 
 @pytest.fixture(scope="module")
-def tf_int8(tf_model, images, tmp_path_factory):
+def tf_int8(tf_model, varied_photos, tmp_path_factory):
     """(fp32 path, int8 path) for the tf_ model."""
     module, config = tf_model
     out = tmp_path_factory.mktemp("tf")
     fp32 = export_onnx(module, out / "m.onnx", classes=CLASSES, data_config=config)
-    return fp32, quantize_int8(fp32, out / "m.int8.onnx", images)
+    return fp32, quantize_int8(fp32, out / "m.int8.onnx", varied_photos)
 
 
 def _torch_out(module, x):
@@ -46,7 +46,7 @@ def _torch_out(module, x):
         return module(torch.from_numpy(x)).numpy()
 
 
-def test_same_padding_is_exported_as_constants(tf_model, tf_int8, images):
+def test_same_padding_is_exported_as_constants(tf_model, tf_int8, varied_photos):
     from timm.layers import Conv2dSame
 
     module, _ = tf_model
@@ -56,7 +56,7 @@ def test_same_padding_is_exported_as_constants(tf_model, tf_int8, images):
     same = [m for m in module.modules() if isinstance(m, Conv2dSame)]
     assert same and all("forward" not in vars(m) for m in same)  # the torch model is left as it was
     clf = edge.OnnxClassifier(fp32)
-    x = np.stack([edge.preprocess(edge.load_rgb(p), clf.config) for p in images])
+    x = np.stack([edge.preprocess(edge.load_rgb(p), clf.config) for p in varied_photos])
     (logits,) = clf.session.run(None, {clf.input_name: x})
     np.testing.assert_allclose(logits, _torch_out(module, x), atol=1e-4)
 
@@ -116,7 +116,7 @@ def test_head_nodes_start_after_the_conv_activation():
     assert int8_module._head_nodes(helper.make_model(graph)) == ["pool", "flatten", "fc"]
 
 
-def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeypatch):
+def test_shape_arithmetic_is_never_quantized(tf_model, varied_photos, tmp_path, monkeypatch):
     """A graph with run-time SAME padding (as the exporter used to write) keeps its pad arithmetic float."""
     module, config = tf_model
     monkeypatch.setattr(onnx_features, "static_same_padding", lambda *a: contextlib.nullcontext())
@@ -128,7 +128,7 @@ def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeyp
     assert all(n.name in shape_nodes for n in graph.node if n.op_type in ("Ceil", "Div", "Concat"))
     assert not any(n.op_type == "Conv" and n.name in shape_nodes for n in graph.node)
 
-    int8 = onnx.load(str(quantize_int8(fp32, tmp_path / "dyn.int8.onnx", images)))
+    int8 = onnx.load(str(quantize_int8(fp32, tmp_path / "dyn.int8.onnx", varied_photos)))
     produced = {o: n for n in int8.graph.node for o in n.output}
     for node in int8.graph.node:
         if node.op_type == "Pad":  # its pads input comes straight from float arithmetic, not a DequantizeLinear
@@ -138,11 +138,11 @@ def test_shape_arithmetic_is_never_quantized(tf_model, images, tmp_path, monkeyp
     assert clf8.run(x).shape == clf32.run(x).shape == (2, 3)
 
 
-def test_int8_logits_carry_no_mean_shift_on_the_calibration_images(tf_int8, images):
+def test_int8_logits_carry_no_mean_shift_on_the_calibration_images(tf_int8, varied_photos):
     """The float head's bias absorbs int8's average logit shift (bias correction)."""
     fp32, int8 = tf_int8
     clf32, clf8 = edge.OnnxClassifier(fp32), edge.OnnxClassifier(int8)
-    x = np.stack([edge.preprocess(edge.load_rgb(p), clf32.config) for p in images])
+    x = np.stack([edge.preprocess(edge.load_rgb(p), clf32.config) for p in varied_photos])
     (z32,) = clf32.session.run(None, {clf32.input_name: x})
     (z8,) = clf8.session.run(None, {clf8.input_name: x})
     assert np.abs(z8 - z32).max() > 1e-3  # int8 does change the logits ...

@@ -110,11 +110,11 @@ def test_skipped_convolutions_keep_their_float_weights():
     np.testing.assert_array_equal(numpy_helper.to_array(model.graph.initializer[0]), weight)
 
 
-def test_int8_file_holds_the_adaptively_rounded_weights(images, tmp_path):
+def test_int8_file_holds_the_adaptively_rounded_weights(varied_photos, tmp_path):
     """onnxruntime's quantizer keeps our rounding: same scale, weights off nearest where it helped."""
     module, config = small_model("tf_mobilenetv3_small_minimal_100")
     fp32 = export_onnx(module, tmp_path / "m.onnx", classes=CLASSES, data_config=config)
-    int8 = onnx.load(str(quantize_int8(fp32, tmp_path / "m.int8.onnx", images)))
+    int8 = onnx.load(str(quantize_int8(fp32, tmp_path / "m.int8.onnx", varied_photos)))
     float_model = onnx.load(str(fp32))
     float_weights = {t.name: numpy_helper.to_array(t) for t in float_model.graph.initializer}
     float_convs = {n.name: float_weights[n.input[1]] for n in float_model.graph.node if n.op_type == "Conv"}

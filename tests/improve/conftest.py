@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from tests.support.fakes import fake_cross_val, fake_embed
-from tests.support.images import texture, with_pit, with_scratch
+from tests.support.factories import texture, with_pit, with_scratch
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 
 from datacentric.improve import Recipe, augment_images, choose_recipes, make_recipe
-from tests.support.images import texture
+from tests.support.factories import texture
 
 
 def test_recipe_saves_and_loads_as_albumentations_json(tmp_path):

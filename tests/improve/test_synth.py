@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from datacentric.improve import CopyPaste, find_defect_region, improve_project, synthesize
-from tests.support.images import texture, with_pit
+from tests.support.factories import texture, with_pit
 
 
 def test_defect_region_is_found_without_a_mask():

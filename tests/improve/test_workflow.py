@@ -184,7 +184,7 @@ def test_improve_groups_come_from_the_train_run(tmp_path):
     from datacentric.improve import workflow
     from datacentric.model import train
     from datacentric.project import Project
-    from tests.support.images import TINY, make_images
+    from tests.support.factories import TINY, make_images
 
     images = make_images(tmp_path / "photos", {"red": 6, "green": 6})
     proj = Project.init(tmp_path / "parts", backbone=TINY, seed=0)

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from datacentric.project import Project
-from tests.support.images import make_images
-from tests.support.projects import tiny_colour_project
+from tests.support.factories import make_images, tiny_colour_project
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import invoke
 
 

@@ -15,7 +15,7 @@ import pytest
 from datacentric.errors import DatacentricError
 from datacentric.names import case_twin, clean_class_list, clean_class_name
 from datacentric.project import Project
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import files_under, store_digest, write_csv
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from datacentric.errors import DatacentricError
 from datacentric.images import load_image
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest, write_csv
 

@@ -8,7 +8,7 @@ import pytest
 
 from datacentric.importers import import_path
 from datacentric.project import Project
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest, write_csv
 

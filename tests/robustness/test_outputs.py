@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from datacentric.paths import copy_atomic, write_atomic
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import invoke, promise
 
 

@@ -18,7 +18,7 @@ from datacentric.errors import DatacentricError
 from datacentric.importers import import_csv
 from datacentric.names import clean_class_name
 from datacentric.project import Project
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import promise
 from tests.support.files import store_digest
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.support.images import write_image
+from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest
 from tests.robustness.test_faults import needs_mount, tmpfs

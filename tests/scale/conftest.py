@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.images import COLOURS, TINY, write_images
+from tests.support.factories import COLOURS, TINY, write_images
 
 
 @pytest.fixture(scope="module")

@@ -42,7 +42,7 @@ def test_stored_vectors_equal_the_local_embed_function(scaled):
 
 
 def test_a_job_that_fails_before_its_commit_leaves_the_store_as_it_was(scaled, tmp_path):
-    from tests.support.images import write_images
+    from tests.support.factories import write_images
 
     root, _ = scaled
     fresh = write_images(tmp_path / "more", {"x": (10, 200, 200)}, 9, seed=77)

@@ -1,4 +1,5 @@
-"""Tiny generated images: random noise, noisy solid colours, textures with defects."""
+"""The one place tests build their data: tiny generated images (noise, solid colours, textures with
+defects) and tiny projects on the random tiny backbone."""
 
 from __future__ import annotations
 
@@ -91,3 +92,16 @@ def varied_images(folder: Path, n: int = 9, seed: int = 0) -> list[Path]:
         Image.fromarray(pixels).save(path)
         paths.append(path)
     return paths
+
+
+def tiny_colour_project(root: Path, photos: Path):
+    """A project at ``root`` on the tiny random backbone (32 px, 3 folds) with ``photos`` imported by mira."""
+    from datacentric.importers import import_path
+    from datacentric.project import Project
+
+    proj = Project.init(root, backbone=TINY, seed=0)
+    proj.config.image_size = 32
+    proj.config.folds = 3
+    proj.save_config()
+    import_path(proj, photos, annotator="mira")
+    return proj

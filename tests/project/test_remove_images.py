@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.project import Project
-from tests.support.images import write_image
+from tests.support.factories import write_image
 
 runner = CliRunner()
 
