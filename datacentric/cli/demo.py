@@ -1,12 +1,15 @@
 """``datacentric demo``: the whole loop on generated inspection images.
 
-The demo runs the very commands a user would type, printing each one first, so
-its output doubles as a tour of the CLI.
+The demo runs the very commands a user would type, each in its own process as from a
+shell, printing each one first, so its output doubles as a tour of the CLI and no step's
+memory (torch, an ONNX Runtime session, a step's arrays) stays behind for the next.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -80,34 +83,10 @@ def demo(
 
 
 def _run(args: list[str], root: Path) -> bool:
-    """Run one CLI command as a user would; True when it succeeded."""
-    import click
-
+    """Run one CLI command as a user would, in a fresh process; True when it succeeded."""
     console.rule("$ datacentric " + " ".join(_short(a, root) for a in args), style="cyan")
-    try:
-        code = typer.main.get_command(app).main(args, prog_name="datacentric", standalone_mode=False)
-    except click.exceptions.Exit as exit_:  # older click raises instead of returning the code
-        code = exit_.exit_code
-    finally:
-        _release_memory()
-    return not code
-
-
-def _release_memory() -> None:
-    """Hand back to the system what a finished step freed, before the next step runs.
-
-    The demo runs every step in one process: without this, the heap keeps the pages of
-    each step's freed tensors and arrays (glibc keeps freed memory for reuse), and the next
-    step's peak lands on top of them. A no-op where the C library has no ``malloc_trim``.
-    """
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL(None).malloc_trim(0)
-    except (AttributeError, OSError):
-        pass
+    sys.stdout.flush()
+    return subprocess.run([sys.executable, "-m", "datacentric", *args], check=False).returncode == 0
 
 
 def _short(arg: str, root: Path) -> str:

@@ -69,6 +69,8 @@ class Classifier:
         mode: str = "probe",
         *,
         build: Callable[[], object] | None = None,
+        head: ProbeHead | None = None,
+        cache_dir: Path | str | None = None,
     ):
         if module is None and build is None:
             raise ValueError("give module or build")
@@ -79,6 +81,8 @@ class Classifier:
         self.data_config = dict(data_config)
         self.mode = mode
         self._transform = None
+        self._head = head if head is not None and head.weights and cache_dir is not None else None
+        self._cache_dir = cache_dir
 
     @property
     def module(self):
@@ -106,7 +110,15 @@ class Classifier:
     def predict_files(
         self, paths: Sequence[Path | str], *, batch_size: int = 32
     ) -> tuple[np.ndarray, dict[int, DatacentricError]]:
-        """Probabilities (N, K) plus ``{index: error}`` for files that could not be read (rows NaN)."""
+        """Probabilities (N, K) plus ``{index: error}`` for files that could not be read (rows NaN).
+
+        A probe loaded with a project's ``cache_dir`` answers from the cached embeddings it was
+        trained on (:mod:`datacentric.model.probe_predict`, no torch); other models run in torch.
+        """
+        if self._head is not None:
+            from datacentric.model.probe_predict import probe_probabilities
+
+            return probe_probabilities(self._head, [Path(p) for p in paths], self._cache_dir, batch_size=batch_size)
         import torch
 
         from datacentric.model.embeddings import iter_batches
@@ -198,7 +210,16 @@ def _load_probe(path: Path, cache_dir) -> Classifier:
     def build():
         return _probe_module(head, cache_dir, path)
 
-    return Classifier(None, head.classes, head.backbone, _config(head.data_config), "probe", build=build)
+    return Classifier(
+        None,
+        head.classes,
+        head.backbone,
+        _config(head.data_config),
+        "probe",
+        build=build,
+        head=head,
+        cache_dir=cache_dir,
+    )
 
 
 def _probe_module(head: ProbeHead, cache_dir, where):

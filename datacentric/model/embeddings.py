@@ -43,7 +43,9 @@ __all__ = [
     "embed",
     "embed_project",
     "embedding_config",
+    "cached_embeddings",
     "embedding_key",
+    "embedding_key_for",
     "feature_model",
     "iter_batches",
     "runtime_model",
@@ -73,7 +75,12 @@ def embedding_key(backbone: str, model, config: dict, runtime: str = DEFAULT_RUN
     """Cache key for (backbone, weights, preprocessing, runtime); torch's key is the one of
     versions before the runtime existed, so caches made then stay valid for ``runtime="torch"``.
     """
-    fields = {"backbone": backbone.split("@", 1)[0], "weights": weights_id(model), "data": config}
+    return embedding_key_for(backbone, weights_id(model), config, runtime)
+
+
+def embedding_key_for(backbone: str, weights: str, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
+    """:func:`embedding_key` from the weights' id (as a probe head stores it) instead of a built model."""
+    fields = {"backbone": backbone.split("@", 1)[0], "weights": weights, "data": config}
     if check_runtime(runtime) != "torch":
         fields["runtime"] = runtime
     text = json.dumps(fields, sort_keys=True, default=list)
@@ -155,6 +162,7 @@ def embed(
     ids: Sequence[str] | None = None,
     workers: int = 2,
     runtime: str = DEFAULT_RUNTIME,
+    on_error: Callable[[int, DatacentricError], None] | None = None,
 ) -> np.ndarray:
     """Embed images with a frozen backbone: N paths -> (N, D) float32 features.
 
@@ -177,6 +185,9 @@ def embed(
     runtime
         "onnxruntime" (default: the backbone exported to ONNX once, cached under
         ``cache_dir/onnx/``) or "torch". Each caches its vectors under its own key.
+    on_error
+        Called with (index, error) for a file that cannot be decoded; its row stays zero and
+        is not cached. Without it such a file raises :class:`DatacentricError`.
     """
     check_runtime(runtime)
     paths = [Path(p) for p in paths]
@@ -201,7 +212,8 @@ def embed(
     todo = [i for i in range(len(paths)) if i not in cached]
     if todo:
         runner = runtime_model(model, backbone, config, cache, runtime)
-        rows = _forward_files(runner, config, [paths[i] for i in todo], batch_size, workers, runtime)
+        report = None if on_error is None else (lambda j, error: on_error(todo[j], error))
+        rows = _forward_files(runner, config, [paths[i] for i in todo], batch_size, workers, runtime, report)
         for j, row in rows:
             i = todo[j]
             out[i] = row
@@ -248,12 +260,14 @@ def _key_folder(cache: Path, backbone: str, model, config: dict, runtime: str, s
     return folder, key
 
 
-def _forward_files(runner, config: dict, paths: list[Path], batch_size: int, workers: int, runtime: str):
-    """Yield ``(index into paths, feature row)`` for every image, batch by batch, with a progress bar."""
+def _forward_files(runner, config: dict, paths: list[Path], batch_size: int, workers: int, runtime: str, on_error=None):
+    """Yield ``(index into paths, feature row)`` for every readable image, batch by batch, with a progress bar."""
     import timm.data
 
     transform = timm.data.create_transform(**config, is_training=False)
-    batches = iter_batches(paths, transform, batch_size, workers=workers, channels_last=runtime == "torch")
+    batches = iter_batches(
+        paths, transform, batch_size, workers=workers, channels_last=runtime == "torch", on_error=on_error
+    )
     total = (len(paths) + batch_size - 1) // batch_size
     for indices, batch in track(batches, "embedding images", total=total):
         yield from zip(indices, forward(runner, batch))
@@ -309,6 +323,11 @@ def embedding_config(
             return {"weights": meta["weights"], "data_config": meta["data"]}
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     return {"weights": weights_id(model), "data_config": data_config(model, image_size)}
+
+
+def cached_embeddings(cache_dir: Path | str, key: str, hashes: Sequence[str]) -> dict[int, np.ndarray]:
+    """The vectors cached under embedding ``key`` for images with these content hashes, by row."""
+    return _cached_rows(Path(cache_dir) / "embeddings" / key, list(hashes))
 
 
 def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:

@@ -18,6 +18,7 @@ from datacentric.model import ProbeClassifier, create_backbone, embed, load_clas
 from datacentric.model.classifier import classifier_from_payload, model_bytes, save_classifier
 from datacentric.runs import model_file
 from datacentric.scale.predict import predict_probs
+from tests.support.factories import write_image
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,11 +70,13 @@ def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers
     assert model_file(run) == run.dir / "model.pt"
     old = load_classifier(run)
     assert _same(old.module, module) and old.classes == clf.classes and old.data_config == clf.data_config
-    assert [p.probs for p in predict(colour_project, colour_project.dataset().paths[:4])] == [p.probs for p in new]
+    # model.pt runs in torch; probe.npz answered from the cached ONNX Runtime embeddings: float rounding apart
+    old_probs = [list(p.probs.values()) for p in predict(colour_project, colour_project.dataset().paths[:4])]
+    np.testing.assert_allclose(old_probs, [list(p.probs.values()) for p in new], atol=1e-5)
     assert model_bytes(run) == (run.dir / "model.pt").read_bytes()
     files = colour_project.dataset().paths[:4]
     probs, errors = predict_probs(run, files)  # the scale workers' path
-    assert not errors and np.allclose(probs, [list(p.probs.values()) for p in new], atol=1e-6)
+    assert not errors and np.allclose(probs, old_probs, atol=1e-6)
 
 
 def test_a_probe_refuses_backbone_weights_it_was_not_trained_on(colour_project):
@@ -123,3 +126,47 @@ def test_training_a_probe_on_cached_embeddings_imports_no_torch(colour_project):
     assert imported == "[]"
     oof_a, oof_b = np.load(first.run.dir / "oof.npz"), np.load(Path(run_dir) / "oof.npz")
     np.testing.assert_array_equal(oof_a["probs"], oof_b["probs"])
+
+
+def test_a_probe_predicts_from_its_embeddings_as_its_torch_model_does(colour_project, tmp_path):
+    run = train(colour_project).run
+    new = write_image(tmp_path / "new.png", seed=99)  # not embedded yet
+    broken, missing = tmp_path / "broken.png", tmp_path / "missing.png"
+    broken.write_bytes(b"not an image")
+    files = [*colour_project.dataset().paths[:3], new, broken, missing]
+    probs, errors = load_classifier(run, cache_dir=colour_project.cache_dir).predict_files(files)
+    assert sorted(errors) == [4, 5] and np.isnan(probs[4:]).all()
+    torch_probs, torch_errors = load_classifier(run).predict_files(files)  # no cache: the torch model
+    assert sorted(torch_errors) == [4, 5]
+    assert {i: str(e) for i, e in errors.items()} == {i: str(e) for i, e in torch_errors.items()}
+    np.testing.assert_allclose(probs[:4], torch_probs[:4], atol=1e-5)
+
+
+def test_a_probe_predicts_cached_images_without_torch(colour_project):
+    train(colour_project)
+    script = (
+        "import sys\n"
+        "from datacentric.project import Project\n"
+        "from datacentric.model import predict\n"
+        f"with Project.open({str(colour_project.root)!r}) as p:\n"
+        "    out = predict(p, p.dataset().paths)\n"
+        "print(sorted(m for m in ('torch', 'timm', 'torchvision') if m in sys.modules), len(out))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == f"[] {len(colour_project.dataset().paths)}"
+
+
+def test_a_probe_answering_from_embeddings_refuses_other_backbone_weights(colour_project, tmp_path):
+    run = train(colour_project).run
+    path = run.dir / "probe.npz"
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["weights"] = "file-0123456789abcdef"
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+    clf = load_classifier(run, cache_dir=colour_project.cache_dir)
+    with pytest.raises(DatacentricError, match="not the ones this probe was trained on"):
+        clf.predict_files(colour_project.dataset().paths[:2])
