@@ -71,7 +71,7 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
     from cleanlab.rank import get_label_quality_scores
 
     from datacentric.audit import audit_arrays, label_matrix
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import cross_val_probs, embed_project
     from datacentric.project import Project
 

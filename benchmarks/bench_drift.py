@@ -46,7 +46,7 @@ def main() -> None:
 
     from datacentric.demo import SHIFTS, generate_batch, generate_demo
     from datacentric.drift import DriftDetector, PixelStatsTest, class_mix_test, combine_p_values, image_statistics
-    from datacentric.images import list_images
+    from datacentric.data.images import list_images
     from datacentric.model import ProbeClassifier, cross_val_probs, embed
 
     torch.set_num_threads(2)

@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 def build_demo_project(root: Path, per_class: int, seed: int):
     """Generate the demo photos, import every annotator's labels, train the default probe model."""
     from datacentric.demo import generate_demo
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
 

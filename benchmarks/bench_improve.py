@@ -58,7 +58,7 @@ def _standin_demo(out: Path, per_class: int, seed: int) -> Path:
 
 
 def build(work: Path, per_class: int, starve: int, target: str, seed: int):
-    from datacentric.importers import import_folder
+    from datacentric.data.importers import import_folder
     from datacentric.project import Project
 
     try:

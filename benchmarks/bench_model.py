@@ -109,7 +109,7 @@ def throughput(paths: list[Path], backbone: str, batch_size: int, repeats: int) 
 def accuracy_table(
     photos: Path, sizes: list[int], seeds: list[int], modes: list[str], backbone: str, epochs: int, device: str | None
 ) -> list[tuple]:
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
 

@@ -100,7 +100,7 @@ def make_project(work: Path, n: int, seed: int = 0) -> Path:
     """A project of ``n`` generated 48 px photos in 5 classes, trained (probe), audited once."""
     from PIL import Image
 
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
 

@@ -156,7 +156,7 @@ class OnnxPrediction:
 def predict_onnx(model: Path, images: list[Path]) -> list[OnnxPrediction]:
     """``predict --model``: label image files and folders with an exported .onnx (never imports torch)."""
     from datacentric.edge import OnnxClassifier
-    from datacentric.images import list_images
+    from datacentric.data.images import list_images
 
     if not Path(model).is_file():
         raise DatacentricError("model file not found", model)

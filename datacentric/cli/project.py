@@ -58,7 +58,7 @@ def import_(
     Example:  datacentric import parts/ photos/ --annotator mira
               datacentric import parts/ labels_extra.csv
     """
-    from datacentric.importers import import_path  # Pillow: only when used
+    from datacentric.data.importers import import_path  # Pillow: only when used
 
     with Project.open(project) as proj:
         result = import_path(proj, source, annotator=annotator, skip_bad=skip_bad, new_classes=new_classes)

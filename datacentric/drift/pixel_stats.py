@@ -83,7 +83,7 @@ def image_statistics(images: Iterable, *, size: int = 128) -> np.ndarray:
     Parameters
     ----------
     images : iterable of paths, PIL images or (H, W, 3) uint8 arrays
-        Paths are read with :func:`datacentric.images.load_image` (orientation, modes).
+        Paths are read with :func:`datacentric.data.images.load_image` (orientation, modes).
     size : int, default 128
         Images are resized to ``size`` x ``size`` first, so sharpness does not depend on
         the resolution of the files.
@@ -94,7 +94,7 @@ def image_statistics(images: Iterable, *, size: int = 128) -> np.ndarray:
     """
     from PIL import Image
 
-    from datacentric.images import load_image
+    from datacentric.data.images import load_image
 
     rows = []
     for image in images:

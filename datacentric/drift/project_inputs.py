@@ -18,7 +18,7 @@ import numpy as np
 
 from datacentric.drift.pixel_stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
-from datacentric.images import inspect_image, list_images
+from datacentric.data.images import inspect_image, list_images
 from datacentric.runs import OutOfFold, read_oof
 
 if TYPE_CHECKING:

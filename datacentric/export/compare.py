@@ -205,7 +205,7 @@ def _torch_reference(
     """
     import torch
 
-    from datacentric.images import load_image
+    from datacentric.data.images import load_image
 
     # The reference pass is not timed: one thread, as its batch-1 forwards between image
     # decodes ran 10x slower on two threads of a busy 2-core machine (threads wait on each other).

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from datacentric.images import content_hash, load_image
+from datacentric.data.images import content_hash, load_image
 from datacentric.improve.augment import Recipe, augment_images
 from datacentric.improve.results import Candidate
 from datacentric.improve.synth import get_generator

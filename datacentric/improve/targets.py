@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.images import load_image
+from datacentric.data.images import load_image
 from datacentric.project import Project
 from datacentric.runs import read_audit
 

@@ -33,7 +33,7 @@ import numpy as np
 
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
-from datacentric.images import content_hash, load_image
+from datacentric.data.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
 from datacentric.model.key_hints import known_keys, remember_key, source_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features

@@ -20,7 +20,7 @@ import numpy as np
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.estimator import Params
-from datacentric.images import load_image
+from datacentric.data.images import load_image
 
 __all__ = ["FineTuner", "default_augment"]
 

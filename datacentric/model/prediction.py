@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.images import IMAGE_SUFFIXES, list_images
+from datacentric.data.images import IMAGE_SUFFIXES, list_images
 
 __all__ = ["Prediction", "predict"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.images import content_hash, load_image
+from datacentric.data.images import content_hash, load_image
 from datacentric.runs import ProbeHead
 
 __all__ = ["probe_probabilities"]

@@ -14,7 +14,7 @@ __all__ = ["image_data_uri", "thumbnail"]
 
 
 def image_data_uri(path: str | Path, size: int = 180, *, fmt: str = "JPEG", quality: int = 85) -> str:
-    """Load an image (any format :func:`datacentric.images.load_image` reads), fit it in a
+    """Load an image (any format :func:`datacentric.data.images.load_image` reads), fit it in a
     ``size`` x ``size`` box (small images are enlarged, so a 64 px image is still visible)
     and return it as a ``data:`` URI.
     """
@@ -25,7 +25,7 @@ def image_data_uri(path: str | Path, size: int = 180, *, fmt: str = "JPEG", qual
 def _data_uri(path: str, size: int, fmt: str, quality: int) -> str:
     from PIL import Image
 
-    from datacentric.images import load_image
+    from datacentric.data.images import load_image
 
     image = load_image(path)
     scale = size / max(image.width, image.height)

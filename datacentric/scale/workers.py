@@ -3,7 +3,7 @@
 Each worker is a callable class: built once (the model is loaded in ``__init__``), then
 called on batches ``{"path": [...], "bytes": [...]}``. The local engine calls it in this
 process; the Ray engine hands the same class to ``Dataset.map_batches``, so both engines
-decode, hash and embed with the same code: :func:`datacentric.images.decode_image` on the
+decode, hash and embed with the same code: :func:`datacentric.data.images.decode_image` on the
 raw bytes (EXIF orientation, 16-bit and alpha as everywhere else), and one unreadable
 file becomes an ``error`` row, never a failed job.
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.images import bytes_hash, decode_image
+from datacentric.data.images import bytes_hash, decode_image
 
 __all__ = ["EmbedSpec", "Embedder", "OnnxPredictor", "Predictor"]
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from datacentric.audit import find_issues, load_audit
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_path
+from datacentric.data.importers import import_path
 from datacentric.project import Project
 
 CLASSES = ["ok", "scratch", "pit"]

@@ -21,7 +21,7 @@ def full_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoData, Path]
 
     Returns (the demo data, the project folder); tests may add runs, not change labels.
     """
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
 

@@ -9,7 +9,7 @@ import pytest
 
 from datacentric.demo import ANNOTATORS, CLASSES, generate_demo
 from datacentric.errors import DatacentricError
-from datacentric.images import inspect_image
+from datacentric.data.images import inspect_image
 
 from tests.support.files import read_rows
 

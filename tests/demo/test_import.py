@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datacentric.demo import ANNOTATORS, CLASSES
-from datacentric.images import content_hash
-from datacentric.importers import import_path
+from datacentric.data.images import content_hash
+from datacentric.data.importers import import_path
 from datacentric.project import Project
 
 from tests.support.files import read_rows

@@ -81,7 +81,7 @@ def test_predictor_labels_match_torch_model(tiny, exported, varied_photos):
     import timm.data
     import torch
 
-    from datacentric.images import load_image
+    from datacentric.data.images import load_image
 
     module, classes, config = tiny
     transform = timm.data.create_transform(**config, is_training=False)

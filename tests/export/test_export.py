@@ -20,7 +20,7 @@ def torch_probs(module, config, paths):
     import timm.data
     import torch
 
-    from datacentric.images import load_image
+    from datacentric.data.images import load_image
 
     transform = timm.data.create_transform(**config, is_training=False)
     with torch.inference_mode():

@@ -48,7 +48,7 @@ def test_export_run_records_an_export_run_and_matches_torch(trained_root, tmp_pa
 def test_images_added_after_training_are_the_holdout(trained_root, tmp_path):
     from PIL import Image
 
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
 
     extra = tmp_path / "later" / "red"
     extra.mkdir(parents=True)

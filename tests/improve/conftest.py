@@ -19,7 +19,7 @@ from tests.support.factories import texture, with_pit, with_scratch
 @pytest.fixture
 def defect_project(tmp_path: Path):
     """A project with ok (12), scratch (10) and pit (5) tiny images, labelled by 'mira'."""
-    from datacentric.importers import import_folder
+    from datacentric.data.importers import import_folder
     from datacentric.project import Project
 
     rng = np.random.default_rng(0)

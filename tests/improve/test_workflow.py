@@ -180,7 +180,7 @@ def test_improve_measures_on_the_folds_of_the_train_runs_groups(defect_project, 
 
 def test_improve_groups_come_from_the_train_run(tmp_path):
     """The groups improve splits by are the ones the train run stored (its --group-by parts)."""
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.improve import workflow
     from datacentric.model import train
     from datacentric.project import Project

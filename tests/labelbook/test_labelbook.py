@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_path
+from datacentric.data.importers import import_path
 from datacentric.labelbook import add_rule, build_labelbook, load_rules, render_labelbook
 from datacentric.project import Project
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from datacentric.importers import import_path
+from datacentric.data.importers import import_path
 from datacentric.project import Project
 
 _spec = importlib.util.spec_from_file_location(

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_path
+from datacentric.data.importers import import_path
 from datacentric.model import ProbeClassifier, embed, load_classifier, predict, train
 from datacentric.project import Project
 
@@ -105,7 +105,7 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
     extra = make_images(tmp_path / "aug", {"red": 5}, seed=9)["red"]
     data = colour_project.dataset()
     parent = data.ids[list(data.labels).index(2)]
-    from datacentric.images import inspect_image
+    from datacentric.data.images import inspect_image
 
     with colour_project.transaction():
         for path in extra:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_csv, import_folder
+from datacentric.data.importers import import_csv, import_folder
 from datacentric.project import Project
 from tests.support.cli import invoke
 

@@ -6,7 +6,7 @@ import pytest
 
 from datacentric.config import ProjectConfig
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_folder
+from datacentric.data.importers import import_folder
 from datacentric.project import Project, SyncLink
 from datacentric.status import project_status
 from datacentric.project.store import SCHEMA_VERSION

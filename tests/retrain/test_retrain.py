@@ -112,7 +112,7 @@ def test_holdout_takes_whole_groups_stratified():
 
 
 def test_golden_set_keeps_the_parts_the_champion_grouped(tiny_project, tmp_path):
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
 
     records = sorted(tiny_project.images(), key=lambda r: r.path.name)

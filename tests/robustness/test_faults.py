@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from datacentric.errors import DatacentricError
-from datacentric.images import load_image
+from datacentric.data.images import load_image
 from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest, write_csv

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from datacentric.importers import import_path
+from datacentric.data.importers import import_path
 from datacentric.project import Project
 from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise

@@ -65,7 +65,7 @@ def _linked(root) -> tuple[Project, list[str]]:
 @pytest.fixture
 def fixed(tmp_path, photos):
     """A project with a fixed class list, its images linked to Label Studio tasks 1..12."""
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
 
     with Project.init(tmp_path / "fixed", classes=["ok", "pit", "scratch"]) as proj:
         import_path(proj, photos)
@@ -76,7 +76,7 @@ def fixed(tmp_path, photos):
 
 @pytest.fixture
 def open_list(tmp_path, photos):
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
 
     with Project.init(tmp_path / "open") as proj:
         import_path(proj, photos)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_csv
+from datacentric.data.importers import import_csv
 from datacentric.names import clean_class_name
 from datacentric.project import Project
 from tests.support.factories import write_image

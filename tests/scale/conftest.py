@@ -12,7 +12,7 @@ def scaled(tmp_path_factory):
     """A trained 3-colour project (tiny random backbone) and 14 new images, one unreadable."""
     import torch
 
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.model import train
     from datacentric.project import Project
 

@@ -96,7 +96,7 @@ def varied_images(folder: Path, n: int = 9, seed: int = 0) -> list[Path]:
 
 def tiny_colour_project(root: Path, photos: Path):
     """A project at ``root`` on the tiny random backbone (32 px, 3 folds) with ``photos`` imported by mira."""
-    from datacentric.importers import import_path
+    from datacentric.data.importers import import_path
     from datacentric.project import Project
 
     proj = Project.init(root, backbone=TINY, seed=0)

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from datacentric.errors import DatacentricError
-from datacentric.images import content_hash, inspect_image, load_image
+from datacentric.data.images import content_hash, inspect_image, load_image
 from tests.support.factories import write_image
 
 

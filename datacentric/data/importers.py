@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
-from datacentric.images import ImageInfo, content_hash, inspect_image
+from datacentric.data.images import ImageInfo, content_hash, inspect_image
 from datacentric.progress import track
 from datacentric.project import Project
 

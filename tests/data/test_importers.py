@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from datacentric.errors import DatacentricError
-from datacentric.importers import import_csv, import_folder, import_path
+from datacentric.data.importers import import_csv, import_folder, import_path
 from datacentric.project import Project
 from tests.support.files import store_rows
 from tests.support.factories import write_image
