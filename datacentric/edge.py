@@ -32,6 +32,7 @@ import onnxruntime as ort
 from PIL import Image, ImageOps
 
 __all__ = [
+    "INTERPOLATIONS",
     "EdgePrediction",
     "OnnxClassifier",
     "PreprocessConfig",
@@ -54,6 +55,7 @@ _PIL_INTERPOLATION = {
     "hamming": Image.Resampling.HAMMING,
     "lanczos": Image.Resampling.LANCZOS,
 }
+INTERPOLATIONS = tuple(_PIL_INTERPOLATION)  # the interpolation names preprocess knows
 
 
 @dataclass

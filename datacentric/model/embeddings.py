@@ -15,7 +15,9 @@ the demo's 1280-d vectors), but their vectors are cached under different keys.
 Finding ``key`` needs the model (its data config), which costs seconds to build. So
 ``<cache_dir>/embeddings/keys.json`` remembers which ``key`` a cheap *source id* led to
 (backbone name, weights file or package id, image size, timm version; see :mod:`.key_hints`):
-when every image is cached under it, :func:`embed` returns without importing torch or building the model.
+when every image is cached under it, :func:`embed` returns without importing torch or building
+the model, and when the backbone's ONNX file is cached too, it embeds new images without either
+(:mod:`.exported_backbone`).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.data.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
-from datacentric.model.key_hints import known_keys, remember_key, source_id
+from datacentric.model.exported_backbone import exported_backbone
+from datacentric.model.key_hints import key_meta, known_keys, remember_key, source_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
@@ -100,11 +103,11 @@ def iter_batches(
 
     The tensors are in channels-last memory format (torch's fast CPU layout), or
     contiguous NCHW with ``channels_last=False`` (what ONNX Runtime reads without a copy).
+    A ``transform`` that gives numpy arrays gets a numpy batch (and needs no torch).
 
     A file that cannot be read raises :class:`DatacentricError`, or, when ``on_error``
     is given, is reported to it (with its index) and left out of the batch.
     """
-    import torch
 
     def load(index: int):
         try:
@@ -135,18 +138,27 @@ def iter_batches(
                 indices.append(index)
                 tensors.append(tensor)
             if tensors:
-                batch = torch.stack(tensors)
-                yield indices, batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+                yield indices, _stack(tensors, channels_last)
+
+
+def _stack(tensors: list, channels_last: bool):
+    """One batch from per-image arrays: numpy stays numpy; torch tensors in the memory format asked for."""
+    if isinstance(tensors[0], np.ndarray):
+        return np.stack(tensors)
+    import torch
+
+    batch = torch.stack(tensors)
+    return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
 
 
 def forward(model, batch) -> np.ndarray:
     """Features of one NCHW batch (no gradients), as float32 numpy; ``model`` is a torch
     module or an :class:`OnnxFeatures` session.
     """
+    if isinstance(model, OnnxFeatures):
+        return model(batch if isinstance(batch, np.ndarray) else batch.numpy())
     import torch
 
-    if isinstance(model, OnnxFeatures):
-        return model(batch.numpy() if isinstance(batch, torch.Tensor) else batch)
     with torch.inference_mode():
         return model(batch).float().numpy()
 
@@ -197,28 +209,65 @@ def embed(
         hint = _look_up_hint(cache, paths, ids, backbone, pretrained, image_size, runtime)
         if len(hint.cached) == len(paths):  # the key this source led to before: no model needed
             return np.stack([hint.cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
+        exported = exported_backbone(cache, hint.hinted, backbone) if runtime != "torch" else None
+        if exported is not None:  # its ONNX file is cached too: new images need no torch either
+            job = _Job(paths, hint.hashes, cache / "embeddings" / str(hint.hinted), batch_size, workers, on_error)
+            return _complete(job, dict(hint.cached), exported.runner, exported.transform, channels_last=False)
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     config = data_config(model, image_size)
-    out = np.zeros((len(paths), model.num_features), dtype=np.float32)
     if not paths:
-        return out
+        return np.zeros((0, model.num_features), dtype=np.float32)
     folder, cached = None, hint.cached
     if cache is not None:
         folder, key = _key_folder(cache, backbone, model, config, runtime, hint.source)
         if key != hint.hinted:
             cached = _cached_rows(folder, hint.hashes)
-    for i, row in cached.items():
+    if len(cached) == len(paths):
+        return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
+    import timm.data
+
+    runner = runtime_model(model, backbone, config, cache, runtime)
+    transform = timm.data.create_transform(**config, is_training=False)
+    job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error)
+    return _complete(job, dict(cached), runner, transform, channels_last=runtime == "torch", dim=model.num_features)
+
+
+@dataclass
+class _Job:
+    """The images :func:`embed` was asked for and where their new vectors go."""
+
+    paths: list[Path]
+    hashes: list[str]  # content hashes (empty without a cache)
+    folder: Path | None  # the key's cache folder; None = no cache
+    batch_size: int
+    workers: int
+    on_error: Callable[[int, DatacentricError], None] | None
+
+
+def _complete(
+    job: _Job, rows: dict[int, np.ndarray], runner, transform, *, channels_last: bool, dim: int = 0
+) -> np.ndarray:
+    """Forward the images not in ``rows`` (caching each new vector; see ``on_error`` of :func:`embed`); all rows."""
+    todo = [i for i in range(len(job.paths)) if i not in rows]
+    report = None if job.on_error is None else (lambda j, error: job.on_error(todo[j], error))
+    batches = iter_batches(
+        [job.paths[i] for i in todo],
+        transform,
+        job.batch_size,
+        workers=job.workers,
+        channels_last=channels_last,
+        on_error=report,
+    )
+    total = (len(todo) + job.batch_size - 1) // job.batch_size
+    for indices, batch in track(batches, "embedding images", total=total):
+        for j, row in zip(indices, forward(runner, batch)):
+            rows[todo[j]] = row
+            if job.folder is not None:
+                _save_row(job.folder, job.hashes[todo[j]], row)
+    dim = next((len(row) for row in rows.values()), dim)
+    out = np.zeros((len(job.paths), dim), dtype=np.float32)
+    for i, row in rows.items():
         out[i] = row
-    todo = [i for i in range(len(paths)) if i not in cached]
-    if todo:
-        runner = runtime_model(model, backbone, config, cache, runtime)
-        report = None if on_error is None else (lambda j, error: on_error(todo[j], error))
-        rows = _forward_files(runner, config, [paths[i] for i in todo], batch_size, workers, runtime, report)
-        for j, row in rows:
-            i = todo[j]
-            out[i] = row
-            if folder is not None:
-                _save_row(folder, hint.hashes[i], row)
     return out
 
 
@@ -258,19 +307,6 @@ def _key_folder(cache: Path, backbone: str, model, config: dict, runtime: str, s
         fields = {"backbone": backbone, "weights": weights_id(model), "data": config, "runtime": runtime}
         meta.write_text(json.dumps(fields, default=list))
     return folder, key
-
-
-def _forward_files(runner, config: dict, paths: list[Path], batch_size: int, workers: int, runtime: str, on_error=None):
-    """Yield ``(index into paths, feature row)`` for every readable image, batch by batch, with a progress bar."""
-    import timm.data
-
-    transform = timm.data.create_transform(**config, is_training=False)
-    batches = iter_batches(
-        paths, transform, batch_size, workers=workers, channels_last=runtime == "torch", on_error=on_error
-    )
-    total = (len(paths) + batch_size - 1) // batch_size
-    for indices, batch in track(batches, "embedding images", total=total):
-        yield from zip(indices, forward(runner, batch))
 
 
 def _save_row(folder: Path, digest: str, row: np.ndarray) -> None:
@@ -313,14 +349,9 @@ def embedding_config(
     """
     cache = Path(cache_dir) if cache_dir is not None else None
     source = source_id(backbone, pretrained, image_size, runtime) if cache is not None else None
-    key = known_keys(cache).get(source) if source is not None else None
-    if isinstance(key, str):
-        try:
-            meta = json.loads((cache / "embeddings" / key / "key.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = None
-        if isinstance(meta, dict) and isinstance(meta.get("data"), dict) and isinstance(meta.get("weights"), str):
-            return {"weights": meta["weights"], "data_config": meta["data"]}
+    meta = key_meta(cache, known_keys(cache).get(source)) if source is not None else None
+    if meta is not None:
+        return {"weights": meta["weights"], "data_config": meta["data"]}
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     return {"weights": weights_id(model), "data_config": data_config(model, image_size)}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["KEY_SCHEME", "keys_file", "known_keys", "remember_key", "source_id"]
+__all__ = ["KEY_SCHEME", "key_meta", "keys_file", "known_keys", "remember_key", "source_id"]
 
 KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
 
@@ -83,3 +83,18 @@ def remember_key(cache: Path, source: str, key: str) -> None:
         write_atomic(keys_file(cache), json.dumps(known, indent=1, sort_keys=True))
     except (OSError, DatacentricError):
         pass  # without the hint the next call builds the model to find the key: slower, not wrong
+
+
+def key_meta(cache: Path, key: object) -> dict | None:
+    """The ``key.json`` written beside embedding ``key``'s vectors (backbone, ``weights`` id,
+    ``data`` config, runtime), or None when there is none or it lacks the weights or data config.
+    """
+    if not isinstance(key, str):
+        return None
+    try:
+        meta = json.loads((Path(cache) / "embeddings" / key / "key.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or not isinstance(meta.get("data"), dict) or not isinstance(meta.get("weights"), str):
+        return None
+    return meta

@@ -31,6 +31,7 @@ __all__ = [
     "OPSET",
     "RUNTIMES",
     "OnnxFeatures",
+    "cached_session",
     "check_runtime",
     "onnx_features",
     "static_same_padding",
@@ -223,4 +224,15 @@ def onnx_features(
                 write_atomic(path, source)
                 source = path
         _SESSIONS[memo] = OnnxFeatures(source, threads=threads, name=name)
+    return _SESSIONS[memo]
+
+
+def cached_session(path: Path, *, name: str = "", threads: int = 0) -> OnnxFeatures:
+    """The onnxruntime session of an exported feature backbone file (opened once per process).
+
+    ``threads`` 0 lets onnxruntime choose (one per physical core, as torch does by default).
+    """
+    memo = (str(path), "file", threads)
+    if memo not in _SESSIONS:
+        _SESSIONS[memo] = OnnxFeatures(Path(path), threads=threads, name=name)
     return _SESSIONS[memo]

@@ -91,3 +91,40 @@ def test_onnxruntime_failure_is_one_clear_line(images, monkeypatch):
 def test_unknown_runtime_is_refused(images):
     with pytest.raises(DatacentricError, match="unknown embedding runtime 'tensorrt'"):
         embed(images["red"][:1], backbone=TINY, image_size=32, runtime="tensorrt")
+
+
+def test_new_images_embed_from_the_cached_onnx_file_without_torch(images, tmp_path: Path):
+    """Once the backbone's ONNX file and key are cached, new images need neither torch nor the
+    model, and get the very vectors the model path gives them."""
+    import subprocess
+    import sys
+
+    paths = [p for ps in images.values() for p in ps]
+    cache = tmp_path / "cache"
+    embed(paths[:3], backbone=TINY, cache_dir=cache, image_size=32)  # exports the file, remembers the key
+    script = (
+        BLOCK_TORCH + "import json, sys\nfrom datacentric.model import embed\n"
+        f"X = embed({[str(p) for p in paths[3:12]]!r}, backbone={TINY!r}, cache_dir={str(cache)!r}, image_size=32)\n"
+        "print(json.dumps(X.tolist()))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env={"PYTHONPATH": str(root)}
+    )
+    assert done.returncode == 0, done.stderr
+    from_file = np.array(json.loads(done.stdout), dtype=np.float32)
+    from_model = embed(paths[3:12], backbone=TINY, image_size=32)  # no cache: the model, exported in memory
+    np.testing.assert_array_equal(from_file, from_model)
+    again = embed(paths[3:12], backbone=TINY, cache_dir=cache, image_size=32)  # cached by the torch-free run
+    np.testing.assert_array_equal(again, from_model)
+
+
+BLOCK_TORCH = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "timm", "torchvision"):
+            raise ImportError("blocked: " + name)
+        return None
+sys.meta_path.insert(0, _Block())
+"""

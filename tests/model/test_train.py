@@ -105,7 +105,7 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
     extra = make_images(tmp_path / "aug", {"red": 5}, seed=9)["red"]
     data = colour_project.dataset()
     parent = data.ids[list(data.labels).index(2)]
-    from datacentric.data.images import inspect_image
+    from datacentric.data.images import content_hash, inspect_image
 
     with colour_project.transaction():
         for path in extra:
@@ -122,9 +122,7 @@ def test_extra_rows_are_training_only(colour_project, tmp_path: Path, make_image
             colour_project.add_annotation(image_id=info.id, annotator="aug", label="red", source="augment")
     result = train(colour_project)
     oof = np.load(result.run.dir / "oof.npz")
-    assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {
-        __import__("datacentric").images.content_hash(p) for p in extra
-    }
+    assert len(oof["ids"]) == 24 and not set(oof["ids"]) & {content_hash(p) for p in extra}
     assert result.run.metrics["n_extra"] == 5 and result.per_class["red"]["n"] == 8
 
 
