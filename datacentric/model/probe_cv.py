@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate
-from datacentric.model.train_data import TrainData
+from datacentric.model.train_data import TrainData, embed_part
 from datacentric.runs import ProbeHead, write_probe
 
 __all__ = ["cross_validate_probe", "train_probe"]
@@ -47,19 +47,8 @@ def cross_validate_probe(
     With ``groups``, the same probe on plain stratified folds gives
     ``cv.extra["ungrouped_cv_accuracy"]``: the leak the groups close.
     """
-    from datacentric.model.embeddings import embed
-
     real, extra = data.real, data.extra
-    extra_X = None
-    if extra.paths:
-        extra_X = embed(
-            extra.paths,
-            ids=extra.ids,
-            backbone=backbone,
-            cache_dir=project.cache_dir,
-            pretrained=pretrained,
-            image_size=project.config.image_size,
-        )
+    extra_X = embed_part(project, extra, backbone, pretrained) if extra.paths else None
     k = len(real.classes)
     common_cv = dict(
         folds=folds,

@@ -11,7 +11,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.model.grouping import SplitGroups, split_groups
 
-__all__ = ["Extra", "TrainData", "embed_real", "gather_train_data"]
+__all__ = ["Extra", "TrainData", "embed_part", "gather_train_data"]
 
 
 @dataclass
@@ -48,7 +48,7 @@ def gather_train_data(
     if len(np.unique(real.labels)) < 2:
         raise DatacentricError("need labelled images of at least 2 classes to train", project.root)
     values = _group_values(real, group_by, project.root) if group_by else None
-    X = embed_real(project, real, backbone, pretrained) if (twins or embed) else None
+    X = embed_part(project, real, backbone, pretrained) if (twins or embed) else None
     split = split_groups(real.ids, column=group_by, values=values, embeddings=X if twins else None)
     return TrainData(real=real, extra=_extra_images(project, real, exclude), split=split, X=X)
 
@@ -80,13 +80,15 @@ def _group_values(real, column: str, where) -> list[str]:
     return [str(v) for v in values]
 
 
-def embed_real(project, real, backbone: str, pretrained: bool) -> np.ndarray:
-    """Cached embeddings of the labelled real images (for the probe and the twin check)."""
+def embed_part(project, part, backbone: str, pretrained: bool) -> np.ndarray:
+    """Cached embeddings of a set of the project's images (the labelled real ones, or the extra
+    rows) with ``backbone`` at the project's image size, for the probe and the twin check.
+    """
     from datacentric.model.embeddings import embed
 
     return embed(
-        real.paths,
-        ids=real.ids,
+        part.paths,
+        ids=part.ids,
         backbone=backbone,
         cache_dir=project.cache_dir,
         pretrained=pretrained,

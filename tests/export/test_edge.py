@@ -12,18 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.support.no_torch import BLOCK_TORCH
 from datacentric import edge
-
-# Runs code with `import torch` (and timm) made impossible, as on a device without them.
-BLOCK_TORCH = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "timm", "torchvision"):
-            raise ImportError("blocked: " + name)
-        return None
-sys.meta_path.insert(0, _Block())
-"""
 
 
 @pytest.mark.parametrize("size", [(40, 40), (48, 32), (32, 56), (300, 200), (64, 64)])

@@ -174,7 +174,7 @@ def test_predict_with_model_needs_no_torch(trained_root, tmp_path):
     import sys
     from pathlib import Path
 
-    from tests.export.test_edge import BLOCK_TORCH
+    from tests.support.no_torch import BLOCK_TORCH
 
     model = tmp_path / "edge.onnx"
     with Project.open(trained_root) as proj:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import datacentric.model.onnx_features as onnx_mod
+from tests.support.no_torch import BLOCK_TORCH
 from datacentric.errors import DatacentricError
 from datacentric.model import embed
 
@@ -117,14 +118,3 @@ def test_new_images_embed_from_the_cached_onnx_file_without_torch(images, tmp_pa
     np.testing.assert_array_equal(from_file, from_model)
     again = embed(paths[3:12], backbone=TINY, cache_dir=cache, image_size=32)  # cached by the torch-free run
     np.testing.assert_array_equal(again, from_model)
-
-
-BLOCK_TORCH = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "timm", "torchvision"):
-            raise ImportError("blocked: " + name)
-        return None
-sys.meta_path.insert(0, _Block())
-"""

@@ -35,6 +35,17 @@ def _old_way(colour_project, run) -> torch.nn.Module:
     return module.eval()
 
 
+def _claim_other_weights(run) -> None:
+    """Rewrite the run's probe.npz as if its head had been trained on other backbone weights."""
+    path = run.dir / "probe.npz"
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["weights"] = "file-0123456789abcdef"
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(path, **arrays)
+
+
 def _same(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
@@ -81,13 +92,7 @@ def test_a_run_with_model_pt_from_before_still_loads_predicts_and_serves_workers
 
 def test_a_probe_refuses_backbone_weights_it_was_not_trained_on(colour_project):
     run = train(colour_project).run
-    path = run.dir / "probe.npz"
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["weights"] = "file-0123456789abcdef"
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)
+    _claim_other_weights(run)
     clf = load_classifier(run)
     assert clf.classes == ["blue", "green", "red"]  # the head alone reads fine
     with pytest.raises(DatacentricError, match="not the ones this probe was trained on"):
@@ -160,13 +165,7 @@ def test_a_probe_predicts_cached_images_without_torch(colour_project):
 
 def test_a_probe_answering_from_embeddings_refuses_other_backbone_weights(colour_project, tmp_path):
     run = train(colour_project).run
-    path = run.dir / "probe.npz"
-    with np.load(path) as data:
-        arrays = {k: data[k] for k in data.files}
-    meta = json.loads(str(arrays["meta"]))
-    meta["weights"] = "file-0123456789abcdef"
-    arrays["meta"] = np.array(json.dumps(meta))
-    np.savez(path, **arrays)
+    _claim_other_weights(run)
     clf = load_classifier(run, cache_dir=colour_project.cache_dir)
     with pytest.raises(DatacentricError, match="not the ones this probe was trained on"):
         clf.predict_files(colour_project.dataset().paths[:2])
