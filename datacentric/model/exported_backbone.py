@@ -20,7 +20,7 @@ import numpy as np
 
 from datacentric import edge
 from datacentric.model.key_hints import key_meta
-from datacentric.model.onnx_features import OnnxFeatures, cached_session
+from datacentric.model.onnx_features import OnnxFeatures, cached_session, exported_file
 
 __all__ = ["ExportedBackbone", "exported_backbone"]
 
@@ -45,7 +45,7 @@ def exported_backbone(cache: Path, key: object, backbone: str) -> ExportedBackbo
         return None
     config = meta["data"]
     preprocess = _preprocess_config(config)
-    path = Path(cache) / "onnx" / f"{embedding_key_for(backbone, meta['weights'], config, 'torch')}.onnx"
+    path = exported_file(cache, embedding_key_for(backbone, meta["weights"], config, "torch"))
     if preprocess is None or not path.is_file():
         return None
     runner = cached_session(path, name=backbone)

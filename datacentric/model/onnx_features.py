@@ -33,6 +33,7 @@ __all__ = [
     "OnnxFeatures",
     "cached_session",
     "check_runtime",
+    "exported_file",
     "onnx_features",
     "static_same_padding",
     "trace_onnx",
@@ -202,29 +203,26 @@ def onnx_features(
     """The onnxruntime session of the torch feature model ``model`` (built once per process).
 
     ``key`` is the model's *torch* embedding key (backbone, weights, preprocessing), so the
-    exported file ``<cache_dir>/onnx/<key>.onnx`` is reused by every later call; with no
+    exported file (:func:`exported_file`) is reused by every later call; with no
     ``cache_dir`` the file is exported in memory. ``config`` is its timm data config (the
     input size the SAME paddings are computed for).
     """
-    memo = (key, str(cache_dir), threads)
-    if memo not in _SESSIONS:
-        path = Path(cache_dir) / "onnx" / f"{key}.onnx" if cache_dir is not None else None
-        if path is not None and path.is_file():
-            source: Path | bytes = path
-        else:
-            buffer = io.BytesIO()
-            try:
-                trace_onnx(model, buffer, config["input_size"])
-            except Exception as exc:  # noqa: BLE001 - the tracer raises many types
-                raise _runtime_error(name, exc) from None
-            source = buffer.getvalue()
-            if path is not None:
-                from datacentric.paths import write_atomic
+    if cache_dir is None:
+        memo = (key, "memory", threads)
+        if memo not in _SESSIONS:
+            _SESSIONS[memo] = OnnxFeatures(_traced(model, config, name), threads=threads, name=name)
+        return _SESSIONS[memo]
+    path = exported_file(cache_dir, key)
+    if not path.is_file():
+        from datacentric.paths import write_atomic
 
-                write_atomic(path, source)
-                source = path
-        _SESSIONS[memo] = OnnxFeatures(source, threads=threads, name=name)
-    return _SESSIONS[memo]
+        write_atomic(path, _traced(model, config, name))
+    return cached_session(path, name=name, threads=threads)
+
+
+def exported_file(cache_dir: Path | str, key: str) -> Path:
+    """Where the feature backbone with *torch* embedding ``key`` is exported: ``<cache_dir>/onnx/<key>.onnx``."""
+    return Path(cache_dir) / "onnx" / f"{key}.onnx"
 
 
 def cached_session(path: Path, *, name: str = "", threads: int = 0) -> OnnxFeatures:
@@ -236,3 +234,13 @@ def cached_session(path: Path, *, name: str = "", threads: int = 0) -> OnnxFeatu
     if memo not in _SESSIONS:
         _SESSIONS[memo] = OnnxFeatures(Path(path), threads=threads, name=name)
     return _SESSIONS[memo]
+
+
+def _traced(model: "torch.nn.Module", config: dict, name: str) -> bytes:
+    """``model`` traced to ONNX in memory (a tracer failure is a one-line error naming the backbone)."""
+    buffer = io.BytesIO()
+    try:
+        trace_onnx(model, buffer, config["input_size"])
+    except Exception as exc:  # noqa: BLE001 - the tracer raises many types
+        raise _runtime_error(name, exc) from None
+    return buffer.getvalue()

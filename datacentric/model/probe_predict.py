@@ -18,6 +18,7 @@ import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.data.images import content_hash, load_image
+from datacentric.edge import softmax
 from datacentric.runs import ProbeHead
 
 __all__ = ["probe_probabilities"]
@@ -40,7 +41,8 @@ def probe_probabilities(
     missing = [i for i in hashes if i not in rows]
     if missing:
         _embed_missing(head, paths, hashes, missing, cache_dir, batch_size, errors)
-        rows = _rows(cached_embeddings(cache_dir, key, list(hashes.values())), list(hashes))
+        # read back under the head's own key: a vector missing there was embedded with other weights
+        rows.update(_rows(cached_embeddings(cache_dir, key, [hashes[i] for i in missing]), missing))
         if any(i not in rows and i not in errors for i in missing):
             raise DatacentricError(
                 "the backbone's weights are not the ones this probe was trained on: train again", cache_dir
@@ -48,7 +50,7 @@ def probe_probabilities(
     probs = np.full((len(paths), len(head.classes)), np.nan, dtype=np.float32)
     done = [i for i in hashes if i not in errors]
     if done:
-        probs[done] = _softmax(np.stack([rows[i] for i in done]) @ head.weight.T + head.bias)
+        probs[done] = softmax(np.stack([rows[i] for i in done]) @ head.weight.T + head.bias)
     return probs, errors
 
 
@@ -97,9 +99,3 @@ def _image_size(config: dict) -> int:
     """The ``image_size`` setting that gives ``config``'s input size (square sizes only come from one)."""
     height, width = (int(v) for v in config["input_size"][-2:])
     return width if height == width else 0
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
