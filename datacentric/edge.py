@@ -28,8 +28,30 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import onnxruntime as ort
 from PIL import Image, ImageOps
+
+
+def _import_onnxruntime():
+    """``onnxruntime`` with its usage telemetry off, ``os.environ`` left as it was.
+
+    onnxruntime 1.2x+ on Linux otherwise keeps a device id and an event database under
+    ``~/.cache/Microsoft`` (outside the project) and queues events to upload. It reads the
+    switch when imported, so the variable is set for the import only.
+    """
+    import importlib
+
+    old = os.environ.get("ORT_DISABLE_TELEMETRY")
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    try:
+        return importlib.import_module("onnxruntime")
+    finally:
+        if old is None:
+            os.environ.pop("ORT_DISABLE_TELEMETRY", None)
+        else:
+            os.environ["ORT_DISABLE_TELEMETRY"] = old
+
+
+ort = _import_onnxruntime()
 
 __all__ = [
     "INTERPOLATIONS",

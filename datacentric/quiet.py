@@ -3,7 +3,8 @@
 Importing datacentric changes no environment variable. The hub is never asked for weights
 unless the user opts in (:func:`datacentric.model.weights.online`), so ``HF_HUB_OFFLINE``
 is not needed; albumentations asks PyPI for a newer version when imported unless
-``NO_ALBUMENTATIONS_UPDATE`` is set, so that variable is set for the import only.
+``NO_ALBUMENTATIONS_UPDATE`` is set, so that variable is set for the import only; the same
+for onnxruntime's usage telemetry (``ORT_DISABLE_TELEMETRY``, see :mod:`datacentric.edge`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 
-__all__ = ["import_albumentations"]
+__all__ = ["import_albumentations", "import_onnxruntime"]
 
 
 @contextmanager
@@ -35,3 +36,10 @@ def import_albumentations() -> ModuleType:
     """``albumentations``, imported without its update check against PyPI."""
     with _env("NO_ALBUMENTATIONS_UPDATE", "1"):
         return importlib.import_module("albumentations")
+
+
+def import_onnxruntime() -> ModuleType:
+    """``onnxruntime`` with its usage telemetry off (imported once, by :mod:`datacentric.edge`)."""
+    from datacentric.edge import ort
+
+    return ort

@@ -156,13 +156,11 @@ class OnnxPrediction:
 def predict_onnx(model: Path, images: list[Path]) -> list[OnnxPrediction]:
     """``predict --model``: label image files and folders with an exported .onnx (never imports torch)."""
     from datacentric.edge import OnnxClassifier
-    from datacentric.data.images import list_images
+    from datacentric.data.images import expand_paths
 
     if not Path(model).is_file():
         raise DatacentricError("model file not found", model)
-    files: list[Path] = []
-    for item in images:
-        files.extend(list_images(item) if Path(item).is_dir() else [Path(item)])
+    files = expand_paths(images)
     if not files:
         raise DatacentricError("no image files to predict", ", ".join(str(p) for p in images))
     try:

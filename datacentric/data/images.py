@@ -9,6 +9,7 @@ reason, and every pixel read goes through :func:`load_image`, which returns an
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ __all__ = [
     "bytes_hash",
     "content_hash",
     "decode_image",
+    "expand_paths",
     "inspect_image",
     "list_images",
     "load_image",
@@ -172,3 +174,22 @@ def list_images(folder: Path | str) -> list[Path]:
     """Return the files under ``folder`` (recursively) whose suffix is an image type, sorted."""
     folder = Path(folder)
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def expand_paths(paths: Sequence[Path | str] | Path | str) -> list[Path]:
+    """Folders become the image files under them (sorted); files stay as given.
+
+    A path that does not exist is refused (a mistyped folder is not an empty one); a file
+    that exists but cannot be decoded is left for the caller to report.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    out: list[Path] = []
+    for item in map(Path, paths):
+        if item.is_dir():
+            out.extend(list_images(item))
+        elif item.exists():
+            out.append(item)
+        else:
+            raise DatacentricError("no such file or folder", item)
+    return out

@@ -39,6 +39,7 @@ from datacentric.errors import DatacentricError
 from datacentric.export.to_onnx import config_from_metadata, set_metadata
 from datacentric.export.weight_rounding import MIN_SQNR_DB, round_conv_weights
 from datacentric.progress import track
+from datacentric.quiet import import_onnxruntime
 
 __all__ = ["INT8_RECIPE", "ImageCalibrationReader", "calibration_choice", "optimized_op_counts", "quantize_int8"]
 
@@ -132,7 +133,8 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
     Returns the path written.
     """
     import onnx
-    import onnxruntime as ort
+
+    ort = import_onnxruntime()
 
     fp32_path, out = Path(fp32_path), Path(out)
     if not calibration_paths:
@@ -153,6 +155,7 @@ def quantize_int8(fp32_path: Path | str, out: Path | str, calibration_paths: Seq
 
 def _prepared(fp32_path: Path, tmp: Path) -> Path:
     """``quant_pre_process``'s graph (shape inference, constant folding, optimisation), else the plain one."""
+    import_onnxruntime()  # the package first, without its telemetry
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = tmp / "prepared.onnx"
@@ -187,6 +190,7 @@ def _round_weights(
 
 def _quantize_static(prepared: Path, out: Path, reader: ImageCalibrationReader, exclude: list[str]) -> None:
     """onnxruntime's static QDQ quantization, U8S8 per-channel, min/max calibrated; ``exclude`` stays float."""
+    import_onnxruntime()  # the package first, without its telemetry
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     with warnings.catch_warnings():
@@ -234,7 +238,8 @@ def _correct_output_bias(int8_path: Path, fp32_path: Path, inputs: Sequence[np.n
     output is not made that way).
     """
     import onnx
-    import onnxruntime as ort
+
+    ort = import_onnxruntime()
     from onnx import numpy_helper
 
     model = onnx.load(str(int8_path))
@@ -338,7 +343,8 @@ def optimized_op_counts(path: Path | str, *, threads: int = 1) -> dict[str, int]
     kernels (``QLinearConv``, ``QLinearAdd``, ...) or left around float ops.
     """
     import onnx
-    import onnxruntime as ort
+
+    ort = import_onnxruntime()
 
     with tempfile.TemporaryDirectory(prefix="datacentric-opt-") as tmp:
         options = ort.SessionOptions()

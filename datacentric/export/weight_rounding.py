@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from datacentric.progress import track
+from datacentric.quiet import import_onnxruntime
 
 __all__ = ["INT8_MAX", "MIN_SQNR_DB", "LayerRounding", "choose_rounding", "conv_input_grams", "round_conv_weights"]
 
@@ -95,7 +96,8 @@ def conv_input_grams(
     extra output.
     """
     import onnx
-    import onnxruntime as ort
+
+    ort = import_onnxruntime()
 
     nodes = {n.name: n for n in model.graph.node if n.op_type == "Conv" and n.name in convs}
     weights = {t.name: t for t in model.graph.initializer}

@@ -154,7 +154,11 @@ def generator_candidates(
 
 
 def add_to_project(proj: Project, candidate: Candidate, run_id: str) -> list[str]:
-    """Copy a candidate's images under <project>/generated/ and add them, tagged, to the store."""
+    """Copy a candidate's images under <project>/generated/ and add them, tagged, to the store.
+
+    An image the store already holds (a recipe that left its parent unchanged, or a copy
+    made before) is skipped: it is neither a new image nor a label on the one it equals.
+    """
     origin = ORIGIN[candidate.kind]
     folder = proj.path("generated", origin, candidate.target)
     folder.mkdir(parents=True, exist_ok=True)
@@ -162,6 +166,8 @@ def add_to_project(proj: Project, candidate: Candidate, run_id: str) -> list[str
     with proj.transaction():
         for path, parent, params in zip(candidate.paths, candidate.parents, candidate.params):
             image_id = content_hash(path)
+            if image_id in ids or proj.has_image(image_id):
+                continue
             target = folder / f"{image_id[:16]}.png"
             if not target.exists():
                 target.write_bytes(path.read_bytes())

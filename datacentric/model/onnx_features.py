@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.quiet import import_onnxruntime
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -159,7 +160,7 @@ class OnnxFeatures:
     """
 
     def __init__(self, model: Path | bytes, *, threads: int = 0, name: str = "") -> None:
-        import onnxruntime as ort
+        ort = import_onnxruntime()
 
         self.name = name
         options = ort.SessionOptions()

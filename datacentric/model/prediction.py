@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.data.images import IMAGE_SUFFIXES, list_images
+from datacentric.data.images import IMAGE_SUFFIXES, expand_paths
 
 __all__ = ["Prediction", "predict"]
 
@@ -24,20 +24,6 @@ class Prediction:
     probs: dict[str, float] = field(default_factory=dict)  # class -> probability
     run: str | None = None  # the train run whose model predicted
     error: str | None = None
-
-
-def expand_paths(paths: Sequence[Path | str] | Path | str) -> list[Path]:
-    """Folders become the image files under them (sorted); files stay as given."""
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    out: list[Path] = []
-    for item in paths:
-        item = Path(item)
-        if item.is_dir():
-            out.extend(list_images(item))
-        else:
-            out.append(item)
-    return out
 
 
 def predict(project, paths: Sequence[Path | str] | Path | str, *, run=None, batch_size: int = 32) -> list[Prediction]:

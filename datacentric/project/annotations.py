@@ -148,8 +148,14 @@ class Annotations:
         return [annotation_record(row) for row in rows][: len(checked)]
 
     def labels_given_since(self, at: str) -> int:
-        """How many labels were given after ``at`` (a time as the store writes it), removed images' too."""
-        sql = "SELECT COUNT(*) FROM annotations WHERE created_at > ?"
+        """How many labels were given to real photos after ``at`` (a time as the store writes it),
+        removed photos' too; the labels ``improve`` and ``synth`` give their generated images are
+        not new information and do not count.
+        """
+        sql = (
+            "SELECT COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
+            "WHERE a.created_at > ? AND i.origin = 'real'"
+        )
         return int(self._conn.execute(sql, (at,)).fetchone()[0])
 
     @staticmethod

@@ -36,7 +36,7 @@ class EmbedResult:
 
 def input_files(inputs: Sequence[Path | str] | Path | str) -> list[Path]:
     """Image files named by ``inputs`` (folders searched recursively), absolute, in order."""
-    from datacentric.model.prediction import expand_paths
+    from datacentric.data.images import expand_paths
 
     files = [p.resolve() for p in expand_paths(inputs)]
     if not files:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
 
 from datacentric.improve import Recipe, augment_images, choose_recipes, make_recipe
 from tests.support.factories import texture
@@ -41,3 +42,32 @@ def test_augmented_images_name_their_parent_and_are_reproducible():
     again = augment_images(images, recipe, 7, seed=1)
     assert all(np.array_equal(x.image, y.image) for x, y in zip(made, again))
     assert any(not np.array_equal(m.image, images[m.parent]) for m in made)
+
+
+def test_a_copy_equal_to_an_image_already_in_the_store_is_not_added(defect_project, tmp_path):
+    """A recipe may leave its parent unchanged: that copy must not land a bot label on the real photo."""
+    import shutil
+
+    from datacentric.improve.candidates import add_to_project
+    from datacentric.improve.results import Candidate
+
+    proj = defect_project
+    parent = proj.images("real")[0]
+    unchanged = tmp_path / "unchanged.png"
+    shutil.copyfile(parent.path, unchanged)
+    changed = tmp_path / "changed.png"
+    Image.fromarray(texture(np.random.default_rng(7))).save(changed)
+    candidate = Candidate(
+        name="augment:lighting:pit",
+        kind="augment",
+        target="pit",
+        paths=[unchanged, changed, changed],
+        parents=[parent.id] * 3,
+        params=[{}] * 3,
+        generator={"name": "lighting", "kind": "augment"},
+    )
+    labels_before = [(a.annotator, a.label) for a in proj.annotations(parent.id)]
+    added = add_to_project(proj, candidate, "run-1")
+    assert len(added) == 1 and proj.image(added[0]).origin == "augmented"
+    assert [(a.annotator, a.label) for a in proj.annotations(parent.id)] == labels_before
+    assert "generated_by" not in proj.image(parent.id).metadata

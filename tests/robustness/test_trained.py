@@ -61,6 +61,12 @@ def test_predict_lists_a_decompression_bomb_as_unreadable(odd_classes_trained, t
     assert "bomb.png: unreadable — image too large" in text and "1 unreadable file(s) skipped" in text
 
 
+@promise("X4")
+def test_predict_on_a_path_that_does_not_exist_is_one_line(odd_classes_trained, tmp_path):
+    fine = write_image(tmp_path / "fine.png", seed=5, size=16)
+    assert_one_line_error(invoke("predict", odd_classes_trained, fine, tmp_path / "typo"), "no such file or folder")
+
+
 @promise("F4")
 @needs_mount
 def test_audit_on_a_read_only_project_is_one_line(tmp_path):
