@@ -120,7 +120,7 @@ def _read(
     """The header (``needed`` columns present, none twice) and the numbered non-empty rows."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
+            reader = csv.reader(handle, strict=True)  # a quote left open is an error, not one long cell
             columns = [c.strip() for c in next(reader, [])]
             rows, start = [], reader.line_num + 1
             for row in reader:
@@ -129,7 +129,9 @@ def _read(
                 start = reader.line_num + 1
     except FileNotFoundError:
         raise DatacentricError("CSV file not found", path) from None
-    except (UnicodeDecodeError, csv.Error) as exc:
+    except csv.Error as exc:
+        raise DatacentricError(f"cannot read CSV at line {reader.line_num}: {exc} (a quote left open?)", path) from None
+    except UnicodeDecodeError as exc:
         raise DatacentricError(f"cannot read CSV: {exc}", path) from None
     except OSError as exc:
         raise DatacentricError(f"cannot read CSV: {exc.strerror or exc}", path) from None

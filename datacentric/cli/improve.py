@@ -69,7 +69,8 @@ def _print_improve(result: ImproveResult) -> None:
     for fix in result.fixes:
         for target in fix.targets:
             b, a = fix.before.recall[target], fix.after.recall[target]
-            mark = Text("kept", style="green") if fix.kept else Text("not kept")
+            verdict = result.verdict(fix)
+            mark = Text(verdict, style="green" if verdict == "kept" else "")
             spread = fix.after.recall_std[target]
             line = (
                 f"  {fix.name:<34} {target} recall {b:.2f} → {a:.2f} ± {spread:.2f}  "

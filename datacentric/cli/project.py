@@ -291,7 +291,10 @@ def remove_images(
         return
     names = ", ".join(one_line(r.path.name) for r in removed[:5]) + (" ..." if len(removed) > 5 else "")
     console.print(f"removed {plural(len(removed), 'image')} ({names}); {plural(left, 'image')} left")
-    console.print("  kept in the history (datacentric history); importing them again brings them back")
+    console.print(
+        "  kept in the history (datacentric history); importing their folder or CSV again brings the "
+        "photos back (images generated from them stay out)"
+    )
 
 
 def _expand_csv(proj: Project, refs: list[str]) -> list[str]:

@@ -225,7 +225,7 @@ def keep_rule(
     ]
     if hurt:
         return False, f"{names} recall {target_gain:+.3f}, but it hurts {', '.join(hurt)}", gain, noise
-    return True, f"{names} recall {target_gain:+.3f} (noise {target_noise:.3f}), nothing else hurt", gain, noise
+    return True, f"{names} recall {target_gain:+.3f} (beyond noise, > {bar:.3f}), nothing else hurt", gain, noise
 
 
 def measure_lift(

@@ -41,7 +41,9 @@ def _change(gain: float, noise: float) -> Html:
     return Html(escape(text))
 
 
-def _fix_section(fix: LiftResult, cand: Candidate | None, real_paths: dict[str, Path], examples: int) -> str:
+def _fix_section(
+    fix: LiftResult, verdict: str, cand: Candidate | None, real_paths: dict[str, Path], examples: int
+) -> str:
     rows = [
         (c, fix.before.recall[c], fix.before.recall_std[c], fix.after.recall[c], fix.after.recall_std[c])
         for c in fix.before.recall
@@ -71,12 +73,17 @@ def _fix_section(fix: LiftResult, cand: Candidate | None, real_paths: dict[str, 
                     )
                 )
             tiles.append(
-                thumbnail(path, 110, kind="good" if fix.kept else None, caption=escape(f"{origin} · {path.stem[-4:]}"))
+                thumbnail(
+                    path,
+                    110,
+                    kind="good" if verdict == "kept" else None,
+                    caption=escape(f"{origin} · {path.stem[-4:]}"),
+                )
             )
         body.append(figure(tiles))
-    verdict = badge("kept", "good") if fix.kept else badge("not kept", "muted")
     intro = f"{fix.reason} · {fix.n_extra} images · {fix.seeds} seeds × {fix.folds} folds"
-    return section(fix.name, [paragraph(verdict), *body], intro=intro)
+    mark = badge(verdict, "good" if verdict == "kept" else "muted")
+    return section(fix.name, [paragraph(mark), *body], intro=intro)
 
 
 def _curves(result: ImproveResult) -> str:
@@ -109,7 +116,9 @@ def write_report(result: ImproveResult, candidates: dict[str, Candidate], proj: 
             id="summary",
         )
     ]
-    sections += [_fix_section(fix, candidates.get(fix.name), real_paths, examples) for fix in result.fixes]
+    sections += [
+        _fix_section(fix, result.verdict(fix), candidates.get(fix.name), real_paths, examples) for fix in result.fixes
+    ]
     curve_rows = [
         {"class": target, "real images": n, "recall": f"{r:.2f} ± {s:.2f}"}
         for target, curve in result.curves.items()

@@ -41,6 +41,15 @@ class ImproveResult:
     report: Path | None = None
     notes: list[str] = field(default_factory=list)  # generators that made nothing, and why
 
+    def verdict(self, fix: LiftResult) -> str:
+        """``kept`` (the best fix that passed for its target), ``passed, X gains more`` or ``not kept``."""
+        if fix.name in self.kept.values():
+            return "kept"
+        if fix.kept:
+            better = sorted({self.kept[t] for t in fix.targets if t in self.kept})
+            return f"passed, {' and '.join(better)} gains more" if better else "passed"
+        return "not kept"
+
     def to_json(self) -> dict:
         """The ``improve --json`` output."""
         return {

@@ -32,7 +32,8 @@ class Removals:
         Each of ``refs`` is an image (as :meth:`image` finds it) or a folder (every image
         imported from under it). Images made from a removed one (augmented, synthetic) go
         with it. Nothing is deleted: the history keeps each removal (who, when, why) and the
-        image's labels, and importing the image again brings it back. ``unlabelled_only``
+        image's labels, and importing the image again brings it back (the images made from it
+        stay out: make them again if they are wanted). ``unlabelled_only``
         keeps every image that has a label.
         """
         if not by.strip():

@@ -156,3 +156,15 @@ def test_measurement_folds_keep_each_part_on_one_side():
     assert lift.after.accuracy < 0.75  # measured on grouped folds too
     curve = learning_curve(X, y, 0, classes=["a", "b"], seeds=1, folds=5, groups=groups)
     assert max(curve.recall) < 0.9
+
+
+def test_only_the_best_passing_fix_reads_kept():
+    from datacentric.improve.results import ImproveResult
+    from datacentric.improve.lift import LiftResult
+
+    def fix(name: str, passed: bool) -> LiftResult:
+        return LiftResult(name, "augment", ["ok"], 3, 5, None, None, {}, {}, passed, "", 10)
+
+    fixes = [fix("augment:geometry:ok", True), fix("augment:lighting:ok", True), fix("synthetic:x:ok", False)]
+    result = ImproveResult("r", None, ["ok"], fixes, "", {"ok": "augment:lighting:ok"}, 10, [])
+    assert [result.verdict(f) for f in fixes] == ["passed, augment:lighting:ok gains more", "kept", "not kept"]

@@ -92,3 +92,12 @@ def test_hostile_labels_and_names_in_a_decision_csv_are_data(tmp_path, photos):
     result = invoke("relabel", proj, "--from", decisions, "--by", "lea")
     assert result.exit_code == 1 and "'[red]pit[/red]'" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_a_quote_left_open_is_named_not_read_as_an_empty_label(tmp_path, photos):
+    proj = _project(tmp_path, photos)
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text('file,label\nok_1.png,pit\n"ok_2.png,scratch\n')
+    result = invoke("relabel", proj, "--from", decisions, "--by", "lea")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
+    assert "a quote left open" in result.output and "every row's label is empty" not in result.output
