@@ -22,11 +22,12 @@ class ProjectStatus:
     metadata: dict[str, list[str]]  # column -> distinct values
     unlabelled: int
     disagreements: int  # images whose annotators' current labels differ
-    runs: dict[str, int]  # kind -> runs (running, done or failed)
+    runs: dict[str, int]  # kind -> runs running or done
     backbone: str
     problems: list[str] = field(default_factory=list)
     # kind -> runs whose process ended before they finished
     stale_runs: dict[str, int] = field(default_factory=dict)
+    failed_runs: dict[str, int] = field(default_factory=dict)  # kind -> runs that ended in an error
     removed: int = 0  # images taken out with remove-images (kept in the history)
 
 
@@ -66,8 +67,9 @@ def project_status(project: Project) -> ProjectStatus:
         metadata={k: sorted(v) for k, v in sorted(columns.items())},
         unlabelled=sum(1 for r in real if r.id not in consensus),
         disagreements=disagreements,
-        runs=dict(Counter(r.kind for r in runs if r.status != "stale")),
+        runs=dict(Counter(r.kind for r in runs if r.status not in ("stale", "failed"))),
         stale_runs=dict(Counter(r.kind for r in runs if r.status == "stale")),
+        failed_runs=dict(Counter(r.kind for r in runs if r.status == "failed")),
         backbone=project.config.backbone,
         problems=problems,
         removed=len(project.removed_ids()),

@@ -134,6 +134,9 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     if info.stale_runs:
         stale = ", ".join(f"{k} {v}" for k, v in info.stale_runs.items())
         console.print(f"  stale runs (their process ended before they finished; ignored): {stale}")
+    if info.failed_runs:
+        failed = ", ".join(f"{k} {v}" for k, v in info.failed_runs.items())
+        console.print(f"  failed runs (they stopped with an error; ignored): {failed}")
     for problem in info.problems:
         console.print(Text.assemble("  ", ("problem:", "yellow"), f" {problem}"))
 

@@ -36,3 +36,13 @@ def test_a_run_from_before_owners_were_kept_stays_running(project):
     run = project.new_run("train")
     (run.dir / ".owner.json").unlink()
     assert project.run(run.id).status == "running"
+
+
+def test_a_failed_run_is_counted_apart_in_status(proj):
+    with Project.open(proj) as p:
+        p.finish_run(p.new_run("train"), {}, status="failed")
+        p.finish_run(p.new_run("audit"), {})
+    status = json.loads(invoke("status", proj, "--json").stdout)
+    assert status["runs"] == {"audit": 1} and status["failed_runs"] == {"train": 1}
+    text = " ".join(invoke("status", proj).output.split())
+    assert "failed runs (they stopped with an error; ignored): train 1" in text
