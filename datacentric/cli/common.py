@@ -21,6 +21,7 @@ __all__ = [
     "AddressOption",
     "EngineOption",
     "JsonOption",
+    "PlainGroup",
     "PlainUsage",
     "ProjectArg",
     "console",
@@ -51,7 +52,15 @@ AddressOption = Annotated[
 ]
 
 
-class ErrorsAsOneLine(TyperGroup):
+class PlainGroup(TyperGroup):
+    """A command group whose ``--help`` is shown as the switch it is (see :class:`PlainUsage`)."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """``--help`` without typer's ``<bool>``."""
+        return bare_switch(super().get_help_option(ctx))
+
+
+class ErrorsAsOneLine(PlainGroup):
     """Turn a library error into ``error: <what> (<where>)`` and exit code 1, no traceback."""
 
     def invoke(self, ctx: Any) -> Any:
@@ -74,8 +83,18 @@ class PlainUsage(TyperCommand):
     """Usage lines as people type them: ``relabel [OPTIONS] PROJECT IMAGE LABEL``.
 
     Typer >= 0.27 writes required arguments in curly braces, which read as a literal
-    to type (braces included).
+    to type (braces included), and shows a flag as ``--json <bool>``, as if it took a value.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if getattr(param, "is_flag", False):
+                bare_switch(param)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """``--help``, a switch like the others."""
+        return bare_switch(super().get_help_option(ctx))
 
     def collect_usage_pieces(self, ctx: Any) -> list[str]:
         """The options placeholder, then each argument in capitals ([NAME] when optional)."""
@@ -88,6 +107,13 @@ class PlainUsage(TyperCommand):
             name = name if param.required else f"[{name}]"
             pieces.append(name + ("..." if param.nargs != 1 else ""))
         return pieces
+
+
+def bare_switch(option: Any) -> Any:
+    """``option`` without the ``<bool>`` typer shows after an on/off switch in the help."""
+    if option is not None and option.metavar is None:
+        option.metavar = ""
+    return option
 
 
 # Faults of the machine rather than of datacentric: one line, like a DatacentricError.

@@ -9,13 +9,14 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli.common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import JsonOption, PlainGroup, ProjectArg, console, print_json
 from datacentric.errors import DatacentricError
 from datacentric.project import Project
 
 ls_app = typer.Typer(
     help="Review images in Label Studio: push tasks (pre-labelled, flagged first), pull labels back.",
     no_args_is_help=True,
+    cls=PlainGroup,
 )
 app.add_typer(ls_app, name="labelstudio")
 

@@ -55,6 +55,7 @@ def test_help_keeps_usage_and_examples_whole(columns):
         out = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": str(columns)}).output
         usage = next(line for line in out.splitlines() if "Usage:" in line)
         assert "{" not in usage, usage
+        assert "<bool>" not in out, (words, out)  # a switch takes no value
         examples = [
             line.split("Example:")[-1].strip()
             for line in callback.__doc__.splitlines()
@@ -62,6 +63,16 @@ def test_help_keeps_usage_and_examples_whole(columns):
         ]
         for example in examples:
             assert any(example in line for line in out.splitlines()), (words, example, out)
+
+
+def test_group_help_shows_switches_without_a_value():
+    from typer.testing import CliRunner
+
+    from datacentric.cli import app
+
+    for words in ([], ["labelstudio"]):
+        out = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "80"}).output
+        assert "--help" in out and "<bool>" not in out, (words, out)
 
 
 def test_help_prose_wraps_at_the_terminal_not_at_the_docstring():
