@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (CI machines have 2 cores)")
     parser.add_argument("--modes", default=None, help="comma-separated: probe,finetune")
     parser.add_argument("--sizes", default=None, help="images per class, comma-separated (default 10,25,50)")
-    parser.add_argument("--epochs", type=int, default=15, help="finetune: most epochs per fold")
+    parser.add_argument("--epochs", type=int, default=10, help="finetune: epochs after the probe (LP-FT)")
     parser.add_argument("--device", default=None, help="finetune device (default: cuda if available)")
     parser.add_argument("--backbone", default="tf_efficientnet_lite0")
     parser.add_argument("--photos", type=Path, default=None, help="use this photos/<label>/ folder")

@@ -367,11 +367,50 @@ def clean_accuracy(pool: Pool, table: Table, per_classes, seeds) -> None:
             table.add(group, "ours", {"acc": float((our_probs(X, y, seed, 2).argmax(1) == y).mean())})
 
 
+def finetune_accuracy(pool: Pool, table: Table, seeds, cache: Path, per_class: int = 40) -> None:
+    """(e) with ``--finetune``: ``train --mode finetune`` (LP-FT) beside the probe on the same folds.
+
+    One 5-fold split per seed (the probe's own first split), so the two are paired; the probe
+    here is not averaged over repeated splits as in (e) above. CPU seconds are per seed.
+    """
+    from datacentric.model.backbone import create_backbone, data_config
+    from datacentric.model.cv import ProbeClassifier, plan_folds
+    from datacentric.model.finetune import FineTuner, decode_images
+    from datacentric.model.training import DEFAULT_C
+
+    group = f"(e) {per_class}/class, same folds"
+    config = data_config(create_backbone(pretrained=True, cache_dir=cache))
+    for seed in seeds:
+        rng = np.random.default_rng([5, per_class, seed])
+        rows = pick(pool, {OK: per_class, DEFECT: per_class}, rng)
+        y = (pool.grade[rows] == DEFECT).astype(np.int64)
+        X, paths = pool.X[rows], [pool.paths[i] for i in rows]
+        bank = decode_images(paths, config)
+        probe, tuned = np.zeros(len(y), dtype=int), np.zeros(len(y), dtype=int)
+        cpu = time.process_time()
+        for train, val in plan_folds(y, folds=5, seed=seed).splits(0):
+            probe[val] = ProbeClassifier(C=DEFAULT_C, n_classes=2).fit(X[train], y[train]).predict(X[val])
+            tuner = FineTuner(n_classes=2, seed=seed, cache_dir=cache)
+            tuner.fit([paths[i] for i in train], y[train], images=bank)
+            tuned[val] = tuner.predict_proba([paths[i] for i in val], images=bank).argmax(1)
+        cpu = time.process_time() - cpu
+        table.add(group, "probe", {"acc": float((probe == y).mean())})
+        table.add(group, "finetune", {"acc": float((tuned == y).mean()), "cpu_s": cpu})
+        print(
+            f"{group} seed {seed}: probe {np.mean(probe == y):.3f}, finetune {np.mean(tuned == y):.3f}, "
+            f"{cpu:.0f} CPU-s",
+            flush=True,
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds (a smoke run, not the table)")
     parser.add_argument("--work", type=Path, help="folder for the PNGs and the embedding cache")
     parser.add_argument("--backbone", help="backbone spec for the embeddings (default: the project default)")
+    parser.add_argument(
+        "--finetune", action="store_true", help="also (e) with train --mode finetune at 40/class (minutes of CPU)"
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -389,6 +428,8 @@ def main(argv: list[str] | None = None) -> None:
     clean_accuracy(pool, table, (20, 40, 100), three)
     for per_class, n_flip in ((40, 0), (40, 4), (40, 16), (60, 12), (100, 20)):
         uniform_flips(pool, table, f"(f) {2 * per_class} imgs, {n_flip} flipped", per_class, n_flip, three)
+    if args.finetune:
+        finetune_accuracy(pool, table, three, work / "cache")
     print(f"\nall sets in {time.perf_counter() - t:.0f} s; poly cells only; mean±sd over seeds")
     table.print(("flagged", "precision", "recall", "f1", "auroc"), "label errors (a)-(c), (f): flags and ranking")
     table.print(
@@ -408,6 +449,8 @@ def main(argv: list[str] | None = None) -> None:
         "(d) ours in detail (sloppiest = cat named; flagged vs truly wrong training labels)",
     )
     table.print(("acc",), "(a), (b), (e) cross-validated accuracy against the truth")
+    if args.finetune:
+        table.print(("acc", "cpu_s"), "(e) fine-tuning (LP-FT) on the probe's folds: CPU-s per seed, 5 folds")
 
 
 if __name__ == "__main__":

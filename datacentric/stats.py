@@ -1,4 +1,6 @@
-"""Corrections for testing many hypotheses at once (the audit's slices, drift's pixel statistics)."""
+"""Corrections for testing many hypotheses at once (the audit's slices, drift's pixel statistics),
+and the bar under which a class is weak (the audit's class table and the train report).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["holm"]
+__all__ = ["holm", "weak_bar"]
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -22,3 +24,11 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     out = np.empty(k)
     out[order] = adjusted
     return out
+
+
+def weak_bar(accuracy: float, *, margin: float = 0.10, floor: float = 0.5) -> float:
+    """The recall or precision under which a class does clearly worse than the model overall:
+    more than ``margin`` below ``accuracy``, or below ``floor`` while also ``margin / 2`` below it
+    (so a class is never weak at the overall level, whatever that level is).
+    """
+    return min(max(floor, accuracy - margin), accuracy - margin / 2)

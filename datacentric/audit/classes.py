@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
+from datacentric.stats import weak_bar
+
 __all__ = ["ClassHealth", "ClassOverlap", "class_health", "overlapping_classes"]
 
 
@@ -75,7 +77,7 @@ def class_health(
     quality = _label_quality(labels, probs, k)
     judged = [q for q, c in zip(quality, counts) if c >= min_per_class and q == q]
     quality_bar = min(quality_floor, float(np.median(judged)) - margin) if judged else quality_floor
-    bar = min(max(floor, accuracy - margin), accuracy - margin / 2)
+    bar = weak_bar(accuracy, margin=margin, floor=floor)
     return [
         _one_class(
             matrix, c, classes, float(quality[c]), min_per_class=min_per_class, bars=(accuracy, bar, quality_bar)

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from datacentric import report as H
+from datacentric.stats import weak_bar
 
 __all__ = ["render_report"]
 
@@ -106,7 +107,7 @@ def _flagged_cards(result) -> str:
 def _class_bars(result) -> str:
     """Recall and precision per class as bars, weak classes in red, overall accuracy dashed."""
     rows = [(c.name, c.recall, c.precision, c.weak) for c in result.classes if not c.too_few]
-    return H.figure([H.class_bars_svg(rows, reference=result.accuracy)]) if rows else ""
+    return H.figure([H.class_bars_svg(rows, reference=result.accuracy, bar=weak_bar(result.accuracy))]) if rows else ""
 
 
 def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:

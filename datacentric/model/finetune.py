@@ -1,17 +1,25 @@
-"""Fine-tuning a timm backbone end to end on a few dozen images per class.
+"""Fine-tuning a timm backbone end to end on a few dozen images per class: LP-FT.
 
-Training images pass through an albumentations pipeline (random resized crop,
-flip, small rotation, colour jitter; normalisation from the backbone's timm data
-config). Batches are drawn class-balanced. With a validation set, training stops
-when the validation loss has not improved for ``patience`` epochs and the best
-epoch's weights are kept (and written to ``checkpoint`` when given). BatchNorm
-statistics stay frozen at their pretrained values, which is steadier with
-batches of a few images.
+First a linear probe: the regularised logistic regression of ``--mode probe``
+(:class:`~datacentric.model.cv.ProbeClassifier`) is fitted on the pretrained backbone's
+pooled features of the training images and copied into the network's head. Then the
+whole network is fine-tuned from there at a low learning rate (AdamW, one-cycle cosine
+schedule) for a fixed number of epochs. Starting from a fitted head keeps the pretrained
+features from being torn up by the gradients of a random one, which is what made plain
+fine-tuning lose to the probe on small sets (Kumar et al., "Fine-Tuning can Distort
+Pretrained Features", ICLR 2022).
+
+Training images pass through an albumentations pipeline (random resized crop, flip, small
+rotation, colour jitter; normalisation from the backbone's timm data config). A milder crop
+with flips and 90° turns measured no better on real solar cells (one seed, 2 of 5 folds). Batches are drawn
+class-balanced. BatchNorm statistics stay frozen at their pretrained values, which is
+steadier with batches of a few images. Nothing is chosen on validation images: a
+validation set only adds its loss to ``history_``, so cross-validated predictions stay
+out of sample.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -66,7 +74,7 @@ class _Images:
 
 
 class FineTuner(Params):
-    """Fine-tune a timm backbone with a K-class head (scikit-learn style).
+    """Fine-tune a timm backbone with a K-class head, probe first (scikit-learn style).
 
     Parameters
     ----------
@@ -75,19 +83,19 @@ class FineTuner(Params):
     n_classes
         Number of classes K.
     epochs
-        Most epochs; with validation data, early stopping usually ends sooner.
-    patience
-        Epochs without a better validation loss before stopping.
+        Epochs of fine-tuning after the probe (the learning rate follows one cosine cycle).
     batch_size, lr, weight_decay
-        Optimisation (AdamW; the new head learns at ``lr``, the trunk at ``lr / 3``).
+        Optimisation of every layer (AdamW).
+    C
+        Inverse L2 strength of the linear probe that starts the head (as ``--mode probe``).
     image_size
         Input size override (0 = the backbone's).
     pretrained, cache_dir
         Weight resolution, as for :func:`create_backbone`.
     seed
-        Seeds initial head, sampling order and augmentation: same seed, same model.
+        Seeds sampling order and augmentation: same seed, same model.
     checkpoint
-        Write the best weights here (a ``.pt`` file) when given.
+        Write the final weights here (a ``.pt`` file) when given.
     device
         "cpu", "cuda", ...; None = CUDA when available, else CPU.
     """
@@ -97,11 +105,11 @@ class FineTuner(Params):
         backbone: str = DEFAULT_BACKBONE,
         *,
         n_classes: int = 2,
-        epochs: int = 15,
-        patience: int = 3,
+        epochs: int = 10,
         batch_size: int = 16,
-        lr: float = 1e-3,
+        lr: float = 3e-5,
         weight_decay: float = 1e-4,
+        C: float = 0.03,
         image_size: int = 0,
         pretrained: bool = True,
         cache_dir: Path | str | None = None,
@@ -112,31 +120,16 @@ class FineTuner(Params):
         self.backbone = backbone
         self.n_classes = n_classes
         self.epochs = epochs
-        self.patience = patience
         self.batch_size = batch_size
         self.lr = lr
         self.weight_decay = weight_decay
+        self.C = C
         self.image_size = image_size
         self.pretrained = pretrained
         self.cache_dir = cache_dir
         self.seed = seed
         self.checkpoint = checkpoint
         self.device = device
-
-    def _new_module(self):
-        import torch
-
-        from datacentric.model.backbone import create_backbone
-
-        with torch.random.fork_rng():
-            torch.manual_seed(self.seed)
-            module = create_backbone(
-                self.backbone, num_classes=self.n_classes, pretrained=self.pretrained, cache_dir=self.cache_dir
-            )
-            head = module.get_classifier()
-            torch.nn.init.normal_(head.weight, std=0.01)
-            torch.nn.init.zeros_(head.bias)
-        return module
 
     def fit(
         self,
@@ -147,84 +140,89 @@ class FineTuner(Params):
         val_y: np.ndarray | None = None,
         images: dict | None = None,
     ) -> "FineTuner":
-        """Train on image files and integer labels; early-stop on ``val_*`` when given.
+        """Fit the probe, then fine-tune on image files and integer labels.
 
-        ``images`` may map path -> (uint8 array, eval tensor) already decoded (saves
-        decoding the same files in every fold).
+        ``val_*`` only add a validation loss per epoch to ``history_``. ``images`` may map
+        path -> (uint8 array, eval tensor) already decoded (saves decoding the same files
+        in every fold).
         """
         import torch
-
-        from datacentric.model.backbone import data_config
 
         y = np.asarray(y, dtype=np.int64)
         if len(paths) != len(y) or len(y) == 0:
             raise DatacentricError(f"need as many labels as images, got {len(y)} for {len(paths)}", "finetune")
         device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        module = self._new_module().to(device)
+        with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+            torch.manual_seed(self.seed)  # dropout and the like: same seed, same model
+            return self._fit(paths, y, val_paths, val_y, images, device)
+
+    def _fit(self, paths, y: np.ndarray, val_paths, val_y, images: dict | None, device) -> "FineTuner":
+        import torch
+
+        from datacentric.model.backbone import create_backbone, data_config
+
+        module = create_backbone(
+            self.backbone, num_classes=self.n_classes, pretrained=self.pretrained, cache_dir=self.cache_dir
+        ).to(device)
         self.data_config_ = data_config(module, self.image_size)
         images = images if images is not None else decode_images([*paths, *(val_paths or [])], self.data_config_)
+        train_x = torch.stack([images[Path(p)][1] for p in paths])
+        self.probe_ = self._fit_head(module, train_x, y)
         val = None
         if val_paths is not None and len(val_paths) > 0:
             val_x = torch.stack([images[Path(p)][1] for p in val_paths])
             val = (val_x, torch.as_tensor(np.asarray(val_y, dtype=np.int64), device=device))
-        best_epoch = self._train(module, [images[Path(p)][0] for p in paths], y, val, device)
+        self._train(module, [images[Path(p)][0] for p in paths], y, val, device)
         module.eval()
         self.module_ = module
-        self.best_epoch_ = best_epoch
         if self.checkpoint is not None:
             torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, Path(self.checkpoint))
         return self
 
-    def _train(self, module, arrays: list[np.ndarray], y: np.ndarray, val: tuple | None, device) -> int:
-        """Run the epochs, early-stopped on ``val`` (tensors x, y) when given; leave the best
-        epoch's weights in ``module``; fill ``history_``; return the best epoch.
-        """
+    def _fit_head(self, module, x, y: np.ndarray):
+        """The linear probe on the pretrained pooled features of ``x``, copied into the head."""
+        import torch
+
+        from datacentric.model.cv import ProbeClassifier
+
+        head = module.get_classifier()
+        probe = ProbeClassifier(C=self.C, n_classes=self.n_classes).fit(_head_inputs(module, x), y)
+        with torch.no_grad():
+            head.weight.copy_(torch.as_tensor(probe.weight_))
+            head.bias.copy_(torch.as_tensor(probe.bias_))
+        return probe
+
+    def _train(self, module, arrays: list[np.ndarray], y: np.ndarray, val: tuple | None, device) -> None:
+        """Run the epochs; fill ``history_`` with each epoch's training (and validation) loss."""
         import torch
 
         augment = default_augment(self.data_config_, seed=self.seed)
         generator = torch.Generator().manual_seed(self.seed)
         counts = np.bincount(y, minlength=self.n_classes).astype(np.float64)
         sample_weight = torch.as_tensor(1.0 / counts[y])
-        optimizer = self._optimizer(module)
+        steps = -(-len(y) // self.batch_size)
+        optimizer = torch.optim.AdamW(module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=self.lr, total_steps=max(1, steps * self.epochs), pct_start=0.1
+        )
         loss_fn = torch.nn.CrossEntropyLoss()
-        best_loss, best_state, best_epoch, waited = float("inf"), None, 0, 0
         self.history_ = []
         for epoch in range(1, self.epochs + 1):
             _train_mode(module)
             order = torch.multinomial(sample_weight, len(y), replacement=True, generator=generator).numpy()
-            train_loss = self._epoch(module, optimizer, loss_fn, augment, arrays, y, order, device)
-            record = {"epoch": epoch, "train_loss": train_loss}
+            record = {
+                "epoch": epoch,
+                "train_loss": self._epoch(module, optimizer, schedule, loss_fn, augment, arrays, y, order, device),
+            }
             if val is not None:
                 module.eval()
                 with torch.inference_mode():
-                    val_loss = float(loss_fn(_logits(module, val[0]), val[1]))
-                record["val_loss"] = val_loss
-                if val_loss < best_loss - 1e-4:
-                    best_loss, best_epoch, waited = val_loss, epoch, 0
-                    best_state = copy.deepcopy(module.state_dict())
-                else:
-                    waited += 1
+                    record["val_loss"] = float(loss_fn(_logits(module, val[0]), val[1]))
             self.history_.append(record)
-            if val is not None and waited >= self.patience:
-                break
-        if best_state is None:
-            return len(self.history_)
-        module.load_state_dict(best_state)
-        return best_epoch
 
-    def _optimizer(self, module):
-        """AdamW: the head at ``lr``, the trunk at ``lr / 3``."""
-        import torch
-
-        head = module.get_classifier()
-        head_ids = {id(p) for p in head.parameters()}
-        trunk = [p for p in module.parameters() if id(p) not in head_ids]
-        return torch.optim.AdamW(
-            [{"params": list(head.parameters()), "lr": self.lr}, {"params": trunk, "lr": self.lr / 3}],
-            weight_decay=self.weight_decay,
-        )
-
-    def _epoch(self, module, optimizer, loss_fn, augment, arrays, y: np.ndarray, order: np.ndarray, device) -> float:
+    def _epoch(
+        self, module, optimizer, schedule, loss_fn, augment, arrays, y: np.ndarray, order: np.ndarray, device
+    ) -> float:
         """One pass over the sampled ``order`` in batches of augmented images; the mean training loss."""
         import torch
 
@@ -238,6 +236,7 @@ class FineTuner(Params):
             loss = loss_fn(module(batch), target)
             loss.backward()
             optimizer.step()
+            schedule.step()
             total += float(loss.detach()) * len(chosen)
         return total / len(order)
 
@@ -250,6 +249,21 @@ class FineTuner(Params):
         self.module_.eval()
         with torch.inference_mode():
             return _logits(self.module_, x).softmax(-1).float().cpu().numpy()
+
+
+def _head_inputs(module, x, batch_size: int = 64) -> np.ndarray:
+    """What the head of ``module`` sees for images ``x`` (its pooled features), in eval mode."""
+    import torch
+
+    seen = []
+    hook = module.get_classifier().register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
+    try:
+        module.eval()
+        with torch.inference_mode():
+            _logits(module, x, batch_size)
+    finally:
+        hook.remove()
+    return torch.cat(seen).float().cpu().numpy().reshape(len(x), -1)
 
 
 def _train_mode(module) -> None:

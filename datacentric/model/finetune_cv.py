@@ -1,6 +1,6 @@
 """The finetune train run: cross-validate fine-tuning the whole backbone (one
-:class:`~datacentric.model.finetune.FineTuner` per fold, early-stopped on its validation part),
-then train the final network for the median best epoch count and save it (``model.pt``).
+:class:`~datacentric.model.finetune.FineTuner` per fold: probe first, then every layer),
+then train the final network on every labelled image the same way and save it (``model.pt``).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def cross_validate_finetune(
 ) -> tuple[CrossValResult, object, dict]:
     """Fine-tune once per fold, then on every labelled row: (cv, final torch module, its data config).
 
-    ``cv.extra`` records each fold's best epoch and the final run's epoch count (their median).
+    ``cv.extra`` records the epochs and each fold's last training and validation loss.
     """
     from datacentric.model.finetune import FineTuner
 
@@ -82,11 +82,10 @@ def cross_validate_finetune(
         description="fine-tuning folds",
         groups=groups,
     )
-    final_epochs = max(1, int(round(float(np.median(fold.best_epochs)))))
-    final = FineTuner(backbone, seed=seed, **{**options, "epochs": final_epochs})
+    final = FineTuner(backbone, seed=seed, **options)
     labels = np.concatenate([data.real.labels, data.extra.labels]) if images.extra_paths else data.real.labels
     final.fit(images.paths + images.extra_paths, labels, images=images.bank)
-    cv.extra = {**cv.extra, "best_epochs": fold.best_epochs, "final_epochs": final_epochs}
+    cv.extra = {**cv.extra, "epochs": epochs, "fold_losses": fold.losses}
     return cv, final.module_.cpu().eval(), images.config
 
 
@@ -115,7 +114,7 @@ def _decode(project, data: TrainData, backbone: str, pretrained: bool) -> _Decod
 
 class _FoldTuner:
     """``fit_predict`` for :func:`run_folds`: fine-tune a fresh network on one fold's training
-    part (early-stopped on its validation part) and predict the validation part.
+    part and predict its validation part (whose loss is recorded, never used to choose).
     """
 
     def __init__(
@@ -128,13 +127,13 @@ class _FoldTuner:
         self.seed = seed
         self.options = options
         self.checkpoints = checkpoints
-        self.best_epochs: list[int] = []  # one per fold, in order
+        self.losses: list[dict] = []  # the last epoch's training and validation loss, one per fold
 
     def __call__(self, train_idx, extra_idx, val_idx) -> np.ndarray:
         """Probabilities of the validation rows from a network trained on the training rows."""
         from datacentric.model.finetune import FineTuner
 
-        fold = len(self.best_epochs)
+        fold = len(self.losses)
         tuner = FineTuner(
             self.backbone,
             seed=self.seed * 1000 + fold,
@@ -146,5 +145,6 @@ class _FoldTuner:
         train_y = np.concatenate([y[train_idx], self.extra_labels[extra_idx]]) if len(extra_idx) else y[train_idx]
         val_paths = [paths[i] for i in val_idx]
         tuner.fit(train_paths, train_y, val_paths=val_paths, val_y=y[val_idx], images=self.images.bank)
-        self.best_epochs.append(tuner.best_epoch_)
+        last = tuner.history_[-1]
+        self.losses.append({k: round(v, 4) for k, v in last.items() if k != "epoch"})
         return tuner.predict_proba(val_paths, images=self.images.bank)

@@ -12,17 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from datacentric import report as H
+from datacentric.stats import weak_bar
 
 __all__ = ["weak_classes", "write_train_report"]
-
-MARGIN, FLOOR = 0.10, 0.5  # the audit's rule for a weak class (datacentric.audit.classes.class_health)
 
 
 def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
     """Classes whose recall or precision is clearly below the overall accuracy (judged ones only):
     more than 0.10 below it, or below 0.5 while also 0.05 below it.
     """
-    bar = min(max(FLOOR, accuracy - MARGIN), accuracy - MARGIN / 2)
+    bar = weak_bar(accuracy)
     return [name for name, m in per_class.items() if not m["too_few"] and (m["recall"] < bar or m["precision"] < bar)]
 
 
@@ -115,7 +114,11 @@ def _classes(result, weak: list[str]) -> list[str]:
         }
         for name, m in result.per_class.items()
     ]
-    bars = [H.figure([H.class_bars_svg(judged, reference=result.cv_accuracy)])] if judged else []
+    bars = (
+        [H.figure([H.class_bars_svg(judged, reference=result.cv_accuracy, bar=weak_bar(result.cv_accuracy))])]
+        if judged
+        else []
+    )
     return bars + [
         H.table(rows, formats={"recall": ".2f", "precision": ".2f"}, flag=[name in weak for name in result.per_class])
     ]

@@ -95,7 +95,7 @@ def train(
     repeats: int | None = None,
     pretrained: bool = True,
     C: float = DEFAULT_C,
-    epochs: int = 15,
+    epochs: int = 10,
     keep_checkpoints: bool = False,
     device: str | None = None,
     exclude: Iterable[str] = (),
@@ -120,7 +120,7 @@ def train(
     C
         Probe regularisation.
     epochs
-        Finetune: most epochs per fold (early stopping decides).
+        Finetune: epochs of fine-tuning after the probe, per fold and for the final network.
     keep_checkpoints
         Finetune: keep each fold's best weights under ``runs/<id>/checkpoints/``.
     device

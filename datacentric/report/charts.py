@@ -152,16 +152,19 @@ def class_bars_svg(
     rows: Sequence[tuple[str, float, float, bool]],
     *,
     reference: float | None = None,
+    bar: float | None = None,
 ) -> Html:
     """Recall and precision per class as bars: ``rows`` are (class, recall, precision, weak);
-    a weak class's bars are red, ``reference`` (overall accuracy) a dashed line.
+    ``reference`` (overall accuracy) is a dashed line. A weak class's bars under ``bar`` are red
+    (both, when neither is under it: the class is weak for another reason, or no bar is given).
     """
     labels, values, weak = [], [], []
     for name, recall, precision, is_weak in rows:
-        for what, value in (("recall", recall), ("precision", precision)):
+        low = [bar is not None and value < bar for value in (recall, precision)]
+        for (what, value), is_low in zip((("recall", recall), ("precision", precision)), low):
             labels.append(f"{name} {what}")
             values.append(value)
-            weak.append(bool(is_weak))
+            weak.append(bool(is_weak) and (is_low or not any(low)))
     return bar_chart_svg(labels, values, max_value=1.0, highlight=weak, reference=reference)
 
 

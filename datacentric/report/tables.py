@@ -46,7 +46,8 @@ def table(
         with 2 decimals unless ``formats`` says otherwise), booleans (yes/no), None/NaN
         (a dash) or :class:`Html` (inserted as is, e.g. a :func:`badge` or :func:`thumbnail`).
     columns : sequence of str or mapping key -> header, optional
-        Which keys to show, in order (default: the first row's keys).
+        Which keys to show, in order (default: the first row's keys); all headers empty:
+        a table without a header row.
     formats : mapping key -> format spec, optional
         e.g. ``{"accuracy": ".1%", "p": ".3g"}``.
     flag : sequence of bool, optional
@@ -78,4 +79,5 @@ def table(
     if max_rows and len(rows) > max_rows:
         note = (note + " " if note else "") + f"({len(rows) - max_rows} more rows not shown)"
     cap = f"<caption>{escape(note)}</caption>" if note else ""
-    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers.values()) else ""  # no empty grey row
+    return f"<table>{cap}{thead}<tbody>{''.join(body)}</tbody></table>"

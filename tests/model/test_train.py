@@ -132,7 +132,8 @@ def test_finetune_mode_same_shape_and_repeatable(colour_project):
     oa, ob = np.load(a.run.dir / "oof.npz"), np.load(b.run.dir / "oof.npz")
     assert oa["probs"].shape == (24, 3)
     np.testing.assert_allclose(oa["probs"], ob["probs"], atol=1e-5)
-    assert a.run.metrics["mode"] == "finetune" and len(a.run.metrics["best_epochs"]) == 2
+    assert a.run.metrics["mode"] == "finetune" and a.run.metrics["epochs"] == 2
+    assert len(a.run.metrics["fold_losses"]) == 2 and all("val_loss" in f for f in a.run.metrics["fold_losses"])
     clf = load_classifier(a.run.dir / "model.pt")
     assert clf.mode == "finetune" and clf.predict_proba(colour_project.dataset().paths[:2]).shape == (2, 3)
 

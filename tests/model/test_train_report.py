@@ -66,7 +66,7 @@ def test_weak_class_bars_are_red_and_a_small_class_is_not_judged(tmp_path: Path)
     dom = parse(write_train_report(result, tmp_path / "p q", tmp_path / "report.html").read_text())
     svg = dom.by_id("classes").find_all("svg")[0]
     fills = [r.attrs["fill"] for r in svg.find_all("rect")]
-    assert fills == ["#4a78c2", "#4a78c2", RED, RED]  # dent: too few, no bars
+    assert fills == ["#4a78c2", "#4a78c2", RED, "#4a78c2"]  # pit: its recall, not its 0.8 precision; dent: no bars
     assert "<b>pit</b> recall" in svg.text and not dom.find_all("b")  # a name is text, never markup
     rows = dom.by_id("classes").find_all("tbody")[0].find_all("tr")
     assert [r.attrs.get("class") for r in rows] == [None, "flag", None]

@@ -61,6 +61,22 @@ def test_bar_chart_svg_and_write(tmp_path):
     assert out.read_text().startswith("<!DOCTYPE html>")
 
 
+def test_a_table_whose_headers_are_all_empty_has_no_header_row():
+    assert "<thead>" not in H.table([{"what": "images", "value": 3}], {"what": "", "value": ""})
+    assert "<thead>" in H.table([{"what": "images", "value": 3}])
+
+
+def test_class_bars_colour_only_the_weak_measure_of_a_weak_class():
+    import re
+
+    rows = [("ok", 0.75, 0.59, True), ("pit", 0.80, 0.82, False), ("dent", 0.70, 0.70, True)]
+    svg = H.class_bars_svg(rows, reference=0.74, bar=0.64)
+    fills = re.findall(r'<rect [^>]*fill="(#[0-9a-f]+)"', svg)
+    red, blue = "#c8372d", "#4a78c2"
+    # ok: only its precision is under the bar; dent is weak for another reason (label quality): both
+    assert fills == [blue, red, blue, blue, red, red]
+
+
 def test_zoomable_thumbnail_opens_the_image_at_full_size_without_script(tmp_path):
     path = tmp_path / "cell.png"
     Image.new("L", (300, 200), 120).save(path)
