@@ -16,8 +16,8 @@ FULL = 1024
 def _card(example: Example, kind: str) -> str:
     votes = ", ".join(f"{who}: {label}" for who, label in sorted(example.votes.items()))
     caption = (
-        f"<b>{H.escape(Path(example.image).name)}</b><br>labelled <b>{H.escape(example.label)}</b> "
-        f"(model {example.probability:.0%})" + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else "")
+        f"<b>{H.escape(Path(example.image).name)}</b><br>labelled <b>{H.escape(example.label)}</b>; "
+        f"model: {example.probability:.0%} {H.escape(example.label)}" + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else "")
     )
     return H.thumbnail(example.image, SIZE, caption=caption, kind=kind, title=example.image, zoom=FULL)
 
@@ -53,8 +53,9 @@ def render_labelbook(book: LabelBook, *, title: str = "Label book") -> str:
             H.section(
                 f"{pair.a} vs {pair.b}: borderline",
                 body,
-                intro=f"{pair.confused} images of one are predicted as the other. These are the closest "
-                f"calls, with each annotator's vote: decide them once, write the rule down.",
+                intro=f"{pair.confused} images labelled {pair.a} or {pair.b} were taken for the other one by "
+                "the model (tested on images it did not train on). These are the closest calls, with each "
+                "annotator's vote: decide them once, write the rule down.",
             )
         )
     return H.page(title, sections, subtitle=f"from train run {book.train_run}")
