@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from datacentric.cli import app
-from datacentric.cli.common import JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json, say
 from datacentric.project import Project
 
 
@@ -36,11 +36,11 @@ def audit(
         print_json(result.to_json())
     else:
         for line in result.summary:
-            console.print(f"  {line}", markup=False, soft_wrap=True)
+            say(line)
         if result.next_steps:
             console.print("  next:")
             for step in result.next_steps:
-                console.print(f"    {step}", markup=False, soft_wrap=True)
+                say(step, indent=4)
         console.print(f"  report: {result.report}", markup=False, soft_wrap=True)
     if open_ and result.report:
         webbrowser.open(Path(result.report).resolve().as_uri())

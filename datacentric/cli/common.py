@@ -28,6 +28,7 @@ __all__ = [
     "one_line",
     "print_json",
     "require_at_least",
+    "say",
     "to_jsonable",
 ]
 
@@ -145,6 +146,38 @@ def _one_line(text: str) -> None:
     """Print ``error: <text>`` on stderr (never as markup) and exit 1."""
     err_console.print(f"error: {text}", markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def say(text: str, indent: int = 2) -> None:
+    """Print a sentence indented; on a terminal, wrapped at word boundaries to its width.
+
+    Each command it gives (``...: datacentric ...``, up to a dash or the end) goes on a line of
+    its own, whole, so it can be copied; piped output keeps one line per sentence, for scripts.
+    """
+    pad = " " * indent
+    if not console.is_terminal:
+        console.print(pad + text, markup=False, soft_wrap=True)
+        return
+    import re
+    import textwrap
+
+    width = max(40, console.width)
+    lines: list[str] = []
+    for i, part in enumerate(re.split(r"(?<=: )(datacentric \S.*?)(?=\s+—\s|$)", text)):
+        if i % 2:  # a command
+            lines.append(f"{pad}  {part}")
+        elif part.strip():
+            first = pad if not lines else pad + "  "
+            lines += textwrap.wrap(
+                part.strip(),
+                width,
+                initial_indent=first,
+                subsequent_indent=pad + "  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
 
 
 def one_line(text: object) -> str:

@@ -17,7 +17,8 @@ def _card(example: Example, kind: str) -> str:
     votes = ", ".join(f"{who}: {label}" for who, label in sorted(example.votes.items()))
     caption = (
         f"<b>{H.escape(Path(example.image).name)}</b><br>labelled <b>{H.escape(example.label)}</b>; "
-        f"model: {example.probability:.0%} {H.escape(example.label)}" + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else "")
+        f"model: {example.probability:.0%} {H.escape(example.label)}"
+        + (f"<br><span class='muted'>{H.escape(votes)}</span>" if votes else "")
     )
     return H.thumbnail(example.image, SIZE, caption=caption, kind=kind, title=example.image, zoom=FULL)
 

@@ -87,3 +87,28 @@ def test_help_prose_wraps_at_the_terminal_not_at_the_docstring():
         for line, after in zip(lines, lines[1:]):
             # a line of one or two words in the middle of a paragraph is an orphan of a hard wrap
             assert not (0 < len(line.split()) <= 2 and after and not line.startswith("Usage")), (words, line)
+
+
+def test_sentences_wrap_at_words_on_a_terminal_and_commands_stay_whole(monkeypatch, capsys):
+    from rich.console import Console
+
+    from datacentric.cli import common
+
+    text = (
+        "Review the 20 flagged images of line_7_camera_B (worst first): datacentric labelstudio push "
+        "parts/ --only-flagged — or fix one at a time: datacentric relabel parts/ IMAGE LABEL --by NAME"
+    )
+    terminal = Console(highlight=False, markup=False, soft_wrap=True, force_terminal=True, width=40)
+    monkeypatch.setattr(common, "console", terminal)
+    common.say(text)
+    lines = capsys.readouterr().out.splitlines()
+    commands = [line.strip() for line in lines if line.strip().startswith("datacentric ")]
+    assert commands == [
+        "datacentric labelstudio push parts/ --only-flagged",
+        "datacentric relabel parts/ IMAGE LABEL --by NAME",
+    ]
+    assert all(len(line) <= 40 for line in lines if not line.strip().startswith("datacentric "))
+    assert " ".join(" ".join(lines).split()) == text  # every word, in order
+    monkeypatch.setattr(common, "console", Console(highlight=False, markup=False, soft_wrap=True, width=40))
+    common.say(text)
+    assert capsys.readouterr().out == f"  {text}\n"  # piped: one line per sentence
