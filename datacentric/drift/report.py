@@ -112,7 +112,7 @@ def _pixel_section(result) -> str | None:
             ),
         ],
         intro=(
-            f"{_words(pixel) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
+            f"{_sentence(_words(pixel)) or 'No statistic changed beyond chance.'} Mann-Whitney tests, batch vs "
             f"training, Holm-corrected and judged at alpha/{m} = {result.pixel_stats['alpha']:.3g}; the "
             f"embedding test (p = {result.embedding['p_value']:.3g})"
             + (f" and the class mix (p = {mix['p_value']:.3g}) take" if mix.get("in_verdict") else " takes")
@@ -266,6 +266,14 @@ def _verdict_rows(result, verdict) -> list[dict]:
         ("unreadable", len(result.skipped)),
     ]
     return [{"what": k, "value": v} for k, v in facts]
+
+
+def _sentence(words: str) -> str:
+    """``words`` as a sentence: a capital first letter and a full stop (empty stays empty)."""
+    words = words.strip()
+    if not words:
+        return ""
+    return words[0].upper() + words[1:] + ("" if words.endswith(".") else ".")
 
 
 def _words(pixel: list[dict]) -> str:
