@@ -215,7 +215,7 @@ class Table:
     def print(self, keys: tuple[str, ...], title: str) -> None:
         """Print the rows that have all ``keys``, mean ± sd over seeds."""
         print(f"\n{title}")
-        header = f"{'set / method':34s}" + "".join(f"{k:>13s}" for k in keys)
+        header = f"{'set / method':34s}" + "".join(f"{k:>15s}" for k in keys)
         print(header)
         print("-" * len(header))
         for (group, method), seeds in self.rows.items():
@@ -225,7 +225,7 @@ class Table:
             for k in keys:
                 v = np.array([s[k] for s in seeds], dtype=float)
                 cells.append(f"{np.nanmean(v):6.2f}±{np.nanstd(v):4.2f}" if len(v) > 1 else f"{v[0]:11.2f}")
-            print(f"{(group + ' ' + method)[:34]:34s}" + "".join(f"{c:>13s}" for c in cells))
+            print(f"{(group + ' ' + method)[:34]:34s}" + "".join(f"{c:>15s}" for c in cells))
 
 
 # -- the sets -----------------------------------------------------------------------------

@@ -7,13 +7,19 @@ neither torch nor timm to embed *new* images: the file is the model, and the dat
 the preprocessing, which :func:`datacentric.edge.preprocess` computes bit for bit as timm's
 eval transform does. Importing torch and timm costs seconds and ~0.85 GB with the CUDA wheel,
 so ``drift`` on a production batch, or ``improve`` on its generated images, skips both.
+
+A probe run's whole model is that file, the preprocessing and its head: :func:`probe_package`
+packs the three into one ``.npz`` for a worker that has no cache of its own (a Ray node), and
+:func:`probe_runner` runs them there, with ONNX Runtime alone.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass, fields
+import io
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +27,9 @@ import numpy as np
 from datacentric import edge
 from datacentric.model.key_hints import key_meta
 from datacentric.model.onnx_features import OnnxFeatures, cached_session, exported_file
+from datacentric.runs import ProbeHead
 
-__all__ = ["ExportedBackbone", "exported_backbone"]
+__all__ = ["ExportedBackbone", "ProbeRunner", "exported_backbone", "probe_package", "probe_runner"]
 
 
 @dataclass
@@ -50,6 +57,52 @@ def exported_backbone(cache: Path, key: object, backbone: str) -> ExportedBackbo
         return None
     runner = cached_session(path, name=backbone)
     return ExportedBackbone(runner, functools.partial(edge.preprocess, config=preprocess), config)
+
+
+@dataclass
+class ProbeRunner:
+    """A probe run's model without torch: backbone features by ONNX Runtime, then the head."""
+
+    features: OnnxFeatures
+    preprocess: edge.PreprocessConfig
+    weight: np.ndarray  # (K, D)
+    bias: np.ndarray  # (K,)
+
+    def __call__(self, images: Sequence[object]) -> np.ndarray:
+        """Class probabilities (N, K) of RGB PIL images."""
+        batch = np.stack([edge.preprocess(image, self.preprocess) for image in images])
+        return edge.softmax(self.features(batch) @ self.weight.T + self.bias).astype(np.float32)
+
+
+def probe_package(head: ProbeHead, cache: Path) -> bytes | None:
+    """The probe ``head`` with its backbone's cached ONNX file and preprocessing, as ``.npz``
+    bytes for :func:`probe_runner`; None when the file is not cached (``embed`` exports it) or
+    :mod:`datacentric.edge` cannot preprocess as timm does (then the torch model is needed).
+    """
+    from datacentric.model.embeddings import embedding_key_for
+
+    preprocess = _preprocess_config(head.data_config)
+    path = exported_file(Path(cache), embedding_key_for(head.backbone, str(head.weights), head.data_config, "torch"))
+    if preprocess is None or not path.is_file():
+        return None
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        onnx=np.frombuffer(path.read_bytes(), dtype=np.uint8),
+        weight=np.asarray(head.weight, dtype=np.float32),
+        bias=np.asarray(head.bias, dtype=np.float32),
+        preprocess=np.array(json.dumps(asdict(preprocess))),
+    )
+    return buffer.getvalue()
+
+
+def probe_runner(package: bytes, *, threads: int = 0) -> ProbeRunner:
+    """The model packed by :func:`probe_package` (``threads`` = 0: ONNX Runtime's own choice)."""
+    with np.load(io.BytesIO(package), allow_pickle=False) as data:
+        onnx, weight, bias = data["onnx"].tobytes(), data["weight"], data["bias"]
+        config = json.loads(str(data["preprocess"]))
+    preprocess = edge.PreprocessConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()})
+    return ProbeRunner(OnnxFeatures(onnx, threads=threads, name="probe backbone"), preprocess, weight, bias)
 
 
 def _preprocess_config(config: dict) -> edge.PreprocessConfig | None:

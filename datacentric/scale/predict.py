@@ -71,7 +71,7 @@ def predict_images(
     nodes: Counter = Counter()
     try:
         with pq.ParquetWriter(tmp, schema.with_metadata({"classes": json.dumps(classes)})) as writer:
-            threads = _torch_threads() if model is None else 0  # 0: onnxruntime's own choice
+            threads = _threads(worker)
             for batch in run_batches(
                 worker,
                 (model_data, threads),
@@ -108,7 +108,12 @@ def predict_images(
     )
 
 
-def _torch_threads() -> int:
+def _threads(worker: type) -> int:
+    """CPU threads per worker: torch's count for the torch model, else 0 (ONNX Runtime's own choice)."""
+    from datacentric.scale.workers import Predictor
+
+    if worker is not Predictor:
+        return 0
     import torch
 
     return torch.get_num_threads()
@@ -116,7 +121,7 @@ def _torch_threads() -> int:
 
 def _model(project, run, model) -> tuple[type, bytes, str, list[str]]:
     """(worker class, model file's bytes, what to call the model, class names) for ``run``/``model``."""
-    from datacentric.scale.workers import OnnxPredictor, Predictor
+    from datacentric.scale.workers import OnnxPredictor
 
     if model is not None:
         from datacentric.edge import OnnxClassifier
@@ -129,14 +134,34 @@ def _model(project, run, model) -> tuple[type, bytes, str, list[str]]:
         except Exception as exc:  # noqa: BLE001 - onnxruntime's load errors are many; one line
             raise DatacentricError(f"cannot load ONNX model: {str(exc).splitlines()[0]}", model) from None
         return OnnxPredictor, model.read_bytes(), str(model), classes
-    from datacentric.model.classifier import load_classifier, model_bytes
+    from datacentric.model.classifier import load_classifier
     from datacentric.runs import model_file
 
     train_run = project.train_run(run)
     if model_file(train_run) is None:
         raise DatacentricError("this run has no model (model.pt or probe.npz)", train_run.dir)
     classes = load_classifier(train_run).classes
-    return Predictor, model_bytes(train_run, cache_dir=project.cache_dir), train_run.id, classes
+    worker, data = _run_worker(train_run, project.cache_dir)
+    return worker, data, train_run.id, classes
+
+
+def _run_worker(train_run, cache_dir) -> tuple[type, bytes]:
+    """The worker class for a train run's model and the bytes it is built from (self-contained:
+    a worker needs no weights or cache of its own). A probe whose backbone is exported in the
+    cache runs on ONNX Runtime alone; otherwise the whole torch model travels.
+    """
+    from datacentric.model.classifier import model_bytes
+    from datacentric.runs import PROBE_FILE, model_file, read_probe
+    from datacentric.scale.workers import Predictor, ProbePredictor
+
+    path = model_file(train_run)
+    if path is not None and path.name == PROBE_FILE and cache_dir is not None:
+        from datacentric.model.exported_backbone import probe_package
+
+        package = probe_package(read_probe(path), Path(cache_dir))
+        if package is not None:
+            return ProbePredictor, package
+    return Predictor, model_bytes(train_run, cache_dir=cache_dir)
 
 
 def _schema(k: int):
@@ -206,16 +231,13 @@ def predict_probs(
     for unreadable files), and ``{path: reason}`` for those. ``cache_dir`` (the project's)
     holds converted backbone weights for a probe's model.
     """
-    from datacentric.model.classifier import model_bytes
-    from datacentric.scale.workers import Predictor
-
     check_engine(engine)
     readable, errors = readable_files([Path(f) for f in files])
-    data = model_bytes(train_run, cache_dir=cache_dir)  # self-contained: a worker needs no weights of its own
+    worker, data = _run_worker(train_run, cache_dir)
     rows: dict[str, np.ndarray] = {}
-    threads = _torch_threads()
+    threads = _threads(worker)
     for batch in run_batches(
-        Predictor,
+        worker,
         (data, threads),
         readable,
         engine=engine,

@@ -161,6 +161,27 @@ class Predictor:
         return _probability_rows(paths, ids, errors, probs)
 
 
+class ProbePredictor:
+    """:class:`Predictor` for a probe run: its backbone's ONNX file and its head, packed by
+    :func:`~datacentric.model.exported_backbone.probe_package`, run by ONNX Runtime (no torch:
+    the vectors are the ones the probe learned from and local ``predict`` uses).
+    """
+
+    def __init__(self, package: bytes, threads: int = 0):
+        from datacentric.model.exported_backbone import probe_runner
+
+        self.runner = probe_runner(package, threads=threads)
+
+    def __call__(self, batch: dict) -> dict:
+        """Predict one batch of raw image bytes: probabilities (or an error) per row."""
+        paths, ids, images, errors = _decode_all(batch)
+        probs = np.full((len(paths), len(self.runner.bias)), np.nan, dtype=np.float32)
+        ok = [i for i, image in enumerate(images) if image is not None]
+        if ok:
+            probs[ok] = self.runner([images[i] for i in ok])
+        return _probability_rows(paths, ids, errors, probs)
+
+
 class OnnxPredictor:
     """:class:`Predictor` for an exported ``.onnx`` model, run by onnxruntime (no torch).
 

@@ -135,3 +135,45 @@ def test_predict_out_runs_an_exported_onnx_model_too(scaled, tmp_path):
         assert a[path]["label"] == b[path]["label"]
         if a[path]["probability"] is not None:
             assert b[path]["probability"] == pytest.approx(a[path]["probability"], abs=1e-3)
+
+
+PROBE_WORKER = """
+import sys
+import numpy as np
+from pathlib import Path
+from datacentric.scale.workers import ProbePredictor
+package, files = Path(sys.argv[1]).read_bytes(), sys.argv[2:]
+rows = ProbePredictor(package)({"path": files, "bytes": [Path(f).read_bytes() for f in files]})
+np.save(sys.argv[1] + ".npy", rows["probs"])
+print("torch" in sys.modules, "timm" in sys.modules)
+"""
+
+
+def test_a_probe_run_travels_to_workers_as_its_onnx_backbone_and_head(scaled, tmp_path):
+    """A worker (a Ray node) predicts a probe run without torch, as local predict does."""
+    import subprocess
+    import sys
+
+    from datacentric.model import predict
+    from datacentric.scale.predict import _run_worker
+    from datacentric.scale.workers import Predictor, ProbePredictor
+
+    root, new = scaled
+    files = sorted(p for p in new.iterdir() if p.name != "broken.png")[:5]
+    with Project.open(root) as project:
+        worker, package = _run_worker(project.train_run(), project.cache_dir)
+        local = np.array([list(p.probs.values()) for p in predict(project, files)])
+        bare = tmp_path / "empty-cache"
+        bare.mkdir()
+        assert _run_worker(project.train_run(), bare)[0] is Predictor  # no exported backbone: torch
+    assert worker is ProbePredictor
+    (tmp_path / "package.npz").write_bytes(package)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE_WORKER, str(tmp_path / "package.npz"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+    np.testing.assert_allclose(np.load(tmp_path / "package.npz.npy"), local, atol=1e-5)
