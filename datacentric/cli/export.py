@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +13,7 @@ import typer
 from rich.table import Table
 
 from datacentric.cli import app
-from datacentric.cli.common import JsonOption, ProjectArg, console, print_json, require_at_least
+from datacentric.cli.common import JsonOption, ProjectArg, console, print_json, require_at_least, say
 from datacentric.errors import DatacentricError
 
 
@@ -76,11 +78,6 @@ def export_(
     say(f"next: datacentric predict {shlex.quote(str(project))} new_photos/ --model {model}")
 
 
-def say(text: str) -> None:
-    """One line of plain text (never markup, never wrapped mid-word)."""
-    console.print(text, markup=False, soft_wrap=True)
-
-
 def _print_measurements(result) -> None:
     """The comparison table and what it rests on."""
     from datacentric.export import NEAR_TIE
@@ -103,6 +100,11 @@ def _print_measurements(result) -> None:
     where = "held-out real images" if result.accuracy_on == "holdout" else "real images the model was trained on"
     cv = f"; cross-validated accuracy {result.cv_accuracy:.3f}" if result.cv_accuracy is not None else ""
     say(f"agreement on {result.n_images} real images; accuracy on {result.n_accuracy} {where}{cv}")
+    if result.other_load is not None and result.other_load >= 1:
+        say(
+            f"timed on a busy machine: other work kept {result.other_load:.1f} cores busy "
+            f"({os.cpu_count()} in all), so the latencies are slower than this model runs alone"
+        )
     torch_row = result.formats[0]
     if torch_row.latency_ms_b1 is not None and torch_row.latency_ms_b16 is None:
         say(f"not timed: {torch_row.name} at batch 16 (skipped on request, --skip-torch-b16)")

@@ -110,7 +110,18 @@ def export_model(
             row, disagreements = _measure_onnx(name, file, pixels, reference, images, onnx_file.classes, timer, threads)
             rows.append(row)
     result = _table(rows, images, skipped, disagreements, quantization, threads=threads, threshold=threshold)
+    result.other_load = _other_load(threads) if repeats > 0 else None
     return _deliver(result, rows[-1], out_dir, int8=int8, force=force)
+
+
+def _other_load(threads: int) -> float | None:
+    """CPU cores' worth of other work while the formats were timed: the 1-minute load average
+    less this export's own ``threads`` (None where the system does not say).
+    """
+    try:
+        return max(0.0, os.getloadavg()[0] - threads)
+    except (AttributeError, OSError):  # no load average on this system
+        return None
 
 
 @dataclass

@@ -54,6 +54,7 @@ class ExportResult:
     accuracy_on: str = "labelled"  # "holdout" (not seen in training) | "training" (seen) | "labelled"
     cv_accuracy: float | None = None  # the train run's cross-validated accuracy (honest held-out figure)
     threads: int = 1
+    other_load: float | None = None  # cores' worth of other work while timing (1-min load less our threads)
     threshold: float = DEFAULT_THRESHOLD
     quantization: str | None = None  # how int8 was made
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (image, reason) not compared
