@@ -241,7 +241,7 @@ class CrossValResult:
     repeats: int
     fold_accuracies: list[float]  # accuracy of each (repeat, fold) model on its validation rows
     too_few: list[int]  # class indices with fewer examples than the folds asked for
-    extra: dict = field(default_factory=dict)  # mode-specific details (e.g. best epochs)
+    extra: dict = field(default_factory=dict)  # mode-specific details (e.g. finetune epochs and fold losses)
     assignments: np.ndarray | None = None  # (repeats, N) validation fold of each row
 
     @property
