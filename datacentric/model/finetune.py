@@ -10,10 +10,10 @@ fine-tuning lose to the probe on small sets (Kumar et al., "Fine-Tuning can Dist
 Pretrained Features", ICLR 2022).
 
 Training images pass through an albumentations pipeline (random resized crop, flip, small
-rotation, colour jitter; normalisation from the backbone's timm data config). A milder crop
-with flips and 90° turns measured no better on real solar cells (one seed, 2 of 5 folds). Batches are drawn
-class-balanced. BatchNorm statistics stay frozen at their pretrained values, which is
-steadier with batches of a few images. Nothing is chosen on validation images: a
+rotation, colour jitter; normalisation from the backbone's timm data config); a milder crop
+with flips and 90° turns measured no better on real solar cells (one seed, 2 of 5 folds).
+Batches are drawn class-balanced. BatchNorm statistics stay frozen at their pretrained
+values, which is steadier with batches of a few images. Nothing is chosen on validation images: a
 validation set only adds its loss to ``history_``, so cross-validated predictions stay
 out of sample.
 """
