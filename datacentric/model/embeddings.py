@@ -22,7 +22,6 @@ the model, and when the backbone's ONNX file is cached too, it embeds new images
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections import deque
@@ -38,7 +37,7 @@ from datacentric.errors import DatacentricError
 from datacentric.data.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
 from datacentric.model.exported_backbone import exported_backbone
-from datacentric.model.key_hints import key_meta, known_keys, remember_key, source_id
+from datacentric.model.key_hints import embedding_key_for, key_meta, known_keys, remember_key, source_id
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
@@ -79,15 +78,6 @@ def embedding_key(backbone: str, model, config: dict, runtime: str = DEFAULT_RUN
     versions before the runtime existed, so caches made then stay valid for ``runtime="torch"``.
     """
     return embedding_key_for(backbone, weights_id(model), config, runtime)
-
-
-def embedding_key_for(backbone: str, weights: str, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
-    """:func:`embedding_key` from the weights' id (as a probe head stores it) instead of a built model."""
-    fields = {"backbone": backbone.split("@", 1)[0], "weights": weights, "data": config}
-    if check_runtime(runtime) != "torch":
-        fields["runtime"] = runtime
-    text = json.dumps(fields, sort_keys=True, default=list)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def iter_batches(

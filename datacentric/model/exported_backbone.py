@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric import edge
-from datacentric.model.key_hints import key_meta
+from datacentric.model.key_hints import embedding_key_for, key_meta
 from datacentric.model.onnx_features import OnnxFeatures, cached_session, exported_file
 from datacentric.runs import ProbeHead
 
@@ -45,8 +45,6 @@ def exported_backbone(cache: Path, key: object, backbone: str) -> ExportedBackbo
     """The cached ONNX backbone behind embedding ``key`` (an ONNX Runtime key), or None when
     something is missing (no key, no ``key.json``, no exported file) and only the model can tell.
     """
-    from datacentric.model.embeddings import embedding_key_for
-
     meta = key_meta(cache, key)
     if meta is None or meta.get("runtime") in (None, "torch"):
         return None
@@ -79,8 +77,6 @@ def probe_package(head: ProbeHead, cache: Path) -> bytes | None:
     bytes for :func:`probe_runner`; None when the file is not cached (``embed`` exports it) or
     :mod:`datacentric.edge` cannot preprocess as timm does (then the torch model is needed).
     """
-    from datacentric.model.embeddings import embedding_key_for
-
     preprocess = _preprocess_config(head.data_config)
     path = exported_file(Path(cache), embedding_key_for(head.backbone, str(head.weights), head.data_config, "torch"))
     if preprocess is None or not path.is_file():

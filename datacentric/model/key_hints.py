@@ -14,10 +14,23 @@ import json
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
+from datacentric.model.onnx_features import DEFAULT_RUNTIME, check_runtime
 
-__all__ = ["KEY_SCHEME", "key_meta", "keys_file", "known_keys", "remember_key", "source_id"]
+__all__ = ["KEY_SCHEME", "embedding_key_for", "key_meta", "keys_file", "known_keys", "remember_key", "source_id"]
 
 KEY_SCHEME = 1  # bump when the preprocessing derived from a backbone changes
+
+
+def embedding_key_for(backbone: str, weights: str, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
+    """The embedding key of (backbone, weights' id, data config, runtime), as a probe head stores
+    them: no built model needed. Torch's key is the one of versions before the runtime existed,
+    so caches made then stay valid for ``runtime="torch"``.
+    """
+    fields = {"backbone": backbone.split("@", 1)[0], "weights": weights, "data": config}
+    if check_runtime(runtime) != "torch":
+        fields["runtime"] = runtime
+    text = json.dumps(fields, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
 def source_id(backbone: str, pretrained: bool, image_size: int, runtime: str) -> str | None:

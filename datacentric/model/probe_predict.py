@@ -19,6 +19,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.data.images import content_hash, load_image
 from datacentric.edge import softmax
+from datacentric.model.key_hints import embedding_key_for
 from datacentric.runs import ProbeHead
 
 __all__ = ["probe_probabilities"]
@@ -32,7 +33,7 @@ def probe_probabilities(
     Refuses (as building the torch model would) when the backbone's weights are no longer the
     ones the head was trained on: new images then embed under another key.
     """
-    from datacentric.model.embeddings import cached_embeddings, embedding_key_for
+    from datacentric.model.embeddings import cached_embeddings
 
     errors: dict[int, DatacentricError] = {}
     hashes = _hashes(paths, errors)
