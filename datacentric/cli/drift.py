@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from datacentric.cli import app
-from datacentric.cli.common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json
+from datacentric.cli.common import AddressOption, EngineOption, JsonOption, ProjectArg, console, print_json, say
 from datacentric.project import Project
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def _print_result(result: DriftResult) -> None:
     for item in result.skipped:
         console.print(f"  skipped {item['image']}: {item['reason']}", markup=False)
     for line in result.advice:
-        console.print(f"  next: {line}", markup=False)
+        say(f"next: {line}")
     console.print(f"  report: {result.report}", markup=False)
 
 
@@ -169,10 +169,10 @@ def retrain(
         return
     ch, cc = decision.challenger, decision.champion
     verdict = "challenger promoted" if decision.promoted else "champion kept"
-    console.print(
+    say(
         f"challenger {ch.accuracy:.3f} vs champion {cc.accuracy:.3f} on the golden set "
         f"(n={decision.n_golden}) → {verdict}: {decision.reason}",
-        soft_wrap=True,
+        indent=0,
     )
     console.print(
         f"  difference {decision.delta:+.3f} (± {decision.standard_error:.3f}; not worse means "
