@@ -37,10 +37,10 @@ def write_train_report(result, project_root: Path, path: Path) -> Path:
             intro=(
                 "Recall: of the images labelled as the class, the share the model recognised. Precision: of "
                 "the images the model called the class, the share labelled so. Both come from models that "
-                "never saw the image (cross-validation). Red: a weak class, its recall or precision more "
-                "than 0.10 below the overall accuracy (or below 0.5 while also 0.05 below it); the dashed "
-                "line is the overall accuracy. Classes with too few images to judge are left out of the "
-                "bars."
+                "never saw the image (cross-validation). Red: what makes a class weak, its recall or "
+                "precision more than 0.10 below the overall accuracy (or below 0.5 while also 0.05 below "
+                "it); the dashed line is the overall accuracy. Classes with too few images to judge are "
+                "left out of the bars."
             ),
         ),
     ]
