@@ -13,9 +13,9 @@ Training images pass through an albumentations pipeline (random resized crop, fl
 rotation, colour jitter; normalisation from the backbone's timm data config); a milder crop
 with flips and 90° turns measured no better on real solar cells (one seed, 2 of 5 folds).
 Batches are drawn class-balanced. BatchNorm statistics stay frozen at their pretrained
-values, which is steadier with batches of a few images. Nothing is chosen on validation images: a
-validation set only adds its loss to ``history_``, so cross-validated predictions stay
-out of sample.
+values, which is steadier with batches of a few images. Nothing is chosen on validation
+images: a validation set only adds its loss to ``history_``, so cross-validated predictions
+stay out of sample.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import numpy as np
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.estimator import Params
+from datacentric.model.cv import DEFAULT_C, ProbeClassifier
 from datacentric.data.images import load_image
 
 __all__ = ["FineTuner", "default_augment"]
@@ -109,7 +110,7 @@ class FineTuner(Params):
         batch_size: int = 16,
         lr: float = 3e-5,
         weight_decay: float = 1e-4,
-        C: float = 0.03,
+        C: float = DEFAULT_C,
         image_size: int = 0,
         pretrained: bool = True,
         cache_dir: Path | str | None = None,
@@ -182,8 +183,6 @@ class FineTuner(Params):
     def _fit_head(self, module, x, y: np.ndarray):
         """The linear probe on the pretrained pooled features of ``x``, copied into the head."""
         import torch
-
-        from datacentric.model.cv import ProbeClassifier
 
         head = module.get_classifier()
         probe = ProbeClassifier(C=self.C, n_classes=self.n_classes).fit(_head_inputs(module, x), y)

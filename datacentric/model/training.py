@@ -31,13 +31,12 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
-from datacentric.model.cv import CrossValResult, default_repeats
+from datacentric.model.cv import DEFAULT_C, CrossValResult, default_repeats
 from datacentric.model.train_data import TrainData, gather_train_data
 from datacentric.runs import OutOfFold, write_oof
 
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
 
-DEFAULT_C = 0.03  # inverse L2 strength on standardised embeddings; 0.01-0.1 measured best on demo data
 MODES = ("probe", "finetune")
 
 
