@@ -10,6 +10,7 @@ file becomes an ``error`` row, never a failed job.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,17 +149,15 @@ class Predictor:
 
     def __call__(self, batch: dict) -> dict:
         """Predict one batch of raw image bytes with torch: probabilities (or an error) per row."""
+        return _predicted_rows(batch, len(self.classifier.classes), self._probabilities)
+
+    def _probabilities(self, images: list) -> np.ndarray:
         import torch
 
-        paths, ids, images, errors = _decode_all(batch)
-        probs = np.full((len(paths), len(self.classifier.classes)), np.nan, dtype=np.float32)
-        ok = [i for i, image in enumerate(images) if image is not None]
-        if ok:
-            tensors = torch.stack([self.classifier.transform(images[i]) for i in ok])
-            tensors = tensors.contiguous(memory_format=torch.channels_last)
-            with torch.inference_mode():
-                probs[ok] = self.classifier.module(tensors).float().softmax(-1).numpy()
-        return _probability_rows(paths, ids, errors, probs)
+        tensors = torch.stack([self.classifier.transform(image) for image in images])
+        tensors = tensors.contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            return self.classifier.module(tensors).float().softmax(-1).numpy()
 
 
 class ProbePredictor:
@@ -174,12 +173,7 @@ class ProbePredictor:
 
     def __call__(self, batch: dict) -> dict:
         """Predict one batch of raw image bytes: probabilities (or an error) per row."""
-        paths, ids, images, errors = _decode_all(batch)
-        probs = np.full((len(paths), len(self.runner.bias)), np.nan, dtype=np.float32)
-        ok = [i for i, image in enumerate(images) if image is not None]
-        if ok:
-            probs[ok] = self.runner([images[i] for i in ok])
-        return _probability_rows(paths, ids, errors, probs)
+        return _predicted_rows(batch, len(self.runner.bias), self.runner)
 
 
 class OnnxPredictor:
@@ -201,15 +195,24 @@ class OnnxPredictor:
 
     def __call__(self, batch: dict) -> dict:
         """Predict one batch of raw image bytes with ONNX Runtime: probabilities (or an error) per row."""
+        return _predicted_rows(batch, len(self.classifier.classes), self._probabilities)
+
+    def _probabilities(self, images: list) -> np.ndarray:
         from datacentric.edge import preprocess
 
-        paths, ids, images, errors = _decode_all(batch)
-        probs = np.full((len(paths), len(self.classifier.classes)), np.nan, dtype=np.float32)
-        ok = [i for i, image in enumerate(images) if image is not None]
-        if ok:
-            arrays = np.stack([preprocess(images[i], self.classifier.config) for i in ok])
-            probs[ok] = self.classifier.run(arrays)
-        return _probability_rows(paths, ids, errors, probs)
+        return self.classifier.run(np.stack([preprocess(image, self.classifier.config) for image in images]))
+
+
+def _predicted_rows(batch: dict, k: int, probabilities: Callable[[list], np.ndarray]) -> dict:
+    """Decode a batch, run ``probabilities`` on the readable images, and make the result rows
+    (``k`` probabilities per row, NaN for a file that could not be decoded).
+    """
+    paths, ids, images, errors = _decode_all(batch)
+    probs = np.full((len(paths), k), np.nan, dtype=np.float32)
+    ok = [i for i, image in enumerate(images) if image is not None]
+    if ok:
+        probs[ok] = probabilities([images[i] for i in ok])
+    return _probability_rows(paths, ids, errors, probs)
 
 
 def _probability_rows(paths: list[str], ids: list[str], errors: list[str], probs: np.ndarray) -> dict:
