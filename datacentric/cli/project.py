@@ -131,12 +131,12 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
     console.print(f"  disagreements: {plural(info.disagreements, 'image')} where annotators differ")
     if info.runs:
         console.print("  runs: " + ", ".join(f"{k} {v}" for k, v in info.runs.items()))
-    if info.stale_runs:
-        stale = ", ".join(f"{k} {v}" for k, v in info.stale_runs.items())
-        console.print(f"  stale runs (their process ended before they finished; ignored): {stale}")
-    if info.failed_runs:
-        failed = ", ".join(f"{k} {v}" for k, v in info.failed_runs.items())
-        console.print(f"  failed runs (they stopped with an error; ignored): {failed}")
+    for what, counts in (
+        ("stale runs (their process ended before they finished; ignored)", info.stale_runs),
+        ("failed runs (they stopped with an error; ignored)", info.failed_runs),
+    ):
+        if counts:
+            console.print(f"  {what}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     for problem in info.problems:
         console.print(Text.assemble("  ", ("problem:", "yellow"), f" {problem}"))
 

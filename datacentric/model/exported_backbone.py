@@ -49,12 +49,21 @@ def exported_backbone(cache: Path, key: object, backbone: str) -> ExportedBackbo
     if meta is None or meta.get("runtime") in (None, "torch"):
         return None
     config = meta["data"]
-    preprocess = _preprocess_config(config)
-    path = exported_file(cache, embedding_key_for(backbone, meta["weights"], config, "torch"))
-    if preprocess is None or not path.is_file():
+    preprocess, path = _exported(cache, backbone, meta["weights"], config)
+    if preprocess is None or path is None:
         return None
     runner = cached_session(path, name=backbone)
     return ExportedBackbone(runner, functools.partial(edge.preprocess, config=preprocess), config)
+
+
+def _exported(
+    cache: Path, backbone: str, weights: str, config: dict
+) -> tuple[edge.PreprocessConfig | None, Path | None]:
+    """The backbone's preprocessing for :mod:`datacentric.edge` and its exported ONNX file
+    under ``cache``, each None when missing (timm's transform has no edge twin; not exported).
+    """
+    path = exported_file(cache, embedding_key_for(backbone, weights, config, "torch"))
+    return _preprocess_config(config), (path if path.is_file() else None)
 
 
 @dataclass
@@ -77,9 +86,8 @@ def probe_package(head: ProbeHead, cache: Path) -> bytes | None:
     bytes for :func:`probe_runner`; None when the file is not cached (``embed`` exports it) or
     :mod:`datacentric.edge` cannot preprocess as timm does (then the torch model is needed).
     """
-    preprocess = _preprocess_config(head.data_config)
-    path = exported_file(Path(cache), embedding_key_for(head.backbone, str(head.weights), head.data_config, "torch"))
-    if preprocess is None or not path.is_file():
+    preprocess, path = _exported(Path(cache), head.backbone, str(head.weights), head.data_config)
+    if preprocess is None or path is None:
         return None
     buffer = io.BytesIO()
     np.savez(

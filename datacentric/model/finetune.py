@@ -168,7 +168,7 @@ class FineTuner(Params):
         self.data_config_ = data_config(module, self.image_size)
         images = images if images is not None else decode_images([*paths, *(val_paths or [])], self.data_config_)
         train_x = torch.stack([images[Path(p)][1] for p in paths])
-        self.probe_ = self._fit_head(module, train_x, y)
+        self._fit_head(module, train_x, y)
         val = None
         if val_paths is not None and len(val_paths) > 0:
             val_x = torch.stack([images[Path(p)][1] for p in val_paths])
@@ -180,8 +180,8 @@ class FineTuner(Params):
             torch.save({k: v.detach().clone() for k, v in module.state_dict().items()}, Path(self.checkpoint))
         return self
 
-    def _fit_head(self, module, x, y: np.ndarray):
-        """The linear probe on the pretrained pooled features of ``x``, copied into the head."""
+    def _fit_head(self, module, x, y: np.ndarray) -> None:
+        """Fit the linear probe on the pretrained pooled features of ``x``; copy it into the head."""
         import torch
 
         head = module.get_classifier()
@@ -189,7 +189,6 @@ class FineTuner(Params):
         with torch.no_grad():
             head.weight.copy_(torch.as_tensor(probe.weight_))
             head.bias.copy_(torch.as_tensor(probe.bias_))
-        return probe
 
     def _train(self, module, arrays: list[np.ndarray], y: np.ndarray, val: tuple | None, device) -> None:
         """Run the epochs; fill ``history_`` with each epoch's training (and validation) loss."""

@@ -28,7 +28,6 @@ can differ between runs; below the threshold results are bit-for-bit reproducibl
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -79,7 +78,6 @@ HNSW_EF_CONSTRUCTION = 40  # candidate list while building the graph
 HNSW_EF_SEARCH = 64  # candidate list per query (at least the k + 1 asked for)
 FLOAT32_ZERO = 1e-6  # float32 inner products of identical unit vectors miss 1 by up to ~2e-7
 ANN_CHUNK = 2048  # rows normalised, added or searched at once on the approximate path
-SKLEARN_WORKING_MB = 32  # scikit-learn's chunk size for the k-NN search of the outlier scores
 
 
 def unit_rows(embeddings: np.ndarray) -> np.ndarray:
@@ -246,22 +244,18 @@ def find_outliers(
     Datalab uses: its mean neighbour distance exceeds Q3 + (1/threshold - 1) x IQR of all
     images' mean distances (with the default, Q3 + 1.7 IQR — a box-plot whisker).
     ``graph`` is ``neighbours(embeddings, k)`` and ``unit`` is :func:`unit_rows` of
-    ``embeddings`` when the caller has them already. Above
-    :data:`ANN_THRESHOLD` images the scores are cleanlab's formula applied to that graph
-    (:func:`_scores_from_graph`) instead of cleanlab's own exact (quadratic) search.
+    ``embeddings`` when the caller has them already. cleanlab scores from that graph (exact
+    up to :data:`ANN_THRESHOLD` images, approximate above) rather than searching again.
     """
     n = len(embeddings)
     images = [str(s) for s in images] if images is not None else [str(i) for i in range(n)]
     if n < 3:
         return [Outlier(image=images[i], score=1.0, is_outlier=False, index=i) for i in range(n)]
-    dist, _ = graph if graph is not None else neighbours(embeddings, k, unit=unit)
-    mean = dist.mean(axis=1)
+    graph = graph if graph is not None else neighbours(embeddings, k, unit=unit)
+    mean = graph[0].mean(axis=1)
     q1, q3 = np.percentile(mean, [25, 75])
     cut = q3 + (1.0 / threshold - 1.0) * (q3 - q1)
-    if n > ANN_THRESHOLD:
-        scores = _scores_from_graph(dist, min(k, n - 1))
-    else:
-        scores = _cleanlab_scores(embeddings, k, unit=unit)
+    scores = _cleanlab_scores(embeddings, graph, min(k, n - 1))
     order = np.lexsort((np.arange(n), scores))
     return [
         Outlier(
@@ -275,39 +269,35 @@ def find_outliers(
     ]
 
 
-def _cleanlab_scores(embeddings: np.ndarray, k: int, *, unit: np.ndarray | None = None) -> np.ndarray:
-    """cleanlab's ``OutOfDistribution`` feature scores, its own exact k-NN search (O(N^2) time)."""
+class _KnnGraph:
+    """A k-NN graph already computed, offered to cleanlab as a fitted ``NearestNeighbors``.
+
+    cleanlab queries its index with the training features, so each image is its own
+    nearest neighbour at distance 0: :meth:`kneighbors` answers that way, followed by the
+    ``k - 1`` nearest others of the graph.
+    """
+
+    metric = "cosine"
+
+    def __init__(self, dist: np.ndarray, idx: np.ndarray, k: int) -> None:
+        n = len(dist)
+        self.n_neighbors = k
+        self._dist = np.hstack([np.zeros((n, 1)), dist[:, : k - 1]])
+        self._idx = np.hstack([np.arange(n)[:, None], idx[:, : k - 1]])
+
+    def kneighbors(self, features: object = None) -> tuple[np.ndarray, np.ndarray]:
+        return self._dist, self._idx
+
+
+def _cleanlab_scores(embeddings: np.ndarray, graph: tuple[np.ndarray, np.ndarray], k: int) -> np.ndarray:
+    """cleanlab's ``OutOfDistribution`` feature scores, on the k-NN ``graph`` we already have.
+
+    (cleanlab's own search would be a second O(N^2) pass over the same vectors.)
+    """
     from cleanlab.outlier import OutOfDistribution
 
-    x = unit_rows(embeddings) if unit is None else unit
-    n = len(x)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from sklearn import config_context
-        from sklearn.neighbors import NearestNeighbors
-
-        # Handed over unfitted, cleanlab fits it on the features and queries once; a fitted one
-        # it queries twice. Small distance chunks keep memory O(N) instead of a 1 GB block.
-        knn = NearestNeighbors(n_neighbors=min(k, n - 1), metric="cosine")
-        with config_context(working_memory=SKLEARN_WORKING_MB):
-            ood = OutOfDistribution(params={"knn": knn})
-            return ood.fit_score(features=x, verbose=False)
-
-
-def _scores_from_graph(dist: np.ndarray, k: int) -> np.ndarray:
-    """The scores of :func:`_cleanlab_scores` from a k-NN graph of other images.
-
-    cleanlab queries its fitted index with the training features, so each image's own
-    zero distance is one of its ``k``: the mean over itself and its ``k - 1`` nearest others,
-    divided by the median of those means, through ``exp(-d)``; (almost) zero means score 1.
-    """
-    from cleanlab.outlier import transform_distances_to_scores
-
-    mean = dist[:, : k - 1].sum(axis=1) / k
-    scale = float(max(np.median(mean), 100 * np.finfo(np.float64).eps))
-    scores = transform_distances_to_scores(mean, t=1, scaling_factor=scale)
-    scores[mean < 100 * np.finfo(np.float64).epsneg] = 1.0
-    return scores
+    dist, idx = graph
+    return OutOfDistribution(params={"knn": _KnnGraph(dist, idx, k)}).score(features=np.asarray(embeddings))
 
 
 def find_near_duplicates(
