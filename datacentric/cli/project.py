@@ -117,14 +117,9 @@ def status(project: ProjectArg, json: JsonOption = False) -> None:
         f"{plural(len(info.annotators), 'annotator')} ({annotators})"
     )
     console.print("  " + " · ".join(f"{k} {v}" for k, v in info.classes.items()))
-    if info.metadata:
-        console.print(
-            "  metadata: "
-            + ", ".join(
-                f"{k} ({', '.join(v[:6])}{f', ... {len(v)} values' if len(v) > 6 else ''})"
-                for k, v in info.metadata.items()
-            )
-        )
+    for i, (column, values) in enumerate(info.metadata.items()):  # a column a line: reads at 80 columns
+        more = f", ... {len(values)} values" if len(values) > 6 else ""
+        console.print(f"  {'metadata:' if i == 0 else '':9} {column} ({', '.join(values[:6])}{more})")
     origins = ", ".join(f"{k} {v}" for k, v in info.origins.items())
     removed = f" · removed {info.removed}" if info.removed else ""
     console.print(f"  origin: {origins or 'none'} · unlabelled {info.unlabelled}{removed} · backbone {info.backbone}")

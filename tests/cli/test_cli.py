@@ -86,10 +86,12 @@ def test_status_says_how_many_metadata_values_it_does_not_list(tmp_path, photos)
     invoke("init", proj)
     invoke("import", proj, photos, "--annotator", "mira")
     rows = [
-        f"{label}/{label}_{i}.png,P{n:02d}"
+        f"{label}/{label}_{i}.png,P{n:02d},{'AB'[n % 2]}"
         for n, (label, i) in enumerate((label, i) for label in ("ok", "pit", "scratch") for i in range(4))
     ]
-    (photos / "parts.csv").write_text("file,part_id\n" + "\n".join(rows) + "\n")
+    (photos / "parts.csv").write_text("file,part_id,camera\n" + "\n".join(rows) + "\n")
     assert invoke("import", proj, photos / "parts.csv").exit_code == 0
-    shown = invoke("status", proj).stdout
-    assert "part_id (P00, P01, P02, P03, P04, P05, ... 12 values)" in shown
+    lines = invoke("status", proj).stdout.splitlines()
+    # a column a line, so the list reads at 80 columns
+    assert "  metadata: camera (A, B)" in lines
+    assert "            part_id (P00, P01, P02, P03, P04, P05, ... 12 values)" in lines
