@@ -21,7 +21,7 @@ from datacentric.errors import DatacentricError
 
 
 def demo_commands(root: Path, data: Path) -> list[list[str]]:
-    """The loop, as CLI commands: import, train, audit, improve, export, drift, retrain."""
+    """The loop, as CLI commands: import, train, audit, review, improve, export, drift, retrain."""
     project = str(root / "project")
     model = str(root / "model.onnx")
     return [
@@ -30,6 +30,8 @@ def demo_commands(root: Path, data: Path) -> list[list[str]]:
         ["import", project, str(data / "labels_extra.csv")],
         ["status", project],
         ["train", project],
+        ["audit", project],
+        ["relabel", project, "--from", str(root / "review.csv")],  # after play_reviewer writes it
         ["audit", project],
         ["improve", project, "--seeds", "3", "--budget", "30"],
         ["export", project, "--int8", "--out", model, "--skip-torch-b16"],
@@ -51,8 +53,9 @@ def demo(
     (ana is sloppy); line/camera/shift metadata (camera B is darker); a few
     labels that every annotator got wrong, with the truth in
     data/ground_truth.csv. Then, as you would type them: init, import, status,
-    train, audit, improve, export, predict, drift (on a darker "tonight" batch)
-    and retrain. Starts from a fresh project each time.
+    train, audit, relabel (the demo plays the reviewer: the 10 worst flags get
+    their true labels), audit again, improve, export, predict, drift (on a
+    darker "tonight" batch) and retrain. Starts from a fresh project each time.
 
     Example:  datacentric demo    # writes demo/data, demo/project, demo/tonight
     """
@@ -71,6 +74,8 @@ def demo(
     shutil.rmtree(root / "project", ignore_errors=True)
 
     for args in demo_commands(root, data.root):
+        if args[0] == "relabel":
+            _play_reviewer(root, data.root)
         if not _run(args, root):
             if "--int8" not in args:
                 raise DatacentricError(f"demo stopped at `datacentric {args[0]}`", root)
@@ -80,6 +85,20 @@ def demo(
                 raise DatacentricError("demo stopped at `datacentric export`", root)
     console.rule("done")
     console.print(f"everything is in {root}; open the audit report listed above in a browser", markup=False)
+
+
+def _play_reviewer(root: Path, data: Path) -> None:
+    """Stand in for the person who reviews the worst flags (see :mod:`datacentric.demo.reviewer`)."""
+    from datacentric.demo.reviewer import REVIEWER, play_reviewer
+
+    settled = play_reviewer(root / "project", data, root / "review.csv")
+    console.rule("the demo plays your reviewer", style="cyan")
+    console.print(
+        f"{REVIEWER} looks at the {settled} worst flags and writes down their true labels (from "
+        f"{_short(str(data / 'ground_truth.csv'), root)}) in {_short(str(root / 'review.csv'), root)}; "
+        "relabel applies them, and the next audit says how many of its flags to expect to be real",
+        markup=False,
+    )
 
 
 def _run(args: list[str], root: Path) -> bool:

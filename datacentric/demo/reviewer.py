@@ -1,0 +1,41 @@
+"""The demo's reviewer: settles the worst flags of the latest audit with the generator's truth.
+
+In the demo no person is at hand to look at the flagged photos, so this stands in for one:
+it writes the decisions a careful reviewer would make (the true label of each of the worst
+flags, from ``ground_truth.csv``) to a CSV that ``datacentric relabel --from`` applies. Some
+flags turn out to be real errors (the label changes), others false alarms (the label stays):
+the next audit counts both and says how many of its flags to expect to be real.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from datacentric.audit import load_audit
+from datacentric.project import Project
+
+__all__ = ["REVIEWER", "play_reviewer"]
+
+REVIEWER = "lead"  # the name the demo's decisions are given under
+
+
+def play_reviewer(project_root: Path, data_root: Path, out: Path, *, worst: int = 10) -> int:
+    """Write the true labels of the latest audit's ``worst`` flags to the decisions CSV ``out``.
+
+    Returns how many rows were written (flags whose photo the generator knows).
+    """
+    with Project.open(project_root) as project:
+        flags = [i for i in load_audit(project).get("label_issues", []) if i.get("is_issue")]
+    with open(data_root / "ground_truth.csv", newline="") as handle:
+        truth = {str((data_root / row["file"]).resolve()): row["true_label"] for row in csv.DictReader(handle)}
+    rows = [
+        {"file": flag["image"], "label": truth[str(Path(flag["image"]).resolve())], "annotator": REVIEWER}
+        for flag in flags
+        if str(Path(flag.get("image", "")).resolve()) in truth
+    ][:worst]
+    with open(out, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "label", "annotator", "note"])
+        writer.writeheader()
+        writer.writerows({**row, "note": "demo: the generator's true label"} for row in rows)
+    return len(rows)
