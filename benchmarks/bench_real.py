@@ -190,6 +190,32 @@ def trust_metrics(result, y: np.ndarray, probs: np.ndarray, wrong: np.ndarray) -
     }
 
 
+REVIEWED = 5  # flags a reviewer settles before the next audit in review_metrics (the demo settles 10)
+
+
+def review_metrics(result, y: np.ndarray, probs: np.ndarray, truth: np.ndarray, X: np.ndarray, classes) -> dict:
+    """What reviews measure, and why the audit does not carry it over to later flags.
+
+    A reviewer settles the worst ``REVIEWED`` flags (their true labels replace the given
+    ones) and the audit runs again on the same out-of-sample probabilities, as ``audit``
+    does after a relabel. ``worst_real``: the share of the settled flags that were real
+    errors (what ``datacentric.audit.reviews`` counts); ``next_real``: the share among the
+    next audit's flags.
+    """
+    settled = [issue.index for issue in result.flagged][:REVIEWED]
+    if not settled:
+        return {}
+    fixed = y.copy()
+    fixed[settled] = truth[settled]
+    flags, _, _ = audit_flags(our_audit(fixed, probs, classes, X))
+    if not flags.any():
+        return {}
+    return {
+        "worst_real": float(np.mean(y[settled] != truth[settled])),
+        "next_real": float((flags & (fixed != truth)).sum() / flags.sum()),
+    }
+
+
 def flag_metrics(flags: np.ndarray, score: np.ndarray, wrong: np.ndarray) -> dict:
     """Count, precision, recall, F1 of the flags; AUROC of the score against the truth."""
     from sklearn.metrics import roc_auc_score
@@ -257,6 +283,7 @@ def uniform_flips(pool: Pool, table: Table, group: str, per_class: int, n_flip: 
                 "acc": float((probs.argmax(1) == truth).mean()),
                 **flag_metrics(flags, score, y != truth),
                 **trust_metrics(result, y, probs, y != truth),
+                **review_metrics(result, y, probs, truth, X, CLASSES_2),
             },
         )
 
@@ -288,6 +315,7 @@ def biased_annotator(pool: Pool, table: Table, seeds, share: float = 0.3) -> Non
             {
                 **flag_metrics(flags, score, wrong),
                 **trust_metrics(result, y, probs, wrong),
+                **review_metrics(result, y, probs, truth, X, CLASSES_3),
                 "worsening": _worsening(flags, suggested, y, truth),
                 "weak_classes": sum(c.weak for c in result.classes),
             },
@@ -442,6 +470,11 @@ def main(argv: list[str] | None = None) -> None:
         if seeds and "pred_prec" in seeds[0]:
             gap = np.mean([s["pred_prec"] for s in seeds]) - np.mean([s["obs_prec"] for s in seeds])
             print(f"{group[:34]:34s} mean predicted - mean observed: {gap:+.2f}")
+    table.print(
+        ("worst_real", "next_real"),
+        f"(a)-(c), (f) share of real errors among the {REVIEWED} worst flags (reviewed, then fixed) and "
+        "among the next audit's flags",
+    )
     table.print(("worsening",), "(c) share of flags that push the annotator's bias (target <= 0.20)")
     table.print(("consensus",), "(d) consensus accuracy against the truth")
     table.print(

@@ -205,8 +205,8 @@ def _rules_in_force(project) -> dict[frozenset, str]:
 
 
 def _note_reviews(result: AuditResult, project) -> None:
-    """Say how many of today's flags the reviews of earlier flags predict to be real errors."""
-    from datacentric.audit.reviews import flag_precision, review_outcomes
+    """Say how many of the earlier flags a reviewer settled were real errors (measured only)."""
+    from datacentric.audit.reviews import review_outcomes
     from datacentric.project import REVIEW_SOURCES
 
     flagged = result.flagged
@@ -228,20 +228,18 @@ def _note_reviews(result: AuditResult, project) -> None:
             if i.get("is_issue") and i.get("id")
         ]
     reviewed, real = review_outcomes(earlier, reviews)
-    estimate = flag_precision(len(flagged), reviewed, real)
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
-    if estimate is None:
+    if not reviewed:
         line = (
             "How many flags are real errors is not measured yet: review some (relabel or Label "
             "Studio) and the next audit counts them."
         )
     else:
-        result.counts["expected_real_errors"] = round(estimate.expected, 1)
         line = (
-            f"Expect about {estimate.expected:.0f} of the {len(flagged)} flags to be real errors "
-            f"({estimate.low:.0f}-{estimate.high:.0f}): {real} of the {reviewed} earlier flags "
-            f"a reviewer settled were."
+            f"{real} of the {reviewed} earlier flags a reviewer settled were real errors. Expect a "
+            f"smaller share among today's {len(flagged)} if those were the worst: flags further down "
+            "the list are less often real."
         )
     result.summary.insert(at, line)
 

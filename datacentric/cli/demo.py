@@ -96,7 +96,7 @@ def _play_reviewer(root: Path, data: Path) -> None:
     console.print(
         f"{REVIEWER} looks at the {settled} worst flags and writes down their true labels (from "
         f"{_short(str(data / 'ground_truth.csv'), root)}) in {_short(str(root / 'review.csv'), root)}; "
-        "relabel applies them, and the next audit says how many of its flags to expect to be real",
+        "relabel applies them, and the next audit counts how many were real errors",
         markup=False,
     )
 

@@ -4,7 +4,7 @@ In the demo no person is at hand to look at the flagged photos, so this stands i
 it writes the decisions a careful reviewer would make (the true label of each of the worst
 flags, from ``ground_truth.csv``) to a CSV that ``datacentric relabel --from`` applies. Some
 flags turn out to be real errors (the label changes), others false alarms (the label stays):
-the next audit counts both and says how many of its flags to expect to be real.
+the next audit counts both.
 """
 
 from __future__ import annotations
