@@ -74,8 +74,8 @@ def demo(
     shutil.rmtree(root / "project", ignore_errors=True)
 
     for args in demo_commands(root, data.root):
-        if args[0] == "relabel":
-            _play_reviewer(root, data.root)
+        if args[0] == "relabel" and not _play_reviewer(root, data.root):
+            continue  # no flag to review: nothing to relabel
         if not _run(args, root):
             if "--int8" not in args:
                 raise DatacentricError(f"demo stopped at `datacentric {args[0]}`", root)
@@ -87,18 +87,24 @@ def demo(
     console.print(f"everything is in {root}; open the audit report listed above in a browser", markup=False)
 
 
-def _play_reviewer(root: Path, data: Path) -> None:
-    """Stand in for the person who reviews the worst flags (see :mod:`datacentric.demo.reviewer`)."""
+def _play_reviewer(root: Path, data: Path) -> int:
+    """Stand in for the person who reviews the worst flags (see :mod:`datacentric.demo.reviewer`);
+    how many flags were settled.
+    """
     from datacentric.demo.reviewer import REVIEWER, play_reviewer
 
     settled = play_reviewer(root / "project", data, root / "review.csv")
     console.rule("the demo plays your reviewer", style="cyan")
+    if not settled:
+        console.print("the audit flagged no image: nothing to review", markup=False)
+        return 0
     console.print(
         f"{REVIEWER} looks at the {settled} worst flags and writes down their true labels (from "
         f"{_short(str(data / 'ground_truth.csv'), root)}) in {_short(str(root / 'review.csv'), root)}; "
         "relabel applies them, and the next audit counts how many were real errors",
         markup=False,
     )
+    return settled
 
 
 def _run(args: list[str], root: Path) -> bool:

@@ -44,3 +44,16 @@ def test_the_reviewer_settles_the_worst_flags_and_the_next_audit_counts_them(dem
     assert second.counts["flags_reviewed_real"] == real
     if second.flagged:
         assert any(line.startswith(f"{real} of the 4 earlier flags") for line in second.summary)
+
+
+def test_the_demo_skips_relabel_when_there_is_no_flag_to_review(tmp_path, monkeypatch):
+    from datacentric.cli import demo as demo_cli
+
+    ran: list[str] = []
+    monkeypatch.setattr(demo_cli, "_run", lambda args, root: ran.append(args[0]) or True)
+    for settled, relabelled in ((0, False), (3, True)):
+        ran.clear()
+        monkeypatch.setattr(demo_cli, "_play_reviewer", lambda root, data, n=settled: n)
+        demo_cli.demo(out_dir=tmp_path / f"demo{settled}", per_class=2, seed=0)
+        assert ("relabel" in ran) is relabelled
+        assert ran.count("audit") == 2 and ran[-1] == "retrain"
