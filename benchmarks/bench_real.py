@@ -402,9 +402,8 @@ def finetune_accuracy(pool: Pool, table: Table, seeds, cache: Path, per_class: i
     here is not averaged over repeated splits as in (e) above. CPU seconds are per seed.
     """
     from datacentric.model.backbone import create_backbone, data_config
-    from datacentric.model.cv import ProbeClassifier, plan_folds
+    from datacentric.model.cv import DEFAULT_C, ProbeClassifier, plan_folds
     from datacentric.model.finetune import FineTuner, decode_images
-    from datacentric.model.training import DEFAULT_C
 
     group = f"(e) {per_class}/class, same folds"
     config = data_config(create_backbone(pretrained=True, cache_dir=cache))

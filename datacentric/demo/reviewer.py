@@ -29,11 +29,11 @@ def play_reviewer(project_root: Path, data_root: Path, out: Path, *, worst: int 
         flags = [i for i in load_audit(project).get("label_issues", []) if i.get("is_issue")]
     with open(data_root / "ground_truth.csv", newline="") as handle:
         truth = {str((data_root / row["file"]).resolve()): row["true_label"] for row in csv.DictReader(handle)}
-    rows = [
-        {"file": flag["image"], "label": truth[str(Path(flag["image"]).resolve())], "annotator": REVIEWER}
-        for flag in flags
-        if str(Path(flag.get("image", "")).resolve()) in truth
-    ][:worst]
+    rows = []
+    for flag in flags:
+        label = truth.get(str(Path(flag.get("image", "")).resolve()))
+        if label is not None and len(rows) < worst:
+            rows.append({"file": flag["image"], "label": label, "annotator": REVIEWER})
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["file", "label", "annotator", "note"])
         writer.writeheader()

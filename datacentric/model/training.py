@@ -121,7 +121,7 @@ def train(
     epochs
         Finetune: epochs of fine-tuning after the probe, per fold and for the final network.
     keep_checkpoints
-        Finetune: keep each fold's best weights under ``runs/<id>/checkpoints/``.
+        Finetune: keep each fold's final weights under ``runs/<id>/checkpoints/``.
     device
         Finetune: torch device (None = CUDA when available, else CPU).
     exclude

@@ -73,9 +73,11 @@ def _cleanlab_own_search(x: np.ndarray, k: int = 10) -> np.ndarray:
 @pytest.mark.parametrize("ann", [False, True])
 def test_scores_from_the_graph_are_cleanlabs(monkeypatch, ann):
     x = _vectors(n=400)
+    exact = {o.index for o in find_outliers(x) if o.is_outlier}
     if ann:
         monkeypatch.setattr(mod, "ANN_THRESHOLD", 50)
     ours = {o.index: o for o in find_outliers(x)}
     reference = _cleanlab_own_search(x)
     np.testing.assert_allclose([ours[i].score for i in range(400)], reference, atol=1e-6)
     assert len({o.index for o in ours.values() if o.score < 0.5}) > 0  # scores that differ from 1
+    assert {i for i, o in ours.items() if o.is_outlier} == exact
