@@ -42,7 +42,7 @@ err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True
 ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 EngineOption = Annotated[
-    str, typer.Option(help='local (this process, the default) or ray (Ray Data; pip install "datacentric[ray]").')
+    str, typer.Option(help='local (this process, the default) or ray (Ray Data; pip install "datacentric\\[ray]").')
 ]
 AddressOption = Annotated[
     Optional[str],

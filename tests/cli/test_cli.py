@@ -95,3 +95,24 @@ def test_status_says_how_many_metadata_values_it_does_not_list(tmp_path, photos)
     # a column a line, so the list reads at 80 columns
     assert "  metadata: camera (A, B)" in lines
     assert "            part_id (P00, P01, P02, P03, P04, P05, ... 12 values)" in lines
+
+
+def test_bracketed_words_in_option_help_are_printed_not_eaten_as_markup():
+    import re
+
+    import typer
+
+    group = typer.main.get_command(app)
+    checked = 0
+    for name, command in group.commands.items():
+        wanted = [
+            word.replace("\\[", "[")
+            for param in command.params
+            for word in re.findall(r"\w+\\?\[\w+\]", getattr(param, "help", None) or "")
+        ]
+        if wanted:
+            output = runner.invoke(app, [name, "--help"], terminal_width=200, env={"COLUMNS": "200"}).output
+            for word in wanted:
+                assert word in output, (name, word)
+                checked += 1
+    assert checked  # `--engine` names the "datacentric[ray]" extra
