@@ -35,6 +35,15 @@ def test_onnxruntime_vectors_equal_torch_up_to_rounding(images, backbone, size):
     assert not np.allclose(ort[0], ort[-1])  # red and blue images differ
 
 
+def test_a_batch_runs_in_chunks_with_the_same_vectors_as_one_image_at_a_time(images):
+    paths = [p for ps in images.values() for p in ps][: onnx_mod.RUN_BATCH + 3]  # one full chunk and a part
+    together = embed(paths, backbone=TINY, image_size=32, batch_size=len(paths))
+    alone = embed(paths, backbone=TINY, image_size=32, batch_size=1)
+    assert together.shape == (len(paths), 256)
+    np.testing.assert_allclose(together, alone, atol=1e-6, rtol=0)
+    assert not np.allclose(together[0], together[-1])  # red and blue images differ
+
+
 def test_onnxruntime_is_the_default(images, tmp_path: Path):
     paths = images["red"][:2]
     embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
