@@ -1,4 +1,4 @@
-"""Store-only commands answer from SQLite alone: they load no numerical or network library."""
+"""Store-only commands answer from SQLite alone: they load no numerical, network or validation library."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from datacentric.cli import app
 
-HEAVY = ["numpy", "PIL", "httpx", "cleanlab", "torch", "timm", "sklearn", "scipy", "onnxruntime"]
+HEAVY = ["numpy", "PIL", "httpx", "pydantic", "cleanlab", "torch", "timm", "sklearn", "scipy", "onnxruntime"]
 
 _PROBE = """
 import json, sys
