@@ -8,7 +8,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["holm", "weak_bar"]
+__all__ = ["WEAK_FLOOR", "WEAK_MARGIN", "holm", "weak_bar"]
+
+WEAK_MARGIN = 0.10  # how far below the model overall a class must fall to be called weak
+WEAK_FLOOR = 0.5  # below this, half the margin is enough
 
 
 def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -26,7 +29,7 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def weak_bar(accuracy: float, *, margin: float = 0.10, floor: float = 0.5) -> float:
+def weak_bar(accuracy: float, *, margin: float = WEAK_MARGIN, floor: float = WEAK_FLOOR) -> float:
     """The recall or precision under which a class does clearly worse than the model overall:
     more than ``margin`` below ``accuracy``, or below ``floor`` while also ``margin / 2`` below it
     (so a class is never weak at the overall level, whatever that level is).

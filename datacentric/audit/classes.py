@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from datacentric.stats import weak_bar
+from datacentric.stats import WEAK_MARGIN, weak_bar
 
 __all__ = ["ClassHealth", "ClassOverlap", "class_health", "overlapping_classes"]
 
@@ -48,8 +48,6 @@ def class_health(
     classes: Sequence[str],
     *,
     min_per_class: int = 5,
-    margin: float = 0.10,
-    floor: float = 0.5,
     quality_floor: float = 0.8,
 ) -> list[ClassHealth]:
     """Per-class precision, recall and label quality, with a "weak" verdict, in class order.
@@ -57,14 +55,14 @@ def class_health(
     How "weak" is decided (classes with at least ``min_per_class`` images only; smaller
     ones are marked ``too_few`` and never called weak — there is not enough to judge):
 
-    * recall or precision is more than ``margin`` (0.10) below the overall out-of-sample
-      accuracy, or below ``floor`` (0.5) while also at least ``margin / 2`` below the
-      overall accuracy — the model clearly does worse on this class than on the rest (a
-      class is never called weak at the overall level: with a weak model that says
-      nothing about the class); or
+    * recall or precision is under :func:`datacentric.stats.weak_bar` of the overall
+      out-of-sample accuracy: more than ``WEAK_MARGIN`` (0.10) below it, or below
+      ``WEAK_FLOOR`` (0.5) while also at least half the margin below it — the model clearly
+      does worse on this class than on the rest (a class is never called weak at the
+      overall level: with a weak model that says nothing about the class); or
     * cleanlab's label quality score (:func:`cleanlab.dataset.rank_classes_by_label_quality`,
       1 minus the estimated share of wrong labels in the class) is below ``quality_floor``
-      (0.8) *and* more than ``margin`` below the median class — its labels look clearly
+      (0.8) *and* more than ``WEAK_MARGIN`` below the median class — its labels look clearly
       worse than the other classes' (a weak model lowers every class's score; that alone
       does not make every class weak).
     """
@@ -76,8 +74,8 @@ def class_health(
     counts = matrix.sum(axis=1)
     quality = _label_quality(labels, probs, k)
     judged = [q for q, c in zip(quality, counts) if c >= min_per_class and q == q]
-    quality_bar = min(quality_floor, float(np.median(judged)) - margin) if judged else quality_floor
-    bar = weak_bar(accuracy, margin=margin, floor=floor)
+    quality_bar = min(quality_floor, float(np.median(judged)) - WEAK_MARGIN) if judged else quality_floor
+    bar = weak_bar(accuracy)
     return [
         _one_class(
             matrix, c, classes, float(quality[c]), min_per_class=min_per_class, bars=(accuracy, bar, quality_bar)

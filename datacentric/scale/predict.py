@@ -135,14 +135,10 @@ def _model(project, run, model) -> tuple[type, bytes, str, list[str]]:
             raise DatacentricError(f"cannot load ONNX model: {str(exc).splitlines()[0]}", model) from None
         return OnnxPredictor, model.read_bytes(), str(model), classes
     from datacentric.model.classifier import load_classifier
-    from datacentric.runs import model_file
 
     train_run = project.train_run(run)
-    if model_file(train_run) is None:
-        raise DatacentricError("this run has no model (model.pt or probe.npz)", train_run.dir)
-    classes = load_classifier(train_run).classes
     worker, data = _run_worker(train_run, project.cache_dir)
-    return worker, data, train_run.id, classes
+    return worker, data, train_run.id, load_classifier(train_run).classes
 
 
 def _run_worker(train_run, cache_dir) -> tuple[type, bytes]:
@@ -155,7 +151,9 @@ def _run_worker(train_run, cache_dir) -> tuple[type, bytes]:
     from datacentric.scale.workers import Predictor, ProbePredictor
 
     path = model_file(train_run)
-    if path is not None and path.name == PROBE_FILE and cache_dir is not None:
+    if path is None:
+        raise DatacentricError("this run has no model (model.pt or probe.npz)", train_run.dir)
+    if path.name == PROBE_FILE and cache_dir is not None:
         from datacentric.model.exported_backbone import probe_package
 
         package = probe_package(read_probe(path), Path(cache_dir))

@@ -72,6 +72,19 @@ def test_unknown_engine_is_refused_in_one_line(scaled):
         embed_images(project, new, engine="spark")
 
 
+def test_a_run_without_a_model_file_is_refused_in_one_line(scaled, tmp_path):
+    from types import SimpleNamespace
+
+    from datacentric.scale.predict import predict_probs
+
+    _, new = scaled
+    empty_run = tmp_path / "runs" / "train-0"
+    empty_run.mkdir(parents=True)
+    with pytest.raises(DatacentricError, match="this run has no model") as info:
+        predict_probs(SimpleNamespace(dir=empty_run), sorted(new.iterdir())[:2])
+    assert str(empty_run) in str(info.value)
+
+
 def test_predict_out_writes_one_row_per_file(scaled, tmp_path):
     from datacentric.model import predict
 
