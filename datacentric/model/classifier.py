@@ -119,9 +119,8 @@ class Classifier:
             from datacentric.model.probe_predict import probe_probabilities
 
             return probe_probabilities(self._head, [Path(p) for p in paths], self._cache_dir, batch_size=batch_size)
-        import torch
-
         from datacentric.model.embeddings import iter_batches
+        from datacentric.model.torch_inference import infer
         from datacentric.progress import track
 
         paths = [Path(p) for p in paths]
@@ -130,8 +129,7 @@ class Classifier:
         batches = iter_batches(paths, self.transform, batch_size, on_error=errors.__setitem__)
         total = (len(paths) + batch_size - 1) // batch_size
         for indices, batch in track(batches, "predicting", total=total):
-            with torch.inference_mode():
-                probs[indices] = self.module(batch).float().softmax(-1).numpy()
+            probs[indices] = infer(self.module, batch).softmax(-1).numpy()
         return probs, errors
 
 

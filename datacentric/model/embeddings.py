@@ -147,10 +147,9 @@ def forward(model, batch) -> np.ndarray:
     """
     if isinstance(model, OnnxFeatures):
         return model(batch if isinstance(batch, np.ndarray) else batch.numpy())
-    import torch
+    from datacentric.model.torch_inference import infer
 
-    with torch.inference_mode():
-        return model(batch).float().numpy()
+    return infer(model, batch).numpy()
 
 
 def embed(

@@ -249,7 +249,7 @@ class FineTuner(Params):
             return _logits(self.module_, x).softmax(-1).float().cpu().numpy()
 
 
-def _head_inputs(module, x, batch_size: int = 64) -> np.ndarray:
+def _head_inputs(module, x) -> np.ndarray:
     """What the head of ``module`` sees for images ``x`` (its pooled features), in eval mode."""
     import torch
 
@@ -258,7 +258,7 @@ def _head_inputs(module, x, batch_size: int = 64) -> np.ndarray:
     try:
         module.eval()
         with torch.inference_mode():
-            _logits(module, x, batch_size)
+            _logits(module, x)
     finally:
         hook.remove()
     return torch.cat(seen).float().cpu().numpy().reshape(len(x), -1)
@@ -274,16 +274,11 @@ def _train_mode(module) -> None:
             layer.eval()
 
 
-def _logits(module, x, batch_size: int = 64):
-    import torch
+def _logits(module, x):
+    """Logits of ``module`` in its current mode (eval for every caller) for images ``x``."""
+    from datacentric.model.torch_inference import infer
 
-    device = next(module.parameters()).device
-    return torch.cat(
-        [
-            module(x[i : i + batch_size].to(device).contiguous(memory_format=torch.channels_last))
-            for i in range(0, len(x), batch_size)
-        ]
-    )
+    return infer(module, x)
 
 
 def decode_images(paths: Sequence[Path | str], config: dict) -> dict:

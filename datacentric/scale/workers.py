@@ -154,10 +154,10 @@ class Predictor:
     def _probabilities(self, images: list) -> np.ndarray:
         import torch
 
+        from datacentric.model.torch_inference import infer
+
         tensors = torch.stack([self.classifier.transform(image) for image in images])
-        tensors = tensors.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            return self.classifier.module(tensors).float().softmax(-1).numpy()
+        return infer(self.classifier.module, tensors).softmax(-1).numpy()
 
 
 class ProbePredictor:
