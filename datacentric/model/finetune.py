@@ -29,6 +29,7 @@ from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.estimator import Params
 from datacentric.model.cv import DEFAULT_C, ProbeClassifier
+from datacentric.model.torch_inference import infer
 from datacentric.data.images import load_image
 
 __all__ = ["FineTuner", "default_augment"]
@@ -215,7 +216,7 @@ class FineTuner(Params):
             if val is not None:
                 module.eval()
                 with torch.inference_mode():
-                    record["val_loss"] = float(loss_fn(_logits(module, val[0]), val[1]))
+                    record["val_loss"] = float(loss_fn(infer(module, val[0]), val[1]))
             self.history_.append(record)
 
     def _epoch(
@@ -245,8 +246,7 @@ class FineTuner(Params):
         images = images if images is not None else decode_images(paths, self.data_config_)
         x = torch.stack([images[Path(p)][1] for p in paths])
         self.module_.eval()
-        with torch.inference_mode():
-            return _logits(self.module_, x).softmax(-1).float().cpu().numpy()
+        return infer(self.module_, x).softmax(-1).cpu().numpy()
 
 
 def _head_inputs(module, x) -> np.ndarray:
@@ -257,8 +257,7 @@ def _head_inputs(module, x) -> np.ndarray:
     hook = module.get_classifier().register_forward_hook(lambda _m, inputs, _out: seen.append(inputs[0].detach()))
     try:
         module.eval()
-        with torch.inference_mode():
-            _logits(module, x)
+        infer(module, x)
     finally:
         hook.remove()
     return torch.cat(seen).float().cpu().numpy().reshape(len(x), -1)
@@ -272,13 +271,6 @@ def _train_mode(module) -> None:
     for layer in module.modules():
         if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
             layer.eval()
-
-
-def _logits(module, x):
-    """Logits of ``module`` in its current mode (eval for every caller) for images ``x``."""
-    from datacentric.model.torch_inference import infer
-
-    return infer(module, x)
 
 
 def decode_images(paths: Sequence[Path | str], config: dict) -> dict:
