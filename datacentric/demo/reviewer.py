@@ -31,8 +31,10 @@ def play_reviewer(project_root: Path, data_root: Path, out: Path, *, worst: int 
         truth = {str((data_root / row["file"]).resolve()): row["true_label"] for row in csv.DictReader(handle)}
     rows = []
     for flag in flags:
+        if len(rows) == worst:
+            break
         label = truth.get(str(Path(flag.get("image", "")).resolve()))
-        if label is not None and len(rows) < worst:
+        if label is not None:
             rows.append({"file": flag["image"], "label": label, "annotator": REVIEWER})
     with open(out, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["file", "label", "annotator", "note"])
