@@ -9,6 +9,7 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 from datacentric.names import clean_class_list
+from datacentric.paths import write_atomic
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -73,9 +74,7 @@ class ProjectConfig:
         lines = ["# datacentric project settings"]
         for key, value in asdict(self).items():
             lines.append(f"{key} = {json.dumps(value)}")
-        tmp = path.with_suffix(".toml.tmp")
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, "\n".join(lines) + "\n")
 
 
 def _class_list(value: object, where: object | None) -> list[str]:

@@ -2,9 +2,9 @@
 
 Every path the project builds from data (class names, run ids, generator names)
 goes through :func:`inside`, which refuses a path that resolves outside its root.
-:func:`write_atomic` and :func:`copy_atomic` write to a temporary file beside the
-target and rename it over the target, so a reader sees the old file or the new
-one, never a truncated one.
+:func:`write_atomic`, :func:`write_npz` and :func:`copy_atomic` write to a temporary
+file beside the target and rename it over the target, so a reader sees the old file
+or the new one, never a truncated one.
 """
 
 from __future__ import annotations
@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["copy_atomic", "inside", "write_atomic"]
+__all__ = ["UNREADABLE_ARRAYS", "check_writable", "copy_atomic", "inside", "write_atomic", "write_npz"]
+
+# What numpy raises for a damaged .npy / .npz (truncated, not a zip, bad CRC, missing key):
+# catch these to turn a broken file into one line, or to recompute a cache.
+UNREADABLE_ARRAYS = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
 
 
 def inside(root: Path | str, *parts: str | Path) -> Path:
@@ -48,10 +53,38 @@ def write_atomic(path: Path | str, data: bytes | str) -> Path:
     return _replace_with(Path(path), lambda handle: handle.write(payload))
 
 
+def write_npz(path: Path | str, **arrays) -> Path:
+    """Save arrays as ``.npz`` at ``path`` (the name kept as given) through :func:`write_atomic`."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_atomic(path, buffer.getvalue())
+
+
 def copy_atomic(source: Path | str, target: Path | str) -> Path:
     """Copy ``source`` over ``target`` through a temporary file and a rename."""
     with open(source, "rb") as src:
         return _replace_with(Path(target), lambda handle: shutil.copyfileobj(src, handle))
+
+
+def check_writable(path: Path | str) -> Path:
+    """Refuse in one line, before any work, a file path that cannot be written: its folder
+    cannot be made or written, or the path is a folder. Returns the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DatacentricError("this is a folder; name a file", path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+    except OSError as exc:
+        raise DatacentricError(f"cannot write here: {exc.strerror or exc}", path) from None
+    os.close(fd)
+    os.unlink(probe)
+    return path
 
 
 def _umask() -> int:

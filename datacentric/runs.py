@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from datacentric.errors import DatacentricError
-from datacentric.paths import write_atomic
+from datacentric.paths import UNREADABLE_ARRAYS, write_atomic, write_npz
 from datacentric.serialize import to_jsonable
 
 if TYPE_CHECKING:  # numpy is imported where arrays are read or written: the store-only commands skip it
@@ -83,18 +83,27 @@ def champion(train_runs: Sequence[R], retrain_runs: Sequence[RunRecord], *, comp
     """The train run in charge, from the train and retrain runs (each oldest first); None before any.
 
     The rule: the newest finished train run that no retrain decision rejected. A plain
-    ``train`` always takes over; a ``retrain`` challenger only when promoted (the retrain
-    run's metrics ``promoted`` False and ``challenger`` its train run id mean rejected).
+    ``train`` always takes over; a ``retrain`` challenger only when promoted. A challenger
+    names its retrain run in its config (``challenger_of``) and stays out of charge until
+    that run finished with ``promoted`` True, so a retrain that failed or was killed while
+    scoring never leaves an ungated model in charge. (Older challengers carry no tag: their
+    retrain run's metrics ``promoted`` False and ``challenger`` their id mean rejected.)
 
     ``complete=True`` is for readers of every labelled image's out-of-sample prediction
     (audit, label book): of those runs, the newest that left no image out -- a retrain
     challenger is trained without the golden set, so it has no out-of-sample prediction
     for those images -- and the champion when every such run left some out.
     """
+    promoted = {r.id for r in retrain_runs if r.status == "done" and r.metrics.get("promoted") is True}
     rejected = {
         r.metrics.get("challenger") for r in retrain_runs if r.status == "done" and r.metrics.get("promoted") is False
     }
-    in_charge = [r for r in train_runs if r.status == "done" and r.id not in rejected]
+
+    def gated(run: R) -> bool:
+        decided_by = run.config.get("challenger_of")
+        return run.id not in rejected and (decided_by is None or decided_by in promoted)
+
+    in_charge = [r for r in train_runs if r.status == "done" and gated(r)]
     if complete:
         whole = [r for r in in_charge if not r.config.get("excluded")]
         if whole:
@@ -126,7 +135,7 @@ def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
     extra = {"folds": np.asarray(oof.folds)} if oof.folds is not None else {}
     if oof.groups is not None:
         extra["groups"] = np.array(oof.groups, dtype=str)
-    np.savez(
+    write_npz(
         path,
         ids=np.array(oof.ids, dtype=str),
         labels=np.asarray(oof.labels, dtype=np.int64),
@@ -154,7 +163,7 @@ def read_oof(run) -> OutOfFold:
                 folds=np.asarray(data["folds"], dtype=np.int64) if "folds" in data.files else None,
                 groups=[str(g) for g in data["groups"]] if "groups" in data.files else None,
             )
-    except (OSError, ValueError, KeyError) as exc:
+    except UNREADABLE_ARRAYS as exc:
         raise DatacentricError(f"unreadable out-of-sample file: {exc}", path) from None
 
 
@@ -192,11 +201,7 @@ def write_probe(run_dir: Path | str, head: ProbeHead) -> Path:
         "weights": head.weights,
         "pretrained": bool(head.pretrained),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:  # a file object: savez would add ".npz" to a name
-        np.savez(handle, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
-    tmp.replace(path)
-    return path
+    return write_npz(path, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
 
 
 def read_probe(run) -> ProbeHead:
@@ -209,7 +214,7 @@ def read_probe(run) -> ProbeHead:
         with np.load(path, allow_pickle=False) as data:
             weight, bias = np.asarray(data["weight"]), np.asarray(data["bias"])
             meta = json.loads(str(data["meta"]))
-    except (OSError, ValueError, KeyError) as exc:
+    except UNREADABLE_ARRAYS as exc:
         raise DatacentricError(f"cannot read model: {exc.__class__.__name__}: {exc}", path) from None
     if not isinstance(meta, dict) or meta.get("format") != PROBE_FORMAT:
         raise DatacentricError(f"not a datacentric probe file (expected format {PROBE_FORMAT})", path)
@@ -234,7 +239,14 @@ def latest_audit(audit_runs: Sequence[R]) -> R | None:
 
 def write_audit(run_dir: Path | str, result: dict) -> Path:
     """Write an audit run's result (JSON-able) as ``audit.json``."""
-    return write_atomic(Path(run_dir) / AUDIT_FILE, json.dumps(result, indent=2))
+    return write_run_json(run_dir, AUDIT_FILE, result)
+
+
+def write_run_json(run_dir: Path | str, name: str, document: dict) -> Path:
+    """Write a run's JSON document (``golden.json``, ``retrain.json``, ``drift.json``,
+    ``improve.json``, ``audit.json``) atomically; values JSON cannot hold are written as text.
+    """
+    return write_atomic(Path(run_dir) / name, json.dumps(document, indent=2, default=str))
 
 
 def read_audit(run) -> dict:

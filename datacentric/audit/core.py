@@ -83,8 +83,8 @@ def audit_arrays(
         The group of each image that cross-validation kept together (part, lot, twins): the
         slice tests count each group once.
     reviewed : (N,) bool, optional
-        Images whose label a reviewer has settled (relabel, Label Studio): the annotators'
-        consensus does not override them.
+        Images whose label a reviewer has settled (relabel, Label Studio): never flagged
+        again (``reviewed`` on their issue), and the annotators' consensus does not override them.
     min_per_class : int, default 5
         Classes with fewer images are marked too few and never judged.
     min_slice, alpha : slice test settings (see :func:`datacentric.audit.slices.slice_accuracy`)
@@ -111,7 +111,7 @@ def audit_arrays(
     )
     slices = _error_slices(data, metadata, groups=groups, min_slice=min_slice, alpha=alpha, notes=notes)
     crowd = _crowd(data, annotator_labels, annotators, notes=notes)
-    issues = _with_consensus(issues, crowd, reviewed, data)
+    issues = _settled(_with_consensus(issues, crowd, reviewed, data), reviewed)
     near = _neighbourhood(data, embeddings, issues, folds=folds, neighbours=neighbours, notes=notes)
     result = _assemble(data, issues, slices, crowd, near, min_per_class=min_per_class, notes=notes)
     summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
@@ -173,6 +173,19 @@ def _crowd(data: _Inputs, annotator_labels, annotators, *, notes: list[str]) -> 
     if multi.method != "crowdlab":
         notes.append("only one annotator per image: no consensus to compute")
     return _Crowd(multi.consensus, multi.annotators, multi.most_disagreeing, overrides=multi.method == "crowdlab")
+
+
+def _settled(issues: list[LabelIssue], reviewed: Sequence[bool] | None) -> list[LabelIssue]:
+    """Unflag the images a reviewer has settled: asking again about a label a person decided
+    is noise in the review queue. They keep their score and say ``reviewed``.
+    """
+    if reviewed is None:
+        return issues
+    settled = np.asarray(reviewed, dtype=bool)
+    for issue in issues:
+        if settled[issue.index]:
+            issue.reviewed, issue.is_issue = True, False
+    return issues
 
 
 def _unreviewed(consensus: list[ConsensusLabel], reviewed: Sequence[bool] | None) -> list[ConsensusLabel]:

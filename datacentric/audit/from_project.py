@@ -12,6 +12,7 @@ from datacentric.audit.annotators import (
     label_matrix,
 )
 from datacentric.errors import DatacentricError
+from datacentric.paths import write_atomic
 from datacentric.runs import OOF_FILE, OutOfFold, read_audit, read_oof, write_audit
 from datacentric.audit.core import audit_arrays
 from datacentric.audit.result import AuditResult
@@ -193,8 +194,7 @@ def _write_report(result: AuditResult, project, audit_run, train) -> str:
         title=f"Audit of {project.root.name}",
         subtitle=f"{project.root} · run {audit_run.id} · from train run {train.id}",
     )
-    path.write_text(html, encoding="utf-8")
-    return str(path)
+    return str(write_atomic(path, html))
 
 
 def _rules_in_force(project) -> dict[frozenset, str]:
@@ -210,8 +210,6 @@ def _note_reviews(result: AuditResult, project) -> None:
     from datacentric.project import REVIEW_SOURCES
 
     flagged = result.flagged
-    if not flagged:
-        return
     reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
     last_review = max((when for _, _, when in reviews), default="")
     earlier = []
@@ -230,17 +228,20 @@ def _note_reviews(result: AuditResult, project) -> None:
     reviewed, real = review_outcomes(earlier, reviews)
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
+    if not reviewed and not flagged:
+        return
     if not reviewed:
         line = (
             "How many flags are real errors is not measured yet: review some (relabel or Label "
             "Studio) and the next audit counts them."
         )
     else:
-        line = (
-            f"{real} of the {reviewed} earlier flags a reviewer settled were real errors. Expect a "
-            f"smaller share among today's {len(flagged)} if those were the worst: flags further down "
-            "the list are less often real."
-        )
+        line = f"{real} of the {reviewed} earlier flags a reviewer settled were real errors."
+        if flagged:
+            line += (
+                f" Expect a smaller share among today's {len(flagged)} if those were the worst: flags "
+                "further down the list are less often real."
+            )
     result.summary.insert(at, line)
 
 

@@ -30,6 +30,7 @@ class LabelIssue:
     id: str = ""  # image id (content hash) when known
     confidence: float = 0.0  # predicted probability of the suggested label
     reason: str = ""  # why flagged: "model", "annotators" (CROWDLAB consensus differs) or both
+    reviewed: bool = False  # a reviewer settled this label (relabel, Label Studio): not flagged again
     nearest_given: list[str] = field(default_factory=list)  # closest well-labelled images of the given class
     nearest_suggested: list[str] = field(default_factory=list)  # ... and of the suggested class
 

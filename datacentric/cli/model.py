@@ -55,6 +55,7 @@ def train(
     from datacentric.model import train as train_model
 
     require_at_least(seed, 0, "--seed")
+    require_at_least(folds, 2, "--folds")
     with Project.open(project) as proj:
         result = train_model(proj, mode=mode, folds=folds, seed=seed, backbone=backbone, group_by=group_by)
     if json:

@@ -280,7 +280,7 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
     seen: set[str] = set()
     removed = project.removed_ids()
     updated: set[str] = set()
-    with project.transaction():
+    with project.class_list_change([*project.config.classes, *new_labels]), project.transaction():
         for row in good:
             info = infos[row.path]
             if row.metadata and project.has_image(info.id) and project.attach_metadata(info.id, row.metadata):
@@ -309,8 +309,6 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
                 new_class=new_classes,
             ):
                 result.annotations_added += 1
-    if new_labels and project.config.classes:
-        project.save_config()
     result.new_classes = [n for n in new_labels if known]
     result.metadata_updated = len(updated)
     result.unlabelled = len(seen - set(project.labels()))

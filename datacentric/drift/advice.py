@@ -9,10 +9,12 @@ needed. Label Studio stays the second route.
 from __future__ import annotations
 
 import csv
+import io
 import shlex
 from pathlib import Path
 
 from datacentric.words import plural
+from datacentric.paths import write_atomic
 
 __all__ = ["LABEL_FORM", "next_steps", "write_label_form"]
 
@@ -47,11 +49,10 @@ def next_steps(project, result, to_label: Path) -> list[str]:
 
 def write_label_form(images: list[Path], path: Path) -> Path:
     """Write ``file,label`` rows (file relative to the form's folder, label empty); return the path."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "label"])
-        for image in images:
-            writer.writerow([image.relative_to(path.parent).as_posix(), ""])
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(["file", "label"])
+    for image in images:
+        writer.writerow([image.relative_to(path.parent).as_posix(), ""])
+    write_atomic(path, text.getvalue())
     return path

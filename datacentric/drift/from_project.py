@@ -32,7 +32,6 @@ with copies of the most unusual images) and a row in the store's ``drift_checks`
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -58,6 +57,7 @@ from datacentric.drift.project_inputs import (
 )
 from datacentric.drift.result import DriftResult
 from datacentric.errors import DatacentricError
+from datacentric.runs import write_run_json
 
 __all__ = ["check_drift"]
 
@@ -337,7 +337,7 @@ def _write_outputs(project, run, result: DriftResult, typical: list[dict]) -> No
 
     write_report(result, typical, run.dir / "report.html")
     document = asdict(result)
-    (run.dir / "drift.json").write_text(json.dumps(document, indent=2), encoding="utf-8")
+    write_run_json(run.dir, "drift.json", document)
     project.record_drift_check(folder=result.folder, run_id=run.id, result=document)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from datacentric.drift.pixel_stats import STATISTICS, image_statistics
 from datacentric.errors import DatacentricError
+from datacentric.paths import UNREADABLE_ARRAYS, write_npz
 from datacentric.data.images import inspect_image, list_images
 from datacentric.runs import OutOfFold, read_oof
 
@@ -210,14 +211,11 @@ def reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndarr
             with np.load(cache) as stored:
                 if [str(n) for n in stored["names"]] == list(STATISTICS):
                     known = dict(zip((str(i) for i in stored["ids"]), stored["values"]))
-        except (OSError, KeyError, ValueError):
+        except UNREADABLE_ARRAYS:
             known = {}  # unreadable cache: recompute
     missing = [i for i, image_id in enumerate(ids) if image_id not in known]
     if missing:
         values = image_statistics([paths[i] for i in missing])
         known.update({ids[i]: row for i, row in zip(missing, values)})
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
-        np.savez(tmp, ids=np.array(list(known)), values=np.vstack(list(known.values())), names=np.array(STATISTICS))
-        tmp.replace(cache)
+        write_npz(cache, ids=np.array(list(known)), values=np.vstack(list(known.values())), names=np.array(STATISTICS))
     return np.vstack([known[i] for i in ids])

@@ -10,7 +10,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.export.compare import RefusedExport, export_model
 from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
-from datacentric.paths import copy_atomic
+from datacentric.paths import check_writable, copy_atomic
 from datacentric.runs import MODEL_FILE, OOF_FILE, read_oof
 from datacentric.serialize import to_jsonable
 
@@ -43,6 +43,8 @@ def export_run(
     (``accuracy_on`` says which; the train run's ``cv_accuracy`` is the honest figure).
     Without ``torch_b16``, torch is not timed at batch 16 (see :func:`export_model`).
     """
+    if out is not None:
+        out = check_writable(out)
     train = project.train_run(run)
     saved, clf = _trained_model(project, train)
     records = project.images("real")
@@ -70,14 +72,13 @@ def export_run(
             # a probe's head file is no torch model: then the size of the model built from it
             torch_bytes=saved.stat().st_size if saved.name == MODEL_FILE else None,
         )
+        _describe(result, train, export, has_holdout)
+        if out is not None:
+            copy_atomic(result.path, out)  # a kill mid-copy never truncates a good model at out
+            result.path = out.resolve()
     except BaseException as exc:
         _fail(project, exc, train, export, has_holdout)
         raise
-    _describe(result, train, export, has_holdout)
-    if out is not None:
-        out = Path(out)
-        copy_atomic(result.path, out)  # a kill mid-copy never truncates a good model at out
-        result.path = out.resolve()
     project.finish_run(export, _metrics(result))
     return result
 

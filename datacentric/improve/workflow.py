@@ -8,7 +8,6 @@ fits the class's learning curve to advise on collecting real images instead.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +35,8 @@ from datacentric.improve.lift import (
 )
 from datacentric.improve.results import Candidate, ImproveResult
 from datacentric.improve.targets import brightness_spread, find_targets, is_defect_free, weak_slices
-from datacentric.paths import write_atomic
 from datacentric.progress import track
+from datacentric.runs import write_run_json
 from datacentric.project import LabeledSet, Project, Run
 
 __all__ = ["ImproveResult", "improve_project"]
@@ -136,7 +135,8 @@ def improve_project(
     _at_least(budget, 1, "budget")
     _at_least(seeds, 1, "seeds")
     seed = proj.config.seed if seed is None else seed
-    folds = folds or proj.config.folds
+    folds = proj.config.folds if folds is None else folds
+    _at_least(folds, 2, "folds")
     exp = _measure_baseline(proj, _real_images(proj, classes), seeds=seeds, folds=folds, seed=seed)
     targets = list(classes) if classes else _weakest(exp)
     run = proj.new_run("improve", {"targets": targets, "budget": budget, "seeds": seeds, "folds": folds, "seed": seed})
@@ -318,8 +318,7 @@ def _record(proj: Project, run: Run, result: ImproveResult, candidates: dict[str
     from datacentric.improve.report import write_report
 
     result.report = write_report(result, candidates, proj)
-    summary = json.dumps(result.to_json(), indent=2, default=str)
-    write_atomic(proj.path("runs", run.id, "improve.json"), summary)
+    write_run_json(proj.path("runs", run.id), "improve.json", result.to_json())
     proj.finish_run(
         run,
         {

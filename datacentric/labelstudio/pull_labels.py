@@ -91,9 +91,8 @@ def _pull(conn: Connection, proj: Project, pid: int, skip_bad: bool = False, new
     gate = _LabelGate(proj, skip_bad, conn.url, new_classes)
     todo, seen, skipped = _not_pulled(conn, exported, links, images, users, gate)
     before = proj.labels()
-    counts, annotators = _add(proj, system, info.title, todo, before, new_classes)
-    if gate.new_classes and proj.config.classes:
-        proj.save_config()
+    with proj.class_list_change([*proj.config.classes, *gate.new_classes]):
+        counts, annotators = _add(proj, system, info.title, todo, before, new_classes)
     after = proj.labels()
     return PullResult(
         url=conn.url,

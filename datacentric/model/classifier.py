@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.paths import write_atomic
 from datacentric.serialize import to_jsonable
 from datacentric.runs import MODEL_FILE, ProbeHead, model_file, read_probe
 
@@ -139,11 +140,9 @@ def save_classifier(
     """Write ``model.pt`` (format in the module docstring); return its size in bytes."""
     import torch
 
-    path = Path(path)
-    tmp = path.with_suffix(".pt.tmp")
-    torch.save(_payload(module, classes=classes, backbone=backbone, data_config=data_config, mode=mode), tmp)
-    tmp.replace(path)
-    return path.stat().st_size
+    buffer = io.BytesIO()
+    torch.save(_payload(module, classes=classes, backbone=backbone, data_config=data_config, mode=mode), buffer)
+    return write_atomic(path, buffer.getvalue()).stat().st_size
 
 
 def _payload(module, *, classes: Sequence[str], backbone: str, data_config: dict, mode: str) -> dict:

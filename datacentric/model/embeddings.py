@@ -38,6 +38,7 @@ from datacentric.data.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
 from datacentric.model.exported_backbone import exported_backbone
 from datacentric.model.key_hints import embedding_key_for, key_meta, known_keys, remember_key, source_id
+from datacentric.paths import UNREADABLE_ARRAYS
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
 
@@ -356,7 +357,7 @@ def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:
     for i, digest in enumerate(hashes):
         try:
             rows[i] = np.load(folder / f"{digest}.npy")
-        except (OSError, ValueError):
+        except UNREADABLE_ARRAYS:
             continue
     missing = [i for i in range(len(hashes)) if i not in rows]
     if missing and (folder / "parts").is_dir():  # vectors from `datacentric embed` (any engine)

@@ -100,6 +100,7 @@ def train(
     exclude: Iterable[str] = (),
     group_by: str | None = None,
     twins: bool = True,
+    challenger_of: str | None = None,
 ) -> TrainResult:
     """Cross-validate and train a classifier on a project's labelled images; store a "train" run.
 
@@ -133,6 +134,9 @@ def train(
     twins
         Keep the pairs the audit calls near-duplicates in one fold too (they validate each
         other otherwise); their groups join ``group_by``'s.
+    challenger_of
+        The retrain run this model is a challenger for: it takes charge only if that run
+        promotes it (:func:`datacentric.runs.champion`). None for a plain train run.
     """
     folds, seed, backbone = _settings(project, mode, folds, seed, backbone, pretrained)
     exclude = sorted(set(exclude))
@@ -149,7 +153,10 @@ def train(
         folds=folds, seed=seed, repeats=int(repeats or default_repeats(len(data.real))), pretrained=pretrained
     )
     options = {"C": C} if mode == "probe" else {"epochs": epochs, "device": device}
-    run = project.new_run("train", _run_config(project, mode, backbone, common, exclude, group_by, twins, options))
+    config = _run_config(project, mode, backbone, common, exclude, group_by, twins, options)
+    if challenger_of:
+        config["challenger_of"] = challenger_of
+    run = project.new_run("train", config)
     start, cpu_start = time.perf_counter(), time.process_time()
     try:
         fitted = _fit(project, run, data, mode, backbone, common, options, keep_checkpoints=keep_checkpoints)
@@ -181,7 +188,9 @@ def _settings(project, mode: str, folds, seed, backbone, pretrained: bool) -> tu
 
     if mode not in MODES:
         raise DatacentricError(f"unknown mode '{mode}' (choose probe or finetune)", "train")
-    folds = int(folds or project.config.folds)
+    folds = int(project.config.folds if folds is None else folds)
+    if folds < 2:
+        raise DatacentricError(f"folds must be at least 2, got {folds}", "train")
     seed = int(project.config.seed if seed is None else seed)
     backbone = backbone or project.config.backbone
     _fail_fast_without_weights(backbone, pretrained)

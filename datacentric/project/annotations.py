@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,8 +56,8 @@ class Annotations:
 
         Returns True when a row was added. Earlier labels stay: the table is the history.
         Check a batch's labels with :meth:`check_label` first: here a label outside a fixed
-        class list is refused unless ``new_class`` is set (then it is appended to the list;
-        call :meth:`save_config` after the transaction).
+        class list is refused unless ``new_class`` is set (then it is appended to the list in
+        memory; write a batch inside :meth:`class_list_change` so the settings list it).
         """
         fixed = self.config.classes
         if not (label in fixed or (not fixed and self._seen(label))):
@@ -137,26 +138,45 @@ class Annotations:
             checked.append((image.id, d.by, label, d.note))
         if not checked:
             return []
-        with self.transaction() as conn:
+        with self.class_list_change([*self.config.classes, *pending]), self.transaction() as conn:
             first = conn.execute("SELECT COALESCE(MAX(id), 0) FROM annotations").fetchone()[0]
             for image_id, by, label, note in checked:
                 self._append(conn, image_id, by, label, "relabel", note)
-        if self.config.classes and pending:
-            self.config.classes.extend(n for n in pending if n not in self.config.classes)
-            self.save_config()
         rows = self._conn.execute("SELECT * FROM annotations WHERE id > ? ORDER BY id", (first,))
         return [annotation_record(row) for row in rows][: len(checked)]
 
-    def labels_given_since(self, at: str) -> int:
-        """How many labels were given to real photos after ``at`` (a time as the store writes it),
-        removed photos' too; the labels ``improve`` and ``synth`` give their generated images are
-        not new information and do not count.
+    @contextmanager
+    def class_list_change(self, after: Sequence[str]) -> Iterator[None]:
+        """Change a fixed class list to ``after`` around a block that writes labels.
+
+        Before the block the settings list every old and new class, so no committed label
+        is ever outside the list; after it they say ``after``. When the block fails they
+        are put back as they were. Without a fixed class list this does nothing.
         """
-        sql = (
-            "SELECT COUNT(*) FROM annotations a JOIN images i ON i.id = a.image_id "
-            "WHERE a.created_at > ? AND i.origin = 'real'"
-        )
-        return int(self._conn.execute(sql, (at,)).fetchone()[0])
+        if not self.config.classes:
+            yield
+            return
+        before = list(self.config.classes)
+        during = list(dict.fromkeys([*before, *after]))
+        if during != before:
+            self._save_classes(during, restore=before)
+        try:
+            yield
+        except BaseException:
+            if during != before:
+                self._save_classes(before, restore=before)
+            raise
+        if list(after) != during:
+            self._save_classes(list(dict.fromkeys(after)), restore=during)
+
+    def _save_classes(self, classes: list[str], *, restore: list[str]) -> None:
+        """Save the settings with ``classes``; on a failure the in-memory list is ``restore``."""
+        self.config.classes = list(classes)
+        try:
+            self.save_config()
+        except BaseException:
+            self.config.classes = list(restore)
+            raise
 
     @staticmethod
     def _append(

@@ -44,16 +44,13 @@ class ClassChanges:
         verb = "merged into" if new in known else "renamed to"
         why = f"class '{old}' {verb} '{new}' by {by}" + (f": {note}" if note else "")
         added = 0
-        with self.transaction() as conn:
+        renamed_list = [new if c == old else c for c in self.config.classes]
+        with self.class_list_change(renamed_list), self.transaction() as conn:
             for ann in _restated(self._counting(), old):
                 renamed = ann.label == old
                 label, text = (new, why) if renamed else (ann.label, f"restated after: {why}")
                 self._append(conn, ann.image_id, ann.annotator, label, ann.source, text)
                 added += renamed
-        if self.config.classes:
-            classes = [new if c == old else c for c in self.config.classes]
-            self.config.classes = list(dict.fromkeys(classes))
-            self.save_config()
         return added
 
     def remove_class(self, name: str) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from datacentric.paths import write_atomic
+
 __all__ = ["Html", "badge", "escape", "figure", "page", "paragraph", "section", "write"]
 
 
@@ -164,7 +166,4 @@ def figure(fragments: Iterable[str]) -> str:
 
 def write(path: str | Path, document: str) -> Path:
     """Write a document as UTF-8 and return its path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document, encoding="utf-8")
-    return path
+    return write_atomic(path, document)

@@ -6,8 +6,8 @@ and what "not worse" means.
 
 from __future__ import annotations
 
-import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -16,9 +16,9 @@ from scipy import stats
 
 from datacentric.errors import DatacentricError
 from datacentric.retrain.golden import GoldenImages, golden_images, golden_set
-from datacentric.runs import read_oof
+from datacentric.runs import read_oof, write_run_json
 
-__all__ = ["ModelScore", "RetrainDecision", "champion_run", "decide", "retrain"]
+__all__ = ["ModelScore", "RetrainDecision", "champion_run", "decide", "retrain", "training_label_changes"]
 
 
 @dataclass
@@ -49,14 +49,14 @@ class RetrainDecision:
     run_id: str  # the "retrain" run
     notes: list[str] = field(default_factory=list)
     reason: str = ""  # why, in words, on one line (see :func:`decide`)
-    label_changes: int = 0  # labels given since the champion's training began
+    label_changes: int = 0  # training labels that differ from the champion's (see training_label_changes)
 
 
 def decide(delta: float, tolerance: float, label_changes: int) -> tuple[bool, str]:
     """Promote the challenger or not, and why in one line a non-statistician can check.
 
     ``delta`` is challenger minus champion accuracy, ``tolerance`` the noise band,
-    ``label_changes`` the labels given since the champion was trained.
+    ``label_changes`` the training labels that changed since the champion was trained.
 
     Examples
     --------
@@ -90,6 +90,18 @@ def decide(delta: float, tolerance: float, label_changes: int) -> tuple[bool, st
 def champion_run(project):
     """The train run in charge (see :meth:`datacentric.project.Project.champion`)."""
     return project.champion()
+
+
+def training_label_changes(project, champion, golden_ids: Sequence[str]) -> int:
+    """How many training labels differ from those the champion learned: images relabelled to
+    another class, labelled since, or removed since. A reviewer who confirms a label changes
+    nothing; the golden images are left out (no challenger trains on them).
+    """
+    trained = read_oof(champion)
+    before = {image_id: trained.classes[k] for image_id, k in zip(trained.ids, trained.labels)}
+    real = {record.id for record in project.images("real")}
+    now = {image_id: label for image_id, label in project.labels().items() if image_id in real}
+    return sum(before.get(i) != now.get(i) for i in (before.keys() | now.keys()) - set(golden_ids))
 
 
 def _score(project, run, gold: GoldenImages) -> ModelScore:
@@ -149,10 +161,9 @@ def retrain(
     gold = golden_set(project, golden)
     images = golden_images(project, gold)
     options = {**_challenger_options(champion, mode, seed, train_options), "exclude": images.ids}
-    challenger = train(project, **options).run
-    champ = _score(project, champion, images)
-    chall = _score(project, challenger, images)
-    changes = project.labels_given_since(champion.created_at)
+    # The retrain run exists before the challenger, which names it (``challenger_of``): the
+    # challenger takes charge only when this run finishes promoting it, so a failure or a
+    # kill while scoring leaves the champion in charge (:func:`datacentric.runs.champion`).
     run = project.new_run(
         "retrain",
         {
@@ -161,11 +172,21 @@ def retrain(
             "mode": options["mode"],
             "tolerance": tolerance,
             "champion_before": champion.id,
-            "challenger": challenger.id,
         },
     )
-    decision = _judge(champ, chall, tolerance, changes, golden=gold.source, notes=images.notes, run_id=run.id)
-    _record(project, run, decision, images)
+    challenger = None
+    try:
+        challenger = train(project, **options, challenger_of=run.id).run
+        champ = _score(project, champion, images)
+        chall = _score(project, challenger, images)
+        changes = training_label_changes(project, champion, images.ids)
+        run.config["challenger"] = challenger.id
+        decision = _judge(champ, chall, tolerance, changes, golden=gold.source, notes=images.notes, run_id=run.id)
+        _record(project, run, decision, images)
+    except BaseException:
+        failed = {"error": "retrain failed", "promoted": False, "challenger": challenger.id if challenger else None}
+        project.finish_run(run, failed, status="failed")
+        raise
     return decision
 
 
@@ -207,9 +228,7 @@ def _record(project, run, decision: RetrainDecision, images: GoldenImages) -> No
         {"image": str(p), "label": y, "champion": a, "challenger": b}
         for p, y, a, b in zip(images.paths, images.labels, champ.correct, chall.correct)
     ]
-    (run.dir / "retrain.json").write_text(
-        json.dumps({**asdict(decision), "images": per_image}, indent=2), encoding="utf-8"
-    )
+    write_run_json(run.dir, "retrain.json", {**asdict(decision), "images": per_image})
     project.finish_run(
         run,
         {

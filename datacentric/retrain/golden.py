@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
+from datacentric.runs import write_run_json
 
 __all__ = ["GoldenImages", "GoldenSet", "golden_images", "golden_set", "holdout_groups"]
 
@@ -68,7 +68,7 @@ def golden_set(project, golden: str | Path | None = None) -> GoldenSet:
     run = project.new_run(
         "golden", {"ids": ids, "source": source, "fraction": HOLDOUT_FRACTION, "seed": project.config.seed}
     )
-    (run.dir / "golden.json").write_text(json.dumps({"ids": ids, "source": source}, indent=2), encoding="utf-8")
+    write_run_json(run.dir, "golden.json", {"ids": ids, "source": source})
     project.finish_run(run, {"n": len(ids)})
     return GoldenSet(ids, source, run.id)
 

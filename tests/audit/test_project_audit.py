@@ -175,6 +175,23 @@ def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_projec
     assert line.startswith("1 of the 2 earlier flags a reviewer settled were real errors.")
     assert f"today's {len(second.flagged)}" in line
     assert "expected_real_errors" not in second.counts  # measured, not extrapolated to later flags
+    settled = {i.id: i for i in second.label_issues if i.id in (changed.id, confirmed.id)}
+    assert all(i.reviewed and not i.is_issue for i in settled.values())  # a person decided: not asked again
+    assert not any(i.reviewed for i in second.label_issues if i.id not in settled)
+
+
+def test_reviews_are_reported_when_no_flag_is_left(audited_project):
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    for issue in first.flagged:
+        proj.relabel(issue.id, issue.given, by="lea")  # every flag confirmed: false alarms
+    for issue in find_issues(proj, embeddings=emb, report=False).flagged:
+        proj.relabel(issue.id, issue.given, by="lea")  # and whatever the consensus change raised
+    last = find_issues(proj, embeddings=emb, report=False)
+    assert not last.flagged
+    assert last.counts["flags_reviewed"] >= len(first.flagged) and last.counts["flags_reviewed_real"] == 0
+    line = next(s for s in last.summary if "earlier flags a reviewer settled" in s)
+    assert line.endswith("were real errors.") and "today's" not in line
 
 
 def test_review_outcomes_count_each_image_once_and_only_after_its_flag():

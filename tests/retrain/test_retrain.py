@@ -56,8 +56,14 @@ def test_decide_never_promotes_a_lower_score_without_the_reason():
 
 def test_new_labels_promote_then_broken_labels_keep_the_champion(tiny_trained):
     first_champion = champion_run(tiny_trained)
-    image = tiny_trained.images()[0]
-    tiny_trained.relabel(image.id, tiny_trained.labels()[image.id], by="lead", note="confirmed")
+    gold = set(golden_set(tiny_trained).ids)
+    image = next(r for r in tiny_trained.images() if r.id not in gold)
+    label = tiny_trained.labels()[image.id]
+    tiny_trained.relabel(image.id, label, by="lead", note="confirmed")
+    confirmed = retrain(tiny_trained, repeats=1)  # a confirmed label is nothing new to learn
+    assert confirmed.label_changes == 0 and not confirmed.promoted
+    other = next(c for c in tiny_trained.classes() if c != label)
+    tiny_trained.relabel(image.id, other, by="lead", note="was wrong")
     decision = retrain(tiny_trained, repeats=1)
     assert decision.promoted and decision.champion.run_id == first_champion.id
     assert decision.label_changes == 1
@@ -68,7 +74,6 @@ def test_new_labels_promote_then_broken_labels_keep_the_champion(tiny_trained):
     assert run.kind == "retrain" and run.metrics["promoted"] is True
 
     # break the training labels (outside the golden set): every non-golden red image becomes green
-    gold = set(golden_set(tiny_trained).ids)
     labels = tiny_trained.labels()
     for image in tiny_trained.images():
         if image.id not in gold and labels[image.id] == "red":
@@ -128,3 +133,33 @@ def test_golden_set_keeps_the_parts_the_champion_grouped(tiny_project, tmp_path)
     decision = retrain(tiny_project)
     challenger = tiny_project.run(decision.champion_after if decision.promoted else decision.challenger.run_id)
     assert challenger.config["group_by"] == "part_id"  # the challenger splits the same way
+
+
+def test_a_retrain_that_fails_while_scoring_leaves_the_champion_in_charge(tiny_trained, monkeypatch):
+    from datacentric.retrain import gate
+
+    champion = champion_run(tiny_trained).id
+
+    def broken(*args, **kwargs):
+        raise DatacentricError("image not found", "golden.png")
+
+    monkeypatch.setattr(gate, "_score", broken)
+    with pytest.raises(DatacentricError, match="image not found"):
+        retrain(tiny_trained, repeats=1)
+    failed = tiny_trained.runs("retrain")[-1]
+    challenger = tiny_trained.runs("train")[-1]
+    assert failed.status == "failed" and failed.metrics["challenger"] == challenger.id
+    assert challenger.status == "done" and challenger.config["challenger_of"] == failed.id
+    assert champion_run(tiny_trained).id == champion  # the ungated challenger never takes charge
+    assert tiny_trained.champion().id == champion
+
+
+def test_a_challenger_whose_retrain_was_killed_never_takes_charge(tiny_trained):
+    from datacentric.model import train
+
+    champion = champion_run(tiny_trained).id
+    killed = tiny_trained.new_run("retrain", {})  # its process died before deciding: no metrics
+    train(tiny_trained, mode="probe", repeats=1, challenger_of=killed.id)
+    assert champion_run(tiny_trained).id == champion
+    train(tiny_trained, mode="probe", repeats=1)  # a plain train always takes over
+    assert champion_run(tiny_trained).id == tiny_trained.runs("train")[-1].id

@@ -16,6 +16,8 @@ from tests.support.files import store_digest
     "args, needle",
     [
         (["train", "{p}", "--seed", "-1"], "--seed must be at least 0"),
+        (["train", "{p}", "--folds", "0"], "--folds must be at least 2"),
+        (["train", "{p}", "--folds", "1"], "--folds must be at least 2"),
         (["improve", "{p}", "--seeds", "0", "--dry-run"], "seeds must be at least 1"),
         (["improve", "{p}", "--budget", "0", "--dry-run"], "budget must be at least 1"),
         (["synth", "{p}", "--class", "pit", "--n", "0"], "n must be at least 1"),
@@ -44,3 +46,15 @@ def test_an_out_path_that_cannot_be_written_is_one_error(tmp_path):
     source.write_bytes(b"model")
     with pytest.raises(DatacentricError, match="cannot write here"):
         copy_atomic(source, tmp_path / "file" / "out.onnx")
+
+
+@promise("X4")
+def test_export_refuses_an_out_path_it_cannot_write_before_any_work(tiny_trained, tmp_path):
+    trained_proj = tiny_trained.root
+    (tmp_path / "file").write_text("x")
+    before = store_digest(trained_proj)
+    runs = sorted(p.name for p in (trained_proj / "runs").iterdir())
+    for out, needle in ((tmp_path / "file" / "m.onnx", "cannot write here"), (tmp_path, "this is a folder")):
+        assert_one_line_error(invoke("export", trained_proj, "--out", out), needle)
+    assert store_digest(trained_proj) == before
+    assert sorted(p.name for p in (trained_proj / "runs").iterdir()) == runs  # no export run started

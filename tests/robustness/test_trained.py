@@ -3,9 +3,11 @@ audit on a read-only project. One tiny random backbone trained once for the modu
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -76,3 +78,26 @@ def test_audit_on_a_read_only_project_is_one_line(tmp_path):
         before = store_digest(root)
         assert_one_line_error(invoke("audit", root), "read-only")
         assert store_digest(root) == before
+
+
+@promise("F1")
+@pytest.mark.parametrize("damaged, command", [("oof.npz", "audit"), ("probe.npz", "predict")])
+def test_a_truncated_run_file_is_one_line(odd_classes_trained, tmp_path, damaged, command):
+    root = shutil.copytree(odd_classes_trained, tmp_path / "copy")
+    run = [p for p in sorted((root / "runs").iterdir()) if p.name.endswith("-train")][-1]  # the champion
+    (run / damaged).write_bytes((run / damaged).read_bytes()[:40])  # cut off mid-write
+    extra = [write_image(tmp_path / "new.png", seed=901)] if command == "predict" else []
+    assert_one_line_error(invoke(command, root, *extra), damaged)
+
+
+def test_a_truncated_pixel_statistics_cache_is_recomputed(odd_classes_trained, tmp_path):
+    root = shutil.copytree(odd_classes_trained, tmp_path / "copy")
+    for i in range(5):
+        write_image(tmp_path / "new" / f"n{i}.png", seed=900 + i)
+    assert invoke("drift", root, tmp_path / "new").exit_code == 0
+    cache = next(root.rglob("pixel_stats_v1.npz"))
+    cache.write_bytes(cache.read_bytes()[:40])
+    result = invoke("drift", root, tmp_path / "new")
+    assert result.exit_code == 0, result.output
+    with np.load(cache) as stored:  # rewritten whole
+        assert len(stored["ids"]) == 12
