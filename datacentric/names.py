@@ -19,9 +19,10 @@ from collections.abc import Iterable
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["MAX_LENGTH", "case_twin", "clean_class_list", "clean_class_name"]
+__all__ = ["MAX_BYTES", "MAX_LENGTH", "case_twin", "clean_class_list", "clean_class_name", "clean_text", "escaped"]
 
 MAX_LENGTH = 100
+MAX_BYTES = 200  # in UTF-8: a class name is part of file names (at most 255 bytes on most systems)
 
 
 def clean_class_name(raw: object, where: object | None = None) -> str:
@@ -51,7 +52,28 @@ def clean_class_name(raw: object, where: object | None = None) -> str:
         raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
     if len(name) > MAX_LENGTH:
         raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where)
+    if len(name.encode("utf-8")) > MAX_BYTES:
+        raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_BYTES} bytes in UTF-8", where)
     return name
+
+
+def clean_text(raw: object, what: str, where: object | None = None) -> str:
+    """A name that is no class (an annotator, a metadata column or value) as text, refused in
+    one line when it holds a control character (NUL, new line, escape, a bidirectional
+    override...): it would break the one-line output and reports it is printed in.
+
+    >>> clean_text("mira", "annotator")
+    'mira'
+    """
+    text = str(raw)
+    if any(_is_control(ch) for ch in text):
+        raise DatacentricError(f"{what} '{escaped(text)}' holds a control character", where)
+    return text
+
+
+def escaped(text: str) -> str:
+    """``text`` with control characters and bidirectional overrides written as escapes."""
+    return "".join(ascii(ch)[1:-1] if _is_control(ch) else ch for ch in text)
 
 
 def case_twin(name: str, known: Iterable[str]) -> str | None:

@@ -76,7 +76,7 @@ class ErrorsAsOneLine(PlainGroup):
                 raise
             where = f" ({exc.filename})" if exc.filename else ""
             _one_line(f"{_DISK_ERRORS[exc.errno]}: {exc.strerror}{where}")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # OperationalError (locked, read-only) and damaged files
             _one_line(f"cannot use the store: {exc}")
 
 
@@ -144,7 +144,7 @@ def _tolerant_streams() -> None:
 
 def _one_line(text: str) -> None:
     """Print ``error: <text>`` on stderr (never as markup) and exit 1."""
-    err_console.print(f"error: {text}", markup=False, soft_wrap=True)
+    err_console.print(f"error: {one_line(text)}", markup=False, soft_wrap=True)
     raise typer.Exit(code=1)
 
 

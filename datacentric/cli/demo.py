@@ -61,7 +61,7 @@ def demo(
     """
     from datacentric.demo import generate_batch, generate_demo
 
-    root = out_dir.resolve()
+    root = _claim(out_dir.resolve())
     data = generate_demo(root / "data", per_class=per_class, seed=seed, overwrite=True)
     console.print(
         f"generated {len(data.files)} photos in {data.photos_dir}, more annotators' labels in "
@@ -85,6 +85,22 @@ def demo(
                 raise DatacentricError("demo stopped at `datacentric export`", root)
     console.rule("done")
     console.print(f"everything is in {root}; open the audit report listed above in a browser", markup=False)
+
+
+DEMO_MARK = ".datacentric-demo"  # in a folder the demo made, which it may clear on its next run
+
+
+def _claim(root: Path) -> Path:
+    """``root`` for the demo: new, empty, or made by an earlier demo (it clears ``project/`` and
+    ``tonight/`` there); refused in one line when it holds anything else.
+    """
+    if root.exists() and not root.is_dir():
+        raise DatacentricError("exists and is not a folder", root)
+    if root.is_dir() and not (root / DEMO_MARK).exists() and any(root.iterdir()):
+        raise DatacentricError("this folder holds other files: give the demo an empty or new folder", root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / DEMO_MARK).write_text("made by `datacentric demo`, which replaces this folder's contents on each run\n")
+    return root
 
 
 def _play_reviewer(root: Path, data: Path) -> int:

@@ -37,12 +37,12 @@ def labelbook(
     from datacentric.paths import write_atomic
 
     with Project.open(project) as proj:
+        target = proj.check_out(out if out is not None else proj.path("labelbook.html"))
         if rule is not None:
             kept = add_rule(proj, rule)
             if not json:
                 console.print(f"rule kept for {kept.a} vs {kept.b}", markup=False)
         book = build_labelbook(proj, run)
-        target = out if out is not None else proj.path("labelbook.html")
         write_atomic(target, render_labelbook(book, title=f"Label book of {proj.root.name}"))
     if json:
         print_json({"labelbook": str(target), "book": book})

@@ -175,8 +175,13 @@ def _predict_to_file(project, images, run, model, out, engine, address, json) ->
     from datacentric.scale import predict_images
     from datacentric.words import plural
 
+    from datacentric.scale.engine import check_engine
+
+    check_engine(engine)
     if out is None:
-        raise DatacentricError("--engine ray writes its predictions to a file: add --out predictions.parquet", "--out")
+        raise DatacentricError(
+            f"--engine {engine} writes its predictions to a file: add --out predictions.parquet", "--out"
+        )
     with Project.open(project) as proj:
         result = predict_images(proj, images, out, engine=engine, address=address, run=run, model=model)
     if json:

@@ -31,7 +31,7 @@ def init(
     """
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else []
     with Project.init(project, classes=names, backbone=backbone, seed=seed) as proj:
-        console.print(f"created project {proj.root} (backbone {proj.config.backbone})")
+        console.print(f"created project {proj.root} (backbone {proj.config.backbone})", markup=False)
         shown = shlex.quote(str(project))
         console.print(f"next: datacentric import {shown} photos/", soft_wrap=True)
 

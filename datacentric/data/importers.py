@@ -200,6 +200,9 @@ def _attach_csv(
         raise DatacentricError(
             f"metadata refused, nothing changed: {reason}{more} (use --skip-bad to attach the rest)", where
         )
+    if not found:
+        where, reason = problems[0] if problems else (str(manifest), "the file has no rows")
+        raise DatacentricError(f"metadata refused, nothing changed: no row names an imported image ({reason})", where)
     result = ImportResult(source=str(manifest), skipped=problems, metadata_columns=extra)
     changed: set[str] = set()
     with project.transaction():

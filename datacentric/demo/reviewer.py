@@ -10,10 +10,14 @@ the next audit counts both.
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
-from datacentric.audit import load_audit
+from datacentric.decisions import COLUMNS
+from datacentric.errors import DatacentricError
+from datacentric.paths import write_atomic
 from datacentric.project import Project
+from datacentric.runs import read_audit
 
 __all__ = ["REVIEWER", "play_reviewer"]
 
@@ -26,7 +30,10 @@ def play_reviewer(project_root: Path, data_root: Path, out: Path, *, worst: int 
     Returns how many rows were written (flags whose photo the generator knows).
     """
     with Project.open(project_root) as project:
-        flags = [i for i in load_audit(project).get("label_issues", []) if i.get("is_issue")]
+        audit = project.latest_audit()
+        if audit is None:
+            raise DatacentricError("no audit run yet; run: datacentric audit PROJECT", project.root)
+        flags = [i for i in read_audit(audit).get("label_issues", []) if i.get("is_issue")]
     with open(data_root / "ground_truth.csv", newline="") as handle:
         truth = {str((data_root / row["file"]).resolve()): row["true_label"] for row in csv.DictReader(handle)}
     rows = []
@@ -36,8 +43,9 @@ def play_reviewer(project_root: Path, data_root: Path, out: Path, *, worst: int 
         label = truth.get(str(Path(flag.get("image", "")).resolve()))
         if label is not None:
             rows.append({"file": flag["image"], "label": label, "annotator": REVIEWER})
-    with open(out, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "label", "annotator", "note"])
-        writer.writeheader()
-        writer.writerows({**row, "note": "demo: the generator's true label"} for row in rows)
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(COLUMNS))
+    writer.writeheader()
+    writer.writerows({**row, "note": "demo: the generator's true label"} for row in rows)
+    write_atomic(out, text.getvalue())
     return len(rows)

@@ -10,7 +10,7 @@ import numpy as np
 from datacentric.errors import DatacentricError
 from datacentric.export.compare import RefusedExport, export_model
 from datacentric.export.results import DEFAULT_THRESHOLD, ExportResult
-from datacentric.paths import check_writable, copy_atomic
+from datacentric.paths import copy_atomic
 from datacentric.runs import MODEL_FILE, OOF_FILE, read_oof
 from datacentric.serialize import to_jsonable
 
@@ -44,7 +44,7 @@ def export_run(
     Without ``torch_b16``, torch is not timed at batch 16 (see :func:`export_model`).
     """
     if out is not None:
-        out = check_writable(out)
+        out = project.check_out(out)
     train = project.train_run(run)
     saved, clf = _trained_model(project, train)
     records = project.images("real")

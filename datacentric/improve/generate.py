@@ -65,7 +65,7 @@ def synthesize(
     gen = get_generator(generator)
     kind = defect_type or target
     if not gen.supports(kind):
-        raise DatacentricError(gen.cannot_make(target, kind), proj.root)
+        raise DatacentricError(gen.cannot_make(target, kind, per_class=False), proj.root)
     k = names.index(target)
     bg = background or background_class(names, [target], counts)
     rows = np.flatnonzero(data.labels == k)

@@ -28,6 +28,7 @@ and gains the donor's defect, without hard seams.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -73,14 +74,17 @@ class Generator:
         """Whether this generator can make images of class (or defect type) ``target``."""
         return not self.kinds or target.lower() in self.kinds
 
-    def cannot_make(self, target: str, kind: str | None = None) -> str:
-        """Why it makes no images of class ``target`` (drawn as ``kind``), with the way out."""
+    def cannot_make(self, target: str, kind: str | None = None, *, per_class: bool = True) -> str:
+        """Why it makes no images of class ``target`` (drawn as ``kind``), with the way out:
+        ``--defect-type CLASS=TYPE`` (``improve``) or, without ``per_class``, ``--defect-type TYPE`` (``synth``).
+        """
         if not self.kinds:
             return f"generator '{self.name}' cannot make '{target}' images"
         drawn = f"'{kind}' (asked for class '{target}')" if kind and kind != target else f"'{target}'"
+        example = shlex.quote(f"{target}={self.kinds[0]}" if per_class else self.kinds[0])
         return (
             f"generator '{self.name}' draws {', '.join(self.kinds)}, not {drawn}: say which one a "
-            f"'{target}' looks like with --defect-type (e.g. --defect-type {target}={self.kinds[0]})"
+            f"'{target}' looks like with --defect-type (e.g. --defect-type {example})"
         )
 
     def get_params(self) -> dict:

@@ -19,11 +19,12 @@ import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
+from datacentric.project.core import LABELBOOK_RULES
 from datacentric.runs import read_oof
 
 __all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules", "rules_in_force"]
 
-RULES_FILE = "labelbook.json"
+RULES_FILE = LABELBOOK_RULES
 CANONICAL, BORDERLINE = 4, 3  # examples per class; borderline images per direction of a pair
 
 

@@ -15,6 +15,7 @@ from datacentric.errors import DatacentricError
 from datacentric.labelstudio.client import FROM_NAME, Connection, connect
 from datacentric.labelstudio.links import pull_target, system_name
 from datacentric.labelstudio.studio_project import get_project
+from datacentric.names import escaped
 from datacentric.project import Project, SyncLink
 
 __all__ = ["PullResult", "pull"]
@@ -199,7 +200,7 @@ def _annotator(annotation: dict, users: dict[int, str]) -> str:
     """Who made an annotation: the Label Studio user's e-mail (or name, or id)."""
     who = annotation.get("completed_by")
     who = who.get("email") or who.get("id") if isinstance(who, dict) else who
-    return users.get(who, str(who)) if not isinstance(who, str) else who
+    return escaped(users.get(who, str(who)) if not isinstance(who, str) else who)
 
 
 class _LabelGate:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
-from datacentric.names import case_twin, clean_class_name
+from datacentric.names import case_twin, clean_class_name, clean_text
 from datacentric.project.records import Annotation, Decision, annotation_record
 from datacentric.project.store import now
 
@@ -87,7 +87,8 @@ class Annotations:
 
         Once the project has classes (a fixed list, or labels already given), a label
         outside them is refused with the closest known names, unless ``new_class`` is
-        set; ``pending`` holds the new labels of the same batch, ``known`` the classes when
+        set or (without a fixed list) the history holds it, as for removed photos imported
+        again; ``pending`` holds the new labels of the same batch, ``known`` the classes when
         the caller already has them (:meth:`classes`). A new class must never differ only
         by case from a known one. Raises :class:`DatacentricError`.
         """
@@ -100,7 +101,7 @@ class Annotations:
         twin = case_twin(name, [*known, *pending])
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)
-        if known and not new_class:
+        if known and not new_class and (self.config.classes or not self._seen(name)):
             raise DatacentricError(unknown_label(name, known), where)
         return name
 
@@ -183,6 +184,7 @@ class Annotations:
         conn: sqlite3.Connection, image_id: str, annotator: str, label: str, source: str, note: str | None
     ) -> None:
         """The one write of the label history, inside an open transaction: a row is only ever appended."""
+        clean_text(annotator, "annotator name", "--annotator / --by")
         conn.execute(
             "INSERT INTO annotations(image_id, annotator, label, source, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (image_id, annotator, label, source, note, now()),
@@ -195,7 +197,11 @@ class Annotations:
 
 
 def unknown_label(
-    name: str, known: list[str], *, kind: str = "label", hint: str = "--new-class adds it as a class"
+    name: str,
+    known: list[str],
+    *,
+    kind: str = "label",
+    hint: str = "--new-class (import: --new-classes) adds it as a class",
 ) -> str:
     """``unknown label 'defekt' — did you mean 'defect'?`` and how to add a class instead."""
     close = get_close_matches(name, known, n=1, cutoff=0.6)

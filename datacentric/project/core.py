@@ -13,7 +13,7 @@ from pathlib import Path
 from datacentric.config import CONFIG_NAME, ProjectConfig
 from datacentric.errors import DatacentricError
 from datacentric.names import clean_class_list
-from datacentric.paths import inside
+from datacentric.paths import check_writable, inside
 from datacentric.project.annotations import Annotations
 from datacentric.project.classes import ClassChanges
 from datacentric.project.images import Images
@@ -23,6 +23,10 @@ from datacentric.project.removals import Removals
 from datacentric.project.run_log import RunLog
 from datacentric.project.sync_links import SyncLinks
 from datacentric.project.store import DB_NAME, connect, transaction
+
+LABELBOOK_RULES = "labelbook.json"  # the team's labelling rules, every version (datacentric.labelbook)
+# Files in the project folder that hold the project: an output never replaces one.
+KEPT_FILES = (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", f"{DB_NAME}-journal", CONFIG_NAME, LABELBOOK_RULES)
 
 
 class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLog, SyncLinks):
@@ -70,6 +74,23 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
             raise DatacentricError("project folder not found", root)
         config = ProjectConfig.load(root / CONFIG_NAME)
         return cls(root, config, connect(root / DB_NAME))
+
+    def check_out(self, path: Path | str) -> Path:
+        """An output file (``--out``) checked before any work: refused in one line when writing
+        it would replace what the project keeps (its store, settings, rules, runs, cache or an
+        imported photo) or when it cannot be written (:func:`datacentric.paths.check_writable`).
+        """
+        target = Path(path).resolve()
+        root = self.root.resolve()
+        kept = {root / name for name in KEPT_FILES}
+        folders = (self.runs_dir.resolve(), Path(self.cache_dir).resolve())
+        if (
+            target in kept
+            or any(target == f or target.is_relative_to(f) for f in folders)
+            or self._conn.execute("SELECT 1 FROM images WHERE path = ?", (str(target),)).fetchone()
+        ):
+            raise DatacentricError("this would overwrite a file the project keeps; choose another --out", path)
+        return check_writable(target)
 
     def close(self) -> None:
         """Close the store connection."""

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
+from datacentric.names import clean_text
 from datacentric.project.records import ImageRecord
 from datacentric.project.store import now
 
@@ -38,6 +39,7 @@ class Removals:
         """
         if not by.strip():
             raise DatacentricError("removing images needs your name (--by)", self.root)
+        clean_text(by, "name", "--by")
         chosen: dict[str, ImageRecord] = {}
         for ref in refs:
             for record in self._matching(ref):

@@ -103,6 +103,8 @@ def connect(path: Path, *, create: bool = False) -> sqlite3.Connection:
     """Open (or with ``create`` make) a store and bring its schema up to date."""
     if not create and not path.exists():
         raise DatacentricError("not a datacentric project (no datacentric.db)", path.parent)
+    if not create and path.stat().st_size == 0:  # sqlite would quietly make a new, empty store in it
+        raise DatacentricError("the store is empty (0 bytes): damaged, or not a datacentric project", path)
     conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA foreign_keys = ON")

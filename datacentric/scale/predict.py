@@ -61,6 +61,7 @@ def predict_images(
         raise DatacentricError("--out must name a .parquet file", out)
     if not out.parent.is_dir():
         raise DatacentricError("folder not found", out.parent)
+    out = project.check_out(out)
     started = time.perf_counter()
     worker, model_data, run_id, classes = _model(project, run, model)
     files = input_files(inputs)

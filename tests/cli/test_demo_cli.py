@@ -20,3 +20,13 @@ def test_demo_runs_every_step_end_to_end(tmp_path):
         assert {"train", "audit", "improve", "export", "drift", "retrain"} <= kinds
         assert len(proj.images()) == 40
     assert (tmp_path / "demo" / "model.onnx").is_file()
+
+
+def test_demo_refuses_a_folder_that_holds_other_files(tmp_path):
+    from tests.support.cli import assert_one_line_error, invoke
+
+    mine = tmp_path / "work" / "project" / "my_labels.csv"
+    mine.parent.mkdir(parents=True)
+    mine.write_text("file,label\n")
+    assert_one_line_error(invoke("demo", tmp_path / "work"), "holds other files")
+    assert mine.read_text() == "file,label\n"  # the demo clears project/ only in a folder it made

@@ -83,7 +83,8 @@ def test_a_generator_that_cannot_draw_the_class_says_what_it_draws_and_how_to_ma
 
     pytest.importorskip("datacentric_procedural")
     with pytest.raises(
-        DatacentricError, match=r"draws scratch, pit, .* not 'blob' \(asked for class 'pit'\).*--defect-type pit="
+        DatacentricError,
+        match=r"draws scratch, pit, .* not 'blob' \(asked for class 'pit'\).*\(e\.g\. --defect-type scratch\)",
     ):
         synthesize(defect_project, "pit", 2, generator="procedural", defect_type="blob")
     made = synthesize(defect_project, "pit", 2, generator="procedural", defect_type="scratch")

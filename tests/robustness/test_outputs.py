@@ -19,12 +19,13 @@ def test_a_new_line_in_a_file_name_keeps_history_one_line_per_label(tmp_path):
     folder = tmp_path / "in"
     write_image(folder / "ok" / "two\nlines.png", seed=5)
     write_image(folder / "pit" / "plain.png", seed=6)
-    assert invoke("import", root, folder, "--annotator", "a\nb").exit_code == 0
+    assert invoke("import", root, folder, "--annotator", "a\nb").exit_code == 1  # a name holds no new line
+    assert invoke("import", root, folder, "--annotator", "ab").exit_code == 0
     history = invoke("history", root)
     assert history.exit_code == 0
     lines = history.output.strip().splitlines()
     assert len(lines) == 2, history.output
-    assert "two\\nlines.png" in lines[0] and "a\\nb: ok" in lines[0]
+    assert "two\\nlines.png" in lines[0] and "ab: ok" in lines[0]
 
 
 @promise("X1")

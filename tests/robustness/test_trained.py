@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from datacentric.project import Project
+
 from tests.support.factories import write_image
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest
@@ -84,7 +86,8 @@ def test_audit_on_a_read_only_project_is_one_line(tmp_path):
 @pytest.mark.parametrize("damaged, command", [("oof.npz", "audit"), ("probe.npz", "predict")])
 def test_a_truncated_run_file_is_one_line(odd_classes_trained, tmp_path, damaged, command):
     root = shutil.copytree(odd_classes_trained, tmp_path / "copy")
-    run = [p for p in sorted((root / "runs").iterdir()) if p.name.endswith("-train")][-1]  # the champion
+    with Project.open(root) as project:
+        run = project.champion().dir
     (run / damaged).write_bytes((run / damaged).read_bytes()[:40])  # cut off mid-write
     extra = [write_image(tmp_path / "new.png", seed=901)] if command == "predict" else []
     assert_one_line_error(invoke(command, root, *extra), damaged)
