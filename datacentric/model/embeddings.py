@@ -201,7 +201,15 @@ def embed(
             return np.stack([hint.cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
         exported = exported_backbone(cache, hint.hinted, backbone) if runtime != "torch" else None
         if exported is not None:  # its ONNX file is cached too: new images need no torch either
-            job = _Job(paths, hint.hashes, cache / "embeddings" / str(hint.hinted), batch_size, workers, on_error)
+            job = _Job(
+                paths,
+                hint.hashes,
+                cache / "embeddings" / str(hint.hinted),
+                batch_size,
+                workers,
+                on_error,
+                ids is not None,
+            )
             return _complete(job, dict(hint.cached), exported.runner, exported.transform, channels_last=False)
     model = feature_model(backbone, pretrained=pretrained, cache_dir=cache)
     config = data_config(model, image_size)
@@ -218,7 +226,7 @@ def embed(
 
     runner = runtime_model(model, backbone, config, cache, runtime)
     transform = timm.data.create_transform(**config, is_training=False)
-    job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error)
+    job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error, ids is not None and bool(hint.hashes))
     return _complete(job, dict(cached), runner, transform, channels_last=runtime == "torch", dim=model.num_features)
 
 
@@ -232,6 +240,16 @@ class _Job:
     batch_size: int
     workers: int
     on_error: Callable[[int, DatacentricError], None] | None
+    given_ids: bool = False  # ``hashes`` are the ids the caller knows (as imported), not hashed here
+
+
+def _check_unchanged(job: _Job, rows: list[int]) -> None:
+    """Refuse, before any forward pass, an image whose file no longer holds what was imported
+    under its id: its vector would be cached, and trained on, under another image's label.
+    """
+    for i in rows:
+        if job.paths[i].is_file() and content_hash(job.paths[i]) != job.hashes[i]:
+            raise DatacentricError("image changed on disk since it was imported: import it again", job.paths[i])
 
 
 def _complete(
@@ -239,6 +257,8 @@ def _complete(
 ) -> np.ndarray:
     """Forward the images not in ``rows`` (caching each new vector; see ``on_error`` of :func:`embed`); all rows."""
     todo = [i for i in range(len(job.paths)) if i not in rows]
+    if job.given_ids:
+        _check_unchanged(job, todo)
     report = None if job.on_error is None else (lambda j, error: job.on_error(todo[j], error))
     batches = iter_batches(
         [job.paths[i] for i in todo],

@@ -86,3 +86,17 @@ def test_a_label_studio_user_with_control_characters_is_kept_escaped():
 
     who = _annotator({"completed_by": {"email": "\x1b[31mevil\nfake: line\u202e"}}, {})
     assert who == "\\x1b[31mevil\\nfake: line\\u202e" and who.isprintable()
+
+
+@promise("F4")
+def test_an_image_changed_on_disk_after_import_is_refused_before_training(tmp_path, photos):
+    import shutil
+
+    root = tmp_path / "p"
+    assert invoke("init", root, "--backbone", "test_efficientnet@random").exit_code == 0
+    assert invoke("import", root, photos).exit_code == 0
+    changed = photos / "ok" / "ok_0.png"
+    shutil.copyfile(photos / "pit" / "pit_0.png", changed)  # a pit photo now sits where an ok one was
+    before = store_digest(root)
+    assert_one_line_error(invoke("train", root, "--folds", "2"), "changed on disk since it was imported", "ok_0.png")
+    assert store_digest(root) == before
