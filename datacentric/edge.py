@@ -107,6 +107,34 @@ class PreprocessConfig:
     crop_mode: str = "center"  # center | squash
 
 
+MAX_SIDE = 4096  # the largest input side a model file may ask for (a wrong one would exhaust memory)
+
+
+def _checked_classes(classes: object, outputs: object) -> list[str]:
+    """The class names of a model file: printable text, one per output of the model."""
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c.isprintable() for c in classes):
+        raise ValueError("metadata 'classes' is not a list of printable names")
+    if isinstance(outputs, int) and outputs != len(classes):
+        raise ValueError(f"metadata names {len(classes)} classes for a model with {outputs} outputs")
+    return list(classes)
+
+
+def _checked_config(config: PreprocessConfig) -> PreprocessConfig:
+    """``config`` when a model file's preprocessing makes sense, else ValueError naming the key."""
+    channels, height, width = (list(config.input_size) + [0, 0, 0])[:3]
+    if len(config.input_size) != 3 or channels != 3 or not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+        raise ValueError(
+            f"metadata 'input_size' {list(config.input_size)} is not (3, H, W) with sides up to {MAX_SIDE}"
+        )
+    if len(config.mean) != 3 or len(config.std) != 3 or not all(float(v) > 0 for v in config.std):
+        raise ValueError("metadata 'mean'/'std' are not three numbers each, std above 0")
+    if not 0 < config.crop_pct <= 2:
+        raise ValueError(f"metadata 'crop_pct' {config.crop_pct} is not in (0, 2]")
+    if config.interpolation not in _PIL_INTERPOLATION or config.crop_mode not in ("center", "squash"):
+        raise ValueError(f"metadata 'interpolation'/'crop_mode' unknown: {config.interpolation}, {config.crop_mode}")
+    return config
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """Return an ONNX model file's ``metadata_props`` as a dict (without loading torch or onnx)."""
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -219,14 +247,17 @@ class OnnxClassifier:
             raise ValueError(
                 f"{self.path} lacks datacentric metadata ({', '.join(missing)}); export it with `datacentric export`"
             )
-        self.classes: list[str] = list(json.loads(self.metadata["classes"]))
-        self.config = PreprocessConfig(
-            input_size=tuple(json.loads(self.metadata["input_size"])),
-            mean=tuple(json.loads(self.metadata["mean"])),
-            std=tuple(json.loads(self.metadata["std"])),
-            interpolation=json.loads(self.metadata["interpolation"]),
-            crop_pct=float(json.loads(self.metadata["crop_pct"])),
-            crop_mode=json.loads(self.metadata["crop_mode"]) or "center",
+        outputs = self.session.get_outputs()[0].shape[-1]
+        self.classes: list[str] = _checked_classes(json.loads(self.metadata["classes"]), outputs)
+        self.config = _checked_config(
+            PreprocessConfig(
+                input_size=tuple(json.loads(self.metadata["input_size"])),
+                mean=tuple(json.loads(self.metadata["mean"])),
+                std=tuple(json.loads(self.metadata["std"])),
+                interpolation=json.loads(self.metadata["interpolation"]),
+                crop_pct=float(json.loads(self.metadata["crop_pct"])),
+                crop_mode=json.loads(self.metadata["crop_mode"]) or "center",
+            )
         )
         self.input_name = self.session.get_inputs()[0].name
         self.batch_size = batch_size

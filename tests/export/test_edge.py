@@ -128,6 +128,31 @@ def test_model_without_metadata_is_refused(tiny, tmp_path):
         edge.OnnxClassifier(tmp_path / "nope.onnx")
 
 
+@pytest.mark.parametrize(
+    "key, value, needle",
+    [
+        ("crop_pct", "0", "crop_pct"),
+        ("input_size", "[3, 100000, 100000]", "input_size"),
+        ("classes", '["a"]', "names 1 classes for a model with"),
+        ("classes", '["ok", "pit\\u001b[31m", "x"]', "printable"),
+        ("std", "[0, 1, 1]", "std above 0"),
+    ],
+)
+def test_model_with_nonsense_metadata_is_refused_on_load(tiny, tmp_path, key, value, needle):
+    """A model file edited by hand (or broken) fails at load with the key named, not mid-prediction."""
+    import onnx
+
+    from datacentric.export import export_onnx
+
+    module, classes, config = tiny
+    path = export_onnx(module, tmp_path / "m.onnx", classes=classes, data_config=config)
+    model = onnx.load(str(path))
+    next(p for p in model.metadata_props if p.key == key).value = value
+    onnx.save(model, str(path))
+    with pytest.raises(ValueError, match=needle):
+        edge.OnnxClassifier(path)
+
+
 def test_predictor_plans_no_memory_pattern_but_keeps_the_arena(exported):
     """Batch-16 runs reuse the arena (fast) without a planned block per input shape on top (memory)."""
     clf = edge.OnnxClassifier(exported.format("onnx-fp32").path, threads=1)
