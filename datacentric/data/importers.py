@@ -92,8 +92,7 @@ def import_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatacentricError("folder not found", folder)
-    entries = sorted(folder.rglob("*"))
-    files = [p for p in entries if _is_file_entry(p) and not p.name.startswith(".")]
+    files = [p for p in _entries(folder) if not p.name.startswith(".")]
     if not files:
         raise DatacentricError("empty folder: no images to import", folder)
     rows = []
@@ -112,9 +111,23 @@ def import_folder(
     return result
 
 
-def _is_file_entry(path: Path) -> bool:
-    """A file, or a link that points nowhere (it must refuse the batch, not vanish from it)."""
-    return path.is_file() or (path.is_symlink() and not path.is_dir())
+def _entries(folder: Path) -> list[Path]:
+    """Everything under ``folder`` that is not a folder, sorted: files, links that point nowhere
+    and special files (each must come in or refuse the batch, never vanish from it). Linked
+    folders are followed, each real folder once, so a link loop ends.
+    """
+    found: list[Path] = []
+    seen: set[Path] = set()
+    todo = [folder]
+    while todo:
+        current = todo.pop()
+        real = current.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        for entry in current.iterdir():
+            (todo if entry.is_dir() else found).append(entry)
+    return sorted(found)
 
 
 def import_csv(

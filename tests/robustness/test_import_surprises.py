@@ -116,3 +116,20 @@ def test_looking_up_an_image_by_an_impossible_name_is_one_error(project, ref):
 
     with pytest.raises(DatacentricError, match="no image"):
         project.image(ref)
+
+
+@promise("U1")
+def test_a_linked_class_folder_comes_in_and_a_special_file_refuses_the_batch(tmp_path, proj):
+    real = tmp_path / "elsewhere" / "scratch"
+    write_image(real / "s.png", seed=601)
+    folder = tmp_path / "in"
+    write_image(folder / "ok" / "o.png", seed=602)
+    (folder / "scratch").symlink_to(real, target_is_directory=True)
+    (folder / "ok" / "loop").symlink_to(folder, target_is_directory=True)  # a loop ends
+    result = invoke("import", proj, folder)
+    assert result.exit_code == 0, result.output
+    assert "2 new images" in result.output  # the linked class folder came in, once
+    os.mkfifo(folder / "ok" / "pipe.png")
+    before = store_digest(proj)
+    assert_one_line_error(invoke("import", proj, folder), "pipe.png")  # never dropped without a word
+    assert store_digest(proj) == before
