@@ -32,6 +32,7 @@ class BatchRelabel:
     changed: list[dict] = field(default_factory=list)  # [{image, before, after}]: consensus moved
     left_alone: list[str] = field(default_factory=list)  # file:line of rows with no label
     ignored_columns: list[str] = field(default_factory=list)  # columns other than COLUMNS
+    conflicts: list[dict] = field(default_factory=list)  # [{image, labels, rows}]: one image, several labels
 
 
 def apply_decisions(
@@ -55,8 +56,25 @@ def apply_decisions(
         if before.get(i) != after[i]
     ]
     return BatchRelabel(
-        source=str(path), annotations=added, changed=changed, left_alone=left_alone, ignored_columns=ignored
+        source=str(path),
+        annotations=added,
+        changed=changed,
+        left_alone=left_alone,
+        ignored_columns=ignored,
+        conflicts=_conflicts(decisions, added, paths),
     )
+
+
+def _conflicts(decisions: list[Decision], added: list[Annotation], paths: dict) -> list[dict]:
+    """Images the file gives different labels (each row is kept in the history; the last decides)."""
+    rows: dict[str, list[tuple[str, str]]] = {}
+    for decision, annotation in zip(decisions, added):
+        rows.setdefault(annotation.image_id, []).append((annotation.label, str(decision.where)))
+    return [
+        {"image": str(paths[i]), "labels": [label for label, _ in given], "rows": [where for _, where in given]}
+        for i, given in rows.items()
+        if len({label for label, _ in given}) > 1
+    ]
 
 
 def read_decisions(

@@ -198,6 +198,11 @@ def _relabel_from(project: Path, decisions: Path, *, by: str | None, new_class: 
         )
     if result.ignored_columns:
         console.print(f"  ignored columns: {', '.join(map(one_line, result.ignored_columns))}")
+    for item in result.conflicts:
+        console.print(
+            f"  warning: {one_line(Path(item['image']).name)} is decided {' then '.join(item['labels'])} "
+            f"({', '.join(item['rows'])}): the last row wins"
+        )
 
 
 @app.command()

@@ -101,3 +101,17 @@ def test_a_quote_left_open_is_named_not_read_as_an_empty_label(tmp_path, photos)
     result = invoke("relabel", proj, "--from", decisions, "--by", "lea")
     assert result.exit_code == 1 and len(result.output.strip().splitlines()) == 1
     assert "a quote left open" in result.output and "every row's label is empty" not in result.output
+
+
+def test_one_image_decided_twice_differently_is_a_warning_and_the_last_row_wins(tmp_path, photos):
+    proj = _project(tmp_path, photos)
+    decisions = photos.parent / "decisions.csv"
+    decisions.write_text("file,label\nphotos/pit/pit_1.png,scratch\nphotos/ok/ok_1.png,ok\nphotos/pit/pit_1.png,ok\n")
+    result = invoke("relabel", proj, "--from", decisions, "--by", "lea")
+    assert result.exit_code == 0, result.output
+    warning = next(line for line in result.output.splitlines() if "warning" in line)
+    assert "pit_1.png is decided scratch then ok" in warning and "decisions.csv:2" in warning
+    assert "decisions.csv:4" in warning and "the last row wins" in warning
+    assert "ok_1.png" not in warning  # a single decision is no conflict
+    with Project.open(proj) as p:
+        assert p.labels()[p.image("pit_1.png").id] == "ok"
