@@ -93,7 +93,9 @@ def _print_train(result) -> None:
         table.add_column(name, justify="left" if name == "class" else "right")
     for label, m in result.per_class.items():
         note = " (too few to judge)" if m["too_few"] else ""
-        table.add_row(label + note, str(m["n"]), f"{m['precision']:.2f}", f"{m['recall']:.2f}")
+        table.add_row(
+            label + note, str(m["n"]), *(f"{v:.2f}" if v is not None else "—" for v in (m["precision"], m["recall"]))
+        )
     console.print(table)
     console.print(
         f"accuracy {result.cv_accuracy:.3f} ± {result.cv_accuracy_std:.3f} over folds · {result.mode} on "

@@ -22,7 +22,11 @@ def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
     more than 0.10 below it, or below 0.5 while also 0.05 below it.
     """
     bar = weak_bar(accuracy)
-    return [name for name, m in per_class.items() if not m["too_few"] and (m["recall"] < bar or m["precision"] < bar)]
+    return [
+        name
+        for name, m in per_class.items()
+        if not m["too_few"] and any(v is not None and v < bar for v in (m["recall"], m["precision"]))
+    ]
 
 
 def write_train_report(result, project_root: Path, path: Path) -> Path:

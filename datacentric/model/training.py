@@ -68,7 +68,9 @@ class TrainResult:
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
-    """Precision, recall and count per class from out-of-sample probabilities."""
+    """Precision, recall and count per class from out-of-sample probabilities; a precision
+    without predictions of the class (or a recall without images of it) is None, as in the audit.
+    """
     predicted = probs.argmax(axis=1)
     out = {}
     for c, name in enumerate(classes):
@@ -76,8 +78,8 @@ def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str],
         n_pred = int((predicted == c).sum())
         n = int((labels == c).sum())
         out[name] = {
-            "precision": tp / n_pred if n_pred else 0.0,
-            "recall": tp / n if n else 0.0,
+            "precision": tp / n_pred if n_pred else None,
+            "recall": tp / n if n else None,
             "n": n,
             "too_few": bool(c in too_few or n == 0),
         }

@@ -160,6 +160,7 @@ def class_bars_svg(
     """
     labels, values, weak = [], [], []
     for name, recall, precision, is_weak in rows:
+        recall, precision = (float("nan") if v is None else v for v in (recall, precision))  # None: undefined
         low = [bar is not None and value < bar for value in (recall, precision)]
         for (what, value), is_low in zip((("recall", recall), ("precision", precision)), low):
             labels.append(f"{name} {what}")

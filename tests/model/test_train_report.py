@@ -72,3 +72,20 @@ def test_weak_class_bars_are_red_and_a_small_class_is_not_judged(tmp_path: Path)
     assert [r.attrs.get("class") for r in rows] == [None, "flag", None]
     assert "too few to judge" in rows[2].text and "weak" in rows[1].text
     assert "'" + str(tmp_path / "p q") + "'" in dom.by_id("next").text  # a command to copy, quoted
+
+
+def test_a_class_never_predicted_has_no_precision_as_in_the_audit():
+    import numpy as np
+
+    from datacentric.model.report import weak_classes
+    from datacentric.model.training import per_class_metrics
+    from datacentric.report.charts import class_bars_svg
+
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.eye(3)[[0, 0, 1, 1, 1, 0]]  # class 2 is never predicted
+    per_class = per_class_metrics(labels, probs, ["a", "b", "c"], too_few=[])
+    assert per_class["c"]["precision"] is None and per_class["c"]["recall"] == 0.0
+    assert per_class["b"]["precision"] == 2 / 3
+    assert weak_classes(per_class, accuracy=4 / 6) == ["c"]  # weak by its recall; no precision to judge
+    svg = class_bars_svg([(n, m["recall"], m["precision"], False) for n, m in per_class.items()])
+    assert svg.count("<rect") >= 6
