@@ -50,12 +50,10 @@ class ConsensusLabel:
 
 @dataclass
 class MultiAnnotatorResult:
-    """Consensus per image, quality per annotator, and how CROWDLAB differs from majority vote."""
+    """Consensus per image (with its majority vote, to compare) and quality per annotator."""
 
     consensus: list[ConsensusLabel]  # one per image, input order
     annotators: list[AnnotatorStats]  # worst agreement first
-    disagreements: list[int]  # images (indices) where annotators gave different labels
-    differs_from_majority: list[int]  # images where CROWDLAB and majority vote disagree
     most_disagreeing: str | None  # the annotator who disagrees most with consensus
     method: str = "crowdlab"  # crowdlab, or "single" when only one annotator labelled
 
@@ -137,8 +135,6 @@ def annotator_consensus(
     return MultiAnnotatorResult(
         consensus=_consensus_labels(matrix, names, crowd, majority=majority, classes=classes, images=images),
         annotators=crowd.stats,
-        disagreements=[i for i in range(n) if _disagree(matrix[i])],
-        differs_from_majority=[i for i in range(n) if crowd.consensus[i] != majority[i]],
         most_disagreeing=_most_disagreeing(crowd.stats, min_labels),
         method=crowd.method,
     )
@@ -225,11 +221,6 @@ def _most_disagreeing(stats: list[AnnotatorStats], min_labels: int) -> str | Non
     """The first of ``stats`` (sorted by agreement) among those with ``min_labels`` images; None below two."""
     eligible = [s for s in stats if s.n >= min_labels] or stats
     return eligible[0].name if len(stats) >= 2 and eligible else None
-
-
-def _disagree(row: np.ndarray) -> bool:
-    """Whether the annotators of one image (a row of the label matrix) gave different labels."""
-    return len(set(row[~np.isnan(row)].astype(int).tolist())) > 1
 
 
 def _consensus_labels(
