@@ -97,8 +97,10 @@ def clean_class_list(raw: Iterable[object], where: object | None = None) -> list
 
 
 # Bidirectional overrides and marks reorder how text is shown ("Trojan Source"): a name
-# holding one could read as another class in a report or terminal.
-_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# holding one could read as another class in a report or terminal. Zero-width spaces, the
+# word joiner and the byte-order mark are invisible: "x\u200by" prints as "xy" but is another
+# class. (Zero-width (non-)joiners stay: some scripts, Persian for one, spell words with them.)
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200b\u2060\ufeff")
 
 
 def _is_control(ch: str) -> bool:

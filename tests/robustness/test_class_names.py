@@ -28,6 +28,9 @@ HOSTILE = [
     ".",
     " . ",
     "ok\u202egnp",
+    "x\u200by",  # a zero-width space: prints as "xy"
+    "a\u2060b",
+    "\N{FIRE}" * 60,  # 60 characters but 240 bytes: too long for a file name
     "a\x00b",
     "tab\there",
     "new\nline",
@@ -44,7 +47,10 @@ def test_hostile_class_names_are_refused_by_the_rule(name):
 
 
 @promise("S1")
-@pytest.mark.parametrize("name", ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b"])
+@pytest.mark.parametrize(
+    "name",
+    ["scratch", "pit mark", "ok-2", "Kratzer ä", "[red]x[bold]", "a.b", "می\u200cخواهم"],  # ZWNJ spells Persian
+)
 def test_ordinary_names_pass_and_are_stripped(name):
     assert clean_class_name(f"  {name}\u00a0") == name
 
