@@ -15,8 +15,12 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
+
+if TYPE_CHECKING:  # numpy is imported only when arrays are written: the store-only commands skip it
+    from numpy.typing import ArrayLike
 
 __all__ = ["UNREADABLE_ARRAYS", "check_writable", "copy_atomic", "inside", "write_atomic", "write_npz"]
 
@@ -53,7 +57,7 @@ def write_atomic(path: Path | str, data: bytes | str) -> Path:
     return _replace_with(Path(path), lambda handle: handle.write(payload))
 
 
-def write_npz(path: Path | str, **arrays) -> Path:
+def write_npz(path: Path | str, **arrays: ArrayLike) -> Path:
     """Save arrays as ``.npz`` at ``path`` (the name kept as given) through :func:`write_atomic`."""
     import io
 

@@ -58,7 +58,15 @@ PROBE_FILE = "probe.npz"  # a probe's head; the torch classifier is built from i
 PROBE_FORMAT = "datacentric-probe/1"
 
 
-def model_file(run) -> Path | None:
+class RunFolder(Protocol):
+    """What the readers here take of a run: its folder (``datacentric.project.Run`` has it)."""
+
+    @property
+    def dir(self) -> Path:
+        """The run's folder."""
+
+
+def model_file(run: RunFolder | Path | str) -> Path | None:
     """The file holding a train run's final model (``run`` is a Run or its folder); None when none."""
     folder = Path(getattr(run, "dir", run))
     for name in (MODEL_FILE, PROBE_FILE):
@@ -146,7 +154,7 @@ def write_oof(run_dir: Path | str, oof: OutOfFold) -> Path:
     return path
 
 
-def read_oof(run) -> OutOfFold:
+def read_oof(run: RunFolder | Path | str) -> OutOfFold:
     """Read a train run's ``oof.npz`` (``run`` is a Run or its folder)."""
     import numpy as np
 
@@ -204,7 +212,7 @@ def write_probe(run_dir: Path | str, head: ProbeHead) -> Path:
     return write_npz(path, weight=weight, bias=bias, meta=np.array(json.dumps(meta)))
 
 
-def read_probe(run) -> ProbeHead:
+def read_probe(run: RunFolder | Path | str) -> ProbeHead:
     """Read ``probe.npz`` (``run`` is a Run, its folder or the file)."""
     import numpy as np
 
@@ -249,7 +257,7 @@ def write_run_json(run_dir: Path | str, name: str, document: dict) -> Path:
     return write_atomic(Path(run_dir) / name, json.dumps(document, indent=2, default=str))
 
 
-def read_audit(run) -> dict:
+def read_audit(run: RunFolder | Path | str) -> dict:
     """An audit run's ``audit.json`` as a dict (``run`` is a Run or its folder)."""
     path = Path(getattr(run, "dir", run)) / AUDIT_FILE
     try:
