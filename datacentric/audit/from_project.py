@@ -5,6 +5,7 @@ grouping, and write an "audit" run with ``audit.json`` and a self-contained ``re
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,6 +17,9 @@ from datacentric.paths import write_atomic
 from datacentric.runs import OOF_FILE, OutOfFold, read_audit, read_oof, write_audit
 from datacentric.audit.core import audit_arrays
 from datacentric.audit.result import AuditResult
+
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
 
 
 __all__ = ["find_issues", "load_audit"]
@@ -38,8 +42,8 @@ def _resolve_train_run(project, run):
 
 
 def find_issues(
-    project,
-    run=None,
+    project: Project,
+    run: Run | str | None = None,
     *,
     embeddings: np.ndarray | None = None,
     min_per_class: int = 5,
@@ -283,7 +287,7 @@ def _train_folds(project, train, labels: np.ndarray) -> np.ndarray | None:
         return None
 
 
-def load_audit(project, run: str | None = None) -> dict:
+def load_audit(project: Project, run: str | None = None) -> dict:
     """The stored ``audit.json`` of an audit run (default: the latest) as a dict."""
     found = project.run(run) if run else project.latest_audit()
     if found is None:

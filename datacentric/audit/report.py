@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datacentric import report as H
 from datacentric.stats import weak_bar
+
+if TYPE_CHECKING:
+    from datacentric.audit.result import AuditResult
 
 __all__ = ["render_report"]
 
@@ -110,7 +114,7 @@ def _class_bars(result) -> str:
     return H.figure([H.class_bars_svg(rows, reference=result.accuracy, bar=weak_bar(result.accuracy))]) if rows else ""
 
 
-def render_report(result, *, title: str = "Label audit", subtitle: str | None = None) -> str:
+def render_report(result: AuditResult, *, title: str = "Label audit", subtitle: str | None = None) -> str:
     """Render an :class:`~datacentric.audit.AuditResult` as one self-contained HTML page."""
     summary = '<ul class="summary">' + "".join(f"<li>{H.escape(s)}</li>" for s in result.summary) + "</ul>"
     sections = [

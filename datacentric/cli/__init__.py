@@ -6,11 +6,15 @@ Each sub-module adds its commands to :data:`app`; add one import below per modul
 from __future__ import annotations
 
 import gc
+from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperCommand
 
 from datacentric.cli.common import ErrorsAsOneLine, PlainUsage
+
+if TYPE_CHECKING:
+    from typer.models import CommandInfo, TyperInfo
 
 app = typer.Typer(
     cls=ErrorsAsOneLine,
@@ -57,7 +61,7 @@ STEPS = {
 _ORDER = [name for names in STEPS.values() for name in names]
 
 
-def command_name(info) -> str:
+def command_name(info: CommandInfo | TyperInfo) -> str:
     """The name a registered command (or sub-app) is typed as."""
     return info.name or info.callback.__name__.replace("_", "-")
 

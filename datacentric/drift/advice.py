@@ -12,16 +12,21 @@ import csv
 import io
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datacentric.words import plural
 from datacentric.paths import write_atomic
+
+if TYPE_CHECKING:
+    from datacentric.drift.result import DriftResult
+    from datacentric.project import Project
 
 __all__ = ["LABEL_FORM", "next_steps", "write_label_form"]
 
 LABEL_FORM = "to_label.csv"  # beside to_label/ in the drift run folder
 
 
-def next_steps(project, result, to_label: Path) -> list[str]:
+def next_steps(project: Project, result: DriftResult, to_label: Path) -> list[str]:
     """The advice lines of one :class:`~datacentric.drift.DriftResult` (commands never wrapped)."""
     root = shlex.quote(str(project.root))
     if not result.drift:

@@ -36,6 +36,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import stats
@@ -59,6 +60,9 @@ from datacentric.drift.result import DriftResult
 from datacentric.errors import DatacentricError
 from datacentric.runs import write_run_json
 
+if TYPE_CHECKING:
+    from datacentric.project import Project
+
 __all__ = ["check_drift"]
 
 
@@ -76,7 +80,7 @@ class _Options:
 
 
 def check_drift(
-    project,
+    project: Project,
     folder: Path | str,
     *,
     alpha: float = 0.05,

@@ -31,11 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.drift.pixel_stats import holm
 from datacentric.errors import DatacentricError
+
+if TYPE_CHECKING:
+    from datacentric.drift.check import DriftCheck
 
 __all__ = ["MIN_GROUP", "GroupVerdict", "group_images", "parse_window", "score_groups"]
 
@@ -141,7 +145,7 @@ def _window_label(seconds: float, width: float) -> str:
 
 
 def score_groups(
-    check,
+    check: DriftCheck,
     groups: dict[str, list[int]],
     *,
     alpha: float,

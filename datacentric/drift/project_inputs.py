@@ -23,6 +23,7 @@ from datacentric.data.images import inspect_image, list_images
 from datacentric.runs import OutOfFold, read_oof
 
 if TYPE_CHECKING:
+    from datacentric.project import Project
     from datacentric.project.records import Run
 
 __all__ = [
@@ -81,7 +82,7 @@ def new_images(folder: Path) -> list[Path]:
     return files
 
 
-def champion_reference(project) -> tuple[Run, OutOfFold]:
+def champion_reference(project: Project) -> tuple[Run, OutOfFold]:
     """The champion train run and its out-of-fold predictions, refused before any image is read."""
     from datacentric.retrain import champion_run
 
@@ -92,7 +93,7 @@ def champion_reference(project) -> tuple[Run, OutOfFold]:
 
 
 def read_batch(
-    project,
+    project: Project,
     folder: Path,
     files: list[Path],
     reference_run: Run,
@@ -123,7 +124,7 @@ def read_batch(
     return good, skipped, features
 
 
-def load_reference(project, reference_run: Run, oof: OutOfFold, backbone: str) -> Reference:
+def load_reference(project: Project, reference_run: Run, oof: OutOfFold, backbone: str) -> Reference:
     """The training images still in the project and on disk, embedded with ``backbone``."""
     from datacentric.model import embed
 
@@ -138,7 +139,12 @@ def load_reference(project, reference_run: Run, oof: OutOfFold, backbone: str) -
 
 
 def load_batch(
-    project, reference: Reference, good: list[Path], skipped: list[dict], features: dict | None, pixel_stats: bool
+    project: Project,
+    reference: Reference,
+    good: list[Path],
+    skipped: list[dict],
+    features: dict | None,
+    pixel_stats: bool,
 ) -> Batch:
     """Embeddings, predicted probabilities and pixel statistics of the batch (here, or from the Ray job)."""
     from datacentric.model import embed, load_classifier
@@ -202,7 +208,7 @@ def _features_on_ray(
 _STATS_CACHE = "pixel_stats_v1.npz"  # bump the version when the statistics change
 
 
-def reference_statistics(project, ids: list[str], paths: list[Path]) -> np.ndarray:
+def reference_statistics(project: Project, ids: list[str], paths: list[Path]) -> np.ndarray:
     """Pixel statistics of the reference images, cached in the project cache by image hash."""
     cache = Path(project.cache_dir) / _STATS_CACHE
     known: dict[str, np.ndarray] = {}

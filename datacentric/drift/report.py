@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from datacentric.drift.pixel_stats import describe
 from datacentric.report import (
@@ -20,10 +21,13 @@ from datacentric.report import (
     write,
 )
 
+if TYPE_CHECKING:
+    from datacentric.drift.result import DriftResult
+
 __all__ = ["write_report"]
 
 
-def write_report(result, typical: list[dict], path: Path) -> Path:
+def write_report(result: DriftResult, typical: list[dict], path: Path) -> Path:
     """Write ``report.html`` for one :class:`DriftResult`; ``typical`` are reference images."""
     sections = [_verdict_section(result)]
     if result.groups:

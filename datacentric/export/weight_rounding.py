@@ -24,11 +24,15 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.progress import track
 from datacentric.quiet import import_onnxruntime
+
+if TYPE_CHECKING:
+    import onnx
 
 __all__ = ["INT8_MAX", "MIN_SQNR_DB", "LayerRounding", "choose_rounding", "conv_input_grams", "round_conv_weights"]
 
@@ -87,7 +91,7 @@ def _patches(x: np.ndarray, node, kernel: tuple[int, int]) -> np.ndarray:
 
 
 def conv_input_grams(
-    model, inputs: Iterable[np.ndarray], *, input_name: str, convs: Collection[str]
+    model: onnx.ModelProto, inputs: Iterable[np.ndarray], *, input_name: str, convs: Collection[str]
 ) -> dict[str, np.ndarray]:
     """Per convolution in ``convs``: the Gram matrix (g, K, K) of its input windows over ``inputs``.
 
@@ -175,7 +179,7 @@ def choose_rounding(weight: np.ndarray, gram: np.ndarray, *, sweeps: int = 6) ->
 
 
 def round_conv_weights(
-    model,
+    model: onnx.ModelProto,
     inputs: Iterable[np.ndarray],
     *,
     input_name: str,

@@ -199,7 +199,15 @@ class CopyPaste(Generator):
         self.k = k
         self.strength = strength
 
-    def generate(self, target, defects, backgrounds, n, *, seed=0):  # noqa: D102 (see base)
+    def generate(  # noqa: D102 (see base)
+        self,
+        target: str,
+        defects: Sequence[np.ndarray],
+        backgrounds: Sequence[np.ndarray],
+        n: int,
+        *,
+        seed: int = 0,
+    ) -> list[Synthetic]:
         if not defects or not backgrounds:
             from datacentric.errors import DatacentricError
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -21,6 +22,9 @@ from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.project.core import LABELBOOK_RULES
 from datacentric.runs import read_oof
+
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
 
 __all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules", "rules_in_force"]
 
@@ -70,7 +74,7 @@ class LabelBook:
     rules: list[Rule] = field(default_factory=list)  # every rule in force
 
 
-def build_labelbook(project, run=None) -> LabelBook:
+def build_labelbook(project: Project, run: Run | str | None = None) -> LabelBook:
     """The label book of a project from a train run (default: the champion that left no image out, as audit)."""
     train = project.train_run(run, complete=True)
     oof = read_oof(train)
@@ -145,7 +149,7 @@ def _closest_calls(examples, labels, probs, classes, a: str, b: str) -> list[Exa
     return out
 
 
-def load_rules(project) -> list[Rule]:
+def load_rules(project: Project) -> list[Rule]:
     """Every rule ever written, oldest first (``labelbook.json`` in the project)."""
     path = project.path(RULES_FILE)
     if not path.exists():
@@ -157,12 +161,12 @@ def load_rules(project) -> list[Rule]:
         raise DatacentricError(f"unreadable label book rules: {exc}", path) from None
 
 
-def rules_in_force(project) -> dict[frozenset, Rule]:
+def rules_in_force(project: Project) -> dict[frozenset, Rule]:
     """The latest rule for each class pair (either order), keyed by ``frozenset({a, b})``."""
     return {frozenset((r.a, r.b)): r for r in load_rules(project)}
 
 
-def add_rule(project, text: str) -> Rule:
+def add_rule(project: Project, text: str) -> Rule:
     """Keep a rule written as ``"A vs B: what tells them apart"`` (both must be classes)."""
     pair, sep, body = str(text).partition(":")
     a, vs, b = pair.partition(" vs ")

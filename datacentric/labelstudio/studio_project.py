@@ -7,11 +7,16 @@ already there instead of uploading it again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from datacentric.errors import DatacentricError
 from datacentric.labelstudio.client import Connection, config_classes, instructions, label_config, rules_section
 from datacentric.labelstudio.links import linked_projects, system_name
 from datacentric.progress import track
 from datacentric.project import ImageRecord, Project
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LseProjectResponse
 
 UPLOAD_BATCH = 20
 
@@ -47,7 +52,7 @@ def find_or_create(
     return created.id, wanted, True
 
 
-def get_project(conn: Connection, pid: int):
+def get_project(conn: Connection, pid: int) -> LseProjectResponse | None:
     """The Label Studio project, or None when the server has no such project (any more)."""
     from label_studio_sdk.core.api_error import ApiError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
@@ -24,6 +24,9 @@ from datacentric.model.weights import (
     user_cache_dir,
 )
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = ["create_backbone", "data_config", "rebuild", "register_backbones", "weights_id"]
 
 
@@ -33,7 +36,7 @@ def create_backbone(
     num_classes: int = 0,
     pretrained: bool = True,
     cache_dir: Path | str | None = None,
-):
+) -> torch.nn.Module:
     """Build a timm model by name with pretrained weights found offline.
 
     Parameters
@@ -167,7 +170,7 @@ def _finish(model, tag: str):
     return model
 
 
-def rebuild(arch: str, num_classes: int):
+def rebuild(arch: str, num_classes: int) -> torch.nn.Module:
     """A fresh ``num_classes``-class model of a saved classifier's ``arch`` (its weights are loaded next)."""
     factory = backbone_plugin(arch)
     if factory is not None:
@@ -177,12 +180,12 @@ def rebuild(arch: str, num_classes: int):
     return timm.create_model(arch, pretrained=False, num_classes=num_classes)
 
 
-def weights_id(model) -> str:
+def weights_id(model: torch.nn.Module) -> str:
     """The id of the weights a model from :func:`create_backbone` was built with."""
     return getattr(model, "datacentric_weights", "unknown")
 
 
-def data_config(model, image_size: int = 0) -> dict:
+def data_config(model: torch.nn.Module, image_size: int = 0) -> dict:
     """Preprocessing for ``model`` from timm (input_size, mean, std, interpolation, crop_pct).
 
     ``image_size`` > 0 overrides the input size (the project's ``image_size`` setting).

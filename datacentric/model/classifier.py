@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,6 +36,12 @@ from datacentric.errors import DatacentricError
 from datacentric.paths import write_atomic
 from datacentric.serialize import to_jsonable
 from datacentric.runs import MODEL_FILE, ProbeHead, model_file, read_probe
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from datacentric.project import Run
 
 __all__ = ["FORMAT", "Classifier", "classifier_from_payload", "load_classifier", "model_bytes", "save_classifier"]
 
@@ -86,14 +93,14 @@ class Classifier:
         self._cache_dir = cache_dir
 
     @property
-    def module(self):
+    def module(self) -> torch.nn.Module:
         """The torch model (timm, eval mode), built on first use when it was given as ``build``."""
         if self._module is None:
             self._module = self._build().eval()
         return self._module
 
     @property
-    def transform(self):
+    def transform(self) -> Callable[[Image.Image], torch.Tensor]:
         """PIL image -> normalised CHW float tensor (timm's eval transform for ``data_config``)."""
         if self._transform is None:
             import timm.data
@@ -135,7 +142,7 @@ class Classifier:
 
 
 def save_classifier(
-    module, path: Path | str, *, classes: Sequence[str], backbone: str, data_config: dict, mode: str
+    module: torch.nn.Module, path: Path | str, *, classes: Sequence[str], backbone: str, data_config: dict, mode: str
 ) -> int:
     """Write ``model.pt`` (format in the module docstring); return its size in bytes."""
     import torch
@@ -159,7 +166,7 @@ def _payload(module, *, classes: Sequence[str], backbone: str, data_config: dict
     }
 
 
-def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Classifier:
+def load_classifier(run_or_path: Run | Path | str, *, cache_dir: Path | str | None = None) -> Classifier:
     """Load a classifier from a train run (``Run``), a run folder, or a ``model.pt``/``probe.npz`` path.
 
     ``cache_dir`` (a project's) is where a probe's backbone finds converted weights when its
@@ -179,7 +186,7 @@ def load_classifier(run_or_path, *, cache_dir: Path | str | None = None) -> Clas
     return classifier_from_payload(payload, path)
 
 
-def model_bytes(run_or_path, *, cache_dir: Path | str | None = None) -> bytes:
+def model_bytes(run_or_path: Run | Path | str, *, cache_dir: Path | str | None = None) -> bytes:
     """A train run's model as ``model.pt`` bytes (self-contained: for workers that lack the weights)."""
     path = _model_path(run_or_path)
     if path.suffix != ".npz":
@@ -245,7 +252,7 @@ def _config(data_config: dict) -> dict:
     return {k: tuple(v) if isinstance(v, list) else v for k, v in data_config.items()}
 
 
-def classifier_from_payload(payload, where) -> Classifier:
+def classifier_from_payload(payload: object, where: Path | str) -> Classifier:
     """Rebuild a :class:`Classifier` from the dictionary stored in ``model.pt``."""
     from datacentric.model.backbone import rebuild
 

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,11 @@ from datacentric.model.key_hints import embedding_key_for, key_meta, known_keys,
 from datacentric.paths import UNREADABLE_ARRAYS
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
 from datacentric.progress import track
+
+if TYPE_CHECKING:
+    import torch
+
+    from datacentric.project import ImageRecord, Project
 
 __all__ = [
     "embed",
@@ -57,7 +63,9 @@ __all__ = [
 _MODELS: dict[tuple, object] = {}
 
 
-def feature_model(backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, cache_dir: Path | None = None):
+def feature_model(
+    backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, cache_dir: Path | None = None
+) -> torch.nn.Module:
     """A feature-extractor backbone (``num_classes=0``), built once per process and reused.
 
     It is prepared for CPU inference (eval mode, channels-last memory format); do not train it.
@@ -74,7 +82,7 @@ def feature_model(backbone: str = DEFAULT_BACKBONE, *, pretrained: bool = True, 
     return _MODELS[key]
 
 
-def embedding_key(backbone: str, model, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
+def embedding_key(backbone: str, model: torch.nn.Module, config: dict, runtime: str = DEFAULT_RUNTIME) -> str:
     """Cache key for (backbone, weights, preprocessing, runtime); torch's key is the one of
     versions before the runtime existed, so caches made then stay valid for ``runtime="torch"``.
     """
@@ -326,7 +334,9 @@ def _save_row(folder: Path, digest: str, row: np.ndarray) -> None:
     tmp.replace(folder / f"{digest}.npy")
 
 
-def runtime_model(model, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0):
+def runtime_model(
+    model: torch.nn.Module, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0
+) -> torch.nn.Module | OnnxFeatures:
     """What :func:`forward` runs for ``runtime``: the torch ``model`` itself, or its ONNX Runtime
     session (exported once under ``cache_dir/onnx/``, keyed by the torch embedding key) with
     ``threads`` intra-op threads (0 = torch's thread count).
@@ -388,7 +398,9 @@ def _cached_rows(folder: Path, hashes: list[str]) -> dict[int, np.ndarray]:
     return rows
 
 
-def embed_project(project, records=None, *, pretrained: bool = True, batch_size: int = 32) -> np.ndarray:
+def embed_project(
+    project: Project, records: Sequence[ImageRecord] | None = None, *, pretrained: bool = True, batch_size: int = 32
+) -> np.ndarray:
     """Embed a project's images with its backbone and image size, cached in its ``cache_dir``.
 
     ``records`` default to the labelled real images in the order of ``project.dataset().ids``.

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,10 +33,13 @@ from datacentric.model.cv import DEFAULT_C, ProbeClassifier
 from datacentric.model.torch_inference import infer
 from datacentric.data.images import load_image
 
+if TYPE_CHECKING:
+    import albumentations as A
+
 __all__ = ["FineTuner", "default_augment"]
 
 
-def default_augment(config: dict, seed: int = 0):
+def default_augment(config: dict, seed: int = 0) -> A.Compose:
     """The training transform: an ``A.Compose`` (serialisable) producing normalised CHW tensors."""
     from datacentric.quiet import import_albumentations
 

@@ -5,8 +5,10 @@ then train the final network on every labelled image the same way and save it (`
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,11 +16,22 @@ from datacentric.model.cv import CrossValResult, run_folds
 from datacentric.model.train_data import TrainData
 from datacentric.runs import MODEL_FILE
 
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
+
 __all__ = ["cross_validate_finetune", "train_finetune"]
 
 
 def train_finetune(
-    project, run, data: TrainData, backbone: str, *, epochs: int, device: str | None, keep_checkpoints: bool, **common
+    project: Project,
+    run: Run,
+    data: TrainData,
+    backbone: str,
+    *,
+    epochs: int,
+    device: str | None,
+    keep_checkpoints: bool,
+    **common: Any,
 ) -> tuple[CrossValResult, Path, int, int]:
     """Cross-validate fine-tuning, then save the whole network (``model.pt``): (cv, model file, bytes, params)."""
     from datacentric.model.classifier import save_classifier
@@ -40,7 +53,7 @@ def train_finetune(
 
 
 def cross_validate_finetune(
-    project,
+    project: Project,
     data: TrainData,
     backbone: str,
     *,
@@ -51,7 +64,7 @@ def cross_validate_finetune(
     epochs: int,
     checkpoints: Path | None,
     device: str | None,
-    groups=None,
+    groups: Sequence[str] | None = None,
 ) -> tuple[CrossValResult, object, dict]:
     """Fine-tune once per fold, then on every labelled row: (cv, final torch module, its data config).
 

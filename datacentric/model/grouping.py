@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from datacentric.project import LabeledSet, Project
 
 __all__ = ["SplitGroups", "merge_groups", "project_groups", "run_groups", "split_groups", "twin_pairs"]
 
@@ -128,7 +132,7 @@ def run_groups(
     return out
 
 
-def project_groups(project, data, embeddings: np.ndarray | None = None) -> list[str] | None:
+def project_groups(project: Project, data: LabeledSet, embeddings: np.ndarray | None = None) -> list[str] | None:
     """The groups to split ``data`` (a project Dataset) by: those of the train run in charge.
 
     Without a train run, the near-duplicate twins of ``embeddings`` (as ``train`` would

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.data.images import IMAGE_SUFFIXES, expand_paths
+
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
 
 __all__ = ["Prediction", "predict"]
 
@@ -26,7 +30,9 @@ class Prediction:
     error: str | None = None
 
 
-def predict(project, paths: Sequence[Path | str] | Path | str, *, run=None, batch_size: int = 32) -> list[Prediction]:
+def predict(
+    project: Project, paths: Sequence[Path | str] | Path | str, *, run: Run | str | None = None, batch_size: int = 32
+) -> list[Prediction]:
     """Predict a label for each image with a train run's model (default: the latest).
 
     ``paths`` may name files and folders (searched recursively for

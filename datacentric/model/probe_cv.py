@@ -4,7 +4,9 @@ fit it on every labelled row and save it (``probe.npz``, written without torch).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -12,11 +14,14 @@ from datacentric.model.cv import CrossValResult, ProbeClassifier, cross_validate
 from datacentric.model.train_data import TrainData, embed_part
 from datacentric.runs import ProbeHead, write_probe
 
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
+
 __all__ = ["cross_validate_probe", "train_probe"]
 
 
 def train_probe(
-    project, run, data: TrainData, backbone: str, *, C: float, pretrained: bool, **common
+    project: Project, run: Run, data: TrainData, backbone: str, *, C: float, pretrained: bool, **common: Any
 ) -> tuple[CrossValResult, Path, int, int]:
     """Cross-validate the probe, then save its head (``probe.npz``): (cv, model file, bytes, params)."""
     from datacentric.model.embeddings import embedding_config
@@ -40,7 +45,16 @@ def train_probe(
 
 
 def cross_validate_probe(
-    project, data: TrainData, backbone: str, *, folds: int, seed: int, repeats: int, pretrained: bool, C: float, groups
+    project: Project,
+    data: TrainData,
+    backbone: str,
+    *,
+    folds: int,
+    seed: int,
+    repeats: int,
+    pretrained: bool,
+    C: float,
+    groups: Sequence[str] | None,
 ) -> tuple[CrossValResult, ProbeClassifier]:
     """Cross-validate the probe, then fit it on every labelled row (real and extra).
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric import report as H
 from datacentric.stats import weak_bar
+
+if TYPE_CHECKING:
+    from datacentric.model.training import TrainResult
 
 __all__ = ["weak_classes", "write_train_report"]
 
@@ -29,7 +33,7 @@ def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
     ]
 
 
-def write_train_report(result, project_root: Path, path: Path) -> Path:
+def write_train_report(result: TrainResult, project_root: Path, path: Path) -> Path:
     """Write the report of one :class:`~datacentric.model.training.TrainResult`; return its path."""
     weak = weak_classes(result.per_class, result.cv_accuracy)
     sections = [

@@ -5,11 +5,15 @@ images made from them, their embeddings and the groups that must stay on one sid
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.model.grouping import SplitGroups, split_groups
+
+if TYPE_CHECKING:
+    from datacentric.project import LabeledSet, Project
 
 __all__ = ["Extra", "TrainData", "embed_part", "gather_train_data"]
 
@@ -35,7 +39,14 @@ class TrainData:
 
 
 def gather_train_data(
-    project, exclude: list[str], *, backbone: str, pretrained: bool, group_by: str | None, twins: bool, embed: bool
+    project: Project,
+    exclude: list[str],
+    *,
+    backbone: str,
+    pretrained: bool,
+    group_by: str | None,
+    twins: bool,
+    embed: bool,
 ) -> TrainData:
     """The labelled real images (less ``exclude``), their extra images, embeddings and groups.
 
@@ -80,7 +91,7 @@ def _group_values(real, column: str, where) -> list[str]:
     return [str(v) for v in values]
 
 
-def embed_part(project, part, backbone: str, pretrained: bool) -> np.ndarray:
+def embed_part(project: Project, part: LabeledSet | Extra, backbone: str, pretrained: bool) -> np.ndarray:
     """Cached embeddings of a set of the project's images (the labelled real ones, or the extra
     rows) with ``backbone`` at the project's image size, for the probe and the twin check.
     """

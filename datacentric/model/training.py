@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from datacentric.errors import DatacentricError
 from datacentric.model.cv import DEFAULT_C, CrossValResult, default_repeats
 from datacentric.model.train_data import TrainData, gather_train_data
 from datacentric.runs import OutOfFold, write_oof
+
+if TYPE_CHECKING:
+    from datacentric.project import Project
 
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
 
@@ -87,7 +91,7 @@ def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str],
 
 
 def train(
-    project,
+    project: Project,
     *,
     mode: str = "probe",
     folds: int | None = None,

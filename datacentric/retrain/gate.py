@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
@@ -17,6 +18,9 @@ from scipy import stats
 from datacentric.errors import DatacentricError
 from datacentric.retrain.golden import GoldenImages, golden_images, golden_set
 from datacentric.runs import read_oof, write_run_json
+
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
 
 __all__ = ["ModelScore", "RetrainDecision", "champion_run", "decide", "retrain", "training_label_changes"]
 
@@ -87,12 +91,12 @@ def decide(delta: float, tolerance: float, label_changes: int) -> tuple[bool, st
     return False, (f"{size}, within noise {band}: a tie, and no label changed since the champion, so it stays")
 
 
-def champion_run(project):
+def champion_run(project: Project) -> Run | None:
     """The train run in charge (see :meth:`datacentric.project.Project.champion`)."""
     return project.champion()
 
 
-def training_label_changes(project, champion, golden_ids: Sequence[str]) -> int:
+def training_label_changes(project: Project, champion: Run, golden_ids: Sequence[str]) -> int:
     """How many training labels differ from those the champion learned: images relabelled to
     another class, labelled since, or removed since. A reviewer who confirms a label changes
     nothing; the golden images are left out (no challenger trains on them).
@@ -127,13 +131,13 @@ def _score(project, run, gold: GoldenImages) -> ModelScore:
 
 
 def retrain(
-    project,
+    project: Project,
     *,
     golden: str | Path | None = None,
     mode: str | None = None,
     tolerance: float | None = None,
     seed: int | None = None,
-    **train_options,
+    **train_options: Any,
 ) -> RetrainDecision:
     """Train a challenger on the current labels and promote it if it is not worse on the golden set.
 

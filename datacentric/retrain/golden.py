@@ -11,11 +11,15 @@ import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.runs import write_run_json
+
+if TYPE_CHECKING:
+    from datacentric.project import Project
 
 __all__ = ["GoldenImages", "GoldenSet", "golden_images", "golden_set", "holdout_groups"]
 
@@ -41,7 +45,7 @@ class GoldenImages:
     notes: list[str]  # on any golden image left out
 
 
-def golden_set(project, golden: str | Path | None = None) -> GoldenSet:
+def golden_set(project: Project, golden: str | Path | None = None) -> GoldenSet:
     """The golden set: the stored one, a new one from a file or run id, or a new holdout.
 
     ``golden`` None reuses the latest stored golden set, or chooses and stores the
@@ -159,7 +163,7 @@ def _read_golden_file(project, path: Path) -> list[str]:
     return sorted(dict.fromkeys(ids))
 
 
-def golden_images(project, gold: GoldenSet) -> GoldenImages:
+def golden_images(project: Project, gold: GoldenSet) -> GoldenImages:
     """The golden images that still have a label: ids, paths, labels, and a note on any left out."""
     labels = project.labels()
     records = {r.id: r for r in project.images("real")}

@@ -7,11 +7,15 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.scale.engine import check_engine, readable_files, require_ray, run_batches
+
+if TYPE_CHECKING:
+    from datacentric.project import Project
 
 __all__ = ["EmbedResult", "embed_images", "input_files"]
 
@@ -46,7 +50,7 @@ def input_files(inputs: Sequence[Path | str] | Path | str) -> list[Path]:
 
 
 def embed_images(
-    project,
+    project: Project,
     inputs: Sequence[Path | str] | Path | str,
     *,
     engine: str = "local",

@@ -8,12 +8,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.scale.embed import input_files
 from datacentric.scale.engine import check_engine, readable_files, require_ray, run_batches
+
+if TYPE_CHECKING:
+    from datacentric.project import Project, Run
 
 __all__ = ["PredictResult", "predict_images", "predict_probs"]
 
@@ -34,13 +38,13 @@ class PredictResult:
 
 
 def predict_images(
-    project,
+    project: Project,
     inputs: Sequence[Path | str] | Path | str,
     out: Path | str,
     *,
     engine: str = "local",
     address: str | None = None,
-    run=None,
+    run: Run | str | None = None,
     model: Path | str | None = None,
     batch_size: int = 32,
 ) -> PredictResult:
@@ -218,7 +222,7 @@ def _error_table(paths: list[str], errors: dict[str, str], k: int, schema):
 
 
 def predict_probs(
-    train_run,
+    train_run: Run,
     files: Sequence[Path],
     *,
     engine: str = "local",
