@@ -70,7 +70,7 @@ class Classifier:
 
     def __init__(
         self,
-        module,
+        module: torch.nn.Module | None,
         classes: Sequence[str],
         backbone: str,
         data_config: dict,
@@ -79,7 +79,7 @@ class Classifier:
         build: Callable[[], object] | None = None,
         head: ProbeHead | None = None,
         cache_dir: Path | str | None = None,
-    ):
+    ) -> None:
         if module is None and build is None:
             raise ValueError("give module or build")
         self._module = module.eval() if module is not None else None
