@@ -158,7 +158,7 @@ def _issues_section(result) -> list[str]:
                 "given": i.given,
                 "model's guess": i.suggested,
                 "quality": i.quality,
-                "note": "" if i.judged else "class too small to judge",
+                "note": "settled by a reviewer" if i.reviewed else "" if i.judged else "class too small to judge",
             }
             for i in worst
         ],

@@ -178,6 +178,10 @@ def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_projec
     settled = {i.id: i for i in second.label_issues if i.id in (changed.id, confirmed.id)}
     assert all(i.reviewed and not i.is_issue for i in settled.values())  # a person decided: not asked again
     assert not any(i.reviewed for i in second.label_issues if i.id not in settled)
+    from datacentric.audit.report import render_report
+
+    least_certain = render_report(second).split("Least certain labels that were not flagged")[1]
+    assert "settled by a reviewer" in least_certain  # the confirmed flag, low in quality, says why it is not raised
 
 
 def test_reviews_are_reported_when_no_flag_is_left(audited_project):
