@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -112,11 +113,16 @@ MAX_SIDE = 4096  # the largest input side a model file may ask for (a wrong one 
 
 def _checked_classes(classes: object, outputs: object) -> list[str]:
     """The class names of a model file: printable text, one per output of the model."""
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and c.isprintable() for c in classes):
-        raise ValueError("metadata 'classes' is not a list of printable names")
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and _plain(c) for c in classes):
+        raise ValueError("metadata 'classes' is not a list of names without control characters")
     if isinstance(outputs, int) and outputs != len(classes):
         raise ValueError(f"metadata names {len(classes)} classes for a model with {outputs} outputs")
     return list(classes)
+
+
+def _plain(name: str) -> bool:
+    """No control character, line or paragraph separator (datacentric's class names have none)."""
+    return not any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in name)
 
 
 def _checked_config(config: PreprocessConfig) -> PreprocessConfig:

@@ -19,14 +19,26 @@ from collections.abc import Iterable
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["MAX_BYTES", "MAX_LENGTH", "case_twin", "clean_class_list", "clean_class_name", "clean_text", "escaped"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_LENGTH",
+    "case_twin",
+    "clean_class_list",
+    "clean_class_name",
+    "clean_metadata",
+    "clean_text",
+    "escaped",
+]
 
 MAX_LENGTH = 100
 MAX_BYTES = 200  # in UTF-8: a class name is part of file names (at most 255 bytes on most systems)
 
 
-def clean_class_name(raw: object, where: object | None = None) -> str:
+def clean_class_name(raw: object, where: object | None = None, *, new: bool = False) -> str:
     """Return ``raw`` stripped, or raise :class:`DatacentricError` saying why it is no class name.
+
+    A ``new`` class (not yet in the project) must also fit :data:`MAX_BYTES`; a class a project
+    already has is never refused for its length in bytes (older versions counted characters only).
 
     Examples
     --------
@@ -52,7 +64,7 @@ def clean_class_name(raw: object, where: object | None = None) -> str:
         raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
     if len(name) > MAX_LENGTH:
         raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where)
-    if len(name.encode("utf-8")) > MAX_BYTES:
+    if new and len(name.encode("utf-8")) > MAX_BYTES:
         raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_BYTES} bytes in UTF-8", where)
     return name
 
@@ -71,6 +83,20 @@ def clean_text(raw: object, what: str, where: object | None = None) -> str:
     return text
 
 
+def clean_metadata(metadata: dict) -> dict[str, str]:
+    """Metadata columns and values as text: a line break or tab (a spreadsheet cell written on
+    two lines) becomes a space; any other control character is refused (:func:`clean_text`).
+    """
+    return {
+        clean_text(_one_line_of(k), "metadata column"): clean_text(_one_line_of(v), f"metadata value of '{k}'")
+        for k, v in metadata.items()
+    }
+
+
+def _one_line_of(value: object) -> str:
+    return " ".join(str(value).replace("\t", " ").splitlines())
+
+
 def escaped(text: str) -> str:
     """``text`` with control characters and bidirectional overrides written as escapes."""
     return "".join(ascii(ch)[1:-1] if _is_control(ch) else ch for ch in text)
@@ -82,11 +108,13 @@ def case_twin(name: str, known: Iterable[str]) -> str | None:
     return next((k for k in known if k != name and k.casefold() == folded), None)
 
 
-def clean_class_list(raw: Iterable[object], where: object | None = None) -> list[str]:
-    """Check a fixed class list: every name valid, no duplicates (case-insensitive)."""
+def clean_class_list(raw: Iterable[object], where: object | None = None, *, new: bool = False) -> list[str]:
+    """Check a fixed class list: every name valid (``new``: see :func:`clean_class_name`), no duplicates
+    (case-insensitive).
+    """
     result: list[str] = []
     for item in raw:
-        name = clean_class_name(item, where)
+        name = clean_class_name(item, where, new=new)
         if name in result:
             continue
         twin = case_twin(name, result)

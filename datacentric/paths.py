@@ -81,9 +81,13 @@ def check_writable(path: Path | str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise DatacentricError("this is a folder; name a file", path)
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:  # the folders to make come later, with the file
+        folder = folder.parent
+    if not folder.is_dir():
+        raise DatacentricError("cannot write here: a file stands where a folder is needed", path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
     except OSError as exc:
         raise DatacentricError(f"cannot write here: {exc.strerror or exc}", path) from None
     os.close(fd)

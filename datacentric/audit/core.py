@@ -52,6 +52,7 @@ def audit_arrays(
     folds: Sequence[int] | None = None,
     groups: Sequence[str] | None = None,
     reviewed: Sequence[bool] | None = None,
+    settled: Sequence[bool] | None = None,
     min_per_class: int = 5,
     min_slice: int = 10,
     alpha: float = 0.05,
@@ -83,8 +84,11 @@ def audit_arrays(
         The group of each image that cross-validation kept together (part, lot, twins): the
         slice tests count each group once.
     reviewed : (N,) bool, optional
-        Images whose label a reviewer has settled (relabel, Label Studio): never flagged
-        again (``reviewed`` on their issue), and the annotators' consensus does not override them.
+        Images a reviewer has labelled (relabel, Label Studio): the annotators' consensus
+        does not override them.
+    settled : (N,) bool, optional
+        Images an earlier audit flagged and a reviewer decided since: never flagged again
+        (``reviewed`` on their issue).
     min_per_class : int, default 5
         Classes with fewer images are marked too few and never judged.
     min_slice, alpha : slice test settings (see :func:`datacentric.audit.slices.slice_accuracy`)
@@ -111,7 +115,7 @@ def audit_arrays(
     )
     slices = _error_slices(data, metadata, groups=groups, min_slice=min_slice, alpha=alpha, notes=notes)
     crowd = _crowd(data, annotator_labels, annotators, notes=notes)
-    issues = _settled(_with_consensus(issues, crowd, reviewed, data), reviewed)
+    issues = _settled(_with_consensus(issues, crowd, reviewed, data), settled)
     near = _neighbourhood(data, embeddings, issues, folds=folds, neighbours=neighbours, notes=notes)
     result = _assemble(data, issues, slices, crowd, near, min_per_class=min_per_class, notes=notes)
     summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
@@ -175,15 +179,15 @@ def _crowd(data: _Inputs, annotator_labels, annotators, *, notes: list[str]) -> 
     return _Crowd(multi.consensus, multi.annotators, multi.most_disagreeing, overrides=multi.method == "crowdlab")
 
 
-def _settled(issues: list[LabelIssue], reviewed: Sequence[bool] | None) -> list[LabelIssue]:
+def _settled(issues: list[LabelIssue], settled: Sequence[bool] | None) -> list[LabelIssue]:
     """Unflag the images a reviewer has settled: asking again about a label a person decided
     is noise in the review queue. They keep their score and say ``reviewed``.
     """
-    if reviewed is None:
+    if settled is None:
         return issues
-    settled = np.asarray(reviewed, dtype=bool)
+    decided = np.asarray(settled, dtype=bool)
     for issue in issues:
-        if settled[issue.index]:
+        if decided[issue.index]:
             issue.reviewed, issue.is_issue = True, False
     return issues
 

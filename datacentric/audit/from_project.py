@@ -83,10 +83,13 @@ def find_issues(
         embeddings = _project_embeddings(project, recs, notes)
     settings = {"min_per_class": min_per_class, "min_slice": min_slice, "alpha": alpha}
     shown = project_arg or _display(project.root)
-    result = _audit_oof(project, train, oof, recs, folds=folds, embeddings=embeddings, shown=shown, settings=settings)
+    verdicts = _settled_flags(project)
+    result = _audit_oof(
+        project, train, oof, recs, folds=folds, embeddings=embeddings, shown=shown, settings=settings, settled=verdicts
+    )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
-    _note_reviews(result, project)
+    _note_reviews(result, verdicts)
     if changed:
         result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
     if folds is None and result.near_duplicates:
@@ -119,7 +122,7 @@ def _project_embeddings(project, recs: list, notes: list[str]) -> np.ndarray | N
 
 
 def _audit_oof(
-    project, train, oof: OutOfFold, recs: list, *, folds, embeddings, shown: str, settings: dict
+    project, train, oof: OutOfFold, recs: list, *, folds, embeddings, shown: str, settings: dict, settled: dict
 ) -> AuditResult:
     """:func:`audit_arrays` on the train run's out-of-sample predictions, with the project's
     metadata, annotators' votes, reviews, grouping and label book rules.
@@ -143,6 +146,7 @@ def _audit_oof(
         folds=folds,
         groups=run_groups(oof.group_of(), ids, metadata, train.config.get("group_by")),
         reviewed=[i in reviewed_ids for i in ids],
+        settled=[i in settled for i in ids],
         project=shown,
         rules=_rules_in_force(project),
         **settings,
@@ -208,12 +212,11 @@ def _rules_in_force(project) -> dict[frozenset, str]:
     return {pair: rule.text for pair, rule in rules_in_force(project).items()}
 
 
-def _note_reviews(result: AuditResult, project) -> None:
-    """Say how many of the earlier flags a reviewer settled were real errors (measured only)."""
-    from datacentric.audit.reviews import review_outcomes
+def _settled_flags(project) -> dict[str, bool]:
+    """The earlier audits' flags a reviewer has settled since: {image id: was it a real error}."""
+    from datacentric.audit.reviews import settled_flags
     from datacentric.project import REVIEW_SOURCES
 
-    flagged = result.flagged
     reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
     last_review = max((when for _, _, when in reviews), default="")
     earlier = []
@@ -229,7 +232,13 @@ def _note_reviews(result: AuditResult, project) -> None:
             for i in stored.get("label_issues", [])
             if i.get("is_issue") and i.get("id")
         ]
-    reviewed, real = review_outcomes(earlier, reviews)
+    return settled_flags(earlier, reviews)
+
+
+def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
+    """Say how many of the earlier flags a reviewer settled were real errors (measured only)."""
+    flagged = result.flagged
+    reviewed, real = len(verdicts), sum(verdicts.values())
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
     if not reviewed and not flagged:

@@ -10,15 +10,16 @@ errors, 15 % of the next audit's flags).
 
 from __future__ import annotations
 
-__all__ = ["review_outcomes"]
+__all__ = ["settled_flags"]
 
 
-def review_outcomes(flags: list[tuple[str, str, str]], reviews: list[tuple[str, str, str]]) -> tuple[int, int]:
-    """(reviewed, real) from earlier flags and later reviews.
+def settled_flags(flags: list[tuple[str, str, str]], reviews: list[tuple[str, str, str]]) -> dict[str, bool]:
+    """{image id: was it a real error} for the flags a reviewer has settled.
 
     ``flags``: (image id, the flagged label, when the audit ran); ``reviews``: (image id,
     the reviewer's label, when). The first review after an image's flag settles it: a label
-    other than the flagged one is a real error. An image counts once (its latest flag).
+    other than the flagged one is a real error. An image counts once (its latest flag). A
+    review of an image no audit flagged before (labelling in Label Studio) settles nothing.
     """
     latest: dict[str, tuple[str, str]] = {}
     for image, label, when in sorted(flags, key=lambda f: f[2]):
@@ -28,4 +29,4 @@ def review_outcomes(flags: list[tuple[str, str, str]], reviews: list[tuple[str, 
         flagged = latest.get(image)
         if flagged is not None and image not in verdicts and when > flagged[1]:
             verdicts[image] = label != flagged[0]
-    return len(verdicts), sum(verdicts.values())
+    return verdicts

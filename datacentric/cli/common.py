@@ -124,6 +124,7 @@ _DISK_ERRORS = {
     errno.EROFS: "the file system is read-only",
     errno.EACCES: "no permission to write here",
     errno.EPERM: "no permission to write here",
+    errno.ENAMETOOLONG: "a file name would be too long",
 }
 
 

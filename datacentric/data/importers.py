@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
+from datacentric.names import clean_metadata, clean_text
 from datacentric.data.images import ImageInfo, content_hash, inspect_image
 from datacentric.progress import track
 from datacentric.project import Project
@@ -113,19 +114,23 @@ def import_folder(
 
 def _entries(folder: Path) -> list[Path]:
     """Everything under ``folder`` that is not a folder, sorted: files, links that point nowhere
-    and special files (each must come in or refuse the batch, never vanish from it). Linked
-    folders are followed, each real folder once, so a link loop ends.
+    and special files (each must come in or refuse the batch, never vanish from it).
+
+    A linked folder whose target lies outside ``folder`` is followed (its photos take the
+    link's name as their class); one pointing inside is skipped, so a photo comes in under
+    its real folder's name and a link loop ends. Each real folder is read once.
     """
+    top = folder.resolve()
     found: list[Path] = []
     seen: set[Path] = set()
     todo = [folder]
     while todo:
-        current = todo.pop()
+        current = todo.pop(0)
         real = current.resolve()
-        if real in seen:
+        if real in seen or (current != folder and current.is_symlink() and real.is_relative_to(top)):
             continue
         seen.add(real)
-        for entry in current.iterdir():
+        for entry in sorted(current.iterdir()):
             (todo if entry.is_dir() else found).append(entry)
     return sorted(found)
 
@@ -202,7 +207,7 @@ def _attach_csv(
             found.append(
                 (
                     _known_image(project, manifest.parent, record.get("file", "")),
-                    {c: record[c] for c in extra if record.get(c)},
+                    clean_metadata({c: record[c] for c in extra if record.get(c)}),
                 )
             )
         except DatacentricError as exc:
@@ -350,6 +355,8 @@ def _check_row(
     """Validate one row in place (label cleaned, image inspected once); raise on a fault."""
     if row.problem:
         raise DatacentricError(row.problem)
+    clean_text(row.annotator, "annotator name")
+    row.metadata = clean_metadata(row.metadata)
     if row.label is not None:
         row.label = project.check_label(row.label, pending=new_labels, known=known, new_class=new_classes)
         if row.label not in known and row.label not in new_labels:

@@ -257,7 +257,11 @@ def _check_unchanged(job: _Job, rows: list[int]) -> None:
     """
     for i in rows:
         if job.paths[i].is_file() and content_hash(job.paths[i]) != job.hashes[i]:
-            raise DatacentricError("image changed on disk since it was imported: import it again", job.paths[i])
+            raise DatacentricError(
+                f"image changed on disk since it was imported as {job.hashes[i][:12]}: take that one out "
+                f"(datacentric remove-images PROJECT {job.hashes[i][:12]} --by NAME), then import the file again",
+                job.paths[i],
+            )
 
 
 def _complete(

@@ -87,8 +87,8 @@ class Annotations:
 
         Once the project has classes (a fixed list, or labels already given), a label
         outside them is refused with the closest known names, unless ``new_class`` is
-        set or (without a fixed list) the history holds it, as for removed photos imported
-        again; ``pending`` holds the new labels of the same batch, ``known`` the classes when
+        set or (without a fixed list) it labels photos taken out, which an import brings back;
+        ``pending`` holds the new labels of the same batch, ``known`` the classes when
         the caller already has them (:meth:`classes`). A new class must never differ only
         by case from a known one. Raises :class:`DatacentricError`.
         """
@@ -101,9 +101,9 @@ class Annotations:
         twin = case_twin(name, [*known, *pending])
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)
-        if known and not new_class and (self.config.classes or not self._seen(name)):
+        if known and not new_class and (self.config.classes or not self._labels_removed(name)):
             raise DatacentricError(unknown_label(name, known), where)
-        return name
+        return clean_class_name(name, where, new=True)
 
     def relabel(
         self, ref: str | Path, label: str, *, by: str, note: str | None = None, new_class: bool = False
@@ -189,6 +189,12 @@ class Annotations:
             "INSERT INTO annotations(image_id, annotator, label, source, note, created_at) VALUES (?, ?, ?, ?, ?, ?)",
             (image_id, annotator, label, source, note, now()),
         )
+
+    def _labels_removed(self, name: str) -> bool:
+        """True when ``name`` labels a photo that was taken out (:meth:`remove_images`)."""
+        removed = self.removed_ids()
+        sql = "SELECT image_id FROM annotations WHERE label = ?"
+        return any(row[0] in removed for row in self._conn.execute(sql, (name,)))
 
     def _seen(self, name: str) -> bool:
         """True when some annotation carries ``name`` (a quick check before a full one)."""

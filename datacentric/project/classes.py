@@ -35,7 +35,7 @@ class ClassChanges:
         old = clean_class_name(old, self.root)
         if old not in known:
             raise DatacentricError(unknown_label(old, known, kind="class", hint=""), self.root)
-        new = clean_class_name(new, self.root)
+        new = clean_class_name(new, self.root, new=new not in known)
         if new == old:
             raise DatacentricError(f"class '{old}' already has that name", self.root)
         twin = case_twin(new, [k for k in known if k != old])

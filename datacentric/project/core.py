@@ -53,7 +53,7 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
             raise DatacentricError("already a datacentric project", root)
         if root.exists() and not root.is_dir():
             raise DatacentricError("exists and is not a folder", root)
-        settings = {"classes": clean_class_list(classes, "--classes"), "seed": seed}
+        settings = {"classes": clean_class_list(classes, "--classes", new=True), "seed": seed}
         if backbone:
             settings["backbone"] = backbone
         config = ProjectConfig.from_dict(settings, "init")

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from datacentric.errors import DatacentricError
-from datacentric.names import clean_text, escaped
+from datacentric.names import clean_metadata
 from datacentric.project.records import ImageRecord, image_record
 from datacentric.project.store import now
 
@@ -107,7 +107,7 @@ class Images:
         by: str,
     ) -> bool:
         row = conn.execute("SELECT metadata FROM images WHERE id = ?", (id,)).fetchone()
-        metadata = _clean_metadata(metadata or {})
+        metadata = clean_metadata(metadata or {})
         if row is not None:
             self.attach_metadata(id, metadata)
             if id not in self._removed_in(conn, [id]):
@@ -145,7 +145,7 @@ class Images:
         if row is None:
             raise DatacentricError(f"no image '{image_id}' in the project", self.root)
         before = json.loads(row["metadata"])
-        merged = {**before, **_clean_metadata(metadata)}
+        merged = {**before, **clean_metadata(metadata)}
         if merged == before:
             return False
         conn.execute("UPDATE images SET metadata = ? WHERE id = ?", (json.dumps(merged), image_id))
@@ -154,13 +154,3 @@ class Images:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _clean_metadata(metadata: dict) -> dict[str, str]:
-    """Metadata as text, refused in one line when a column or value holds a control character."""
-    return {
-        clean_text(k, "metadata column", "metadata"): clean_text(
-            v, f"metadata value of '{escaped(str(k))}'", "metadata"
-        )
-        for k, v in metadata.items()
-    }

@@ -184,6 +184,15 @@ def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_projec
     assert "settled by a reviewer" in least_certain  # the confirmed flag, low in quality, says why it is not raised
 
 
+def test_labels_given_in_label_studio_before_any_flag_are_still_audited(audited_project):
+    proj, emb, data, truth = audited_project
+    labels = proj.labels()
+    for image_id in data.ids:  # a team that labels everything in Label Studio: every label is a "review"
+        proj.add_annotation(image_id=image_id, annotator="ls@team", label=labels[image_id], source="labelstudio")
+    result = find_issues(proj, embeddings=emb, report=False)
+    assert result.flagged and not any(i.reviewed for i in result.label_issues)  # no flag was settled: none hidden
+
+
 def test_reviews_are_reported_when_no_flag_is_left(audited_project):
     proj, emb, data, truth = audited_project
     first = find_issues(proj, embeddings=emb, report=False)
@@ -199,7 +208,7 @@ def test_reviews_are_reported_when_no_flag_is_left(audited_project):
 
 
 def test_review_outcomes_count_each_image_once_and_only_after_its_flag():
-    from datacentric.audit.reviews import review_outcomes
+    from datacentric.audit.reviews import settled_flags
 
     flags = [("a", "ok", "2026-01-02"), ("b", "pit", "2026-01-02"), ("a", "ok", "2026-01-05")]
     reviews = [
@@ -209,4 +218,5 @@ def test_review_outcomes_count_each_image_once_and_only_after_its_flag():
         ("b", "pit", "2026-01-04"),  # the first one counts
         ("c", "ok", "2026-01-03"),
     ]  # never flagged
-    assert review_outcomes(flags, reviews) == (2, 1)
+    verdicts = settled_flags(flags, reviews)
+    assert (len(verdicts), sum(verdicts.values())) == (2, 1)

@@ -134,7 +134,7 @@ def test_model_without_metadata_is_refused(tiny, tmp_path):
         ("crop_pct", "0", "crop_pct"),
         ("input_size", "[3, 100000, 100000]", "input_size"),
         ("classes", '["a"]', "names 1 classes for a model with"),
-        ("classes", '["ok", "pit\\u001b[31m", "x"]', "printable"),
+        ("classes", '["ok", "pit\\u001b[31m", "x"]', "without control characters"),
         ("std", "[0, 1, 1]", "std above 0"),
     ],
 )
@@ -151,6 +151,17 @@ def test_model_with_nonsense_metadata_is_refused_on_load(tiny, tmp_path, key, va
     onnx.save(model, str(path))
     with pytest.raises(ValueError, match=needle):
         edge.OnnxClassifier(path)
+
+
+def test_model_with_class_names_datacentric_accepts_loads(tiny, tmp_path):
+    """Names the class-name rule lets in (a Persian zero-width non-joiner, a no-break space, an
+    emoji sequence) load and print as they are."""
+    from datacentric.export import export_onnx
+
+    module, classes, config = tiny
+    names = ["\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", "a\xa0b", "\U0001f468\u200d\U0001f527"]
+    path = export_onnx(module, tmp_path / "m.onnx", classes=names[: len(classes)], data_config=config)
+    assert edge.OnnxClassifier(path).classes == names[: len(classes)]
 
 
 def test_predictor_plans_no_memory_pattern_but_keeps_the_arena(exported):

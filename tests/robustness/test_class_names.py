@@ -43,7 +43,7 @@ HOSTILE = [
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_class_names_are_refused_by_the_rule(name):
     with pytest.raises(DatacentricError):
-        clean_class_name(name)
+        clean_class_name(name, new=True)
 
 
 @promise("S1")

@@ -126,9 +126,13 @@ def test_a_linked_class_folder_comes_in_and_a_special_file_refuses_the_batch(tmp
     write_image(folder / "ok" / "o.png", seed=602)
     (folder / "scratch").symlink_to(real, target_is_directory=True)
     (folder / "ok" / "loop").symlink_to(folder, target_is_directory=True)  # a loop ends
+    (folder / "newest").symlink_to(folder / "ok", target_is_directory=True)  # a link inside: its real name counts
     result = invoke("import", proj, folder)
     assert result.exit_code == 0, result.output
     assert "2 new images" in result.output  # the linked class folder came in, once
+    with Project.open(proj) as project:
+        labels = {r.path.name: project.labels()[r.id] for r in project.images() if r.path.name in ("o.png", "s.png")}
+        assert labels == {"o.png": "ok", "s.png": "scratch"} and "newest" not in project.classes()
     os.mkfifo(folder / "ok" / "pipe.png")
     before = store_digest(proj)
     assert_one_line_error(invoke("import", proj, folder), "pipe.png")  # never dropped without a word

@@ -68,17 +68,31 @@ def test_an_annotator_or_metadata_holding_control_characters_is_refused(proj, ph
     image = next((photos / "ok").iterdir())
     assert_one_line_error(invoke("relabel", proj, image, "pit", "--by", "\x1b[31mX\nY"), "control character")
     manifest = write_csv(tmp_path / "m.csv", f"file,label,camera\n{image},ok,c\x00d\n")
-    assert_one_line_error(invoke("import", proj, manifest), "metadata value of 'camera'", "\\x00")
+    assert_one_line_error(invoke("import", proj, manifest), "metadata value of 'camera'", "\\x00", "m.csv:2")
     assert store_digest(proj) == before
+    notes = write_csv(tmp_path / "n.csv", f'file,label,notes\n{image},ok,"near edge\nrecheck\tlater"\n')
+    assert invoke("import", proj, notes).exit_code == 0  # a cell written on two lines is one line of text
+    from datacentric.project import Project
+
+    with Project.open(proj) as project:
+        assert project.image(str(image)).metadata["notes"] == "near edge recheck later"
 
 
 @promise("S1")
-def test_a_class_name_too_long_for_a_file_name_is_refused():
+def test_a_new_class_name_too_long_for_a_file_name_is_refused_an_old_one_still_loads(tmp_path):
     from datacentric.errors import DatacentricError
     from datacentric.names import clean_class_name
+    from datacentric.project import Project
 
+    name = "\N{FIRE}" * 60  # 60 characters, 240 bytes in UTF-8
     with pytest.raises(DatacentricError, match="longer than 200 bytes"):
-        clean_class_name("\N{FIRE}" * 60)  # 60 characters, 240 bytes in UTF-8
+        clean_class_name(name, new=True)
+    assert_one_line_error(invoke("init", tmp_path / "new", "--classes", f"ok,{name}"), "longer than 200 bytes")
+    with Project.init(tmp_path / "old", classes=["ok"]) as project:  # made when only characters counted
+        settings = project.root / "datacentric.toml"
+    settings.write_text(settings.read_text().replace('["ok"]', f'["ok", "{name}"]'))
+    with Project.open(tmp_path / "old") as project:
+        assert project.classes() == ["ok", name]
 
 
 def test_a_label_studio_user_with_control_characters_is_kept_escaped():
@@ -98,5 +112,26 @@ def test_an_image_changed_on_disk_after_import_is_refused_before_training(tmp_pa
     changed = photos / "ok" / "ok_0.png"
     shutil.copyfile(photos / "pit" / "pit_0.png", changed)  # a pit photo now sits where an ok one was
     before = store_digest(root)
-    assert_one_line_error(invoke("train", root, "--folds", "2"), "changed on disk since it was imported", "ok_0.png")
+    line = assert_one_line_error(invoke("train", root, "--folds", "2"), "changed on disk since it was imported")
     assert store_digest(root) == before
+    old_id = line.split("imported as ")[1].split(":")[0]  # the advice works: take the old one out, import again
+    assert invoke("remove-images", root, old_id, "--by", "lea").exit_code == 0
+    assert invoke("import", root, photos).exit_code == 0
+    assert invoke("train", root, "--folds", "2").exit_code == 0
+
+
+def test_a_typo_fixed_once_is_still_refused_without_new_class(proj):
+    from datacentric.project import Project
+
+    with Project.open(proj) as project:
+        image = project.images()[0].id
+    assert invoke("relabel", proj, image, "scrach", "--by", "lea", "--new-class").exit_code == 0
+    assert invoke("relabel", proj, image, "scratch", "--by", "lea").exit_code == 0  # the typo fixed
+    assert_one_line_error(invoke("relabel", proj, image, "scrach", "--by", "lea"), "did you mean 'scratch'")
+
+
+@promise("X4")
+def test_an_out_in_new_folders_makes_them_only_when_the_command_writes(proj, tmp_path):
+    out = tmp_path / "made" / "by" / "labelbook.html"
+    assert_one_line_error(invoke("labelbook", proj, "--out", out), "no trained model")  # fails after the check
+    assert not (tmp_path / "made").exists()  # no empty folders left behind
