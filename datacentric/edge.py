@@ -112,7 +112,7 @@ MAX_SIDE = 4096  # the largest input side a model file may ask for (a wrong one 
 
 
 def _checked_classes(classes: object, outputs: object) -> list[str]:
-    """The class names of a model file: printable text, one per output of the model."""
+    """The class names of a model file: text without control characters, one per output."""
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) and _plain(c) for c in classes):
         raise ValueError("metadata 'classes' is not a list of names without control characters")
     if isinstance(outputs, int) and outputs != len(classes):

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_BYTES",
     "MAX_LENGTH",
     "case_twin",
+    "check_new_class_name",
     "clean_class_list",
     "clean_class_name",
     "clean_metadata",
@@ -64,9 +65,15 @@ def clean_class_name(raw: object, where: object | None = None, *, new: bool = Fa
         raise DatacentricError(f"class name '{shown}' holds '/', '\\' or '..'", where)
     if len(name) > MAX_LENGTH:
         raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_LENGTH} characters", where)
-    if new and len(name.encode("utf-8")) > MAX_BYTES:
-        raise DatacentricError(f"class name '{shown[:20]}...' is longer than {MAX_BYTES} bytes in UTF-8", where)
+    if new:
+        check_new_class_name(name, where)
     return name
+
+
+def check_new_class_name(name: str, where: object | None = None) -> None:
+    """Refuse a cleaned name as a *new* class when it does not fit :data:`MAX_BYTES` (file names)."""
+    if len(name.encode("utf-8")) > MAX_BYTES:
+        raise DatacentricError(f"class name '{escaped(name)[:20]}...' is longer than {MAX_BYTES} bytes in UTF-8", where)
 
 
 def clean_text(raw: object, what: str, where: object | None = None) -> str:

@@ -224,8 +224,8 @@ def _settled_flags(project) -> dict[str, bool]:
         if run.status != "done" or run.created_at >= last_review:
             continue
         try:
-            stored = load_audit(project, run.id)
-        except (DatacentricError, OSError, ValueError):
+            stored = read_audit(run)
+        except DatacentricError:  # an unreadable audit.json settles nothing
             continue
         earlier += [
             (i.get("id", ""), i.get("given", ""), run.created_at)

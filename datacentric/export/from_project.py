@@ -75,7 +75,7 @@ def export_run(
         _describe(result, train, export, has_holdout)
         if out is not None:
             copy_atomic(result.path, out)  # a kill mid-copy never truncates a good model at out
-            result.path = out.resolve()
+            result.path = out  # check_out resolved it
     except BaseException as exc:
         _fail(project, exc, train, export, has_holdout)
         raise

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
-from datacentric.names import case_twin, clean_class_name, clean_text
+from datacentric.names import case_twin, check_new_class_name, clean_class_name, clean_text
 from datacentric.project.records import Annotation, Decision, annotation_record
 from datacentric.project.store import now
 
@@ -103,7 +103,8 @@ class Annotations:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)
         if known and not new_class and (self.config.classes or not self._labels_removed(name)):
             raise DatacentricError(unknown_label(name, known), where)
-        return clean_class_name(name, where, new=True)
+        check_new_class_name(name, where)
+        return name
 
     def relabel(
         self, ref: str | Path, label: str, *, by: str, note: str | None = None, new_class: bool = False
@@ -157,7 +158,7 @@ class Annotations:
         if not self.config.classes:
             yield
             return
-        before = list(self.config.classes)
+        before, after = list(self.config.classes), list(dict.fromkeys(after))
         during = list(dict.fromkeys([*before, *after]))
         if during != before:
             self._save_classes(during, restore=before)
@@ -167,8 +168,8 @@ class Annotations:
             if during != before:
                 self._save_classes(before, restore=before)
             raise
-        if list(after) != during:
-            self._save_classes(list(dict.fromkeys(after)), restore=during)
+        if after != during:
+            self._save_classes(after, restore=during)
 
     def _save_classes(self, classes: list[str], *, restore: list[str]) -> None:
         """Save the settings with ``classes``; on a failure the in-memory list is ``restore``."""

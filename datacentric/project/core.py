@@ -86,7 +86,7 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
         folders = (self.runs_dir.resolve(), Path(self.cache_dir).resolve())
         if (
             target in kept
-            or any(target == f or target.is_relative_to(f) for f in folders)
+            or any(target.is_relative_to(f) for f in folders)
             or self._conn.execute("SELECT 1 FROM images WHERE path = ?", (str(target),)).fetchone()
         ):
             raise DatacentricError("this would overwrite a file the project keeps; choose another --out", path)
