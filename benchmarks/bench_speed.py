@@ -244,7 +244,7 @@ def throughput(paths: list[Path], repeats: int) -> list[tuple[str, str]]:
     torch_cases = {
         f"torch forward, {layout}, batch {size}, random tensors": torch_forward(memory_format, size)
         for layout, memory_format in (("NCHW", torch.contiguous_format), ("channels-last", torch.channels_last))
-        for size in (8, 16, 32)
+        for size in (4, 8, 16, 32)
     }
     cases = {
         **torch_cases,

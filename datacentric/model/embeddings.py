@@ -37,7 +37,7 @@ from datacentric.config import DEFAULT_BACKBONE
 from datacentric.errors import DatacentricError
 from datacentric.data.images import content_hash, load_image
 from datacentric.model.backbone import create_backbone, data_config, weights_id
-from datacentric.model.exported_backbone import exported_backbone
+from datacentric.model.exported_backbone import edge_transform, exported_backbone
 from datacentric.model.key_hints import embedding_key_for, key_meta, known_keys, remember_key, source_id
 from datacentric.paths import UNREADABLE_ARRAYS
 from datacentric.model.onnx_features import DEFAULT_RUNTIME, OnnxFeatures, check_runtime, onnx_features
@@ -230,12 +230,17 @@ def embed(
             cached = _cached_rows(folder, hint.hashes)
     if len(cached) == len(paths):
         return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
-    import timm.data
-
     runner = runtime_model(model, backbone, config, cache, runtime)
-    transform = timm.data.create_transform(**config, is_training=False)
+    transform = (edge_transform(config) if runtime != "torch" else None) or _timm_transform(config)
     job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error, ids is not None and bool(hint.hashes))
     return _complete(job, dict(cached), runner, transform, channels_last=runtime == "torch", dim=model.num_features)
+
+
+def _timm_transform(config: dict) -> Callable:
+    """timm's eval transform for ``config``: PIL image -> (3, H, W) torch tensor."""
+    import timm.data
+
+    return timm.data.create_transform(**config, is_training=False)
 
 
 @dataclass

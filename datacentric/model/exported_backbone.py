@@ -29,7 +29,7 @@ from datacentric.model.key_hints import embedding_key_for, key_meta
 from datacentric.model.onnx_features import OnnxFeatures, cached_session, exported_file
 from datacentric.runs import ProbeHead
 
-__all__ = ["ExportedBackbone", "ProbeRunner", "exported_backbone", "probe_package", "probe_runner"]
+__all__ = ["ExportedBackbone", "ProbeRunner", "edge_transform", "exported_backbone", "probe_package", "probe_runner"]
 
 
 @dataclass
@@ -54,6 +54,15 @@ def exported_backbone(cache: Path, key: object, backbone: str) -> ExportedBackbo
         return None
     runner = cached_session(path, name=backbone)
     return ExportedBackbone(runner, functools.partial(edge.preprocess, config=preprocess), config)
+
+
+def edge_transform(config: dict) -> Callable[[object], np.ndarray] | None:
+    """timm's eval transform for the data ``config``, computed by :mod:`datacentric.edge` in
+    numpy (the same bits, without torch's intra-op threads fighting ONNX Runtime's for the
+    cores), or None when edge cannot preprocess that config as timm does.
+    """
+    preprocess = _preprocess_config(config)
+    return None if preprocess is None else functools.partial(edge.preprocess, config=preprocess)
 
 
 def _exported(

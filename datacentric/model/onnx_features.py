@@ -3,7 +3,7 @@
 The torch feature model (``num_classes=0``) is exported once to
 ``<cache_dir>/onnx/<torch embedding key>.onnx`` (atomic write) and run by onnxruntime's
 CPUExecutionProvider. Measured on this project's 2-core CPU, EfficientNet-Lite0 runs
-about 2.7x faster than the best plain torch forward (channels-last) at batch 32.
+1.5-2.2x faster than the best plain torch forward (``benchmarks/bench_speed.py``).
 
 :func:`trace_onnx` is the one torch-to-ONNX tracer of the project: ``datacentric export``
 (:func:`datacentric.export.export_onnx`) writes classifiers through it too.
@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import os
 import warnings
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,9 +45,10 @@ __all__ = [
 OPSET = 17
 RUNTIMES = ("onnxruntime", "torch")
 DEFAULT_RUNTIME = "onnxruntime"
-# Images per ONNX Runtime call. Small batches keep the activations in cache and the memory
-# arena small (lite0, 2 threads: 127 img/s at 8 against 107 at 32; about 0.2 GB of arena)
-RUN_BATCH = 8
+# Images per ONNX Runtime call. Small calls keep the activations in cache and the memory
+# arena small; calls run side by side, one per core (lite0 on 2 cores: 179 img/s in calls of 4
+# on two single-threaded runs, against 148 in calls of 8 on one run of two threads)
+RUN_BATCH = 4
 _SESSIONS: dict[tuple, OnnxFeatures] = {}
 
 
@@ -156,28 +159,25 @@ def _conv_same_static(layer: Any, pad: tuple[int, int], x: "torch.Tensor") -> "t
 class OnnxFeatures:
     """A feature backbone run by onnxruntime: NCHW float32 batch -> (N, D) float32 features.
 
-    Session options are set for throughput on a CPU shared with the decoding threads:
-    ``threads`` intra-op threads (the torch thread count, so both runtimes use the same
-    cores), one inter-op thread (sequential execution), all graph optimisations, no
-    spin-waiting between operators, and the memory arena (without it every call maps and
-    unmaps its activations: 79 against 107 img/s at batch 32). Batches run
-    :data:`RUN_BATCH` images at a time.
+    A batch runs :data:`RUN_BATCH` images per call, ``threads`` calls side by side (0 = one
+    per usable core), each call on a single thread: on a few cores, independent calls keep
+    every core busy where one call split over threads waits for its slowest part between
+    operators (the features are the same bits either way). Session options: one thread per
+    call, all graph optimisations, and the memory arena (without it every call maps and
+    unmaps its activations: 79 against 107 img/s at batch 32).
     """
 
     def __init__(self, model: Path | bytes, *, threads: int = 0, name: str = "") -> None:
         ort = import_onnxruntime()
 
         self.name = name
+        self.threads = threads or _usable_cores()
         options = ort.SessionOptions()
         options.log_severity_level = 3  # errors only
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.inter_op_num_threads = 1
-        # idle intra-op threads sleep instead of spinning: the decoding threads need those cores
-        # (measured on a loaded 2-core machine: 22 vs 27 CPU-ms per image and faster, from files)
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
+        options.intra_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(
                 model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
@@ -189,14 +189,29 @@ class OnnxFeatures:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Features (N, D) float32 of a preprocessed NCHW float32 batch."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
+        starts = range(0, max(len(batch), 1), RUN_BATCH)
+
+        def run(start: int) -> np.ndarray:
+            return self.session.run(None, {self.input: batch[start : start + RUN_BATCH]})[0]
+
         try:
-            parts = [
-                self.session.run(None, {self.input: batch[i : i + RUN_BATCH]})[0]
-                for i in range(0, max(len(batch), 1), RUN_BATCH)
-            ]
+            if self.threads > 1 and len(starts) > 1:
+                # a pool per batch, not per session: no idle threads left behind, none across a fork
+                with ThreadPoolExecutor(min(self.threads, len(starts))) as pool:
+                    parts = list(pool.map(run, starts))
+            else:
+                parts = [run(start) for start in starts]
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise _runtime_error(self.name, exc) from None
         return np.concatenate(parts) if len(parts) != 1 else parts[0]
+
+
+def _usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _runtime_error(name: str, exc: BaseException) -> DatacentricError:
@@ -235,7 +250,7 @@ def exported_file(cache_dir: Path | str, key: str) -> Path:
 def cached_session(path: Path, *, name: str = "", threads: int = 0) -> OnnxFeatures:
     """The onnxruntime session of an exported feature backbone file (opened once per process).
 
-    ``threads`` 0 lets onnxruntime choose (one per physical core, as torch does by default).
+    ``threads``: calls run side by side (0 = one per usable core; see :class:`OnnxFeatures`).
     """
     memo = (str(path), "file", threads)
     if memo not in _SESSIONS:

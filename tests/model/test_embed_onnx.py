@@ -44,6 +44,39 @@ def test_a_batch_runs_in_chunks_with_the_same_vectors_as_one_image_at_a_time(ima
     assert not np.allclose(together[0], together[-1])  # red and blue images differ
 
 
+def test_calls_side_by_side_give_the_bits_of_one_call_at_a_time(images):
+    from datacentric.model.backbone import data_config
+    from datacentric.model.embeddings import feature_model, runtime_model
+
+    model = feature_model(TINY, pretrained=False)
+    config = data_config(model, 32)
+    batch = np.random.default_rng(0).standard_normal((2 * onnx_mod.RUN_BATCH + 1, *config["input_size"]))
+    batch = batch.astype(np.float32)
+    side_by_side = runtime_model(model, TINY, config, None, "onnxruntime", threads=2)
+    assert side_by_side.threads == 2
+    one_by_one = runtime_model(model, TINY, config, None, "onnxruntime", threads=1)
+    assert one_by_one is not side_by_side
+    together = side_by_side(batch)
+    assert together.shape == (len(batch), 256)
+    np.testing.assert_array_equal(together, np.concatenate([one_by_one(row[None]) for row in batch]))
+
+
+def test_the_onnxruntime_path_preprocesses_as_timm_does(images):
+    import timm.data
+
+    from datacentric.data.images import load_image
+    from datacentric.model.backbone import data_config
+    from datacentric.model.embeddings import feature_model, runtime_model
+
+    paths = [p for ps in images.values() for p in ps][:5]
+    model = feature_model(TINY, pretrained=False)
+    config = data_config(model, 32)
+    transform = timm.data.create_transform(**config, is_training=False)
+    by_timm = np.stack([transform(load_image(p)).numpy() for p in paths])
+    expected = runtime_model(model, TINY, config, None, "onnxruntime")(by_timm)
+    np.testing.assert_array_equal(embed(paths, backbone=TINY, image_size=32), expected)
+
+
 def test_onnxruntime_is_the_default(images, tmp_path: Path):
     paths = images["red"][:2]
     embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
