@@ -2,8 +2,9 @@
 
 The torch feature model (``num_classes=0``) is exported once to
 ``<cache_dir>/onnx/<torch embedding key>.onnx`` (atomic write) and run by onnxruntime's
-CPUExecutionProvider. Measured on this project's 2-core CPU, EfficientNet-Lite0 runs
-1.5-2.2x faster than the best plain torch forward (``benchmarks/bench_speed.py``).
+CPUExecutionProvider (its zero Pads made foldable into the convolutions, :func:`fusable_pads`).
+Measured on this project's 2-core CPU, EfficientNet-Lite0 runs about 2.5x faster than the best
+plain torch forward (``benchmarks/bench_speed.py``).
 
 :func:`trace_onnx` is the one torch-to-ONNX tracer of the project: ``datacentric export``
 (:func:`datacentric.export.export_onnx`) writes classifiers through it too.
@@ -37,6 +38,7 @@ __all__ = [
     "cached_session",
     "check_runtime",
     "exported_file",
+    "fusable_pads",
     "onnx_features",
     "static_same_padding",
     "trace_onnx",
@@ -265,4 +267,79 @@ def _traced(model: "torch.nn.Module", config: dict, name: str) -> bytes:
         trace_onnx(model, buffer, config["input_size"])
     except Exception as exc:  # noqa: BLE001 - the tracer raises many types
         raise _runtime_error(name, exc) from None
-    return buffer.getvalue()
+    return fusable_pads(buffer.getvalue())
+
+
+def fusable_pads(model: bytes) -> bytes:
+    """The ONNX ``model`` with every Pad's ``pads`` stored as a constant and no empty optional
+    input: the form in which ONNX Runtime folds a zero Pad into the Conv after it.
+
+    The TorchScript exporter computes each Pad's amounts in a small graph of Constant, Reshape,
+    Slice, Transpose and Cast nodes and writes an empty third input, so ONNX Runtime's pad
+    fusion skipped them: every "SAME" strided convolution of a ``tf_`` backbone ran as layout
+    reorder, Pad, reorder back (a quarter of a lite0 forward). Here those small graphs are
+    evaluated once (``onnx.reference``) and dropped. The arithmetic is unchanged: the features
+    are the same bits, 1.4x faster on one thread.
+    """
+    import onnx
+    from onnx import numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    proto = onnx.load_from_string(model)
+    graph = proto.graph
+    stored = {tensor.name for tensor in graph.initializer}
+    producer = {output: node for node in graph.node for output in node.output}
+    pads = [node for node in graph.node if node.op_type == "Pad"]
+    computed = sorted({node.input[1] for node in pads if len(node.input) > 1 and node.input[1] not in stored})
+    steps = _producers(computed, producer, stored)
+    if steps is None:  # some pads depend on the input: leave the graph as it is
+        return model
+    if computed:
+        inputs = {name for node in steps for name in node.input}
+        evaluator = ReferenceEvaluator(
+            onnx.helper.make_model(
+                onnx.helper.make_graph(
+                    [node for node in graph.node if any(node is step for step in steps)],
+                    "pads",
+                    [],
+                    [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT64, None) for name in computed],
+                    [tensor for tensor in graph.initializer if tensor.name in inputs],
+                ),
+                opset_imports=proto.opset_import,
+            )
+        )
+        for name, value in zip(computed, evaluator.run(None, {})):
+            graph.node.remove(producer[name])
+            graph.initializer.append(numpy_helper.from_array(value.astype("int64"), name))
+    for node in pads:
+        while node.input and not node.input[-1]:
+            node.input.pop()
+    _drop_unused_nodes(graph)
+    return proto.SerializeToString()
+
+
+def _producers(names: list[str], producer: dict, stored: set[str]) -> list | None:
+    """Every node that ``names`` are computed from, or None when one depends on a graph input."""
+    found: list = []
+    todo, seen = list(names), set()
+    while todo:
+        name = todo.pop()
+        if not name or name in seen or name in stored:
+            continue
+        seen.add(name)
+        if name not in producer:
+            return None
+        found.append(producer[name])
+        todo.extend(producer[name].input)
+    return found
+
+
+def _drop_unused_nodes(graph: Any) -> None:
+    """Remove nodes whose outputs nothing reads, until none is left."""
+    while True:
+        read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
+        unused = [node for node in graph.node if not any(name in read for name in node.output)]
+        if not unused:
+            return
+        for node in unused:
+            graph.node.remove(node)

@@ -77,6 +77,36 @@ def test_the_onnxruntime_path_preprocesses_as_timm_does(images):
     np.testing.assert_array_equal(embed(paths, backbone=TINY, image_size=32), expected)
 
 
+def _kernels_run(model: bytes, batch: np.ndarray, folder: Path) -> tuple[np.ndarray, set[str]]:
+    """The features of ``batch`` and the operator types ONNX Runtime ran (from its profile)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.enable_profiling = True
+    options.profile_file_prefix = str(folder / "profile")
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    features = session.run(None, {"input": batch})[0]
+    events = json.loads(Path(session.end_profiling()).read_text())
+    return features, {e["args"]["op_name"] for e in events if e.get("cat") == "Node" and "op_name" in e["args"]}
+
+
+def test_same_padding_runs_inside_the_convolutions_with_the_same_bits(tmp_path: Path):
+    import io
+
+    from datacentric.model.backbone import data_config
+    from datacentric.model.embeddings import feature_model
+
+    model = feature_model("tf_efficientnet_lite0", pretrained=False)
+    config = data_config(model, 64)
+    traced = io.BytesIO()
+    onnx_mod.trace_onnx(model, traced, config["input_size"])
+    batch = np.random.default_rng(0).standard_normal((2, *config["input_size"])).astype(np.float32)
+    as_traced, ran_traced = _kernels_run(traced.getvalue(), batch, tmp_path)
+    fused, ran_fused = _kernels_run(onnx_mod.fusable_pads(traced.getvalue()), batch, tmp_path)
+    assert "Pad" in ran_traced and "Pad" not in ran_fused  # folded into the strided convolutions
+    np.testing.assert_array_equal(fused, as_traced)
+
+
 def test_onnxruntime_is_the_default(images, tmp_path: Path):
     paths = images["red"][:2]
     embed(paths, backbone=TINY, cache_dir=tmp_path / "cache", image_size=32)
