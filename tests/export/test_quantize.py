@@ -61,6 +61,14 @@ def test_same_padding_is_exported_as_constants(tf_model, tf_int8, varied_photos)
     np.testing.assert_allclose(logits, _torch_out(module, x), atol=1e-4)
 
 
+def test_same_padding_runs_inside_the_convolutions_in_both_files(tf_int8):
+    """ONNX Runtime folds each zero Pad into its Conv (no Pad, no layout reorders around it)."""
+    fp32, int8 = tf_int8
+    assert any(n.op_type == "Pad" for n in onnx.load(str(fp32)).graph.node)  # the model has SAME pads
+    assert "Pad" not in optimized_op_counts(fp32)
+    assert "Pad" not in optimized_op_counts(int8)
+
+
 def test_int8_runs_int8_kernels_for_every_convolution_but_the_stem(tf_int8):
     fp32, int8 = tf_int8
     n_conv = sum(n.op_type == "Conv" for n in onnx.load(str(fp32)).graph.node)
