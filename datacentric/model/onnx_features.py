@@ -278,7 +278,8 @@ def fusable_pads(model: bytes) -> bytes:
     Slice, Transpose and Cast nodes and writes an empty third input, so ONNX Runtime's pad
     fusion skipped them: every "SAME" strided convolution of a ``tf_`` backbone ran as layout
     reorder, Pad, reorder back (a quarter of a lite0 forward). Here those small graphs are
-    evaluated once (``onnx.reference``) and dropped. The arithmetic is unchanged: the features
+    evaluated once (``onnx.reference``), each Pad reads a stored copy, and nodes nothing reads
+    any more are dropped. The arithmetic is unchanged: the features
     are the same bits, 1.4x faster on one thread.
     """
     import onnx
@@ -294,6 +295,7 @@ def fusable_pads(model: bytes) -> bytes:
     steps = _producers(computed, producer, stored)
     if steps is None:  # some pads depend on the input: leave the graph as it is
         return model
+    stored_as: dict[str, str] = {}
     if computed:
         inputs = {name for node in steps for name in node.input}
         evaluator = ReferenceEvaluator(
@@ -308,10 +310,16 @@ def fusable_pads(model: bytes) -> bytes:
                 opset_imports=proto.opset_import,
             )
         )
+        taken = set(producer) | stored | {name for node in graph.node for name in node.input}
         for name, value in zip(computed, evaluator.run(None, {})):
-            graph.node.remove(producer[name])
-            graph.initializer.append(numpy_helper.from_array(value.astype("int64"), name))
+            stored_as[name] = f"{name}/constant"
+            while stored_as[name] in taken:
+                stored_as[name] += "_"
+            taken.add(stored_as[name])
+            graph.initializer.append(numpy_helper.from_array(value.astype("int64"), stored_as[name]))
     for node in pads:
+        if len(node.input) > 1 and node.input[1] in stored_as:
+            node.input[1] = stored_as[node.input[1]]
         while node.input and not node.input[-1]:
             node.input.pop()
     _drop_unused_nodes(graph)
@@ -335,11 +343,13 @@ def _producers(names: list[str], producer: dict, stored: set[str]) -> list | Non
 
 
 def _drop_unused_nodes(graph: Any) -> None:
-    """Remove nodes whose outputs nothing reads, until none is left."""
+    """Remove nodes whose outputs nothing reads, until none is left, then unread initializers."""
     while True:
         read = {name for node in graph.node for name in node.input} | {output.name for output in graph.output}
         unused = [node for node in graph.node if not any(name in read for name in node.output)]
         if not unused:
-            return
+            break
         for node in unused:
             graph.node.remove(node)
+    for tensor in [t for t in graph.initializer if t.name not in read]:
+        graph.initializer.remove(tensor)
