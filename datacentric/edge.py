@@ -205,12 +205,12 @@ def crop(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
 def normalise(pixels: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """The second half of :func:`preprocess`: uint8 (..., H, W, 3) from :func:`crop` to float32 (..., 3, H, W).
 
-    Element by element, so a batch gives the same bits as its images one at a time. uint8
+    Element by element, so a batch gives the same bits as its images one at a time. uint8 RGB
     pixels are looked up in a table of the 256 normalised values per channel: the same float32
-    arithmetic, done once per level instead of once per pixel (4x faster).
+    arithmetic, done once per level instead of once per pixel.
     """
     pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8:
+    if pixels.dtype != np.uint8 or pixels.shape[-1] != 3 or len(config.mean) != 3 or len(config.std) != 3:
         array = _normalised(pixels.astype(np.float32), config)
         return np.ascontiguousarray(np.moveaxis(array, -1, -3), dtype=np.float32)
     table = np.ascontiguousarray(_normalised(np.arange(256, dtype=np.float32)[:, None], config).T)  # (3, 256)
@@ -222,7 +222,7 @@ def normalise(pixels: np.ndarray, config: PreprocessConfig) -> np.ndarray:
 
 
 def _normalised(values: np.ndarray, config: PreprocessConfig) -> np.ndarray:
-    """float32 pixel values (..., 3) in [0, 255] scaled to [0, 1] and normalised per channel."""
+    """float32 pixel values (..., C) in [0, 255] scaled to [0, 1] and normalised per channel."""
     array = values / np.float32(255.0)
     return (array - np.asarray(config.mean, dtype=np.float32)) / np.asarray(config.std, dtype=np.float32)
 

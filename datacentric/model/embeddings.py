@@ -8,7 +8,7 @@ any runtime but torch, the runtime, so a change to any of them never reuses stal
 Decoding and resizing run in a thread pool a few batches ahead of the forward pass.
 
 The forward pass runs in ONNX Runtime by default (``runtime="onnxruntime"``, see
-:mod:`.onnx_features`: about 2.7x the best plain torch forward on a 2-core CPU), or in torch
+:mod:`.onnx_features`: about 2x the best plain torch forward on a 2-core CPU), or in torch
 (``runtime="torch"``). The two differ by float rounding only (max abs difference ~1e-5 on
 the demo's 1280-d vectors), but their vectors are cached under different keys.
 
@@ -231,13 +231,19 @@ def embed(
     if len(cached) == len(paths):
         return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
     runner = runtime_model(model, backbone, config, cache, runtime)
-    transform = (edge_transform(config) if runtime != "torch" else None) or _timm_transform(config)
+    transform = _transform(config, runtime)
     job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error, ids is not None and bool(hint.hashes))
     return _complete(job, dict(cached), runner, transform, channels_last=runtime == "torch", dim=model.num_features)
 
 
-def _timm_transform(config: dict) -> Callable:
-    """timm's eval transform for ``config``: PIL image -> (3, H, W) torch tensor."""
+def _transform(config: dict, runtime: str) -> Callable:
+    """PIL image -> (3, H, W) input of the backbone: timm's eval transform, computed in numpy
+    by :mod:`datacentric.edge` for ONNX Runtime (the same bits, no torch threads competing
+    with ONNX Runtime's), by torch for torch or when edge cannot do it as timm does.
+    """
+    numpy_transform = edge_transform(config) if runtime != "torch" else None
+    if numpy_transform is not None:
+        return numpy_transform
     import timm.data
 
     return timm.data.create_transform(**config, is_training=False)
@@ -347,20 +353,14 @@ def runtime_model(
     model: torch.nn.Module, backbone: str, config: dict, cache_dir: Path | None, runtime: str, *, threads: int = 0
 ) -> torch.nn.Module | OnnxFeatures:
     """What :func:`forward` runs for ``runtime``: the torch ``model`` itself, or its ONNX Runtime
-    session (exported once under ``cache_dir/onnx/``, keyed by the torch embedding key) with
-    ``threads`` intra-op threads (0 = torch's thread count).
+    session (exported once under ``cache_dir/onnx/``, keyed by the torch embedding key) running
+    ``threads`` single-threaded calls side by side (0 = one per usable core; see
+    :class:`~.onnx_features.OnnxFeatures`).
     """
     if check_runtime(runtime) == "torch":
         return model
-    import torch
-
     return onnx_features(
-        model,
-        embedding_key(backbone, model, config, "torch"),
-        config,
-        cache_dir,
-        name=backbone,
-        threads=threads or torch.get_num_threads(),
+        model, embedding_key(backbone, model, config, "torch"), config, cache_dir, name=backbone, threads=threads
     )
 
 

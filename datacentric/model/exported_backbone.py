@@ -110,7 +110,7 @@ def probe_package(head: ProbeHead, cache: Path) -> bytes | None:
 
 
 def probe_runner(package: bytes, *, threads: int = 0) -> ProbeRunner:
-    """The model packed by :func:`probe_package` (``threads`` = 0: ONNX Runtime's own choice)."""
+    """The model packed by :func:`probe_package` (``threads``: calls side by side, 0 = one per usable core)."""
     with np.load(io.BytesIO(package), allow_pickle=False) as data:
         onnx, weight, bias = data["onnx"].tobytes(), data["weight"], data["bias"]
         config = json.loads(str(data["preprocess"]))

@@ -114,7 +114,7 @@ def predict_images(
 
 
 def _threads(worker: type) -> int:
-    """CPU threads per worker: torch's count for the torch model, else 0 (ONNX Runtime's own choice)."""
+    """CPU threads per worker: torch's count for the torch model, else 0 (one ONNX Runtime call per usable core)."""
     from datacentric.scale.workers import Predictor
 
     if worker is not Predictor:

@@ -194,3 +194,5 @@ def test_normalise_looks_up_the_bits_of_the_arithmetic_for_every_level():
     expected = np.moveaxis(arithmetic, -1, 0)
     assert np.array_equal(edge.normalise(pixels, config), expected)  # the uint8 table
     assert np.array_equal(edge.normalise(pixels.astype(np.float32), config), expected)  # any other dtype
+    gray = pixels[..., :1]  # one channel broadcasts against the three means, as the arithmetic does
+    assert edge.normalise(gray, config).shape == (3, 16, 16)

@@ -4,6 +4,7 @@ one exported file per model, a one-line error when onnxruntime fails."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,26 @@ def test_calls_side_by_side_give_the_bits_of_one_call_at_a_time(images):
     batch = np.random.default_rng(0).standard_normal((2 * onnx_mod.RUN_BATCH + 1, *config["input_size"]))
     batch = batch.astype(np.float32)
     side_by_side = runtime_model(model, TINY, config, None, "onnxruntime", threads=2)
-    assert side_by_side.threads == 2
     one_by_one = runtime_model(model, TINY, config, None, "onnxruntime", threads=1)
     assert one_by_one is not side_by_side
+    sizes, run = [], side_by_side.session.run
+    meet = threading.Barrier(2, timeout=30)
+
+    def recording_run(outputs, feeds):
+        sizes.append(len(feeds[side_by_side.input]))
+        if len(sizes) <= 2:
+            meet.wait()  # breaks (and the call fails) unless two calls run at the same time
+        return run(outputs, feeds)
+
+    side_by_side.session.run = recording_run
     together = side_by_side(batch)
     assert together.shape == (len(batch), 256)
+    assert sorted(sizes) == [1, onnx_mod.RUN_BATCH, onnx_mod.RUN_BATCH]
     np.testing.assert_array_equal(together, np.concatenate([one_by_one(row[None]) for row in batch]))
+    sizes.clear()
+    meet.reset()
+    np.testing.assert_array_equal(side_by_side(batch[:2]), together[:2])
+    assert sizes == [1, 1]  # two images fill two cores too
 
 
 def test_the_onnxruntime_path_preprocesses_as_timm_does(images):
@@ -105,6 +120,59 @@ def test_same_padding_runs_inside_the_convolutions_with_the_same_bits(tmp_path: 
     fused, ran_fused = _kernels_run(onnx_mod.fusable_pads(traced.getvalue()), batch, tmp_path)
     assert "Pad" in ran_traced and "Pad" not in ran_fused  # folded into the strided convolutions
     np.testing.assert_array_equal(fused, as_traced)
+
+
+def test_pads_are_stored_without_touching_the_rest_of_a_graph():
+    """A computed zero Pad before a Conv is stored; a value read only inside an If body stays."""
+    import onnx
+    import onnxruntime
+    from onnx import TensorProto, helper, numpy_helper
+
+    def constant(name, value):
+        return helper.make_node("Constant", [], [name], value=numpy_helper.from_array(np.asarray(value)))
+
+    def branch(name):
+        return helper.make_graph(
+            [helper.make_node("Add", ["convolved", "outer"], [name])],
+            name,
+            [],
+            [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 1, 2, 2])],
+        )
+
+    nodes = [
+        constant("amounts", np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64)),
+        helper.make_node("Identity", ["amounts"], ["computed"]),
+        helper.make_node("Pad", ["x", "computed", ""], ["padded"]),
+        helper.make_node("Conv", ["padded", "w"], ["convolved"], pads=[0, 0, 0, 0], strides=[2, 2]),
+        helper.make_node("Relu", ["x"], ["outer_full"]),
+        helper.make_node("Slice", ["outer_full", "start", "end", "axes"], ["outer"]),
+        constant("start", np.array([0, 0], np.int64)),
+        constant("end", np.array([2, 2], np.int64)),
+        constant("axes", np.array([2, 3], np.int64)),
+        constant("yes", np.array(True)),
+        helper.make_node("If", ["yes"], ["y"], then_branch=branch("then"), else_branch=branch("else")),
+    ]
+    nodes = nodes[:5] + nodes[6:10] + nodes[5:6] + nodes[10:]  # topological order
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 2, 2])],
+        [numpy_helper.from_array(np.ones((1, 1, 3, 3), np.float32), "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    rewritten = onnx.load_from_string(onnx_mod.fusable_pads(model))
+    onnx.checker.check_model(rewritten)
+    (pad,) = [node for node in rewritten.graph.node if node.op_type == "Pad"]
+    assert len(pad.input) == 2 and pad.input[1] in {t.name for t in rewritten.graph.initializer}
+    assert "Relu" in {node.op_type for node in rewritten.graph.node}
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+
+    def run(m):
+        session = onnxruntime.InferenceSession(m, providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": x})[0]
+
+    np.testing.assert_array_equal(run(rewritten.SerializeToString()), run(model))
 
 
 def test_onnxruntime_is_the_default(images, tmp_path: Path):
