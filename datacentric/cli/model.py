@@ -175,9 +175,8 @@ def _predict_to_file(project, images, run, model, out, engine, address, json) ->
     """``predict --out`` / ``--engine ray``: every prediction into one Parquet file."""
     from datacentric.errors import DatacentricError
     from datacentric.scale import predict_images
-    from datacentric.words import plural
-
     from datacentric.scale.engine import check_engine
+    from datacentric.words import plural
 
     check_engine(engine)
     if out is None:

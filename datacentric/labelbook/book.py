@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Borderline", "Example", "LabelBook", "Rule", "add_rule", "build_labelbook", "load_rules", "rules_in_force"]
 
-RULES_FILE = LABELBOOK_RULES
 CANONICAL, BORDERLINE = 4, 3  # examples per class; borderline images per direction of a pair
 
 
@@ -151,7 +150,7 @@ def _closest_calls(examples, labels, probs, classes, a: str, b: str) -> list[Exa
 
 def load_rules(project: Project) -> list[Rule]:
     """Every rule ever written, oldest first (``labelbook.json`` in the project)."""
-    path = project.path(RULES_FILE)
+    path = project.path(LABELBOOK_RULES)
     if not path.exists():
         return []
     try:
@@ -182,5 +181,5 @@ def add_rule(project: Project, text: str) -> Rule:
     rule = Rule(a=a, b=b, text=body, created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
     rules = [*load_rules(project), rule]
     payload = {"rules": [r.__dict__ for r in rules]}
-    write_atomic(project.path(RULES_FILE), json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    write_atomic(project.path(LABELBOOK_RULES), json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     return rule

@@ -74,18 +74,20 @@ def trace_onnx(
     The batch axis is dynamic (input ``input``, output ``output``); constants are folded.
     Uses the TorchScript-based exporter (``dynamo=False``), which needs no extra package.
     TensorFlow-style "SAME" convolutions are traced with their padding as constants for
-    ``input_size`` (see :func:`static_same_padding`).
+    ``input_size`` (see :func:`static_same_padding`), in the form ONNX Runtime folds into the
+    convolutions (:func:`fusable_pads`).
     """
     import torch
 
     module = module.eval()
     example = torch.zeros((1, *[int(v) for v in input_size]), dtype=torch.float32)
+    traced = io.BytesIO()
     with warnings.catch_warnings(), torch.inference_mode(), static_same_padding(module, example):
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
         torch.onnx.export(
             module,
             (example,),
-            out if isinstance(out, io.BytesIO) else str(out),
+            traced,
             dynamo=False,
             opset_version=opset,
             input_names=["input"],
@@ -93,6 +95,11 @@ def trace_onnx(
             dynamic_axes={"input": {0: "batch"}, output: {0: "batch"}},
             do_constant_folding=True,
         )
+    model = fusable_pads(traced.getvalue())
+    if isinstance(out, io.BytesIO):
+        out.write(model)
+    else:
+        Path(out).write_bytes(model)
 
 
 @contextlib.contextmanager
@@ -269,7 +276,7 @@ def _traced(model: "torch.nn.Module", config: dict, name: str) -> bytes:
         trace_onnx(model, buffer, config["input_size"])
     except Exception as exc:  # noqa: BLE001 - the tracer raises many types
         raise _runtime_error(name, exc) from None
-    return fusable_pads(buffer.getvalue())
+    return buffer.getvalue()
 
 
 def fusable_pads(model: bytes) -> bytes:
