@@ -39,7 +39,18 @@ __all__ = [
 console = Console(highlight=False, markup=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
 
-ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).")]
+
+def folder(value: str) -> Path:
+    """The PROJECT argument as a path (typer shows the name of this parser as its type).
+
+    An empty or blank name is refused in one line: it would mean the current folder.
+    """
+    if not value.strip():
+        raise DatacentricError("the project folder name is empty", "PROJECT")
+    return Path(value)
+
+
+ProjectArg = Annotated[Path, typer.Argument(help="Project folder (made by `datacentric init`).", parser=folder)]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for scripts.")]
 EngineOption = Annotated[
     str, typer.Option(help='local (this process, the default) or ray (Ray Data; pip install "datacentric\\[ray]").')

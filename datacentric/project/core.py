@@ -48,6 +48,8 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
         seed: int = 0,
     ) -> "Project":
         """Create a new project folder (it may exist but must not be a project yet)."""
+        if not str(root).strip():
+            raise DatacentricError("the project folder name is empty", "init")
         root = Path(root).resolve()
         if (root / CONFIG_NAME).exists():
             raise DatacentricError("already a datacentric project", root)

@@ -7,6 +7,7 @@ import pytest
 
 from datacentric.errors import DatacentricError
 from datacentric.paths import copy_atomic
+from datacentric.project import Project
 from tests.support.cli import assert_one_line_error, invoke, promise
 from tests.support.files import store_digest
 
@@ -37,6 +38,17 @@ def test_a_project_folder_that_cannot_be_made_is_one_line(tmp_path):
     assert_one_line_error(invoke("init", tmp_path / "file" / "p"), "cannot create the project folder")
     assert_one_line_error(invoke("init", tmp_path / "p", "--seed", "-2"), "setting 'seed'")
     assert not (tmp_path / "p").exists()
+
+
+@promise("X4")
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_project_name_is_refused_not_taken_as_the_current_folder(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    for command in ("init", "status", "audit"):
+        assert_one_line_error(invoke(command, name), "the project folder name is empty")
+    with pytest.raises(DatacentricError, match="the project folder name is empty"):
+        Project.init(name)
+    assert list(tmp_path.iterdir()) == []
 
 
 @promise("X4")
