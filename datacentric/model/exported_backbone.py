@@ -1,7 +1,7 @@
 """A backbone already exported to ONNX in the cache: embed new images without torch or a model.
 
 :func:`datacentric.model.embed` exports the feature backbone once, to
-``<cache>/onnx/<torch key>.onnx``, and writes ``key.json`` (backbone, weights id, data config,
+``<cache>/onnx/<torch key>.<form>.onnx``, and writes ``key.json`` (backbone, weights id, data config,
 runtime) beside the vectors of each embedding key. With both on disk, a later call needs
 neither torch nor timm to embed *new* images: the file is the model, and the data config is
 the preprocessing, which :func:`datacentric.edge.preprocess` computes bit for bit as timm's

@@ -4,6 +4,7 @@ one exported file per model, a one-line error when onnxruntime fails."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 
@@ -213,6 +214,21 @@ def test_the_exported_file_is_reused_by_the_next_call(images, tmp_path: Path, mo
     assert out.shape == (8, 256) and np.isfinite(out).all()
     assert exported.stat().st_mtime_ns == written
     assert not [p for p in (cache / "onnx").iterdir() if p != exported]  # no temporary file left
+
+
+def test_a_backbone_exported_in_an_older_form_is_exported_again(images, tmp_path: Path):
+    cache = tmp_path / "cache"
+    first = embed(images["red"], backbone=TINY, cache_dir=cache, image_size=32)
+    (exported,) = (cache / "onnx").glob("*.onnx")
+    assert exported.name.endswith(f".{onnx_mod.FILE_FORM}.onnx")
+    older = exported.with_name(exported.name.replace(f".{onnx_mod.FILE_FORM}", ""))
+    exported.rename(older)  # a cache written before the form was named
+    older.write_bytes(b"not this file")
+    shutil.rmtree(cache / "embeddings")
+    onnx_mod._SESSIONS.clear()  # as in a new process
+    again = embed(images["red"], backbone=TINY, cache_dir=cache, image_size=32)
+    assert np.array_equal(first, again)
+    assert [p.name for p in (cache / "onnx").iterdir()] == [exported.name]  # the older file is gone
 
 
 def test_onnxruntime_failure_is_one_clear_line(images, monkeypatch):
