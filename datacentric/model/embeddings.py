@@ -56,8 +56,10 @@ __all__ = [
     "embedding_key",
     "embedding_key_for",
     "feature_model",
+    "input_transform",
     "iter_batches",
     "runtime_model",
+    "stack_batch",
 ]
 
 _MODELS: dict[tuple, object] = {}
@@ -137,10 +139,10 @@ def iter_batches(
                 indices.append(index)
                 tensors.append(tensor)
             if tensors:
-                yield indices, _stack(tensors, channels_last)
+                yield indices, stack_batch(tensors, channels_last)
 
 
-def _stack(tensors: list, channels_last: bool):
+def stack_batch(tensors: list, channels_last: bool):
     """One batch from per-image arrays: numpy stays numpy; torch tensors in the memory format asked for."""
     if isinstance(tensors[0], np.ndarray):
         return np.stack(tensors)
@@ -231,12 +233,12 @@ def embed(
     if len(cached) == len(paths):
         return np.stack([cached[i] for i in range(len(paths))]).astype(np.float32, copy=False)
     runner = runtime_model(model, backbone, config, cache, runtime)
-    transform = _transform(config, runtime)
+    transform = input_transform(config, runtime)
     job = _Job(paths, hint.hashes, folder, batch_size, workers, on_error, ids is not None and bool(hint.hashes))
     return _complete(job, dict(cached), runner, transform, channels_last=runtime == "torch", dim=model.num_features)
 
 
-def _transform(config: dict, runtime: str) -> Callable:
+def input_transform(config: dict, runtime: str) -> Callable:
     """PIL image -> (3, H, W) input of the backbone: timm's eval transform, computed in numpy
     by :mod:`datacentric.edge` for ONNX Runtime (the same bits, no torch threads competing
     with ONNX Runtime's), by torch for torch or when edge cannot do it as timm does.

@@ -74,11 +74,10 @@ class Embedder:
     """
 
     def __init__(self, spec: EmbedSpec):
-        import timm.data
         import torch
 
         from datacentric.model.backbone import data_config
-        from datacentric.model.embeddings import feature_model, runtime_model
+        from datacentric.model.embeddings import feature_model, input_transform, runtime_model
 
         self.spec = spec
         if spec.threads:
@@ -87,21 +86,18 @@ class Embedder:
         self.model = feature_model(spec.backbone, pretrained=spec.pretrained, cache_dir=cache)
         config = data_config(self.model, spec.image_size)
         self.runner = runtime_model(self.model, spec.backbone, config, cache, spec.runtime, threads=spec.threads)
-        self.transform = timm.data.create_transform(**config, is_training=False)
+        self.transform = input_transform(config, spec.runtime)  # the same as the local engine's
 
     def __call__(self, batch: dict) -> dict:
         """Embed one batch of raw image bytes: one vector (or an error) per row, written as a part."""
         from datacentric.model.embedding_store import write_part
-        from datacentric.model.embeddings import forward
+        from datacentric.model.embeddings import forward, stack_batch
 
         paths, ids, images, errors = _decode_all(batch)
         todo = [i for i, image in enumerate(images) if image is not None and ids[i] not in self.spec.skip]
         if todo and self.spec.staging is not None:
-            import torch
-
-            tensors = torch.stack([self.transform(images[i]) for i in todo])
-            if self.runner is self.model:  # torch: its fast CPU layout
-                tensors = tensors.contiguous(memory_format=torch.channels_last)
+            channels_last = self.runner is self.model  # torch: its fast CPU layout
+            tensors = stack_batch([self.transform(images[i]) for i in todo], channels_last)
             vectors = forward(self.runner, tensors)
             write_part(self.spec.staging, [ids[i] for i in todo], [paths[i] for i in todo], vectors)
         done = set(todo) if self.spec.staging is not None else set()
