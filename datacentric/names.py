@@ -9,7 +9,10 @@ reports and shell commands we suggest, so it is checked once, where it enters
   separator (``/`` or ``\\``), ``..`` (or be ``.``), or a control character (NUL, new
   line, tab, a bidirectional override...);
 - a name that differs from a known class only by case (``Scratch`` next to
-  ``scratch``) is refused, naming the known class.
+  ``scratch``) is refused, naming the known class;
+- a name that is a known class written with other Unicode code points (``défaut`` with a
+  combining accent, as macOS spells folder names, next to ``défaut`` typed in a CSV) *is*
+  that class (:func:`unicode_twin`): the two read the same everywhere.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ __all__ = [
     "clean_metadata",
     "clean_text",
     "escaped",
+    "unicode_twin",
 ]
 
 MAX_LENGTH = 100
@@ -115,6 +119,17 @@ def case_twin(name: str, known: Iterable[str]) -> str | None:
     return next((k for k in known if k != name and k.casefold() == folded), None)
 
 
+def unicode_twin(name: str, known: Iterable[str]) -> str | None:
+    """The known class that is ``name`` in other Unicode code points (the same text in
+    normal form NFC), or None.
+
+    >>> unicode_twin("de\u0301faut", ["ok", "d\u00e9faut"]) == "d\u00e9faut"
+    True
+    """
+    canonical = unicodedata.normalize("NFC", name)
+    return next((k for k in known if k != name and unicodedata.normalize("NFC", k) == canonical), None)
+
+
 def clean_class_list(raw: Iterable[object], where: object | None = None, *, new: bool = False) -> list[str]:
     """Check a fixed class list: every name valid (``new``: see :func:`clean_class_name`), no duplicates
     (case-insensitive).
@@ -122,7 +137,7 @@ def clean_class_list(raw: Iterable[object], where: object | None = None, *, new:
     result: list[str] = []
     for item in raw:
         name = clean_class_name(item, where, new=new)
-        if name in result:
+        if name in result or unicode_twin(name, result) is not None:
             continue
         twin = case_twin(name, result)
         if twin is not None:

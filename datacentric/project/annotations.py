@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
-from datacentric.names import case_twin, check_new_class_name, clean_class_name, clean_text
+from datacentric.names import case_twin, check_new_class_name, clean_class_name, clean_text, unicode_twin
 from datacentric.project.records import Annotation, Decision, annotation_record
 from datacentric.project.store import now
 
@@ -90,7 +90,8 @@ class Annotations:
         set or (without a fixed list) it labels photos taken out, which an import brings back;
         ``pending`` holds the new labels of the same batch, ``known`` the classes when
         the caller already has them (:meth:`classes`). A new class must never differ only
-        by case from a known one. Raises :class:`DatacentricError`.
+        by case from a known one; a known class in other Unicode code points is that class
+        (:func:`~datacentric.names.unicode_twin`). Raises :class:`DatacentricError`.
         """
         where = self.root if where is None else where
         name = clean_class_name(label, where)
@@ -98,6 +99,9 @@ class Annotations:
         pending = list(pending)
         if name in known or name in pending:
             return name
+        spelled = unicode_twin(name, [*known, *pending])
+        if spelled is not None:  # the same class, in other code points: keep the known spelling
+            return spelled
         twin = case_twin(name, [*known, *pending])
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)

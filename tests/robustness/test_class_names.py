@@ -112,6 +112,26 @@ def test_case_variants_inside_one_batch_are_refused(tmp_path):
     assert store_digest(root) == before
 
 
+NFC, NFD = "d\u00e9faut", "de\u0301faut"  # the same word: a precomposed é, and e + a combining accent
+
+
+@promise("S1", "U2")
+def test_a_class_in_other_unicode_code_points_is_the_same_class(tmp_path):
+    root = tmp_path / "p"
+    invoke("init", root, "--classes", f"ok,{NFC},{NFD}")  # a list that names it twice holds it once
+    folder = tmp_path / "in"
+    write_image(folder / NFD / "x.png", seed=54)  # how macOS spells a folder name
+    write_image(folder / "ok" / "y.png", seed=55)
+    assert invoke("import", root, folder).exit_code == 0
+    assert invoke("relabel", root, "y.png", NFD, "--by", "ann").exit_code == 0
+    with Project.open(root) as p:
+        assert p.classes() == ["ok", NFC]
+        assert {a.label for a in p.annotations()} == {"ok", NFC}
+    assert invoke("rename-class", root, NFD, "defect", "--by", "ann").exit_code == 0
+    with Project.open(root) as p:
+        assert p.classes() == ["ok", "defect"]
+
+
 @promise("S1")
 def test_relabel_refuses_a_hostile_or_case_twin_label(proj):
     before = store_digest(proj)
