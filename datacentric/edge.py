@@ -205,26 +205,18 @@ def crop(image: Image.Image, config: PreprocessConfig) -> np.ndarray:
 def normalise(pixels: np.ndarray, config: PreprocessConfig) -> np.ndarray:
     """The second half of :func:`preprocess`: uint8 (..., H, W, 3) from :func:`crop` to float32 (..., 3, H, W).
 
-    Element by element, so a batch gives the same bits as its images one at a time. uint8 RGB
-    pixels are looked up in a table of the 256 normalised values per channel: the same float32
-    arithmetic, done once per level instead of once per pixel.
+    Element by element, so a batch gives the same bits as its images one at a time, and the
+    same float32 steps as timm's eval transform (divide by 255, subtract the mean, divide by
+    the standard deviation), each done in place on the planar copy while it is in the cache.
     """
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.shape[-1] != 3 or len(config.mean) != 3 or len(config.std) != 3:
-        array = _normalised(pixels.astype(np.float32), config)
-        return np.ascontiguousarray(np.moveaxis(array, -1, -3), dtype=np.float32)
-    table = np.ascontiguousarray(_normalised(np.arange(256, dtype=np.float32)[:, None], config).T)  # (3, 256)
-    planes = np.ascontiguousarray(np.moveaxis(pixels, -1, -3))  # (..., 3, H, W) uint8
-    out = np.empty(planes.shape, dtype=np.float32)
-    for channel in range(planes.shape[-3]):
-        np.take(table[channel], planes[..., channel, :, :], out=out[..., channel, :, :])
+    planes = np.moveaxis(np.asarray(pixels), -1, -3)  # (..., C, H, W), a view
+    shape = (len(config.mean), 1, 1)
+    out = np.empty(np.broadcast_shapes(planes.shape, shape), dtype=np.float32)  # one gray plane: every channel
+    np.copyto(out, planes, casting="unsafe")  # uint8 or float to float32, one copy
+    out /= np.float32(255.0)
+    out -= np.asarray(config.mean, dtype=np.float32).reshape(shape)
+    out /= np.asarray(config.std, dtype=np.float32).reshape(shape)
     return out
-
-
-def _normalised(values: np.ndarray, config: PreprocessConfig) -> np.ndarray:
-    """float32 pixel values (..., C) in [0, 255] scaled to [0, 1] and normalised per channel."""
-    array = values / np.float32(255.0)
-    return (array - np.asarray(config.mean, dtype=np.float32)) / np.asarray(config.std, dtype=np.float32)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

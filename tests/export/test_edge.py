@@ -184,7 +184,7 @@ def test_normalising_a_batch_of_crops_gives_the_bits_of_preprocess(varied_photos
     assert np.array_equal(batch, np.stack([edge.preprocess(image, config) for image in rgb]))
 
 
-def test_normalise_looks_up_the_bits_of_the_arithmetic_for_every_level():
+def test_normalise_gives_the_bits_of_the_arithmetic_for_every_level():
     config = edge.PreprocessConfig(
         input_size=(3, 16, 16), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), interpolation="bicubic"
     )
@@ -192,7 +192,8 @@ def test_normalise_looks_up_the_bits_of_the_arithmetic_for_every_level():
     pixels = np.stack([np.roll(levels, shift) for shift in (0, 85, 170)], axis=-1).reshape(16, 16, 3)
     arithmetic = (pixels.astype(np.float32) / np.float32(255.0) - np.float32(config.mean)) / np.float32(config.std)
     expected = np.moveaxis(arithmetic, -1, 0)
-    assert np.array_equal(edge.normalise(pixels, config), expected)  # the uint8 table
+    assert np.array_equal(edge.normalise(pixels, config), expected)  # uint8, as decoded
     assert np.array_equal(edge.normalise(pixels.astype(np.float32), config), expected)  # any other dtype
     gray = pixels[..., :1]  # one channel broadcasts against the three means, as the arithmetic does
-    assert edge.normalise(gray, config).shape == (3, 16, 16)
+    spread = (gray.astype(np.float32) / np.float32(255.0) - np.float32(config.mean)) / np.float32(config.std)
+    assert np.array_equal(edge.normalise(gray, config), np.moveaxis(spread, -1, 0))
