@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from datacentric import report as H
+from datacentric.model.train_result import TrainResult
 from datacentric.stats import weak_bar
-
-if TYPE_CHECKING:
-    from datacentric.model.training import TrainResult
 
 __all__ = ["weak_classes", "write_train_report"]
 
@@ -34,7 +31,7 @@ def weak_classes(per_class: dict[str, dict], accuracy: float) -> list[str]:
 
 
 def write_train_report(result: TrainResult, project_root: Path, path: Path) -> Path:
-    """Write the report of one :class:`~datacentric.model.training.TrainResult`; return its path."""
+    """Write the report of one :class:`~datacentric.model.train_result.TrainResult`; return its path."""
     weak = weak_classes(result.per_class, result.cv_accuracy)
     sections = [
         H.section("Summary", _summary(result, weak), id="summary"),

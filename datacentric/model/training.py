@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +33,7 @@ import numpy as np
 
 from datacentric.errors import DatacentricError
 from datacentric.model.cv import DEFAULT_C, CrossValResult, default_repeats
+from datacentric.model.train_result import TrainResult
 from datacentric.model.train_data import TrainData, gather_train_data
 from datacentric.runs import OutOfFold, write_oof
 
@@ -42,33 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_C", "TrainResult", "per_class_metrics", "train"]
 
 MODES = ("probe", "finetune")
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` did: the run, cross-validated quality, and cost."""
-
-    run: object  # datacentric.project.Run
-    backbone: str
-    mode: str
-    cv_accuracy: float  # mean over folds
-    cv_accuracy_std: float  # spread over folds
-    per_class: dict[str, dict]  # label -> {precision, recall, n, too_few}
-    seconds: float
-    cpu_seconds: float
-    folds: int
-    repeats: int
-    params: int  # parameters trained: the probe's head, or the whole finetuned network
-    model_bytes: int
-    ids: list[str] = field(default_factory=list)
-    labels: np.ndarray | None = None
-    probs: np.ndarray | None = None
-    classes: list[str] = field(default_factory=list)
-    group_by: str | None = None  # the metadata column that kept groups together in CV
-    ungrouped_cv_accuracy: float | None = None  # plain stratified folds on the same images (probe)
-    twin_pairs: int = 0  # near-duplicate pairs kept in one fold
-    report: Path | None = None  # runs/<id>/report.html: per-class bars and the confusion matrix
-    model: Path | None = None  # runs/<id>/probe.npz (probe) or model.pt (finetune)
 
 
 def per_class_metrics(labels: np.ndarray, probs: np.ndarray, classes: list[str], too_few: list[int]) -> dict:
