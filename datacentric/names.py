@@ -114,9 +114,12 @@ def escaped(text: str) -> str:
 
 
 def case_twin(name: str, known: Iterable[str]) -> str | None:
-    """The known class that differs from ``name`` only by case, or None."""
-    folded = name.casefold()
-    return next((k for k in known if k != name and k.casefold() == folded), None)
+    """The known class that differs from ``name`` only by case (in any Unicode spelling), or None."""
+    canonical = unicodedata.normalize("NFC", name)
+    folded = canonical.casefold()
+    return next(
+        (k for k in known if (c := unicodedata.normalize("NFC", k)) != canonical and c.casefold() == folded), None
+    )
 
 
 def unicode_twin(name: str, known: Iterable[str]) -> str | None:
@@ -137,7 +140,7 @@ def clean_class_list(raw: Iterable[object], where: object | None = None, *, new:
     result: list[str] = []
     for item in raw:
         name = clean_class_name(item, where, new=new)
-        if name in result or unicode_twin(name, result) is not None:
+        if name in result:
             continue
         twin = case_twin(name, result)
         if twin is not None:

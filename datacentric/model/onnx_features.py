@@ -254,7 +254,8 @@ def onnx_features(
         from datacentric.paths import write_atomic
 
         write_atomic(path, _traced(model, config, name))
-        path.with_name(f"{key}.onnx").unlink(missing_ok=True)  # the same backbone in the older form
+        with contextlib.suppress(OSError):  # the same backbone in the older form; a shared cache may keep it
+            path.with_name(f"{key}.onnx").unlink(missing_ok=True)
     return cached_session(path, name=name, threads=threads)
 
 

@@ -37,6 +37,7 @@ class ClassChanges:
         if old not in known:
             raise DatacentricError(unknown_label(old, known, kind="class", hint=""), self.root)
         new = clean_class_name(new, self.root, new=new not in known)
+        new = new if new in known else (unicode_twin(new, [k for k in known if k != old]) or new)  # a merge
         if new == old:
             raise DatacentricError(f"class '{old}' already has that name", self.root)
         twin = case_twin(new, [k for k in known if k != old])

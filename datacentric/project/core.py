@@ -47,7 +47,10 @@ class Project(Images, Removals, Annotations, ClassChanges, Labels, RunLog, JobLo
         backbone: str | None = None,
         seed: int = 0,
     ) -> "Project":
-        """Create a new project folder (it may exist but must not be a project yet)."""
+        """Create a new project folder (it may exist but must not be a project yet).
+
+        An empty name is refused (as text; ``Path("")`` is already ``Path(".")``, the current folder).
+        """
         if not str(root).strip():
             raise DatacentricError("the project folder name is empty", "init")
         root = Path(root).resolve()

@@ -118,18 +118,26 @@ NFC, NFD = "d\u00e9faut", "de\u0301faut"  # the same word: a precomposed é, and
 @promise("S1", "U2")
 def test_a_class_in_other_unicode_code_points_is_the_same_class(tmp_path):
     root = tmp_path / "p"
-    invoke("init", root, "--classes", f"ok,{NFC},{NFD}")  # a list that names it twice holds it once
+    invoke("init", root, "--classes", f"ok,{NFC},pit")
     folder = tmp_path / "in"
     write_image(folder / NFD / "x.png", seed=54)  # how macOS spells a folder name
     write_image(folder / "ok" / "y.png", seed=55)
     assert invoke("import", root, folder).exit_code == 0
     assert invoke("relabel", root, "y.png", NFD, "--by", "ann").exit_code == 0
     with Project.open(root) as p:
-        assert p.classes() == ["ok", NFC]
+        assert p.classes() == ["ok", NFC, "pit"]
         assert {a.label for a in p.annotations()} == {"ok", NFC}
+    upper = "DE\u0301FAUT"  # a case twin in the other spelling is still a case twin
+    assert_one_line_error(invoke("relabel", root, "y.png", upper, "--by", "ann", "--new-class"), f"class '{NFC}'")
+    assert invoke("rename-class", root, "pit", NFD, "--by", "ann").exit_code == 0  # onto the twin: a merge
     assert invoke("rename-class", root, NFD, "defect", "--by", "ann").exit_code == 0
     with Project.open(root) as p:
         assert p.classes() == ["ok", "defect"]
+
+
+def test_a_class_list_keeps_two_spellings_it_already_holds():
+    """Projects made before spellings were compared may hold both as classes: neither is dropped."""
+    assert clean_class_list(["ok", NFC, NFD]) == ["ok", NFC, NFD]
 
 
 @promise("S1")

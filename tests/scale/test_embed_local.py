@@ -41,6 +41,19 @@ def test_stored_vectors_equal_the_local_embed_function(scaled):
     assert np.array_equal(from_store, fresh)
 
 
+@pytest.mark.parametrize("runtime, kind", [("onnxruntime", "ndarray"), ("torch", "Tensor")])
+def test_the_workers_preprocess_as_the_local_embed_does(runtime, kind):
+    """numpy on the ONNX Runtime path (no torch threads beside ONNX Runtime's), torch's transform for torch."""
+    from PIL import Image
+
+    from datacentric.scale.workers import Embedder, EmbedSpec
+    from tests.support.factories import TINY
+
+    worker = Embedder(EmbedSpec(TINY, image_size=32, pretrained=False, runtime=runtime))
+    pixels = worker.transform(Image.new("RGB", (40, 30), (200, 40, 40)))
+    assert type(pixels).__name__ == kind and tuple(pixels.shape) == (3, 32, 32)
+
+
 def test_a_job_that_fails_before_its_commit_leaves_the_store_as_it_was(scaled, tmp_path):
     from tests.support.factories import write_images
 
