@@ -10,11 +10,11 @@ Only the standard library is used here: the command starts as fast as ``history`
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datacentric.csv_files import check_table, file_cell_path, read_table
 from datacentric.errors import DatacentricError
 from datacentric.project import Annotation, Decision, Project
 
@@ -131,44 +131,16 @@ def images_in_csv(project: Project, path: Path) -> list[str]:
     return refs
 
 
-def _read(
-    path: Path,
-    needed: tuple[str, ...] = ("file", "label"),
-) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _read(path: Path, needed: tuple[str, ...] = ("file", "label")) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header (``needed`` columns present, none twice) and the numbered non-empty rows."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle, strict=True)  # a quote left open is an error, not one long cell
-            columns = [c.strip() for c in next(reader, [])]
-            rows, start = [], reader.line_num + 1
-            for row in reader:
-                if any(v.strip() for v in row):
-                    rows.append((start, row))
-                start = reader.line_num + 1
-    except FileNotFoundError:
-        raise DatacentricError("CSV file not found", path) from None
-    except csv.Error as exc:
-        raise DatacentricError(f"cannot read CSV at line {reader.line_num}: {exc} (a quote left open?)", path) from None
-    except UnicodeDecodeError as exc:
-        raise DatacentricError(f"cannot read CSV: {exc}", path) from None
-    except OSError as exc:
-        raise DatacentricError(f"cannot read CSV: {exc.strerror or exc}", path) from None
-    twice = sorted({c for c in columns if columns.count(c) > 1})
-    if twice:
-        raise DatacentricError(f"CSV header names column(s) {', '.join(map(repr, twice))} twice", path)
-    missing = [c for c in needed if c not in columns]
-    if missing:
-        raise DatacentricError(
-            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", path
-        )
-    if not rows:
-        raise DatacentricError("CSV has no rows", path)
+    columns, rows = read_table(path)
+    check_table(columns, rows, needed, path)
     return columns, rows
 
 
 def _reference(project: Project, folder: Path, text: str) -> str:
     """The image a ``file`` cell names: by content when the file exists, else the text itself."""
-    candidate = Path(text) if Path(text).is_absolute() else folder / text
+    candidate = file_cell_path(folder, text)
     try:
         if "\x00" not in text and candidate.is_file():
             digest = _sha256(candidate)

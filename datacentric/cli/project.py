@@ -50,7 +50,8 @@ def import_(
     """Import images and labels. Importing the same images again adds nothing.
 
     A folder: one sub-folder per class (photos/scratch/001.png). A CSV: columns
-    file,label[,annotator][,line,camera,shift,...]; file paths are relative to the
+    file,label[,annotator][,line,camera,shift,...], separated by commas (or semicolons
+    or tabs, as spreadsheets save them); file paths are relative to the
     CSV's folder; several rows per file keep several annotators' labels; other
     columns become metadata used to find weak slices. Once the project has classes, a
     label outside them is refused (with the closest class) unless --new-classes is given.

@@ -15,11 +15,10 @@ one batch is kept in the history in row order and reported in
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from datacentric.csv_files import check_table, file_cell_path, read_table
 from datacentric.errors import DatacentricError
 from datacentric.names import clean_metadata, clean_text
 from datacentric.data.images import ImageInfo, content_hash, inspect_image
@@ -163,9 +162,7 @@ def import_csv(
             rows.append(_Row(manifest, None, "", {}, where, f"row has {len(values)} fields, the header {len(columns)}"))
             continue
         record = dict(zip(columns, (v.strip() for v in values)))
-        path = Path(record.get("file", ""))
-        if not path.is_absolute():
-            path = manifest.parent / path
+        path = file_cell_path(manifest.parent, record.get("file", ""))
         rows.append(
             _Row(
                 path=path,
@@ -236,7 +233,7 @@ def _known_image(project: Project, folder: Path, text: str) -> str:
     """The id of the project image a CSV ``file`` cell names (by content if the file exists)."""
     if not text:
         raise DatacentricError("no file name")
-    candidate = Path(text) if Path(text).is_absolute() else folder / text
+    candidate = file_cell_path(folder, text)
     if candidate.is_file():
         image_id = content_hash(candidate)
         if project.has_image(image_id) and image_id not in project.removed_ids():
@@ -249,30 +246,12 @@ def _known_image(project: Project, folder: Path, text: str) -> str:
 
 
 def _read_csv(manifest: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header (checked: file and label present, no column twice) and the numbered rows."""
-    try:
-        with open(manifest, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.reader(handle)
-            header = next(reader, [])
-            records = [(n, row) for n, row in _numbered(reader) if any(v.strip() for v in row)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise DatacentricError(f"cannot read CSV: {exc}", manifest) from None
-    except OSError as exc:
-        raise DatacentricError(f"cannot read CSV: {exc.strerror or exc}", manifest) from None
-    columns = [c.strip() for c in header]
-    twice = sorted({c for c in columns if columns.count(c) > 1})
-    if twice:
-        names = ", ".join(map(repr, twice))
-        raise DatacentricError(f"CSV header names column(s) {names} twice", manifest)
+    """The header (checked: file and label present, no column twice) and the numbered rows
+    (:func:`datacentric.csv_files.read_table`); a table with metadata columns needs no label.
+    """
+    columns, records = read_table(manifest)
     metadata_only = "file" in columns and any(c not in ("file", "annotator") for c in columns)
-    missing = [c for c in ("file", "label") if c not in columns and not (c == "label" and metadata_only)]
-    if missing:
-        raise DatacentricError(
-            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})",
-            manifest,
-        )
-    if not records:
-        raise DatacentricError("CSV has no rows", manifest)
+    check_table(columns, records, ("file",) if metadata_only else ("file", "label"), manifest)
     return columns, records
 
 
@@ -286,7 +265,8 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
         try:
             _check_row(project, row, new_labels, infos, known, new_classes)
         except DatacentricError as exc:
-            problems.append((row.where, exc.what))
+            named = "" if row.where == str(row.path) or not row.path.name else f": {row.path}"
+            problems.append((row.where, f"{exc.what}{named}"))
             continue
         good.append(row)
     if problems and not skip_bad:
@@ -334,14 +314,6 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
     result.metadata_updated = len(updated)
     result.unlabelled = len(seen - set(project.labels()))
     return result
-
-
-def _numbered(reader) -> Iterator[tuple[int, list[str]]]:
-    """Each row with the line it starts on (a quoted field may span lines)."""
-    start = reader.line_num + 1
-    for row in reader:
-        yield start, row
-        start = reader.line_num + 1
 
 
 def _check_row(

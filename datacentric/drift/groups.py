@@ -25,7 +25,6 @@ Groups with fewer than :data:`MIN_GROUP` images are listed but not tested.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from datacentric.csv_files import file_cell_path, read_table
 from datacentric.drift.pixel_stats import holm
 from datacentric.errors import DatacentricError
 
@@ -72,19 +72,20 @@ def parse_window(text: str) -> float:
 
 
 def read_metadata(csv_path: Path | str) -> dict[Path, dict[str, str]]:
-    """Rows of a metadata CSV by resolved image path (``file`` relative to the CSV's folder)."""
+    """Rows of a metadata CSV by resolved image path (``file`` relative to the CSV's folder),
+    read as :func:`datacentric.csv_files.read_table` reads a spreadsheet's CSV.
+    """
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise DatacentricError("metadata CSV not found", csv_path)
-    with open(csv_path, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if "file" not in (reader.fieldnames or []):
-            raise DatacentricError("the metadata CSV needs a 'file' column", csv_path)
-        rows = {}
-        for record in reader:
-            path = Path(record["file"].strip())
-            path = path if path.is_absolute() else csv_path.parent / path
-            rows[path.resolve()] = {k: (v or "").strip() for k, v in record.items() if k and k != "file"}
+    columns, records = read_table(csv_path)
+    if "file" not in columns:
+        raise DatacentricError("the metadata CSV needs a 'file' column", csv_path)
+    rows = {}
+    for _, values in records:
+        record = dict(zip(columns, (v.strip() for v in values)))
+        path = file_cell_path(csv_path.parent, record.get("file", ""))
+        rows[path.resolve()] = {k: record.get(k, "") for k in columns if k and k != "file"}
     return rows
 
 

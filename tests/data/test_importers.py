@@ -127,7 +127,27 @@ def test_csv_with_missing_file_names_the_row(project, photos):
     with pytest.raises(DatacentricError) as info:
         import_csv(project, manifest)
     assert info.value.where == f"{manifest}:3" and "not found" in info.value.what
+    assert "gone.png" in info.value.what  # which file, not only which line
     assert snapshot(project) == ([], [])
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_spreadsheet_csv_with_semicolons_or_tabs_windows_paths_bom_and_crlf_imports(project, photos, separator):
+    """What Excel writes under a European locale (or a TSV), saved on Windows."""
+    manifest = photos.parent / "excel.csv"
+    rows = ["file;label;annotator;camera", "photos\\pit\\pit_0.png;scratch;tom;B", "photos\\ok\\ok_1.png;ok;tom;A"]
+    manifest.write_bytes(("\r\n".join(r.replace(";", separator) for r in rows) + "\r\n").encode("utf-8-sig"))
+    result = import_csv(project, manifest)
+    assert (result.images_added, result.annotations_added, result.metadata_columns) == (2, 2, ["camera"])
+    assert project.image("pit/pit_0.png").metadata == {"camera": "B"}
+    assert project.current_labels()[project.image("pit/pit_0.png").id] == {"tom": "scratch"}
+
+
+def test_a_comma_csv_keeps_semicolons_inside_its_fields(project, photos):
+    manifest = photos.parent / "notes.csv"
+    manifest.write_text("file,label,note\nphotos/ok/ok_0.png,ok,dark; re-shoot\n")
+    result = import_csv(project, manifest)
+    assert result.images_added == 1 and project.image("ok/ok_0.png").metadata == {"note": "dark; re-shoot"}
 
 
 def test_import_path_dispatches_and_rejects_other_things(project, photos, tmp_path):

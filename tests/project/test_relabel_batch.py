@@ -115,3 +115,14 @@ def test_one_image_decided_twice_differently_is_a_warning_and_the_last_row_wins(
     assert "ok_1.png" not in warning  # a single decision is no conflict
     with Project.open(proj) as p:
         assert p.labels()[p.image("pit_1.png").id] == "ok"
+
+
+def test_decisions_saved_by_a_spreadsheet_with_semicolons_and_windows_paths_apply(tmp_path, photos):
+    proj = _project(tmp_path, photos)
+    decisions = photos.parent / "excel.csv"
+    decisions.write_bytes('file;label;note\r\nphotos\\pit\\pit_1.png;scratch;"long; thin"\r\n'.encode("utf-8-sig"))
+    result = invoke("relabel", proj, "--from", decisions, "--by", "tom")
+    assert result.exit_code == 0, result.output
+    with Project.open(proj) as p:
+        last = p.history()[-1]
+    assert (last.path.name, last.label, last.note) == ("pit_1.png", "scratch", "long; thin")

@@ -1,0 +1,89 @@
+"""The CSV files a user hands in (``import`` labels and metadata, ``relabel --from``): one reader.
+
+What spreadsheets write is read as it is: UTF-8 with or without a byte-order mark, any line
+ending, fields separated by commas, or by semicolons or tabs when only that split of the header
+names the ``file`` column (Excel under a European locale, a TSV), and ``file`` cells written
+with Windows backslashes. A quote left open is an error, not one long cell.
+
+Only the standard library is used here: ``relabel --from`` starts as fast as ``history``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+
+from datacentric.errors import DatacentricError
+
+__all__ = ["check_table", "file_cell_path", "read_table"]
+
+Rows = list[tuple[int, list[str]]]  # (line the row starts on, its fields), empty rows left out
+
+
+def read_table(path: Path) -> tuple[list[str], Rows]:
+    """The stripped header and the numbered non-empty rows of the CSV at ``path``.
+
+    Raises :class:`DatacentricError` in one line when the file is missing or unreadable, or its
+    header names a column twice.
+    """
+    reader = None
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            separator = _separator(handle.readline())
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=separator, strict=True)
+            columns = [c.strip() for c in next(reader, [])]
+            rows, start = [], reader.line_num + 1
+            for row in reader:
+                if any(v.strip() for v in row):
+                    rows.append((start, row))
+                start = reader.line_num + 1
+    except FileNotFoundError:
+        raise DatacentricError("CSV file not found", path) from None
+    except csv.Error as exc:
+        line = reader.line_num if reader is not None else 1
+        raise DatacentricError(f"cannot read CSV at line {line}: {exc} (a quote left open?)", path) from None
+    except UnicodeDecodeError as exc:
+        raise DatacentricError(f"cannot read CSV: {exc}", path) from None
+    except OSError as exc:
+        raise DatacentricError(f"cannot read CSV: {exc.strerror or exc}", path) from None
+    twice = sorted({c for c in columns if columns.count(c) > 1})
+    if twice:
+        raise DatacentricError(f"CSV header names column(s) {', '.join(map(repr, twice))} twice", path)
+    return columns, rows
+
+
+def check_table(columns: list[str], rows: Rows, needed: Sequence[str], path: Path) -> None:
+    """Refuse a table without the ``needed`` columns, or without rows, in one line."""
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise DatacentricError(
+            f"CSV is missing column(s) {', '.join(missing)} (has: {', '.join(columns) or 'none'})", path
+        )
+    if not rows:
+        raise DatacentricError("CSV has no rows", path)
+
+
+def file_cell_path(folder: Path, text: str) -> Path:
+    """The file a ``file`` cell names, relative to the CSV's ``folder`` unless absolute.
+
+    A cell written on Windows (``photos\\ok\\a.png``) names the same file with ``/`` when only
+    that one exists here.
+    """
+    path = Path(text) if Path(text).is_absolute() else folder / text
+    if "\\" in text and "\x00" not in text and not path.exists():
+        slashed = Path(text.replace("\\", "/"))
+        slashed = slashed if slashed.is_absolute() else folder / slashed
+        if slashed.exists():
+            return slashed
+    return path
+
+
+def _separator(first_line: str) -> str:
+    """The field separator whose split of the header line names a ``file`` column (default: comma)."""
+    for separator in (",", ";", "\t"):
+        names = next(csv.reader([first_line], delimiter=separator), [])
+        if "file" in (name.strip() for name in names):
+            return separator
+    return ","
