@@ -92,7 +92,7 @@ def import_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatacentricError("folder not found", folder)
-    files = [p for p in _entries(folder) if not p.name.startswith(".")]
+    files = [p for p in _entries(folder) if not _system_file(p.relative_to(folder))]
     if not files:
         raise DatacentricError("empty folder: no images to import", folder)
     rows = []
@@ -109,6 +109,17 @@ def import_folder(
             else "they lie at the top of the folder, in no class sub-folder"
         )
     return result
+
+
+# What file browsers leave beside photos: thumbnail caches and folder settings (Windows).
+_SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
+
+
+def _system_file(relative: Path) -> bool:
+    """A file no one put there on purpose: hidden (``.DS_Store``, macOS's ``._photo.png``, or
+    anything in a hidden folder such as ``.thumbnails/``) or a file browser's own.
+    """
+    return any(part.startswith(".") for part in relative.parts) or relative.name.lower() in _SYSTEM_NAMES
 
 
 def _entries(folder: Path) -> list[Path]:

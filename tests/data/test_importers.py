@@ -114,6 +114,18 @@ def test_empty_folder_is_an_error(project, tmp_path):
         import_folder(project, tmp_path / "empty")
 
 
+def test_what_file_browsers_leave_beside_photos_is_not_imported(project, photos):
+    for junk in ("ok/.DS_Store", "ok/._ok_0.png", "pit/Thumbs.db", "desktop.ini", ".thumbnails/ok_0.png"):
+        (photos / junk).parent.mkdir(parents=True, exist_ok=True)
+        (photos / junk).write_bytes(b"not a photo")
+    result = import_folder(project, photos, annotator="mira")
+    assert (result.images_added, result.skipped) == (12, [])
+    assert project.classes() == ["ok", "pit", "scratch"]
+    (photos / "ok" / "notes.txt").write_text("a file someone put there is still refused")
+    with pytest.raises(DatacentricError, match="unsupported file type"):
+        import_folder(project, photos, annotator="mira")
+
+
 def test_csv_with_missing_columns(project, tmp_path):
     manifest = tmp_path / "bad.csv"
     manifest.write_text("path,class\na.png,ok\n")
