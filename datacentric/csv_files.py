@@ -30,7 +30,7 @@ def read_table(path: Path) -> tuple[list[str], Rows]:
     reader = None
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            separator = _separator(handle.readline())
+            separator = _separator(handle.readline(1 << 20))  # the header; a file with no line break: its start
             handle.seek(0)
             reader = csv.reader(handle, delimiter=separator, strict=True)
             columns = [c.strip() for c in next(reader, [])]
@@ -72,12 +72,20 @@ def file_cell_path(folder: Path, text: str) -> Path:
     that one exists here.
     """
     path = Path(text) if Path(text).is_absolute() else folder / text
-    if "\\" in text and "\x00" not in text and not path.exists():
+    if "\\" in text and not _exists(path):
         slashed = Path(text.replace("\\", "/"))
         slashed = slashed if slashed.is_absolute() else folder / slashed
-        if slashed.exists():
+        if _exists(slashed):
             return slashed
     return path
+
+
+def _exists(path: Path) -> bool:
+    """Whether ``path`` exists; a name the system cannot look up (too long, a NUL byte) does not."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def _separator(first_line: str) -> str:

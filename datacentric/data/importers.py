@@ -128,7 +128,8 @@ def _entries(folder: Path) -> list[Path]:
 
     A linked folder whose target lies outside ``folder`` is followed (its photos take the
     link's name as their class); one pointing inside is skipped, so a photo comes in under
-    its real folder's name and a link loop ends. Each real folder is read once.
+    its real folder's name and a link loop ends. Each real folder is read once; a hidden one
+    (``.git``, a USB stick's unreadable ``.Trashes``) is not read at all.
     """
     top = folder.resolve()
     found: list[Path] = []
@@ -141,7 +142,11 @@ def _entries(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         for entry in sorted(current.iterdir()):
-            (todo if entry.is_dir() else found).append(entry)
+            if entry.is_dir():
+                if not entry.name.startswith("."):  # a hidden folder (.git, .Trashes) is not read at all
+                    todo.append(entry)
+            else:
+                found.append(entry)
     return sorted(found)
 
 
@@ -276,7 +281,7 @@ def _import_rows(project: Project, rows: list[_Row], source: str, skip_bad: bool
         try:
             _check_row(project, row, new_labels, infos, known, new_classes)
         except DatacentricError as exc:
-            named = "" if row.where == str(row.path) or not row.path.name else f": {row.path}"
+            named = "" if row.problem or row.where == str(row.path) else f": {row.path}"
             problems.append((row.where, f"{exc.what}{named}"))
             continue
         good.append(row)

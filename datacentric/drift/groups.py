@@ -82,8 +82,10 @@ def read_metadata(csv_path: Path | str) -> dict[Path, dict[str, str]]:
     if "file" not in columns:
         raise DatacentricError("the metadata CSV needs a 'file' column", csv_path)
     rows = {}
-    for _, values in records:
+    for line, values in records:
         record = dict(zip(columns, (v.strip() for v in values)))
+        if "\x00" in record.get("file", ""):
+            raise DatacentricError("file name holds a NUL byte", f"{csv_path}:{line}")
         path = file_cell_path(csv_path.parent, record.get("file", ""))
         rows[path.resolve()] = {k: record.get(k, "") for k in columns if k and k != "file"}
     return rows

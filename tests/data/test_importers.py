@@ -155,6 +155,17 @@ def test_a_spreadsheet_csv_with_semicolons_or_tabs_windows_paths_bom_and_crlf_im
     assert project.current_labels()[project.image("pit/pit_0.png").id] == {"tom": "scratch"}
 
 
+def test_a_file_cell_the_system_cannot_look_up_is_one_skipped_row_not_the_whole_batch(project, photos):
+    manifest = photos.parent / "odd.csv"
+    long_name = "photos\\ok\\" + "a" * 300 + ".png"  # backslashes, and too long for the file system
+    manifest.write_text(f"file,label\nphotos/ok/ok_0.png,ok\n{long_name},ok\n,ok\n")
+    result = import_csv(project, manifest, skip_bad=True)
+    assert result.images_added == 1
+    (line2, why2), (line3, why3) = result.skipped
+    assert line2.endswith(":3") and "too long" in why2.lower()
+    assert line3.endswith(":4") and why3 == "no file name"  # not the CSV's folder named as the file
+
+
 def test_a_comma_csv_keeps_semicolons_inside_its_fields(project, photos):
     manifest = photos.parent / "notes.csv"
     manifest.write_text("file,label,note\nphotos/ok/ok_0.png,ok,dark; re-shoot\n")

@@ -56,6 +56,10 @@ def test_unknown_columns_and_a_csv_without_file_are_one_line_errors(tmp_path):
     (tmp_path / "meta.csv").write_text("path,camera\na.png,A\n", encoding="utf-8")
     with pytest.raises(DatacentricError, match="'file' column"):
         group_images(paths, tmp_path / "new", per=["camera"], metadata=tmp_path / "meta.csv")
+    (tmp_path / "meta.csv").write_text("file;camera\na\x00.png;A\n", encoding="utf-8")  # semicolons, a NUL
+    with pytest.raises(DatacentricError, match="NUL byte") as refused:
+        group_images(paths, tmp_path / "new", per=["camera"], metadata=tmp_path / "meta.csv")
+    assert refused.value.where.endswith("meta.csv:2")
 
 
 def test_windows_by_modification_time_or_a_timestamp_column(tmp_path):
