@@ -79,6 +79,10 @@ def import_(
         console.print(f"  new classes: {', '.join(result.new_classes)}")
     for where, reason in result.skipped:
         console.print(f"  skipped {where}: {reason}")
+    if result.passed_over:
+        console.print(
+            f"  passed over {plural(result.passed_over, 'hidden or system item')} (.DS_Store, Thumbs.db, ...)"
+        )
     for where, what in result.warnings:
         console.print(f"  warning {where}: {what}")
     if result.unlabelled:

@@ -23,6 +23,7 @@ from datacentric.errors import DatacentricError
 from datacentric.names import clean_metadata, clean_text
 from datacentric.data.images import ImageInfo, content_hash, inspect_image
 from datacentric.progress import track
+from datacentric.words import plural
 from datacentric.project import Project
 
 __all__ = ["ImportResult", "import_csv", "import_folder", "import_path"]
@@ -48,6 +49,7 @@ class ImportResult:
     restored: int = 0  # removed images this import brought back (not counted as added)
     metadata_columns: list[str] = field(default_factory=list)  # metadata the source carries
     metadata_updated: int = 0  # known images whose metadata this import changed
+    passed_over: int = 0  # hidden files and folders, file browsers' Thumbs.db and desktop.ini
 
 
 @dataclass
@@ -92,15 +94,19 @@ def import_folder(
     folder = Path(folder)
     if not folder.is_dir():
         raise DatacentricError("folder not found", folder)
-    files = [p for p in _entries(folder) if not _system_file(p.relative_to(folder))]
+    entries, hidden_folders = _entries(folder)
+    files = [p for p in entries if not _system_file(p.relative_to(folder))]
+    passed_over = hidden_folders + len(entries) - len(files)
     if not files:
-        raise DatacentricError("empty folder: no images to import", folder)
+        only = f" (only {plural(passed_over, 'hidden or system item')})" if passed_over else ""
+        raise DatacentricError(f"empty folder: no images to import{only}", folder)
     rows = []
     for path in files:
         parts = path.relative_to(folder).parts
         label = parts[0] if len(parts) > 1 else None
         rows.append(_Row(path, label, annotator or DEFAULT_ANNOTATOR, {}, str(path)))
     result = _import_rows(project, rows, str(folder), skip_bad, new_classes)
+    result.passed_over = passed_over
     if result.unlabelled:
         flat = all(row.label is None for row in rows)
         result.unlabelled_why = (
@@ -122,17 +128,18 @@ def _system_file(relative: Path) -> bool:
     return any(part.startswith(".") for part in relative.parts) or relative.name.lower() in _SYSTEM_NAMES
 
 
-def _entries(folder: Path) -> list[Path]:
+def _entries(folder: Path) -> tuple[list[Path], int]:
     """Everything under ``folder`` that is not a folder, sorted: files, links that point nowhere
     and special files (each must come in or refuse the batch, never vanish from it).
 
     A linked folder whose target lies outside ``folder`` is followed (its photos take the
     link's name as their class); one pointing inside is skipped, so a photo comes in under
     its real folder's name and a link loop ends. Each real folder is read once; a hidden one
-    (``.git``, a USB stick's unreadable ``.Trashes``) is not read at all.
+    (``.git``, a USB stick's unreadable ``.Trashes``) is not read at all, only counted.
     """
     top = folder.resolve()
     found: list[Path] = []
+    hidden = 0
     seen: set[Path] = set()
     todo = [folder]
     while todo:
@@ -142,12 +149,11 @@ def _entries(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         for entry in sorted(current.iterdir()):
-            if entry.is_dir():
-                if not entry.name.startswith("."):  # a hidden folder (.git, .Trashes) is not read at all
-                    todo.append(entry)
+            if entry.is_dir() and entry.name.startswith("."):
+                hidden += 1
             else:
-                found.append(entry)
-    return sorted(found)
+                (todo if entry.is_dir() else found).append(entry)
+    return sorted(found), hidden
 
 
 def import_csv(

@@ -112,6 +112,9 @@ def test_empty_folder_is_an_error(project, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatacentricError, match="empty folder"):
         import_folder(project, tmp_path / "empty")
+    (tmp_path / "empty" / "Thumbs.db").write_bytes(b"cache")
+    with pytest.raises(DatacentricError, match=r"empty folder: no images to import \(only 1 hidden or system item\)"):
+        import_folder(project, tmp_path / "empty")
 
 
 def test_what_file_browsers_leave_beside_photos_is_not_imported(project, photos):
@@ -119,7 +122,7 @@ def test_what_file_browsers_leave_beside_photos_is_not_imported(project, photos)
         (photos / junk).parent.mkdir(parents=True, exist_ok=True)
         (photos / junk).write_bytes(b"not a photo")
     result = import_folder(project, photos, annotator="mira")
-    assert (result.images_added, result.skipped) == (12, [])
+    assert (result.images_added, result.skipped, result.passed_over) == (12, [], 5)  # 4 files, 1 hidden folder
     assert project.classes() == ["ok", "pit", "scratch"]
     (photos / "ok" / "notes.txt").write_text("a file someone put there is still refused")
     with pytest.raises(DatacentricError, match="unsupported file type"):
