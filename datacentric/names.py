@@ -18,7 +18,7 @@ reports and shell commands we suggest, so it is checked once, where it enters
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from datacentric.errors import DatacentricError
 
@@ -32,6 +32,7 @@ __all__ = [
     "clean_metadata",
     "clean_text",
     "escaped",
+    "known_spelling",
     "unicode_twin",
 ]
 
@@ -131,6 +132,13 @@ def unicode_twin(name: str, known: Iterable[str]) -> str | None:
     """
     canonical = unicodedata.normalize("NFC", name)
     return next((k for k in known if k != name and unicodedata.normalize("NFC", k) == canonical), None)
+
+
+def known_spelling(name: str, known: Sequence[str]) -> str:
+    """``name`` as the ``known`` classes spell it: itself when known, else its known
+    :func:`unicode_twin`, else ``name`` unchanged (a class not known at all).
+    """
+    return name if name in known else (unicode_twin(name, known) or name)
 
 
 def clean_class_list(raw: Iterable[object], where: object | None = None, *, new: bool = False) -> list[str]:

@@ -95,7 +95,7 @@ def import_folder(
     if not folder.is_dir():
         raise DatacentricError("folder not found", folder)
     entries, hidden_folders = _entries(folder)
-    files = [p for p in entries if not _system_file(p.relative_to(folder))]
+    files = [p for p in entries if not _system_file(p.name)]
     passed_over = hidden_folders + len(entries) - len(files)
     if not files:
         only = f" (only {plural(passed_over, 'hidden or system item')})" if passed_over else ""
@@ -121,11 +121,11 @@ def import_folder(
 _SYSTEM_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini"})
 
 
-def _system_file(relative: Path) -> bool:
-    """A file no one put there on purpose: hidden (``.DS_Store``, macOS's ``._photo.png``, or
-    anything in a hidden folder such as ``.thumbnails/``) or a file browser's own.
+def _system_file(name: str) -> bool:
+    """A file no one put there on purpose: hidden (``.DS_Store``, macOS's ``._photo.png``) or a
+    file browser's own (hidden folders are not read at all, see :func:`_entries`).
     """
-    return any(part.startswith(".") for part in relative.parts) or relative.name.lower() in _SYSTEM_NAMES
+    return name.startswith(".") or name.lower() in _SYSTEM_NAMES
 
 
 def _entries(folder: Path) -> tuple[list[Path], int]:
@@ -149,10 +149,12 @@ def _entries(folder: Path) -> tuple[list[Path], int]:
             continue
         seen.add(real)
         for entry in sorted(current.iterdir()):
-            if entry.is_dir() and entry.name.startswith("."):
+            if not entry.is_dir():
+                found.append(entry)
+            elif entry.name.startswith("."):
                 hidden += 1
             else:
-                (todo if entry.is_dir() else found).append(entry)
+                todo.append(entry)
     return sorted(found), hidden
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
-from datacentric.names import case_twin, check_new_class_name, clean_class_name, clean_text, unicode_twin
+from datacentric.names import case_twin, check_new_class_name, clean_class_name, clean_text, known_spelling
 from datacentric.project.records import Annotation, Decision, annotation_record
 from datacentric.project.store import now
 
@@ -97,11 +97,9 @@ class Annotations:
         name = clean_class_name(label, where)
         known = self.classes() if known is None else known
         pending = list(pending)
+        name = known_spelling(name, [*known, *pending])  # the same class in other code points is that class
         if name in known or name in pending:
             return name
-        spelled = unicode_twin(name, [*known, *pending])
-        if spelled is not None:  # the same class, in other code points: keep the known spelling
-            return spelled
         twin = case_twin(name, [*known, *pending])
         if twin is not None:
             raise DatacentricError(f"label '{name}' differs only by case from the class '{twin}'", where)

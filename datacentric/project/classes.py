@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric.errors import DatacentricError
-from datacentric.names import case_twin, clean_class_name, unicode_twin
+from datacentric.names import case_twin, clean_class_name, known_spelling
 from datacentric.project.annotations import unknown_label
 from datacentric.project.records import Annotation
 from datacentric.words import plural
@@ -33,11 +33,11 @@ class ClassChanges:
             raise DatacentricError("a class change needs your name (--by)", self.root)
         known = self.classes()
         old = clean_class_name(old, self.root)
-        old = old if old in known else (unicode_twin(old, known) or old)
+        old = known_spelling(old, known)
         if old not in known:
             raise DatacentricError(unknown_label(old, known, kind="class", hint=""), self.root)
         new = clean_class_name(new, self.root, new=new not in known)
-        new = new if new in known else (unicode_twin(new, [k for k in known if k != old]) or new)  # a merge
+        new = known_spelling(new, [k for k in known if k != old])  # onto another class's twin: a merge
         if new == old:
             raise DatacentricError(f"class '{old}' already has that name", self.root)
         twin = case_twin(new, [k for k in known if k != old])
@@ -59,7 +59,7 @@ class ClassChanges:
         """Remove a class that no image's current label uses any more (history keeps old ones)."""
         known = self.classes()
         name = clean_class_name(name, self.root)
-        name = name if name in known else (unicode_twin(name, known) or name)
+        name = known_spelling(name, known)
         if name not in known:
             raise DatacentricError(unknown_label(name, known, kind="class", hint=""), self.root)
         left = len({a.image_id for a in self._current_of(name)})
