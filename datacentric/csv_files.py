@@ -1,9 +1,11 @@
-"""The CSV files a user hands in (``import`` labels and metadata, ``relabel --from``): one reader.
+"""The CSV files a user hands in (``import`` labels and metadata, ``relabel --from``,
+``drift --metadata``, ``retrain --golden``): one reader.
 
 What spreadsheets write is read as it is: UTF-8 with or without a byte-order mark, any line
 ending, fields separated by commas, or by semicolons or tabs when only that split of the header
-names the ``file`` column (Excel under a European locale, a TSV), and ``file`` cells written
-with Windows backslashes. A quote left open is an error, not one long cell.
+names the ``file`` column (or the reader's other key columns: a golden set's ``image``, ``path``
+or ``id``; Excel under a European locale, a TSV), and ``file`` cells written with Windows
+backslashes. A quote left open is an error, not one long cell.
 
 Only the standard library is used here: ``relabel --from`` starts as fast as ``history``.
 """
@@ -16,13 +18,15 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["check_table", "file_cell_path", "read_table"]
+__all__ = ["check_table", "file_cell_path", "key_column", "read_table"]
 
 Rows = list[tuple[int, list[str]]]  # (line the row starts on, its fields), empty rows left out
 
 
-def read_table(path: Path) -> tuple[list[str], Rows]:
+def read_table(path: Path, key: Sequence[str] = ("file",)) -> tuple[list[str], Rows]:
     """The stripped header and the numbered non-empty rows of the CSV at ``path``.
+
+    The separator is the one whose split of the header names one of the ``key`` columns.
 
     Raises :class:`DatacentricError` in one line when the file is missing or unreadable, or its
     header names a column twice.
@@ -30,7 +34,7 @@ def read_table(path: Path) -> tuple[list[str], Rows]:
     reader = None
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            separator = _separator(handle.readline(1 << 20))  # the header; a file with no line break: its start
+            separator = _separator(handle.readline(1 << 20), key)  # the header; a file with no line break: its start
             handle.seek(0)
             reader = csv.reader(handle, delimiter=separator, strict=True)
             columns = [c.strip() for c in next(reader, [])]
@@ -65,6 +69,15 @@ def check_table(columns: list[str], rows: Rows, needed: Sequence[str], path: Pat
         raise DatacentricError("CSV has no rows", path)
 
 
+def key_column(columns: list[str], key: Sequence[str], path: Path) -> str:
+    """The first of the ``key`` columns the header names; refuse a header naming none in one line."""
+    found = next((c for c in key if c in columns), None)
+    if found is None:
+        names = f"{', '.join(key[:-1])} or {key[-1]}" if len(key) > 1 else key[0]
+        raise DatacentricError(f"CSV needs a {names} column (has: {', '.join(columns) or 'none'})", path)
+    return found
+
+
 def file_cell_path(folder: Path, text: str) -> Path:
     """The file a ``file`` cell names, relative to the CSV's ``folder`` unless absolute.
 
@@ -88,10 +101,10 @@ def _exists(path: Path) -> bool:
         return False
 
 
-def _separator(first_line: str) -> str:
-    """The field separator whose split of the header line names a ``file`` column (default: comma)."""
+def _separator(first_line: str, key: Sequence[str] = ("file",)) -> str:
+    """The field separator whose split of the header line names a ``key`` column (default: comma)."""
     for separator in (",", ";", "\t"):
         names = next(csv.reader([first_line], delimiter=separator), [])
-        if "file" in (name.strip() for name in names):
+        if any(name.strip() in key for name in names):
             return separator
     return ","

@@ -144,7 +144,7 @@ def retrain(
     golden: Annotated[
         Optional[str],
         typer.Option(
-            help="Golden set: CSV (file column) or list of images, or a stored golden run id. "
+            help="Golden set: CSV (a file, image, path or id column) or list of images, or a stored golden run id. "
             "Default: a stratified holdout chosen once and kept."
         ),
     ] = None,

@@ -7,7 +7,6 @@ deterministic stratified holdout that keeps the champion's groups whole; stored 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from datacentric.csv_files import file_cell_path, key_column, read_table
 from datacentric.errors import DatacentricError
 from datacentric.runs import write_run_json
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["GoldenImages", "GoldenSet", "golden_images", "golden_set", "holdout_groups"]
 
 HOLDOUT_FRACTION = 0.2
+GOLDEN_COLUMNS = ("file", "image", "path", "id")  # a golden CSV names its images in the first it has
 
 
 @dataclass
@@ -136,17 +137,29 @@ def holdout_groups(
 
 
 def _read_golden_file(project, path: Path) -> list[str]:
-    text = path.read_text(encoding="utf-8-sig")
-    refs: list[tuple[str, str]] = []
+    """The ids of the images a golden file names, sorted.
+
+    A ``.csv`` is read as :func:`datacentric.csv_files.read_table` reads a spreadsheet's CSV
+    (commas, semicolons or tabs, a byte-order mark, any line ending), its images named in the
+    first of the :data:`GOLDEN_COLUMNS` it has; any other file lists one image a line (``#``
+    starts a comment). Each name is a file (relative to the golden file's folder unless
+    absolute, Windows backslashes too) or else an image id, path or unique file name.
+    """
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        column = next((c for c in ("file", "image", "path", "id") if c in (reader.fieldnames or [])), None)
-        if column is None:
-            raise DatacentricError("golden CSV needs a file, image, path or id column", path)
-        for line, row in enumerate(reader, start=2):
-            if (row.get(column) or "").strip():
-                refs.append((row[column].strip(), f"{path}:{line}"))
+        columns, rows = read_table(path, key=GOLDEN_COLUMNS)
+        index = columns.index(key_column(columns, GOLDEN_COLUMNS, path))
+        refs = [
+            (values[index].strip(), f"{path}:{line}")
+            for line, values in rows
+            if len(values) > index and values[index].strip()
+        ]
     else:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise DatacentricError(f"cannot read the golden list: {exc}", path) from None
+        except OSError as exc:
+            raise DatacentricError(f"cannot read the golden list: {exc.strerror or exc}", path) from None
         refs = [
             (s.strip(), f"{path}:{i}")
             for i, s in enumerate(text.splitlines(), 1)
@@ -154,13 +167,21 @@ def _read_golden_file(project, path: Path) -> list[str]:
         ]
     ids = []
     for ref, where in refs:
-        candidate = Path(ref) if Path(ref).is_absolute() else path.parent / ref
+        candidate = file_cell_path(path.parent, ref)
         try:
-            image = project.image(candidate if candidate.is_file() else ref)
+            image = project.image(candidate if _is_file(candidate) else ref)
         except DatacentricError as exc:
             raise DatacentricError(exc.what, where) from None
         ids.append(image.id)
     return sorted(dict.fromkeys(ids))
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the system cannot look up (too long, a NUL byte) is not."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def golden_images(project: Project, gold: GoldenSet) -> GoldenImages:
