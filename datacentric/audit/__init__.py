@@ -8,7 +8,7 @@ cross-validation, so no prediction comes from a model that saw the image's label
 * :func:`audit_arrays` — the same checks on plain arrays, for your own training loop.
 * The parts, usable alone: :func:`label_issues`, :func:`annotator_consensus`,
   :func:`class_health`, :func:`slice_accuracy`, :func:`find_outliers`,
-  :func:`find_near_duplicates`.
+  :func:`find_near_duplicates`, :func:`flag_trust` (how many flags are real errors).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datacentric.audit.from_project import find_issues, load_audit
 from datacentric.audit.labels import LabelIssue, label_issues
 from datacentric.model.neighbours import NearDuplicate, Outlier, find_near_duplicates, find_outliers
 from datacentric.audit.slices import Slice, slice_accuracy
+from datacentric.audit.trust import FlagTrust, flag_trust
 
 __all__ = [
     "AnnotatorStats",
@@ -34,6 +35,7 @@ __all__ = [
     "ClassHealth",
     "ClassOverlap",
     "ConsensusLabel",
+    "FlagTrust",
     "LabelIssue",
     "MultiAnnotatorResult",
     "NearDuplicate",
@@ -45,6 +47,7 @@ __all__ = [
     "find_issues",
     "find_near_duplicates",
     "find_outliers",
+    "flag_trust",
     "label_issues",
     "label_matrix",
     "load_audit",

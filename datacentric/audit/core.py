@@ -32,6 +32,7 @@ from datacentric.model.neighbours import (
 )
 from datacentric.model.neighbours import neighbours as knn_graph
 from datacentric.audit.slices import Slice, slice_accuracy
+from datacentric.audit.trust import FlagTrust, flag_trust
 from datacentric.audit.result import AuditResult
 from datacentric.audit.summary import summarise
 
@@ -53,6 +54,7 @@ def audit_arrays(
     groups: Sequence[str] | None = None,
     reviewed: Sequence[bool] | None = None,
     settled: Sequence[bool] | None = None,
+    reviews: Sequence[tuple[float, bool]] = (),
     min_per_class: int = 5,
     min_slice: int = 10,
     alpha: float = 0.05,
@@ -89,6 +91,8 @@ def audit_arrays(
     settled : (N,) bool, optional
         Images an earlier audit flagged and a reviewer decided since: never flagged again
         (``reviewed`` on their issue).
+    reviews : (chance given when flagged, was it a real error) per settled earlier flag
+        They correct the expected number of real errors (:mod:`datacentric.audit.trust`).
     min_per_class : int, default 5
         Classes with fewer images are marked too few and never judged.
     min_slice, alpha : slice test settings (see :func:`datacentric.audit.slices.slice_accuracy`)
@@ -116,8 +120,10 @@ def audit_arrays(
     slices = _error_slices(data, metadata, groups=groups, min_slice=min_slice, alpha=alpha, notes=notes)
     crowd = _crowd(data, annotator_labels, annotators, notes=notes)
     issues = _settled(_with_consensus(issues, crowd, reviewed, data), settled)
+    trust = _trust(data, issues, reviews)
     near = _neighbourhood(data, embeddings, issues, folds=folds, neighbours=neighbours, notes=notes)
     result = _assemble(data, issues, slices, crowd, near, min_per_class=min_per_class, notes=notes)
+    result.trust = trust
     summarise(result, project=project, min_per_class=min_per_class, rules=rules or {})
     return result
 
@@ -190,6 +196,16 @@ def _settled(issues: list[LabelIssue], settled: Sequence[bool] | None) -> list[L
         if decided[issue.index]:
             issue.reviewed, issue.is_issue = True, False
     return issues
+
+
+def _trust(data: _Inputs, issues: list[LabelIssue], reviews: Sequence[tuple[float, bool]]) -> FlagTrust:
+    """The expected number of real errors among the flags; each issue gets its chance of being one."""
+    flags = np.zeros(len(data.labels), dtype=bool)
+    flags[[issue.index for issue in issues if issue.is_issue]] = True
+    trust, chance = flag_trust(data.labels, data.probs, flags, reviews=reviews)
+    for issue in issues:
+        issue.expected_precision = float(chance[issue.index])
+    return trust
 
 
 def _unreviewed(consensus: list[ConsensusLabel], reviewed: Sequence[bool] | None) -> list[ConsensusLabel]:

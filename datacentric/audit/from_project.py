@@ -83,9 +83,18 @@ def find_issues(
         embeddings = _project_embeddings(project, recs, notes)
     settings = {"min_per_class": min_per_class, "min_slice": min_slice, "alpha": alpha}
     shown = project_arg or _display(project.root)
-    verdicts = _settled_flags(project)
+    verdicts, outcomes = _settled_flags(project)
     result = _audit_oof(
-        project, train, oof, recs, folds=folds, embeddings=embeddings, shown=shown, settings=settings, settled=verdicts
+        project,
+        train,
+        oof,
+        recs,
+        folds=folds,
+        embeddings=embeddings,
+        shown=shown,
+        settings=settings,
+        settled=verdicts,
+        reviews=outcomes,
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
@@ -122,7 +131,17 @@ def _project_embeddings(project, recs: list, notes: list[str]) -> np.ndarray | N
 
 
 def _audit_oof(
-    project, train, oof: OutOfFold, recs: list, *, folds, embeddings, shown: str, settings: dict, settled: dict
+    project,
+    train,
+    oof: OutOfFold,
+    recs: list,
+    *,
+    folds,
+    embeddings,
+    shown: str,
+    settings: dict,
+    settled: dict,
+    reviews: list[tuple[float, bool]],
 ) -> AuditResult:
     """:func:`audit_arrays` on the train run's out-of-sample predictions, with the project's
     metadata, annotators' votes, reviews, grouping and label book rules.
@@ -147,6 +166,7 @@ def _audit_oof(
         groups=run_groups(oof.group_of(), ids, metadata, train.config.get("group_by")),
         reviewed=[i in reviewed_ids for i in ids],
         settled=[i in settled for i in ids],
+        reviews=reviews,
         project=shown,
         rules=_rules_in_force(project),
         **settings,
@@ -212,14 +232,16 @@ def _rules_in_force(project) -> dict[frozenset, str]:
     return {pair: rule.text for pair, rule in rules_in_force(project).items()}
 
 
-def _settled_flags(project) -> dict[str, bool]:
-    """The earlier audits' flags a reviewer has settled since: {image id: was it a real error}."""
-    from datacentric.audit.reviews import settled_flags
+def _settled_flags(project) -> tuple[dict[str, bool], list[tuple[float, bool]]]:
+    """The earlier audits' flags a reviewer has settled since: {image id: was it a real error},
+    and (chance its audit gave the flag, was it) for those whose audit recorded a chance.
+    """
+    from datacentric.audit.reviews import review_outcomes, settled_flags
     from datacentric.project import REVIEW_SOURCES
 
     reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
     last_review = max((when for _, _, when in reviews), default="")
-    earlier = []
+    earlier, chances = [], {}
     for run in project.runs("audit"):  # only audits a later review can have settled are read
         if run.status != "done" or run.created_at >= last_review:
             continue
@@ -227,12 +249,16 @@ def _settled_flags(project) -> dict[str, bool]:
             stored = read_audit(run)
         except DatacentricError:  # an unreadable audit.json settles nothing
             continue
-        earlier += [
-            (i.get("id", ""), i.get("given", ""), run.created_at)
-            for i in stored.get("label_issues", [])
-            if i.get("is_issue") and i.get("id")
-        ]
-    return settled_flags(earlier, reviews)
+        flagged = [i for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
+        earlier += [(i["id"], i.get("given", ""), run.created_at) for i in flagged]
+        chances.update({(i["id"], run.created_at): _number(i.get("expected_precision")) for i in flagged})
+    verdicts = settled_flags(earlier, reviews)
+    return verdicts, review_outcomes(chances, verdicts, earlier)
+
+
+def _number(value) -> float:
+    """A stored number, NaN when missing or not a number (older audits, hand-edited files)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
 
 
 def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
@@ -243,18 +269,17 @@ def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
     if not reviewed and not flagged:
         return
+    used = result.trust.reviews if result.trust is not None else 0
     if not reviewed:
         line = (
-            "How many flags are real errors is not measured yet: review some (relabel or Label "
-            "Studio) and the next audit counts them."
+            "That expected count is the model's estimate, not yet checked against any review: review "
+            "some flags (relabel or Label Studio) and the next audit corrects it by them."
         )
     else:
-        line = f"{real} of the {reviewed} earlier flags a reviewer settled were real errors."
-        if flagged:
-            line += (
-                f" Expect a smaller share among today's {len(flagged)} if those were the worst: flags "
-                "further down the list are less often real."
-            )
+        line = f"{real} of the {reviewed} earlier flags a reviewer settled were real errors"
+        if flagged and used:
+            line += f"; today's expected count rests on {'them' if used == reviewed else f'{used} of them'} too"
+        line += "."
     result.summary.insert(at, line)
 
 

@@ -31,6 +31,7 @@ class LabelIssue:
     confidence: float = 0.0  # predicted probability of the suggested label
     reason: str = ""  # why flagged: "model", "annotators" (CROWDLAB consensus differs) or both
     reviewed: bool = False  # a reviewer settled this label (relabel, Label Studio): not flagged again
+    expected_precision: float = float("nan")  # chance the given label is wrong (see datacentric.audit.trust)
     nearest_given: list[str] = field(default_factory=list)  # closest well-labelled images of the given class
     nearest_suggested: list[str] = field(default_factory=list)  # ... and of the suggested class
 

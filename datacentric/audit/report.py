@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric import report as H
+from datacentric.audit.trust import expected_words
 from datacentric.stats import weak_bar
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ def _flagged_cards(result) -> str:
             f"<b>#{rank} {H.escape(_name(issue.image))}</b><br>"
             f"labelled <b>{H.escape(issue.given)}</b><br>"
             f"looks like <b>{H.escape(issue.suggested)}</b> ({_pct(issue.confidence)} sure)<br>"
-            f"<span class='muted'>label quality {issue.quality:.2f}</span>{vote_text}"
+            f"<span class='muted'>label quality {issue.quality:.2f}{_chance(issue)}</span>{vote_text}"
         )
         main = H.thumbnail(issue.image, BIG, caption=caption, kind="bad", title=issue.image, zoom=FULL)
         groups = []
@@ -106,6 +107,29 @@ def _flagged_cards(result) -> str:
     if len(flagged) > MAX_FLAGGED:
         more = H.paragraph(f"{len(flagged) - MAX_FLAGGED} more flagged images are listed in audit.json.")
     return "<div class='cards'>" + "".join(cards) + "</div>" + more
+
+
+def _chance(issue) -> str:
+    """'<br>chance it is a real error 62%', or nothing without an estimate."""
+    p = issue.expected_precision
+    return f"<br>chance it is a real error {_pct(p)}" if p == p else ""
+
+
+def _trust_sentence(result) -> str:
+    """How many of the flags are expected to be real errors, and what the estimate rests on."""
+    trust = result.trust
+    if trust is None or not trust.flags or trust.expected != trust.expected:
+        return ""
+    rests = (
+        f"the model and {trust.reviews} flags reviewers settled ({trust.reviews_real} were real errors)"
+        if trust.reviews
+        else "the model and the labels alone: no review has checked it yet"
+    )
+    return (
+        f" {expected_words(trust)}; the estimate rests on {rests}). Each card gives its own chance; "
+        "on real photos the chances run wider than they should (cards at 80% and above were real "
+        "errors about 70% of the time), so read them as an order, and the count as the forecast."
+    )
 
 
 def _class_bars(result) -> str:
@@ -144,7 +168,7 @@ def _issues_section(result) -> list[str]:
             "Beside it: the most similar images that are labelled with confidence as the current label "
             "(blue) and as the suggested label (green). If the red image looks like the green ones, "
             "change its label; if it looks like the blue ones, keep it. Label quality runs from 0 "
-            "(surely wrong) to 1 (surely right)."
+            "(surely wrong) to 1 (surely right)." + _trust_sentence(result)
         )
         body = _flagged_cards(result)
     else:

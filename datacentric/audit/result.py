@@ -14,6 +14,7 @@ from datacentric.audit.classes import (
     ClassOverlap,
 )
 from datacentric.audit.labels import LabelIssue
+from datacentric.audit.trust import FlagTrust
 from datacentric.model.neighbours import (
     NearDuplicate,
     Outlier,
@@ -35,6 +36,7 @@ class AuditResult:
     consensus: list[ConsensusLabel]  # every image (input order)
     outliers: list[Outlier]  # flagged unusual images, most unusual first
     near_duplicates: list[NearDuplicate]  # closest pairs first
+    trust: FlagTrust | None = None  # how many flags are expected to be real errors
     overlapping_classes: list[ClassOverlap] = field(default_factory=list)
     class_names: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)  # row given, column predicted

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datacentric.collect import estimate_more
 from datacentric.words import plural
 from datacentric.audit.result import AuditResult
+from datacentric.audit.trust import expected_words
 
 __all__ = ["summarise"]
 
@@ -65,6 +66,7 @@ def _counts(result: AuditResult, found: _Findings) -> dict:
     return {
         "images": len(result.label_issues),
         "label_issues": len(found.flagged),
+        "expected_real_errors": _expected(result),
         "weak_classes": len(found.weak),
         "too_few_classes": len(found.too_few),
         "weak_slices": len(found.weak_slices),
@@ -74,6 +76,14 @@ def _counts(result: AuditResult, found: _Findings) -> dict:
         "near_duplicates": len(result.near_duplicates),
         "near_duplicates_across_folds": len(found.leaks),
     }
+
+
+def _expected(result: AuditResult) -> float | None:
+    """The expected number of real errors among the flags, rounded to one decimal (None without one)."""
+    trust = result.trust
+    if trust is None or trust.expected != trust.expected:
+        return None
+    return round(trust.expected, 1)
 
 
 def _summary_lines(result: AuditResult, found: _Findings, min_per_class: int) -> list[str]:
@@ -131,7 +141,15 @@ def _flagged_line(result: AuditResult, found: _Findings) -> str:
                     f"weakness, not label errors: decide them by your labelling rule for "
                     f"{a} vs {b}, not by following the suggestion"
                 )
-    return text + "."
+    return text + "." + _expected_sentence(result.trust)
+
+
+def _expected_sentence(trust) -> str:
+    """' Expect about E of them to be real errors (90% range L-H), ...' or nothing without an estimate."""
+    if trust is None or not trust.flags or trust.expected != trust.expected:
+        return ""
+    corrected = f", corrected by {plural(trust.reviews, 'reviewed flag')}" if trust.reviews else ""
+    return f" {expected_words(trust)}{corrected}); the rest would be the model's own mistakes."
 
 
 def _annotator_line(result: AuditResult) -> str:

@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from datacentric.audit import audit_arrays
 from datacentric.audit.report import render_report
@@ -40,6 +41,13 @@ def test_audit_arrays_end_to_end(synthetic, tiny_images):
     assert html.count('<figure class="thumb bad"') == len(flagged)
     assert "<code>datacentric labelstudio push parts/ --only-flagged</code>" in html
     assert "Confusion matrix" in html and "<svg" in html
+    assert html.count("chance it is a real error") == len(flagged)  # one per card
+    assert "the estimate rests on the model and the labels alone" in html
+    trust, chances = result.trust, [i.expected_precision for i in result.flagged]
+    assert trust.flags == len(flagged) and trust.expected == pytest.approx(sum(chances))
+    assert result.to_json()["trust"]["expected"] == trust.expected
+    assert trust.low <= len(set(s.wrong)) <= trust.high  # the planted errors are all flagged: the range holds them
+    assert all(0 <= c <= 1 for c in chances) and result.label_issues[-1].expected_precision < max(chances)
 
 
 def test_audit_arrays_minimal_inputs():

@@ -11,6 +11,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from datacentric.audit import find_issues, load_audit
+from datacentric.audit.trust import expected_words, flag_trust
 from datacentric.cli import app
 from datacentric.errors import DatacentricError
 from datacentric.data.importers import import_path
@@ -160,10 +161,13 @@ def test_default_audit_skips_a_challenger_that_left_the_golden_set_out(audited_p
     assert proj.latest_run("audit").config["train_run"] == full.id
 
 
-def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_project):
+def test_reviews_of_earlier_flags_correct_how_many_flags_are_expected_real(audited_project):
     proj, emb, data, truth = audited_project
     first = find_issues(proj, embeddings=emb, report=False)
-    assert any("not measured yet" in line for line in first.summary)
+    assert any("not yet checked against any review" in line for line in first.summary)
+    expected = next(s for s in first.summary if "look mislabelled" in s)
+    assert expected_words(first.trust) in expected and "real errors (90% range" in expected
+    assert first.counts["expected_real_errors"] == round(first.trust.expected, 1) and first.trust.reviews == 0
     flagged = first.flagged
     assert len(flagged) >= 2
     changed, confirmed = flagged[0], flagged[1]
@@ -172,9 +176,17 @@ def test_reviews_of_earlier_flags_predict_how_many_flags_are_real(audited_projec
     second = find_issues(proj, embeddings=emb, report=False)
     assert second.counts["flags_reviewed"] == 2 and second.counts["flags_reviewed_real"] == 1
     line = next(s for s in second.summary if "earlier flags a reviewer settled" in s)
-    assert line.startswith("1 of the 2 earlier flags a reviewer settled were real errors.")
-    assert f"today's {len(second.flagged)}" in line
-    assert "expected_real_errors" not in second.counts  # measured, not extrapolated to later flags
+    assert (
+        line
+        == "1 of the 2 earlier flags a reviewer settled were real errors; today's expected count rests on them too."
+    )
+    assert (second.trust.reviews, second.trust.reviews_real) == (2, 1)
+    flagged_line = next(s for s in second.summary if "look mislabelled" in s)
+    assert "corrected by 2 reviewed flags" in flagged_line
+    chances = {i.id: i.expected_precision for i in first.flagged}  # what the first audit recorded
+    again = [(chances[changed.id], True), (chances[confirmed.id], False)]
+    any_two = flag_trust(np.array([0, 1]), np.eye(2), np.ones(2, dtype=bool), reviews=again)[0]
+    assert second.trust.review_shift == pytest.approx(any_two.review_shift) != 0
     settled = {i.id: i for i in second.label_issues if i.id in (changed.id, confirmed.id)}
     assert all(i.reviewed and not i.is_issue for i in settled.values())  # a person decided: not asked again
     assert not any(i.reviewed for i in second.label_issues if i.id not in settled)

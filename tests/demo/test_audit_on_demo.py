@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import datacentric as dc
+from datacentric.audit.trust import expected_words
 from tests.support.files import read_rows
 
 
@@ -26,6 +27,10 @@ def test_audit_finds_planted_label_errors_sloppy_annotator_and_dark_camera(full_
     assert len(wrong) >= 10
     assert len(flagged & wrong) >= 0.5 * len(wrong), "most wrong labels are flagged"
     assert len(flagged & wrong) >= 0.5 * len(flagged), "most flags are real errors"
+    forecast = result.trust
+    assert forecast.flags == len(flagged) and forecast.reviews == 0
+    assert abs(forecast.precision - len(flagged & wrong) / len(flagged)) <= 0.25, "the forecast is near the truth"
+    assert any(expected_words(forecast) in line for line in result.summary), "printed beside the flag count"
     assert result.most_disagreeing == "ana"
     weak = {(s.column, s.value) for s in result.slices if s.weak}
     assert ("camera", "B") in weak

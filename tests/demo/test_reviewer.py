@@ -42,6 +42,7 @@ def test_the_reviewer_settles_the_worst_flags_and_the_next_audit_counts_them(dem
         second = find_issues(project)
     assert second.counts["flags_reviewed"] == 4
     assert second.counts["flags_reviewed_real"] == real
+    assert (second.trust.reviews, second.trust.reviews_real) == (4, real)  # the forecast is corrected by them
     if second.flagged:
         assert any(line.startswith(f"{real} of the 4 earlier flags") for line in second.summary)
 

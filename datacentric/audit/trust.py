@@ -1,0 +1,258 @@
+"""How many flags are real label errors: an expected count with an interval, and each image's chance.
+
+Shapes: N images, K classes; ``labels`` (N,) int, ``pred_probs`` (N, K) out-of-sample.
+
+The model behind the flags was trained on the given labels, so a flag is either a wrong
+label or the model's own mistake on a correct one; a flag's score alone cannot say which.
+This module fits a small noisy-label model to all images at once:
+
+* the true class follows the model's probabilities after a temperature and per-class
+  bias (``softmax(exp(t) * log p + b)``; prior ``t, b ~ N(0, 1)``, i.e. shrunk toward the
+  model's own probabilities);
+* the given label is the true class with probability ``1 - rate`` and each other class with
+  ``rate / (K - 1)`` (uniform label noise; prior on ``rate``: Jeffreys, Beta(1/2, 1/2), cut to
+  (0, 1/2)).
+
+For every noise rate on a grid the calibration is fitted (maximum a posteriori) and each
+image gets P(its label is wrong | its probabilities, its label) by Bayes; the grid points
+are weighted by how well they explain the labels. The expected number of real errors among
+the flags is the sum of their chances; its interval mixes, over the noise rate, the exact
+distribution of a sum of independent Bernoullis.
+
+Reviews correct it. Every earlier flag a reviewer settled is a verified outcome (label
+changed: a real error; kept: a false alarm), and its audit recorded the chance it gave that
+flag. One shift of every chance on the log-odds scale is fitted to those outcomes (prior
+N(0, 1): no shift without reviews). Because each outcome is compared with that flag's own
+chance, reviewing the worst flags first does not bias the shift, where the plain share of
+real errors among reviewed flags would (reviewers take the likeliest first).
+
+Measured (``benchmarks/bench_real.py``; the README's real-image table): on real solar-cell photos
+with one annotator, the mean forecast over seeds is within 0.10 of the observed share of real
+errors on every set with label errors, and the 90 % range holds the count on 80-100 % of seeds.
+It is too high on a set without any label error (about 0.14) and with several annotators (0.31
+for 0.18), and one flag's chance is spread wider than it should be (flags given 0.8-1.0 were
+real errors about 70 % of the time). One set's forecast swings by about as much as its observed
+share does (± 0.13 over 15-25 flags).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FlagTrust", "expected_words", "flag_trust"]
+
+RATE_GRID = np.round(np.arange(0.005, 0.5, 0.01), 3)  # noise rates considered (the prior's support)
+CALIBRATION_SD = 1.0  # prior sd of the log-temperature and the class biases
+REVIEW_SD = 1.0  # prior sd of the reviews' shift of every chance, on the log-odds scale
+MAX_FIT = 2000  # images the model is fitted on at most (a seeded sample; all are scored)
+LEVEL = 0.9  # probability mass of the interval on the count
+
+
+@dataclass
+class FlagTrust:
+    """How many of the flags are expected to be real label errors."""
+
+    flags: int  # how many images are flagged
+    expected: float  # expected real errors among them
+    low: int  # ``level`` interval of that count
+    high: int
+    precision: float  # expected / flags (NaN without flags)
+    noise_rate: float  # estimated share of wrong labels in the whole set
+    noise_low: float
+    noise_high: float
+    level: float = LEVEL
+    reviews: int = 0  # settled earlier flags the estimate is corrected by
+    reviews_real: int = 0  # ... of which were real errors
+    review_shift: float = 0.0  # the reviews' shift of every chance, log-odds (0: none)
+
+
+def expected_words(trust: FlagTrust) -> str:
+    """'Expect about 8 of them to be real errors (90% range 4–11' (the caller closes the bracket)."""
+    count = round(trust.expected)
+    how_many = f"about {count}" if count else "none or almost none"
+    return f"Expect {how_many} of them to be real errors ({100 * trust.level:.0f}% range {trust.low}–{trust.high}"
+
+
+def flag_trust(
+    labels: np.ndarray,
+    pred_probs: np.ndarray,
+    flags: np.ndarray,
+    *,
+    reviews: Sequence[tuple[float, bool]] = (),
+    level: float = LEVEL,
+    rates: np.ndarray | None = None,
+    calibration_sd: float = CALIBRATION_SD,
+    max_fit: int = MAX_FIT,
+    seed: int = 0,
+) -> tuple[FlagTrust, np.ndarray]:
+    """Expected real errors among the flagged images, and each image's chance its label is wrong.
+
+    Parameters
+    ----------
+    labels : (N,) int, the given labels
+    pred_probs : (N, K) float, out-of-sample
+    flags : (N,) bool, the flagged images
+    reviews : (chance given when flagged, was it a real error) for each earlier flag a
+        reviewer settled; they shift every chance (module docstring).
+    level : float, default 0.9
+        Probability mass of the interval on the count.
+    rates, calibration_sd : the grid of noise rates and the calibration prior (module docstring)
+    max_fit : int
+        The model is fitted on at most this many images (a seeded sample); all are scored.
+
+    Returns
+    -------
+    (FlagTrust, (N,) float): the estimate, and each image's chance that its label is wrong
+    (NaN for every image when there are fewer than two classes among the labels).
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.95, 0.05], [0.1, 0.9]] * 10)
+    >>> labels = np.array([0, 1, 1, 1] * 10)  # every third image contradicts a sure model
+    >>> flags = probs[np.arange(40), labels] < 0.5
+    >>> trust, chance = flag_trust(labels, probs, flags)
+    >>> trust.flags, trust.low <= trust.expected <= trust.high, bool(chance[2] > chance[0])
+    (10, True, True)
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(pred_probs, dtype=np.float64)
+    flags = np.asarray(flags, dtype=bool)
+    grid = RATE_GRID if rates is None else np.asarray(rates, dtype=np.float64)
+    present = np.flatnonzero(np.bincount(labels, minlength=probs.shape[1]) > 0)
+    n, k, f = len(labels), len(present), int(flags.sum())
+    if k < 2:
+        return _nothing(f, level, reviews), np.full(n, np.nan)
+    remap = np.full(probs.shape[1], -1)
+    remap[present] = np.arange(k)
+    y = remap[labels]
+    sub = probs[:, present]
+    logp = np.log(np.clip(sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None), 1e-6, 1.0))
+    wrong, weights = _chances_per_rate(logp, y, grid, calibration_sd=calibration_sd, max_fit=max_fit, seed=seed)
+    shift = _review_shift(reviews)
+    if shift:
+        wrong = _shifted(wrong, shift)
+    chance = weights @ wrong
+    trust = _count(wrong[:, flags], weights, grid, level)
+    trust.reviews, trust.reviews_real = len(reviews), sum(bool(real) for _, real in reviews)
+    trust.review_shift = shift
+    return trust, chance
+
+
+def _chances_per_rate(
+    logp: np.ndarray, y: np.ndarray, grid: np.ndarray, *, calibration_sd: float, max_fit: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """P(label wrong) of every image at every noise rate (R, N), and the rates' posterior weights (R,)."""
+    from scipy.optimize import minimize
+    from scipy.special import log_softmax, logsumexp, softmax
+    from scipy.stats import beta
+
+    n, k = logp.shape
+    fit_rows = np.arange(n)
+    if n > max_fit:
+        fit_rows = np.sort(np.random.default_rng(seed).choice(n, max_fit, replace=False))
+    given_all = np.zeros((n, k), dtype=bool)
+    given_all[np.arange(n), y] = True
+
+    def log_joint(theta: np.ndarray, rate: float, rows: np.ndarray) -> np.ndarray:
+        """log P(true class, given label | x), (R, K)."""
+        log_c = log_softmax(np.exp(theta[0]) * logp[rows] + np.r_[0.0, theta[1:]], axis=1)
+        return log_c + np.where(given_all[rows], np.log1p(-rate), np.log(rate / (k - 1)))
+
+    fit_logp, fit_noise = logp[fit_rows], given_all[fit_rows]
+
+    def objective(theta: np.ndarray, rate: float) -> tuple[float, np.ndarray]:
+        """Negative log posterior of the calibration at one noise rate, and its gradient."""
+        z = np.exp(theta[0]) * fit_logp + np.r_[0.0, theta[1:]]
+        noisy = z + np.where(fit_noise, np.log1p(-rate), np.log(rate / (k - 1)))
+        loglik = float((logsumexp(noisy, axis=1) - logsumexp(z, axis=1)).sum())
+        push = softmax(noisy, axis=1) - softmax(z, axis=1)  # d loglik / d z
+        grad = np.r_[np.exp(theta[0]) * float((push * fit_logp).sum()), push[:, 1:].sum(axis=0)]
+        return -loglik + 0.5 * float(theta @ theta) / calibration_sd**2, -grad + theta / calibration_sd**2
+
+    theta = np.zeros(k)
+    every = np.arange(n)
+    wrong = np.empty((len(grid), n))
+    logpost = np.empty(len(grid))
+    bounds = [(-4.0, 3.0)] + [(-10.0, 10.0)] * (k - 1)
+    for g, rate in enumerate(grid):
+        fit = minimize(objective, theta, args=(rate,), jac=True, method="L-BFGS-B", bounds=bounds)
+        theta = fit.x  # warm start at the next rate
+        joint = log_joint(theta, rate, every)
+        joint = np.exp(joint - joint.max(axis=1, keepdims=True))
+        wrong[g] = np.clip(1.0 - joint[given_all] / joint.sum(axis=1), 0.0, 1.0)
+        logpost[g] = -fit.fun * n / len(fit_rows) + beta.logpdf(rate, 0.5, 0.5)
+    weights = np.exp(logpost - logpost.max())
+    return wrong, weights / weights.sum()
+
+
+def _review_shift(reviews: Sequence[tuple[float, bool]]) -> float:
+    """The log-odds shift that best explains the reviewed flags' outcomes (MAP, prior N(0, REVIEW_SD))."""
+    pairs = [(float(c), bool(real)) for c, real in reviews if c == c]
+    if not pairs:
+        return 0.0
+    from scipy.optimize import minimize_scalar
+    from scipy.special import expit, logit
+
+    odds = logit(np.clip([c for c, _ in pairs], 1e-4, 1 - 1e-4))
+    real = np.array([r for _, r in pairs], dtype=float)
+
+    def loss(shift: float) -> float:
+        p = np.clip(expit(odds + shift), 1e-12, 1 - 1e-12)
+        return -float(real @ np.log(p) + (1 - real) @ np.log1p(-p)) + 0.5 * shift**2 / REVIEW_SD**2
+
+    return float(minimize_scalar(loss, bounds=(-6.0, 6.0), method="bounded").x)
+
+
+def _shifted(chances: np.ndarray, shift: float) -> np.ndarray:
+    """Every chance moved by ``shift`` on the log-odds scale."""
+    from scipy.special import expit, logit
+
+    return expit(logit(np.clip(chances, 1e-6, 1 - 1e-6)) + shift)
+
+
+def _count(wrong: np.ndarray, weights: np.ndarray, grid: np.ndarray, level: float) -> FlagTrust:
+    """The expected count of real errors among the flags and its interval, mixed over the noise rate."""
+    f = wrong.shape[1]
+    pmf = np.zeros((len(grid), f + 1))  # exact sum of independent Bernoullis at every rate
+    pmf[:, 0] = 1.0
+    for j in range(f):
+        pmf[:, 1:] = pmf[:, 1:] * (1 - wrong[:, j : j + 1]) + pmf[:, :-1] * wrong[:, j : j + 1]
+        pmf[:, 0] *= 1 - wrong[:, j]
+    tail = (1 - level) / 2
+    cdf = np.cumsum(weights @ pmf)
+    rate_cdf = np.cumsum(weights)
+    expected = float((weights @ wrong).sum())
+    last = len(grid) - 1
+    return FlagTrust(
+        flags=f,
+        expected=expected,
+        low=int(np.searchsorted(cdf, tail)),
+        high=int(min(np.searchsorted(cdf, 1 - tail), f)),
+        precision=expected / f if f else float("nan"),
+        noise_rate=float(weights @ grid),
+        noise_low=float(grid[min(np.searchsorted(rate_cdf, tail), last)]),
+        noise_high=float(grid[min(np.searchsorted(rate_cdf, 1 - tail), last)]),
+        level=level,
+    )
+
+
+def _nothing(flags: int, level: float, reviews: Sequence[tuple[float, bool]]) -> FlagTrust:
+    """No estimate: fewer than two classes among the labels."""
+    nan = float("nan")
+    return FlagTrust(
+        flags=flags,
+        expected=nan,
+        low=0,
+        high=flags,
+        precision=nan,
+        noise_rate=nan,
+        noise_low=nan,
+        noise_high=nan,
+        level=level,
+        reviews=len(reviews),
+        reviews_real=sum(bool(real) for _, real in reviews),
+    )

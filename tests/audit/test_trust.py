@@ -1,0 +1,94 @@
+"""The expected number of real errors among flags (datacentric.audit.trust), on generated
+probabilities where the true posterior and the flipped labels are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from datacentric.audit.trust import flag_trust
+
+
+def _world(n: int, rate: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(given labels, probs, flags, wrong): probs are the true posterior of 2 classes, a share
+    ``rate`` of labels is flipped, the flags are the 15% least confident given labels."""
+    rng = np.random.default_rng(seed)
+    p1 = 1 / (1 + np.exp(-rng.normal(0, 3, n)))
+    probs = np.c_[1 - p1, p1]
+    truth = (rng.random(n) < p1).astype(np.int64)
+    wrong = rng.random(n) < rate
+    y = np.where(wrong, 1 - truth, truth)
+    confidence = probs[np.arange(n), y]
+    flags = confidence <= np.quantile(confidence, 0.15)
+    return y, probs, flags, wrong
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.2])
+def test_expected_precision_matches_the_flipped_share_of_flags(rate):
+    y, probs, flags, wrong = _world(1500, rate)
+    trust, chance = flag_trust(y, probs, flags)
+    real = int((flags & wrong).sum())
+    assert trust.flags == flags.sum() and len(chance) == len(y)
+    assert trust.expected == pytest.approx(chance[flags].sum())
+    assert abs(trust.precision - real / trust.flags) <= 0.1
+    assert trust.low <= real <= trust.high
+    assert trust.noise_low <= rate <= trust.noise_high
+
+
+def test_clean_labels_give_a_low_noise_rate():
+    y, probs, flags, _ = _world(1500, 0.0)
+    trust, _ = flag_trust(y, probs, flags)
+    assert trust.noise_rate < 0.05
+    assert trust.precision < 0.2
+
+
+def test_flipped_flags_are_likelier_wrong_than_the_rest():
+    y, probs, flags, wrong = _world(1500, 0.2)
+    _, chance = flag_trust(y, probs, flags)
+    assert chance[flags & wrong].mean() > chance[flags & ~wrong].mean()
+    assert chance[wrong].mean() > chance[~wrong].mean()
+
+
+def test_no_flags_or_one_class():
+    y, probs, _, _ = _world(50, 0.1)
+    trust, chance = flag_trust(y, probs, np.zeros(50, dtype=bool))
+    assert (trust.flags, trust.expected, trust.low, trust.high) == (0, 0.0, 0, 0)
+    assert trust.precision != trust.precision and np.isfinite(chance).all() and len(chance) == 50
+    trust, chance = flag_trust(np.zeros(50, dtype=np.int64), probs, np.ones(50, dtype=bool))
+    assert trust.flags == 50 and trust.expected != trust.expected and np.isnan(chance).all()
+
+
+def _worst_first_reviews(y, probs, flags, wrong, chance, k):
+    """The k flags with the highest chance, settled: (their chance, were they real)."""
+    order = np.flatnonzero(flags)[np.argsort(-chance[flags])][:k]
+    return [(float(chance[i]), bool(wrong[i])) for i in order]
+
+
+def test_reviews_that_find_fewer_errors_than_expected_lower_the_estimate():
+    y, probs, flags, wrong = _world(600, 0.1)
+    before, chance = flag_trust(y, probs, flags)
+    none_real = [(c, False) for c, _ in _worst_first_reviews(y, probs, flags, wrong, chance, 10)]
+    after, later = flag_trust(y, probs, flags, reviews=none_real)
+    assert after.expected < before.expected and after.review_shift < 0
+    assert (after.reviews, after.reviews_real) == (10, 0)
+    assert (later < chance).all()
+    all_real = [(c, True) for c, _ in none_real]
+    assert flag_trust(y, probs, flags, reviews=all_real)[0].expected > before.expected
+
+
+def test_worst_first_reviews_that_match_their_chances_barely_move_it():
+    """Reviewing the likeliest flags first finds more errors than the average flag holds; each
+    outcome is weighed against its own chance, so that selection alone does not raise the estimate."""
+    y, probs, flags, wrong = _world(1500, 0.2, seed=3)
+    before, chance = flag_trust(y, probs, flags)
+    reviews = _worst_first_reviews(y, probs, flags, wrong, chance, 20)
+    share = np.mean([real for _, real in reviews])
+    assert share > before.precision + 0.1  # the worst flags are real more often than the rest
+    after, _ = flag_trust(y, probs, flags, reviews=reviews)
+    assert abs(after.precision - before.precision) < abs(share - before.precision) / 2
+
+
+def test_reviews_without_a_chance_are_left_out():
+    y, probs, flags, _ = _world(200, 0.1)
+    trust, _ = flag_trust(y, probs, flags, reviews=[(float("nan"), True)] * 5)
+    assert trust.review_shift == 0.0
