@@ -125,8 +125,9 @@ def _trust_sentence(result) -> str:
         if trust.reviews
         else "the model and the labels alone: no review has checked it yet"
     )
+    words = expected_words(trust)
     return (
-        f" {expected_words(trust)}; the estimate rests on {rests}). Each card gives its own chance; "
+        f" {words[:1].upper()}{words[1:]}; the estimate rests on {rests}). Each card gives its own chance; "
         "on real photos the chances run wider than they should (cards at 80% and above were real "
         "errors about 70% of the time), so read them as an order, and the count as the forecast."
     )

@@ -126,30 +126,33 @@ def _summary_lines(result: AuditResult, found: _Findings, min_per_class: int) ->
 
 
 def _flagged_line(result: AuditResult, found: _Findings) -> str:
-    """How many images look mislabelled, and between which two classes most of them sit."""
+    """How many images look mislabelled, how many are expected to be real errors, and between
+    which two classes most of them sit.
+    """
     flagged, pairs = found.flagged, found.pairs
     if not flagged:
         return "No image looks clearly mislabelled."
-    text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled"
+    text = f"{plural(len(flagged), 'image looks', 'images look')} mislabelled{_expected_clause(result.trust)}."
     if pairs:
         (a, b), count = pairs.most_common(1)[0]
         if count >= 2:
-            text += f"; {count} of them are {a}↔{b}"
+            text += f" {count} of the {len(flagged)} are {a}↔{b}"
             if len(result.class_names) > 2 and _confused_anyway(result, a, b):
                 text += (
                     f". The model mixes up {a} and {b} in general, so these flags may be its "
                     f"weakness, not label errors: decide them by your labelling rule for "
                     f"{a} vs {b}, not by following the suggestion"
                 )
-    return text + "." + _expected_sentence(result.trust)
+            text += "."
+    return text
 
 
-def _expected_sentence(trust) -> str:
-    """' Expect about E of them to be real errors (90% range L-H), ...' or nothing without an estimate."""
+def _expected_clause(trust) -> str:
+    """'; expect about E of them to be real errors (90% range L-H), ...' or nothing without an estimate."""
     if trust is None or not trust.flags or trust.expected != trust.expected:
         return ""
     corrected = f", corrected by {plural(trust.reviews, 'reviewed flag')}" if trust.reviews else ""
-    return f" {expected_words(trust)}{corrected}); the rest would be the model's own mistakes."
+    return f"; {expected_words(trust)}{corrected}), the rest being the model's own mistakes"
 
 
 def _annotator_line(result: AuditResult) -> str:

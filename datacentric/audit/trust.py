@@ -70,10 +70,10 @@ class FlagTrust:
 
 
 def expected_words(trust: FlagTrust) -> str:
-    """'Expect about 8 of them to be real errors (90% range 4–11' (the caller closes the bracket)."""
+    """'expect about 8 of them to be real errors (90% range 4–11' (the caller closes the bracket)."""
     count = round(trust.expected)
     how_many = f"about {count}" if count else "none or almost none"
-    return f"Expect {how_many} of them to be real errors ({100 * trust.level:.0f}% range {trust.low}–{trust.high}"
+    return f"expect {how_many} of them to be real errors ({100 * trust.level:.0f}% range {trust.low}–{trust.high}"
 
 
 def flag_trust(
