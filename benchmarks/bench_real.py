@@ -411,6 +411,8 @@ def repeated_shots(pool: Pool, table: Table, seeds, work: Path, per_class: int =
             import_path(project, folder / "labels.csv")
             result = train(project, group_by="part_id")
             audit = find_issues(project, report=False)
+        if result.ungrouped_cv_accuracy is None:  # only a probe scores plain folds beside grouped ones
+            continue
         table.add(
             group,
             "ours",

@@ -4,6 +4,8 @@ grouping, and write an "audit" run with ``audit.json`` and a self-contained ``re
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -251,14 +253,32 @@ def _settled_flags(project) -> tuple[dict[str, bool], list[tuple[float, bool]]]:
             continue
         flagged = [i for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
         earlier += [(i["id"], i.get("given", ""), run.created_at) for i in flagged]
-        chances.update({(i["id"], run.created_at): _number(i.get("expected_precision")) for i in flagged})
+        chances.update({(i["id"], run.created_at): c for i, c in zip(flagged, _uncorrected(stored, flagged))})
     verdicts = settled_flags(earlier, reviews)
     return verdicts, review_outcomes(chances, verdicts, earlier)
 
 
-def _number(value) -> float:
-    """A stored number, NaN when missing or not a number (older audits, hand-edited files)."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+def _uncorrected(stored: dict, flagged: list[dict]) -> list[float]:
+    """The chances a stored audit gave its flags before its own reviews corrected them (its
+    ``review_shift`` undone), so a shift is fitted once to every review, not again to its own
+    output; NaN where a value is missing or not a probability (older audits, hand-edited files).
+    """
+    from datacentric.audit.trust import shifted
+
+    trust = stored.get("trust") if isinstance(stored.get("trust"), dict) else {}
+    shift = _probability(trust.get("review_shift"), low=-math.inf, high=math.inf)
+    chances = np.array([_probability(i.get("expected_precision")) for i in flagged], dtype=np.float64)
+    if shift == shift and shift and len(chances):
+        known = chances == chances
+        chances[known] = shifted(chances[known], -shift)
+    return chances.tolist()
+
+
+def _probability(value, *, low: float = 0.0, high: float = 1.0) -> float:
+    """A stored number in [low, high], else NaN (a bool, a string, inf or out of range is no number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        return float("nan")
+    return float(value) if math.isfinite(value) else float("nan")
 
 
 def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
@@ -269,16 +289,24 @@ def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
     if not reviewed and not flagged:
         return
-    used = result.trust.reviews if result.trust is not None else 0
+    trust = result.trust
+    forecast = trust is not None and bool(trust.flags) and trust.expected == trust.expected
+    used = trust.reviews if forecast else 0
     if not reviewed:
+        if not forecast:
+            return
         line = (
-            "That expected count is the model's estimate, not yet checked against any review: review "
+            "That forecast is the model's alone, not yet checked against any review: review "
             "some flags (relabel or Label Studio) and the next audit corrects it by them."
         )
     else:
         line = f"{real} of the {reviewed} earlier flags a reviewer settled were real errors"
-        if flagged and used:
-            line += f"; today's expected count rests on {'them' if used == reviewed else f'{used} of them'} too"
+        if used:
+            line += (
+                f"; today's forecast is corrected by {'them' if used == reviewed else f'{used} of them'}, "
+                "each against the chance it was given (the worst flags were the likeliest errors, "
+                "and the ones left are less often real)"
+            )
         line += "."
     result.summary.insert(at, line)
 

@@ -83,7 +83,7 @@ def _flagged_cards(result) -> str:
             f"<b>#{rank} {H.escape(_name(issue.image))}</b><br>"
             f"labelled <b>{H.escape(issue.given)}</b><br>"
             f"looks like <b>{H.escape(issue.suggested)}</b> ({_pct(issue.confidence)} sure)<br>"
-            f"<span class='muted'>label quality {issue.quality:.2f}{_chance(issue)}</span>{vote_text}"
+            f"<span class='muted'>{_chance(issue)}</span>{vote_text}"
         )
         main = H.thumbnail(issue.image, BIG, caption=caption, kind="bad", title=issue.image, zoom=FULL)
         groups = []
@@ -110,26 +110,32 @@ def _flagged_cards(result) -> str:
 
 
 def _chance(issue) -> str:
-    """'<br>chance it is a real error 62%', or nothing without an estimate."""
+    """'chance it is a real error 62%' (the label quality score without an estimate)."""
     p = issue.expected_precision
-    return f"<br>chance it is a real error {_pct(p)}" if p == p else ""
+    return f"chance it is a real error {_pct(p)}" if p == p else f"label quality {issue.quality:.2f}"
 
 
 def _trust_sentence(result) -> str:
-    """How many of the flags are expected to be real errors, and what the estimate rests on."""
+    """How many of the flags are expected to be real errors, and what the forecast rests on."""
     trust = result.trust
     if trust is None or not trust.flags or trust.expected != trust.expected:
         return ""
-    rests = (
-        f"the model and {trust.reviews} flags reviewers settled ({trust.reviews_real} were real errors)"
-        if trust.reviews
-        else "the model and the labels alone: no review has checked it yet"
-    )
     words = expected_words(trust)
+    if trust.reviews:
+        if trust.reviews == 1:
+            outcome = "a real error" if trust.reviews_real else "a false alarm"
+            rests = f"the model and 1 earlier flag a reviewer settled ({outcome})"
+        else:
+            rests = (
+                f"the model and {trust.reviews} earlier flags reviewers settled "
+                f"({trust.reviews_real} of them real errors)"
+            )
+    else:
+        rests = "the model and the labels alone: no review has checked it yet"
     return (
-        f" {words[:1].upper()}{words[1:]}; the estimate rests on {rests}). Each card gives its own chance; "
-        "on real photos the chances run wider than they should (cards at 80% and above were real "
-        "errors about 70% of the time), so read them as an order, and the count as the forecast."
+        f" {words[:1].upper()}{words[1:]}. The forecast rests on {rests}. Each card gives its own "
+        "chance; on real photos the chances run wider than they should (cards at 80% and above "
+        "were real errors about 70% of the time), so read them as an order, and the count as the forecast."
     )
 
 
@@ -168,8 +174,7 @@ def _issues_section(result) -> list[str]:
             f"{len(flagged)} images, most suspicious first. Red frame: the image and its current label. "
             "Beside it: the most similar images that are labelled with confidence as the current label "
             "(blue) and as the suggested label (green). If the red image looks like the green ones, "
-            "change its label; if it looks like the blue ones, keep it. Label quality runs from 0 "
-            "(surely wrong) to 1 (surely right)." + _trust_sentence(result)
+            "change its label; if it looks like the blue ones, keep it." + _trust_sentence(result)
         )
         body = _flagged_cards(result)
     else:
@@ -182,12 +187,12 @@ def _issues_section(result) -> list[str]:
                 "image": _name(i.image),
                 "given": i.given,
                 "model's guess": i.suggested,
-                "quality": i.quality,
+                "chance it is wrong": i.expected_precision,
                 "note": "settled by a reviewer" if i.reviewed else "" if i.judged else "class too small to judge",
             }
             for i in worst
         ],
-        formats={"quality": ".2f"},
+        formats={"chance it is wrong": ".0%"},
     )
     sections.append(H.section("Images that look mislabelled", body, intro=intro, id="issues"))
     return sections

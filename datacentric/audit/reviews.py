@@ -34,7 +34,7 @@ def settled_flags(flags: list[tuple[str, str, str]], reviews: list[tuple[str, st
 
 
 def review_outcomes(
-    chances: dict[tuple[str, str], float], verdicts: dict[str, bool], flags
+    chances: dict[tuple[str, str], float], verdicts: dict[str, bool], flags: list[tuple[str, str, str]]
 ) -> list[tuple[float, bool]]:
     """(chance its audit gave the flag, was it a real error) for each settled flag.
 

@@ -148,11 +148,10 @@ def _flagged_line(result: AuditResult, found: _Findings) -> str:
 
 
 def _expected_clause(trust) -> str:
-    """'; expect about E of them to be real errors (90% range L-H), ...' or nothing without an estimate."""
+    """'; expect about E of them to be real errors (90% range L–H), ...' or nothing without an estimate."""
     if trust is None or not trust.flags or trust.expected != trust.expected:
         return ""
-    corrected = f", corrected by {plural(trust.reviews, 'reviewed flag')}" if trust.reviews else ""
-    return f"; {expected_words(trust)}{corrected}), the rest being the model's own mistakes"
+    return f"; {expected_words(trust)}"
 
 
 def _annotator_line(result: AuditResult) -> str:

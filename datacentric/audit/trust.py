@@ -37,12 +37,15 @@ share does (± 0.13 over 15-25 flags).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FlagTrust", "expected_words", "flag_trust"]
+from datacentric.words import plural
+
+__all__ = ["FlagTrust", "expected_words", "flag_trust", "shifted"]
 
 RATE_GRID = np.round(np.arange(0.005, 0.5, 0.01), 3)  # noise rates considered (the prior's support)
 CALIBRATION_SD = 1.0  # prior sd of the log-temperature and the class biases
@@ -70,10 +73,25 @@ class FlagTrust:
 
 
 def expected_words(trust: FlagTrust) -> str:
-    """'expect about 8 of them to be real errors (90% range 4–11' (the caller closes the bracket)."""
-    count = round(trust.expected)
-    how_many = f"about {count}" if count else "none or almost none"
-    return f"expect {how_many} of them to be real errors ({100 * trust.level:.0f}% range {trust.low}–{trust.high}"
+    """The forecast in words, for after a flag count ("16 images look mislabelled; ..."):
+    'expect about 8 of them to be real errors (90% range 4–11), the others being the model's
+    own mistakes'; for one flag, its chance. Lower case, no full stop.
+    """
+    level = f"{100 * trust.level:.0f}%"
+    by = f", corrected by {plural(trust.reviews, 'reviewed flag')}" if trust.reviews else ""
+    if trust.flags == 1:
+        return f"the chance that it is a real error is {100 * trust.expected:.0f}%" + (f" ({by[2:]})" if by else "")
+    count = math.floor(trust.expected + 0.5)
+    if count:
+        head = f"expect about {count} of them to be real errors"
+    else:
+        head = (
+            f"expect at most {trust.high} of them to be real errors"
+            if trust.high
+            else "expect none of them to be real errors"
+        )
+    rest = ", the others being the model's own mistakes" if 0 < count < trust.flags else ""
+    return f"{head} ({level} range {trust.low}–{trust.high}{by}){rest}"
 
 
 def flag_trust(
@@ -132,14 +150,20 @@ def flag_trust(
     sub = probs[:, present]
     logp = np.log(np.clip(sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None), 1e-6, 1.0))
     wrong, weights = _chances_per_rate(logp, y, grid, calibration_sd=calibration_sd, max_fit=max_fit, seed=seed)
-    shift = _review_shift(reviews)
+    used = _usable(reviews)
+    shift = _review_shift(used)
     if shift:
-        wrong = _shifted(wrong, shift)
+        wrong = shifted(wrong, shift)
     chance = weights @ wrong
     trust = _count(wrong[:, flags], weights, grid, level)
-    trust.reviews, trust.reviews_real = len(reviews), sum(bool(real) for _, real in reviews)
+    trust.reviews, trust.reviews_real = len(used), sum(real for _, real in used)
     trust.review_shift = shift
     return trust, chance
+
+
+def _usable(reviews: Sequence[tuple[float, bool]]) -> list[tuple[float, bool]]:
+    """The reviews whose recorded chance is a probability (others say nothing about the forecast)."""
+    return [(float(c), bool(real)) for c, real in reviews if 0.0 <= float(c) <= 1.0]
 
 
 def _chances_per_rate(
@@ -181,23 +205,25 @@ def _chances_per_rate(
     for g, rate in enumerate(grid):
         fit = minimize(objective, theta, args=(rate,), jac=True, method="L-BFGS-B", bounds=bounds)
         theta = fit.x  # warm start at the next rate
-        joint = log_joint(theta, rate, every)
-        joint = np.exp(joint - joint.max(axis=1, keepdims=True))
+        joint = log_joint(theta, rate, every)  # every image, also those the fit sampled out
+        top = joint.max(axis=1, keepdims=True)
+        loglik = float((top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).sum())
+        joint = np.exp(joint - top)
         wrong[g] = np.clip(1.0 - joint[given_all] / joint.sum(axis=1), 0.0, 1.0)
-        logpost[g] = -fit.fun * n / len(fit_rows) + beta.logpdf(rate, 0.5, 0.5)
+        # the profile posterior: the calibration at its best for this rate (with its prior)
+        logpost[g] = loglik - 0.5 * float(theta @ theta) / calibration_sd**2 + beta.logpdf(rate, 0.5, 0.5)
     weights = np.exp(logpost - logpost.max())
     return wrong, weights / weights.sum()
 
 
-def _review_shift(reviews: Sequence[tuple[float, bool]]) -> float:
+def _review_shift(pairs: list[tuple[float, bool]]) -> float:
     """The log-odds shift that best explains the reviewed flags' outcomes (MAP, prior N(0, REVIEW_SD))."""
-    pairs = [(float(c), bool(real)) for c, real in reviews if c == c]
     if not pairs:
         return 0.0
     from scipy.optimize import minimize_scalar
-    from scipy.special import expit, logit
+    from scipy.special import expit
 
-    odds = logit(np.clip([c for c, _ in pairs], 1e-4, 1 - 1e-4))
+    odds = _odds(np.array([c for c, _ in pairs]))
     real = np.array([r for _, r in pairs], dtype=float)
 
     def loss(shift: float) -> float:
@@ -207,11 +233,18 @@ def _review_shift(reviews: Sequence[tuple[float, bool]]) -> float:
     return float(minimize_scalar(loss, bounds=(-6.0, 6.0), method="bounded").x)
 
 
-def _shifted(chances: np.ndarray, shift: float) -> np.ndarray:
-    """Every chance moved by ``shift`` on the log-odds scale."""
-    from scipy.special import expit, logit
+def shifted(chances: np.ndarray, shift: float) -> np.ndarray:
+    """Every chance moved by ``shift`` on the log-odds scale (a negative shift undoes a positive one)."""
+    from scipy.special import expit
 
-    return expit(logit(np.clip(chances, 1e-6, 1 - 1e-6)) + shift)
+    return expit(_odds(np.asarray(chances, dtype=np.float64)) + shift)
+
+
+def _odds(chances: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), kept finite."""
+    from scipy.special import logit
+
+    return logit(np.clip(chances, 1e-6, 1 - 1e-6))
 
 
 def _count(wrong: np.ndarray, weights: np.ndarray, grid: np.ndarray, level: float) -> FlagTrust:
@@ -253,6 +286,6 @@ def _nothing(flags: int, level: float, reviews: Sequence[tuple[float, bool]]) ->
         noise_low=nan,
         noise_high=nan,
         level=level,
-        reviews=len(reviews),
-        reviews_real=sum(bool(real) for _, real in reviews),
+        reviews=len(_usable(reviews)),
+        reviews_real=sum(real for _, real in _usable(reviews)),
     )

@@ -42,7 +42,7 @@ def test_audit_arrays_end_to_end(synthetic, tiny_images):
     assert "<code>datacentric labelstudio push parts/ --only-flagged</code>" in html
     assert "Confusion matrix" in html and "<svg" in html
     assert html.count("chance it is a real error") == len(flagged)  # one per card
-    assert "the estimate rests on the model and the labels alone" in html
+    assert "The forecast rests on the model and the labels alone" in html
     trust, chances = result.trust, [i.expected_precision for i in result.flagged]
     assert trust.flags == len(flagged) and trust.expected == pytest.approx(sum(chances))
     assert result.to_json()["trust"]["expected"] == trust.expected

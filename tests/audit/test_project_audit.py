@@ -176,9 +176,8 @@ def test_reviews_of_earlier_flags_correct_how_many_flags_are_expected_real(audit
     second = find_issues(proj, embeddings=emb, report=False)
     assert second.counts["flags_reviewed"] == 2 and second.counts["flags_reviewed_real"] == 1
     line = next(s for s in second.summary if "earlier flags a reviewer settled" in s)
-    assert (
-        line
-        == "1 of the 2 earlier flags a reviewer settled were real errors; today's expected count rests on them too."
+    assert line.startswith(
+        "1 of the 2 earlier flags a reviewer settled were real errors; today's forecast is corrected"
     )
     assert (second.trust.reviews, second.trust.reviews_real) == (2, 1)
     flagged_line = next(s for s in second.summary if "look mislabelled" in s)
@@ -232,3 +231,86 @@ def test_review_outcomes_count_each_image_once_and_only_after_its_flag():
     ]  # never flagged
     verdicts = settled_flags(flags, reviews)
     assert (len(verdicts), sum(verdicts.values())) == (2, 1)
+
+
+def _edit_audit(run, edit) -> None:
+    """Hand-edit a stored audit.json (what an older version or a person may have left)."""
+    from datacentric.runs import read_audit, write_audit
+
+    stored = read_audit(run)
+    edit(stored)
+    write_audit(run.dir, stored)
+
+
+def test_hand_edited_chances_that_are_not_probabilities_settle_but_do_not_correct(audited_project):
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    flagged = first.flagged[:4]
+    odd = {flagged[0].id: -1, flagged[1].id: 7, flagged[2].id: "0.5", flagged[3].id: True}
+
+    def edit(stored):
+        for issue in stored["label_issues"]:
+            if issue.get("id") in odd:
+                issue["expected_precision"] = odd[issue["id"]]
+
+    _edit_audit(proj.latest_run("audit"), edit)
+    for issue in flagged:
+        proj.relabel(issue.id, issue.suggested, by="lea")
+    second = find_issues(proj, embeddings=emb, report=False)
+    assert second.counts["flags_reviewed"] == 4  # still settled and counted as measured
+    assert (second.trust.reviews, second.trust.review_shift) == (0, 0.0)  # but no forecast correction
+
+
+def test_an_image_flagged_twice_is_judged_by_the_chance_of_its_latest_flag(audited_project):
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    issue = first.flagged[0]
+
+    def edit(stored):
+        for stored_issue in stored["label_issues"]:
+            if stored_issue.get("id") == issue.id:
+                stored_issue["expected_precision"] = 0.001  # a stale chance from the older audit
+
+    _edit_audit(proj.latest_run("audit"), edit)
+    second = find_issues(proj, embeddings=emb, report=False)  # flags it again, with its own chance
+    again = next(i for i in second.flagged if i.id == issue.id)
+    proj.relabel(issue.id, issue.given, by="lea")  # a false alarm
+    third = find_issues(proj, embeddings=emb, report=False)
+    expected = flag_trust(
+        np.array([0, 1]), np.eye(2), np.ones(2, dtype=bool), reviews=[(again.expected_precision, False)]
+    )
+    assert third.trust.reviews == 1 and third.trust.review_shift == pytest.approx(expected[0].review_shift)
+
+
+def test_a_correction_is_fitted_to_the_chances_before_any_earlier_correction(audited_project):
+    """An audit stores its chances after its own reviews shifted them; the next audit undoes that
+    shift before it fits one shift to every review, so old corrections do not fade."""
+    from datacentric.audit.trust import shifted
+
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    a, b = first.flagged[:2]
+    proj.relabel(a.id, a.suggested, by="lea")
+    second = find_issues(proj, embeddings=emb, report=False)
+    assert second.trust.review_shift != 0
+    c = second.flagged[0]
+    proj.relabel(c.id, c.suggested, by="lea")
+    raw = float(shifted(np.array([c.expected_precision]), -second.trust.review_shift)[0])
+    third = find_issues(proj, embeddings=emb, report=False)
+    reviews = [(a.expected_precision, True), (raw, True)]
+    expected = flag_trust(np.array([0, 1]), np.eye(2), np.ones(2, dtype=bool), reviews=reviews)[0]
+    assert third.trust.reviews == 2 and third.trust.review_shift == pytest.approx(expected.review_shift)
+
+
+def test_the_report_says_what_the_forecast_rests_on(audited_project):
+    from datacentric.audit.report import render_report
+
+    proj, emb, data, truth = audited_project
+    first = find_issues(proj, embeddings=emb, report=False)
+    assert "no review has checked it yet" in render_report(first)
+    proj.relabel(first.flagged[0].id, first.flagged[0].suggested, by="lea")
+    second = find_issues(proj, embeddings=emb, report=False)
+    html = render_report(second)
+    assert second.flagged
+    assert "The forecast rests on the model and 1 earlier flag a reviewer settled (a real error)" in html
+    assert "corrected by 1 reviewed flag)" in " ".join(second.summary)

@@ -92,3 +92,52 @@ def test_reviews_without_a_chance_are_left_out():
     y, probs, flags, _ = _world(200, 0.1)
     trust, _ = flag_trust(y, probs, flags, reviews=[(float("nan"), True)] * 5)
     assert trust.review_shift == 0.0
+
+
+def test_an_overconfident_model_is_recalibrated_before_it_is_believed():
+    """Probabilities three times too sure make every disagreement look like a wrong label;
+    the fitted temperature brings the forecast back near the truth."""
+    y, probs, flags, wrong = _world(1500, 0.1, seed=5)
+    sure = probs**3 / (probs**3).sum(axis=1, keepdims=True)
+    trust, _ = flag_trust(y, sure, flags)
+    real = int((flags & wrong).sum())
+    assert abs(trust.precision - real / trust.flags) <= 0.15
+    naive = 1 - sure[flags, y[flags]]  # the model's own word, uncalibrated
+    assert abs(naive.mean() - real / trust.flags) > abs(trust.precision - real / trust.flags)
+
+
+def test_a_set_larger_than_the_fit_sample_scores_every_image():
+    y, probs, flags, wrong = _world(3000, 0.1, seed=8)
+    sampled, chance = flag_trust(y, probs, flags, max_fit=1000)
+    whole, _ = flag_trust(y, probs, flags, max_fit=3000)
+    real = int((flags & wrong).sum())
+    assert len(chance) == 3000 and np.isfinite(chance).all()
+    assert sampled.low <= real <= sampled.high and sampled.noise_low <= 0.1 <= sampled.noise_high
+    assert abs(sampled.precision - whole.precision) <= 0.05  # the sample calibrates like the whole set
+
+
+def test_reviews_whose_chance_is_not_a_probability_are_not_counted():
+    y, probs, flags, _ = _world(200, 0.1)
+    odd = [(float("nan"), True), (7.0, True), (-1.0, False), (float("inf"), True), (0.5, True)]
+    trust, _ = flag_trust(y, probs, flags, reviews=odd)
+    assert (trust.reviews, trust.reviews_real) == (1, 1) and trust.review_shift > 0
+
+
+@pytest.mark.parametrize(
+    ("expected", "flags", "low", "high", "words"),
+    [
+        (7.6, 16, 4, 11, "expect about 8 of them to be real errors (90% range 4–11), the others being"),
+        (0.3, 4, 0, 1, "expect at most 1 of them to be real errors (90% range 0–1)"),
+        (0.02, 4, 0, 0, "expect none of them to be real errors (90% range 0–0)"),
+        (3.9, 4, 3, 4, "expect about 4 of them to be real errors (90% range 3–4)"),
+        (0.62, 1, 0, 1, "the chance that it is a real error is 62%"),
+    ],
+)
+def test_the_forecast_in_words(expected, flags, low, high, words):
+    from datacentric.audit.trust import FlagTrust, expected_words
+
+    nan = float("nan")
+    trust = FlagTrust(flags, expected, low, high, expected / flags, nan, nan, nan)
+    said = expected_words(trust)
+    assert said.startswith(words)
+    assert ("the others" in said) == (0 < round(expected) < flags and flags > 1)
