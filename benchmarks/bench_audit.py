@@ -61,6 +61,7 @@ def _metrics(flags: np.ndarray, score: np.ndarray, target: np.ndarray, systemati
 
 
 METRICS = ("flagged", "precision", "recall", "auroc", "p@k", "recall_wrong_label")
+FORECASTS: list[tuple[float, float, bool]] = []  # (predicted, observed precision, range held) per seed
 
 
 def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[tuple[str, float, dict, float]]:
@@ -96,6 +97,7 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
     matrix, annotators = label_matrix(proj.current_labels(), dataset.ids, classes)
 
     rows = []
+    forecast = FORECASTS
     t = time.perf_counter()
     cv = StratifiedKFold(5, shuffle=True, random_state=seed)
     plain = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, method="predict_proba")
@@ -148,6 +150,13 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
                 )
             )
         if repeats_now == repeats:
+            trust = result.trust
+            real = int((flags & target).sum())
+            forecast.append((trust.precision, real / max(1, trust.flags), trust.low <= real <= trust.high))
+            print(
+                f"seed {seed}: the audit's forecast: {trust.expected:.1f} of its {trust.flags} flags are real "
+                f"errors (90% range {trust.low}-{trust.high}); {real} are"
+            )
             print(
                 f"seed {seed}: annotator who disagrees most: {result.most_disagreeing}; "
                 f"weak slices: {[f'{s.column}={s.value}' for s in result.slices if s.weak] or 'none'}; "
@@ -219,6 +228,13 @@ def main(argv: list[str] | None = None) -> None:
         per_seed.append(rows)
     if len(per_seed) > 1:
         _print_mean(per_seed)
+    if FORECASTS:
+        pred, obs, held = (np.array(v, dtype=float) for v in zip(*FORECASTS))
+        print(
+            f"\nthe audit's forecast of its flags' precision (ours, default rule): predicted {pred.mean():.2f} "
+            f"vs observed {obs.mean():.2f} over {len(pred)} seed(s); the 90% range held the count on "
+            f"{int(held.sum())} of {len(held)}"
+        )
 
 
 if __name__ == "__main__":
