@@ -15,7 +15,8 @@ This module fits a small noisy-label model to all images at once:
 
 For every noise rate on a grid the calibration is fitted (maximum a posteriori) and each
 image gets P(its label is wrong | its probabilities, its label) by Bayes; the grid points
-are weighted by how well they explain the labels. The expected number of real errors among
+are weighted by how well they explain the labels (on a large set, where one grid point would
+hold most of that weight, finer rates around it are fitted too). The expected number of real errors among
 the flags is the sum of their chances; its interval mixes, over the noise rate, the exact
 distribution of a sum of independent Bernoullis.
 
@@ -149,7 +150,11 @@ def flag_trust(
     y = remap[labels]
     sub = probs[:, present]
     logp = np.log(np.clip(sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None), 1e-6, 1.0))
-    wrong, weights = _chances_per_rate(logp, y, grid, calibration_sd=calibration_sd, max_fit=max_fit, seed=seed)
+    per_rate = _PerRate(logp, y, calibration_sd=calibration_sd, max_fit=max_fit, seed=seed)
+    wrong, logpost = per_rate(grid)
+    if rates is None:
+        grid, wrong, logpost = _refined(per_rate, grid, wrong, logpost)
+    weights = _weights(grid, logpost)
     used = _usable(reviews)
     shift = _review_shift(used)
     if shift:
@@ -166,54 +171,91 @@ def _usable(reviews: Sequence[tuple[float, bool]]) -> list[tuple[float, bool]]:
     return [(float(c), bool(real)) for c, real in reviews if 0.0 <= float(c) <= 1.0]
 
 
-def _chances_per_rate(
-    logp: np.ndarray, y: np.ndarray, grid: np.ndarray, *, calibration_sd: float, max_fit: int, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """P(label wrong) of every image at every noise rate (R, N), and the rates' posterior weights (R,)."""
-    from scipy.optimize import minimize
-    from scipy.special import log_softmax, logsumexp, softmax
-    from scipy.stats import beta
+FINE_STEP = 0.001  # where the noise rate's posterior sits on one grid point, look closer
 
-    n, k = logp.shape
-    fit_rows = np.arange(n)
-    if n > max_fit:
-        fit_rows = np.sort(np.random.default_rng(seed).choice(n, max_fit, replace=False))
-    given_all = np.zeros((n, k), dtype=bool)
-    given_all[np.arange(n), y] = True
 
-    def log_joint(theta: np.ndarray, rate: float, rows: np.ndarray) -> np.ndarray:
-        """log P(true class, given label | x), (R, K)."""
-        log_c = log_softmax(np.exp(theta[0]) * logp[rows] + np.r_[0.0, theta[1:]], axis=1)
-        return log_c + np.where(given_all[rows], np.log1p(-rate), np.log(rate / (k - 1)))
+def _refined(per_rate, grid: np.ndarray, wrong: np.ndarray, logpost: np.ndarray):
+    """The grid with finer points around its best rate when one point holds most of the posterior
+    (large sets): a coarse grid would otherwise pin the rate, and the range, to the nearest point.
+    """
+    weights = _weights(grid, logpost)
+    if weights.max() < 0.5:
+        return grid, wrong, logpost
+    best = grid[int(weights.argmax())]
+    step = float(np.min(np.diff(grid))) if len(grid) > 1 else 0.01
+    fine = np.round(np.arange(best - step + FINE_STEP, best + step, FINE_STEP), 6)
+    fine = fine[(fine > 0) & (fine < 0.5) & ~np.isin(fine, grid)]
+    if not len(fine):
+        return grid, wrong, logpost
+    more_wrong, more_logpost = per_rate(fine)
+    order = np.argsort(np.r_[grid, fine])
+    return np.r_[grid, fine][order], np.r_[wrong, more_wrong][order], np.r_[logpost, more_logpost][order]
 
-    fit_logp, fit_noise = logp[fit_rows], given_all[fit_rows]
 
-    def objective(theta: np.ndarray, rate: float) -> tuple[float, np.ndarray]:
-        """Negative log posterior of the calibration at one noise rate, and its gradient."""
-        z = np.exp(theta[0]) * fit_logp + np.r_[0.0, theta[1:]]
-        noisy = z + np.where(fit_noise, np.log1p(-rate), np.log(rate / (k - 1)))
+def _weights(grid: np.ndarray, logpost: np.ndarray) -> np.ndarray:
+    """Posterior weight of each grid point: its density times the width of the rates it stands for."""
+    edges = np.r_[grid[0], (grid[1:] + grid[:-1]) / 2, grid[-1]] if len(grid) > 1 else np.array([0.0, 1.0])
+    widths = np.diff(edges)
+    if len(grid) > 1:  # the end points stand for as much as their inner neighbours' half cells suggest
+        widths[0], widths[-1] = 2 * widths[0], 2 * widths[-1]
+    weights = np.exp(logpost - logpost.max()) * widths
+    return weights / weights.sum()
+
+
+class _PerRate:
+    """For given noise rates: P(label wrong) of every image (R, N) and the log posterior of each rate (R,)."""
+
+    def __init__(self, logp: np.ndarray, y: np.ndarray, *, calibration_sd: float, max_fit: int, seed: int) -> None:
+        n, k = logp.shape
+        self.logp, self.k, self.sd = logp, k, calibration_sd
+        self.fit_rows = np.arange(n)
+        if n > max_fit:
+            self.fit_rows = np.sort(np.random.default_rng(seed).choice(n, max_fit, replace=False))
+        self.given = np.zeros((n, k), dtype=bool)
+        self.given[np.arange(n), y] = True
+
+    def __call__(self, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        from scipy.optimize import minimize
+        from scipy.stats import beta
+
+        theta = np.zeros(self.k)
+        wrong = np.empty((len(rates), len(self.logp)))
+        logpost = np.empty(len(rates))
+        bounds = [(-4.0, 3.0)] + [(-10.0, 10.0)] * (self.k - 1)
+        for g, rate in enumerate(rates):
+            fit = minimize(self._objective, theta, args=(rate,), jac=True, method="L-BFGS-B", bounds=bounds)
+            theta = fit.x  # warm start at the next rate
+            joint = self._log_joint(theta, rate)  # every image, also those the fit sampled out
+            top = joint.max(axis=1, keepdims=True)
+            loglik = float((top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).sum())
+            joint = np.exp(joint - top)
+            wrong[g] = np.clip(1.0 - joint[self.given] / joint.sum(axis=1), 0.0, 1.0)
+            # the profile posterior: the calibration at its best for this rate (with its prior)
+            logpost[g] = loglik - 0.5 * float(theta @ theta) / self.sd**2 + beta.logpdf(rate, 0.5, 0.5)
+        return wrong, logpost
+
+    def _noise(self, rate: float, given: np.ndarray) -> np.ndarray:
+        """log P(given label | true class) for each true class."""
+        return np.where(given, np.log1p(-rate), np.log(rate / (self.k - 1)))
+
+    def _log_joint(self, theta: np.ndarray, rate: float) -> np.ndarray:
+        """log P(true class, given label | x) of every image, (N, K)."""
+        from scipy.special import log_softmax
+
+        log_c = log_softmax(np.exp(theta[0]) * self.logp + np.r_[0.0, theta[1:]], axis=1)
+        return log_c + self._noise(rate, self.given)
+
+    def _objective(self, theta: np.ndarray, rate: float) -> tuple[float, np.ndarray]:
+        """Negative log posterior of the calibration at one noise rate on the fit rows, and its gradient."""
+        from scipy.special import logsumexp, softmax
+
+        logp = self.logp[self.fit_rows]
+        z = np.exp(theta[0]) * logp + np.r_[0.0, theta[1:]]
+        noisy = z + self._noise(rate, self.given[self.fit_rows])
         loglik = float((logsumexp(noisy, axis=1) - logsumexp(z, axis=1)).sum())
         push = softmax(noisy, axis=1) - softmax(z, axis=1)  # d loglik / d z
-        grad = np.r_[np.exp(theta[0]) * float((push * fit_logp).sum()), push[:, 1:].sum(axis=0)]
-        return -loglik + 0.5 * float(theta @ theta) / calibration_sd**2, -grad + theta / calibration_sd**2
-
-    theta = np.zeros(k)
-    every = np.arange(n)
-    wrong = np.empty((len(grid), n))
-    logpost = np.empty(len(grid))
-    bounds = [(-4.0, 3.0)] + [(-10.0, 10.0)] * (k - 1)
-    for g, rate in enumerate(grid):
-        fit = minimize(objective, theta, args=(rate,), jac=True, method="L-BFGS-B", bounds=bounds)
-        theta = fit.x  # warm start at the next rate
-        joint = log_joint(theta, rate, every)  # every image, also those the fit sampled out
-        top = joint.max(axis=1, keepdims=True)
-        loglik = float((top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).sum())
-        joint = np.exp(joint - top)
-        wrong[g] = np.clip(1.0 - joint[given_all] / joint.sum(axis=1), 0.0, 1.0)
-        # the profile posterior: the calibration at its best for this rate (with its prior)
-        logpost[g] = loglik - 0.5 * float(theta @ theta) / calibration_sd**2 + beta.logpdf(rate, 0.5, 0.5)
-    weights = np.exp(logpost - logpost.max())
-    return wrong, weights / weights.sum()
+        grad = np.r_[np.exp(theta[0]) * float((push * logp).sum()), push[:, 1:].sum(axis=0)]
+        return -loglik + 0.5 * float(theta @ theta) / self.sd**2, -grad + theta / self.sd**2
 
 
 def _review_shift(pairs: list[tuple[float, bool]]) -> float:

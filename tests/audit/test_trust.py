@@ -141,3 +141,13 @@ def test_the_forecast_in_words(expected, flags, low, high, words):
     said = expected_words(trust)
     assert said.startswith(words)
     assert ("the others" in said) == (0 < round(expected) < flags and flags > 1)
+
+
+def test_a_large_set_looks_closer_than_the_coarse_grid():
+    """With 20,000 images the noise rate's posterior is narrower than the 0.01 grid: finer rates
+    are fitted around the best one, so the rate is not pinned to a grid point beside the truth."""
+    y, probs, flags, _ = _world(20000, 0.1, seed=2)
+    trust, _ = flag_trust(y, probs, flags)
+    assert trust.noise_low <= 0.1 <= trust.noise_high  # the coarse grid alone gave 0.105-0.115
+    coarse = set(np.round(np.arange(0.005, 0.5, 0.01), 3))
+    assert {round(trust.noise_low, 3), round(trust.noise_high, 3)} - coarse
