@@ -379,7 +379,8 @@ def repeated_shots(pool: Pool, table: Table, seeds, work: Path, per_class: int =
 
     Each shot of a real cell is the same cell turned by up to 4 degrees, shifted by up to 6 px
     and 15 % brighter or darker, as a part put back under the camera. The whole product path
-    runs: import a CSV with a ``part_id`` column, ``train(group_by="part_id")``, ``find_issues``.
+    runs: import a CSV with a ``part_id`` column, ``train`` and ``find_issues`` as a user who
+    forgot ``--group-by`` would, then ``train(group_by="part_id")`` and ``find_issues``.
     """
     import shutil
 
@@ -409,6 +410,8 @@ def repeated_shots(pool: Pool, table: Table, seeds, work: Path, per_class: int =
         (folder / "labels.csv").write_text("\n".join(lines) + "\n")
         with Project.init(folder / "project", seed=seed) as project:
             import_path(project, folder / "labels.csv")
+            default = train(project)  # what a user who forgets --group-by is told
+            offered = find_issues(project, report=False).counts.get("group_by_offered") == "part_id"
             result = train(project, group_by="part_id")
             audit = find_issues(project, report=False)
         if result.ungrouped_cv_accuracy is None:  # only a probe scores plain folds beside grouped ones
@@ -421,6 +424,8 @@ def repeated_shots(pool: Pool, table: Table, seeds, work: Path, per_class: int =
                 "grouped_acc": result.cv_accuracy,
                 "gap": result.ungrouped_cv_accuracy - result.cv_accuracy,
                 "named": float(any("where plain folds report" in line for line in audit.summary)),
+                "default_acc": default.cv_accuracy,
+                "offered": float(offered),
             },
         )
 
@@ -538,9 +543,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     table.print(("acc",), "(a), (b), (e) cross-validated accuracy against the truth")
     table.print(
-        ("plain_acc", "grouped_acc", "gap", "named"),
+        ("plain_acc", "grouped_acc", "gap", "named", "default_acc", "offered"),
         "(g) repeated shots of one part: plain stratified folds vs train --group-by part_id "
-        "(named: the audit states the gap)",
+        "(named: the audit states the gap); default: train without --group-by (near-duplicate twins "
+        "joined), and whether its audit offers --group-by part_id",
     )
     if args.finetune:
         table.print(("acc", "cpu_s"), "(e) fine-tuning (LP-FT) on the probe's folds: CPU-s per seed, 5 folds")

@@ -11,6 +11,7 @@ measurement folds, the audit's slice tests), so they keep the grouping train use
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,7 +21,16 @@ import numpy as np
 if TYPE_CHECKING:
     from datacentric.project import LabeledSet, Project
 
-__all__ = ["SplitGroups", "merge_groups", "project_groups", "run_groups", "split_groups", "twin_pairs"]
+__all__ = [
+    "RepeatedColumn",
+    "SplitGroups",
+    "merge_groups",
+    "project_groups",
+    "repeated_columns",
+    "run_groups",
+    "split_groups",
+    "twin_pairs",
+]
 
 
 @dataclass
@@ -35,6 +45,41 @@ class SplitGroups:
     def count(self) -> int:
         """How many distinct groups (0 when every image is on its own)."""
         return len(set(self.names)) if self.names is not None else 0
+
+
+@dataclass
+class RepeatedColumn:
+    """A metadata column that looks like a part, lot or session id."""
+
+    column: str
+    shared: int  # images whose value another image has too
+    values: int  # distinct values
+
+
+def repeated_columns(metadata: Sequence[Mapping[str, str]]) -> list[RepeatedColumn]:
+    """Columns whose values name small groups of images: set on every image, at least one
+    distinct value per 5 images (a camera or shift column has a handful), and shared by at
+    least a tenth of the images (a timestamp or serial number is never shared). Photos with one
+    such value may show one physical part, and validate each other across folds: these are the
+    columns to offer ``--group-by``. Most shared first.
+
+    Example
+    -------
+    >>> rows = [{"part": f"p{i // 2}", "camera": "AB"[i % 2]} for i in range(20)]
+    >>> [(c.column, c.shared, c.values) for c in repeated_columns(rows)]
+    [('part', 20, 10)]
+    """
+    n = len(metadata)
+    found = []
+    for column in sorted({key for row in metadata for key in row}):
+        values = [str(row.get(column) or "").strip() for row in metadata]
+        if not n or not all(values):
+            continue
+        counts = Counter(values)
+        shared = sum(c for c in counts.values() if c > 1)
+        if len(counts) * 5 >= n and shared * 10 >= n:
+            found.append(RepeatedColumn(column, shared, len(counts)))
+    return sorted(found, key=lambda c: (-c.shared, c.column))
 
 
 def merge_groups(n: int, pairs: Sequence[tuple[int, int]], base: Sequence[str] | None = None) -> list[str]:

@@ -227,6 +227,34 @@ def test_audit_names_the_gap_that_grouping_closed(colour_project, images, tmp_pa
     assert audit.counts["group_by"] == "part_id"
 
 
+def test_audit_offers_group_by_for_a_column_that_looks_like_a_part_id(colour_project, images, tmp_path: Path):
+    from datacentric.audit import find_issues
+
+    _with_parts(colour_project, images, tmp_path)  # 2 shots of each part, 24 images
+    train(colour_project, mode="probe")  # the user forgot --group-by
+    audit = find_issues(colour_project, report=False)
+    step = next(s for s in audit.next_steps if "--group-by" in s)
+    assert step.startswith("24 of 24 images share a part_id with another image")
+    assert step.endswith("--group-by part_id") and audit.counts["group_by_offered"] == "part_id"
+    assert audit.next_steps[-1].startswith("After fixing labels")  # the closing step stays last
+    train(colour_project, mode="probe", group_by="part_id")
+    again = find_issues(colour_project, report=False)
+    assert not any("--group-by" in s for s in again.next_steps) and "group_by_offered" not in again.counts
+
+
+def test_repeated_columns_are_small_groups_on_every_image():
+    from datacentric.model.grouping import repeated_columns
+
+    rows = [
+        {"part": f"p{i // 3}", "camera": "AB"[i % 2], "stamp": str(i), "lot": f"l{i // 3}" if i else ""}
+        for i in range(30)
+    ]
+    assert [c.column for c in repeated_columns(rows)] == ["part"]  # camera: 2 values; stamp: none shared
+    rows = [{"part": f"p{i}" if i > 1 else "p0"} for i in range(30)]  # one pair among 30: too rare
+    assert repeated_columns(rows) == []
+    assert repeated_columns([]) == []
+
+
 def _add_twins(colour_project, images, tmp_path: Path, count: int = 1) -> list[tuple[Path, Path]]:
     """Re-import ``count`` images per class as near-identical copies (one pixel changed)."""
     pairs = []
