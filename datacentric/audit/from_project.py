@@ -329,11 +329,10 @@ def _note_grouping(result: AuditResult, metrics: dict) -> None:
     if column:
         result.counts["group_by"] = column
     result.counts["ungrouped_cv_accuracy"] = float(plain)
-    leak = (
-        f"{plain - grouped:+.2f} from photos of {what} validating each other"
-        if plain - grouped >= 0.005
-        else "no leak measured: plain folds do no better"
-    )
+    if not (math.isfinite(plain) and math.isfinite(grouped)):
+        return
+    gap = round(plain, 2) - round(grouped, 2)  # as printed, so the words match the numbers
+    leak = f"{gap:+.2f} from photos of {what} validating each other" if gap > 0.001 else "no leak measured"
     result.summary.insert(
         1,
         f"Cross-validation kept {kept} on one side: accuracy {grouped:.2f}, "
@@ -352,13 +351,15 @@ def _offer_grouping(result: AuditResult, recs: list, train, shown: str) -> None:
 
     if train.config.get("group_by") or train.metrics.get("group_by"):
         return
-    found = repeated_columns([r.metadata for r in recs])
+    folds = int(train.metrics.get("folds") or train.config.get("folds") or 2)
+    labels = [issue.given for issue in sorted(result.label_issues, key=lambda i: i.index)]
+    found = repeated_columns([r.metadata for r in recs], labels, min_values=folds)
     if not found:
         return
     first = found[0]
     result.counts["group_by_offered"] = first.column
     step = (
-        f"{first.shared} of {len(recs)} images share a {first.column} with another image: if those "
+        f"{first.shared} of {len(recs)} images share their {first.column!r} with another image: if those "
         f"are photos of one part (or lot, or session), cross-validation may score each against its "
         f"twins and look better than it is. Keep them together: datacentric train {shown} "
         f"--group-by {shlex.quote(first.column)}"

@@ -140,7 +140,9 @@ def flag_trust(
     labels = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(pred_probs, dtype=np.float64)
     flags = np.asarray(flags, dtype=bool)
-    grid = RATE_GRID if rates is None else np.asarray(rates, dtype=np.float64)
+    grid = RATE_GRID if rates is None else np.unique(np.asarray(rates, dtype=np.float64))
+    if not len(grid) or grid[0] <= 0 or grid[-1] >= 1:
+        raise ValueError(f"rates must be noise rates between 0 and 1 (exclusive), got {rates!r}")
     present = np.flatnonzero(np.bincount(labels, minlength=probs.shape[1]) > 0)
     n, k, f = len(labels), len(present), int(flags.sum())
     if k < 2:
@@ -175,15 +177,17 @@ FINE_STEP = 0.001  # where the noise rate's posterior sits on one grid point, lo
 
 
 def _refined(per_rate, grid: np.ndarray, wrong: np.ndarray, logpost: np.ndarray):
-    """The grid with finer points around its best rate when one point holds most of the posterior
-    (large sets): a coarse grid would otherwise pin the rate, and the range, to the nearest point.
+    """The grid with finer points across the noise rate's 90% range when that range spans only a
+    few grid points (large sets): a coarse grid would otherwise pin the rate, and the range on the
+    count, to the nearest points.
     """
-    weights = _weights(grid, logpost)
-    if weights.max() < 0.5:
+    cdf = np.cumsum(_weights(grid, logpost))
+    lo = int(np.searchsorted(cdf, 0.05))
+    hi = min(int(np.searchsorted(cdf, 0.95)), len(grid) - 1)
+    if hi - lo > 3:
         return grid, wrong, logpost
-    best = grid[int(weights.argmax())]
-    step = float(np.min(np.diff(grid))) if len(grid) > 1 else 0.01
-    fine = np.round(np.arange(best - step + FINE_STEP, best + step, FINE_STEP), 6)
+    step = float(np.min(np.diff(grid)))
+    fine = np.round(np.arange(grid[lo] - step + FINE_STEP, grid[hi] + step, FINE_STEP), 6)
     fine = fine[(fine > 0) & (fine < 0.5) & ~np.isin(fine, grid)]
     if not len(fine):
         return grid, wrong, logpost
@@ -196,7 +200,7 @@ def _weights(grid: np.ndarray, logpost: np.ndarray) -> np.ndarray:
     """Posterior weight of each grid point: its density times the width of the rates it stands for."""
     edges = np.r_[grid[0], (grid[1:] + grid[:-1]) / 2, grid[-1]] if len(grid) > 1 else np.array([0.0, 1.0])
     widths = np.diff(edges)
-    if len(grid) > 1:  # the end points stand for as much as their inner neighbours' half cells suggest
+    if len(grid) > 1:  # an end point stands for a whole cell, as its inner half cell suggests
         widths[0], widths[-1] = 2 * widths[0], 2 * widths[-1]
     weights = np.exp(logpost - logpost.max()) * widths
     return weights / weights.sum()

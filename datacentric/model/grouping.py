@@ -56,12 +56,16 @@ class RepeatedColumn:
     values: int  # distinct values
 
 
-def repeated_columns(metadata: Sequence[Mapping[str, str]]) -> list[RepeatedColumn]:
-    """Columns whose values name small groups of images: set on every image, at least one
-    distinct value per 5 images (a camera or shift column has a handful), and shared by at
-    least a tenth of the images (a timestamp or serial number is never shared). Photos with one
-    such value may show one physical part, and validate each other across folds: these are the
-    columns to offer ``--group-by``. Most shared first.
+def repeated_columns(
+    metadata: Sequence[Mapping[str, str]], labels: Sequence | None = None, *, min_values: int = 2
+) -> list[RepeatedColumn]:
+    """Columns whose values name small groups of images, as a part id does: set on every image,
+    at least one distinct value per 5 images and ``min_values`` in all (a camera or shift column
+    has a handful), shared by at least a tenth of the images, and, with ``labels``, at least 80%
+    of the images in shared groups carry their group's commonest label (photos of one part show
+    one defect; a measurement such as a temperature or an exposure time that repeats by chance
+    mixes labels). Photos with one such value may show one physical part and validate each
+    other across folds: these are the columns to offer ``--group-by``. Most shared first.
 
     Example
     -------
@@ -77,9 +81,22 @@ def repeated_columns(metadata: Sequence[Mapping[str, str]]) -> list[RepeatedColu
             continue
         counts = Counter(values)
         shared = sum(c for c in counts.values() if c > 1)
-        if len(counts) * 5 >= n and shared * 10 >= n:
-            found.append(RepeatedColumn(column, shared, len(counts)))
+        if len(counts) * 5 < n or len(counts) < min_values or shared * 10 < n:
+            continue
+        if labels is not None and _label_purity(values, labels, counts) < 0.8:
+            continue
+        found.append(RepeatedColumn(column, shared, len(counts)))
     return sorted(found, key=lambda c: (-c.shared, c.column))
+
+
+def _label_purity(values: list[str], labels: Sequence, counts: Counter) -> float:
+    """Share of the images in shared groups that carry their group's commonest label."""
+    by_value: dict[str, Counter] = {}
+    for value, label in zip(values, labels):
+        if counts[value] > 1:
+            by_value.setdefault(value, Counter())[label] += 1
+    held = sum(sum(c.values()) for c in by_value.values())
+    return sum(c.most_common(1)[0][1] for c in by_value.values()) / held if held else 0.0
 
 
 def merge_groups(n: int, pairs: Sequence[tuple[int, int]], base: Sequence[str] | None = None) -> list[str]:

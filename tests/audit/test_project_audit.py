@@ -314,3 +314,23 @@ def test_the_report_says_what_the_forecast_rests_on(audited_project):
     assert second.flagged
     assert "The forecast rests on the model and 1 earlier flag a reviewer settled (a real error)" in html
     assert "corrected by 1 reviewed flag)" in " ".join(second.summary)
+
+
+@pytest.mark.parametrize(
+    ("plain", "grouped", "words"),
+    [
+        (0.7485, 0.744, "accuracy 0.74, where plain folds report 0.75 (+0.01 from photos of one part_id"),
+        (0.7549, 0.7451, "accuracy 0.75, where plain folds report 0.75 (no leak measured)"),
+        (0.70, 0.74, "accuracy 0.74, where plain folds report 0.70 (no leak measured)"),
+    ],
+)
+def test_the_leak_line_says_what_its_printed_numbers_show(plain, grouped, words):
+    from datacentric.audit.from_project import _note_grouping
+    from datacentric.audit.result import AuditResult
+
+    result = AuditResult([], [], [], [], [], [], [], summary=["first"])
+    _note_grouping(result, {"ungrouped_cv_accuracy": plain, "cv_accuracy": grouped, "group_by": "part_id"})
+    assert words in result.summary[1]
+    silent = AuditResult([], [], [], [], [], [], [], summary=["first"])
+    _note_grouping(silent, {"ungrouped_cv_accuracy": float("nan"), "cv_accuracy": grouped, "group_by": "part_id"})
+    assert silent.summary == ["first"]

@@ -150,4 +150,15 @@ def test_a_large_set_looks_closer_than_the_coarse_grid():
     trust, _ = flag_trust(y, probs, flags)
     assert trust.noise_low <= 0.1 <= trust.noise_high  # the coarse grid alone gave 0.105-0.115
     coarse = set(np.round(np.arange(0.005, 0.5, 0.01), 3))
-    assert {round(trust.noise_low, 3), round(trust.noise_high, 3)} - coarse
+    assert not {round(trust.noise_low, 3), round(trust.noise_high, 3)} & coarse  # both ends finer
+
+
+def test_caller_rates_are_sorted_and_deduplicated_and_must_be_noise_rates():
+    y, probs, flags, _ = _world(300, 0.1)
+    once, _ = flag_trust(y, probs, flags, rates=[0.1])
+    assert flag_trust(y, probs, flags, rates=[0.1, 0.1])[0].expected == pytest.approx(once.expected)
+    shuffled, chance = flag_trust(y, probs, flags, rates=[0.3, 0.1, 0.2])
+    ordered, _ = flag_trust(y, probs, flags, rates=[0.1, 0.2, 0.3])
+    assert shuffled.expected == pytest.approx(ordered.expected) and ((chance >= 0) & (chance <= 1)).all()
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        flag_trust(y, probs, flags, rates=[0.0, 0.1])

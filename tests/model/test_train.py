@@ -234,7 +234,7 @@ def test_audit_offers_group_by_for_a_column_that_looks_like_a_part_id(colour_pro
     train(colour_project, mode="probe")  # the user forgot --group-by
     audit = find_issues(colour_project, report=False)
     step = next(s for s in audit.next_steps if "--group-by" in s)
-    assert step.startswith("24 of 24 images share a part_id with another image")
+    assert step.startswith("24 of 24 images share their 'part_id' with another image")
     assert step.endswith("--group-by part_id") and audit.counts["group_by_offered"] == "part_id"
     assert audit.next_steps[-1].startswith("After fixing labels")  # the closing step stays last
     train(colour_project, mode="probe", group_by="part_id")
@@ -253,6 +253,10 @@ def test_repeated_columns_are_small_groups_on_every_image():
     rows = [{"part": f"p{i}" if i > 1 else "p0"} for i in range(30)]  # one pair among 30: too rare
     assert repeated_columns(rows) == []
     assert repeated_columns([]) == []
+    rows = [{"part": f"p{i // 3}", "temp": f"{20 + i % 8}"} for i in range(40)]  # 8 temperatures
+    labels = [i // 3 % 2 for i in range(40)]  # a part's shots share their label; a temperature does not
+    assert [c.column for c in repeated_columns(rows, labels)] == ["part"]
+    assert repeated_columns(rows, labels, min_values=15) == []  # 14 parts cannot fill 15 folds
 
 
 def _add_twins(colour_project, images, tmp_path: Path, count: int = 1) -> list[tuple[Path, Path]]:
