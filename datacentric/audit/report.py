@@ -45,7 +45,8 @@ def _pct(x: float | None) -> str:
     return value + "%"
 
 
-_COMMAND = re.compile(r"(datacentric\s.+?)(?=, or |, and | — |; | \(|\)|$)")
+# a command runs to the next clause break, but a shell-quoted argument ('a (b); c') is one piece
+_COMMAND = re.compile(r"(datacentric\s(?:'[^']*'|[^'])+?)(?=, or |, and | — |; | \(|\)|$)")
 
 
 def _p(p: float) -> H.Html:

@@ -108,3 +108,18 @@ def test_flags_between_classes_the_model_mixes_up_anyway_say_so():
     result = audit_arrays(labels, probs, ["ok", "minor", "defect"])
     line = next(s for s in result.summary if "look mislabelled" in s)
     assert "↔" in line and "mixes up" in line and "labelling rule" in line
+
+
+def test_a_quoted_argument_stays_inside_its_command_in_the_report():
+    """A metadata column or class name can hold ')' or '; ': shell-quoted, it is one argument."""
+    from datacentric.audit.report import _steps
+
+    html = _steps(
+        [
+            "Keep them together: datacentric train p/ --group-by '$(rm -rf ~); x (y)'",
+            "Review: datacentric labelstudio push p/ --only-flagged — or: datacentric relabel p/ A B (one)",
+        ]
+    )
+    assert "<code>datacentric train p/ --group-by &#x27;$(rm -rf ~); x (y)&#x27;</code>" in html
+    assert "<code>datacentric labelstudio push p/ --only-flagged</code> — or" in html
+    assert "<code>datacentric relabel p/ A B</code> (one)" in html
