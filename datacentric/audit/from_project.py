@@ -100,7 +100,7 @@ def find_issues(
     )
     result.notes = notes + result.notes
     _note_grouping(result, train.metrics)
-    _offer_grouping(result, recs, train, shown)
+    _offer_grouping(result, recs, oof.labels, train, shown)
     _note_reviews(result, verdicts)
     if changed:
         result.notes.append(f"{changed} labels changed since the train run; audited against the current labels")
@@ -239,7 +239,7 @@ def _settled_flags(project) -> tuple[dict[str, bool], list[tuple[float, bool]]]:
     """The earlier audits' flags a reviewer has settled since: {image id: was it a real error},
     and (chance its audit gave the flag, was it) for those whose audit recorded a chance.
     """
-    from datacentric.audit.reviews import review_outcomes, settled_flags
+    from datacentric.audit.reviews import settled_flags
     from datacentric.project import REVIEW_SOURCES
 
     reviews = [(a.image_id, a.label, a.created_at) for a in project.annotations() if a.source in REVIEW_SOURCES]
@@ -254,9 +254,10 @@ def _settled_flags(project) -> tuple[dict[str, bool], list[tuple[float, bool]]]:
             continue
         flagged = [i for i in stored.get("label_issues", []) if i.get("is_issue") and i.get("id")]
         earlier += [(i["id"], i.get("given", ""), run.created_at) for i in flagged]
-        chances.update({(i["id"], run.created_at): c for i, c in zip(flagged, _uncorrected(stored, flagged))})
-    verdicts = settled_flags(earlier, reviews)
-    return verdicts, review_outcomes(chances, verdicts, earlier)
+        chances.update(zip((i["id"] for i in flagged), _uncorrected(stored, flagged)))  # runs: oldest first
+    verdicts = settled_flags(earlier, reviews)  # each image's latest flag, whose chance ``chances`` holds
+    outcomes = [(chances[i], real) for i, real in verdicts.items() if chances[i] == chances[i]]
+    return verdicts, outcomes
 
 
 def _uncorrected(stored: dict, flagged: list[dict]) -> list[float]:
@@ -267,32 +268,37 @@ def _uncorrected(stored: dict, flagged: list[dict]) -> list[float]:
     from datacentric.audit.trust import shifted
 
     trust = stored.get("trust") if isinstance(stored.get("trust"), dict) else {}
-    shift = _probability(trust.get("review_shift"), low=-math.inf, high=math.inf)
-    chances = np.array([_probability(i.get("expected_precision")) for i in flagged], dtype=np.float64)
+    shift = _stored_number(trust.get("review_shift"), low=-math.inf, high=math.inf)
+    chances = np.array([_stored_number(i.get("expected_precision")) for i in flagged], dtype=np.float64)
     if shift == shift and shift and len(chances):
         known = chances == chances
         chances[known] = shifted(chances[known], -shift)
     return chances.tolist()
 
 
-def _probability(value, *, low: float = 0.0, high: float = 1.0) -> float:
-    """A stored number in [low, high], else NaN (a bool, a string, inf or out of range is no number)."""
+def _stored_number(value, *, low: float = 0.0, high: float = 1.0) -> float:
+    """A number read from a stored file, if in [low, high] (a probability by default), else NaN:
+    a bool, a string, inf or a value out of range is no such number.
+    """
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         return float("nan")
     return float(value) if math.isfinite(value) else float("nan")
 
 
 def _note_reviews(result: AuditResult, verdicts: dict[str, bool]) -> None:
-    """Say how many of the earlier flags a reviewer settled were real errors (measured only)."""
+    """Say how many of the earlier flags a reviewer settled were real errors, and whether today's
+    forecast rests on them (or on the model alone).
+    """
     flagged = result.flagged
     reviewed, real = len(verdicts), sum(verdicts.values())
     result.counts["flags_reviewed"], result.counts["flags_reviewed_real"] = reviewed, real
     at = next((k + 1 for k, line in enumerate(result.summary) if "mislabelled" in line), len(result.summary))
     if not reviewed and not flagged:
         return
-    trust = result.trust
-    forecast = trust is not None and bool(trust.flags) and trust.expected == trust.expected
-    used = trust.reviews if forecast else 0
+    from datacentric.audit.trust import has_forecast
+
+    forecast = has_forecast(result.trust)
+    used = result.trust.reviews if forecast else 0
     if not reviewed:
         if not forecast:
             return
@@ -340,7 +346,7 @@ def _note_grouping(result: AuditResult, metrics: dict) -> None:
     )
 
 
-def _offer_grouping(result: AuditResult, recs: list, train, shown: str) -> None:
+def _offer_grouping(result: AuditResult, recs: list, labels: np.ndarray, train, shown: str) -> None:
     """When train kept no metadata groups but a column looks like a part id, offer ``--group-by``:
     photos of one part in different folds validate each other (``bench_real.py`` (g), real cells
     shot three times: 0.96 without ``--group-by``, 0.75 with it).
@@ -352,8 +358,7 @@ def _offer_grouping(result: AuditResult, recs: list, train, shown: str) -> None:
     if train.config.get("group_by") or train.metrics.get("group_by"):
         return
     folds = int(train.metrics.get("folds") or train.config.get("folds") or 2)
-    labels = [issue.given for issue in sorted(result.label_issues, key=lambda i: i.index)]
-    found = repeated_columns([r.metadata for r in recs], labels, min_values=folds)
+    found = repeated_columns([r.metadata for r in recs], labels.tolist(), min_values=folds)
     if not found:
         return
     first = found[0]

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from datacentric import report as H
-from datacentric.audit.trust import expected_words
+from datacentric.audit.trust import expected_words, has_forecast
 from datacentric.stats import weak_bar
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ def _chance(issue) -> str:
 def _trust_sentence(result) -> str:
     """How many of the flags are expected to be real errors, and what the forecast rests on."""
     trust = result.trust
-    if trust is None or not trust.flags or trust.expected != trust.expected:
+    if not has_forecast(trust):
         return ""
     words = expected_words(trust)
     if trust.reviews:

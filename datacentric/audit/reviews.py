@@ -5,13 +5,13 @@ outcome: the label was changed (a real error) or confirmed (a false alarm). Thei
 reported as measured, and not carried over to today's flags as it is: reviewers take the worst
 flags first, and the flags left after those are fixed are far less often real (real solar-cell
 photos, ``bench_real.py`` set (a): 64 % of the 5 worst flags were real errors, 15 % of the next
-audit's flags). Instead each outcome is paired with the chance its audit gave that flag
-(:func:`review_outcomes`), and :mod:`datacentric.audit.trust` corrects today's estimate by them.
+audit's flags). Instead each outcome is paired with the chance its audit gave that flag, and
+:mod:`datacentric.audit.trust` corrects today's estimate by them.
 """
 
 from __future__ import annotations
 
-__all__ = ["review_outcomes", "settled_flags"]
+__all__ = ["settled_flags"]
 
 
 def settled_flags(flags: list[tuple[str, str, str]], reviews: list[tuple[str, str, str]]) -> dict[str, bool]:
@@ -31,23 +31,3 @@ def settled_flags(flags: list[tuple[str, str, str]], reviews: list[tuple[str, st
         if flagged is not None and image not in verdicts and when > flagged[1]:
             verdicts[image] = label != flagged[0]
     return verdicts
-
-
-def review_outcomes(
-    chances: dict[tuple[str, str], float], verdicts: dict[str, bool], flags: list[tuple[str, str, str]]
-) -> list[tuple[float, bool]]:
-    """(chance its audit gave the flag, was it a real error) for each settled flag.
-
-    ``chances``: {(image id, when the audit ran): chance}, for audits that recorded one;
-    ``flags`` as for :func:`settled_flags`; the image's latest flag is the one settled. Flags
-    from audits that recorded no chance are left out.
-    """
-    latest: dict[str, str] = {}
-    for image, _, when in sorted(flags, key=lambda f: f[2]):
-        latest[image] = when
-    pairs = []
-    for image, real in verdicts.items():
-        chance = chances.get((image, latest.get(image, "")))
-        if chance is not None and chance == chance:
-            pairs.append((float(chance), bool(real)))
-    return pairs

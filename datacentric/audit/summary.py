@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datacentric.collect import estimate_more
 from datacentric.words import plural
 from datacentric.audit.result import AuditResult
-from datacentric.audit.trust import expected_words
+from datacentric.audit.trust import expected_words, has_forecast
 
 __all__ = ["summarise"]
 
@@ -149,9 +149,7 @@ def _flagged_line(result: AuditResult, found: _Findings) -> str:
 
 def _expected_clause(trust) -> str:
     """'; expect about E of them to be real errors (90% range L–H), ...' or nothing without an estimate."""
-    if trust is None or not trust.flags or trust.expected != trust.expected:
-        return ""
-    return f"; {expected_words(trust)}"
+    return f"; {expected_words(trust)}" if has_forecast(trust) else ""
 
 
 def _annotator_line(result: AuditResult) -> str:

@@ -46,7 +46,7 @@ import numpy as np
 
 from datacentric.words import plural
 
-__all__ = ["FlagTrust", "expected_words", "flag_trust", "shifted"]
+__all__ = ["FlagTrust", "expected_words", "flag_trust", "has_forecast", "shifted"]
 
 RATE_GRID = np.round(np.arange(0.005, 0.5, 0.01), 3)  # noise rates considered (the prior's support)
 CALIBRATION_SD = 1.0  # prior sd of the log-temperature and the class biases
@@ -71,6 +71,11 @@ class FlagTrust:
     reviews: int = 0  # settled earlier flags the estimate is corrected by
     reviews_real: int = 0  # ... of which were real errors
     review_shift: float = 0.0  # the reviews' shift of every chance, log-odds (0: none)
+
+
+def has_forecast(trust: FlagTrust | None) -> bool:
+    """Whether there is a forecast to state: flags, and an expected count (two classes or more)."""
+    return trust is not None and trust.flags > 0 and trust.expected == trust.expected
 
 
 def expected_words(trust: FlagTrust) -> str:
@@ -143,10 +148,11 @@ def flag_trust(
     grid = RATE_GRID if rates is None else np.unique(np.asarray(rates, dtype=np.float64))
     if not len(grid) or grid[0] <= 0 or grid[-1] >= 1:
         raise ValueError(f"rates must be noise rates between 0 and 1 (exclusive), got {rates!r}")
+    used = _usable(reviews)
     present = np.flatnonzero(np.bincount(labels, minlength=probs.shape[1]) > 0)
     n, k, f = len(labels), len(present), int(flags.sum())
     if k < 2:
-        return _nothing(f, level, reviews), np.full(n, np.nan)
+        return _nothing(f, level, used), np.full(n, np.nan)
     remap = np.full(probs.shape[1], -1)
     remap[present] = np.arange(k)
     y = remap[labels]
@@ -157,7 +163,6 @@ def flag_trust(
     if rates is None:
         grid, wrong, logpost = _refined(per_rate, grid, wrong, logpost)
     weights = _weights(grid, logpost)
-    used = _usable(reviews)
     shift = _review_shift(used)
     if shift:
         wrong = shifted(wrong, shift)
@@ -181,9 +186,7 @@ def _refined(per_rate, grid: np.ndarray, wrong: np.ndarray, logpost: np.ndarray)
     few grid points (large sets): a coarse grid would otherwise pin the rate, and the range on the
     count, to the nearest points.
     """
-    cdf = np.cumsum(_weights(grid, logpost))
-    lo = int(np.searchsorted(cdf, 0.05))
-    hi = min(int(np.searchsorted(cdf, 0.95)), len(grid) - 1)
+    lo, hi = _range(_weights(grid, logpost), LEVEL)
     if hi - lo > 3:
         return grid, wrong, logpost
     step = float(np.min(np.diff(grid)))
@@ -194,6 +197,13 @@ def _refined(per_rate, grid: np.ndarray, wrong: np.ndarray, logpost: np.ndarray)
     more_wrong, more_logpost = per_rate(fine)
     order = np.argsort(np.r_[grid, fine])
     return np.r_[grid, fine][order], np.r_[wrong, more_wrong][order], np.r_[logpost, more_logpost][order]
+
+
+def _range(weights: np.ndarray, level: float) -> tuple[int, int]:
+    """Indices of the ends of the central ``level`` interval of a distribution over sorted points."""
+    cdf, tail = np.cumsum(weights), (1 - level) / 2
+    last = len(weights) - 1
+    return min(int(np.searchsorted(cdf, tail)), last), min(int(np.searchsorted(cdf, 1 - tail)), last)
 
 
 def _weights(grid: np.ndarray, logpost: np.ndarray) -> np.ndarray:
@@ -220,6 +230,7 @@ class _PerRate:
 
     def __call__(self, rates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         from scipy.optimize import minimize
+        from scipy.special import logsumexp
         from scipy.stats import beta
 
         theta = np.zeros(self.k)
@@ -230,10 +241,9 @@ class _PerRate:
             fit = minimize(self._objective, theta, args=(rate,), jac=True, method="L-BFGS-B", bounds=bounds)
             theta = fit.x  # warm start at the next rate
             joint = self._log_joint(theta, rate)  # every image, also those the fit sampled out
-            top = joint.max(axis=1, keepdims=True)
-            loglik = float((top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).sum())
-            joint = np.exp(joint - top)
-            wrong[g] = np.clip(1.0 - joint[self.given] / joint.sum(axis=1), 0.0, 1.0)
+            per_image = logsumexp(joint, axis=1)  # log P(given label | x)
+            loglik = float(per_image.sum())
+            wrong[g] = np.clip(1.0 - np.exp(joint[self.given] - per_image), 0.0, 1.0)
             # the profile posterior: the calibration at its best for this rate (with its prior)
             logpost[g] = loglik - 0.5 * float(theta @ theta) / self.sd**2 + beta.logpdf(rate, 0.5, 0.5)
         return wrong, logpost
@@ -267,14 +277,14 @@ def _review_shift(pairs: list[tuple[float, bool]]) -> float:
     if not pairs:
         return 0.0
     from scipy.optimize import minimize_scalar
-    from scipy.special import expit
+    from scipy.special import log_expit
 
     odds = _odds(np.array([c for c, _ in pairs]))
     real = np.array([r for _, r in pairs], dtype=float)
 
     def loss(shift: float) -> float:
-        p = np.clip(expit(odds + shift), 1e-12, 1 - 1e-12)
-        return -float(real @ np.log(p) + (1 - real) @ np.log1p(-p)) + 0.5 * shift**2 / REVIEW_SD**2
+        x = odds + shift  # log P(real) = log_expit(x), log P(false alarm) = log_expit(-x)
+        return -float(real @ log_expit(x) + (1 - real) @ log_expit(-x)) + 0.5 * shift**2 / REVIEW_SD**2
 
     return float(minimize_scalar(loss, bounds=(-6.0, 6.0), method="bounded").x)
 
@@ -301,25 +311,23 @@ def _count(wrong: np.ndarray, weights: np.ndarray, grid: np.ndarray, level: floa
     for j in range(f):
         pmf[:, 1:] = pmf[:, 1:] * (1 - wrong[:, j : j + 1]) + pmf[:, :-1] * wrong[:, j : j + 1]
         pmf[:, 0] *= 1 - wrong[:, j]
-    tail = (1 - level) / 2
-    cdf = np.cumsum(weights @ pmf)
-    rate_cdf = np.cumsum(weights)
     expected = float((weights @ wrong).sum())
-    last = len(grid) - 1
+    low, high = _range(weights @ pmf, level)  # on the count 0..f
+    rate_low, rate_high = _range(weights, level)
     return FlagTrust(
         flags=f,
         expected=expected,
-        low=int(np.searchsorted(cdf, tail)),
-        high=int(min(np.searchsorted(cdf, 1 - tail), f)),
+        low=low,
+        high=high,
         precision=expected / f if f else float("nan"),
         noise_rate=float(weights @ grid),
-        noise_low=float(grid[min(np.searchsorted(rate_cdf, tail), last)]),
-        noise_high=float(grid[min(np.searchsorted(rate_cdf, 1 - tail), last)]),
+        noise_low=float(grid[rate_low]),
+        noise_high=float(grid[rate_high]),
         level=level,
     )
 
 
-def _nothing(flags: int, level: float, reviews: Sequence[tuple[float, bool]]) -> FlagTrust:
+def _nothing(flags: int, level: float, used: list[tuple[float, bool]]) -> FlagTrust:
     """No estimate: fewer than two classes among the labels."""
     nan = float("nan")
     return FlagTrust(
@@ -332,6 +340,6 @@ def _nothing(flags: int, level: float, reviews: Sequence[tuple[float, bool]]) ->
         noise_low=nan,
         noise_high=nan,
         level=level,
-        reviews=len(_usable(reviews)),
-        reviews_real=sum(real for _, real in _usable(reviews)),
+        reviews=len(used),
+        reviews_real=sum(real for _, real in used),
     )
