@@ -61,11 +61,14 @@ def _metrics(flags: np.ndarray, score: np.ndarray, target: np.ndarray, systemati
 
 
 METRICS = ("flagged", "precision", "recall", "auroc", "p@k", "recall_wrong_label")
-FORECASTS: list[tuple[float, float, bool]] = []  # (predicted, observed precision, range held) per seed
+Forecast = tuple[float, float, bool]  # the audit's predicted and the observed precision, range held
 
 
-def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[tuple[str, float, dict, float]]:
-    """Every method's (name, cv accuracy, metrics, seconds) on one demo data set."""
+def _run_seed(
+    seed: int, data: Path | None, quick: bool, repeats: int
+) -> tuple[list[tuple[str, float, dict, float]], Forecast]:
+    """Every method's (name, cv accuracy, metrics, seconds) on one demo data set, and the
+    forecast of the default audit's flags."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from cleanlab.filter import find_label_issues
@@ -97,7 +100,6 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
     matrix, annotators = label_matrix(proj.current_labels(), dataset.ids, classes)
 
     rows = []
-    forecast = FORECASTS
     t = time.perf_counter()
     cv = StratifiedKFold(5, shuffle=True, random_state=seed)
     plain = cross_val_predict(LogisticRegression(max_iter=1000), X, y, cv=cv, method="predict_proba")
@@ -152,7 +154,7 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
         if repeats_now == repeats:
             trust = result.trust
             real = int((flags & target).sum())
-            forecast.append((trust.precision, real / max(1, trust.flags), trust.low <= real <= trust.high))
+            forecast = (trust.precision, real / max(1, trust.flags), trust.low <= real <= trust.high)
             print(
                 f"seed {seed}: the audit's forecast: {trust.expected:.1f} of its {trust.flags} flags are real "
                 f"errors (90% range {trust.low}-{trust.high}); {real} are"
@@ -168,7 +170,7 @@ def _run_seed(seed: int, data: Path | None, quick: bool, repeats: int) -> list[t
         f"seed {seed}: {len(y)} images, {len(classes)} classes, {int(target.sum())} mislabelled "
         f"({int(systematic.sum())} systematic wrong_label=1); embeddings {embed_s:.0f} s"
     )
-    return rows
+    return rows, forecast
 
 
 def _print_table(rows: list[tuple[str, float, dict, float]]) -> None:
@@ -219,17 +221,18 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(2)
-    per_seed = []
+    per_seed, forecasts = [], []
     for seed in seeds:
-        rows = _run_seed(seed, args.data, args.quick, args.repeats)
+        rows, forecast = _run_seed(seed, args.data, args.quick, args.repeats)
+        forecasts.append(forecast)
         print()
         _print_table(rows)
         print()
         per_seed.append(rows)
     if len(per_seed) > 1:
         _print_mean(per_seed)
-    if FORECASTS:
-        pred, obs, held = (np.array(v, dtype=float) for v in zip(*FORECASTS))
+    if forecasts:
+        pred, obs, held = (np.array(v, dtype=float) for v in zip(*forecasts))
         print(
             f"\nthe audit's forecast of its flags' precision (ours, default rule): predicted {pred.mean():.2f} "
             f"vs observed {obs.mean():.2f} over {len(pred)} seed(s); the 90% range held the count on "
