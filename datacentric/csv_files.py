@@ -18,7 +18,9 @@ from pathlib import Path
 
 from datacentric.errors import DatacentricError
 
-__all__ = ["check_table", "file_cell_path", "key_column", "read_table"]
+__all__ = ["TABLE_SUFFIXES", "check_table", "file_cell_path", "is_file", "is_table", "key_column", "read_table"]
+
+TABLE_SUFFIXES = (".csv", ".tsv")  # what a spreadsheet saves a table as; either separator is read
 
 Rows = list[tuple[int, list[str]]]  # (line the row starts on, its fields), empty rows left out
 
@@ -85,20 +87,25 @@ def file_cell_path(folder: Path, text: str) -> Path:
     that one exists here.
     """
     path = Path(text) if Path(text).is_absolute() else folder / text
-    if "\\" in text and not _exists(path):
+    if "\\" in text and not is_file(path):
         slashed = Path(text.replace("\\", "/"))
         slashed = slashed if slashed.is_absolute() else folder / slashed
-        if _exists(slashed):
+        if is_file(slashed):
             return slashed
     return path
 
 
-def _exists(path: Path) -> bool:
-    """Whether ``path`` exists; a name the system cannot look up (too long, a NUL byte) does not."""
+def is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a name the system cannot look up (too long, a NUL byte) is not."""
     try:
-        return path.exists()
+        return path.is_file()
     except (OSError, ValueError):
         return False
+
+
+def is_table(path: Path | str) -> bool:
+    """Whether ``path`` names a table file by its suffix (``.csv`` or ``.tsv``, any case)."""
+    return Path(path).suffix.lower() in TABLE_SUFFIXES
 
 
 def _separator(first_line: str, key: Sequence[str] = ("file",)) -> str:

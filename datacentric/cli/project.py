@@ -11,6 +11,7 @@ from rich.text import Text
 
 from datacentric.cli import app
 from datacentric.cli.common import JsonOption, ProjectArg, console, one_line, print_json
+from datacentric.csv_files import is_file, is_table
 from datacentric.errors import DatacentricError
 from datacentric.project import Project
 from datacentric.words import plural
@@ -306,10 +307,10 @@ def remove_images(
 
 
 def _expand_csv(proj: Project, refs: list[str]) -> list[str]:
-    """Each ``.csv`` file among ``refs`` replaced by the images its file column names."""
+    """Each ``.csv`` / ``.tsv`` file among ``refs`` replaced by the images its file column names."""
     out: list[str] = []
     for ref in refs:
-        if ref.lower().endswith(".csv") and Path(ref).is_file():
+        if is_table(ref) and is_file(Path(ref)):
             from datacentric.decisions import images_in_csv
 
             out.extend(images_in_csv(proj, Path(ref)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from datacentric.csv_files import check_table, file_cell_path, read_table
+from datacentric.csv_files import check_table, file_cell_path, is_table, read_table
 from datacentric.errors import DatacentricError
 from datacentric.names import clean_metadata, clean_text
 from datacentric.data.images import ImageInfo, content_hash, inspect_image
@@ -70,16 +70,16 @@ def import_path(
     skip_bad: bool = False,
     new_classes: bool = False,
 ) -> ImportResult:
-    """Import a folder-per-class tree or a ``.csv`` manifest, whichever ``source`` is."""
+    """Import a folder-per-class tree or a ``.csv`` / ``.tsv`` manifest, whichever ``source`` is."""
     source = Path(source)
     options = {"annotator": annotator, "skip_bad": skip_bad, "new_classes": new_classes}
     if source.is_dir():
         return import_folder(project, source, **options)
-    if source.suffix.lower() == ".csv":
+    if is_table(source):
         return import_csv(project, source, **options)
     if not source.exists():
         raise DatacentricError("nothing to import: path not found", source)
-    raise DatacentricError("cannot import this: expected a folder or a .csv file", source)
+    raise DatacentricError("cannot import this: expected a folder or a .csv (or .tsv) file", source)
 
 
 def import_folder(

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from datacentric.csv_files import file_cell_path, key_column, read_table
+from datacentric.csv_files import file_cell_path, is_file, is_table, key_column, read_table
 from datacentric.errors import DatacentricError
 from datacentric.runs import write_run_json
 
@@ -139,13 +139,13 @@ def holdout_groups(
 def _read_golden_file(project, path: Path) -> list[str]:
     """The ids of the images a golden file names, sorted.
 
-    A ``.csv`` is read as :func:`datacentric.csv_files.read_table` reads a spreadsheet's CSV
+    A ``.csv`` or ``.tsv`` is read as :func:`datacentric.csv_files.read_table` reads a spreadsheet's CSV
     (commas, semicolons or tabs, a byte-order mark, any line ending), its images named in the
     first of the :data:`GOLDEN_COLUMNS` it has; any other file lists one image a line (``#``
     starts a comment). Each name is a file (relative to the golden file's folder unless
     absolute, Windows backslashes too) or else an image id, path or unique file name.
     """
-    if path.suffix.lower() == ".csv":
+    if is_table(path):
         columns, rows = read_table(path, key=GOLDEN_COLUMNS)
         index = columns.index(key_column(columns, GOLDEN_COLUMNS, path))
         refs = [
@@ -169,19 +169,11 @@ def _read_golden_file(project, path: Path) -> list[str]:
     for ref, where in refs:
         candidate = file_cell_path(path.parent, ref)
         try:
-            image = project.image(candidate if _is_file(candidate) else ref)
+            image = project.image(candidate if is_file(candidate) else ref)
         except DatacentricError as exc:
             raise DatacentricError(exc.what, where) from None
         ids.append(image.id)
     return sorted(dict.fromkeys(ids))
-
-
-def _is_file(path: Path) -> bool:
-    """Whether ``path`` is a file; a name the system cannot look up (too long, a NUL byte) is not."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
 
 
 def golden_images(project: Project, gold: GoldenSet) -> GoldenImages:

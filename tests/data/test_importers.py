@@ -158,6 +158,14 @@ def test_a_spreadsheet_csv_with_semicolons_or_tabs_windows_paths_bom_and_crlf_im
     assert project.current_labels()[project.image("pit/pit_0.png").id] == {"tom": "scratch"}
 
 
+def test_a_tsv_file_imports_like_a_csv(project, photos):
+    manifest = photos.parent / "labels.tsv"
+    manifest.write_text("file\tlabel\tcamera\nphotos/pit/pit_0.png\tscratch\tB\n")
+    result = import_path(project, manifest, annotator="tom")
+    assert (result.images_added, result.annotations_added) == (1, 1)
+    assert project.image("pit/pit_0.png").metadata == {"camera": "B"}
+
+
 def test_a_file_cell_the_system_cannot_look_up_is_one_skipped_row_not_the_whole_batch(project, photos):
     manifest = photos.parent / "odd.csv"
     long_name = "photos\\ok\\" + "a" * 300 + ".png"  # backslashes, and too long for the file system

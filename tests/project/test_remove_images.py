@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from datacentric.cli import app
@@ -76,12 +77,13 @@ def test_removing_a_labelled_image_drops_its_labels_from_training_but_not_from_h
         assert len(p.images()) == 11
 
 
-def test_a_csv_names_the_images_to_remove(tmp_path, photos):
+@pytest.mark.parametrize("name, separator", [("blurry.csv", ","), ("blurry.tsv", "\t")])
+def test_a_csv_names_the_images_to_remove(tmp_path, photos, name, separator):
     proj = tmp_path / "p"
     invoke("init", proj)
     invoke("import", proj, photos, "--annotator", "mira")
-    listing = photos.parent / "blurry.csv"
-    listing.write_text("file,reason\nphotos/ok/ok_0.png,blurry\npit_2.png,dark\n")
+    listing = photos.parent / name
+    listing.write_text("file,reason\nphotos/ok/ok_0.png,blurry\npit_2.png,dark\n".replace(",", separator))
     result = invoke("remove-images", proj, listing, "--by", "lea", "--json")
     assert result.exit_code == 0, result.output
     assert sorted(r["path"].rsplit("/", 1)[1] for r in json.loads(result.stdout)["removed"]) == [

@@ -37,6 +37,14 @@ def test_a_tab_separated_golden_csv_is_read(tiny_project):
     assert golden_set(tiny_project, golden).ids == _golden_ids(tiny_project, ["red/img_red_002.png"])
 
 
+def test_a_tsv_golden_file_is_read_as_a_table_not_as_a_list(tiny_project):
+    golden = tiny_project.root.parent / "golden.TSV"
+    golden.write_text("file\tlabel\nphotos/red/img_red_002.png\tred\nphotos/blue/img_blue_001.png\tblue\n")
+    assert golden_set(tiny_project, golden).ids == _golden_ids(
+        tiny_project, ["red/img_red_002.png", "blue/img_blue_001.png"]
+    )
+
+
 def test_a_plain_list_file_still_names_one_image_a_line(tiny_project):
     golden = tiny_project.root.parent / "golden.txt"
     golden.write_bytes(
