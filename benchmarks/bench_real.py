@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -231,6 +232,16 @@ def flag_metrics(flags: np.ndarray, score: np.ndarray, wrong: np.ndarray) -> dic
     return {"flagged": int(flags.sum()), "precision": precision, "recall": recall, "f1": f1, "auroc": auroc}
 
 
+def weak_at_overall(result) -> int:
+    """Weak classes whose precision or recall, as the audit prints it, is not below the overall
+    accuracy it is compared with ("recall 0.43 vs 0.43 overall": what issue 18 says never to do)."""
+    found = 0
+    for health in result.classes:
+        pairs = re.findall(r"(?:recall|precision) (\d\.\d\d) vs (\d\.\d\d) overall", health.reason)
+        found += int(health.weak and any(float(mine) >= float(overall) for mine, overall in pairs))
+    return found
+
+
 class Table:
     """Rows of (set, method) -> list of per-seed metric dicts; prints mean ± sd."""
 
@@ -321,6 +332,7 @@ def biased_annotator(pool: Pool, table: Table, seeds, share: float = 0.3) -> Non
                 **review_metrics(result, y, probs, truth, X, CLASSES_3),
                 "worsening": _worsening(flags, suggested, y, truth),
                 "weak_classes": sum(c.weak for c in result.classes),
+                "weak_at_overall": weak_at_overall(result),
             },
         )
 
@@ -369,6 +381,7 @@ def consensus(pool: Pool, table: Table, seeds, noise=(0.05, 0.15, 0.35)) -> None
                 "flagged": int(flags.sum()),
                 "truly_wrong": int((given != truth).sum()),
                 "weak_classes": sum(c.weak for c in result.classes),
+                "weak_at_overall": weak_at_overall(result),
                 **trust_metrics(result, given != truth),
             },
         )
@@ -490,6 +503,83 @@ def finetune_accuracy(pool: Pool, table: Table, seeds, cache: Path, per_class: i
         )
 
 
+# -- issue 18's targets ------------------------------------------------------------------
+
+
+def _mean(table: Table, group: str, method: str, key: str) -> float:
+    return float(np.nanmean([seed[key] for seed in table.rows[(group, method)]]))
+
+
+def _values(table: Table, group: str, method: str, key: str) -> np.ndarray:
+    return np.array([seed[key] for seed in table.rows[(group, method)]], dtype=float)
+
+
+def targets(table: Table) -> list[tuple[str, str, str, bool | None]]:
+    """Issue 18's targets as (what, measured, target, met); met is None where the issue gives
+    no number to hold it against. Means over seeds, ours unless said."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    for group, name in (("(a) 80 imgs, 8 flipped", "(a)"), ("(b) 40 imgs, 4 flipped", "(b)")):
+        auroc, f1, recall = (_mean(table, group, "ours", k) for k in ("auroc", "f1", "recall"))
+        rows.append(
+            (
+                f"{name} AUROC / F1 / recall",
+                f"{auroc:.2f} / {f1:.2f} / {recall:.2f}",
+                ">= 0.95 / 0.65 / 0.80",
+                auroc >= 0.95 and f1 >= 0.65 and recall >= 0.80,
+            )
+        )
+    c = "(c) minor->ok 30%"
+    auroc, recall, worse = (_mean(table, c, "ours", k) for k in ("auroc", "recall", "worsening"))
+    rows.append(
+        (
+            "(c) AUROC/recall/bias pushed",
+            f"{auroc:.2f} / {recall:.2f} / {worse:.2f}",
+            ">=0.90, >0.5, <=0.20",
+            auroc >= 0.90 and recall > 0.5 and worse <= 0.20,
+        )
+    )
+    d = "(d) 3 annotators"
+    at_overall = int(sum(_values(table, g, "ours", "weak_at_overall").sum() for g in (c, d)))
+    rows.append(("weak classes at overall level", str(at_overall), "0", at_overall == 0))
+    gain = _values(table, d, "ours", "vs_majority")
+    named = _values(table, d, "ours", "sloppiest")
+    rows.append(
+        (
+            "(d) consensus - majority, min",
+            f"{gain.mean():+.2f} / {gain.min():+.2f}",
+            ">= +0.03 / >= 0",
+            gain.mean() >= 0.03 and gain.min() >= 0,
+        )
+    )
+    rows.append(
+        ("(d) sloppiest annotator named", f"{int(named.sum())}/{len(named)} seeds", "every seed", bool(named.all()))
+    )
+    flagged, wrong = _mean(table, d, "ours", "flagged"), _mean(table, d, "ours", "truly_wrong")
+    rows.append(("(d) flagged / truly wrong (90)", f"{flagged:.0f} / {wrong:.0f}", "believable", None))
+    probe = _mean(table, "(e) clean 40/class", "ours", "acc")
+    rows.append(("(e) probe accuracy at 40/class", f"{probe:.2f}", ">= 0.88", probe >= 0.88))
+    same = "(e) 40/class, same folds"
+    if (same, "finetune") in table.rows:
+        tuned = _mean(table, same, "finetune", "acc") - _mean(table, same, "probe", "acc")
+        rows.append(("(e) finetune - probe, 40/class", f"{tuned:+.2f}", ">= +0.02", tuned >= 0.02))
+    else:
+        rows.append(("(e) finetune - probe, 40/class", "not run", ">= +0.02 (--finetune)", None))
+    return rows
+
+
+def print_targets(table: Table) -> None:
+    """Issue 18's targets with what this run measured, and how many are met."""
+    rows = targets(table)
+    verdict = {True: "met", False: "NOT met", None: "-"}
+    print("\nissue 18's targets on these images (demo: bench_audit.py; speed: bench_speed.py)")
+    print(f"{'target':31s}{'measured':>18s}  {'wanted':21s}")
+    print("-" * 80)
+    for what, measured, wanted, met in rows:
+        print(f"{what:31s}{measured:>18s}  {wanted:21s} {verdict[met]:>7s}")
+    judged = [met for *_, met in rows if met is not None]
+    print(f"{sum(judged)} of {len(judged)} targets met")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer seeds (a smoke run, not the table)")
@@ -550,6 +640,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     if args.finetune:
         table.print(("acc", "cpu_s"), "(e) fine-tuning (LP-FT) on the probe's folds: CPU-s per seed, 5 folds")
+    print_targets(table)
 
 
 if __name__ == "__main__":

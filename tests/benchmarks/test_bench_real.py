@@ -65,6 +65,58 @@ def test_biased_annotator_set_counts_flags_that_push_the_bias():
     assert bench._worsening(flags, suggested, given, truth) == pytest.approx(1 / 3)
 
 
+def _table(auroc: float, gain_per_seed=(0.05, 0.04, 0.06), probe: float = 0.8) -> bench.Table:
+    table = bench.Table()
+    for gain in gain_per_seed:
+        for group in ("(a) 80 imgs, 8 flipped", "(b) 40 imgs, 4 flipped"):
+            table.add(group, "ours", {"auroc": auroc, "f1": 0.7, "recall": 0.85})
+        table.add("(c) minor->ok 30%", "ours", {"auroc": 0.5, "recall": 0.1, "worsening": 0.4, "weak_at_overall": 0})
+        table.add(
+            "(d) 3 annotators",
+            "ours",
+            {"vs_majority": gain, "sloppiest": 1.0, "flagged": 40, "truly_wrong": 10, "weak_at_overall": 0},
+        )
+        table.add("(e) clean 40/class", "ours", {"acc": probe})
+    return table
+
+
+def test_targets_say_which_are_met_from_the_seeds():
+    met = {what: ok for what, _, _, ok in bench.targets(_table(auroc=0.96))}
+    assert met["(a) AUROC / F1 / recall"] and met["(b) AUROC / F1 / recall"]
+    assert not met["(c) AUROC/recall/bias pushed"]
+    assert met["(d) consensus - majority, min"] and met["weak classes at overall level"]
+    assert not met["(e) probe accuracy at 40/class"]
+    assert met["(d) flagged / truly wrong (90)"] is None  # the issue gives no number
+    assert met["(e) finetune - probe, 40/class"] is None  # not run without --finetune
+    lower = {what: ok for what, _, _, ok in bench.targets(_table(auroc=0.94, gain_per_seed=(0.08, 0.06, -0.01)))}
+    assert not lower["(a) AUROC / F1 / recall"]
+    assert not lower["(d) consensus - majority, min"]  # a mean above +0.03, but one seed below majority
+
+
+def test_targets_print_at_80_columns_with_a_count(capsys):
+    bench.print_targets(_table(auroc=0.96, probe=0.9))
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80
+    assert out.rstrip().endswith("6 of 7 targets met")  # all but (c)
+
+
+def test_a_weak_class_at_the_overall_level_is_counted():
+    from types import SimpleNamespace
+
+    def health(weak, reason):
+        return SimpleNamespace(weak=weak, reason=reason)
+
+    result = SimpleNamespace(
+        classes=[
+            health(True, "recall 0.43 vs 0.43 overall; often confused with ok"),
+            health(True, "precision 0.30 vs 0.64 overall"),
+            health(False, ""),
+            health(True, "label quality 0.61: many labels look wrong"),
+        ]
+    )
+    assert bench.weak_at_overall(result) == 1
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("elpv_dataset") is None,
