@@ -40,7 +40,7 @@ def init(
 @app.command("import")
 def import_(
     project: ProjectArg,
-    source: Annotated[Path, typer.Argument(help="A folder photos/<label>/*.png|jpg|bmp|tif, or a CSV.")],
+    source: Annotated[Path, typer.Argument(help="A folder photos/<label>/*.png|jpg|bmp|tif, or a CSV (.csv or .tsv).")],
     annotator: Annotated[Optional[str], typer.Option(help="Who labelled these (CSV rows may name their own).")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="Import the good files and list the bad ones.")] = False,
     new_classes: Annotated[
