@@ -52,7 +52,7 @@ def test_consensus_set_names_the_sloppiest_annotator():
     bench.consensus(_pool(separation=4.0), table, range(1))
     (plain,), (ours,) = table.rows[("(d) 3 annotators", "plain")], table.rows[("(d) 3 annotators", "ours")]
     assert ours["sloppiest"] == 1.0
-    assert 0.0 <= plain["consensus"] <= 1.0
+    assert ours["vs_majority"] >= 0  # the consensus is never worse than majority vote here
     assert ours["vs_majority"] == pytest.approx(ours["consensus"] - plain["consensus"])
 
 
