@@ -506,12 +506,12 @@ def finetune_accuracy(pool: Pool, table: Table, seeds, cache: Path, per_class: i
 # -- issue 18's targets ------------------------------------------------------------------
 
 
-def _mean(table: Table, group: str, method: str, key: str) -> float:
-    return float(np.nanmean([seed[key] for seed in table.rows[(group, method)]]))
-
-
 def _values(table: Table, group: str, method: str, key: str) -> np.ndarray:
     return np.array([seed[key] for seed in table.rows[(group, method)]], dtype=float)
+
+
+def _mean(table: Table, group: str, method: str, key: str) -> float:
+    return float(np.nanmean(_values(table, group, method, key)))
 
 
 def targets(table: Table) -> list[tuple[str, str, str, bool | None]]:

@@ -106,10 +106,16 @@ def test_a_weak_class_at_the_overall_level_is_counted():
     def health(weak, reason):
         return SimpleNamespace(weak=weak, reason=reason)
 
+    from datacentric.audit.classes import _weak_reasons
+
+    # the words the audit prints, so a change of wording cannot leave the count silently at 0
+    (at_overall,) = _weak_reasons(56, 0.43, 0.9, 0.95, 0.43, 0.5, 0.8)
+    (below,) = _weak_reasons(56, 0.9, 0.30, 0.95, 0.64, 0.54, 0.8)
+    assert at_overall == "recall 0.43 vs 0.43 overall"
     result = SimpleNamespace(
         classes=[
-            health(True, "recall 0.43 vs 0.43 overall; often confused with ok"),
-            health(True, "precision 0.30 vs 0.64 overall"),
+            health(True, at_overall + "; often confused with ok"),
+            health(True, below),
             health(False, ""),
             health(True, "label quality 0.61: many labels look wrong"),
         ]
